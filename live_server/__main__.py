@@ -1,0 +1,165 @@
+"""Command line: ``serve`` (default), ``token``. ``python -m live_server --help``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from live_server import config
+from live_server.app import create_app
+from live_server.auth import ROLES, mint
+from live_server.store.embedded import EmbeddedValkey
+
+log = logging.getLogger("live_server")
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; Windows has none
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+async def _serve(settings: config.Settings, reuse_port: bool) -> None:
+    host, port = settings.server.host, settings.server.port
+    app = create_app(settings, info={"port": port})
+    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                           shutdown_timeout=settings.server.shutdown_grace_ms / 1000)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=4096)
+    await site.start()
+    log.info("process %d serving on http://%s:%d", os.getpid(), host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("process %d stopping", os.getpid())
+    await runner.cleanup()
+
+
+def _print_demo(settings: config.Settings, demo: dict[str, Any]) -> None:
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    room = demo["room_id"]
+    tokens = demo["tokens"]
+    print(f"""
+live_server demo is up.
+  Live rooms      {base}/
+  Watch the room  {base}/watch/{room}
+  Creator studio  {base}/studio
+  Ops console     {base}/ops
+  Websocket       ws://{settings.server.host}:{settings.server.port}/ws/rooms/{room}?token=...
+Tokens (paste into the pages' login box, or use the dev login there):
+  creator  {tokens["creator"]}
+  viewer   {tokens["viewer"]}
+  ops      {tokens["ops"]}
+""", flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    if args.port is not None:
+        env[config.env_name("server", "port")] = str(args.port)
+    if args.host is not None:
+        env[config.env_name("server", "host")] = args.host
+    settings = config.load(env)
+    embedded: EmbeddedValkey | None = None
+    if not settings.store.url:
+        embedded = EmbeddedValkey(settings.store.data_dir,
+                                  appendfsync=settings.store.appendfsync)
+        url = embedded.start()
+        log.info("embedded valkey-server (pid %s) on %s, data in %s", embedded.pid, url,
+                 embedded.data_dir)
+        settings = settings.replace(store={"url": url})
+    try:
+        if args.demo:
+            from live_server.demo import seed
+
+            _print_demo(settings, _run(seed(settings)))
+        if args.workers <= 1 or args.worker:
+            _run(_serve(settings, reuse_port=args.worker or args.workers > 1))
+            return 0
+        return _supervise(args, settings)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            log.info("embedded valkey-server stopped")
+
+
+def _supervise(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Start N worker processes on one port (SO_REUSEPORT), forward signals, wait for them."""
+    env = dict(os.environ, REDIS_URL=settings.store.url)
+    env[config.env_name("server", "port")] = str(settings.server.port)
+    env[config.env_name("server", "host")] = settings.server.host
+    cmd = [sys.executable, "-m", "live_server", "serve", "--worker"]
+    children = [subprocess.Popen(cmd, env=env) for _ in range(args.workers)]
+    log.info("started %d workers: %s", len(children), [c.pid for c in children])
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    return max(codes) if any(codes) else 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    settings = config.load()
+    print(mint(settings.auth.secret, args.user, args.role, name=args.name,
+               ttl_s=args.ttl or settings.auth.token_ttl_s))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="live-server", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the server (the default command)")
+    serve.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="number of processes sharing the port (SO_REUSEPORT)")
+    serve.add_argument("--demo", action="store_true",
+                       help="seed a demo creator and live room and print URLs and tokens")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    token = sub.add_parser("token", help="mint a token with the configured secret")
+    token.add_argument("--role", choices=ROLES, required=True)
+    token.add_argument("--user", required=True)
+    token.add_argument("--name")
+    token.add_argument("--ttl", type=int, help="seconds until it expires")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("LIVE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in (None, "serve"):
+        if args.command is None:
+            args = parser.parse_args(["serve", *(argv or sys.argv[1:])])
+        try:
+            return cmd_serve(args)
+        except config.ConfigError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return 2
+    return cmd_token(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The aiohttp application: routes, middleware, and the resources' life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from live_server.config import Settings
+from live_server.errors import CloseCode
+from live_server.services.container import Services
+from live_server.web import misc, ops, rooms, ws
+from live_server.web.http import error_middleware
+from live_server.web.keys import SERVICES, SHUTTING_DOWN
+from live_server.web.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Application:
+    app = web.Application(middlewares=[error_middleware],
+                          client_max_size=settings.http.max_body_bytes)
+    app[SHUTTING_DOWN] = [False]
+    app.add_routes(rooms.routes)
+    app.add_routes(ops.routes)
+    app.add_routes(ws.routes)
+    app.add_routes(misc.routes)
+    if misc.STATIC_DIR.is_dir():
+        app.router.add_static("/static", misc.STATIC_DIR, append_version=False)
+    app.cleanup_ctx.append(_services_ctx(settings, info or {}))
+    app.on_shutdown.append(_close_websockets)
+    return app
+
+
+def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        services = Services.build(settings, Metrics(), info)
+        await services.client.ping()
+        app[SERVICES] = services
+        await services.node.start()
+        chat = services.chat
+        hub = services.hub
+
+        def on_room_event(room_id: str, ev: dict[str, Any]) -> None:
+            kind = ev.get("type")
+            if kind == "keywords_updated":
+                chat.forget_keywords(room_id)
+            elif kind == "user_banned":
+                uid = (ev.get("data") or {}).get("user_id")
+                for conn in hub.conns_of(room_id, str(uid)):
+                    hub.kick(conn, CloseCode.BANNED, "banned")
+
+        hub.on_room_event = on_room_event
+        try:
+            yield
+        finally:
+            await services.node.stop()
+            await services.close()
+    return ctx
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """Graceful stop, stage two (the listener is already closed): tell every client to
+    reconnect elsewhere (1012), give them the grace period, then let cleanup close the rest."""
+    app[SHUTTING_DOWN][0] = True
+    services = app.get(SERVICES)
+    if services is None:
+        return
+    hub = services.hub
+    conns = hub.all_conns()
+    for conn in conns:
+        hub.kick(conn, CloseCode.RESTART, "server_restart")
+    tasks = [c.closing_task for c in conns if c.closing_task is not None]
+    if tasks:
+        await asyncio.wait(tasks, timeout=services.settings.server.shutdown_grace_ms / 1000)

@@ -1,0 +1,260 @@
+"""Settings: one frozen object built from ``config/default.toml``, an optional file, then env.
+
+The TOML file is the single place where defaults live, so the dataclasses below carry no
+defaults of their own; a key missing from the file is a packaging bug and fails loudly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+DEV_SECRET = "live-server-dev-secret-not-for-production"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str
+    port: int
+    env: str
+    process_heartbeat_ms: int
+    process_ttl_ms: int
+    shutdown_grace_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoreSettings:
+    url: str
+    key_prefix: str
+    data_dir: str
+    appendfsync: str
+    pool_size: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuthSettings:
+    secret: str
+    token_ttl_s: int
+    dev_login: bool
+    leeway_s: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WsSettings:
+    max_frame_bytes: int
+    max_out_buffer_bytes: int
+    socket_sndbuf_bytes: int
+    heartbeat_s: float
+    auth_timeout_ms: int
+    max_frames_per_s: int
+    slow_close_grace_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RealtimeSettings:
+    tick_ms: int
+    max_batch_events: int
+    join_names_per_tick: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HistorySettings:
+    max_events: int
+    recent_chat: int
+    page_limit: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChatSettings:
+    max_length: int
+    rate_per_s: float
+    burst: int
+    keyword_action: str
+    global_keywords: tuple[str, ...]
+    max_room_keywords: int
+    report_reason_max: int
+    announcement_max: int
+    score_per_message: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HeartsSettings:
+    max_per_frame: int
+    score_per_heart: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HttpSettings:
+    max_body_bytes: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OpsSettings:
+    top_rooms_gauge: int
+    log_max_entries: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings
+    store: StoreSettings
+    auth: AuthSettings
+    ws: WsSettings
+    realtime: RealtimeSettings
+    history: HistorySettings
+    chat: ChatSettings
+    hearts: HeartsSettings
+    http: HttpSettings
+    ops: OpsSettings
+
+    @property
+    def production(self) -> bool:
+        return self.server.env == "production"
+
+    def replace(self, **sections: Mapping[str, Any]) -> Settings:
+        """A copy with some fields changed, e.g. ``s.replace(ws={"max_frame_bytes": 10})``."""
+        changed = {
+            name: dataclasses.replace(getattr(self, name), **_coerce_section(name, dict(values)))
+            for name, values in sections.items()
+        }
+        return _validated(dataclasses.replace(self, **changed))
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    f.name: typing.get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)
+}
+
+
+def _coerce(kind: Any, value: Any, where: str) -> Any:
+    """Turn TOML or environment text into the field's type, so env overrides stay typed."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        truthy, falsy = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+        if isinstance(value, str) and value.lower() in truthy + falsy:
+            return value.lower() in truthy
+        raise ConfigError(f"{where}: expected a boolean, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if kind is str:
+        return str(value)
+    if typing.get_origin(kind) is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(str(v) for v in value)
+    raise ConfigError(f"{where}: unsupported setting type {kind!r}")  # pragma: no cover
+
+
+def _coerce_section(section: str, values: dict[str, Any]) -> dict[str, Any]:
+    cls = _SECTIONS[section]
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(f"unknown setting {section}.{key}")
+        out[key] = _coerce(hints[key], value, f"{section}.{key}")
+    return out
+
+
+def _merge(base: dict[str, dict[str, Any]], extra: Mapping[str, Any], source: str) -> None:
+    for section, values in extra.items():
+        if section not in _SECTIONS or not isinstance(values, dict):
+            raise ConfigError(f"{source}: unknown section [{section}]")
+        base.setdefault(section, {}).update(values)
+
+
+def env_name(section: str, key: str) -> str:
+    return f"LIVE_{section.upper()}_{key.upper()}"
+
+
+def load(
+    env: Mapping[str, str] | None = None,
+    files: tuple[Path, ...] = (),
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Defaults file, then ``LIVE_CONFIG`` / ``files``, then ``LIVE_*`` env, then overrides."""
+    env = os.environ if env is None else env
+    with DEFAULT_FILE.open("rb") as fh:
+        raw: dict[str, dict[str, Any]] = tomllib.load(fh)
+    extra_files = list(files)
+    if env.get("LIVE_CONFIG"):
+        extra_files.append(Path(env["LIVE_CONFIG"]))
+    for path in extra_files:
+        with path.open("rb") as fh:
+            _merge(raw, tomllib.load(fh), str(path))
+    for section, cls in _SECTIONS.items():
+        for field in dataclasses.fields(cls):
+            name = env_name(section, field.name)
+            if name in env:
+                raw.setdefault(section, {})[field.name] = env[name]
+    # Conventional names that platforms set.
+    if env.get("REDIS_URL"):
+        raw["store"]["url"] = env["REDIS_URL"]
+    if env.get("PORT") and env_name("server", "port") not in env:
+        raw["server"]["port"] = env["PORT"]
+    if overrides:
+        _merge(raw, {k: dict(v) for k, v in overrides.items()}, "overrides")
+    sections = {}
+    for section, cls in _SECTIONS.items():
+        values = _coerce_section(section, raw.get(section, {}))
+        missing = {f.name for f in dataclasses.fields(cls)} - values.keys()
+        if missing:
+            raise ConfigError(f"missing settings in [{section}]: {', '.join(sorted(missing))}")
+        sections[section] = cls(**values)
+    return _validated(Settings(**sections))
+
+
+def _validated(settings: Settings) -> Settings:
+    """Refuse settings that would run but be unsafe or meaningless."""
+    if settings.server.env not in ("development", "production", "test"):
+        raise ConfigError("server.env must be development, production or test")
+    if settings.chat.keyword_action not in ("mask", "block"):
+        raise ConfigError("chat.keyword_action must be 'mask' or 'block'")
+    if settings.production:
+        secret = settings.auth.secret
+        if secret == DEV_SECRET or len(secret) < 32:
+            raise ConfigError(
+                "production needs LIVE_AUTH_SECRET set to a random secret of 32+ characters"
+            )
+        if settings.auth.dev_login:
+            settings = dataclasses.replace(
+                settings, auth=dataclasses.replace(settings.auth, dev_login=False)
+            )
+    positive = {
+        "realtime.tick_ms": settings.realtime.tick_ms,
+        "ws.max_frame_bytes": settings.ws.max_frame_bytes,
+        "ws.max_out_buffer_bytes": settings.ws.max_out_buffer_bytes,
+        "history.max_events": settings.history.max_events,
+        "chat.max_length": settings.chat.max_length,
+        "chat.burst": settings.chat.burst,
+        "hearts.max_per_frame": settings.hearts.max_per_frame,
+    }
+    for name, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive")
+    return settings
+
+
+__all__ = ["DEV_SECRET", "ConfigError", "Settings", "env_name", "load"]

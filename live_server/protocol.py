@@ -1,0 +1,114 @@
+"""Message shapes and their validation. Pure: used by the gateway, the services and the tests.
+
+Field readers raise the protocol's coded errors so that every handler reports bad input the same
+way: ``missing_field`` when absent, ``invalid_field`` when the type or range is wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from live_server.errors import InvalidField, InvalidJson, LiveError, MissingField
+
+Json = dict[str, Any]
+
+# Event types that must never be dropped and flush the room's batch at once.
+GUARANTEED_EVENTS = frozenset({
+    "chat_deleted", "room_state", "room_updated", "announcement", "slow_mode", "user_muted",
+    "user_unmuted", "user_banned", "user_unbanned", "keywords_updated",
+})
+
+WS_OPS = frozenset({
+    "auth", "ping", "chat", "heart", "snapshot", "history", "report", "delete", "mute", "unmute",
+    "ban", "unban", "slow_mode", "announce",
+})
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def loads_object(data: str | bytes) -> Json:
+    """Decode one JSON object; anything else (array, number, broken text) is ``invalid_json``."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise InvalidJson("not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidJson("expected a JSON object")
+    return value
+
+
+def get_str(msg: Json, name: str, *, max_len: int | None = None, required: bool = True,
+            allow_none: bool = False) -> str | None:
+    if name not in msg:
+        if required:
+            raise MissingField(f"'{name}' is required")
+        return None
+    value = msg[name]
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise InvalidField(f"'{name}' must be a string")
+    if max_len is not None and len(value) > max_len:
+        raise InvalidField(f"'{name}' is longer than {max_len} characters")
+    return value
+
+
+def need_str(msg: Json, name: str, *, max_len: int | None = None) -> str:
+    value = get_str(msg, name, max_len=max_len)
+    assert value is not None
+    return value
+
+
+def get_int(msg: Json, name: str, *, lo: int, hi: int, default: int | None = None) -> int:
+    if name not in msg or msg[name] is None:
+        if default is None:
+            raise MissingField(f"'{name}' is required")
+        return default
+    value = msg[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidField(f"'{name}' must be an integer")
+    if not lo <= value <= hi:
+        raise InvalidField(f"'{name}' must be between {lo} and {hi}")
+    return value
+
+
+def get_bool(msg: Json, name: str, default: bool) -> bool:
+    value = msg.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidField(f"'{name}' must be true or false")
+    return value
+
+
+def user_id_field(msg: Json, name: str = "user_id") -> str:
+    value = need_str(msg, name, max_len=64)
+    if not value or not is_safe_id(value):
+        raise InvalidField(f"'{name}' must be 1-64 characters of letters, digits, '_', '-', '.'")
+    return value
+
+
+def is_safe_id(value: str) -> bool:
+    return (0 < len(value) <= 64 and value.isascii()
+            and all(c.isalnum() or c in "_-.@" for c in value))
+
+
+# Frames built by the server ------------------------------------------------------------------
+
+def reply_frame(req_id: Any, data: Json) -> bytes:
+    return orjson.dumps({"type": "reply", "id": req_id, "data": data})
+
+
+def error_frame(req_id: Any, err: LiveError) -> bytes:
+    return orjson.dumps({"type": "error", "id": req_id, "error": err.to_dict()})
+
+
+def event(kind: str, data: Json, ts: int | None = None) -> Json:
+    return {"type": kind, "ts": now_ms() if ts is None else ts, "data": data}

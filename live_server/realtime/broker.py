@@ -1,0 +1,119 @@
+"""Pub/sub transport between processes: one Valkey connection, one subscription per room.
+
+``subscribe`` returns only after the server confirmed it, so a joining viewer's snapshot can be
+read afterwards without a window in which events are neither in the snapshot nor delivered.
+After a lost connection the broker resubscribes everything and tells the hub, which then fills
+the gap from the room's history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[str, bytes], None]
+OnResubscribed = Callable[[list[str]], Awaitable[None]]
+
+
+class Broker:
+    def __init__(self, client: aioredis.Redis, on_message: OnMessage,
+                 on_resubscribed: OnResubscribed) -> None:
+        self._client = client
+        self._on_message = on_message
+        self._on_resubscribed = on_resubscribed
+        self._pubsub: Any = client.pubsub()
+        self._channels: set[str] = set()
+        self._pending: dict[str, asyncio.Future[None]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.received = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="broker")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+
+    async def subscribe(self, channel: str) -> None:
+        async with self._lock:
+            if channel in self._channels:
+                return
+            fut = asyncio.get_running_loop().create_future()
+            self._pending[channel] = fut
+            self._channels.add(channel)
+            try:
+                await self._pubsub.subscribe(channel)
+            except Exception:
+                self._channels.discard(channel)
+                self._pending.pop(channel, None)
+                raise
+            self._wake.set()
+        await asyncio.wait_for(asyncio.shield(fut), timeout=10)
+
+    async def unsubscribe(self, channel: str) -> None:
+        async with self._lock:
+            if channel not in self._channels:
+                return
+            self._channels.discard(channel)
+            with contextlib.suppress(RedisConnectionError):
+                await self._pubsub.unsubscribe(channel)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if not self._pubsub.subscribed:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                msg = await self._pubsub.get_message(timeout=1.0)
+                if msg is None:
+                    continue
+                kind = msg["type"]
+                channel = msg["channel"].decode()
+                if kind == "message":
+                    self.received += 1
+                    try:
+                        self._on_message(channel, msg["data"])
+                    except Exception:  # a bad event must not stop delivery of the others
+                        log.exception("dropping a pub/sub message that the hub refused")
+                elif kind == "subscribe":
+                    fut = self._pending.pop(channel, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(None)
+            except asyncio.CancelledError:
+                raise
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                log.warning("pub/sub connection lost; resubscribing")
+                await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with self._lock:
+                    with contextlib.suppress(Exception):
+                        await self._pubsub.aclose()
+                    self._pubsub = self._client.pubsub()
+                    channels = sorted(self._channels)
+                    if channels:
+                        await self._pubsub.subscribe(*channels)
+                await self._on_resubscribed(channels)
+                return
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)

@@ -1,0 +1,46 @@
+"""One websocket connection as the fan-out sees it: a transport to write bytes to, and who it is.
+
+Writes are synchronous ``transport.write`` calls of whole frames. aiohttp's own writer (replies,
+pings, close) also writes whole uncompressed frames synchronously, so frames never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+from typing import Any, Protocol
+
+
+class Transport(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def is_closing(self) -> bool: ...
+    def get_write_buffer_size(self) -> int: ...
+    def abort(self) -> None: ...
+
+
+def new_conn_id() -> str:
+    return "c_" + secrets.token_urlsafe(8)
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class Conn:
+    room_id: str
+    transport: Transport
+    user_id: str | None
+    name: str
+    role: str | None
+    id: str = dataclasses.field(default_factory=new_conn_id)
+    active: bool = False
+    closed: bool = False
+    close_code: int | None = None
+    # events that arrived while the connection was joining: (seq or None, raw event)
+    held: list[tuple[int | None, bytes]] = dataclasses.field(default_factory=list)
+    # set by the gateway so the hub can ask the handler to close the websocket properly
+    on_kick: Any = None
+    closing_task: asyncio.Task[None] | None = None
+
+    @property
+    def visitor_id(self) -> str:
+        """Counts unique viewers: the user, or this connection for a guest."""
+        return self.user_id if self.user_id is not None else f"guest:{self.id}"

@@ -1,0 +1,308 @@
+"""The local hub: room → sockets in this process, per-tick batching, fan-out, slow consumers.
+
+Events reach the hub from the broker (one pub/sub subscription per room with local viewers). Each
+room collects events into a batch; at every tick (or at once for a guaranteed event) the batch is
+encoded once and the same bytes are written to every socket of the room. Nothing in the fan-out
+awaits: a socket whose unsent bytes pass the limit is dropped as a slow consumer, and nobody else
+waits for it. Counters and join notices are coalesced to one per room per tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from live_server.errors import CloseCode
+from live_server.protocol import GUARANTEED_EVENTS
+from live_server.realtime.conn import Conn
+from live_server.realtime.frames import batch_payload, close_frame, text_frame
+from live_server.store.presence import TickReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HubStats:
+    """Callbacks into metrics, so the hub does not depend on prometheus."""
+
+    frames: Callable[[int, int, int], None]  # (frames written, bytes written, events delivered)
+    slow_consumer: Callable[[], None]
+    received: Callable[[], None]  # one pub/sub message taken in
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class LocalRoom:
+    id: str
+    id_bytes: bytes
+    channel: str
+    conns: set[Conn] = dataclasses.field(default_factory=set)
+    joining: set[Conn] = dataclasses.field(default_factory=set)
+    batch: list[bytes] = dataclasses.field(default_factory=list)
+    batch_events: int = 0
+    counters: bytes | None = None
+    joins: bytes | None = None
+    urgent: bool = False
+    last_seq: int = 0
+    # per-tick report for the presence/counters flush
+    hearts: int = 0
+    fans: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
+    join_count: int = 0
+    join_names: list[str] = dataclasses.field(default_factory=list)
+    dirty: bool = True
+    online_total: int = 0
+
+    @property
+    def local_online(self) -> int:
+        return len(self.conns) + len(self.joining)
+
+
+class Hub:
+    def __init__(self, *, max_out_buffer: int, slow_close_grace_ms: int, join_names: int,
+                 max_batch_events: int, stats: HubStats) -> None:
+        self.rooms: dict[str, LocalRoom] = {}
+        self.max_out_buffer = max_out_buffer
+        self.slow_close_grace_s = slow_close_grace_ms / 1000
+        self.join_names = join_names
+        self.max_batch_events = max_batch_events
+        self.stats = stats
+        self.on_room_event: Callable[[str, dict[str, Any]], None] | None = None
+        self._flush_soon: set[str] = set()
+        self._flush_handle: asyncio.Handle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # rooms that emptied and must report "0 here" once before being forgotten
+        self.departed: set[str] = set()
+
+    # Membership --------------------------------------------------------------------------
+
+    def attach(self, conn: Conn, channel: str) -> tuple[LocalRoom, bool]:
+        """Add a joining connection; events for it are held until ``activate``.
+        Returns the room and whether the process must subscribe to it now."""
+        room = self.rooms.get(conn.room_id)
+        first = room is None
+        if room is None:
+            room = LocalRoom(id=conn.room_id, id_bytes=conn.room_id.encode(), channel=channel)
+            self.rooms[conn.room_id] = room
+            self.departed.discard(conn.room_id)
+        room.joining.add(conn)
+        room.dirty = True
+        return room, first
+
+    def activate(self, conn: Conn, upto_seq: int, first_frames: list[bytes]) -> None:
+        """Send the welcome (and any recovered events), then what was held with a seq above
+        ``upto_seq``; from now on the connection takes part in the fan-out."""
+        room = self.rooms.get(conn.room_id)
+        if room is None or conn not in room.joining or conn.closed:
+            return
+        room.joining.discard(conn)
+        later = [raw for seq, raw in conn.held if seq is None or seq > upto_seq]
+        conn.held.clear()
+        for frame in first_frames:
+            self._write(room, conn, frame, 0)
+        if later and not conn.closed:
+            self._write(room, conn, text_frame(batch_payload(room.id_bytes, later)), len(later))
+        if not conn.closed:
+            room.conns.add(conn)
+            conn.active = True
+
+    def detach(self, conn: Conn) -> bool:
+        """Remove a connection; returns True when the room has no local sockets left (the caller
+        unsubscribes)."""
+        room = self.rooms.get(conn.room_id)
+        conn.active = False
+        if room is None:
+            return False
+        room.conns.discard(conn)
+        room.joining.discard(conn)
+        room.dirty = True
+        if not room.conns and not room.joining:
+            del self.rooms[conn.room_id]
+            self.departed.add(conn.room_id)
+            return True
+        return False
+
+    def note_join(self, room_id: str, name: str | None) -> None:
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        room.join_count += 1
+        if name and len(room.join_names) < self.join_names:
+            room.join_names.append(name)
+        room.dirty = True
+
+    def add_hearts(self, room_id: str, user_id: str, name: str, count: int, score: int) -> None:
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        room.hearts += count
+        prev = room.fans.get(user_id, (0, name))[0]
+        room.fans[user_id] = (prev + score, name)
+        room.dirty = True
+
+    def conns_of(self, room_id: str, user_id: str) -> list[Conn]:
+        room = self.rooms.get(room_id)
+        if room is None:
+            return []
+        return [c for c in (*room.conns, *room.joining) if c.user_id == user_id]
+
+    # Incoming events ---------------------------------------------------------------------
+
+    def deliver(self, room_id: str, raw: bytes) -> None:
+        """One event from pub/sub (decoded once per process, never per socket)."""
+        self.stats.received()
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        ev = orjson.loads(raw)
+        kind = ev.get("type")
+        seq = ev.get("seq")
+        if kind == "counters":
+            room.counters = raw
+            data = ev.get("data") or {}
+            room.online_total = int(data.get("online", room.online_total))
+        elif kind == "joins":
+            room.joins = raw
+        else:
+            if isinstance(seq, int):
+                if seq <= room.last_seq:
+                    return  # already delivered (a resync overlapped the live stream)
+                room.last_seq = seq
+            room.batch.append(raw)
+            room.batch_events += 1
+            if kind in GUARANTEED_EVENTS or room.batch_events >= self.max_batch_events:
+                room.urgent = True
+                self._schedule_flush(room_id)
+            if kind == "chat":
+                room.dirty = True  # the chat total changed: report counters this tick
+        for conn in room.joining:
+            conn.held.append((seq if isinstance(seq, int) else None, raw))
+        if self.on_room_event is not None and kind not in ("counters", "joins", "chat"):
+            self.on_room_event(room_id, ev)
+
+    def _schedule_flush(self, room_id: str) -> None:
+        self._flush_soon.add(room_id)
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_urgent)
+
+    def _flush_urgent(self) -> None:
+        self._flush_handle = None
+        rooms, self._flush_soon = self._flush_soon, set()
+        for room_id in rooms:
+            room = self.rooms.get(room_id)
+            if room is not None:
+                self.flush(room)
+
+    # Fan-out ------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        for room in list(self.rooms.values()):
+            if room.batch or room.counters or room.joins:
+                self.flush(room)
+
+    def flush(self, room: LocalRoom) -> None:
+        events = room.batch
+        if room.joins is not None:
+            events.append(room.joins)
+        if room.counters is not None:
+            events.append(room.counters)
+        if not events:
+            return
+        room.batch, room.batch_events, room.counters, room.joins = [], 0, None, None
+        room.urgent = False
+        frame = text_frame(batch_payload(room.id_bytes, events))
+        n_events = len(events)
+        written = 0
+        for conn in list(room.conns):
+            if self._write(room, conn, frame, n_events, count=False):
+                written += 1
+        if written:
+            self.stats.frames(written, written * len(frame), written * n_events)
+
+    def send(self, conn: Conn, frame: bytes) -> None:
+        """A frame for one connection (a reply); subject to the same slow-consumer rule."""
+        room = self.rooms.get(conn.room_id)
+        if room is not None:
+            self._write(room, conn, frame, 0)
+
+    def _write(self, room: LocalRoom, conn: Conn, frame: bytes, n_events: int,
+               count: bool = True) -> bool:
+        transport = conn.transport
+        if conn.closed or transport.is_closing():
+            return False
+        transport.write(frame)
+        if count:
+            self.stats.frames(1, len(frame), n_events)
+        if transport.get_write_buffer_size() > self.max_out_buffer:
+            self.drop_slow(room, conn)
+        return True
+
+    def drop_slow(self, room: LocalRoom, conn: Conn) -> None:
+        """Out of the room now; the close frame is queued behind what it has not read yet, and
+        the connection is aborted if it does not read it within the grace period."""
+        room.conns.discard(conn)
+        room.joining.discard(conn)
+        room.dirty = True
+        conn.closed = True
+        conn.close_code = CloseCode.SLOW_CONSUMER
+        self.stats.slow_consumer()
+        with contextlib.suppress(Exception):
+            conn.transport.write(close_frame(CloseCode.SLOW_CONSUMER, "slow_consumer"))
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.slow_close_grace_s, _abort_if_open, conn)
+
+    def kick(self, conn: Conn, code: int, reason: str) -> None:
+        """Ask the connection's handler to close it with ``code`` (bans, shutdown)."""
+        if conn.closed:
+            return
+        if conn.on_kick is not None:
+            conn.on_kick(code, reason)
+
+    # Per-tick counters --------------------------------------------------------------------
+
+    def take_reports(self, everything: bool) -> dict[str, TickReport]:
+        """What changed since the last call, per room, and reset it. ``everything`` also reports
+        quiet rooms (the periodic presence refresh)."""
+        reports: dict[str, TickReport] = {}
+        for room in self.rooms.values():
+            if not (room.dirty or everything):
+                continue
+            reports[room.id] = TickReport(
+                online=room.local_online, hearts=room.hearts, joins=room.join_count,
+                join_names=room.join_names, fans=room.fans,
+            )
+            room.hearts, room.join_count, room.join_names, room.fans = 0, 0, [], {}
+            room.dirty = False
+        for room_id in self.departed:
+            reports.setdefault(room_id, TickReport(online=0))
+        self.departed = set()
+        return reports
+
+    def restore_reports(self, reports: dict[str, TickReport]) -> None:
+        """A failed flush puts hearts and scores back, so a Valkey hiccup loses none."""
+        for room_id, rep in reports.items():
+            room = self.rooms.get(room_id)
+            if room is None:
+                if rep.online == 0:
+                    self.departed.add(room_id)
+                continue
+            room.hearts += rep.hearts
+            for uid, (score, name) in rep.fans.items():
+                room.fans[uid] = (room.fans.get(uid, (0, name))[0] + score, name)
+            room.dirty = True
+
+    @property
+    def connection_count(self) -> int:
+        return sum(r.local_online for r in self.rooms.values())
+
+    def all_conns(self) -> list[Conn]:
+        return [c for r in self.rooms.values() for c in (*r.conns, *r.joining)]
+
+
+def _abort_if_open(conn: Conn) -> None:
+    if not conn.transport.is_closing():
+        conn.transport.abort()

@@ -1,0 +1,174 @@
+"""This process's part of the real-time system: joins and leaves, the tick, presence reports.
+
+It ties the hub (local sockets) to the broker (pub/sub) and the store (history, counters). One
+subscription per room per process: taken when the first local viewer arrives, dropped when the
+last one leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from typing import Any
+
+from live_server.protocol import Json, now_ms
+from live_server.realtime.broker import Broker
+from live_server.realtime.conn import Conn
+from live_server.realtime.hub import Hub
+from live_server.store.presence import PresenceStore
+from live_server.store.rooms import RoomStore
+
+log = logging.getLogger(__name__)
+
+
+def new_process_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+
+
+class Node:
+    def __init__(self, *, hub: Hub, broker_client: Any, rooms: RoomStore,
+                 presence: PresenceStore, tick_ms: int, heartbeat_ms: int,
+                 info: Json) -> None:
+        self.id = new_process_id()
+        self.hub = hub
+        self.rooms = rooms
+        self.presence = presence
+        self.tick_s = tick_ms / 1000
+        self.heartbeat_s = heartbeat_ms / 1000
+        self.info = {"id": self.id, "pid": os.getpid(), "host": socket.gethostname(),
+                     "started_at": now_ms(), **info}
+        self.broker = Broker(broker_client, self._on_message, self._on_resubscribed)
+        self._subscribed: dict[str, asyncio.Future[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._last_presence = 0.0
+        self.tick_errors = 0
+
+    async def start(self) -> None:
+        self.broker.start()
+        await self._register()
+        self._tasks = [asyncio.create_task(self._tick_loop(), name="tick"),
+                       asyncio.create_task(self._heartbeat_loop(), name="process-heartbeat")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._flushing is not None:
+            with contextlib.suppress(Exception):
+                await self._flushing
+        # One last report: our viewers are gone, our hearts are counted.
+        for room in list(self.hub.rooms.values()):
+            room.conns.clear()
+            room.joining.clear()
+            room.dirty = True
+        with contextlib.suppress(Exception):
+            await self.presence.tick(self.id, now_ms(), self.hub.take_reports(True))
+        with contextlib.suppress(Exception):
+            await self.presence.unregister_process(self.id)
+        await self.broker.close()
+
+    # Joining and leaving -----------------------------------------------------------------
+
+    async def join(self, conn: Conn) -> None:
+        """Attach (events are held from here on) and make sure the room is subscribed."""
+        channel = self.rooms.keys.room(conn.room_id).channel
+        _room, first = self.hub.attach(conn, channel)
+        fut = self._subscribed.get(conn.room_id)
+        if first or fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            self._subscribed[conn.room_id] = fut
+            try:
+                await self.broker.subscribe(channel)
+            except BaseException as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+                    fut.exception()  # retrieved: no "never retrieved" warning
+                self.leave(conn)
+                raise
+            if not fut.done():
+                fut.set_result(None)
+        else:
+            try:
+                await asyncio.shield(fut)
+            except BaseException:
+                self.leave(conn)
+                raise
+
+    def leave(self, conn: Conn) -> None:
+        if self.hub.detach(conn):
+            self._subscribed.pop(conn.room_id, None)
+            channel = self.rooms.keys.room(conn.room_id).channel
+            task = asyncio.create_task(self.broker.unsubscribe(channel))
+            task.add_done_callback(_log_failure)
+
+    # Pub/sub ------------------------------------------------------------------------------
+
+    def _on_message(self, channel: str, data: bytes) -> None:
+        self.hub.deliver(self.rooms.keys.room_from_channel(channel), data)
+
+    async def _on_resubscribed(self, channels: list[str]) -> None:
+        """Fill what pub/sub lost while it was down from each room's history."""
+        for room in list(self.hub.rooms.values()):
+            recovered, events, _cur = await self.rooms.missed(room.id, room.last_seq)
+            for raw in events:
+                self.hub.deliver(room.id, raw)
+            if not recovered:
+                log.warning("room %s: pub/sub gap older than the history", room.id)
+
+    # Tick ---------------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += self.tick_s
+            delay = next_at - loop.time()
+            if delay < 0:  # overloaded: do not try to catch up with a burst of ticks
+                next_at = loop.time()
+                delay = 0
+            await asyncio.sleep(delay)
+            try:
+                self.hub.tick()
+            except Exception:
+                log.exception("fan-out tick failed")
+            if self._flushing is None or self._flushing.done():
+                everything = time.monotonic() - self._last_presence >= self.heartbeat_s
+                if everything:
+                    self._last_presence = time.monotonic()
+                reports = self.hub.take_reports(everything)
+                if reports:
+                    self._flushing = asyncio.create_task(self._flush_reports(reports))
+
+    async def _flush_reports(self, reports: dict[str, Any]) -> None:
+        try:
+            await self.presence.tick(self.id, now_ms(), reports)
+        except Exception:
+            self.tick_errors += 1
+            self.hub.restore_reports(reports)
+            log.warning("counter report failed; will retry next tick", exc_info=True)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                await self._register()
+            except Exception:
+                log.warning("process heartbeat failed", exc_info=True)
+
+    async def _register(self) -> None:
+        self.info.update(seen_at=now_ms(), connections=self.hub.connection_count,
+                         rooms=len(self.hub.rooms))
+        await self.presence.register_process(self.id, self.info)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("unsubscribe failed: %s", task.exception())

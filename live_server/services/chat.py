@@ -1,0 +1,140 @@
+"""Chat use cases: send (rules in order), delete, mute, ban, keywords, reports."""
+
+from __future__ import annotations
+
+import time
+
+from live_server.auth import Identity, is_moderator, require_moderator, require_user
+from live_server.config import Settings
+from live_server.domain.chat import (
+    MAX_MUTE_S,
+    apply_keywords,
+    keyword_set,
+    normalise_text,
+    parse_action,
+    parse_keywords,
+)
+from live_server.domain.rooms import Room
+from live_server.errors import InvalidField, NotFound
+from live_server.protocol import Json, dumps, event, now_ms
+from live_server.services.audit import ModerationLog
+from live_server.store.chat import ChatStore
+from live_server.store.rooms import RoomStore
+
+KEYWORD_CACHE_S = 5.0
+
+
+class ChatService:
+    def __init__(self, settings: Settings, rooms: RoomStore, chat: ChatStore,
+                 log: ModerationLog) -> None:
+        self.settings = settings
+        self.rooms = rooms
+        self.chat = chat
+        self.log = log
+        self._global_words = keyword_set(settings.chat.global_keywords)
+        # room → (words, action, fetched at): refreshed on keywords_updated and every few s
+        self._keywords: dict[str, tuple[frozenset[str], str, float]] = {}
+
+    def forget_keywords(self, room_id: str) -> None:
+        self._keywords.pop(room_id, None)
+
+    async def _room_filter(self, room_id: str) -> tuple[frozenset[str], str]:
+        cached = self._keywords.get(room_id)
+        if cached is None or time.monotonic() - cached[2] > KEYWORD_CACHE_S:
+            words, action = await self.chat.keywords(room_id)
+            cached = (keyword_set(words) | self._global_words,
+                      action or self.settings.chat.keyword_action, time.monotonic())
+            if len(self._keywords) > 10000:
+                self._keywords.clear()
+            self._keywords[room_id] = cached
+        return cached[0], cached[1]
+
+    async def send(self, who: Identity, room: Room, text: str) -> Json:
+        uid = require_user(who)
+        clean = normalise_text(text, self.settings.chat.max_length)
+        words, action = await self._room_filter(room.id)
+        filtered = apply_keywords(clean, words, action)
+        body = dumps(event("chat", {
+            "user": {"id": uid, "name": who.name, "role": who.role},
+            "text": filtered.text, "masked": filtered.masked,
+        }))
+        seq = await self.chat.send(
+            room.id, uid, body, now=now_ms(), rate_per_s=self.settings.chat.rate_per_s,
+            burst=self.settings.chat.burst, moderator=is_moderator(who, room.creator_id),
+            score=self.settings.chat.score_per_message,
+        )
+        return {"seq": seq, "masked": filtered.masked}
+
+    async def _room_for_mod(self, who: Identity, room_id: str) -> tuple[Room, str]:
+        room = await self.rooms.require(room_id)
+        return room, require_moderator(who, room.creator_id)
+
+    async def delete(self, who: Identity, room_id: str, seq: int, reason: str = "") -> int:
+        _room, uid = await self._room_for_mod(who, room_id)
+        new_seq, original = await self.chat.delete(room_id, seq, uid)
+        target = (original.get("data") or {}).get("user", {}).get("id")
+        await self.log.record(room_id, uid, "delete", target, reason,
+                              {"seq": seq, "text": (original.get("data") or {}).get("text")})
+        return new_seq
+
+    async def mute(self, who: Identity, room_id: str, user_id: str, duration_s: int,
+                   reason: str) -> int:
+        _room, uid = await self._room_for_mod(who, room_id)
+        if not 1 <= duration_s <= MAX_MUTE_S:
+            raise InvalidField(f"'duration_s' must be between 1 and {MAX_MUTE_S}")
+        until = now_ms() + duration_s * 1000
+        await self.chat.mute(room_id, user_id, until, uid, reason)
+        await self.log.record(room_id, uid, "mute", user_id, reason, {"until": until})
+        return until
+
+    async def unmute(self, who: Identity, room_id: str, user_id: str) -> None:
+        _room, uid = await self._room_for_mod(who, room_id)
+        await self.chat.unmute(room_id, user_id, uid)
+        await self.log.record(room_id, uid, "unmute", user_id, "")
+
+    async def ban(self, who: Identity, room_id: str, user_id: str, reason: str) -> None:
+        room, uid = await self._room_for_mod(who, room_id)
+        if user_id == room.creator_id:
+            raise InvalidField("the room's creator cannot be banned from their own room")
+        await self.chat.ban(room_id, user_id, uid, reason)
+        await self.log.record(room_id, uid, "ban", user_id, reason)
+
+    async def unban(self, who: Identity, room_id: str, user_id: str) -> None:
+        _room, uid = await self._room_for_mod(who, room_id)
+        await self.chat.unban(room_id, user_id, uid)
+        await self.log.record(room_id, uid, "unban", user_id, "")
+
+    async def list_moderation(self, who: Identity, room_id: str, which: str) -> list[Json]:
+        await self._room_for_mod(who, room_id)
+        return await self.chat.list_hash(room_id, which, now_ms())
+
+    async def set_keywords(self, who: Identity, room_id: str, words: object,
+                           action: object) -> int:
+        _room, uid = await self._room_for_mod(who, room_id)
+        cleaned = parse_keywords(words, self.settings.chat.max_room_keywords)
+        act = parse_action(action)
+        await self.chat.set_keywords(room_id, cleaned, act)
+        self.forget_keywords(room_id)
+        await self.log.record(room_id, uid, "keywords", None, "",
+                              {"count": len(cleaned), "action": act})
+        return len(cleaned)
+
+    async def get_keywords(self, who: Identity, room_id: str) -> Json:
+        await self._room_for_mod(who, room_id)
+        words, action = await self.chat.keywords(room_id)
+        return {"words": words, "action": action or self.settings.chat.keyword_action}
+
+    async def report(self, who: Identity, room_id: str, seq: int, reason: str) -> str:
+        uid = require_user(who)
+        await self.rooms.require(room_id)
+        reason = reason.strip()
+        if not reason or len(reason) > self.settings.chat.report_reason_max:
+            raise InvalidField(
+                f"'reason' must be 1-{self.settings.chat.report_reason_max} characters")
+        message = await self.chat.message(room_id, seq)
+        if message is None:
+            raise NotFound("no such message")
+        return await self.chat.add_report({
+            "ts": now_ms(), "room_id": room_id, "reporter": uid, "reason": reason,
+            "message": message,
+        })

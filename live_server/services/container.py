@@ -1,0 +1,65 @@
+"""Everything a request handler may use, built once per process from settings and a client."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from live_server.config import Settings
+from live_server.realtime.hub import Hub, HubStats
+from live_server.realtime.node import Node
+from live_server.services.audit import ModerationLog
+from live_server.services.chat import ChatService
+from live_server.services.rooms import RoomService
+from live_server.store.chat import ChatStore
+from live_server.store.core import StoreCore, connect
+from live_server.store.keys import Keys
+from live_server.store.presence import PresenceStore
+from live_server.store.rooms import RoomStore
+from live_server.web.metrics import Metrics
+
+
+@dataclasses.dataclass
+class Services:
+    settings: Settings
+    metrics: Metrics
+    client: aioredis.Redis
+    core: StoreCore
+    room_store: RoomStore
+    chat_store: ChatStore
+    presence: PresenceStore
+    hub: Hub
+    node: Node
+    rooms: RoomService
+    chat: ChatService
+    modlog: ModerationLog
+
+    @classmethod
+    def build(cls, settings: Settings, metrics: Metrics, info: dict[str, Any]) -> Services:
+        client = connect(settings.store.url, settings.store.pool_size)
+        core = StoreCore(client, Keys(settings.store.key_prefix), metrics.valkey)
+        room_store = RoomStore(core, history_max=settings.history.max_events,
+                               process_ttl_ms=settings.server.process_ttl_ms)
+        chat_store = ChatStore(core, history_max=settings.history.max_events,
+                               log_max=settings.ops.log_max_entries)
+        presence = PresenceStore(core, process_ttl_ms=settings.server.process_ttl_ms)
+        hub = Hub(max_out_buffer=settings.ws.max_out_buffer_bytes,
+                  slow_close_grace_ms=settings.ws.slow_close_grace_ms,
+                  join_names=settings.realtime.join_names_per_tick,
+                  max_batch_events=settings.realtime.max_batch_events,
+                  stats=HubStats(frames=metrics.frames, slow_consumer=metrics.slow_consumer,
+                                 received=metrics.received))
+        node = Node(hub=hub, broker_client=client, rooms=room_store, presence=presence,
+                    tick_ms=settings.realtime.tick_ms,
+                    heartbeat_ms=settings.server.process_heartbeat_ms, info=info)
+        modlog = ModerationLog(chat_store)
+        rooms = RoomService(settings, room_store, modlog)
+        chat = ChatService(settings, room_store, chat_store, modlog)
+        return cls(settings=settings, metrics=metrics, client=client, core=core,
+                   room_store=room_store, chat_store=chat_store, presence=presence, hub=hub,
+                   node=node, rooms=rooms, chat=chat, modlog=modlog)
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,87 @@
+"""Room use cases: create, read, list, transitions, settings. Each checks the role first."""
+
+from __future__ import annotations
+
+from live_server.auth import Identity, require_creator, require_moderator
+from live_server.config import Settings
+from live_server.domain.rooms import Room, parse_create, parse_update
+from live_server.errors import Forbidden, InvalidField
+from live_server.protocol import Json, now_ms
+from live_server.services.audit import ModerationLog
+from live_server.store.rooms import RoomStore
+
+
+class RoomService:
+    def __init__(self, settings: Settings, rooms: RoomStore, log: ModerationLog) -> None:
+        self.settings = settings
+        self.rooms = rooms
+        self.log = log
+
+    async def create(self, who: Identity, body: Json) -> Room:
+        uid = require_creator(who)
+        return await self.rooms.create(uid, parse_create(body, now_ms()))
+
+    async def public(self, room_id: str, who: Identity | None = None) -> Json:
+        room = await self.rooms.require(room_id)
+        out = room.public()
+        out["counters"] = await self.rooms.counters(room_id, now_ms())
+        out["announcement"] = room.announcement
+        return out
+
+    async def listing(self, state: str, limit: int, who: Identity) -> list[Json]:
+        if state == "live":
+            ids = await self.rooms.live_ids(limit)
+        elif state == "mine":
+            ids = await self.rooms.owned_ids(require_creator(who))
+        elif state == "all":
+            if not who.is_ops:
+                raise Forbidden("ops only")
+            ids = await self.rooms.recent_ids(limit)
+        else:
+            raise InvalidField("'state' must be live, mine or all")
+        rooms = await self.rooms.many(ids[:limit])
+        counters = await self.rooms.counters_many([r.id for r in rooms], now_ms())
+        return [{**r.public(), "counters": counters[r.id]} for r in rooms]
+
+    async def _moderated(self, who: Identity, room_id: str) -> tuple[Room, str]:
+        room = await self.rooms.require(room_id)
+        return room, require_moderator(who, room.creator_id)
+
+    async def transition(self, who: Identity, room_id: str, target: str) -> Json:
+        _room, uid = await self._moderated(who, room_id)
+        await self.rooms.transition(room_id, target, uid, now_ms())
+        if who.is_ops and target == "ended":
+            await self.log.record(room_id, uid, "end_room", None, "")
+        return await self.public(room_id)
+
+    async def update(self, who: Identity, room_id: str, body: Json) -> Json:
+        await self._moderated(who, room_id)
+        await self.rooms.update(room_id, parse_update(body))
+        return await self.public(room_id)
+
+    async def announce(self, who: Identity, room_id: str, text: str | None) -> None:
+        _room, uid = await self._moderated(who, room_id)
+        if text is not None:
+            text = text.strip()
+            if len(text) > self.settings.chat.announcement_max:
+                raise InvalidField(
+                    f"'text' is longer than {self.settings.chat.announcement_max} characters")
+        ann = {"text": text, "by": uid, "ts": now_ms()} if text else None
+        await self.rooms.set_announcement(room_id, ann)
+        await self.log.record(room_id, uid, "announce", None, "", {"text": text or None})
+
+    async def slow_mode(self, who: Identity, room_id: str, seconds: int) -> None:
+        _room, uid = await self._moderated(who, room_id)
+        await self.rooms.set_slow_mode(room_id, seconds, uid)
+        await self.log.record(room_id, uid, "slow_mode", None, "", {"seconds": seconds})
+
+    async def history(self, who: Identity, room_id: str, before: int | None,
+                      limit: int) -> list[Json]:
+        room = await self.rooms.require(room_id)
+        if who.is_guest and not room.allow_guests:
+            raise Forbidden("log in to read this room", code="guests_not_allowed")
+        return await self.rooms.history(room_id, before, limit)
+
+    async def top_fans(self, room_id: str, limit: int) -> list[Json]:
+        await self.rooms.require(room_id)
+        return await self.rooms.top_fans(room_id, limit)

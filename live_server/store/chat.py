@@ -1,0 +1,170 @@
+"""Chat and moderation state in Valkey: sending, deleting, mutes, bans, keywords, reports, log."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import orjson
+
+from live_server.errors import Banned, InvalidState, Muted, NotFound, RateLimited, SlowMode
+from live_server.protocol import Json, dumps, event, now_ms
+from live_server.store.core import StoreCore, text
+
+
+class ChatStore:
+    def __init__(self, core: StoreCore, *, history_max: int, log_max: int) -> None:
+        self.core = core
+        self.keys = core.keys
+        self.history_max = history_max
+        self.log_max = log_max
+
+    async def send(self, room_id: str, user_id: str, body: bytes, *, now: int, rate_per_s: float,
+                   burst: int, moderator: bool, score: int) -> int:
+        """Append a chat event if the rules let it through; returns its seq."""
+        k = self.keys.room(room_id)
+        reply = await self.core.script(
+            "chat_send",
+            [k.meta, k.bans, k.mutes, k.rate(user_id), k.slow(user_id), k.seq, k.events,
+             k.stats, k.fans, k.chat_minute(now // 60000)],
+            [k.channel, self.history_max, body, user_id, now, rate_per_s, burst,
+             "1" if moderator else "0", score],
+        )
+        status = text(reply[0])
+        if status == "ok":
+            return int(reply[1])
+        if status == "not_found":
+            raise NotFound("no such room")
+        if status == "invalid_state":
+            raise InvalidState("the show has ended", state=text(reply[1]))
+        if status == "banned":
+            raise Banned("you are banned from this room")
+        if status == "muted":
+            until = int(reply[1])
+            raise Muted("you are muted in this room", until=until, retry_after_ms=until - now)
+        if status == "slow_mode":
+            raise SlowMode("slow mode is on", retry_after_ms=int(reply[1]))
+        raise RateLimited("too many messages", retry_after_ms=int(reply[1]))
+
+    async def delete(self, room_id: str, target_seq: int, by: str) -> tuple[int, Json]:
+        k = self.keys.room(room_id)
+        body = dumps(event("chat_deleted", {"target_seq": target_seq, "by": by}))
+        reply = await self.core.script(
+            "delete_chat", [k.events, k.deleted, k.seq],
+            [k.channel, self.history_max, body, target_seq],
+        )
+        status = text(reply[0])
+        if status != "ok":
+            raise NotFound("no such message" if status == "not_found" else "already deleted")
+        return int(reply[1]), orjson.loads(reply[2])
+
+    async def message(self, room_id: str, seq: int) -> Json | None:
+        k = self.keys.room(room_id)
+        found = await self.core.client.xrange(k.events, min=f"{seq}-1", max=f"{seq}-1")
+        if not found:
+            return None
+        value: Json = orjson.loads(found[0][1][b"e"])
+        return value if value.get("type") == "chat" else None
+
+    async def _hash_event(self, room_id: str, which: str, op: str, field: str, value: str,
+                          body: bytes) -> int:
+        k = self.keys.room(room_id)
+        reply = await self.core.script(
+            "hash_event", [k.meta, getattr(k, which), k.seq, k.events],
+            [k.channel, self.history_max, body, op, field, value],
+        )
+        if text(reply[0]) != "ok":
+            raise NotFound("no such room" if op == "set" else f"user is not in the {which} list")
+        return int(reply[1])
+
+    async def mute(self, room_id: str, user_id: str, until: int, by: str, reason: str) -> int:
+        record = {"user_id": user_id, "until": until, "by": by, "reason": reason}
+        return await self._hash_event(room_id, "mutes", "set", user_id, dumps(record).decode(),
+                                      dumps(event("user_muted", record)))
+
+    async def unmute(self, room_id: str, user_id: str, by: str) -> int:
+        return await self._hash_event(room_id, "mutes", "del", user_id, "",
+                                      dumps(event("user_unmuted", {"user_id": user_id, "by": by})))
+
+    async def ban(self, room_id: str, user_id: str, by: str, reason: str) -> int:
+        record = {"user_id": user_id, "by": by, "reason": reason, "ts": now_ms()}
+        return await self._hash_event(
+            room_id, "bans", "set", user_id, dumps(record).decode(),
+            dumps(event("user_banned", {"user_id": user_id, "by": by, "reason": reason})))
+
+    async def unban(self, room_id: str, user_id: str, by: str) -> int:
+        return await self._hash_event(room_id, "bans", "del", user_id, "",
+                                      dumps(event("user_unbanned", {"user_id": user_id, "by": by})))
+
+    async def is_banned(self, room_id: str, user_id: str) -> bool:
+        return bool(await self.core.client.hexists(self.keys.room(room_id).bans, user_id))
+
+    async def list_hash(self, room_id: str, which: str, now: int) -> list[Json]:
+        raw = await self.core.client.hgetall(getattr(self.keys.room(room_id), which))
+        items = [orjson.loads(v) for v in raw.values()]
+        if which == "mutes":
+            items = [m for m in items if int(m["until"]) > now]
+        return sorted(items, key=lambda r: str(r["user_id"]))
+
+    async def set_keywords(self, room_id: str, words: list[str], action: str) -> int:
+        k = self.keys.room(room_id)
+        body = dumps(event("keywords_updated", {"count": len(words), "action": action}))
+        reply = await self.core.script(
+            "keywords", [k.meta, k.keywords, k.seq, k.events],
+            [k.channel, self.history_max, body, action, *words],
+        )
+        if text(reply[0]) != "ok":
+            raise NotFound("no such room")
+        return int(reply[1])
+
+    async def keywords(self, room_id: str) -> tuple[list[str], str]:
+        k = self.keys.room(room_id)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.smembers(k.keywords)
+            pipe.hget(k.meta, "keyword_action")
+            words, action = await pipe.execute()
+        return sorted(w.decode() for w in words), (action or b"").decode()
+
+    async def chat_per_minute(self, room_id: str, now: int) -> int:
+        """Messages in the last whole minute (the current one is still filling up)."""
+        raw = await self.core.client.get(self.keys.room(room_id).chat_minute(now // 60000 - 1))
+        return int(raw or 0)
+
+    # Reports and the moderation log (global streams, read by ops) ------------------------
+
+    async def add_report(self, record: Json) -> str:
+        report_id = "rep_" + secrets.token_urlsafe(8)
+        await self.core.client.xadd(
+            self.keys.reports, {"r": dumps({"id": report_id, **record})},
+            maxlen=self.log_max, approximate=True,
+        )
+        return report_id
+
+    async def log_action(self, record: Json) -> None:
+        await self.core.client.xadd(self.keys.modlog, {"r": dumps(record)},
+                                    maxlen=self.log_max, approximate=True)
+
+    async def _read_log(self, key: str, limit: int, room_id: str | None) -> list[Json]:
+        out: list[Json] = []
+        last = "+"
+        while len(out) < limit:
+            batch: list[Any] = await self.core.client.xrevrange(key, max=last, min="-",
+                                                                 count=max(limit, 100))
+            if not batch:
+                break
+            for _entry_id, fields in batch:
+                record = orjson.loads(fields[b"r"])
+                if room_id is None or record.get("room_id") == room_id:
+                    out.append(record)
+                    if len(out) >= limit:
+                        break
+            last = "(" + batch[-1][0].decode()
+            if len(batch) < max(limit, 100):
+                break
+        return out
+
+    async def reports(self, limit: int) -> list[Json]:
+        return await self._read_log(self.keys.reports, limit, None)
+
+    async def actions(self, limit: int, room_id: str | None) -> list[Json]:
+        return await self._read_log(self.keys.modlog, limit, room_id)

@@ -1,0 +1,11 @@
+-- Shared helpers, prepended to every script when it is registered.
+
+-- Give an event its sequence number, keep it in the room's history and publish it.
+-- body: the event JSON without "seq" (an object: starts with '{' and has at least one key).
+local function append_event(seq_key, events_key, channel, body, maxlen)
+  local seq = redis.call('INCR', seq_key)
+  local full = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
+  redis.call('XADD', events_key, 'MAXLEN', maxlen, seq .. '-1', 'e', full)
+  redis.call('PUBLISH', channel, full)
+  return seq
+end

@@ -1,0 +1,78 @@
+"""Who is here: per-tick counter reports, joins (unique viewers), and the process registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import orjson
+
+from live_server.protocol import Json
+from live_server.store.core import StoreCore
+
+
+@dataclasses.dataclass(slots=True)
+class TickReport:
+    """What one process saw in one room during one tick."""
+
+    online: int
+    hearts: int = 0
+    joins: int = 0
+    join_names: list[str] = dataclasses.field(default_factory=list)
+    # user id → (score delta, display name)
+    fans: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
+
+
+class PresenceStore:
+    def __init__(self, core: StoreCore, *, process_ttl_ms: int) -> None:
+        self.core = core
+        self.keys = core.keys
+        self.ttl_ms = process_ttl_ms
+
+    async def tick(self, process_id: str, now: int, reports: dict[str, TickReport]) -> None:
+        """One script call per room, all pipelined into one round trip."""
+        if not reports:
+            return
+        script = self.core.scripts.get("tick")
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for room_id, rep in reports.items():
+                k = self.keys.room(room_id)
+                fan_args: list[str | int] = []
+                for uid, (score, name) in rep.fans.items():
+                    fan_args += [uid, score, name]
+                await script(
+                    keys=[k.stats, k.online, k.online_seen, k.unique, k.fans, k.names],
+                    args=[k.channel, process_id, now, self.ttl_ms, rep.online, rep.hearts,
+                          rep.joins, orjson.dumps(rep.join_names).decode(), len(rep.fans),
+                          *fan_args],
+                    client=pipe,
+                )
+            start = time.perf_counter()
+            await pipe.execute()
+            self.core.timed("tick", start)
+
+    async def joined(self, room_id: str, visitor_id: str, user_id: str | None, name: str) -> None:
+        k = self.keys.room(room_id)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.pfadd(k.unique, visitor_id)
+            if user_id is not None:
+                pipe.hset(k.names, user_id, name)
+            await pipe.execute()
+
+    async def register_process(self, process_id: str, info: Json) -> None:
+        await self.core.client.hset(self.keys.processes, process_id, orjson.dumps(info))
+
+    async def unregister_process(self, process_id: str) -> None:
+        await self.core.client.hdel(self.keys.processes, process_id)
+
+    async def processes(self, now: int) -> list[Json]:
+        raw = await self.core.client.hgetall(self.keys.processes)
+        alive: list[Json] = []
+        stale: list[Json] = []
+        for proc, info in raw.items():
+            record = orjson.loads(info)
+            (alive if int(record.get("seen_at", 0)) >= now - self.ttl_ms else stale).append(
+                record)
+            if int(record.get("seen_at", 0)) < now - 10 * self.ttl_ms:
+                await self.core.client.hdel(self.keys.processes, proc)
+        return sorted(alive, key=lambda r: str(r["id"]))

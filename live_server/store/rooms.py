@@ -1,0 +1,264 @@
+"""Rooms in Valkey: meta hash, state transitions, the event history and snapshots."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from live_server.domain.rooms import (
+    TRANSITIONS,
+    Room,
+    check_transition,
+    new_room_id,
+    to_hash_fields,
+)
+from live_server.errors import InvalidState, NotFound
+from live_server.protocol import Json, dumps, event
+from live_server.store.core import StoreCore, text
+
+
+def online_total(online: dict[bytes, bytes], seen: dict[bytes, bytes], now: int,
+                 ttl_ms: int) -> int:
+    return sum(
+        int(count) for proc, count in online.items()
+        if int(seen.get(proc, b"0")) >= now - ttl_ms
+    )
+
+
+class RoomStore:
+    def __init__(self, core: StoreCore, *, history_max: int, process_ttl_ms: int) -> None:
+        self.core = core
+        self.keys = core.keys
+        self.history_max = history_max
+        self.process_ttl_ms = process_ttl_ms
+
+    async def create(self, creator_id: str, fields: dict[str, Any]) -> Room:
+        room_id = new_room_id()
+        k = self.keys.room(room_id)
+        values = {"id": room_id, "creator_id": creator_id, "state": "scheduled",
+                  "slow_mode_s": 0, "keyword_action": "", **fields}
+        start = time.perf_counter()
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.hset(k.meta, mapping=dict(zip(*[iter(to_hash_fields(values))] * 2, strict=True)))
+            pipe.zadd(self.keys.all_rooms, {room_id: fields["created_at"]})
+            pipe.sadd(self.keys.user_rooms(creator_id), room_id)
+            await pipe.execute()
+        self.core.timed("room_create", start)
+        room = await self.get(room_id)
+        assert room is not None
+        return room
+
+    async def get(self, room_id: str) -> Room | None:
+        raw = await self.core.client.hgetall(self.keys.room(room_id).meta)
+        return Room.from_hash(raw) if raw else None
+
+    async def require(self, room_id: str) -> Room:
+        room = await self.get(room_id) if room_id else None
+        if room is None:
+            raise NotFound("no such room")
+        return room
+
+    async def many(self, room_ids: list[str]) -> list[Room]:
+        if not room_ids:
+            return []
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for rid in room_ids:
+                pipe.hgetall(self.keys.room(rid).meta)
+            raws = await pipe.execute()
+        return [Room.from_hash(raw) for raw in raws if raw]
+
+    async def live_ids(self, limit: int) -> list[str]:
+        ids = await self.core.client.zrevrange(self.keys.live_rooms, 0, limit - 1)
+        return [i.decode() for i in ids]
+
+    async def recent_ids(self, limit: int) -> list[str]:
+        ids = await self.core.client.zrevrange(self.keys.all_rooms, 0, limit - 1)
+        return [i.decode() for i in ids]
+
+    async def owned_ids(self, user_id: str) -> list[str]:
+        ids = await self.core.client.smembers(self.keys.user_rooms(user_id))
+        return sorted(i.decode() for i in ids)
+
+    async def _meta_update(self, room_id: str, body: bytes | str, allowed: str,
+                           fields: list[str]) -> int:
+        k = self.keys.room(room_id)
+        reply = await self.core.script(
+            "meta_update", [k.meta, k.seq, k.events],
+            [k.channel, self.history_max, body, allowed, *fields],
+        )
+        status = text(reply[0])
+        if status == "not_found":
+            raise NotFound("no such room")
+        if status == "invalid_state":
+            raise InvalidState(f"room is {text(reply[1])}", state=text(reply[1]))
+        return int(reply[1])
+
+    async def transition(self, room_id: str, target: str, by: str, now: int) -> int:
+        room = await self.require(room_id)
+        check_transition(room.state, target)
+        stamp = "started_at" if target == "live" else "ended_at"
+        data: Json = {"state": target, stamp: now, "by": by}
+        allowed = ",".join(TRANSITIONS[target])
+        seq = await self._meta_update(
+            room_id, dumps(event("room_state", data, now)), allowed,
+            ["state", target, stamp, str(now)],
+        )
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            if target == "live":
+                pipe.zadd(self.keys.live_rooms, {room_id: now})
+            else:
+                pipe.zrem(self.keys.live_rooms, room_id)
+            await pipe.execute()
+        return seq
+
+    async def update(self, room_id: str, fields: dict[str, Any]) -> int:
+        return await self._meta_update(
+            room_id, dumps(event("room_updated", fields)), "", to_hash_fields(fields)
+        )
+
+    async def set_announcement(self, room_id: str, ann: Json | None) -> int:
+        data = ann if ann is not None else {"text": None}
+        return await self._meta_update(
+            room_id, dumps(event("announcement", data)), "",
+            ["announcement", orjson.dumps(ann).decode() if ann else ""],
+        )
+
+    async def set_slow_mode(self, room_id: str, seconds: int, by: str) -> int:
+        return await self._meta_update(
+            room_id, dumps(event("slow_mode", {"seconds": seconds, "by": by})), "",
+            ["slow_mode_s", str(seconds)],
+        )
+
+    # History, recovery, snapshot -------------------------------------------------------------
+
+    async def missed(self, room_id: str, since: int) -> tuple[bool, list[bytes], int]:
+        """Events after ``since``: (recovered, raw events oldest first, current seq).
+        Not recovered when the first wanted event has left the history or ``since`` is in the
+        future of this room."""
+        k = self.keys.room(room_id)
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.get(k.seq)
+            pipe.xrange(k.events, min=f"{since + 1}-0", max="+")
+            cur_raw, entries = await pipe.execute()
+        current = int(cur_raw or 0)
+        if since > current:
+            return False, [], current
+        events = [fields[b"e"] for _id, fields in entries]
+        if since < current:
+            first = int(entries[0][0].split(b"-")[0]) if entries else None
+            if first != since + 1:
+                return False, [], current
+        return True, events, current
+
+    async def history(self, room_id: str, before: int | None, limit: int) -> list[Json]:
+        """Chat messages (not deleted) before ``before``, oldest first."""
+        k = self.keys.room(room_id)
+        top = f"({before}-1" if before else "+"
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.xrevrange(k.events, max=top, min="-", count=max(limit * 4, 50))
+            pipe.smembers(k.deleted)
+            entries, deleted = await pipe.execute()
+        return _chat_only(entries, deleted, limit)
+
+    async def counters(self, room_id: str, now: int) -> Json:
+        return (await self.counters_many([room_id], now))[room_id]
+
+    async def counters_many(self, room_ids: list[str], now: int) -> dict[str, Json]:
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for rid in room_ids:
+                k = self.keys.room(rid)
+                pipe.hmget(k.stats, "hearts", "peak", "chat")
+                pipe.hgetall(k.online)
+                pipe.hgetall(k.online_seen)
+                pipe.pfcount(k.unique)
+            raw = await pipe.execute()
+        out: dict[str, Json] = {}
+        for i, rid in enumerate(room_ids):
+            (hearts, peak, chat), online, seen, unique = raw[i * 4:(i + 1) * 4]
+            out[rid] = {
+                "online": online_total(online, seen, now, self.process_ttl_ms),
+                "hearts": int(hearts or 0), "unique": int(unique), "peak": int(peak or 0),
+                "chat": int(chat or 0),
+            }
+        return out
+
+    async def presence_by_process(self, room_id: str, now: int) -> dict[str, int]:
+        k = self.keys.room(room_id)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(k.online)
+            pipe.hgetall(k.online_seen)
+            online, seen = await pipe.execute()
+        return {
+            proc.decode(): int(count) for proc, count in online.items()
+            if int(seen.get(proc, b"0")) >= now - self.process_ttl_ms
+        }
+
+    async def top_fans(self, room_id: str, limit: int) -> list[Json]:
+        k = self.keys.room(room_id)
+        pairs = await self.core.client.zrevrange(k.fans, 0, limit - 1, withscores=True)
+        if not pairs:
+            return []
+        names = await self.core.client.hmget(k.names, [uid for uid, _ in pairs])
+        return [
+            {"user_id": uid.decode(), "name": (name or uid).decode(), "score": int(score)}
+            for (uid, score), name in zip(pairs, names, strict=True)
+        ]
+
+    async def snapshot(self, room_id: str, user_id: str | None, *, recent: int, top: int,
+                       now: int) -> tuple[Room, Json, int] | None:
+        """(room, snapshot, seq) read in one transaction so that ``seq`` matches the content."""
+        k = self.keys.room(room_id)
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(k.meta)
+            pipe.get(k.seq)
+            pipe.hmget(k.stats, "hearts", "peak", "chat")
+            pipe.hgetall(k.online)
+            pipe.hgetall(k.online_seen)
+            pipe.pfcount(k.unique)
+            pipe.xrevrange(k.events, count=max(recent * 4, 50))
+            pipe.smembers(k.deleted)
+            pipe.zrevrange(k.fans, 0, top - 1, withscores=True)
+            pipe.hget(k.mutes, user_id or "")
+            (meta, seq, (hearts, peak, chat), online, seen, unique, entries, deleted, fans,
+             mute) = await pipe.execute()
+        if not meta:
+            return None
+        room = Room.from_hash(meta)
+        names = (await self.core.client.hmget(k.names, [u for u, _ in fans])) if fans else []
+        muted_until = None
+        if mute:
+            until = int(orjson.loads(mute)["until"])
+            muted_until = until if until > now else None
+        snap: Json = {
+            "room": room.public(),
+            "announcement": room.announcement,
+            "counters": {"online": online_total(online, seen, now, self.process_ttl_ms),
+                         "hearts": int(hearts or 0), "unique": int(unique),
+                         "peak": int(peak or 0), "chat": int(chat or 0)},
+            "recent_chat": _chat_only(entries, deleted, recent),
+            "top_fans": [
+                {"user_id": u.decode(), "name": (n or u).decode(), "score": int(s)}
+                for (u, s), n in zip(fans, names, strict=True)
+            ],
+            "me": {"muted_until": muted_until, "moderator": False},
+        }
+        return room, snap, int(seq or 0)
+
+
+def _chat_only(entries: list[tuple[bytes, dict[bytes, bytes]]], deleted: set[bytes],
+               limit: int) -> list[Json]:
+    """Newest-first stream entries → the newest ``limit`` chat events, oldest first."""
+    out: list[Json] = []
+    for entry_id, fields in entries:
+        if entry_id.split(b"-")[0] in deleted:
+            continue
+        raw = fields[b"e"]
+        if b'"type":"chat"' not in raw:
+            continue
+        out.append(orjson.loads(raw))
+        if len(out) >= limit:
+            break
+    out.reverse()
+    return out

@@ -1,0 +1,96 @@
+"""Small helpers shared by the HTTP handlers: identity, bodies, JSON answers, the error
+middleware that turns LiveError into ``{"error": {...}}`` with the right status."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from live_server.auth import GUEST, Identity, verify
+from live_server.errors import Internal, InvalidJson, LiveError, NotFound, PayloadTooLarge
+from live_server.protocol import Json
+from live_server.services.container import Services
+from live_server.web.keys import SERVICES
+
+log = logging.getLogger(__name__)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def identity(request: web.Request) -> Identity:
+    """The bearer token's identity, or the guest. A bad token is an error, not a guest."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return GUEST
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise LiveError("expected 'Authorization: Bearer <token>'", code="unauthorized",
+                        status=401)
+    s = services(request).settings
+    return verify(s.auth.secret, token.strip(), leeway_s=s.auth.leeway_s)
+
+
+async def body(request: web.Request) -> Json:
+    limit = services(request).settings.http.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body larger than {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"body larger than {limit} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidJson("body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidJson("body must be a JSON object")
+    return value
+
+
+def json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def error_response(err: LiveError) -> web.Response:
+    return json({"error": err.to_dict()}, status=err.status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except LiveError as err:
+        request.app[SERVICES].metrics.errors.labels(err.code).inc()
+        return error_response(err)
+    except web.HTTPNotFound:
+        return error_response(NotFound("no such route"))
+    except web.HTTPMethodNotAllowed:
+        return error_response(LiveError("method not allowed", code="bad_request", status=405))
+    except web.HTTPException:
+        raise
+    except Exception:
+        ref = secrets.token_hex(4)
+        log.exception("unhandled error (ref %s) on %s %s", ref, request.method, request.path)
+        request.app[SERVICES].metrics.errors.labels("internal").inc()
+        return error_response(Internal(f"internal error (ref {ref})"))
+
+
+def int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LiveError(f"'{name}' must be an integer", code="invalid_field") from None
+    if not lo <= value <= hi:
+        raise LiveError(f"'{name}' must be between {lo} and {hi}", code="invalid_field")
+    return value

@@ -1,0 +1,71 @@
+"""Prometheus metrics (prometheus-client: the exposition format and process collectors are its
+job, not ours). One registry per app so that several apps in one test process do not collide."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        self.connections = Gauge("live_ws_connections", "Open room websockets", registry=r)
+        self.connects = Counter("live_ws_connects_total", "Websocket joins by result",
+                                ["result"], registry=r)
+        self.closes = Counter("live_ws_closes_total", "Websocket closes by close code",
+                              ["code"], registry=r)
+        self.requests = Counter("live_ws_requests_total", "Websocket requests by op",
+                                ["op"], registry=r)
+        self.errors = Counter("live_errors_total", "Errors answered, by code", ["code"],
+                              registry=r)
+        self.events_out = Counter("live_events_out_total",
+                                  "Event deliveries (events x sockets written)", registry=r)
+        self.frames_out = Counter("live_frames_written_total", "Websocket frames written",
+                                  registry=r)
+        self.bytes_out = Counter("live_bytes_out_total", "Websocket bytes written", registry=r)
+        self.slow_consumers = Counter("live_slow_consumer_disconnects_total",
+                                      "Sockets closed because they did not read fast enough",
+                                      registry=r)
+        self.pubsub_in = Counter("live_pubsub_messages_total", "Pub/sub messages received",
+                                 registry=r)
+        self.valkey_seconds = Histogram(
+            "live_valkey_seconds", "Valkey command/script latency", ["op"], registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
+        self.room_online = Gauge("live_room_online", "Online viewers of the busiest rooms",
+                                 ["room"], registry=r)
+        self.rooms_local = Gauge("live_rooms_local", "Rooms with viewers in this process",
+                                 registry=r)
+
+    def frames(self, frames: int, nbytes: int, events: int) -> None:
+        self.frames_out.inc(frames)
+        self.bytes_out.inc(nbytes)
+        if events:
+            self.events_out.inc(events)
+
+    def received(self) -> None:
+        self.pubsub_in.inc()
+
+    def slow_consumer(self) -> None:
+        self.slow_consumers.inc()
+
+    def valkey(self, op: str, seconds: float) -> None:
+        self.valkey_seconds.labels(op).observe(seconds)
+
+    def set_room_online(self, top: dict[str, int]) -> None:
+        self.room_online.clear()
+        for room_id, online in top.items():
+            self.room_online.labels(room_id).set(online)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,89 @@
+"""Health, readiness, metrics, identity, development login and the pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from live_server.auth import mint
+from live_server.errors import Forbidden, InvalidField, NotReady, Unauthorized
+from live_server.protocol import get_str, user_id_field
+from live_server.web.http import body, identity, json, services
+
+routes = web.RouteTableDef()
+STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return json({"ok": True, "process": services(request).node.id})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await services(request).client.ping()
+    except Exception:
+        raise NotReady("valkey does not answer") from None
+    return json({"ok": True})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    s = services(request)
+    s.metrics.connections.set(s.hub.connection_count)
+    s.metrics.rooms_local.set(len(s.hub.rooms))
+    top = sorted(s.hub.rooms.values(), key=lambda r: r.online_total, reverse=True)
+    s.metrics.set_room_online(
+        {r.id: r.online_total for r in top[: s.settings.ops.top_rooms_gauge]})
+    return web.Response(body=s.metrics.render(),
+                        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+@routes.get("/api/me")
+async def me(request: web.Request) -> web.Response:
+    who = identity(request)
+    if who.user_id is None:
+        raise Unauthorized("a token is needed")
+    return json({"id": who.user_id, "name": who.name, "role": who.role, "exp": who.exp})
+
+
+@routes.post("/api/dev/token")
+async def dev_token(request: web.Request) -> web.Response:
+    s = services(request)
+    if not s.settings.auth.dev_login:
+        raise Forbidden("development login is off")
+    data = await body(request)
+    user = user_id_field(data, "user")
+    role = get_str(data, "role", required=False) or "viewer"
+    if role not in ("viewer", "creator", "ops"):
+        raise InvalidField("'role' must be viewer, creator or ops")
+    name = (get_str(data, "name", max_len=40, required=False) or user).strip() or user
+    token = mint(s.settings.auth.secret, user, role, name=name,  # type: ignore[arg-type]
+                 ttl_s=s.settings.auth.token_ttl_s)
+    return json({"token": token})
+
+
+def _page(name: str) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.FileResponse:
+    return _page("index.html")
+
+
+@routes.get("/watch/{room_id}")
+async def watch(request: web.Request) -> web.FileResponse:
+    return _page("watch.html")
+
+
+@routes.get("/studio")
+async def studio(request: web.Request) -> web.FileResponse:
+    return _page("studio.html")
+
+
+@routes.get("/ops")
+async def ops_page(request: web.Request) -> web.FileResponse:
+    return _page("ops.html")

@@ -1,0 +1,47 @@
+"""Ops endpoints: every live room with its figures, reports, the moderation log."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from live_server.auth import require_ops
+from live_server.protocol import now_ms
+from live_server.web.http import identity, int_query, json, services
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/ops/rooms")
+async def ops_rooms(request: web.Request) -> web.Response:
+    require_ops(identity(request))
+    s = services(request)
+    now = now_ms()
+    limit = int_query(request, "limit", 200, 1, 1000)
+    rooms = await s.room_store.many(await s.room_store.live_ids(limit))
+    counters = await s.room_store.counters_many([r.id for r in rooms], now)
+    presence, rates = await asyncio.gather(
+        asyncio.gather(*(s.room_store.presence_by_process(r.id, now) for r in rooms)),
+        asyncio.gather(*(s.chat_store.chat_per_minute(r.id, now) for r in rooms)),
+    )
+    out = [
+        {**r.public(), "counters": counters[r.id], "processes": procs, "chat_per_min": rate}
+        for r, procs, rate in zip(rooms, presence, rates, strict=True)
+    ]
+    return json({"rooms": out, "processes": await s.presence.processes(now)})
+
+
+@routes.get("/api/ops/reports")
+async def ops_reports(request: web.Request) -> web.Response:
+    require_ops(identity(request))
+    limit = int_query(request, "limit", 100, 1, 1000)
+    return json({"reports": await services(request).chat_store.reports(limit)})
+
+
+@routes.get("/api/ops/moderation")
+async def ops_moderation(request: web.Request) -> web.Response:
+    require_ops(identity(request))
+    limit = int_query(request, "limit", 100, 1, 1000)
+    room_id = request.query.get("room") or None
+    return json({"actions": await services(request).modlog.actions(limit, room_id)})
