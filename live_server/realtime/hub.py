@@ -100,6 +100,10 @@ class Hub:
         if room is None or conn not in room.joining or conn.closed:
             return
         room.joining.discard(conn)
+        # The room's pending batch may hold events this connection already has (in its
+        # snapshot or recovery); send that batch to the others now, and give this connection
+        # exactly what it was held, above upto_seq.
+        self.flush(room)
         later = [raw for seq, raw in conn.held if seq is None or seq > upto_seq]
         conn.held.clear()
         for frame in first_frames:
