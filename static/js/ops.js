@@ -1,0 +1,284 @@
+// The ops console: live rooms and processes (every 2 s), reports, moderation log.
+
+import { api, currentUser, describeError } from "./api.js";
+import { mountHeader } from "./auth.js";
+import { $, el, replace, setText, flash, fmtAgo, fmtCount, fmtDateTime, fmtTime, stateBadge, toast } from "./dom.js";
+
+const ROOMS_REFRESH_MS = 2000;
+const SLOW_REFRESH_MS = 10000;
+
+const auth = mountHeader("ops", { defaultRole: "ops" });
+const me = currentUser();
+
+if (!me || me.expired || me.role !== "ops") {
+  $("#need-login").hidden = false;
+  if (me && !me.expired) {
+    $("#need-login-text").textContent = `You are logged in as ${me.name || me.id} (${me.role}). The ops console needs an ops login.`;
+    $("#need-login-btn").textContent = "Switch user";
+  }
+  $("#need-login-btn").addEventListener("click", () => auth.open());
+} else {
+  $("#ops").hidden = false;
+  start();
+}
+
+function enc(id) {
+  return encodeURIComponent(id);
+}
+
+function userLabel(u) {
+  if (u === null || u === undefined) return "—";
+  if (typeof u === "object") return u.name && u.id && u.name !== u.id ? `${u.name} (${u.id})` : String(u.id ?? u.name ?? "?");
+  return String(u);
+}
+
+function start() {
+  const opsError = $("#ops-error");
+  function showError(err) {
+    if (err) {
+      opsError.textContent = describeError(err);
+      opsError.hidden = false;
+    } else {
+      opsError.hidden = true;
+    }
+  }
+
+  // ---- live rooms: rows are kept by room id and updated in place ---------------------------
+  const tbody = $("#rooms");
+  const rows = new Map(); // room id -> {tr, cells}
+  let roomsBusy = false;
+
+  function makeRow(room) {
+    const cells = {
+      room: el("td", { className: "wrap" }),
+      creator: el("td"),
+      state: el("td"),
+      online: el("td", { className: "num" }),
+      hearts: el("td", { className: "num" }),
+      unique: el("td", { className: "num" }),
+      peak: el("td", { className: "num" }),
+      chat: el("td", { className: "num" }),
+      cpm: el("td", { className: "num" }),
+      procs: el("td", { className: "procs" }),
+      actions: el("td"),
+    };
+    const id = room.id;
+    replace(cells.actions,
+      el("span", { className: "row" },
+        el("a", { className: "btn btn-small", href: `/watch/${enc(id)}`, target: "_blank", rel: "noopener", text: "Open" }),
+        el("button", { type: "button", className: "btn btn-small", text: "Ban user…", on: { click: () => openBan(id, rows.get(id)?.title) } }),
+        el("button", { type: "button", className: "btn btn-small btn-danger", text: "End", on: { click: () => endRoom(id, rows.get(id)?.title) } })));
+    const tr = el("tr", { dataset: { room: id } }, Object.values(cells));
+    return { tr, cells, title: "" };
+  }
+
+  function updateRow(row, room) {
+    const c = room.counters || {};
+    row.title = room.title || "";
+    replace(row.cells.room,
+      el("a", { href: `/watch/${enc(room.id)}`, text: room.title || "Untitled room" }),
+      el("div", { className: "muted small mono", text: room.id }));
+    setText(row.cells.creator, room.creator_id);
+    replace(row.cells.state, stateBadge(room.state),
+      room.started_at ? el("div", { className: "muted small", text: `since ${fmtDateTime(room.started_at)}` }) : null);
+    setText(row.cells.online, fmtCount(c.online));
+    setText(row.cells.hearts, fmtCount(c.hearts));
+    setText(row.cells.unique, fmtCount(c.unique));
+    setText(row.cells.peak, fmtCount(c.peak));
+    setText(row.cells.chat, fmtCount(c.chat));
+    setText(row.cells.cpm, room.chat_per_min === undefined ? "—" : fmtCount(Math.round(Number(room.chat_per_min) * 10) / 10));
+    const procs = room.processes && typeof room.processes === "object" ? Object.entries(room.processes) : [];
+    replace(row.cells.procs, procs.length
+      ? procs.sort((a, b) => b[1] - a[1]).map(([p, n]) => el("div", {}, el("span", { className: "mono", text: p }), `: ${fmtCount(n)}`))
+      : "—");
+  }
+
+  async function refreshRooms() {
+    if (roomsBusy) return;
+    roomsBusy = true;
+    try {
+      const data = await api("GET", "/api/ops/rooms");
+      const list = Array.isArray(data.rooms) ? data.rooms : [];
+      const seen = new Set();
+      list.forEach((room, i) => {
+        if (!room || !room.id) return;
+        seen.add(room.id);
+        let row = rows.get(room.id);
+        if (!row) {
+          row = makeRow(room);
+          rows.set(room.id, row);
+        }
+        updateRow(row, room);
+        if (tbody.children[i] !== row.tr) tbody.insertBefore(row.tr, tbody.children[i] || null);
+      });
+      for (const [id, row] of rows) {
+        if (!seen.has(id)) {
+          row.tr.remove();
+          rows.delete(id);
+        }
+      }
+      $("#rooms-empty").hidden = list.length > 0;
+      const online = list.reduce((n, r) => n + (Number(r.counters?.online) || 0), 0);
+      setText($("#rooms-total"), `${list.length} rooms · ${fmtCount(online)} watching`);
+      renderProcs(Array.isArray(data.processes) ? data.processes : []);
+      setText($("#rooms-updated"), `updated ${fmtTime(Date.now())}`);
+      showError(null);
+    } catch (err) {
+      showError(err);
+    } finally {
+      roomsBusy = false;
+    }
+  }
+
+  function renderProcs(procs) {
+    replace($("#procs"), procs.length
+      ? procs.map((p) => el("tr", {},
+          el("td", { className: "mono", text: p.id }),
+          el("td", { className: "mono", text: `${p.host ?? ""}${p.port ? `:${p.port}` : ""}` }),
+          el("td", { className: "num", text: p.pid ?? "" }),
+          el("td", { className: "num", text: fmtCount(p.connections) }),
+          el("td", { className: "num", text: fmtCount(Array.isArray(p.rooms) ? p.rooms.length : p.rooms) }),
+          el("td", { text: fmtAgo(p.started_at) }),
+          el("td", { text: fmtAgo(p.seen_at) })))
+      : el("tr", {}, el("td", { className: "muted", text: "No processes reported.", attrs: { colspan: "7" } })));
+  }
+
+  async function endRoom(id, title) {
+    if (!confirm(`End the room "${title || id}" now?`)) return;
+    try {
+      await api("POST", `/api/rooms/${enc(id)}/end`);
+      toast("The room has ended.", "ok");
+      refreshRooms();
+    } catch (err) {
+      toast(describeError(err), "error", 8000);
+    }
+  }
+
+  // ---- ban dialog ----------------------------------------------------------------------------
+  const dialog = $("#ban-dialog");
+  const banForm = $("#ban-form");
+  let banRoom = null;
+  function openBan(roomId, title, userId = "", reason = "") {
+    banRoom = roomId;
+    setText($("#ban-room"), title || roomId);
+    banForm.elements.user_id.value = userId;
+    banForm.elements.reason.value = reason;
+    flash($("#ban-msg"), "", "info", 0);
+    if (dialog.showModal) dialog.showModal();
+    else dialog.setAttribute("open", "");
+    banForm.elements.user_id.focus();
+  }
+  $("#ban-cancel").addEventListener("click", () => dialog.close());
+  banForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const userId = banForm.elements.user_id.value.trim();
+    if (!userId || !banRoom) return;
+    const body = { user_id: userId };
+    const reason = banForm.elements.reason.value.trim();
+    if (reason) body.reason = reason;
+    try {
+      await api("POST", `/api/rooms/${enc(banRoom)}/bans`, body);
+      dialog.close();
+      toast(`${userId} is banned.`, "ok");
+      refreshLog();
+    } catch (err) {
+      flash($("#ban-msg"), describeError(err), "error", 0);
+    }
+  });
+
+  // ---- reports -------------------------------------------------------------------------------
+  const handled = new Map(); // report id -> text of what was done (this page's session)
+
+  async function refreshReports() {
+    try {
+      const data = await api("GET", "/api/ops/reports?limit=100");
+      const reports = Array.isArray(data.reports) ? data.reports : [];
+      replace($("#reports"), reports.map(reportRow));
+      $("#reports-empty").hidden = reports.length > 0;
+      setText($("#reports-updated"), `updated ${fmtTime(Date.now())}`);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  function reportRow(r) {
+    const msg = r.message || {};
+    const md = msg.data || {};
+    const author = md.user || {};
+    const seq = typeof msg.seq === "number" ? msg.seq : null;
+    const status = el("span", { className: "muted small", text: handled.get(r.id) || "" });
+    const delBtn = el("button", { type: "button", className: "btn btn-small", text: "Delete message", disabled: seq === null });
+    const banBtn = el("button", { type: "button", className: "btn btn-small btn-danger", text: "Ban author", disabled: !author.id });
+    delBtn.addEventListener("click", async () => {
+      try {
+        await api("DELETE", `/api/rooms/${enc(r.room_id)}/messages/${seq}`, { reason: `report: ${r.reason || ""}`.slice(0, 200) });
+        handled.set(r.id, "message deleted");
+        setText(status, "message deleted");
+        delBtn.disabled = true;
+        refreshLog();
+      } catch (err) {
+        toast(describeError(err), "error", 8000);
+      }
+    });
+    banBtn.addEventListener("click", () => {
+      openBan(r.room_id, r.room_id, author.id, `report: ${r.reason || ""}`.slice(0, 200));
+    });
+    return el("tr", {},
+      el("td", { text: fmtDateTime(r.ts) }),
+      el("td", {}, el("a", { className: "mono", href: `/watch/${enc(r.room_id)}`, text: r.room_id })),
+      el("td", { text: userLabel(r.reporter) }),
+      el("td", { className: "wrap", text: r.reason || "" }),
+      el("td", { className: "wrap report-msg" },
+        msg.data
+          ? [el("strong", { text: userLabel(author) }), ": ", el("span", { text: md.text ?? "" }),
+             el("div", { className: "muted small", text: `seq ${seq ?? "?"}${msg.ts ? ` · ${fmtDateTime(msg.ts)}` : ""}` })]
+          : el("span", { className: "muted", text: "(message not available)" })),
+      el("td", {}, el("span", { className: "row" }, delBtn, banBtn), status));
+  }
+
+  // ---- moderation log ---------------------------------------------------------------------------
+  let logRoom = "";
+  async function refreshLog() {
+    const q = new URLSearchParams({ limit: "100" });
+    if (logRoom) q.set("room", logRoom);
+    try {
+      const data = await api("GET", `/api/ops/moderation?${q}`);
+      const actions = Array.isArray(data.actions) ? data.actions : [];
+      replace($("#log"), actions.map((a) => el("tr", {},
+        el("td", { text: fmtDateTime(a.ts) }),
+        el("td", {}, a.room_id ? el("a", { className: "mono", href: `/watch/${enc(a.room_id)}`, text: a.room_id }) : "—"),
+        el("td", { text: userLabel(a.by) }),
+        el("td", {}, el("span", { className: "badge", text: a.action || "?" })),
+        el("td", { text: userLabel(a.target) }),
+        el("td", { className: "wrap", text: a.reason || "" }),
+        el("td", { className: "wrap" }, a.data && Object.keys(a.data).length ? el("code", { text: JSON.stringify(a.data) }) : ""))));
+      $("#log-empty").hidden = actions.length > 0;
+    } catch (err) {
+      showError(err);
+    }
+  }
+  $("#log-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    logRoom = e.target.elements.room.value.trim();
+    refreshLog();
+  });
+  $("#reports-refresh").addEventListener("click", refreshReports);
+
+  // ---- timers --------------------------------------------------------------------------------
+  const auto = $("#auto");
+  setInterval(() => {
+    if (auto.checked && !document.hidden) refreshRooms();
+  }, ROOMS_REFRESH_MS);
+  setInterval(() => {
+    if (auto.checked && !document.hidden) {
+      refreshReports();
+      refreshLog();
+    }
+  }, SLOW_REFRESH_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) refreshRooms();
+  });
+  refreshRooms();
+  refreshReports();
+  refreshLog();
+}

@@ -1,0 +1,227 @@
+// The viewer page: /watch/{room_id}.
+
+import { api, currentUser, describeError, getToken } from "./api.js";
+import { mountHeader } from "./auth.js";
+import { $, el, flash, fmtDuration, fmtTime, toast } from "./dom.js";
+import { RoomSocket, describeClose } from "./room-socket.js";
+import { RoomView } from "./room-view.js";
+
+const HEART_FLUSH_MS = 200;
+const FANS_REFRESH_MS = 30000;
+
+const auth = mountHeader("live");
+
+function roomIdFromUrl() {
+  const m = location.pathname.match(/^\/watch\/([^/]+)\/?$/);
+  if (m) return decodeURIComponent(m[1]);
+  return new URLSearchParams(location.search).get("room");
+}
+
+const roomId = roomIdFromUrl();
+const banner = $("#banner");
+const conn = $("#conn");
+const form = $("#chat-form");
+const input = $("#chat-input");
+const sendBtn = $("#chat-send");
+const chatMsg = $("#chat-msg");
+const loginBox = $("#chat-login");
+const heartBtn = $("#heart");
+const heartHint = $("#heart-hint");
+const floats = $("#floats");
+const slowBadge = $("#slow");
+const modBadge = $("#mod");
+
+$("#login-to-chat").addEventListener("click", () => auth.open());
+$("#player").dataset.room = roomId || "";
+
+function showBanner(text, kind = "warn") {
+  banner.textContent = text;
+  banner.dataset.kind = kind;
+  banner.hidden = !text;
+}
+
+if (!roomId) {
+  showBanner("No room given.", "error");
+  $("#title").textContent = "No room";
+  throw new Error("no room id");
+}
+
+// A token whose exp has passed would only be refused: watch as a guest and say so.
+let me = currentUser();
+let token = getToken();
+if (me && me.expired) {
+  showBanner("Your login has expired — you are watching as a guest. Log in again to chat.");
+  token = null;
+  me = null;
+}
+
+let finalClose = null; // set when the socket will not reconnect (banned, not found, ...)
+
+const socket = new RoomSocket(roomId, { token });
+const view = new RoomView(socket, {
+  title: $("#title"),
+  state: $("#state"),
+  notice: $("#notice"),
+  announcement: $("#announcement"),
+  counters: { online: $("#c-online"), hearts: $("#c-hearts"), unique: $("#c-unique"), peak: $("#c-peak") },
+  chatList: $("#chat"),
+  chatScroll: $("#chat-scroll"),
+  joins: $("#joins"),
+  fans: $("#fans"),
+}, {
+  notify: (text, kind) => toast(text, kind),
+  onChange: () => updateControls(),
+});
+
+socket.handlers = {
+  ...view.handlers(),
+  recovered: () => {
+    if (!finalClose) showBanner("");
+  },
+  status: onStatus,
+  error: (err) => {
+    // Errors not tied to a request (e.g. the reason before a 4001 close).
+    if (err.code !== "token_expired" && err.code !== "unauthorized") toast(describeError(err), "error");
+  },
+};
+
+function onStatus(state, info) {
+  conn.dataset.state = state;
+  if (state === "open") {
+    conn.textContent = "live";
+    if (!finalClose && banner.dataset.kind !== "error") showBanner("");
+  } else if (state === "connecting") {
+    conn.textContent = "connecting…";
+  } else if (state === "reconnecting") {
+    const secs = Math.ceil(info.delayMs / 1000);
+    conn.textContent = info.code === 1012 ? "server restarting…" : `reconnecting in ${secs} s…`;
+    if (info.attempt >= 3) showBanner("The connection to the room is lost. Reconnecting…");
+  } else if (state === "closed" && info.final && info.code !== 1000) {
+    finalClose = info;
+    conn.textContent = "disconnected";
+    showBanner(describeClose(info.code, info.reason, info.error), "error");
+    if (info.code === 4004) $("#title").textContent = "Room not found";
+  }
+  updateControls();
+}
+
+// ---- chat input ---------------------------------------------------------------------------
+let mutedTimer = null;
+
+function updateControls() {
+  const room = view.room || {};
+  const loggedIn = !!(socket.user || me);
+  const ended = room.state === "ended";
+  const mutedUntil = view.mutedUntil && view.mutedUntil > Date.now() ? view.mutedUntil : null;
+  const blocked = !!finalClose;
+
+  form.hidden = !loggedIn || blocked;
+  loginBox.hidden = loggedIn || blocked;
+  modBadge.hidden = !view.moderator;
+
+  const slow = Number(room.slow_mode_s) || 0;
+  slowBadge.hidden = slow <= 0;
+  slowBadge.textContent = slow > 0 ? `slow mode ${fmtDuration(slow * 1000)}` : "";
+
+  let reason = "";
+  if (ended) reason = "The live has ended.";
+  else if (mutedUntil) reason = `You are muted until ${fmtTime(mutedUntil)}.`;
+  input.disabled = !!reason;
+  sendBtn.disabled = !!reason;
+  if (reason) flash(chatMsg, reason, mutedUntil ? "error" : "info", 0);
+  else if (chatMsg.dataset.sticky) flash(chatMsg, "", "info", 0);
+  chatMsg.dataset.sticky = reason ? "1" : "";
+
+  clearTimeout(mutedTimer);
+  if (mutedUntil) mutedTimer = setTimeout(updateControls, Math.min(mutedUntil - Date.now() + 200, 2 ** 31 - 1));
+
+  heartBtn.disabled = !loggedIn || ended || blocked;
+  heartHint.textContent = !loggedIn ? "Log in to send hearts" : ended ? "The live has ended" : "Tap to send hearts";
+}
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = input.value.trim();
+  if (!text) {
+    flash(chatMsg, "Type a message first.", "info", 3000);
+    return;
+  }
+  sendBtn.disabled = true;
+  try {
+    await socket.request("chat", { text });
+    input.value = "";
+    if (!chatMsg.dataset.sticky) flash(chatMsg, "", "info", 0);
+  } catch (err) {
+    if (err.code === "muted") {
+      const until = Number(err.details.until) || (Number(err.details.retry_after_ms) ? Date.now() + Number(err.details.retry_after_ms) : null);
+      if (until) view.mutedUntil = until;
+    }
+    flash(chatMsg, describeError(err), "error", err.code === "muted" ? 0 : 6000);
+  } finally {
+    updateControls();
+  }
+  input.focus();
+});
+
+// ---- hearts: clicks are counted and sent as one frame every HEART_FLUSH_MS ----------------
+let heartMax = 50; // lowered on invalid_field when the server's hearts.max_per_frame is smaller
+let heartsUnsent = 0;
+let heartTimer = null;
+
+function flushHearts() {
+  heartTimer = null;
+  if (heartsUnsent <= 0) return;
+  if (socket.open) {
+    const count = Math.min(heartsUnsent, heartMax);
+    heartsUnsent -= count;
+    socket.request("heart", { count }).catch((err) => {
+      if (err.code === "invalid_field" && heartMax > 1) {
+        heartMax = Math.max(1, Math.floor(heartMax / 2));
+        heartsUnsent += count; // try again with smaller frames
+      } else if (err.code !== "disconnected" && err.code !== "timeout") {
+        view.heartsPending = Math.max(0, view.heartsPending - count);
+        toast(describeError(err), "error");
+      }
+    });
+  }
+  if (heartsUnsent > 0) heartTimer = setTimeout(flushHearts, HEART_FLUSH_MS);
+}
+
+function floatHeart() {
+  if (floats.childElementCount > 12) return;
+  const h = el("span", { text: "❤" });
+  h.style.setProperty("--dx", `${Math.round(Math.random() * 40 - 20)}px`);
+  h.addEventListener("animationend", () => h.remove());
+  floats.appendChild(h);
+}
+
+heartBtn.addEventListener("click", () => {
+  if (heartsUnsent >= 1000) return;
+  heartsUnsent += 1;
+  view.heartsPending += 1;
+  view.renderCounters();
+  floatHeart();
+  if (!heartTimer) heartTimer = setTimeout(flushHearts, HEART_FLUSH_MS);
+});
+
+// ---- top fans -----------------------------------------------------------------------------
+async function refreshFans() {
+  if (document.hidden || finalClose) return;
+  try {
+    const data = await api("GET", `/api/rooms/${encodeURIComponent(roomId)}/fans/top?limit=10`);
+    view.renderFans(data.fans);
+  } catch {
+    /* keep the last list */
+  }
+}
+setInterval(refreshFans, FANS_REFRESH_MS);
+
+// For debugging in the console and for the browser tests.
+window.liveRoom = { socket, view };
+
+window.addEventListener("pagehide", () => socket.stop());
+window.addEventListener("pageshow", (e) => {
+  if (e.persisted && !finalClose) socket.start(); // back from the page cache: reconnect with `since`
+});
+updateControls();
+socket.start();

@@ -1,0 +1,617 @@
+"""Browser tests of the pages in static/: a real server, a headless Chromium driven over the
+DevTools protocol (websockets), no browser download.
+
+Skipped when no Chromium is installed (Debian: `apt-get install chromium`) or when the server
+cannot start. LIVE_BROWSER_URL=http://127.0.0.1:PORT tests a server that already runs (it must
+allow development login, as `serve --demo` does). LIVE_BROWSER_SHOTS=<folder> keeps screenshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "static"
+SHOTS = os.environ.get("LIVE_BROWSER_SHOTS")
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+    "--window-size=1200,900",
+]
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def js(value: Any) -> str:
+    """A Python value as a JavaScript literal."""
+    return json.dumps(value)
+
+
+# ---- a small DevTools protocol client ---------------------------------------------------------
+
+
+class CDPError(RuntimeError):
+    pass
+
+
+def _read_port_file(path: Path) -> list[str]:
+    try:
+        return path.read_text().split()
+    except OSError:
+        return []
+
+
+class Browser:
+    """One headless Chromium; pages are targets attached with flattened sessions."""
+
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+        self.proc: asyncio.subprocess.Process | None = None
+        self.profile = tempfile.mkdtemp(prefix="pages-test-")
+        self.ws: Any = None
+        self.next_id = 0
+        self.waiting: dict[int, asyncio.Future[Any]] = {}
+        self.pages: dict[str, Page] = {}
+        self.reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        import websockets
+
+        self.proc = await asyncio.create_subprocess_exec(
+            self.executable,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={self.profile}",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",
+            "about:blank",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        port_file = Path(self.profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while len(words := _read_port_file(port_file)) < 2:
+            if self.proc.returncode is not None or time.monotonic() > deadline:
+                raise CDPError("chromium did not start")
+            await asyncio.sleep(0.1)
+        port, path = words[:2]
+        self.ws = await websockets.connect(
+            f"ws://127.0.0.1:{port}{path}", max_size=64 * 1024 * 1024, ping_interval=None
+        )
+        self.reader = asyncio.create_task(self._read())
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.send("Browser.close"), 5)
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        if self.reader:
+            self.reader.cancel()
+        if self.proc is not None:
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            msg = json.loads(raw)
+            if "id" in msg:
+                fut = self.waiting.pop(msg["id"], None)
+                if fut and not fut.done():
+                    if "error" in msg:
+                        fut.set_exception(CDPError(json.dumps(msg["error"])))
+                    else:
+                        fut.set_result(msg.get("result", {}))
+            elif msg.get("sessionId") in self.pages:
+                self.pages[msg["sessionId"]].on_event(msg["method"], msg.get("params", {}))
+
+    async def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> Any:
+        self.next_id += 1
+        msg: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiting[self.next_id] = fut
+        await self.ws.send(json.dumps(msg))
+        return await asyncio.wait_for(fut, 30)
+
+    async def new_page(self, width: int = 1200, height: int = 900) -> Page:
+        target = await self.send("Target.createTarget", {"url": "about:blank"})
+        attached = await self.send(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+        )
+        page = Page(self, attached["sessionId"], target["targetId"])
+        self.pages[page.session] = page
+        for domain in ("Page", "Runtime", "Log"):
+            await page.send(f"{domain}.enable")
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}
+        await page.send("Emulation.setDeviceMetricsOverride", metrics)
+        return page
+
+
+class Page:
+    def __init__(self, browser: Browser, session: str, target: str) -> None:
+        self.browser = browser
+        self.session = session
+        self.target = target
+        self.errors: list[str] = []
+        self.dialog_answers: list[str | None] = []  # prompt answers, in order (None: cancel)
+        self.dialogs: list[str] = []
+        self.loaded = asyncio.Event()
+
+    def send(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        return self.browser.send(method, params, self.session)
+
+    def on_event(self, method: str, params: dict[str, Any]) -> None:
+        if method == "Runtime.exceptionThrown":
+            d = params["exceptionDetails"]
+            self.errors.append(str(d.get("exception", {}).get("description") or d.get("text")))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            args = params.get("args", [])
+            self.errors.append(" ".join(str(a.get("value", a.get("description"))) for a in args))
+        elif method == "Log.entryAdded":
+            entry = params["entry"]
+            if entry.get("level") == "error" and "favicon" not in entry.get("url", ""):
+                self.errors.append(f"{entry.get('text')} {entry.get('url', '')}")
+        elif method == "Page.loadEventFired":
+            self.loaded.set()
+        elif method == "Page.javascriptDialogOpening":
+            self.dialogs.append(params.get("message", ""))
+            answer = self.dialog_answers.pop(0) if self.dialog_answers else ""
+            reply: dict[str, Any] = {"accept": answer is not None}
+            if answer is not None:
+                reply["promptText"] = answer
+            asyncio.get_running_loop().create_task(self.send("Page.handleJavaScriptDialog", reply))
+
+    async def goto(self, url: str) -> None:
+        self.loaded.clear()
+        await self.send("Page.navigate", {"url": url})
+        await asyncio.wait_for(self.loaded.wait(), 30)
+
+    async def eval(self, expression: str) -> Any:
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        res = await self.send("Runtime.evaluate", params)
+        if "exceptionDetails" in res:
+            detail = res["exceptionDetails"].get("exception", {}).get("description")
+            raise CDPError(f"{expression!r}: {detail}")
+        return res.get("result", {}).get("value")
+
+    async def wait_for(self, expression: str, within: float = 10.0) -> Any:
+        deadline = time.monotonic() + within
+        last: Any = None
+        while time.monotonic() < deadline:
+            with contextlib.suppress(CDPError):
+                last = await self.eval(expression)
+                if last:
+                    return last
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out: {expression!r} (last {last!r}); errors: {self.errors}")
+
+    async def text(self, selector: str) -> str:
+        return str(await self.eval(f"document.querySelector({js(selector)})?.textContent ?? ''"))
+
+    async def click(self, selector: str) -> None:
+        await self.eval(f"document.querySelector({js(selector)}).click()")
+
+    async def fill(self, selector: str, value: str) -> None:
+        await self.eval(
+            f"(() => {{ const e = document.querySelector({js(selector)}); e.value = {js(value)};"
+            " e.dispatchEvent(new Event('input', {bubbles: true})); })()"
+        )
+
+    async def submit(self, form: str, **fields: str) -> None:
+        for name, value in fields.items():
+            await self.fill(f"{form} [name={name}]", value)
+        await self.eval(f"document.querySelector({js(form)}).requestSubmit()")
+
+    async def screenshot(self, name: str) -> None:
+        if not SHOTS:
+            return
+        data = await self.send("Page.captureScreenshot", {"format": "png"})
+        png = base64.b64decode(data["data"])
+        await asyncio.to_thread(_write, Path(SHOTS) / f"{name}.png", png)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+# ---- JavaScript snippets -------------------------------------------------------------------------
+
+CONNECTED = "document.querySelector('#conn').dataset.state === 'open'"
+
+
+def has_msg(text: str) -> str:
+    return (
+        f"[...document.querySelectorAll('#chat .msg-text')].some(e => e.textContent === {js(text)})"
+    )
+
+
+def includes(selector: str, text: str) -> str:
+    return f"document.querySelector({js(selector)}).textContent.includes({js(text)})"
+
+
+def number(selector: str) -> str:
+    return f"Number(document.querySelector({js(selector)}).textContent.replace(/[^0-9]/g, ''))"
+
+
+async def click_msg_action(page: Page, text: str, title_start: str) -> None:
+    """Click the action (button title starting with title_start) of the message with this text."""
+    button = f'button[title^="{title_start}"]'
+    await page.eval(
+        "[...document.querySelectorAll('#chat .msg')]"
+        f".find(m => m.querySelector('.msg-text')?.textContent === {js(text)})"
+        f".querySelector({js(button)}).click()"
+    )
+
+
+# ---- the server under test ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http(method: str, url: str, body: Any = None, token: str | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        text = resp.read().decode()
+        return json.loads(text) if text else {}
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    given = os.environ.get("LIVE_BROWSER_URL")
+    if given:
+        yield given.rstrip("/")
+        return
+    if find_chromium() is None:
+        pytest.skip("no chromium installed")
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="pages-server-"))
+    log_path = workdir / "server.log"
+    cmd = [sys.executable, "-m", "live_server", "serve", "--demo"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            if not wait_http(f"http://127.0.0.1:{port}/healthz", proc, 60):
+                tail = log_path.read_text(errors="replace")[-2000:]
+                pytest.skip(f"the server did not start:\n{tail}")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    exe = find_chromium()
+    if exe is None:
+        pytest.skip("no chromium installed")
+    b = Browser(exe)
+    try:
+        await b.start()
+    except CDPError as e:
+        await b.close()
+        pytest.skip(str(e))
+    try:
+        yield b
+    finally:
+        await b.close()
+
+
+def token(base: str, user: str, role: str, name: str | None = None) -> str:
+    body = {"user": user, "name": name or user.title(), "role": role}
+    return str(http("POST", f"{base}/api/dev/token", body)["token"])
+
+
+def make_room(base: str, creator_token: str, title: str, **extra: Any) -> dict[str, Any]:
+    room: dict[str, Any] = http(
+        "POST", f"{base}/api/rooms", {"title": title, **extra}, creator_token
+    )
+    http("POST", f"{base}/api/rooms/{room['id']}/start", {}, creator_token)
+    return room
+
+
+async def open_page(
+    browser: Browser, base: str, path: str, tok: str | None, width: int = 1200, height: int = 900
+) -> Page:
+    """A page at base+path with this token (None: guest) in localStorage."""
+    page = await browser.new_page(width, height)
+    await page.goto(f"{base}/static/css/app.css")  # same origin, to set localStorage first
+    if tok:
+        await page.eval(f"localStorage.setItem('live_server.token', {js(tok)})")
+    else:
+        await page.eval("localStorage.removeItem('live_server.token')")
+    await page.goto(f"{base}{path}")
+    return page
+
+
+# ---- tests ---------------------------------------------------------------------------------
+
+
+def test_no_html_sinks_in_page_code() -> None:
+    """User text reaches the DOM only through textContent / text nodes."""
+    sinks = re.compile(
+        r"\.(innerHTML|outerHTML)\s*[+]?="
+        r"|insertAdjacentHTML\(|document\.write|\beval\(|new Function\("
+    )
+    offenders = []
+    for path in sorted((STATIC / "js").glob("*.js")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if sinks.search(line):
+                offenders.append(f"{path.name}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+    for path in sorted(STATIC.glob("*.html")):
+        text = path.read_text()
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) is None, (
+            f"{path.name}: inline script"
+        )
+        assert re.search(r"\son[a-z]+=", text) is None, f"{path.name}: inline event handler"
+        assert "require-trusted-types-for" in text, f"{path.name}: no CSP meta"
+
+
+async def test_index_lists_live_rooms(server: str, browser: Browser) -> None:
+    creator = token(server, "pages_creator1", "creator")
+    title = "<b>bold?</b> & <img src=x onerror=alert(1)> index"
+    room = make_room(server, creator, title)
+    page = await open_page(browser, server, "/", None)
+    titles = "[...document.querySelectorAll('.room-title')]"
+    await page.wait_for(f"{titles}.some(e => e.textContent === {js(title)})")
+    assert (
+        await page.eval("document.querySelectorAll('#rooms b, #rooms img[src=\"x\"]').length") == 0
+    )
+    link = f"/watch/{room['id']}"
+    assert await page.eval(f"!!document.querySelector('a[href={js(link)}]')")
+    await page.screenshot("index")
+    assert page.errors == []
+
+
+async def test_watch_chat_hearts_and_moderation(server: str, browser: Browser) -> None:
+    creator = token(server, "pages_host", "creator", "Host")
+    viewer = token(server, "pages_viewer", "viewer", "Vic <i>")
+    room = make_room(server, creator, "Watch <u>test</u>", notice="notice <b>x</b>")
+    rid = room["id"]
+    announcement = {"text": "pinned <script>1</script>"}
+    http("PUT", f"{server}/api/rooms/{rid}/announcement", announcement, creator)
+
+    host = await open_page(browser, server, f"/watch/{rid}", creator)
+    await host.wait_for(CONNECTED)
+    assert await host.text("#title") == "Watch <u>test</u>"
+    await host.wait_for(includes("#announcement", "pinned <script>1</script>"))
+    assert await host.eval("!document.querySelector('#mod').hidden")
+
+    guest = await open_page(browser, server, f"/watch/{rid}", None)
+    await guest.wait_for(CONNECTED)
+    assert await guest.eval("document.querySelector('#chat-form').hidden")
+    assert await guest.eval("document.querySelector('#heart').disabled")
+
+    vic = await open_page(browser, server, f"/watch/{rid}", viewer)
+    await vic.wait_for(CONNECTED)
+
+    # chat reaches everyone, as text
+    await vic.submit("#chat-form", text="hello <b>there</b>")
+    for p in (vic, host, guest):
+        await p.wait_for(has_msg("hello <b>there</b>"))
+        assert await p.eval("document.querySelectorAll('#chat b').length") == 0
+    assert await vic.eval("document.querySelector('#chat-input').value") == ""
+
+    # hearts are batched into frames and counted
+    before = int(await host.eval(number("#c-hearts")))
+    for _ in range(7):
+        await vic.click("#heart")
+    await host.wait_for(f"{number('#c-hearts')} >= {before + 7}")
+
+    # a refused message shows the reason as text
+    await vic.submit("#chat-form", text="x" * 3000)
+    await vic.wait_for("!document.querySelector('#chat-msg').hidden")
+    assert await vic.text("#chat-msg")
+    await vic.screenshot("watch-viewer")
+
+    # report (the prompt is answered)
+    await host.submit("#chat-form", text="host says hi")
+    await vic.wait_for(has_msg("host says hi"))
+    vic.dialog_answers.append("spam test")
+    await click_msg_action(vic, "host says hi", "Report")
+    await vic.wait_for(includes("#toast", "report"))
+
+    # moderator deletes the viewer's message: it disappears for everyone
+    await click_msg_action(host, "hello <b>there</b>", "Delete")
+    for p in (vic, guest, host):
+        await p.wait_for(f"!{has_msg('hello <b>there</b>')}")
+
+    # mute 10 min: the viewer's input is disabled with the time
+    await vic.submit("#chat-form", text="second message")
+    await host.wait_for(has_msg("second message"))
+    await click_msg_action(host, "second message", "Mute")
+    await vic.wait_for("document.querySelector('#chat-input').disabled")
+    assert "muted until" in await vic.text("#chat-msg")
+    await vic.screenshot("watch-muted")
+    await host.screenshot("watch-moderator")
+
+    # ban: the viewer's socket is closed with 4003; the page says so and stays disconnected
+    host.dialog_answers.append("test ban")
+    await click_msg_action(host, "second message", "Ban")
+    await vic.wait_for(
+        f"!document.querySelector('#banner').hidden && {includes('#banner', 'banned')}"
+    )
+    await asyncio.sleep(1.5)
+    assert await vic.eval("document.querySelector('#conn').dataset.state") == "closed"
+    await vic.screenshot("watch-banned")
+    for p in (host, guest):
+        assert p.errors == [], p.errors
+
+
+async def test_watch_recovers_missed_events(server: str, browser: Browser) -> None:
+    creator = token(server, "pages_host2", "creator", "Host Two")
+    rid = make_room(server, creator, "Recovery")["id"]
+    page = await open_page(browser, server, f"/watch/{rid}", token(server, "pages_v2", "viewer"))
+    await page.wait_for(CONNECTED)
+    seq_before = await page.eval("window.liveRoom.socket.seq")
+    # drop the connection and hold the reconnect while the room moves on
+    await page.eval(
+        "(() => { const s = window.liveRoom.socket; s._realConnect = s._connectNow;"
+        " s._connectNow = () => { s._held = true; }; s.ws.close(4999, 'test'); })()"
+    )
+    await page.wait_for("window.liveRoom.socket._held === true")
+    away = {"text": "while you were away"}
+    http("PUT", f"{server}/api/rooms/{rid}/announcement", away, creator)
+    http("PUT", f"{server}/api/rooms/{rid}/slow-mode", {"seconds": 5}, creator)
+    await page.eval(
+        "(() => { const s = window.liveRoom.socket; s._connectNow = s._realConnect;"
+        " s._connectNow(); })()"
+    )
+    await page.wait_for(CONNECTED)
+    await page.wait_for(includes("#announcement", "while you were away"))
+    await page.wait_for("!document.querySelector('#slow').hidden")
+    assert await page.eval("window.liveRoom.socket.seq") > seq_before
+    assert page.errors == [], page.errors
+
+
+async def test_studio_and_ops(server: str, browser: Browser) -> None:
+    creator = token(server, "pages_studio", "creator", "Studio User")
+    studio = await open_page(browser, server, "/studio", creator, 1300, 1400)
+    await studio.wait_for("!document.querySelector('#studio').hidden")
+    await studio.submit("#create-form", title="Studio <i>room</i>", notice="From the studio")
+    await studio.wait_for("document.querySelector('#title').textContent === 'Studio <i>room</i>'")
+    await studio.wait_for(CONNECTED)
+    rid = await studio.eval("document.querySelector('#room-id').textContent")
+    link = await studio.eval("document.querySelector('#viewer-link').value")
+    assert link == f"{server}/watch/{rid}"
+
+    await studio.click("#start")
+    await studio.wait_for("document.querySelector('#state').textContent === 'live'")
+
+    await studio.submit("#announce-form", text="Big news")
+    await studio.wait_for(includes("#announcement", "Big news"))
+
+    await studio.eval("document.querySelector('#slow-form [name=seconds]').value = '10'")
+    await studio.submit("#slow-form")
+    await studio.wait_for(includes("#slow", "10"))
+
+    await studio.submit("#kw-form", words="badword\nworse")
+    await studio.wait_for(includes("#kw-msg", "Saved"))
+
+    await studio.submit("#mute-form", user_id="pages_troll")
+    await studio.wait_for(includes("#mutes", "pages_troll"))
+    await studio.submit("#ban-form", user_id="pages_troll2")
+    await studio.wait_for(includes("#bans", "pages_troll2"))
+    await studio.eval("document.querySelector('#bans button').click()")
+    await studio.wait_for(f"!{includes('#bans', 'pages_troll2')}")
+
+    await studio.submit("#edit-form", title="Studio room renamed")
+    await studio.wait_for("document.querySelector('#title').textContent === 'Studio room renamed'")
+    await studio.wait_for(includes("#room-list", "Studio room renamed"))
+    await studio.screenshot("studio")
+
+    # a viewer reports a message; ops sees the room and the report
+    author = await open_page(
+        browser, server, f"/watch/{rid}", token(server, "pages_author", "viewer")
+    )
+    await author.wait_for(CONNECTED)
+    await author.submit("#chat-form", text="please report me")
+    reporter = await open_page(
+        browser, server, f"/watch/{rid}", token(server, "pages_reporter", "viewer")
+    )
+    await reporter.wait_for(has_msg("please report me"))
+    reporter.dialog_answers.append("rude")
+    await click_msg_action(reporter, "please report me", "Report")
+    await reporter.wait_for(includes("#toast", "report"))
+
+    ops_token = token(server, "pages_ops", "ops", "Ops")
+    ops = await open_page(browser, server, "/ops", ops_token, 1400, 1300)
+    await ops.wait_for(f"!!document.querySelector('tr[data-room={js(rid)}]')")
+    await ops.wait_for("document.querySelector('#procs').children.length > 0")
+    await ops.wait_for(includes("#reports", "please report me"))
+    await ops.wait_for("document.querySelector('#log').children.length > 0")
+    await ops.screenshot("ops")
+    # delete the reported message from the ops console
+    await ops.eval(
+        "[...document.querySelectorAll('#reports tr')]"
+        ".find(r => r.textContent.includes('please report me')).querySelector('button').click()"
+    )
+    await author.wait_for(f"!{has_msg('please report me')}")
+
+    # end the room from the studio (confirm): viewers see it
+    await studio.click("#end")
+    await author.wait_for("document.querySelector('#state').textContent === 'ended'")
+    await author.wait_for("document.querySelector('#chat-input').disabled")
+    for p in (studio, ops, author, reporter):
+        assert p.errors == [], p.errors
+
+
+async def test_mobile_watch_layout(server: str, browser: Browser) -> None:
+    room = make_room(server, token(server, "pages_host3", "creator"), "Phone")
+    page = await open_page(browser, server, f"/watch/{room['id']}", None, 390, 844)
+    await page.wait_for(CONNECTED)
+    assert await page.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    await page.screenshot("watch-mobile")
+    assert page.errors == [], page.errors
