@@ -31,6 +31,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 @routes.get("/api/rooms/{room_id}")
 async def get_room(request: web.Request) -> web.Response:
+    identity(request)  # a bad token is refused even where none is needed
     return json(await services(request).rooms.public(_room_id(request)))
 
 
@@ -63,6 +64,7 @@ async def history(request: web.Request) -> web.Response:
 
 @routes.get("/api/rooms/{room_id}/fans/top")
 async def top_fans(request: web.Request) -> web.Response:
+    identity(request)
     limit = int_query(request, "limit", 10, 1, 100)
     return json({"fans": await services(request).rooms.top_fans(_room_id(request), limit)})
 
