@@ -1,0 +1,42 @@
+"""The scenario registry: one module per scenario, looked up by name.
+
+Why a registry: the command line, `compare` and `check` all find scenarios here, so a new one
+(flash sale, red packet storm, WebRTC viewers) is one module that registers itself plus one line
+in BUILTIN, and it gets the same options, report and budgets machinery.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from loadtest.scenarios.base import Scenario
+
+SCENARIOS: dict[str, type[Scenario]] = {}
+
+#: Modules imported to fill the registry (in this order on the command line).
+BUILTIN = (
+    "loadtest.scenarios.join_storm",
+    "loadtest.scenarios.chat",
+    "loadtest.scenarios.hearts",
+    "loadtest.scenarios.show",
+)
+
+
+def register(cls: type[Scenario]) -> type[Scenario]:
+    """Class decorator: make `cls` available under `cls.name`."""
+    SCENARIOS[cls.name] = cls
+    return cls
+
+
+def load_all() -> dict[str, type[Scenario]]:
+    for mod in BUILTIN:
+        importlib.import_module(mod)
+    return SCENARIOS
+
+
+def module_of(name: str) -> str:
+    """The module that defines scenario `name` (generator processes import it for its actions)."""
+    return load_all()[name].__module__
+
+
+__all__ = ["SCENARIOS", "Scenario", "load_all", "module_of", "register"]

@@ -1,0 +1,58 @@
+"""What a scenario is: a plug-in that drives phases and adds its own figures to a common report.
+
+Why a small base class: every scenario (join storm, chat, hearts, a whole show, and later flash
+sales, red packets, WebRTC) shares the same machinery — viewers spread over generator processes,
+server and Valkey probes, a timeline, one report format — and differs only in what it asks the
+viewers to do and which figures prove it worked. A scenario therefore declares its options, how
+many tracers and talkers it needs, the server settings it needs when the generator starts the
+server, drives the run through `Run`, and judges the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from loadtest.runner import Run
+
+
+class Scenario:
+    """Base of every scenario; subclasses set the class attributes and override the hooks."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    #: Which client count is "a delivery" for CPU per 1,000 deliveries: chats, events or frames.
+    deliveries: ClassVar[str] = "chats"
+    #: Dialects (servers) this scenario can run against: "live" (ours), "sio" (the peer).
+    dialects: ClassVar[tuple[str, ...]] = ("live",)
+    #: Default viewers and duration when the command line does not say.
+    default_viewers: ClassVar[int] = 200
+    default_duration: ClassVar[float] = 10.0
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add this scenario's own options."""
+
+    def talkers(self, viewers: int) -> int:
+        """How many of the viewers send requests (chat, hearts)."""
+        return 0
+
+    def server_env(self) -> dict[str, str]:
+        """`LIVE_*` settings the scenario needs when the generator starts our server."""
+        return {}
+
+    def time_budget(self, duration: float, viewers: int, ramp: float) -> float:
+        """Upper bound of the scenario's run time in seconds (the hard deadline adds margin)."""
+        connect = viewers / ramp if ramp > 0 else viewers / 2000.0
+        return connect + duration + 30.0
+
+    async def drive(self, run: Run) -> None:
+        """Send the phases to the viewers; set marks `idle`, `connected`, `measure_start/end`."""
+        raise NotImplementedError
+
+    async def judge(self, run: Run) -> None:
+        """Add scenario figures (`run.figures`) and checks (`run.check`)."""
