@@ -4,7 +4,7 @@ import { fmtTime, fmtDuration } from "./dom.js";
 
 const TOKEN_KEY = "live_server.token";
 
-export function getToken() {
+function readStoredToken() {
   try {
     return localStorage.getItem(TOKEN_KEY) || null;
   } catch {
@@ -12,7 +12,16 @@ export function getToken() {
   }
 }
 
+// A page keeps the identity it was opened with: a login in another tab does not change who
+// this tab acts as (the header offers a reload instead).
+let pageToken = readStoredToken();
+
+export function getToken() {
+  return pageToken;
+}
+
 export function setToken(token) {
+  pageToken = token || null;
   try {
     if (token) localStorage.setItem(TOKEN_KEY, token);
     else localStorage.removeItem(TOKEN_KEY);
@@ -20,6 +29,15 @@ export function setToken(token) {
     /* storage disabled: the token lives only for this page */
   }
   window.dispatchEvent(new CustomEvent("live-token-changed"));
+}
+
+/** Calls fn() when another tab logs in or out. */
+export function onTokenChangedElsewhere(fn) {
+  window.addEventListener("storage", (e) => {
+    if (e.key === TOKEN_KEY || e.key === null) {
+      if (readStoredToken() !== pageToken) fn();
+    }
+  });
 }
 
 /** Decode (not verify) a JWT's claims; null when it is not a JWT. */

@@ -1,7 +1,7 @@
 // The login box in the page header: shows who you are; gets a development token
 // (POST /api/dev/token) or takes a pasted token; keeps it in localStorage.
 
-import { api, ApiError, currentUser, decodeToken, describeError, getToken, setToken } from "./api.js";
+import { api, ApiError, currentUser, decodeToken, describeError, getToken, onTokenChangedElsewhere, setToken } from "./api.js";
 import { el, replace, flash } from "./dom.js";
 
 /**
@@ -30,9 +30,16 @@ export function mountAuth(container, { onChange = () => location.reload(), defau
     pasteInput,
     el("button", { type: "submit", className: "btn", text: "Use this token" }));
   const logout = el("button", { type: "button", className: "btn btn-small", text: "Log out" });
+  const elsewhere = el("button", {
+    type: "button", className: "btn btn-small badge-warn", hidden: true,
+    text: "Login changed in another tab — reload", on: { click: () => location.reload() },
+  });
 
   panel.append(devForm, pasteForm, msg);
-  replace(container, el("div", { className: "auth" }, who, toggle, logout, panel));
+  replace(container, el("div", { className: "auth" }, elsewhere, who, toggle, logout, panel));
+  onTokenChangedElsewhere(() => {
+    elsewhere.hidden = false;
+  });
 
   function render() {
     const me = currentUser();
@@ -80,7 +87,7 @@ export function mountAuth(container, { onChange = () => location.reload(), defau
       render();
       onChange();
     } catch (err) {
-      const text = err.status === 404 || err.code === "not_found"
+      const text = err.status === 404 || err.status === 403
         ? "Development login is off on this server; paste a token instead."
         : describeError(err);
       flash(msg, text, "error", 8000);

@@ -69,15 +69,23 @@ function start() {
 
   async function loadRooms() {
     const found = new Map();
-    // The public list is per state; keep the rooms this user owns.
-    const lists = await Promise.allSettled(["live", "scheduled"].map((s) => api("GET", `/api/rooms?state=${s}&limit=50`)));
-    for (const res of lists) {
-      if (res.status !== "fulfilled") continue;
-      for (const r of res.value.rooms || []) {
-        if (r && r.id && r.creator_id === me.id) found.set(r.id, r);
+    // The creator's own rooms (state=mine); a server without it: the live list, filtered.
+    let own;
+    try {
+      own = (await api("GET", "/api/rooms?state=mine&limit=100")).rooms || [];
+    } catch (err) {
+      if (err.code === "network" || err.status === 401) {
+        toast(describeError(err), "error");
+        return;
+      }
+      try {
+        own = ((await api("GET", "/api/rooms?state=live&limit=100")).rooms || []).filter((r) => r.creator_id === me.id);
+      } catch {
+        own = [];
       }
     }
-    // Rooms created or opened here before (ended ones are not in the public list).
+    for (const r of own) if (r && r.id) found.set(r.id, r);
+    // Rooms opened here by id before (e.g. someone else's room, for ops).
     const missing = knownIds().filter((id) => !found.has(id));
     const fetched = await Promise.allSettled(missing.map((id) => api("GET", `/api/rooms/${enc(id)}`)));
     fetched.forEach((res, i) => {

@@ -70,7 +70,10 @@ const view = new RoomView(socket, {
   fans: $("#fans"),
 }, {
   notify: (text, kind) => toast(text, kind),
-  onChange: () => updateControls(),
+  onChange: (_view, what) => {
+    if (what === "counters") fansMaybeStale();
+    else updateControls();
+  },
 });
 
 socket.handlers = {
@@ -205,8 +208,20 @@ heartBtn.addEventListener("click", () => {
 });
 
 // ---- top fans -----------------------------------------------------------------------------
+let fansFetchedAt = 0;
+let fansHearts = null;
+
+// Hearts move the fan ranking: look again when they changed, at most every 5 s.
+function fansMaybeStale() {
+  const hearts = Number(view.counters.hearts) || 0;
+  if (fansHearts !== null && hearts !== fansHearts && Date.now() - fansFetchedAt > 5000) refreshFans();
+  if (fansHearts === null) fansHearts = hearts;
+}
+
 async function refreshFans() {
   if (document.hidden || finalClose) return;
+  fansFetchedAt = Date.now();
+  fansHearts = Number(view.counters.hearts) || 0;
   try {
     const data = await api("GET", `/api/rooms/${encodeURIComponent(roomId)}/fans/top?limit=10`);
     view.renderFans(data.fans);

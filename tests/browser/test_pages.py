@@ -320,6 +320,44 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], within: float) -> bool:
     return False
 
 
+class ServerProcess:
+    """`python -m live_server serve --demo` on a loopback port, in its own working folder."""
+
+    def __init__(self, port: int | None = None, workdir: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="pages-server-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "live_server", "serve", "--demo"]
+        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with (self.workdir / "server.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                cmd, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        if not wait_http(f"{self.url}/healthz", self.proc, 60):
+            tail = (self.workdir / "server.log").read_text(errors="replace")[-2000:]
+            self.stop()
+            pytest.skip(f"the server did not start:\n{tail}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self.proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     given = os.environ.get("LIVE_BROWSER_URL")
@@ -328,27 +366,12 @@ def server() -> Iterator[str]:
         return
     if find_chromium() is None:
         pytest.skip("no chromium installed")
-    port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="pages-server-"))
-    log_path = workdir / "server.log"
-    cmd = [sys.executable, "-m", "live_server", "serve", "--demo"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            if not wait_http(f"http://127.0.0.1:{port}/healthz", proc, 60):
-                tail = log_path.read_text(errors="replace")[-2000:]
-                pytest.skip(f"the server did not start:\n{tail}")
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-            shutil.rmtree(workdir, ignore_errors=True)
+    proc = ServerProcess()
+    try:
+        proc.start()
+        yield proc.url
+    finally:
+        proc.remove()
 
 
 @pytest.fixture
@@ -615,3 +638,29 @@ async def test_mobile_watch_layout(server: str, browser: Browser) -> None:
     assert await page.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
     await page.screenshot("watch-mobile")
     assert page.errors == [], page.errors
+
+
+async def test_watch_reconnects_after_server_restart(browser: Browser) -> None:
+    """A graceful stop closes sockets with 1012; the page comes back by itself."""
+    if os.environ.get("LIVE_BROWSER_URL"):
+        pytest.skip("needs a server of its own")
+    srv = ServerProcess()
+    try:
+        srv.start()
+        creator = token(srv.url, "pages_host4", "creator")
+        rid = make_room(srv.url, creator, "Restart")["id"]
+        page = await open_page(browser, srv.url, f"/watch/{rid}", token(srv.url, "pv4", "viewer"))
+        await page.wait_for(CONNECTED)
+        await asyncio.to_thread(srv.stop)
+        await page.wait_for("document.querySelector('#conn').dataset.state !== 'open'")
+        await asyncio.to_thread(srv.start)
+        await page.wait_for(CONNECTED, within=30)
+        after = {"text": "after the restart"}
+        http("PUT", f"{srv.url}/api/rooms/{rid}/announcement", after, creator)
+        await page.wait_for(includes("#announcement", "after the restart"))
+        await page.screenshot("watch-after-restart")
+        # while the server was down, reconnect attempts may fail (the browser logs those)
+        errors = [e for e in page.errors if "WebSocket connection" not in e]
+        assert errors == [], errors
+    finally:
+        await asyncio.to_thread(srv.remove)
