@@ -62,7 +62,8 @@ def add_common(p: argparse.ArgumentParser, scenario: type[Any]) -> None:
     g.add_argument("--duration", type=float,
                    help=f"seconds of the main phase (default {scenario.default_duration:g})")
     g.add_argument("--ramp", type=float, default=1000.0,
-                   help="new connections per second while connecting (default 1000; 0 = all at once)")
+                   help="new connections per second while connecting "
+                        "(default 1000; 0 = all at once)")
     g.add_argument("--procs", type=int, default=2,
                    help="generator processes the viewers are spread over (default 2)")
     g.add_argument("--tracers", type=int, default=50,

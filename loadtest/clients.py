@@ -114,11 +114,16 @@ class Sink(asyncio.Protocol):
         try:
             frames = self.reader.feed(data)
         except wsproto.ProtocolError as exc:
+            self._frames(exc.frames)
             self.tally.protocol_errors += 1
-            self._send_close(exc.code)
-            self._record_close(exc.code)
+            if self.state != CLOSED:
+                self._send_close(exc.code)
+                self._record_close(exc.code)
             self._abort("protocol_error")
             return
+        self._frames(frames)
+
+    def _frames(self, frames: list[tuple[int, bytes]]) -> None:
         for opcode, payload in frames:
             if opcode == wsproto.OP_TEXT:
                 self.on_text(payload)
@@ -270,7 +275,9 @@ class Talker(Sink):
                 return
         super().on_text(payload)
 
-    def _on_reply(self, rid: int, data: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
+    def _on_reply(
+        self, rid: int, data: dict[str, Any] | None, error: dict[str, Any] | None
+    ) -> None:
         tally = self.tally
         entry = self.pending.pop(rid, None)
         op = entry[0] if entry else "?"
@@ -419,7 +426,7 @@ async def open_client(
     port: int,
     room: str,
     token: str | None,
-    timeout: float,
+    limit_s: float,
 ) -> Sink | None:
     """Connect one client and wait until it is in the room; None (and a counted failure) if not."""
     loop = asyncio.get_running_loop()
@@ -436,7 +443,7 @@ async def open_client(
         return c
 
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit_s):
             await loop.create_connection(factory, host, port)
             client = holder[0]
             ok = await client.joined

@@ -20,11 +20,12 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-import psutil
-
 from loadtest.aggregate import merge_tallies, sub
 from loadtest.probes import Sample, cpu_delta
 from loadtest.stats import Histogram
+from loadtest.untyped import load
+
+psutil = load("psutil")
 
 if TYPE_CHECKING:
     from loadtest.runner import Run

@@ -42,7 +42,7 @@ class WorkerPool:
         self.on_progress: Callable[[int, dict[str, Any]], None] | None = None
         self.errors: list[str] = []
 
-    async def start(self, timeout: float = 60.0) -> None:
+    async def start(self, limit_s: float = 60.0) -> None:
         """Start one process per plan and wait until each says it is ready."""
         self._loop = asyncio.get_running_loop()
         for plan in self.plans:
@@ -55,7 +55,7 @@ class WorkerPool:
             self.procs.append(proc)
             self.conns.append(parent)
             self._loop.add_reader(parent.fileno(), self._readable, plan.index)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit_s
         while len(self._ready) < len(self.plans):
             if time.monotonic() > deadline:
                 raise WorkerError("generator processes did not start in time")
@@ -105,7 +105,7 @@ class WorkerPool:
     async def call(
         self,
         action: str,
-        timeout: float,
+        limit_s: float,
         per_worker: list[dict[str, Any]] | None = None,
         **args: Any,
     ) -> list[dict[str, Any]]:
@@ -119,9 +119,9 @@ class WorkerPool:
             with contextlib.suppress(OSError, ValueError):
                 conn.send({**args, **extra, "action": action, "cid": cid})
         try:
-            await asyncio.wait_for(fut, timeout)
+            await asyncio.wait_for(fut, limit_s)
         except TimeoutError as exc:
-            raise WorkerError(f"{action}: no answer from every generator process in {timeout}s") from exc
+            raise WorkerError(f"{action}: not every generator answered in {limit_s}s") from exc
         finally:
             self._waiters.pop(cid, None)
         acks = self._acks.pop(cid, {})
@@ -133,10 +133,10 @@ class WorkerPool:
             results.append(a.get("result") or {})
         return results
 
-    async def stop(self, timeout: float = 15.0) -> None:
+    async def stop(self, limit_s: float = 15.0) -> None:
         """Ask every process to stop and send its final figures; then reap them by pid."""
         self.cast("stop")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit_s
         while any(f is None for f in self.finals) and time.monotonic() < deadline:
             if all(p.exitcode is not None for p in self.procs) and not any(
                 c.poll() for c in self.conns

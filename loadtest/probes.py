@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
-import psutil
 import redis.asyncio as aioredis
+
+from loadtest.untyped import load
+
+psutil = load("psutil")
 
 
 @dataclass
@@ -61,10 +64,10 @@ class PsutilProbe:
         self.pids = list(pids)
         self.tree = tree
         self.source = source
-        self._procs: dict[int, psutil.Process] = {}
+        self._procs: dict[int, Any] = {}
 
-    def _current(self) -> list[psutil.Process]:
-        out: list[psutil.Process] = []
+    def _current(self) -> list[Any]:
+        out: list[Any] = []
         for pid in self.pids:
             try:
                 root = self._procs.get(pid) or psutil.Process(pid)

@@ -14,7 +14,9 @@ from loadtest.stats import Histogram
 
 
 class Progress:
-    def __init__(self, *, quiet: bool = False, label: str = "", stream: TextIO | None = None) -> None:
+    def __init__(
+        self, *, quiet: bool = False, label: str = "", stream: TextIO | None = None
+    ) -> None:
         self.quiet = quiet
         self.label = label
         self.stream = stream or sys.stderr

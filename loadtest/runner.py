@@ -25,8 +25,15 @@ from typing import Any
 from loadtest import api
 from loadtest.aggregate import delta_hist, merge_tallies
 from loadtest.pool import WorkerPool
-from loadtest.probes import NullProbe, Probe, PsutilProbe, Sample, ValkeyInfoProbe, cpu_delta
-from loadtest.probes import MetricsProbe
+from loadtest.probes import (
+    MetricsProbe,
+    NullProbe,
+    Probe,
+    PsutilProbe,
+    Sample,
+    ValkeyInfoProbe,
+    cpu_delta,
+)
 from loadtest.progress import Progress
 from loadtest.scenarios import Scenario, load_all
 from loadtest.spawn import Spawned, spawn
@@ -98,7 +105,9 @@ def require_loopback(url: str) -> tuple[str, int]:
     host = parts.hostname or ""
     port = parts.port or 80
     try:
-        addrs = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+        addrs = {
+            str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        }
     except OSError as exc:
         raise ValueError(f"cannot resolve {host!r}: {exc}") from exc
     for a in addrs:
@@ -111,7 +120,12 @@ class Run:
     """The live state of a run, handed to the scenario's `drive` and `judge`."""
 
     def __init__(
-        self, opts: RunOptions, scenario: Scenario, target: Target, room: str, plans: list[WorkerPlan]
+        self,
+        opts: RunOptions,
+        scenario: Scenario,
+        target: Target,
+        room: str,
+        plans: list[WorkerPlan],
     ) -> None:
         self.opts = opts
         self.scenario = scenario
@@ -160,7 +174,7 @@ class Run:
     async def call(
         self,
         action: str,
-        timeout: float,
+        limit_s: float,
         *,
         role: str | None = None,
         rate: float | None = None,
@@ -179,7 +193,7 @@ class Run:
                 ints[i % len(ints)] += 1
             for p, c in zip(per, ints, strict=True):
                 p["count"] = c
-        return await self.pool.call(action, timeout, per_worker=per, **args)
+        return await self.pool.call(action, limit_s, per_worker=per, **args)
 
     async def mark(self, name: str, *, conns: bool = False) -> Mark:
         """Take an aligned snapshot now (all generator processes answer `snapshot`)."""
@@ -199,10 +213,10 @@ class Run:
         return m
 
     async def wait_until(
-        self, pred: Callable[[dict[str, Any]], bool], timeout: float, every: float = 0.2
+        self, pred: Callable[[dict[str, Any]], bool], limit_s: float, every: float = 0.2
     ) -> bool:
-        """Poll the generator figures until `pred` holds (True) or `timeout` passes (False)."""
-        deadline = time.monotonic() + timeout
+        """Poll the generator figures until `pred` holds (True) or `limit_s` passes (False)."""
+        deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             results = await self.pool.call("snapshot", 30.0)
             if pred(merge_tallies(results)):
@@ -233,7 +247,7 @@ class Run:
         dt = max(1e-6, now - pt)
 
         def rate(key: str) -> float:
-            return (tally.get(key, 0) - ptally.get(key, 0)) / dt
+            return float(tally.get(key, 0) - ptally.get(key, 0)) / dt
 
         win = delta_hist(tally.get("chat_ms"), ptally.get("chat_ms"))
         cwin = delta_hist(tally.get("connect_ms"), ptally.get("connect_ms"))
@@ -326,7 +340,9 @@ async def resolve_target(opts: RunOptions, scenario: Scenario) -> Target:
     )
 
 
-def assign_roles(viewers: int, tracers: int, talkers: int, procs: int) -> list[list[tuple[int, str]]]:
+def assign_roles(
+    viewers: int, tracers: int, talkers: int, procs: int
+) -> list[list[tuple[int, str]]]:
     """Deal viewers round-robin to processes; tracers first, then talkers, then sinks."""
     tracers = min(tracers, viewers)
     talkers = min(talkers, viewers - tracers)
@@ -394,7 +410,6 @@ async def execute(opts: RunOptions) -> dict[str, Any]:
 
 
 async def _drive(run: Run, budget: float) -> dict[str, Any]:
-    opts = run.opts
     started = time.time()
     await run.pool.start()
     run.gen_probe = PsutilProbe([os.getpid(), *run.pool.pids], tree=False, source="psutil")
@@ -415,7 +430,7 @@ async def _drive(run: Run, budget: float) -> dict[str, Any]:
             await sampler
         gen_end = await run.gen_probe.sample()
         with contextlib.suppress(Exception):
-            await run.pool.call("close", 15.0, limit_s=5.0)
+            await run.pool.call("close", 15.0, wait_s=5.0)
         await run.pool.stop()
         run.progress.done()
     run.finals = [f for f in run.pool.finals if f is not None]

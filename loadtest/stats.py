@@ -40,7 +40,7 @@ def bucket_value(index: int) -> float:
     """A representative value of bucket `index` (its geometric middle)."""
     if index <= 0:
         return FLOOR
-    return FLOOR * GROWTH ** (index - 0.5)
+    return float(FLOOR * GROWTH ** (index - 0.5))
 
 
 class Histogram:

@@ -263,7 +263,7 @@ async def _snapshot(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
 @action("wait_replies")
 async def _wait_replies(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
     """Wait (bounded) until every talker has its answers, so accepted totals are final."""
-    deadline = time.monotonic() + float(args.get("limit_s", 5.0))
+    deadline = time.monotonic() + float(args.get("wait_s", 5.0))
     while time.monotonic() < deadline:
         if not any(isinstance(s.client, Talker) and s.client.pending for s in sw.slots):
             break
@@ -308,7 +308,7 @@ async def _close(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
     if clients:
         await asyncio.wait(
             [asyncio.ensure_future(asyncio.shield(c.done)) for c in clients],
-            timeout=float(args.get("limit_s", 5.0)),
+            timeout=float(args.get("wait_s", 5.0)),
         )
     for c in clients:
         if not c.done.done():

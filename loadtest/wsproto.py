@@ -37,12 +37,17 @@ DEFAULT_MAX_MESSAGE: Final = 16 * 1024 * 1024
 
 
 class ProtocolError(Exception):
-    """The server broke RFC 6455; `code` is the close code a client answers with."""
+    """The server broke RFC 6455; `code` is the close code a client answers with.
+
+    `frames` holds the good messages that came before the violation in the same read, so a
+    caller can still act on them (a welcome followed by a bad frame is a join, then an error).
+    """
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"{code} {reason}")
         self.code = code
         self.reason = reason
+        self.frames: list[tuple[int, bytes]] = []
 
 
 class HandshakeError(Exception):
@@ -61,7 +66,7 @@ def new_key() -> str:
 
 def accept_for(key: str) -> str:
     """The Sec-WebSocket-Accept value a conforming server answers to `key`."""
-    digest = hashlib.sha1(key.encode("ascii") + _GUID).digest()  # noqa: S324 - mandated by RFC
+    digest = hashlib.sha1(key.encode("ascii") + _GUID).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -168,7 +173,7 @@ class FrameReader:
     frame inside a fragmented message, and messages above `max_message` bytes.
     """
 
-    __slots__ = ("_buf", "_frag_op", "_frag_parts", "_frag_len", "max_message")
+    __slots__ = ("_buf", "_frag_len", "_frag_op", "_frag_parts", "max_message")
 
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
         self._buf = bytearray()
@@ -178,13 +183,20 @@ class FrameReader:
         self.max_message = max_message
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        out: list[tuple[int, bytes]] = []
+        try:
+            return self._feed(data, out)
+        except ProtocolError as exc:
+            exc.frames = out
+            raise
+
+    def _feed(self, data: bytes, out: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
         if self._buf:
             self._buf += data
             buf = bytes(self._buf)
             self._buf.clear()
         else:
             buf = data
-        out: list[tuple[int, bytes]] = []
         pos = 0
         size = len(buf)
         while size - pos >= 2:

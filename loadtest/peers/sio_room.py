@@ -51,7 +51,6 @@ def build_app(redis_url: str, secret: str) -> web.Application:
     sio.attach(app)
     store = aioredis.from_url(redis_url)
 
-    @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> bool:
         if not isinstance(auth, dict) or not isinstance(auth.get("room"), str):
             return False
@@ -71,7 +70,6 @@ def build_app(redis_url: str, secret: str) -> web.Application:
         await sio.emit("welcome", {"seq": seq}, to=sid, ignore_queue=True)
         return True
 
-    @sio.event
     async def chat(sid: str, data: Any) -> dict[str, Any]:
         session = await sio.get_session(sid)
         text = data.get("text") if isinstance(data, dict) else None
@@ -87,7 +85,6 @@ def build_app(redis_url: str, secret: str) -> web.Application:
         await sio.emit("chat", event, room=room)
         return {"seq": seq}
 
-    @sio.event
     async def heart(sid: str, data: Any) -> dict[str, Any]:
         session = await sio.get_session(sid)
         count = data.get("count", 1) if isinstance(data, dict) else 1
@@ -95,6 +92,10 @@ def build_app(redis_url: str, secret: str) -> web.Application:
             return {"error": {"code": "invalid_field", "message": "count"}}
         await store.incrby(f"{KEY_PREFIX}{session['room']}:hearts", count)
         return {"accepted": count}
+
+    sio.on("connect", connect)
+    sio.on("chat", chat)
+    sio.on("heart", heart)
 
     async def readyz(request: web.Request) -> web.Response:
         try:

@@ -12,10 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
 from loadtest.report.terminal import summary_table
+from loadtest.untyped import load
+
+go = load("plotly.graph_objects")
+make_subplots = load("plotly.subplots").make_subplots
 
 PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Chat latency (ms, per second)", (("latency_p50_ms", "p50"), ("latency_p99_ms", "p99"),
@@ -36,7 +37,7 @@ def _name(report: dict[str, Any]) -> str:
     return f"{m.get('server_kind', '?')}:{m.get('scenario', '?')}{label}"
 
 
-def build_figure(reports: list[dict[str, Any]]) -> go.Figure:
+def build_figure(reports: list[dict[str, Any]]) -> Any:
     fig = make_subplots(rows=len(PANELS), cols=1, shared_xaxes=False,
                         subplot_titles=[p[0] for p in PANELS], vertical_spacing=0.06)
     for r in reports:

@@ -61,19 +61,21 @@ def summary_table(report: dict[str, Any]) -> str:
         ("latency ms", _lat(f.get("latency_ms", {}))),
         ("throughput", f"{_n(t.get('deliveries'))} deliveries ({t.get('delivery_kind')}) in "
                        f"{_n(t.get('window_s'))} s = {_n(t.get('deliveries_per_s'))}/s  "
-                       f"frames {_n(t.get('frames_per_s'))}/s  {_n(t.get('mbytes_per_s'), digits=2)} MB/s"),
+                       f"frames {_n(t.get('frames_per_s'))}/s  "
+                       f"{_n(t.get('mbytes_per_s'), digits=2)} MB/s"),
         ("loss", f"accepted {_n(lo.get('accepted_messages'))}  lost {_n(lo.get('lost'))}  "
                  f"dup {_n(lo.get('duplicated'))}  seq gaps {_n(sq.get('gaps'))}  "
                  f"tracers {_n(lo.get('tracers_checked'))} (+{_n(lo.get('tracers_disconnected'))} "
                  f"dropped)"),
-        ("server", f"CPU {_n(s.get('cpu_pct'), '%')} = {_n(s.get('cpu_ms_per_1k_deliveries'), digits=3)}"
-                   f" ms per 1k deliveries  RSS idle {_n(s.get('rss_idle_mb'))} MB -> "
-                   f"{_n(s.get('rss_connected_mb'))} MB = {_n(s.get('mem_per_viewer_bytes'))} B/viewer"
-                   f"  [{s.get('source')}]"),
-        ("valkey", f"CPU {_n(v.get('cpu_pct'), '%')} = {_n(v.get('cpu_ms_per_1k_deliveries'), digits=3)}"
-                   f" ms per 1k  RSS {_n(v.get('rss_mb'))} MB  [{v.get('source')}]"),
-        ("generator", f"CPU {_n(g.get('cpu_s'))} s = {_n(g.get('cpu_pct_of_one_core'), '%')} of one "
-                      f"core over {_n(g.get('elapsed_s'))} s ({g.get('processes')} processes)"),
+        ("server", f"CPU {_n(s.get('cpu_pct'), '%')} = "
+                   f"{_n(s.get('cpu_ms_per_1k_deliveries'), digits=3)} ms per 1k deliveries  "
+                   f"RSS idle {_n(s.get('rss_idle_mb'))} MB -> {_n(s.get('rss_connected_mb'))} MB"
+                   f" = {_n(s.get('mem_per_viewer_bytes'))} B/viewer  [{s.get('source')}]"),
+        ("valkey", f"CPU {_n(v.get('cpu_pct'), '%')} = "
+                   f"{_n(v.get('cpu_ms_per_1k_deliveries'), digits=3)} ms per 1k  "
+                   f"RSS {_n(v.get('rss_mb'))} MB  [{v.get('source')}]"),
+        ("generator", f"CPU {_n(g.get('cpu_s'))} s = {_n(g.get('cpu_pct_of_one_core'), '%')} of "
+                      f"one core over {_n(g.get('elapsed_s'))} s ({g.get('processes')} processes)"),
     ]
     for key, val in f.items():
         if key not in _COMMON and isinstance(val, dict):

@@ -80,7 +80,7 @@ class Chat(Scenario):
         await run.mark("measure_start")
         await run.call("send", run.duration + 30.0, role="talker", rate=self.rate,
                        op="chat", duration=run.duration)
-        await run.call("wait_replies", 15.0, limit_s=5.0)
+        await run.call("wait_replies", 15.0, wait_s=5.0)
         run.set_phase("drain")
         snap = await run.mark("sent")
         accepted = int((snap.tally.get("accepted") or {}).get("chat", 0))

@@ -69,7 +69,7 @@ class Hearts(Scenario):
         await run.call("send", run.duration + 30.0, role="talker", rate=self.frame_rate,
                        op="heart", fields={"count": self.per_frame}, duration=run.duration)
         await run.mark("sent")
-        await run.call("wait_replies", 15.0, limit_s=5.0)
+        await run.call("wait_replies", 15.0, wait_s=5.0)
         run.set_phase("settle")
         # A few ticks for the last counters event to go out.
         await asyncio.sleep(max(0.5, 5 * run.tick_ms / 1000.0))

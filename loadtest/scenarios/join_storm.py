@@ -32,8 +32,8 @@ class JoinStorm(Scenario):
         run.set_phase("join")
         await run.mark("measure_start")
         t0 = time.time()
-        await run.call("connect", run.opts.connect_timeout + run.viewers / max(run.opts.ramp, 1) + 30,
-                       rate=run.opts.ramp)
+        limit = run.opts.connect_timeout + run.viewers / max(run.opts.ramp, 1) + 30
+        await run.call("connect", limit, rate=run.opts.ramp)
         self.params["_join_wall_s"] = time.time() - t0
         run.set_phase("hold")
         # Let buffers settle before reading memory; then hold the idle viewers for --duration.

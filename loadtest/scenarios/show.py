@@ -62,7 +62,8 @@ class Show(Scenario):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--chatters", type=int, default=20, help="viewers that talk (default 20)")
+        parser.add_argument("--chatters", type=int, default=20,
+                            help="viewers that talk (default 20)")
         parser.add_argument("--chat-rate", type=float, default=10.0,
                             help="chat messages per second during the show (default 10)")
         parser.add_argument("--hearts-rate", type=float, default=500.0,
@@ -122,7 +123,7 @@ class Show(Scenario):
         run.set_phase("peak")
         await run.call("connect", 60.0 + n / ramp, rate=ramp, roles=["sink"])
         await asyncio.gather(*tasks)
-        await run.call("wait_replies", 15.0, limit_s=5.0)
+        await run.call("wait_replies", 15.0, wait_s=5.0)
         run.set_phase("closing")
         await asyncio.sleep(1.0)
         await run.mark("measure_end")
