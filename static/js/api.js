@@ -86,7 +86,9 @@ export class ApiError extends Error {
  */
 export async function api(method, path, body = undefined, { auth = true, signal } = {}) {
   const headers = { Accept: "application/json" };
-  const token = auth ? getToken() : null;
+  // A token that has visibly expired is not sent: public endpoints would refuse it.
+  const user = auth ? currentUser() : null;
+  const token = user && !user.expired ? getToken() : null;
   if (token) headers.Authorization = `Bearer ${token}`;
   const init = { method, headers, signal, credentials: "same-origin" };
   if (body !== undefined) {

@@ -1,7 +1,7 @@
 // The login box in the page header: shows who you are; gets a development token
 // (POST /api/dev/token) or takes a pasted token; keeps it in localStorage.
 
-import { api, ApiError, currentUser, decodeToken, describeError, getToken, onTokenChangedElsewhere, setToken } from "./api.js";
+import { api, ApiError, currentUser, decodeToken, describeError, onTokenChangedElsewhere, setToken } from "./api.js";
 import { el, replace, flash } from "./dom.js";
 
 /**
@@ -111,7 +111,8 @@ export function mountAuth(container, { onChange = () => location.reload(), defau
   render();
 
   // Check the stored token with the server once; say so when it is refused.
-  if (getToken()) {
+  const stored = currentUser();
+  if (stored && !stored.expired) {
     api("GET", "/api/me").catch((err) => {
       if (err.status === 401) {
         replace(who, el("span", { className: "badge badge-warn", text: err.code === "token_expired" ? "login expired" : "invalid token" }));

@@ -34,7 +34,13 @@ const modBadge = $("#mod");
 $("#login-to-chat").addEventListener("click", () => auth.open());
 $("#player").dataset.room = roomId || "";
 
+let standingNotice = ""; // shown whenever nothing more urgent is
+
 function showBanner(text, kind = "warn") {
+  if (!text && standingNotice) {
+    text = standingNotice;
+    kind = "warn";
+  }
   banner.textContent = text;
   banner.dataset.kind = kind;
   banner.hidden = !text;
@@ -50,7 +56,8 @@ if (!roomId) {
 let me = currentUser();
 let token = getToken();
 if (me && me.expired) {
-  showBanner("Your login has expired — you are watching as a guest. Log in again to chat.");
+  standingNotice = "Your login has expired — you are watching as a guest. Log in again to chat.";
+  showBanner("");
   token = null;
   me = null;
 }
@@ -84,7 +91,9 @@ socket.handlers = {
   status: onStatus,
   error: (err) => {
     // Errors not tied to a request (e.g. the reason before a 4001 close).
-    if (err.code !== "token_expired" && err.code !== "unauthorized") toast(describeError(err), "error");
+    // Refusals at join are followed by a close; the banner says it then.
+    const refusals = ["token_expired", "unauthorized", "banned", "guests_not_allowed", "not_found"];
+    if (!refusals.includes(err.code)) toast(describeError(err), "error");
   },
 };
 
@@ -223,7 +232,7 @@ async function refreshFans() {
   fansFetchedAt = Date.now();
   fansHearts = Number(view.counters.hearts) || 0;
   try {
-    const data = await api("GET", `/api/rooms/${encodeURIComponent(roomId)}/fans/top?limit=10`);
+    const data = await api("GET", `/api/rooms/${encodeURIComponent(roomId)}/fans/top?limit=10`, undefined, { auth: false });
     view.renderFans(data.fans);
   } catch {
     /* keep the last list */
