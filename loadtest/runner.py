@@ -241,7 +241,7 @@ class Run:
         )
         prev = self._prev_row
         self._prev_row = (now, tally, server, valkey, gen)
-        if prev is None or not tally:
+        if prev is None:
             return
         pt, ptally, pserver, pvalkey, pgen = prev
         dt = max(1e-6, now - pt)

@@ -203,7 +203,7 @@ async def test_tracer_latency_sequence_and_talker_replies() -> None:
         w.write(frame(1, WELCOME))
         await w.drain()
         for _ in range(2):
-            op, payload = await read_client_frame(r)
+            _op, payload = await read_client_frame(r)
             req = json.loads(payload)
             if req["op"] == "chat":
                 w.write(frame(1, json.dumps({"type": "reply", "id": req["id"],
@@ -258,7 +258,7 @@ async def test_socketio_dialect_join_ping_and_count() -> None:
         await asyncio.wait_for(c.done, 5)
     assert not errors
     assert "GET /socket.io/?EIO=4&transport=websocket" in str(got["head"])
-    op, payload = got["connect"]  # type: ignore[misc]
+    _op, payload = got["connect"]  # type: ignore[misc]
     assert payload.startswith(b"40") and json.loads(payload[2:]) == {"room": "room1", "token": "tk"}
     assert got["pong"] == (wsproto.OP_TEXT, b"3")
     assert (tally.joined, tally.events, tally.chats) == (1, 2, 1)

@@ -1,0 +1,91 @@
+"""Small pieces: pacing bounds, role dealing, loopback guard, budgets evaluation, tokens."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from loadtest.check import evaluate
+from loadtest.dialects import DIALECTS
+from loadtest.figures import loss_figures
+from loadtest.pacing import paced
+from loadtest.runner import assign_roles, require_loopback
+from loadtest.tokens import mint
+
+
+async def test_paced_is_bounded_by_count_and_time() -> None:
+    got = [i async for batch in paced(50, 1000.0, time.monotonic() + 5) for i in batch]
+    assert got == list(range(50))
+    t0 = time.monotonic()
+    got = [i async for batch in paced(10_000, 100.0, time.monotonic() + 0.3) for i in batch]
+    assert time.monotonic() - t0 < 1.0
+    assert 15 <= len(got) <= 45
+    now = time.monotonic()
+    assert [i async for batch in paced(5, 0, now + 1) for i in batch] == [0, 1, 2, 3, 4]
+
+
+def test_assign_roles_spreads_tracers_and_talkers() -> None:
+    plans = assign_roles(10, 3, 2, 3)
+    flat = sorted(v for p in plans for v in p)
+    assert [i for i, _ in flat] == list(range(10))
+    roles = [r for _, r in flat]
+    assert roles.count("tracer") == 3 and roles.count("talker") == 2
+    assert all(p for p in plans)
+
+
+def test_loopback_only() -> None:
+    assert require_loopback("http://127.0.0.1:8080") == ("127.0.0.1", 8080)
+    assert require_loopback("http://localhost:9")[0] == "127.0.0.1"
+    with pytest.raises(ValueError, match="loopback"):
+        require_loopback("http://10.1.2.3:80")
+
+
+def test_tokens_carry_the_protocol_claims() -> None:
+    claims = jwt.decode(mint("a-test-secret-long-enough-for-hs256-keys", "bob", "viewer"), "a-test-secret-long-enough-for-hs256-keys", algorithms=["HS256"])
+    assert {"sub", "name", "role", "iat", "exp"} <= claims.keys()
+    assert claims["sub"] == "bob" and claims["role"] == "viewer"
+
+
+def test_live_dialect_counts_without_decoding() -> None:
+    d = DIALECTS["live"]
+    assert d.count(b'{"type":"events","events":[{"type":"chat"},{"type":"counters"}]}') == (2, 1)
+    assert d.count(b'{"type": "events", "events": [{"type": "chat"}]}') == (1, 1)
+    assert d.count(b'{"type":"pong","id":1}') == (0, 0)
+    rep = d.reply(b'{"type":"reply","id":4,"data":{"seq":9}}')
+    assert rep is not None and rep.rid == 4 and rep.data == {"seq": 9}
+    assert d.reply(b'{"type":"events"}') is None
+
+
+def test_loss_figures() -> None:
+    finals = [
+        {"accepted_chat_seqs": [5, 6, 7, 8], "tracers": [
+            {"open": True, "seqs": [5, 6, 6, 8], "welcome_seq": 4},
+            {"open": True, "seqs": [7, 8], "welcome_seq": 6},
+            {"open": False, "seqs": [], "welcome_seq": 4},
+        ]},
+    ]
+    loss = loss_figures(finals)
+    assert loss["lost"] == 1  # 7 missing for the first tracer
+    assert loss["duplicated"] == 1
+    assert loss["tracers_checked"] == 2 and loss["tracers_disconnected"] == 1
+
+
+def test_evaluate_budgets() -> None:
+    ours = {"figures": {"server": {"cpu_ms_per_1k_deliveries": 1.0, "by_process": {
+                "1": {"bytes_per_viewer": 9000}}},
+            "latency_ms": {"p99": 120.0}, "loss": {"lost": 0, "duplicated": 0},
+            "sequence": {"gaps": 0}},
+            "checks": [{"name": "room total exact", "ok": True, "detail": ""}]}
+    peer = {"figures": {"server": {"cpu_ms_per_1k_deliveries": 40.0}}}
+    verdicts = evaluate({"cpu_ratio_max": 0.05, "p99_ms_max": 100, "lost_max": 0,
+                         "mem_per_viewer_max": 16384, "exact_totals": True}, ours, peer)
+    holds = {name: ok for name, _, _, ok in verdicts}
+    assert holds == {
+        "server CPU per 1k deliveries / peer's": True,
+        "latency p99 ms": False,
+        "lost + duplicated + seq gaps": True,
+        "server bytes per idle viewer": True,
+        "room heart total exact": True,
+    }
