@@ -43,7 +43,8 @@ def test_loopback_only() -> None:
 
 
 def test_tokens_carry_the_protocol_claims() -> None:
-    claims = jwt.decode(mint("a-test-secret-long-enough-for-hs256-keys", "bob", "viewer"), "a-test-secret-long-enough-for-hs256-keys", algorithms=["HS256"])
+    secret = "a-test-secret-long-enough-for-hs256-keys"
+    claims = jwt.decode(mint(secret, "bob", "viewer"), secret, algorithms=["HS256"])
     assert {"sub", "name", "role", "iat", "exp"} <= claims.keys()
     assert claims["sub"] == "bob" and claims["role"] == "viewer"
 
