@@ -10,7 +10,7 @@ import { el, replace, flash } from "./dom.js";
  */
 export function mountAuth(container, { onChange = () => location.reload(), defaultRole = "viewer" } = {}) {
   const who = el("span", { className: "auth-who" });
-  const toggle = el("button", { type: "button", className: "btn btn-small", attrs: { "aria-expanded": "false" } });
+  const toggle = el("button", { type: "button", className: "btn btn-small auth-toggle", attrs: { "aria-expanded": "false" } });
   const panel = el("div", { className: "auth-panel", hidden: true });
   const msg = el("p", { className: "msg", hidden: true, attrs: { role: "status" } });
 
@@ -29,9 +29,9 @@ export function mountAuth(container, { onChange = () => location.reload(), defau
     el("strong", { text: "Or paste a token" }),
     pasteInput,
     el("button", { type: "submit", className: "btn", text: "Use this token" }));
-  const logout = el("button", { type: "button", className: "btn btn-small", text: "Log out" });
+  const logout = el("button", { type: "button", className: "btn btn-small auth-logout", text: "Log out" });
   const elsewhere = el("button", {
-    type: "button", className: "btn btn-small badge-warn", hidden: true,
+    type: "button", className: "btn btn-small badge-warn auth-reload", hidden: true,
     text: "Login changed in another tab — reload", on: { click: () => location.reload() },
   });
 

@@ -246,6 +246,7 @@ class Page:
     async def screenshot(self, name: str) -> None:
         if not SHOTS:
             return
+        await self.send("Page.bringToFront")
         data = await self.send("Page.captureScreenshot", {"format": "png"})
         png = base64.b64decode(data["data"])
         await asyncio.to_thread(_write, Path(SHOTS) / f"{name}.png", png)
