@@ -443,6 +443,7 @@ def test_no_html_sinks_in_page_code() -> None:
         assert "require-trusted-types-for" in text, f"{path.name}: no CSP meta"
 
 
+@pytest.mark.system
 async def test_index_lists_live_rooms(server: str, browser: Browser) -> None:
     creator = token(server, "pages_creator1", "creator")
     title = "<b>bold?</b> & <img src=x onerror=alert(1)> index"
@@ -459,6 +460,7 @@ async def test_index_lists_live_rooms(server: str, browser: Browser) -> None:
     assert page.errors == []
 
 
+@pytest.mark.system
 async def test_watch_chat_hearts_and_moderation(server: str, browser: Browser) -> None:
     creator = token(server, "pages_host", "creator", "Host")
     viewer = token(server, "pages_viewer", "viewer", "Vic <i>")
@@ -534,6 +536,7 @@ async def test_watch_chat_hearts_and_moderation(server: str, browser: Browser) -
         assert p.errors == [], p.errors
 
 
+@pytest.mark.system
 async def test_watch_recovers_missed_events(server: str, browser: Browser) -> None:
     creator = token(server, "pages_host2", "creator", "Host Two")
     rid = make_room(server, creator, "Recovery")["id"]
@@ -560,6 +563,7 @@ async def test_watch_recovers_missed_events(server: str, browser: Browser) -> No
     assert page.errors == [], page.errors
 
 
+@pytest.mark.system
 async def test_studio_and_ops(server: str, browser: Browser) -> None:
     creator = token(server, "pages_studio", "creator", "Studio User")
     studio = await open_page(browser, server, "/studio", creator, 1300, 1400)
@@ -632,6 +636,7 @@ async def test_studio_and_ops(server: str, browser: Browser) -> None:
         assert p.errors == [], p.errors
 
 
+@pytest.mark.system
 async def test_mobile_watch_layout(server: str, browser: Browser) -> None:
     room = make_room(server, token(server, "pages_host3", "creator"), "Phone")
     page = await open_page(browser, server, f"/watch/{room['id']}", None, 390, 844)
@@ -641,6 +646,7 @@ async def test_mobile_watch_layout(server: str, browser: Browser) -> None:
     assert page.errors == [], page.errors
 
 
+@pytest.mark.system
 async def test_watch_reconnects_after_server_restart(browser: Browser) -> None:
     """A graceful stop closes sockets with 1012; the page comes back by itself."""
     if os.environ.get("LIVE_BROWSER_URL"):
