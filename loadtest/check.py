@@ -18,7 +18,7 @@ from typing import Any
 
 from loadtest.compare import dig, format_ratios, ratios
 from loadtest.figures import machine
-from loadtest.report import out_dir, summary_table, write_json
+from loadtest.report import out_dir, summary_table, write_all, write_json
 
 Verdict = tuple[str, float | bool | None, Any, bool]
 
@@ -103,6 +103,10 @@ async def run_entry(entry: dict[str, Any], out: Path, quiet: bool) -> dict[str, 
         ours, peer = res["ours"][0], res["peer"][0]
     else:
         ours, peer = await execute(options_from(ns)), None
+    for rep in (ours, peer):
+        if rep is not None:
+            paths = write_all(rep, out)
+            rep.setdefault("meta", {})["report_files"] = {k: str(v) for k, v in paths.items()}
     return {"entry": entry, "argv": argv, "command": command_for(entry), "ours": ours, "peer": peer,
             "verdicts": evaluate(entry.get("targets", {}), ours, peer)}
 
