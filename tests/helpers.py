@@ -95,7 +95,7 @@ class Viewer:
 
     async def request(self, op: str, **fields: Any) -> dict[str, Any]:
         self._next_id += 1
-        req_id = self._next_id
+        req_id = f"r{self._next_id}"
         await self.ws.send_str(orjson.dumps({"op": op, "id": req_id, **fields}).decode())
         frame: dict[str, Any] = await self.wait_for(lambda: self.replies.get(req_id))
         return frame

@@ -1,0 +1,71 @@
+"""Hearts, online, unique, peak and top fans, against the real store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import LiveApp, token
+from tests.helpers import Viewer
+
+
+async def test_hearts_are_exact_and_counters_coalesced(live_app_factory: Any) -> None:
+    live: LiveApp = await live_app_factory(ws={"max_frames_per_s": 1000})
+    room = await live.live_room()
+    viewers = [await Viewer.connect(live.base, room, token(f"fan{i}")) for i in range(4)]
+    for v in viewers:
+        await v.wait_welcome()
+    await asyncio.gather(*(v.request("heart", count=(i % 50) + 1)
+                           for v in viewers for i in range(40)))
+    expected = sum((i % 50) + 1 for i in range(40)) * 4
+    for v in viewers:
+        await v.wait_for(lambda v=v: (v.last_counters() or {}).get("hearts") == expected)
+        # coalesced: never more than one counters event in one frame
+        for frame in v.frames:
+            if frame["type"] == "events":
+                assert sum(e["type"] == "counters" for e in frame["events"]) <= 1
+    _, public = await live.call("GET", f"/api/rooms/{room}")
+    assert public["counters"]["hearts"] == expected
+    _, fans = await live.call("GET", f"/api/rooms/{room}/fans/top?limit=4")
+    assert {f["user_id"] for f in fans["fans"]} == {f"fan{i}" for i in range(4)}
+    assert all(f["score"] == expected // 4 for f in fans["fans"])
+    for v in viewers:
+        await v.close()
+
+
+async def test_online_unique_and_peak(live: LiveApp) -> None:
+    room = await live.live_room()
+    a = await Viewer.connect(live.base, room, token("ann"))
+    b = await Viewer.connect(live.base, room, token("ben"))
+    b2 = await Viewer.connect(live.base, room, token("ben"))  # same user, second device
+    g = await Viewer.connect(live.base, room, guest=True)
+    for v in (a, b, b2, g):
+        await v.wait_welcome()
+    await a.wait_for(lambda: (a.last_counters() or {}).get("online") == 4)
+    assert a.last_counters() == {"online": 4, "hearts": 0, "unique": 3, "peak": 4, "chat": 0}
+    for v in (b, b2, g):
+        await v.close()
+    await a.wait_for(lambda: (a.last_counters() or {}).get("online") == 1)
+    counters = a.last_counters()
+    assert counters is not None and counters["peak"] == 4 and counters["unique"] == 3
+    await a.close()
+
+
+async def test_dead_connection_is_closed_by_heartbeat(live_app_factory: Any) -> None:
+    live = await live_app_factory(ws={"heartbeat_s": 0.4})
+    room = await live.live_room()
+    watcher = await Viewer.connect(live.base, room, token("ann"))
+    await watcher.wait_welcome()
+    url = live.base.replace("http", "ws") + f"/ws/rooms/{room}"
+    async with aiohttp.ClientSession() as http:
+        # autoping off: this client never answers the server's pings, like a dead peer
+        silent = Viewer(await http.ws_connect(url, params={"token": token("zed")},
+                                              autoping=False))
+        await silent.wait_welcome()
+        await watcher.wait_for(lambda: (watcher.last_counters() or {}).get("online") == 2)
+        await silent.wait_closed()
+        await watcher.wait_for(lambda: (watcher.last_counters() or {}).get("online") == 1)
+        await silent.close()
+    await watcher.close()
