@@ -192,7 +192,7 @@ async def server_factory(valkey_url: str,
         full_env.update(env or {})
         log_path = tmp_path / f"server-{port}.log"
         with log_path.open("wb") as log_file:
-            proc = subprocess.Popen(  # noqa: S603
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "live_server", "serve", "--host", "127.0.0.1",
                  "--port", str(port), "--workers", str(workers), *(args or [])],
                 env=full_env, stdout=log_file, stderr=subprocess.STDOUT, cwd=cwd or ROOT,

@@ -1,8 +1,9 @@
 """Browser tests of the pages in static/: a real server, a headless Chromium driven over the
 DevTools protocol (websockets), no browser download.
 
-Skipped when no Chromium is installed (Debian: `apt-get install chromium`) or when the server
-cannot start. LIVE_BROWSER_URL=http://127.0.0.1:PORT tests a server that already runs (it must
+They fail when no Chromium is installed (scripts/test.sh installs Debian's `chromium`) or when
+the server cannot start. LIVE_BROWSER_URL=http://127.0.0.1:PORT tests a server that already runs
+(it must
 allow development login, as `serve --demo` does). LIVE_BROWSER_SHOTS=<folder> keeps screenshots.
 """
 
@@ -341,7 +342,7 @@ class ServerProcess:
         if not wait_http(f"{self.url}/healthz", self.proc, 60):
             tail = (self.workdir / "server.log").read_text(errors="replace")[-2000:]
             self.stop()
-            pytest.skip(f"the server did not start:\n{tail}")
+            pytest.fail(f"the server did not start:\n{tail}")
 
     def stop(self) -> None:
         if self.proc is None:
@@ -366,7 +367,7 @@ def server() -> Iterator[str]:
         yield given.rstrip("/")
         return
     if find_chromium() is None:
-        pytest.skip("no chromium installed")
+        pytest.fail("no chromium installed: scripts/test.sh installs Debian's chromium")
     proc = ServerProcess()
     try:
         proc.start()
@@ -379,13 +380,13 @@ def server() -> Iterator[str]:
 async def browser() -> AsyncIterator[Browser]:
     exe = find_chromium()
     if exe is None:
-        pytest.skip("no chromium installed")
+        pytest.fail("no chromium installed: scripts/test.sh installs Debian's chromium")
     b = Browser(exe)
     try:
         await b.start()
     except CDPError as e:
         await b.close()
-        pytest.skip(str(e))
+        pytest.fail(str(e))
     try:
         yield b
     finally:

@@ -117,7 +117,7 @@ async def test_auth_frame_path_and_timeout(live_app_factory: Any) -> None:
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(url)
         viewer = Viewer(ws)
-        await ws.send_str('{"op": "auth", "token": "%s"}' % token("bob"))
+        await ws.send_str(f'{{"op": "auth", "token": "{token("bob")}"}}')
         welcome = await viewer.wait_welcome()
         assert welcome["user"]["id"] == "bob"
         await viewer.close()

@@ -55,7 +55,8 @@ async def test_snapshot_on_join_has_recent_chat_counters_and_announcement(live: 
 
 
 async def test_history_pages_backwards(live_app_factory: Any) -> None:
-    live = await live_app_factory(chat={"burst": 50, "rate_per_s": 50}, ws={"max_frames_per_s": 1000})
+    live = await live_app_factory(chat={"burst": 50, "rate_per_s": 50},
+                                  ws={"max_frames_per_s": 1000})
     room = await live.live_room(creator="alice")
     alice = await Viewer.connect(live.base, room, token("alice", "creator"))
     await alice.wait_welcome()

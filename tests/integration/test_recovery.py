@@ -9,7 +9,8 @@ from tests.helpers import Viewer
 
 
 async def test_reconnect_gets_exactly_the_missed_events_in_order(live_app_factory: Any) -> None:
-    live = await live_app_factory(chat={"burst": 100, "rate_per_s": 100}, ws={"max_frames_per_s": 1000})
+    live = await live_app_factory(chat={"burst": 100, "rate_per_s": 100},
+                                  ws={"max_frames_per_s": 1000})
     room = await live.live_room()
     creator = await Viewer.connect(live.base, room, token("alice", "creator"))
     await creator.wait_welcome()
@@ -38,7 +39,8 @@ async def test_reconnect_gets_exactly_the_missed_events_in_order(live_app_factor
 
 
 async def test_gap_beyond_retention_gives_snapshot(live_app_factory: Any) -> None:
-    live = await live_app_factory(chat={"burst": 100, "rate_per_s": 100}, ws={"max_frames_per_s": 1000},
+    live = await live_app_factory(chat={"burst": 100, "rate_per_s": 100},
+                                  ws={"max_frames_per_s": 1000},
                                   history={"max_events": 20})
     room = await live.live_room()
     creator = await Viewer.connect(live.base, room, token("alice", "creator"))
