@@ -3,8 +3,8 @@ DevTools protocol (websockets), no browser download.
 
 They fail when no Chromium is installed (scripts/test.sh installs Debian's `chromium`) or when
 the server cannot start. LIVE_BROWSER_URL=http://127.0.0.1:PORT tests a server that already runs
-(it must
-allow development login, as `serve --demo` does). LIVE_BROWSER_SHOTS=<folder> keeps screenshots.
+(it must allow development login, as `serve --demo` does). LIVE_BROWSER_SHOTS=<folder> keeps
+screenshots.
 """
 
 from __future__ import annotations
