@@ -242,7 +242,7 @@ async def spawn(
     elif kind == "sio":
         cmd = [
             py, "-m", "loadtest.peers", "--host", LOOPBACK, "--port", str(port),
-            "--redis-url", valkey_url, "--secret", secret, "--workers", str(workers),
+            "--redis-url", valkey_url, f"--secret={secret}", "--workers", str(workers),
         ]
         ready_path = "/readyz"
     else:

@@ -136,7 +136,7 @@ def _run_many(args: argparse.Namespace) -> None:
     """Start `--workers` single-process copies by pid and stop them when told to stop."""
     base = [
         sys.executable, "-m", "loadtest.peers", "--host", args.host, "--port", str(args.port),
-        "--redis-url", args.redis_url, "--secret", args.secret, "--workers", "1",
+        "--redis-url", args.redis_url, f"--secret={args.secret}", "--workers", "1",
     ]
     children = [subprocess.Popen(base) for _ in range(args.workers)]
     stop = {"now": False}
