@@ -17,13 +17,13 @@ def test_round_trip() -> None:
 
 
 @pytest.mark.parametrize("bad", [
-    jwt.encode({"sub": "a", "role": "viewer", "exp": int(time.time()) + 60}, "x" * 40,
+    jwt.encode({"sub": "a", "role": "viewer", "exp": int(time.time()) + 86400}, "x" * 40,
                algorithm="HS256"),
-    jwt.encode({"sub": "a", "role": "viewer", "exp": int(time.time()) + 60}, None,
+    jwt.encode({"sub": "a", "role": "viewer", "exp": int(time.time()) + 86400}, None,
                algorithm="none"),
-    jwt.encode({"sub": "a", "role": "king", "exp": int(time.time()) + 60}, SECRET,
+    jwt.encode({"sub": "a", "role": "king", "exp": int(time.time()) + 86400}, SECRET,
                algorithm="HS256"),
-    jwt.encode({"sub": "a b", "role": "viewer", "exp": int(time.time()) + 60}, SECRET,
+    jwt.encode({"sub": "a b", "role": "viewer", "exp": int(time.time()) + 86400}, SECRET,
                algorithm="HS256"),
     jwt.encode({"sub": "a", "role": "viewer"}, SECRET, algorithm="HS256"),  # no exp
     "not.a.token", "", "x" * 5000,
