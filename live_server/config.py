@@ -63,6 +63,7 @@ class WsSettings:
 @dataclasses.dataclass(frozen=True, slots=True)
 class RealtimeSettings:
     tick_ms: int
+    counters_interval_ms: int
     max_batch_events: int
     join_names_per_tick: int
 

@@ -46,6 +46,7 @@ class LocalRoom:
     batch: list[bytes] = dataclasses.field(default_factory=list)
     batch_events: int = 0
     counters: bytes | None = None
+    notices_sent_at: float = -1e9  # loop time counters/joins last went out
     joins: bytes | None = None
     urgent: bool = False
     last_seq: int = 0
@@ -64,7 +65,8 @@ class LocalRoom:
 
 class Hub:
     def __init__(self, *, max_out_buffer: int, slow_close_grace_ms: int, join_names: int,
-                 max_batch_events: int, stats: HubStats) -> None:
+                 max_batch_events: int, stats: HubStats, counters_interval_ms: int = 0) -> None:
+        self.counters_interval_s = counters_interval_ms / 1000
         self.rooms: dict[str, LocalRoom] = {}
         self.max_out_buffer = max_out_buffer
         self.slow_close_grace_s = slow_close_grace_ms / 1000
@@ -204,28 +206,45 @@ class Hub:
     # Fan-out ------------------------------------------------------------------------------
 
     def tick(self) -> None:
+        now = asyncio.get_running_loop().time()
         for room in list(self.rooms.values()):
-            if room.batch or room.counters or room.joins:
-                self.flush(room)
+            notices_due = (room.counters is not None or room.joins is not None) and (
+                now - room.notices_sent_at >= self.counters_interval_s)
+            if room.batch or notices_due:
+                self.flush(room, with_notices=notices_due, now=now)
 
-    def flush(self, room: LocalRoom) -> None:
+    def flush(self, room: LocalRoom, *, with_notices: bool = False, now: float = 0.0) -> None:
+        """Send the pending batch; counters and join notices ride along only when due, so a
+        big room sees them at most once per ``counters_interval`` however busy it is."""
         events = room.batch
-        if room.joins is not None:
-            events.append(room.joins)
-        if room.counters is not None:
-            events.append(room.counters)
+        if with_notices:
+            if room.joins is not None:
+                events.append(room.joins)
+            if room.counters is not None:
+                events.append(room.counters)
+            room.counters = room.joins = None
+            room.notices_sent_at = now
         if not events:
             return
-        room.batch, room.batch_events, room.counters, room.joins = [], 0, None, None
+        room.batch, room.batch_events = [], 0
         room.urgent = False
         frame = text_frame(batch_payload(room.id_bytes, events))
-        n_events = len(events)
+        # The hot loop: one synchronous write of the same bytes per socket, nothing awaited.
+        limit = self.max_out_buffer
         written = 0
-        for conn in list(room.conns):
-            if self._write(room, conn, frame, n_events, count=False):
-                written += 1
+        slow: list[Conn] = []
+        for conn in room.conns:
+            transport = conn.transport
+            if transport.is_closing():
+                continue
+            transport.write(frame)
+            written += 1
+            if transport.get_write_buffer_size() > limit:
+                slow.append(conn)
+        for conn in slow:
+            self.drop_slow(room, conn)
         if written:
-            self.stats.frames(written, written * len(frame), written * n_events)
+            self.stats.frames(written, written * len(frame), written * len(events))
 
     def send(self, conn: Conn, frame: bytes) -> None:
         """A frame for one connection (a reply); subject to the same slow-consumer rule."""
@@ -233,17 +252,15 @@ class Hub:
         if room is not None:
             self._write(room, conn, frame, 0)
 
-    def _write(self, room: LocalRoom, conn: Conn, frame: bytes, n_events: int,
-               count: bool = True) -> bool:
+    def _write(self, room: LocalRoom, conn: Conn, frame: bytes, n_events: int) -> None:
+        """One frame to one connection (welcome, replies), under the same slow-consumer rule."""
         transport = conn.transport
         if conn.closed or transport.is_closing():
-            return False
+            return
         transport.write(frame)
-        if count:
-            self.stats.frames(1, len(frame), n_events)
+        self.stats.frames(1, len(frame), n_events)
         if transport.get_write_buffer_size() > self.max_out_buffer:
             self.drop_slow(room, conn)
-        return True
 
     def drop_slow(self, room: LocalRoom, conn: Conn) -> None:
         """Out of the room now; the close frame is queued behind what it has not read yet, and
@@ -263,6 +280,9 @@ class Hub:
         """Ask the connection's handler to close it with ``code`` (bans, shutdown)."""
         if conn.closed:
             return
+        room = self.rooms.get(conn.room_id)
+        if room is not None:
+            room.conns.discard(conn)  # nothing more after the close frame
         if conn.on_kick is not None:
             conn.on_kick(code, reason)
 

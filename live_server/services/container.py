@@ -49,6 +49,7 @@ class Services:
                   slow_close_grace_ms=settings.ws.slow_close_grace_ms,
                   join_names=settings.realtime.join_names_per_tick,
                   max_batch_events=settings.realtime.max_batch_events,
+                  counters_interval_ms=settings.realtime.counters_interval_ms,
                   stats=HubStats(frames=metrics.frames, slow_consumer=metrics.slow_consumer,
                                  received=metrics.received))
         node = Node(hub=hub, broker_client=client, rooms=room_store, presence=presence,

@@ -69,3 +69,21 @@ async def test_dead_connection_is_closed_by_heartbeat(live_app_factory: Any) -> 
         await watcher.wait_for(lambda: (watcher.last_counters() or {}).get("online") == 1)
         await silent.close()
     await watcher.close()
+
+
+async def test_counters_go_out_at_most_once_per_interval(live_app_factory: Any) -> None:
+    live = await live_app_factory(realtime={"tick_ms": 20, "counters_interval_ms": 250},
+                                  ws={"max_frames_per_s": 1000})
+    room = await live.live_room()
+    fan = await Viewer.connect(live.base, room, token("fan"))
+    await fan.wait_welcome()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for _ in range(60):  # hearts on every tick: the total changes all the time
+        await fan.request("heart", count=1)
+        await asyncio.sleep(0.02)
+    await fan.wait_for(lambda: (fan.last_counters() or {}).get("hearts") == 60)
+    elapsed = loop.time() - start
+    sent = len(fan.of_type("counters"))
+    assert 2 <= sent <= elapsed / 0.25 + 2, (sent, elapsed)
+    await fan.close()
