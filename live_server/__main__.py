@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -100,23 +101,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _supervise(args: argparse.Namespace, settings: config.Settings) -> int:
-    """Start N worker processes on one port (SO_REUSEPORT), forward signals, wait for them."""
+    """Start N worker processes on one port (SO_REUSEPORT), restart one that dies, forward
+    SIGTERM/SIGINT to all and wait for them."""
     env = dict(os.environ, REDIS_URL=settings.store.url)
     env[config.env_name("server", "port")] = str(settings.server.port)
     env[config.env_name("server", "host")] = settings.server.host
     cmd = [sys.executable, "-m", "live_server", "serve", "--worker"]
-    children = [subprocess.Popen(cmd, env=env) for _ in range(args.workers)]
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(cmd, env=env)
+
+    children = [spawn() for _ in range(args.workers)]
     log.info("started %d workers: %s", len(children), [c.pid for c in children])
+    stopping: list[int] = []
+    restarts: list[float] = []
+    gave_up: list[bool] = []
 
     def forward(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
         for child in children:
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    while not stopping:
+        time.sleep(0.5)
+        for i, child in enumerate(children):
+            if child.poll() is None or stopping:
+                continue
+            now = time.monotonic()
+            restarts[:] = [t for t in restarts if now - t < 60] + [now]
+            if len(restarts) > 5:
+                log.error("workers keep dying; stopping")
+                forward(signal.SIGTERM, None)
+                gave_up.append(True)
+                break
+            log.warning("worker %d exited with %s; starting another", child.pid,
+                        child.returncode)
+            children[i] = spawn()
     codes = [child.wait() for child in children]
-    return max(codes) if any(codes) else 0
+    return 1 if gave_up else max((c for c in codes if c > 0), default=0)
 
 
 def cmd_token(args: argparse.Namespace) -> int:

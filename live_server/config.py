@@ -250,6 +250,8 @@ def _validated(settings: Settings) -> Settings:
         "history.max_events": settings.history.max_events,
         "chat.max_length": settings.chat.max_length,
         "chat.burst": settings.chat.burst,
+        "chat.rate_per_s": settings.chat.rate_per_s,
+        "realtime.counters_interval_ms": settings.realtime.counters_interval_ms + 1,
         "hearts.max_per_frame": settings.hearts.max_per_frame,
     }
     for name, value in positive.items():

@@ -65,9 +65,12 @@ class Broker:
             self._wake.set()
         await asyncio.wait_for(asyncio.shield(fut), timeout=10)
 
-    async def unsubscribe(self, channel: str) -> None:
+    async def unsubscribe(self, channel: str, still_wanted: Callable[[], bool] | None = None,
+                          ) -> None:
+        """Drop a subscription, unless ``still_wanted()`` says a viewer came back meanwhile
+        (checked under the lock, so a concurrent subscribe is never undone)."""
         async with self._lock:
-            if channel not in self._channels:
+            if channel not in self._channels or (still_wanted is not None and still_wanted()):
                 return
             self._channels.discard(channel)
             with contextlib.suppress(RedisConnectionError):

@@ -46,8 +46,10 @@ class LocalRoom:
     batch: list[bytes] = dataclasses.field(default_factory=list)
     batch_events: int = 0
     counters: bytes | None = None
+    join_total: int = 0
+    join_shown: list[str] = dataclasses.field(default_factory=list)
+    joins_ts: int = 0
     notices_sent_at: float = -1e9  # loop time counters/joins last went out
-    joins: bytes | None = None
     urgent: bool = False
     last_seq: int = 0
     # per-tick report for the presence/counters flush
@@ -102,6 +104,9 @@ class Hub:
         if room is None or conn not in room.joining or conn.closed:
             return
         room.joining.discard(conn)
+        # What this connection got from the store is what the process has delivered too: a
+        # later gap fill (pub/sub reconnect) must start after it, not repeat it.
+        room.last_seq = max(room.last_seq, upto_seq)
         # The room's pending batch may hold events this connection already has (in its
         # snapshot or recovery); send that batch to the others now, and give this connection
         # exactly what it was held, above upto_seq.
@@ -172,7 +177,13 @@ class Hub:
             data = ev.get("data") or {}
             room.online_total = int(data.get("online", room.online_total))
         elif kind == "joins":
-            room.joins = raw
+            # Several processes and ticks publish join notices; sum them until they go out.
+            data = ev.get("data") or {}
+            room.join_total += int(data.get("count", 0))
+            for name in data.get("names", []):
+                if len(room.join_shown) < self.join_names:
+                    room.join_shown.append(str(name))
+            room.joins_ts = int(ev.get("ts", 0))
         else:
             if isinstance(seq, int):
                 if seq <= room.last_seq:
@@ -208,7 +219,7 @@ class Hub:
     def tick(self) -> None:
         now = asyncio.get_running_loop().time()
         for room in list(self.rooms.values()):
-            notices_due = (room.counters is not None or room.joins is not None) and (
+            notices_due = (room.counters is not None or room.join_total > 0) and (
                 now - room.notices_sent_at >= self.counters_interval_s)
             if room.batch or notices_due:
                 self.flush(room, with_notices=notices_due, now=now)
@@ -218,11 +229,14 @@ class Hub:
         big room sees them at most once per ``counters_interval`` however busy it is."""
         events = room.batch
         if with_notices:
-            if room.joins is not None:
-                events.append(room.joins)
+            if room.join_total:
+                events.append(orjson.dumps({
+                    "type": "joins", "ts": room.joins_ts,
+                    "data": {"count": room.join_total, "names": room.join_shown}}))
+                room.join_total, room.join_shown = 0, []
             if room.counters is not None:
                 events.append(room.counters)
-            room.counters = room.joins = None
+            room.counters = None
             room.notices_sent_at = now
         if not events:
             return

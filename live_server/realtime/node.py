@@ -106,7 +106,9 @@ class Node:
         if self.hub.detach(conn):
             self._subscribed.pop(conn.room_id, None)
             channel = self.rooms.keys.room(conn.room_id).channel
-            task = asyncio.create_task(self.broker.unsubscribe(channel))
+            room_id = conn.room_id
+            task = asyncio.create_task(
+                self.broker.unsubscribe(channel, lambda: room_id in self.hub.rooms))
             task.add_done_callback(_log_failure)
 
     # Pub/sub ------------------------------------------------------------------------------

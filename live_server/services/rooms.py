@@ -39,7 +39,10 @@ class RoomService:
             ids = await self.rooms.recent_ids(limit)
         else:
             raise InvalidField("'state' must be live, mine or all")
-        rooms = await self.rooms.many(ids[:limit])
+        rooms = await self.rooms.many(ids)
+        if state == "mine":
+            rooms.sort(key=lambda r: r.created_at, reverse=True)
+        rooms = rooms[:limit]
         counters = await self.rooms.counters_many([r.id for r in rooms], now_ms())
         return [{**r.public(), "counters": counters[r.id]} for r in rooms]
 

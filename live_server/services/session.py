@@ -4,13 +4,15 @@ requests it may make. The web handler feeds it text frames and writes what it re
 from __future__ import annotations
 
 import dataclasses
+import logging
+import secrets
 from collections.abc import Awaitable, Callable
 
 from live_server.auth import Identity, is_moderator, require_user
 from live_server.config import Settings
 from live_server.domain.chat import MAX_MUTE_S, MAX_SLOW_MODE_S
 from live_server.domain.rooms import Room
-from live_server.errors import InvalidField, LiveError, MissingField, NotFound, UnknownOp
+from live_server.errors import Internal, InvalidField, LiveError, MissingField, NotFound, UnknownOp
 from live_server.protocol import (
     Json,
     dumps,
@@ -31,6 +33,7 @@ from live_server.services.rooms import RoomService
 from live_server.store.presence import PresenceStore
 from live_server.store.rooms import RoomStore
 
+log = logging.getLogger(__name__)
 Handler = Callable[["Session", Json], Awaitable[Json | bytes]]
 _HANDLERS: dict[str, Handler] = {}
 
@@ -54,6 +57,7 @@ class Session:
     room_store: RoomStore
     presence: PresenceStore
     on_error: Callable[[str], None] | None = None
+    on_op: Callable[[str], None] | None = None
 
     @property
     def moderator(self) -> bool:
@@ -106,6 +110,12 @@ class Session:
             if self.on_error is not None:
                 self.on_error(err.code)
             return error_frame(req_id, err)
+        except Exception:  # a bug or a store failure: answer, keep the connection
+            ref = secrets.token_hex(4)
+            log.exception("request failed (ref %s) in room %s", ref, self.room.id)
+            if self.on_error is not None:
+                self.on_error("internal")
+            return error_frame(req_id, Internal(f"internal error (ref {ref})"))
 
     async def _dispatch(self, msg: Json) -> bytes:
         name = msg.get("op")
@@ -114,6 +124,8 @@ class Session:
         if not isinstance(name, str):
             raise InvalidField("'op' must be a string")
         handler = _HANDLERS.get(name)
+        if self.on_op is not None:
+            self.on_op(name if handler is not None else "unknown")
         if handler is None:
             raise UnknownOp(f"unknown op '{name[:40]}'")
         result = await handler(self, msg)

@@ -17,7 +17,7 @@ LatencyObserver = Callable[[str, float], None]
 def connect(url: str, pool_size: int) -> aioredis.Redis:
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=pool_size, timeout=5, socket_keepalive=True,
-        health_check_interval=30,
+        health_check_interval=30, socket_connect_timeout=3, socket_timeout=5,
     )
     return aioredis.Redis(connection_pool=pool)
 

@@ -34,7 +34,9 @@ class PresenceStore:
         if not reports:
             return
         script = self.core.scripts.get("tick")
-        async with self.core.client.pipeline(transaction=False) as pipe:
+        # MULTI/EXEC: all rooms' reports apply or none do, so a failed flush can be retried
+        # without counting hearts twice.
+        async with self.core.client.pipeline(transaction=True) as pipe:
             for room_id, rep in reports.items():
                 k = self.keys.room(room_id)
                 fan_args: list[str | int] = []

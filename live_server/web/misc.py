@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -23,7 +24,7 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     try:
-        await services(request).client.ping()
+        await asyncio.wait_for(services(request).client.ping(), 2)
     except Exception:
         raise NotReady("valkey does not answer") from None
     return json({"ok": True})

@@ -8,20 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from redis.exceptions import RedisError
 
 from live_server.auth import GUEST, Identity, verify
-from live_server.errors import CloseCode, InvalidField, LiveError, NotFound, Unauthorized
+from live_server.errors import (
+    CloseCode,
+    Internal,
+    InvalidField,
+    LiveError,
+    NotFound,
+    Unauthorized,
+)
 from live_server.protocol import error_frame, get_str, loads_object
 from live_server.realtime.conn import Conn
 from live_server.realtime.frames import text_frame
+from live_server.services.container import Services
 from live_server.services.session import Session
 from live_server.web.http import services
 from live_server.web.keys import SHUTTING_DOWN
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -114,24 +125,37 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
         session = Session(settings=s.settings, who=who, room=room, conn=conn, node=s.node,
                           rooms=s.rooms, chat=s.chat, room_store=s.room_store,
                           presence=s.presence,
-                          on_error=lambda code: s.metrics.errors.labels(code).inc())
+                          on_error=lambda code: s.metrics.errors.labels(code).inc(),
+                          on_op=lambda op: s.metrics.requests.labels(op).inc())
         s.metrics.connections.inc()
         s.metrics.connects.labels("ok").inc()
         await session.open(since)
         await _serve(request, ws, session, conn)
+    except LiveError as err:  # during the join (e.g. the room vanished)
+        await _refuse(s, ws, _Refused(err, CloseCode.NORMAL, err.code))
+    except (OSError, RedisError, TimeoutError) as exc:  # the store failed during the join
+        log.warning("websocket join failed: %s", exc)
+        await _refuse(s, ws, _Refused(Internal("try again shortly"), CloseCode.INTERNAL,
+                                      "internal"))
     except _Refused as refused:
-        s.metrics.connects.labels(refused.err.code).inc()
-        s.metrics.errors.labels(refused.err.code).inc()
-        with contextlib.suppress(Exception):
-            await ws.send_str(error_frame(None, refused.err).decode())
-        await ws.close(code=refused.close_code, message=refused.reason.encode())
+        await _refuse(s, ws, refused)
     finally:
         if conn is not None:
             s.node.leave(conn)
             s.metrics.connections.dec()
         code = (conn.close_code if conn is not None and conn.close_code else ws.close_code)
-        s.metrics.closes.labels(str(code)).inc()
+        s.metrics.closes.labels(str(code or 1006)).inc()  # 1006: no close frame (dropped)
     return ws
+
+
+async def _refuse(s: Services, ws: web.WebSocketResponse, refused: _Refused) -> None:
+    """An error frame with id null, then the close code that goes with it."""
+    s.metrics.connects.labels(refused.err.code).inc()
+    s.metrics.errors.labels(refused.err.code).inc()
+    with contextlib.suppress(Exception):
+        await ws.send_str(error_frame(None, refused.err).decode())
+    with contextlib.suppress(Exception):
+        await ws.close(code=refused.close_code, message=refused.reason.encode())
 
 
 def _close_soon(ws: web.WebSocketResponse, conn: Conn, code: int, reason: str) -> None:
