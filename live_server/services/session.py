@@ -63,10 +63,10 @@ class Session:
     def moderator(self) -> bool:
         return is_moderator(self.who, self.room.creator_id)
 
-    async def snapshot(self) -> tuple[Json, int]:
+    async def snapshot(self, visit: bool = False) -> tuple[Json, int]:
         found = await self.room_store.snapshot(
             self.room.id, self.who.user_id, recent=self.settings.history.recent_chat, top=10,
-            now=now_ms())
+            now=now_ms(), visit=(self.conn.visitor_id, self.who.name) if visit else None)
         if found is None:
             raise NotFound("no such room")
         room, snap, seq = found
@@ -84,8 +84,10 @@ class Session:
             recovered, missed, _current = await self.room_store.missed(self.room.id, since)
         if recovered and since is not None:
             seq, last = since, since + len(missed)
-        else:
-            snap, seq = await self.snapshot()
+            await self.presence.joined(self.room.id, self.conn.visitor_id, self.who.user_id,
+                                       self.who.name)
+        else:  # the snapshot read also records the visit: one round trip fewer per join
+            snap, seq = await self.snapshot(visit=True)
             missed, last = [], seq
         welcome = dumps({
             "type": "welcome", "conn_id": self.conn.id, "server_time": now_ms(),
@@ -94,8 +96,6 @@ class Session:
         frames = [text_frame(welcome)]
         if missed:
             frames.append(text_frame(batch_payload(self.room.id.encode(), missed)))
-        await self.presence.joined(self.room.id, self.conn.visitor_id, self.who.user_id,
-                                   self.who.name)
         self.node.hub.note_join(self.room.id, self.who.name if self.who.user_id else None)
         self.node.hub.activate(self.conn, last, frames)
 

@@ -96,9 +96,6 @@ class ChatStore:
         return await self._hash_event(room_id, "bans", "del", user_id, "",
                                       dumps(event("user_unbanned", {"user_id": user_id, "by": by})))
 
-    async def is_banned(self, room_id: str, user_id: str) -> bool:
-        return bool(await self.core.client.hexists(self.keys.room(room_id).bans, user_id))
-
     async def list_hash(self, room_id: str, which: str, now: int) -> list[Json]:
         raw = await self.core.client.hgetall(getattr(self.keys.room(room_id), which))
         items = [orjson.loads(v) for v in raw.values()]

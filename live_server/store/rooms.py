@@ -60,6 +60,16 @@ class RoomStore:
             raise NotFound("no such room")
         return room
 
+    async def get_for_user(self, room_id: str, user_id: str | None) -> tuple[Room | None, bool]:
+        """The room and whether ``user_id`` is banned from it, in one round trip (the
+        websocket join checks both before anything else)."""
+        k = self.keys.room(room_id)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(k.meta)
+            pipe.hexists(k.bans, user_id or "")
+            raw, banned = await pipe.execute()
+        return (Room.from_hash(raw) if raw else None), bool(banned and user_id)
+
     async def many(self, room_ids: list[str]) -> list[Room]:
         if not room_ids:
             return []
@@ -207,10 +217,17 @@ class RoomStore:
         ]
 
     async def snapshot(self, room_id: str, user_id: str | None, *, recent: int, top: int,
-                       now: int) -> tuple[Room, Json, int] | None:
-        """(room, snapshot, seq) read in one transaction so that ``seq`` matches the content."""
+                       now: int, visit: tuple[str, str] | None = None,
+                       ) -> tuple[Room, Json, int] | None:
+        """(room, snapshot, seq) read in one transaction so that ``seq`` matches the content.
+        ``visit`` = (visitor id, display name) also records a join (unique viewers, the name
+        shown on the fans board) in the same round trip."""
         k = self.keys.room(room_id)
         async with self.core.client.pipeline(transaction=True) as pipe:
+            if visit is not None:
+                pipe.pfadd(k.unique, visit[0])
+                if user_id is not None:
+                    pipe.hset(k.names, user_id, visit[1])
             pipe.hgetall(k.meta)
             pipe.get(k.seq)
             pipe.hmget(k.stats, "hearts", "peak", "chat")
@@ -221,8 +238,11 @@ class RoomStore:
             pipe.smembers(k.deleted)
             pipe.zrevrange(k.fans, 0, top - 1, withscores=True)
             pipe.hget(k.mutes, user_id or "")
-            (meta, seq, (hearts, peak, chat), online, seen, unique, entries, deleted, fans,
-             mute) = await pipe.execute()
+            replies = await pipe.execute()
+        if visit is not None:
+            replies = replies[2 if user_id is not None else 1:]
+        (meta, seq, (hearts, peak, chat), online, seen, unique, entries, deleted, fans,
+         mute) = replies
         if not meta:
             return None
         room = Room.from_hash(meta)

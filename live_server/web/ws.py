@@ -109,14 +109,14 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
     conn: Conn | None = None
     try:
         who, since = await _authenticate(request, ws)
-        room = await s.room_store.get(room_id)
+        room, banned = await s.room_store.get_for_user(room_id, who.user_id)
         if room is None:
             raise _Refused(NotFound("no such room"), CloseCode.ROOM_NOT_FOUND, "room_not_found")
         if who.is_guest and not room.allow_guests:
             raise _Refused(LiveError("log in to watch this room", code="guests_not_allowed",
                                      status=403),
                            CloseCode.GUESTS_NOT_ALLOWED, "guests_not_allowed")
-        if who.user_id is not None and await s.chat_store.is_banned(room_id, who.user_id):
+        if banned:
             raise _Refused(LiveError("you are banned from this room", code="banned",
                                      status=403), CloseCode.BANNED, "banned")
         conn = Conn(room_id=room_id, transport=transport, user_id=who.user_id, name=who.name,
