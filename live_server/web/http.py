@@ -11,8 +11,8 @@ import orjson
 from aiohttp import web
 
 from live_server.auth import GUEST, Identity, verify
-from live_server.errors import Internal, InvalidJson, LiveError, NotFound, PayloadTooLarge
-from live_server.protocol import Json
+from live_server.errors import Internal, LiveError, NotFound, PayloadTooLarge
+from live_server.protocol import Json, loads_object
 from live_server.services.container import Services
 from live_server.web.keys import SERVICES
 
@@ -45,13 +45,7 @@ async def body(request: web.Request) -> Json:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
     if not raw.strip():
         return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidJson("body is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidJson("body must be a JSON object")
-    return value
+    return loads_object(raw)
 
 
 def json(data: Any, status: int = 200) -> web.Response:
