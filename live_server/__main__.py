@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -32,7 +33,17 @@ def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     return uvloop.run(coro)
 
 
+def _tune_gc() -> None:
+    """A server holding thousands of long-lived connection objects spends a large share of its
+    CPU in the cyclic collector's full scans (seen in profiles of join storms). Freeze what
+    start-up created and collect young objects less often; garbage is still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 async def _serve(settings: config.Settings, reuse_port: bool) -> None:
+    _tune_gc()
     host, port = settings.server.host, settings.server.port
     app = create_app(settings, info={"port": port})
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
