@@ -64,6 +64,7 @@ class WsSettings:
 class RealtimeSettings:
     tick_ms: int
     counters_interval_ms: int
+    max_notice_writes_per_s: int
     max_batch_events: int
     join_names_per_tick: int
 
@@ -251,6 +252,7 @@ def _validated(settings: Settings) -> Settings:
         "chat.max_length": settings.chat.max_length,
         "chat.burst": settings.chat.burst,
         "chat.rate_per_s": settings.chat.rate_per_s,
+        "realtime.max_notice_writes_per_s": settings.realtime.max_notice_writes_per_s,
         "realtime.counters_interval_ms": settings.realtime.counters_interval_ms + 1,
         "hearts.max_per_frame": settings.hearts.max_per_frame,
     }

@@ -67,8 +67,10 @@ class LocalRoom:
 
 class Hub:
     def __init__(self, *, max_out_buffer: int, slow_close_grace_ms: int, join_names: int,
-                 max_batch_events: int, stats: HubStats, counters_interval_ms: int = 0) -> None:
+                 max_batch_events: int, stats: HubStats, counters_interval_ms: int = 0,
+                 max_notice_writes_per_s: int = 10_000) -> None:
         self.counters_interval_s = counters_interval_ms / 1000
+        self.max_notice_writes = max_notice_writes_per_s
         self.rooms: dict[str, LocalRoom] = {}
         self.max_out_buffer = max_out_buffer
         self.slow_close_grace_s = slow_close_grace_ms / 1000
@@ -219,8 +221,11 @@ class Hub:
     def tick(self) -> None:
         now = asyncio.get_running_loop().time()
         for room in list(self.rooms.values()):
+            # A notice costs one write per socket: big rooms get them less often, so that
+            # notices never cost more than max_notice_writes_per_s writes in a room.
+            interval = max(self.counters_interval_s, len(room.conns) / self.max_notice_writes)
             notices_due = (room.counters is not None or room.join_total > 0) and (
-                now - room.notices_sent_at >= self.counters_interval_s)
+                now - room.notices_sent_at >= interval)
             if room.batch or notices_due:
                 self.flush(room, with_notices=notices_due, now=now)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -35,6 +36,13 @@ class Services:
     rooms: RoomService
     chat: ChatService
     modlog: ModerationLog
+    # bound once, handed to every session (no per-connection closures)
+    count_error: Callable[[str], None] = dataclasses.field(init=False)
+    count_request: Callable[[str], None] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.count_error = self.metrics.count_error
+        self.count_request = self.metrics.count_request
 
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics, info: dict[str, Any]) -> Services:
@@ -50,6 +58,7 @@ class Services:
                   join_names=settings.realtime.join_names_per_tick,
                   max_batch_events=settings.realtime.max_batch_events,
                   counters_interval_ms=settings.realtime.counters_interval_ms,
+                  max_notice_writes_per_s=settings.realtime.max_notice_writes_per_s,
                   stats=HubStats(frames=metrics.frames, slow_consumer=metrics.slow_consumer,
                                  received=metrics.received))
         node = Node(hub=hub, broker_client=client, rooms=room_store, presence=presence,

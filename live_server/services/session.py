@@ -45,7 +45,7 @@ def op(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # one per connection: no per-instance __dict__
 class Session:
     settings: Settings
     who: Identity

@@ -47,6 +47,12 @@ class Metrics:
         self.rooms_local = Gauge("live_rooms_local", "Rooms with viewers in this process",
                                  registry=r)
 
+    def count_error(self, code: str) -> None:
+        self.errors.labels(code).inc()
+
+    def count_request(self, op: str) -> None:
+        self.requests.labels(op).inc()
+
     def frames(self, frames: int, nbytes: int, events: int) -> None:
         self.frames_out.inc(frames)
         self.bytes_out.inc(nbytes)
