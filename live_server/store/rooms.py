@@ -219,34 +219,21 @@ class RoomStore:
     async def snapshot(self, room_id: str, user_id: str | None, *, recent: int, top: int,
                        now: int, visit: tuple[str, str] | None = None,
                        ) -> tuple[Room, Json, int] | None:
-        """(room, snapshot, seq) read in one transaction so that ``seq`` matches the content.
+        """(room, snapshot, seq) from one script, so that ``seq`` matches the content.
         ``visit`` = (visitor id, display name) also records a join (unique viewers, the name
-        shown on the fans board) in the same round trip."""
+        shown on the fans board): a join reads its snapshot in one command."""
         k = self.keys.room(room_id)
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            if visit is not None:
-                pipe.pfadd(k.unique, visit[0])
-                if user_id is not None:
-                    pipe.hset(k.names, user_id, visit[1])
-            pipe.hgetall(k.meta)
-            pipe.get(k.seq)
-            pipe.hmget(k.stats, "hearts", "peak", "chat")
-            pipe.hgetall(k.online)
-            pipe.hgetall(k.online_seen)
-            pipe.pfcount(k.unique)
-            pipe.xrevrange(k.events, count=max(recent * 4, 50))
-            pipe.smembers(k.deleted)
-            pipe.zrevrange(k.fans, 0, top - 1, withscores=True)
-            pipe.hget(k.mutes, user_id or "")
-            replies = await pipe.execute()
-        if visit is not None:
-            replies = replies[2 if user_id is not None else 1:]
-        (meta, seq, (hearts, peak, chat), online, seen, unique, entries, deleted, fans,
-         mute) = replies
-        if not meta:
+        reply = await self.core.script(
+            "snapshot",
+            [k.meta, k.seq, k.stats, k.online, k.online_seen, k.unique, k.events, k.deleted,
+             k.fans, k.names, k.mutes],
+            [user_id or "", visit[0] if visit else "", visit[1] if visit else "", recent, top,
+             now, self.process_ttl_ms, max(recent * 4, 50)],
+        )
+        if text(reply[0]) != "ok":
             return None
-        room = Room.from_hash(meta)
-        names = (await self.core.client.hmget(k.names, [u for u, _ in fans])) if fans else []
+        (_ok, meta, seq, hearts, peak, chat, online, unique, chats, fans, mute) = reply
+        room = Room.from_hash(dict(zip(meta[::2], meta[1::2], strict=True)))
         muted_until = None
         if mute:
             until = int(orjson.loads(mute)["until"])
@@ -254,17 +241,17 @@ class RoomStore:
         snap: Json = {
             "room": room.public(),
             "announcement": room.announcement,
-            "counters": {"online": online_total(online, seen, now, self.process_ttl_ms),
-                         "hearts": int(hearts or 0), "unique": int(unique),
-                         "peak": int(peak or 0), "chat": int(chat or 0)},
-            "recent_chat": _chat_only(entries, deleted, recent),
+            "counters": {"online": int(online), "hearts": int(hearts), "unique": int(unique),
+                         "peak": int(peak), "chat": int(chat)},
+            "recent_chat": [orjson.loads(raw) for raw in reversed(chats)],
             "top_fans": [
-                {"user_id": u.decode(), "name": (n or u).decode(), "score": int(s)}
-                for (u, s), n in zip(fans, names, strict=True)
+                {"user_id": fans[i].decode(), "name": fans[i + 2].decode(),
+                 "score": int(float(fans[i + 1]))}
+                for i in range(0, len(fans), 3)
             ],
             "me": {"muted_until": muted_until, "moderator": False},
         }
-        return room, snap, int(seq or 0)
+        return room, snap, int(seq)
 
 
 def _chat_only(entries: list[tuple[bytes, dict[bytes, bytes]]], deleted: set[bytes],
