@@ -16,6 +16,7 @@ from typing import Any
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 DEV_SECRET = "live-server-dev-secret-not-for-production"
+DEV_WEBHOOK_SECRET = "live-server-dev-webhook-secret"
 
 
 class ConfigError(Exception):
@@ -107,6 +108,28 @@ class OpsSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ShelfSettings:
+    max_catalogue: int
+    max_shelf: int
+    max_price_cents: int
+    max_stock: int
+    max_per_buyer: int
+    max_quantity: int
+    max_sale_ms: int
+    reservation_ttl_ms: int
+    scheduler_interval_ms: int
+    bought_sample_every: int
+    order_stream_max: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PaymentsSettings:
+    provider: str
+    webhook_secret: str
+    webhook_tolerance_s: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     store: StoreSettings
@@ -118,6 +141,8 @@ class Settings:
     hearts: HeartsSettings
     http: HttpSettings
     ops: OpsSettings
+    shelf: ShelfSettings
+    payments: PaymentsSettings
 
     @property
     def production(self) -> bool:
@@ -234,6 +259,12 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("server.env must be development, production or test")
     if settings.chat.keyword_action not in ("mask", "block"):
         raise ConfigError("chat.keyword_action must be 'mask' or 'block'")
+    if settings.payments.provider not in ("dev", "webhook"):
+        raise ConfigError("payments.provider must be 'dev' or 'webhook'")
+    if settings.production and settings.payments.provider == "dev":
+        # like dev login: never in production (the webhook refuses the dev secret there too)
+        settings = dataclasses.replace(
+            settings, payments=dataclasses.replace(settings.payments, provider="webhook"))
     if settings.production:
         secret = settings.auth.secret
         if secret == DEV_SECRET or len(secret) < 32:
@@ -255,6 +286,10 @@ def _validated(settings: Settings) -> Settings:
         "realtime.max_notice_writes_per_s": settings.realtime.max_notice_writes_per_s,
         "realtime.counters_interval_ms": settings.realtime.counters_interval_ms + 1,
         "hearts.max_per_frame": settings.hearts.max_per_frame,
+        "shelf.reservation_ttl_ms": settings.shelf.reservation_ttl_ms,
+        "shelf.scheduler_interval_ms": settings.shelf.scheduler_interval_ms,
+        "shelf.bought_sample_every": settings.shelf.bought_sample_every,
+        "shelf.max_quantity": settings.shelf.max_quantity,
     }
     for name, value in positive.items():
         if value <= 0:

@@ -120,3 +120,49 @@ class CloseCode:
     SLOW_CONSUMER = 4008
     FLOOD = 4029
     GUESTS_NOT_ALLOWED = 4030
+
+
+# Shelf, purchases, orders (docs/PROTOCOL.md, "Error codes") -----------------------------------
+
+class Conflict(LiveError):
+    """A purchase refused for a reason the buyer can read: ``code`` says which."""
+
+    code = "conflict"
+    status = 409
+
+
+class SaleNotStarted(Conflict):
+    code = "not_started"
+
+
+class SaleEnded(Conflict):
+    code = "sale_ended"
+
+
+class SoldOut(Conflict):
+    code = "sold_out"
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+
+
+class LimitReached(Conflict):
+    code = "limit_reached"
+
+
+class TakenDown(Conflict):
+    code = "taken_down"
+
+
+class PaymentDeclined(LiveError):
+    code = "payment_declined"
+    status = 402
+
+
+class InvalidSignature(Unauthorized):
+    code = "invalid_signature"
+
+
+class Replayed(Conflict):
+    code = "replayed"

@@ -19,11 +19,18 @@ Json = dict[str, Any]
 GUARANTEED_EVENTS = frozenset({
     "chat_deleted", "room_state", "room_updated", "announcement", "slow_mode", "user_muted",
     "user_unmuted", "user_banned", "user_unbanned", "keywords_updated",
+    # the shelf
+    "shelf_updated", "product_pinned", "product_updated", "sale_countdown", "sale_started",
+    "sale_ended",
 })
+
+# Unsequenced events of which only the latest per room and product matters: the hub keeps the
+# newest one and sends it with the next tick (at most one per tick per product).
+LATEST_EVENTS = frozenset({"stock"})
 
 WS_OPS = frozenset({
     "auth", "ping", "chat", "heart", "snapshot", "history", "report", "delete", "mute", "unmute",
-    "ban", "unban", "slow_mode", "announce",
+    "ban", "unban", "slow_mode", "announce", "buy", "product", "shelf", "pin",
 })
 
 

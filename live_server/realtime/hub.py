@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from live_server.errors import CloseCode
-from live_server.protocol import GUARANTEED_EVENTS
+from live_server.protocol import GUARANTEED_EVENTS, LATEST_EVENTS
 from live_server.realtime.conn import Conn
 from live_server.realtime.frames import batch_payload, close_frame, text_frame
 from live_server.store.presence import TickReport
@@ -52,6 +52,7 @@ class LocalRoom:
     notices_sent_at: float = -1e9  # loop time counters/joins last went out
     urgent: bool = False
     last_seq: int = 0
+    latest: dict[str, bytes] = dataclasses.field(default_factory=dict)  # LATEST_EVENTS
     # per-tick report for the presence/counters flush
     hearts: int = 0
     fans: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
@@ -178,6 +179,9 @@ class Hub:
             room.counters = raw
             data = ev.get("data") or {}
             room.online_total = int(data.get("online", room.online_total))
+        elif kind in LATEST_EVENTS:
+            # e.g. stock left: keep the newest per product; it rides with the next tick
+            room.latest[f"{kind}:{(ev.get('data') or {}).get('product_id')}"] = raw
         elif kind == "joins":
             # Several processes and ticks publish join notices; sum them until they go out.
             data = ev.get("data") or {}
@@ -226,6 +230,9 @@ class Hub:
             interval = max(self.counters_interval_s, len(room.conns) / self.max_notice_writes)
             notices_due = (room.counters is not None or room.join_total > 0) and (
                 now - room.notices_sent_at >= interval)
+            if room.latest:
+                room.batch.extend(room.latest.values())
+                room.latest.clear()
             if room.batch or notices_due:
                 self.flush(room, with_notices=notices_due, now=now)
 

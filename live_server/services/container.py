@@ -13,12 +13,16 @@ from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
 from live_server.services.audit import ModerationLog
 from live_server.services.chat import ChatService
+from live_server.services.orders import OrderService
 from live_server.services.rooms import RoomService
+from live_server.services.shelf import Scheduler, ShelfService
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.keys import Keys
+from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
 from live_server.store.rooms import RoomStore
+from live_server.store.shelf import ShelfStore
 from live_server.web.metrics import Metrics
 
 
@@ -36,6 +40,11 @@ class Services:
     rooms: RoomService
     chat: ChatService
     modlog: ModerationLog
+    shelf_store: ShelfStore
+    order_store: OrderStore
+    shelf: ShelfService
+    orders: OrderService
+    scheduler: Scheduler
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -67,9 +76,18 @@ class Services:
         modlog = ModerationLog(chat_store)
         rooms = RoomService(settings, room_store, modlog)
         chat = ChatService(settings, room_store, chat_store, modlog)
+        shelf_store = ShelfStore(core, history_max=settings.history.max_events,
+                                 order_stream_max=settings.shelf.order_stream_max)
+        order_store = OrderStore(core, history_max=settings.history.max_events,
+                                 order_stream_max=settings.shelf.order_stream_max)
         return cls(settings=settings, metrics=metrics, client=client, core=core,
                    room_store=room_store, chat_store=chat_store, presence=presence, hub=hub,
-                   node=node, rooms=rooms, chat=chat, modlog=modlog)
+                   node=node, rooms=rooms, chat=chat, modlog=modlog, shelf_store=shelf_store,
+                   order_store=order_store,
+                   shelf=ShelfService(settings, room_store, shelf_store, modlog),
+                   orders=OrderService(settings, room_store, order_store),
+                   scheduler=Scheduler(shelf_store, order_store,
+                                       settings.shelf.scheduler_interval_ms))
 
     async def close(self) -> None:
         await self.client.aclose()

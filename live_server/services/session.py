@@ -12,6 +12,7 @@ from live_server.auth import Identity, is_moderator, require_user
 from live_server.config import Settings
 from live_server.domain.chat import MAX_MUTE_S, MAX_SLOW_MODE_S
 from live_server.domain.rooms import Room
+from live_server.domain.shelf import product_id_field
 from live_server.errors import Internal, InvalidField, LiveError, MissingField, NotFound, UnknownOp
 from live_server.protocol import (
     Json,
@@ -30,6 +31,7 @@ from live_server.realtime.frames import batch_payload, text_frame
 from live_server.realtime.node import Node
 from live_server.services.chat import ChatService
 from live_server.services.rooms import RoomService
+from live_server.services.shelf import ShelfService
 from live_server.store.presence import PresenceStore
 from live_server.store.rooms import RoomStore
 
@@ -58,6 +60,7 @@ class Session:
     presence: PresenceStore
     on_error: Callable[[str], None] | None = None
     on_op: Callable[[str], None] | None = None
+    shelf: ShelfService | None = None
 
     @property
     def moderator(self) -> bool:
@@ -227,6 +230,40 @@ async def _announce(s: Session, msg: Json) -> Json:
     text = get_str(msg, "text", max_len=s.settings.chat.announcement_max, allow_none=True)
     await s.rooms.announce(s.who, s.room.id, text)
     return {}
+
+
+# The shelf ---------------------------------------------------------------------------------
+
+def _shelf(s: Session) -> ShelfService:
+    if s.shelf is None:
+        raise UnknownOp("the shelf is not available here")
+    return s.shelf
+
+
+@op("buy")
+async def _buy(s: Session, msg: Json) -> Json:
+    product_id = product_id_field(msg)
+    quantity = get_int(msg, "quantity", lo=1, hi=s.settings.shelf.max_quantity, default=1)
+    key = need_str(msg, "idempotency_key", max_len=64)
+    return await _shelf(s).buy(s.who, s.room.id, product_id, quantity, key)
+
+
+@op("product")
+async def _product(s: Session, msg: Json) -> Json:
+    return await _shelf(s).product_view(s.who, s.room.id, product_id_field(msg))
+
+
+@op("shelf")
+async def _shelf_op(s: Session, msg: Json) -> Json:
+    return await _shelf(s).shelf(s.room.id)
+
+
+@op("pin")
+async def _pin(s: Session, msg: Json) -> Json:
+    if "product_id" not in msg:
+        raise MissingField("'product_id' is required (null clears the pin)")
+    pid = None if msg["product_id"] is None else product_id_field(msg)
+    return {"seq": await _shelf(s).pin(s.who, s.room.id, pid)}
 
 
 def handled_ops() -> set[str]:

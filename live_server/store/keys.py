@@ -33,6 +33,25 @@ class RoomKeys:
         return f"{self.meta[:-5]}:cpm:{minute}"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShelfKeys:
+    """A room's shelf, sales and orders: all under the room's hash tag, so a purchase (stock,
+    per-buyer counts, idempotency record, order, order stream) is one script on one slot."""
+
+    shelf: str      # list: product ids in shelf order
+    products: str   # hash: product id → the room's copy of the product (JSON)
+    pinned: str     # string: the product being explained
+    sales: str      # hash: product id → sale JSON (without the stock left)
+    left: str       # hash: product id → units left in its sale
+    bought: str     # hash: "<product id>:<user>" → units reserved or paid
+    idem: str       # hash: "<user>:<idempotency key>" → order id
+    orders: str     # hash: order id → order JSON
+    order_list: str  # zset: order id by creation time
+    order_stream: str  # stream: every order event (consumer groups welcome)
+    money: str      # hash: gmv, refunded, commission, paid_orders
+    ledger: str     # stream: commission credits and reversals
+
+
 class Keys:
     """Names for one deployment; ``prefix`` lets several deployments (or tests) share a server."""
 
@@ -44,6 +63,10 @@ class Keys:
         self.reports = f"{prefix}:reports"
         self.modlog = f"{prefix}:modlog"
         self.channel_prefix = f"{prefix}:{{"
+        self.product_owner = f"{prefix}:prodowner"  # hash: product id → creator id
+        self.sales_due = f"{prefix}:sales:due"      # zset: "room|product|sale" → next transition
+        self.orders_due = f"{prefix}:orders:due"    # zset: order id → reservation expiry
+        self.webhook_seen = f"{prefix}:pay:seen:"   # + event id: a webhook already taken
 
     def room(self, room_id: str) -> RoomKeys:
         base = f"{self.prefix}:{{{room_id}}}"
@@ -54,6 +77,23 @@ class Keys:
             mutes=f"{base}:mutes", bans=f"{base}:bans", keywords=f"{base}:kw",
             deleted=f"{base}:deleted",
         )
+
+    def shelf(self, room_id: str) -> ShelfKeys:
+        base = f"{self.prefix}:{{{room_id}}}"
+        return ShelfKeys(
+            shelf=f"{base}:shelf", products=f"{base}:prod", pinned=f"{base}:pin",
+            sales=f"{base}:sales", left=f"{base}:left", bought=f"{base}:bought",
+            idem=f"{base}:idem", orders=f"{base}:orders", order_list=f"{base}:olist",
+            order_stream=f"{base}:ostream", money=f"{base}:money", ledger=f"{base}:ledger",
+        )
+
+    def catalogue(self, creator_id: str) -> str:
+        """hash: product id → product JSON, per creator."""
+        return f"{self.prefix}:u:{{{creator_id}}}:products"
+
+    def buyer_orders(self, user_id: str) -> str:
+        """zset: a buyer's order ids by creation time (a pointer index)."""
+        return f"{self.prefix}:u:{{{user_id}}}:orders"
 
     def room_from_channel(self, channel: str) -> str:
         """``ls:{r1}:ch`` → ``r1``."""

@@ -17,6 +17,7 @@ from live_server.domain.rooms import (
 from live_server.errors import InvalidState, NotFound
 from live_server.protocol import Json, dumps, event
 from live_server.store.core import StoreCore, text
+from live_server.store.shelf import snapshot_fields
 
 
 def online_total(online: dict[bytes, bytes], seen: dict[bytes, bytes], now: int,
@@ -222,17 +223,18 @@ class RoomStore:
         """(room, snapshot, seq) from one script, so that ``seq`` matches the content.
         ``visit`` = (visitor id, display name) also records a join (unique viewers, the name
         shown on the fans board): a join reads its snapshot in one command."""
-        k = self.keys.room(room_id)
+        k, sk = self.keys.room(room_id), self.keys.shelf(room_id)
         reply = await self.core.script(
             "snapshot",
             [k.meta, k.seq, k.stats, k.online, k.online_seen, k.unique, k.events, k.deleted,
-             k.fans, k.names, k.mutes],
+             k.fans, k.names, k.mutes, sk.shelf, sk.products, sk.pinned, sk.sales, sk.left],
             [user_id or "", visit[0] if visit else "", visit[1] if visit else "", recent, top,
              now, self.process_ttl_ms, max(recent * 4, 50)],
         )
         if text(reply[0]) != "ok":
             return None
-        (_ok, meta, seq, hearts, peak, chat, online, unique, chats, fans, mute) = reply
+        (_ok, meta, seq, hearts, peak, chat, online, unique, chats, fans, mute, shelf_ids,
+         products, pinned, sales, left) = reply
         room = Room.from_hash(dict(zip(meta[::2], meta[1::2], strict=True)))
         muted_until = None
         if mute:
@@ -250,8 +252,14 @@ class RoomStore:
                 for i in range(0, len(fans), 3)
             ],
             "me": {"muted_until": muted_until, "moderator": False},
+            **snapshot_fields(shelf_ids, _pairs(products), pinned, _pairs(sales),
+                              _pairs(left)),
         }
         return room, snap, int(seq)
+
+
+def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _chat_only(entries: list[tuple[bytes, dict[bytes, bytes]]], deleted: set[bytes],

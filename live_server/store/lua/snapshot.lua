@@ -1,13 +1,16 @@
 -- A room snapshot in one atomic step (so its seq matches its content), optionally recording the
 -- visit of a joining viewer (unique viewers, the display name for the fans board).
 -- KEYS: 1 meta, 2 seq, 3 stats, 4 online, 5 online_seen, 6 unique (HLL), 7 events, 8 deleted,
---       9 fans, 10 names, 11 mutes
+--       9 fans, 10 names, 11 mutes, 12 shelf, 13 shelf products, 14 pinned, 15 sales,
+--       16 stock left
 -- ARGV: 1 user id ('' for a guest), 2 visitor id ('' = no visit to record), 3 display name,
 --       4 recent chat wanted, 5 top fans wanted, 6 now ms, 7 process ttl ms,
 --       8 history entries to scan for recent chat
 -- Reply: {'not_found'}
 --      | {'ok', meta (HGETALL pairs), seq, hearts, peak, chat, online, unique,
---         recent chat (event JSON, newest first), fans (user, score, name triples), mute or nil}
+--         recent chat (event JSON, newest first), fans (user, score, name triples), mute or nil,
+--         shelf ids, shelf products (HGETALL pairs), pinned id or nil, sales (HGETALL pairs),
+--         stock left (HGETALL pairs)}
 local meta = redis.call('HGETALL', KEYS[1])
 if #meta == 0 then
   return {'not_found'}
@@ -60,4 +63,7 @@ if uid ~= '' then
   mute = redis.call('HGET', KEYS[11], uid)
 end
 return {'ok', meta, redis.call('GET', KEYS[2]) or '0', st[1] or '0', st[2] or '0', st[3] or '0',
-        online, redis.call('PFCOUNT', KEYS[6]), chats, fans, mute}
+        online, redis.call('PFCOUNT', KEYS[6]), chats, fans, mute,
+        redis.call('LRANGE', KEYS[12], 0, -1), redis.call('HGETALL', KEYS[13]),
+        redis.call('GET', KEYS[14]), redis.call('HGETALL', KEYS[15]),
+        redis.call('HGETALL', KEYS[16])}

@@ -1,0 +1,180 @@
+"""Shelf rules: what a product and a flash sale look like, their validation, the sale window,
+commission arithmetic and how many units a buyer may still take. No I/O.
+
+Money is integer cents; time is integer ms since the epoch; rates are basis points (1/100 %).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from typing import Any
+
+from live_server.domain.rooms import MAX_TIME_MS
+from live_server.errors import InvalidField
+from live_server.protocol import Json, get_int, get_str
+
+STATUSES = ("on_sale", "taken_down")
+SALE_STATES = ("scheduled", "open", "closed")
+TITLE_MAX, DESCRIPTION_MAX, URL_MAX = 100, 2000, 500
+MAX_BP = 10000
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+EDITABLE = ("title", "description", "image_url", "list_price", "live_price", "currency",
+            "stock", "per_buyer_limit", "commission_bp")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    """The configured bounds every number is checked against (``[shelf]`` settings)."""
+
+    max_price: int
+    max_stock: int
+    max_per_buyer: int
+    max_sale_ms: int
+
+
+def new_product_id() -> str:
+    return "p_" + secrets.token_urlsafe(9)
+
+
+def new_sale_id() -> str:
+    return "s_" + secrets.token_hex(6)
+
+
+def is_product_id(value: str) -> bool:
+    return (3 <= len(value) <= 40 and value.startswith("p_") and value.isascii()
+            and all(c.isalnum() or c in "_-" for c in value))
+
+
+def product_id_field(msg: Json, name: str = "product_id") -> str:
+    value = get_str(msg, name, max_len=40)
+    if value is None or not is_product_id(value):
+        raise InvalidField(f"'{name}' must be a product id")
+    return value
+
+
+def _text(body: Json, name: str, max_len: int, *, required: bool) -> str | None:
+    value = get_str(body, name, max_len=max_len, required=required)
+    return value.strip() if value is not None else None
+
+
+def _url(body: Json) -> str | None:
+    value = _text(body, "image_url", URL_MAX, required=False)
+    if value and not value.startswith(("https://", "http://", "/")):
+        raise InvalidField("'image_url' must be an http(s) URL or a path")
+    return value
+
+
+def _fields(body: Json, limits: Limits, *, creating: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if creating or "title" in body:
+        title = _text(body, "title", TITLE_MAX, required=True)
+        if not title:
+            raise InvalidField(f"'title' must be 1-{TITLE_MAX} characters")
+        out["title"] = title
+    if creating or "description" in body:
+        out["description"] = _text(body, "description", DESCRIPTION_MAX, required=False) or ""
+    if creating or "image_url" in body:
+        out["image_url"] = _url(body) or ""
+    for name, hi, default in (
+        ("list_price", limits.max_price, None), ("live_price", limits.max_price, None),
+        ("stock", limits.max_stock, None), ("per_buyer_limit", limits.max_per_buyer, 1),
+        ("commission_bp", MAX_BP, 0),
+    ):
+        if creating or name in body:
+            lo = 1 if name in ("per_buyer_limit",) else 0
+            out[name] = get_int(body, name, lo=lo, hi=hi,
+                                default=default if creating else None)
+    if creating or "currency" in body:
+        currency = get_str(body, "currency", max_len=3, required=False) or "CNY"
+        if not CURRENCY.match(currency):
+            raise InvalidField("'currency' must be a three-letter upper-case code")
+        out["currency"] = currency
+    return out
+
+
+def parse_product(body: Json, limits: Limits, *, creator_id: str, now: int) -> Json:
+    """A new catalogue product from a request body."""
+    unknown = set(body) - set(EDITABLE)
+    if unknown:
+        raise InvalidField(f"unknown field(s): {', '.join(sorted(unknown))}")
+    fields = _fields(body, limits, creating=True)
+    check_prices(fields["list_price"], fields["live_price"])
+    return {"id": new_product_id(), "creator_id": creator_id, **fields, "status": "on_sale",
+            "created_at": now, "updated_at": now}
+
+
+def apply_update(product: Json, body: Json, limits: Limits, now: int) -> Json:
+    """The product with a PATCH applied; at least one known field."""
+    unknown = set(body) - set(EDITABLE)
+    if unknown:
+        raise InvalidField(f"unknown field(s): {', '.join(sorted(unknown))}")
+    fields = _fields(body, limits, creating=False)
+    if not fields:
+        raise InvalidField("nothing to update")
+    out = {**product, **fields, "updated_at": now}
+    check_prices(int(out["list_price"]), int(out["live_price"]))
+    return out
+
+
+def check_prices(list_price: int, live_price: int) -> None:
+    if live_price > list_price:
+        raise InvalidField("'live_price' must not be above 'list_price'")
+
+
+def parse_sale(body: Json, limits: Limits, *, product: Json, now: int) -> Json:
+    """A flash sale for a product on the shelf: price, stock, start and end (ms)."""
+    unknown = set(body) - {"product_id", "price", "stock", "start_at", "end_at"}
+    if unknown:
+        raise InvalidField(f"unknown field(s): {', '.join(sorted(unknown))}")
+    price = get_int(body, "price", lo=0, hi=limits.max_price)
+    stock = get_int(body, "stock", lo=1, hi=limits.max_stock)
+    start_at = get_int(body, "start_at", lo=0, hi=MAX_TIME_MS, default=now)
+    end_at = get_int(body, "end_at", lo=0, hi=MAX_TIME_MS)
+    check_window(start_at, end_at, now, limits.max_sale_ms)
+    if stock > int(product["stock"]):
+        raise InvalidField(f"'stock' is more than the product's stock ({product['stock']})")
+    if price > int(product["list_price"]):
+        raise InvalidField("'price' must not be above the product's list price")
+    return {"id": new_sale_id(), "product_id": product["id"], "price": price, "stock": stock,
+            "start_at": start_at, "end_at": end_at, "currency": product["currency"],
+            "state": "scheduled", "reason": "", "created_at": now}
+
+
+def check_window(start_at: int, end_at: int, now: int, max_ms: int) -> None:
+    if end_at <= start_at:
+        raise InvalidField("'end_at' must be after 'start_at'")
+    if end_at <= now:
+        raise InvalidField("'end_at' is in the past")
+    if end_at - start_at > max_ms:
+        raise InvalidField(f"a sale lasts at most {max_ms} ms")
+
+
+def window_state(start_at: int, end_at: int, now: int) -> str:
+    """Where ``now`` falls in the half-open window [start_at, end_at):
+    ``not_started``, ``open`` or ``ended``. buy.lua applies the same rule."""
+    if now < start_at:
+        return "not_started"
+    if now >= end_at:
+        return "ended"
+    return "open"
+
+
+def commission(amount: int, rate_bp: int) -> int:
+    """The creator's commission on ``amount`` cents at ``rate_bp`` basis points, rounded down to
+    a whole cent (the fraction stays with the platform). order_transition.lua computes the same
+    as ``(x - x % 10000) / 10000`` with ``x = amount * rate_bp``."""
+    if amount < 0 or not 0 <= rate_bp <= MAX_BP:
+        raise ValueError("amount must be >= 0 and rate 0..10000 bp")
+    return amount * rate_bp // MAX_BP
+
+
+def may_buy(limit: int, bought: int, left: int) -> int:
+    """How many more units a buyer may take: under their limit and the stock left, never < 0."""
+    return max(0, min(limit - bought, left))
+
+
+def public_product(product: Json) -> Json:
+    """The product as viewers see it (the commission rate is the creator's business)."""
+    return {k: v for k, v in product.items() if k not in ("commission_bp", "takedown")}

@@ -1,0 +1,234 @@
+"""Order use cases: pay (through a payment provider), cancel, fulfil, refund, the signed payment
+webhook, listings, GMV, CSV export and the creator's earnings."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import hmac
+import io
+import secrets
+import time
+from typing import Protocol
+
+from live_server.auth import Identity, require_creator, require_user
+from live_server.config import DEV_WEBHOOK_SECRET, Settings
+from live_server.domain.orders import order_room
+from live_server.errors import (
+    BadRequest,
+    Forbidden,
+    InvalidField,
+    InvalidSignature,
+    InvalidState,
+    NotFound,
+    PaymentDeclined,
+    Replayed,
+    Unauthorized,
+)
+from live_server.protocol import Json, loads_object, now_ms
+from live_server.store.orders import OrderStore
+from live_server.store.rooms import RoomStore
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PaymentResult:
+    ok: bool
+    reference: str
+    message: str = ""
+
+
+class PaymentProvider(Protocol):
+    """What the order service needs from a payment gateway. A real gateway confirms through
+    the signed webhook (``OrderService.webhook``); ``charge`` is for providers that answer at
+    once (the development provider)."""
+
+    name: str
+
+    async def charge(self, order: Json, outcome: str) -> PaymentResult: ...
+
+
+class DevProvider:
+    """Development payments: the buyer says ``confirm`` or ``decline``. Never in production."""
+
+    name = "dev"
+
+    async def charge(self, order: Json, outcome: str) -> PaymentResult:
+        if outcome == "confirm":
+            return PaymentResult(True, "dev_" + secrets.token_hex(6))
+        return PaymentResult(False, "", "declined by the development provider")
+
+
+class WebhookProvider:
+    """A real gateway: the page hands the buyer to it; its signed webhook marks the order paid."""
+
+    name = "webhook"
+
+    async def charge(self, order: Json, outcome: str) -> PaymentResult:
+        raise BadRequest("payments are confirmed by the payment gateway's webhook")
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Live-Signature`` header value for ``body`` sent at ``timestamp`` (unix s)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+CSV_FIELDS = ("id", "created_at", "updated_at", "state", "buyer", "product_id", "title",
+              "quantity", "unit_price", "amount", "currency", "commission_bp", "commission",
+              "payment_ref")
+
+
+class OrderService:
+    def __init__(self, settings: Settings, rooms: RoomStore, orders: OrderStore) -> None:
+        self.settings = settings
+        self.rooms = rooms
+        self.store = orders
+        self.provider: PaymentProvider = (
+            DevProvider() if settings.payments.provider == "dev" else WebhookProvider())
+
+    async def _order(self, order_id: str) -> Json:
+        order = await self.store.get(order_id)
+        if order is None:
+            raise NotFound("no such order")
+        return order
+
+    async def _room_manager(self, who: Identity, order: Json, *, ops_ok: bool = True) -> bool:
+        room = await self.rooms.get(order["room_id"])
+        return who.user_id is not None and (
+            (ops_ok and who.is_ops) or (room is not None and who.role == "creator"
+                                        and room.creator_id == who.user_id))
+
+    async def get(self, who: Identity, order_id: str) -> Json:
+        if who.user_id is None:
+            raise Unauthorized("a token is needed")
+        order = await self._order(order_id)
+        if order["buyer"] != who.user_id and not await self._room_manager(who, order):
+            raise NotFound("no such order")
+        return order
+
+    async def pay(self, who: Identity, order_id: str, outcome: str) -> Json:
+        uid = require_user(who)
+        order = await self._order(order_id)
+        if order["buyer"] != uid:
+            raise NotFound("no such order")
+        if order["state"] != "reserved":
+            raise InvalidState(f"cannot pay an order that is {order['state']}",
+                               state=order["state"])
+        if outcome not in ("confirm", "decline"):
+            raise InvalidField("'outcome' must be confirm or decline")
+        result = await self.provider.charge(order, outcome)
+        if not result.ok:
+            raise PaymentDeclined(result.message or "payment declined")
+        return await self._apply(order_id, "pay", uid, result.reference)
+
+    async def _apply(self, order_id: str, action: str, actor: str, reference: str = "") -> Json:
+        order, done = await self.store.transition(order_id, action, actor=actor, now=now_ms(),
+                                                  reference=reference)
+        if not done:
+            raise InvalidState("the reservation expired before the payment", state="expired")
+        return order
+
+    async def cancel(self, who: Identity, order_id: str) -> Json:
+        uid = require_user(who)
+        order = await self._order(order_id)
+        if order["buyer"] != uid and not await self._room_manager(who, order):
+            raise NotFound("no such order")
+        return await self._apply(order_id, "cancel", uid)
+
+    async def fulfil(self, who: Identity, order_id: str) -> Json:
+        uid = require_user(who)
+        order = await self._order(order_id)
+        if not await self._room_manager(who, order, ops_ok=False):
+            raise Forbidden("only the room's creator may fulfil its orders")
+        return await self._apply(order_id, "fulfil", uid)
+
+    async def refund(self, who: Identity, order_id: str) -> Json:
+        uid = require_user(who)
+        order = await self._order(order_id)
+        if not await self._room_manager(who, order):
+            raise Forbidden("only the room's creator or ops may refund")
+        return await self._apply(order_id, "refund", uid, "")
+
+    async def webhook(self, raw: bytes, signature: str) -> Json:
+        """A payment gateway's notice: verified signature, fresh timestamp, event id never seen.
+        ``payment.succeeded`` pays the order; ``payment.refunded`` refunds it."""
+        cfg = self.settings.payments
+        if self.settings.production and cfg.webhook_secret == DEV_WEBHOOK_SECRET:
+            raise InvalidSignature("the webhook secret is not configured")
+        parts = dict(p.split("=", 1) for p in signature.split(",") if "=" in p)
+        try:
+            stamp = int(parts.get("t", ""))
+        except ValueError:
+            raise InvalidSignature("malformed signature header") from None
+        expected = sign(cfg.webhook_secret, stamp, raw).split("v1=", 1)[1]
+        if not hmac.compare_digest(expected, parts.get("v1", "")):
+            raise InvalidSignature("bad signature")
+        if abs(time.time() - stamp) > cfg.webhook_tolerance_s:
+            raise InvalidSignature("signature timestamp outside the tolerance")
+        body = loads_object(raw)
+        event_id, kind, order_id = body.get("id"), body.get("type"), body.get("order_id")
+        if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100:
+            raise InvalidField("'id' must be the gateway's event id")
+        if kind not in ("payment.succeeded", "payment.refunded"):
+            raise InvalidField("'type' must be payment.succeeded or payment.refunded")
+        if not isinstance(order_id, str) or order_room(order_id) is None:
+            raise InvalidField("'order_id' must be an order id")
+        order = await self._order(order_id)
+        if body.get("amount") != order["amount"]:
+            raise InvalidField("'amount' does not match the order")
+        if not await self.store.mark_webhook(event_id, cfg.webhook_tolerance_s * 2):
+            raise Replayed("this event was already received")
+        reference = str(body.get("reference") or event_id)[:100]
+        action = "pay" if kind == "payment.succeeded" else "refund"
+        return await self._apply(order_id, action, "gateway", reference)
+
+    # Listings ---------------------------------------------------------------------------
+
+    async def mine(self, who: Identity, limit: int) -> list[Json]:
+        return await self.store.of_buyer(require_user(who), limit)
+
+    async def _managed_room(self, who: Identity, room_id: str) -> None:
+        room = await self.rooms.require(room_id)
+        if who.user_id is None:
+            raise Unauthorized("a token is needed")
+        if not (who.is_ops or (who.role == "creator" and who.user_id == room.creator_id)):
+            raise Forbidden("only the room's creator or ops may see its orders")
+
+    async def room_orders(self, who: Identity, room_id: str, limit: int) -> Json:
+        await self._managed_room(who, room_id)
+        return {"orders": await self.store.of_room(room_id, limit),
+                "totals": await self.store.money(room_id)}
+
+    async def room_csv(self, who: Identity, room_id: str) -> str:
+        room = await self.rooms.require(room_id)
+        if who.user_id is None:
+            raise Unauthorized("a token is needed")
+        if who.role != "creator" or who.user_id != room.creator_id:
+            raise Forbidden("only the room's creator may export its orders")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_FIELDS)
+        for order in reversed(await self.store.of_room(room_id)):
+            writer.writerow([_csv_cell(order.get(f, "")) for f in CSV_FIELDS])
+        return out.getvalue()
+
+    async def earnings(self, who: Identity, limit: int) -> Json:
+        uid = require_creator(who)
+        rooms = await self.rooms.owned_ids(uid)
+        total = {"gmv": 0, "refunded": 0, "net": 0, "commission": 0, "paid_orders": 0,
+                 "refunded_orders": 0}
+        entries: list[Json] = []
+        for room_id in rooms:
+            money = await self.store.money(room_id)
+            for key in total:
+                total[key] += money[key]
+            entries += await self.store.ledger(room_id, limit)
+        entries.sort(key=lambda e: (e["ts"], e["id"]), reverse=True)
+        return {"totals": total, "ledger": entries[:limit]}
+
+
+def _csv_cell(value: object) -> str:
+    """Plain text; a cell that a spreadsheet would run as a formula gets a leading quote."""
+    cell = "" if value is None else str(value)
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell

@@ -1,0 +1,290 @@
+"""Shelf use cases: the creator's catalogue, a room's shelf and pin, flash sales, the product
+card a viewer sees, and buying. Each checks the role first; every write is one script."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+from live_server.auth import Identity, require_creator, require_user
+from live_server.config import Settings
+from live_server.domain.rooms import Room
+from live_server.domain.shelf import (
+    Limits,
+    apply_update,
+    may_buy,
+    parse_product,
+    parse_sale,
+    product_id_field,
+    public_product,
+    window_state,
+)
+from live_server.errors import (
+    Forbidden,
+    InvalidField,
+    InvalidState,
+    NotFound,
+    TakenDown,
+    Unauthorized,
+)
+from live_server.protocol import Json, dumps, is_safe_id, now_ms
+from live_server.services.audit import ModerationLog
+from live_server.store.orders import OrderStore
+from live_server.store.rooms import RoomStore
+from live_server.store.shelf import ShelfStore
+
+log = logging.getLogger(__name__)
+
+
+def new_order_id(room_id: str) -> str:
+    return f"o.{room_id}.{secrets.token_hex(8)}"
+
+
+class ShelfService:
+    def __init__(self, settings: Settings, rooms: RoomStore, shelf: ShelfStore,
+                 log_: ModerationLog) -> None:
+        self.settings = settings
+        self.rooms = rooms
+        self.store = shelf
+        self.log = log_
+        cfg = settings.shelf
+        self.limits = Limits(max_price=cfg.max_price_cents, max_stock=cfg.max_stock,
+                             max_per_buyer=cfg.max_per_buyer, max_sale_ms=cfg.max_sale_ms)
+
+    # Catalogue --------------------------------------------------------------------------
+
+    async def create_product(self, who: Identity, body: Json) -> Json:
+        uid = require_creator(who)
+        if await self.store.catalogue_size(uid) >= self.settings.shelf.max_catalogue:
+            raise InvalidField("the catalogue is full")
+        product = parse_product(body, self.limits, creator_id=uid, now=now_ms())
+        await self.store.save_product(product)
+        return product
+
+    async def _own_product(self, who: Identity, product_id: str) -> Json:
+        if who.user_id is None:
+            raise Unauthorized("a token is needed")
+        product = await self.store.product(product_id)
+        if product is None:
+            raise NotFound("no such product")
+        if product["creator_id"] != who.user_id and not who.is_ops:
+            raise Forbidden("only the product's creator may do this")
+        return product
+
+    async def get_product(self, who: Identity, product_id: str) -> Json:
+        return await self._own_product(who, product_id)
+
+    async def catalogue(self, who: Identity) -> list[Json]:
+        return await self.store.catalogue(require_creator(who))
+
+    async def update_product(self, who: Identity, product_id: str, body: Json) -> Json:
+        product = await self._own_product(who, product_id)
+        if product["creator_id"] != who.user_id:
+            raise Forbidden("only the product's creator may edit it")
+        updated = apply_update(product, body, self.limits, now_ms())
+        await self.store.save_product(updated)
+        await self._push(updated)
+        return updated
+
+    async def delete_product(self, who: Identity, product_id: str) -> None:
+        """Remove from the catalogue. Rooms keep their copy for orders already placed; the
+        product can no longer be put on a shelf."""
+        product = await self._own_product(who, product_id)
+        if product["creator_id"] != who.user_id:
+            raise Forbidden("only the product's creator may delete it")
+        await self.store.delete_product(product["creator_id"], product_id)
+
+    async def take_down(self, who: Identity, product_id: str, reason: str) -> Json:
+        """The owner or ops stop a product everywhere: purchases are refused at once."""
+        product = await self._own_product(who, product_id)
+        assert who.user_id is not None
+        product = {**product, "status": "taken_down", "updated_at": now_ms(),
+                   "takedown": {"by": who.user_id, "reason": reason}}
+        await self.store.save_product(product)
+        await self._push(product)
+        if who.is_ops:
+            await self.log.record("", who.user_id, "take_down", product["creator_id"], reason,
+                                  {"product_id": product_id})
+        return product
+
+    async def _push(self, product: Json) -> None:
+        """Refresh the copies in the creator's rooms (those that have the product)."""
+        now = now_ms()
+        for room_id in await self.rooms.owned_ids(product["creator_id"]):
+            await self.store.sync_product(room_id, public_product(product),
+                                          int(product["commission_bp"]), now)
+
+    # Shelf and pin ----------------------------------------------------------------------
+
+    async def _owned_room(self, who: Identity, room_id: str) -> tuple[Room, str]:
+        room = await self.rooms.require(room_id)
+        if who.user_id is None:
+            raise Unauthorized("a token is needed")
+        if who.role != "creator" or who.user_id != room.creator_id:
+            raise Forbidden("only the room's creator may change its shelf")
+        return room, who.user_id
+
+    async def shelf_add(self, who: Identity, room_id: str, product_id: str,
+                        position: int = -1) -> int:
+        room, uid = await self._owned_room(who, room_id)
+        product = await self.store.product(product_id)
+        if product is None or product["creator_id"] != room.creator_id:
+            raise NotFound("no such product in your catalogue")
+        if product["status"] != "on_sale":
+            raise TakenDown("the product has been taken down")
+        return await self.store.edit_shelf(
+            room_id, uid, "add",
+            [product_id, position, _json(public_product(product)), product["commission_bp"]],
+            max_shelf=self.settings.shelf.max_shelf, now=now_ms())
+
+    async def shelf_remove(self, who: Identity, room_id: str, product_id: str) -> int:
+        _room, uid = await self._owned_room(who, room_id)
+        return await self.store.edit_shelf(room_id, uid, "remove", [product_id],
+                                           max_shelf=self.settings.shelf.max_shelf, now=now_ms())
+
+    async def shelf_move(self, who: Identity, room_id: str, product_id: str,
+                         position: int) -> int:
+        _room, uid = await self._owned_room(who, room_id)
+        return await self.store.edit_shelf(room_id, uid, "move", [product_id, position],
+                                           max_shelf=self.settings.shelf.max_shelf, now=now_ms())
+
+    async def shelf_order(self, who: Identity, room_id: str, product_ids: list[str]) -> int:
+        _room, uid = await self._owned_room(who, room_id)
+        if len(set(product_ids)) != len(product_ids):
+            raise InvalidField("'product_ids' lists a product twice")
+        return await self.store.edit_shelf(room_id, uid, "order", product_ids,
+                                           max_shelf=self.settings.shelf.max_shelf, now=now_ms())
+
+    async def pin(self, who: Identity, room_id: str, product_id: str | None) -> int:
+        _room, uid = await self._owned_room(who, room_id)
+        return await self.store.pin(room_id, uid, product_id, now_ms())
+
+    async def shelf(self, room_id: str) -> Json:
+        await self.rooms.require(room_id)
+        ids, cards, pinned, sales, left = await self.store.shelf_state(room_id)
+        return {"products": [cards[i] for i in ids if i in cards],
+                "pinned": cards.get(pinned) if pinned else None,
+                "sales": {p: {**s, "left": left.get(p, 0)} for p, s in sales.items()
+                          if p in ids}}
+
+    # Sales ------------------------------------------------------------------------------
+
+    async def create_sale(self, who: Identity, room_id: str, body: Json) -> Json:
+        await self._owned_room(who, room_id)
+        product_id = product_id_field(body)
+        _ids, cards, _pin, _sales, _left = await self.store.shelf_state(room_id)
+        card = cards.get(product_id)
+        if card is None:
+            raise NotFound("the product is not on this room's shelf")
+        now = now_ms()
+        sale = parse_sale(body, self.limits, product=card, now=now)
+        _seq, state = await self.store.create_sale(room_id, sale, now)
+        return {**sale, "state": state, "left": sale["stock"]}
+
+    async def cancel_sale(self, who: Identity, room_id: str, product_id: str) -> None:
+        await self._owned_room(who, room_id)
+        _ids, _cards, _pin, sales, _left = await self.store.shelf_state(room_id)
+        sale = sales.get(product_id)
+        if sale is None or sale["state"] == "closed":
+            raise NotFound("no open or scheduled sale for this product")
+        await self.store.sale_tick(f"{room_id}|{product_id}|{sale['id']}", now_ms(), "cancel")
+
+    # What a viewer sees and buys --------------------------------------------------------
+
+    async def product_view(self, who: Identity, room_id: str, product_id: str) -> Json:
+        room = await self.rooms.require(room_id)
+        if who.is_guest and not room.allow_guests:
+            raise Forbidden("log in to see this room", code="guests_not_allowed")
+        ids, cards, pinned, sales, left = await self.store.shelf_state(room_id)
+        card = cards.get(product_id)
+        if card is None or product_id not in ids:
+            raise NotFound("the product is not on this room's shelf")
+        now = now_ms()
+        sale = sales.get(product_id)
+        stock_left = left.get(product_id, 0) if sale else 0
+        window = "none"
+        if sale is not None:
+            window = ("closed" if sale["state"] == "closed"
+                      else window_state(int(sale["start_at"]), int(sale["end_at"]), now))
+        bought = 0
+        if who.user_id is not None:
+            bought = await self.store.bought(room_id, product_id, who.user_id)
+        limit = int(card["per_buyer_limit"])
+        open_now = window == "open" and card["status"] == "on_sale"
+        return {
+            "product": card,
+            "price": int(sale["price"]) if open_now and sale else int(card["live_price"]),
+            "sale": {**sale, "left": stock_left} if sale else None,
+            "window": window, "stock_left": stock_left, "pinned": pinned == product_id,
+            "bought": bought, "limit_left": max(0, limit - bought),
+            "may_buy": may_buy(limit, bought, stock_left) if open_now else 0,
+            "server_time": now,
+        }
+
+    async def buy(self, who: Identity, room_id: str, product_id: str, quantity: int,
+                  idempotency_key: str) -> Json:
+        uid = require_user(who)
+        if not is_safe_id(idempotency_key):
+            raise InvalidField("'idempotency_key' must be 1-64 characters of letters, digits, "
+                               "'_', '-', '.', '@'")
+        if not 1 <= quantity <= self.settings.shelf.max_quantity:
+            raise InvalidField(
+                f"'quantity' must be between 1 and {self.settings.shelf.max_quantity}")
+        cfg = self.settings.shelf
+        order, created, left = await self.store.buy(
+            room_id, buyer=uid, name=who.name, product_id=product_id, quantity=quantity,
+            idempotency_key=idempotency_key, order_id=new_order_id(room_id), now=now_ms(),
+            ttl_ms=cfg.reservation_ttl_ms, sample_every=cfg.bought_sample_every)
+        return {"order": order, "created": created, "left": left}
+
+
+def _json(value: Json) -> str:
+    return dumps(value).decode()
+
+
+class Scheduler:
+    """Per process: every ``shelf.scheduler_interval_ms``, run the sale transitions and the
+    reservation expiries that are due. Every process may do it at once: each transition is a
+    script that acts only if it is still to be done, so it happens exactly once."""
+
+    def __init__(self, shelf: ShelfStore, orders: OrderStore, interval_ms: int) -> None:
+        self.shelf = shelf
+        self.orders = orders
+        self.interval_s = interval_ms / 1000
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="shelf-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.run_once(now_ms())
+            except Exception:
+                log.warning("shelf scheduler pass failed", exc_info=True)
+
+    async def run_once(self, now: int) -> int:
+        """One pass; returns how many due items it looked at."""
+        seen = 0
+        for member in await self.shelf.due_sales(now):
+            seen += 1
+            await self.shelf.sale_tick(member, now)
+        for order_id in await self.orders.due(now):
+            seen += 1
+            try:
+                await self.orders.transition(order_id, "expire", actor="system", now=now)
+            except NotFound:
+                await self.orders.forget_due(order_id)
+            except InvalidState as exc:  # paid, cancelled or expired already (elsewhere)
+                if exc.extra.get("state") != "reserved":
+                    await self.orders.forget_due(order_id)
+        return seen

@@ -1,0 +1,16 @@
+-- Refresh a room's copy of a catalogue product (edit or take-down); announce it if on the shelf.
+-- KEYS: 1 meta, 2 shelf, 3 products, 4 seq, 5 events
+-- ARGV: 1 channel, 2 maxlen, 3 now, 4 product id, 5 product JSON, 6 commission bp
+-- Reply: {'ok', seq (0: not on the shelf or room ended)} | {'absent'}
+local pid = ARGV[4]
+if redis.call('HEXISTS', KEYS[3], pid) == 0 then
+  return {'absent'}
+end
+redis.call('HSET', KEYS[3], pid, ARGV[5], 'bp:' .. pid, ARGV[6])
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'ended' or not state or not redis.call('LPOS', KEYS[2], pid) then
+  return {'ok', 0}
+end
+local body = '{"type":"product_updated","ts":' .. ARGV[3] .. ',"data":{"product":' .. ARGV[5] ..
+  '}}'
+return {'ok', append_event(KEYS[4], KEYS[5], ARGV[1], body, ARGV[2])}

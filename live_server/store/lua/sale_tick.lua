@@ -1,0 +1,40 @@
+-- Move one sale along its clock (scheduled → open at start_at, open → closed at end_at), or
+-- cancel it. Safe to run from every process at once: each transition happens exactly once.
+-- KEYS: 1 sales, 2 left, 3 seq, 4 events
+-- ARGV: 1 channel, 2 maxlen, 3 now, 4 product id, 5 sale id, 6 action ('tick' | 'cancel')
+-- Reply: {'ok', next due ms (0: nothing left to do), state} | {'gone'}
+local pid, now = ARGV[4], tonumber(ARGV[3])
+local raw = redis.call('HGET', KEYS[1], pid)
+if not raw then
+  return {'gone'}
+end
+local sale = cjson.decode(raw)
+if sale['id'] ~= ARGV[5] then
+  return {'gone'}
+end
+local left = tonumber(redis.call('HGET', KEYS[2], pid) or '0')
+local function emit(kind, extra)
+  redis.call('HSET', KEYS[1], pid, cjson.encode(sale))
+  local body = '{"type":"' .. kind .. '","ts":' .. ARGV[3] .. ',"data":{"sale":' ..
+    cjson.encode(sale) .. ',"left":' .. left .. extra .. '}}'
+  append_event(KEYS[3], KEYS[4], ARGV[1], body, ARGV[2])
+end
+if sale['state'] ~= 'closed' then
+  if ARGV[6] == 'cancel' then
+    sale['state'], sale['reason'] = 'closed', 'cancelled'
+    emit('sale_ended', ',"reason":"cancelled"')
+  elseif now >= tonumber(sale['end_at']) then
+    sale['state'], sale['reason'] = 'closed', 'ended'
+    emit('sale_ended', ',"reason":"ended"')
+  elseif sale['state'] == 'scheduled' and now >= tonumber(sale['start_at']) then
+    sale['state'] = 'open'
+    emit('sale_started', '')
+  end
+end
+local due = 0
+if sale['state'] == 'scheduled' then
+  due = tonumber(sale['start_at'])
+elseif sale['state'] == 'open' then
+  due = tonumber(sale['end_at'])
+end
+return {'ok', due, sale['state']}

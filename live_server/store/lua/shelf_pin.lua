@@ -1,0 +1,24 @@
+-- Pin the product being explained (or clear the pin) and announce the card.
+-- KEYS: 1 meta, 2 shelf, 3 products, 4 pinned, 5 seq, 6 events
+-- ARGV: 1 channel, 2 maxlen, 3 now, 4 by (JSON string), 5 product id ('' clears)
+-- Reply: {'ok', seq} | {'not_found'} | {'invalid_state', state} | {'not_on_shelf'}
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  return {'not_found'}
+end
+if state == 'ended' then
+  return {'invalid_state', state}
+end
+local pid, card = ARGV[5], 'null'
+if pid == '' then
+  redis.call('DEL', KEYS[4])
+else
+  if not redis.call('LPOS', KEYS[2], pid) then
+    return {'not_on_shelf'}
+  end
+  card = redis.call('HGET', KEYS[3], pid) or 'null'
+  redis.call('SET', KEYS[4], pid)
+end
+local body = '{"type":"product_pinned","ts":' .. ARGV[3] .. ',"data":{"product":' .. card ..
+  ',"by":' .. ARGV[4] .. '}}'
+return {'ok', append_event(KEYS[5], KEYS[6], ARGV[1], body, ARGV[2])}

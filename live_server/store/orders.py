@@ -1,0 +1,111 @@
+"""Orders in Valkey: transitions (one script each call), listings, money and the ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from live_server.domain.orders import order_room
+from live_server.errors import InvalidState, LiveError, NotFound
+from live_server.protocol import Json
+from live_server.store.core import StoreCore, text
+
+
+class OrderStore:
+    def __init__(self, core: StoreCore, *, history_max: int, order_stream_max: int) -> None:
+        self.core = core
+        self.keys = core.keys
+        self.history_max = history_max
+        self.order_stream_max = order_stream_max
+
+    async def get(self, order_id: str) -> Json | None:
+        room_id = order_room(order_id)
+        if room_id is None:
+            return None
+        raw = await self.core.client.hget(self.keys.shelf(room_id).orders, order_id)
+        return orjson.loads(raw) if raw else None
+
+    async def transition(self, order_id: str, action: str, *, actor: str, now: int,
+                         reference: str = "") -> tuple[Json, bool]:
+        """(order after, True) or (expired order, False) when paying too late."""
+        room_id = order_room(order_id)
+        if room_id is None:
+            raise NotFound("no such order")
+        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+        reply = await self.core.script(
+            "order_transition",
+            [s.orders, s.sales, s.left, s.bought, s.order_stream, s.money, s.ledger, k.seq,
+             k.events],
+            [k.channel, self.history_max, now, order_id, action, actor, reference,
+             self.order_stream_max])
+        status = text(reply[0])
+        if status in ("ok", "expired"):
+            order: Json = orjson.loads(reply[1])
+            if order["state"] != "reserved":
+                await self.core.client.zrem(self.keys.orders_due, order_id)
+            return order, status == "ok"
+        if status == "not_found":
+            raise NotFound("no such order")
+        if status == "invalid_state":
+            raise InvalidState(f"cannot {action} an order that is {text(reply[1])}",
+                               state=text(reply[1]))
+        if status == "not_due":
+            raise InvalidState("the reservation has not expired yet", state="reserved")
+        raise LiveError(f"unexpected reply {status}", code="internal", status=500)
+
+    async def due(self, now: int, limit: int = 500) -> list[str]:
+        found = await self.core.client.zrangebyscore(self.keys.orders_due, "-inf", now,
+                                                     start=0, num=limit)
+        return [m.decode() for m in found]
+
+    async def forget_due(self, order_id: str) -> None:
+        await self.core.client.zrem(self.keys.orders_due, order_id)
+
+    async def many(self, order_ids: list[str]) -> list[Json]:
+        if not order_ids:
+            return []
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for oid in order_ids:
+                room_id = order_room(oid) or "-"
+                pipe.hget(self.keys.shelf(room_id).orders, oid)
+            raws = await pipe.execute()
+        return [orjson.loads(r) for r in raws if r]
+
+    async def of_buyer(self, user_id: str, limit: int) -> list[Json]:
+        ids = await self.core.client.zrevrange(self.keys.buyer_orders(user_id), 0, limit - 1)
+        return await self.many([i.decode() for i in ids])
+
+    async def of_room(self, room_id: str, limit: int | None = None) -> list[Json]:
+        """A room's orders, newest first."""
+        s = self.keys.shelf(room_id)
+        ids = await self.core.client.zrevrange(s.order_list, 0, -1 if limit is None else limit - 1)
+        if not ids:
+            return []
+        raws = await self.core.client.hmget(s.orders, ids)
+        return [orjson.loads(r) for r in raws if r]
+
+    async def money(self, room_id: str) -> Json:
+        raw = await self.core.client.hgetall(self.keys.shelf(room_id).money)
+        vals = {k.decode(): int(v) for k, v in raw.items()}
+        gmv, refunded = vals.get("gmv", 0), vals.get("refunded", 0)
+        return {"gmv": gmv, "refunded": refunded, "net": gmv - refunded,
+                "commission": vals.get("commission", 0),
+                "paid_orders": vals.get("paid_orders", 0),
+                "refunded_orders": vals.get("refunded_orders", 0)}
+
+    async def ledger(self, room_id: str, limit: int) -> list[Json]:
+        entries: list[Any] = await self.core.client.xrevrange(
+            self.keys.shelf(room_id).ledger, count=limit)
+        out = []
+        for entry_id, fields in entries:
+            f = {k.decode(): v.decode() for k, v in fields.items()}
+            out.append({"id": entry_id.decode(), "room_id": room_id, "kind": f["kind"],
+                        "order_id": f["order"], "amount": int(f["amount"]),
+                        "commission": int(f["commission"]), "ts": int(f["ts"])})
+        return out
+
+    async def mark_webhook(self, event_id: str, ttl_s: int) -> bool:
+        """True the first time an event id is seen (within ``ttl_s``)."""
+        return bool(await self.core.client.set(self.keys.webhook_seen + event_id, b"1",
+                                               nx=True, ex=ttl_s))

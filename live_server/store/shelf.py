@@ -1,0 +1,252 @@
+"""Catalogue, shelf, pin, flash sales and purchases in Valkey.
+
+The catalogue lives per creator (``u:{creator}:products``). A product put on a room's shelf is
+copied into the room (``{room}:prod``), so every script of the shelf and every purchase touches
+the room's slot only; catalogue edits and take-downs are pushed to the copies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from live_server.errors import (
+    InsufficientStock,
+    InvalidField,
+    InvalidState,
+    LimitReached,
+    LiveError,
+    NotFound,
+    SaleEnded,
+    SaleNotStarted,
+    SoldOut,
+    TakenDown,
+)
+from live_server.protocol import Json, dumps
+from live_server.store.core import StoreCore, text
+
+
+def _card(raw: bytes | str) -> Json:
+    value: Json = orjson.loads(raw)
+    return value
+
+
+class ShelfStore:
+    def __init__(self, core: StoreCore, *, history_max: int, order_stream_max: int) -> None:
+        self.core = core
+        self.keys = core.keys
+        self.history_max = history_max
+        self.order_stream_max = order_stream_max
+
+    # Catalogue --------------------------------------------------------------------------
+
+    async def save_product(self, product: Json) -> None:
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.hset(self.keys.catalogue(product["creator_id"]), product["id"], dumps(product))
+            pipe.hset(self.keys.product_owner, product["id"], product["creator_id"])
+            await pipe.execute()
+
+    async def catalogue_size(self, creator_id: str) -> int:
+        return int(await self.core.client.hlen(self.keys.catalogue(creator_id)))
+
+    async def product(self, product_id: str) -> Json | None:
+        owner = await self.core.client.hget(self.keys.product_owner, product_id)
+        if owner is None:
+            return None
+        raw = await self.core.client.hget(self.keys.catalogue(owner.decode()), product_id)
+        return _card(raw) if raw else None
+
+    async def catalogue(self, creator_id: str) -> list[Json]:
+        raw = await self.core.client.hgetall(self.keys.catalogue(creator_id))
+        return sorted((_card(v) for v in raw.values()), key=lambda p: (p["created_at"], p["id"]))
+
+    async def delete_product(self, creator_id: str, product_id: str) -> None:
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.hdel(self.keys.catalogue(creator_id), product_id)
+            pipe.hdel(self.keys.product_owner, product_id)
+            await pipe.execute()
+
+    async def sync_product(self, room_id: str, card: Json, commission_bp: int, now: int) -> int:
+        """Refresh a room's copy; returns the seq of the ``product_updated`` event or 0."""
+        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+        reply = await self.core.script(
+            "product_sync", [k.meta, s.shelf, s.products, k.seq, k.events],
+            [k.channel, self.history_max, now, card["id"], dumps(card), commission_bp])
+        return int(reply[1]) if text(reply[0]) == "ok" else 0
+
+    # Shelf and pin ----------------------------------------------------------------------
+
+    async def edit_shelf(self, room_id: str, by: str, action: str, args: list[Any], *,
+                         max_shelf: int, now: int) -> int:
+        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+        reply = await self.core.script(
+            "shelf_edit", [k.meta, s.shelf, s.products, s.pinned, k.seq, k.events],
+            [k.channel, self.history_max, now, dumps(by), action, max_shelf, *args])
+        return _shelf_reply(reply)
+
+    async def pin(self, room_id: str, by: str, product_id: str | None, now: int) -> int:
+        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+        reply = await self.core.script(
+            "shelf_pin", [k.meta, s.shelf, s.products, s.pinned, k.seq, k.events],
+            [k.channel, self.history_max, now, dumps(by), product_id or ""])
+        return _shelf_reply(reply)
+
+    async def shelf_state(self, room_id: str) -> tuple[list[str], dict[str, Json], str | None,
+                                                        dict[str, Json], dict[str, int]]:
+        """(shelf ids, room copies, pinned id, sales, stock left) in one transaction."""
+        s = self.keys.shelf(room_id)
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.lrange(s.shelf, 0, -1)
+            pipe.hgetall(s.products)
+            pipe.get(s.pinned)
+            pipe.hgetall(s.sales)
+            pipe.hgetall(s.left)
+            ids, products, pinned, sales, left = await pipe.execute()
+        return decode_shelf(ids, products, pinned, sales, left)
+
+    async def bought(self, room_id: str, product_id: str, user_id: str) -> int:
+        raw = await self.core.client.hget(self.keys.shelf(room_id).bought,
+                                          f"{product_id}:{user_id}")
+        return int(raw or 0)
+
+    async def commission_bp(self, room_id: str, product_id: str) -> int:
+        raw = await self.core.client.hget(self.keys.shelf(room_id).products, f"bp:{product_id}")
+        return int(raw or 0)
+
+    # Sales ------------------------------------------------------------------------------
+
+    async def create_sale(self, room_id: str, sale: Json, now: int) -> tuple[int, str]:
+        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+        reply = await self.core.script(
+            "sale_create", [k.meta, s.shelf, s.products, s.sales, s.left, k.seq, k.events],
+            [k.channel, self.history_max, now, sale["product_id"], dumps(sale), sale["stock"]])
+        status = text(reply[0])
+        if status == "ok":
+            seq, state = int(reply[1]), text(reply[2])
+            await self.schedule_sale(room_id, sale, state)
+            return seq, state
+        if status == "sale_exists":
+            raise InvalidState("this product already has a sale that has not closed",
+                               state="sale_exists")
+        if status == "taken_down":
+            raise TakenDown("the product has been taken down")
+        _shelf_reply(reply)  # raises the matching error
+        raise AssertionError(status)
+
+    async def schedule_sale(self, room_id: str, sale: Json, state: str) -> None:
+        due = sale["start_at"] if state == "scheduled" else sale["end_at"]
+        member = f"{room_id}|{sale['product_id']}|{sale['id']}"
+        await self.core.client.zadd(self.keys.sales_due, {member: due})
+
+    async def sale_tick(self, member: str, now: int, action: str = "tick") -> str | None:
+        """Run one due sale transition; reschedule or forget it. Returns the sale's state."""
+        room_id, product_id, sale_id = member.split("|")
+        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+        reply = await self.core.script(
+            "sale_tick", [s.sales, s.left, k.seq, k.events],
+            [k.channel, self.history_max, now, product_id, sale_id, action])
+        if text(reply[0]) != "ok" or int(reply[1]) == 0:
+            await self.core.client.zrem(self.keys.sales_due, member)
+            return text(reply[2]) if text(reply[0]) == "ok" else None
+        await self.core.client.zadd(self.keys.sales_due, {member: int(reply[1])})
+        return text(reply[2])
+
+    async def due_sales(self, now: int, limit: int = 200) -> list[str]:
+        found = await self.core.client.zrangebyscore(self.keys.sales_due, "-inf", now,
+                                                     start=0, num=limit)
+        return [m.decode() for m in found]
+
+    # Buying -----------------------------------------------------------------------------
+
+    async def buy(self, room_id: str, *, buyer: str, name: str, product_id: str, quantity: int,
+                  idempotency_key: str, order_id: str, now: int, ttl_ms: int,
+                  sample_every: int) -> tuple[Json, bool, int | None]:
+        """(order, created now?, stock left when created) or the precise refusal."""
+        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+        reply = await self.core.script(
+            "buy",
+            [k.meta, s.products, s.sales, s.left, s.bought, s.idem, s.orders, s.order_list,
+             s.order_stream, k.seq, k.events],
+            [k.channel, self.history_max, now, buyer, product_id, quantity, idempotency_key,
+             order_id, ttl_ms, sample_every, self.order_stream_max, dumps(name), room_id])
+        status = text(reply[0])
+        if status == "ok":
+            order = _card(reply[1])
+            await self._index_order(order)
+            return order, True, int(reply[2])
+        if status == "dup":
+            order = _card(reply[1])
+            await self._index_order(order)
+            return order, False, None
+        raise buy_refusal(status, reply)
+
+    async def _index_order(self, order: Json) -> None:
+        """The buyer's pointer index and the expiry schedule (idempotent; written after the
+        script, so a crash in between leaves the order reachable from its room)."""
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.buyer_orders(order["buyer"]), {order["id"]: order["created_at"]})
+            if order["state"] == "reserved":
+                pipe.zadd(self.keys.orders_due, {order["id"]: order["expires_at"]})
+            await pipe.execute()
+
+
+def buy_refusal(status: str, reply: list[Any]) -> LiveError:
+    if status == "not_found":
+        return NotFound(f"no such {text(reply[1])}")
+    if status == "taken_down":
+        return TakenDown("the product has been taken down")
+    if status == "not_started":
+        start = int(reply[1])
+        return SaleNotStarted("the sale has not started", start_at=start or None)
+    if status == "sale_ended":
+        return SaleEnded("the sale has ended", end_at=int(reply[1]))
+    if status == "sold_out":
+        return SoldOut("sold out")
+    if status == "insufficient_stock":
+        return InsufficientStock("not that many left", left=int(reply[1]))
+    if status == "limit_reached":
+        return LimitReached("over the per-buyer limit", may_buy=int(reply[1]))
+    return LiveError(f"unexpected reply {status}", code="internal", status=500)
+
+
+def _shelf_reply(reply: list[Any]) -> int:
+    status = text(reply[0])
+    if status == "ok":
+        return int(reply[1])
+    if status == "not_found":
+        raise NotFound("no such room")
+    if status == "invalid_state":
+        raise InvalidState(f"room is {text(reply[1])}", state=text(reply[1]))
+    if status == "not_on_shelf":
+        raise NotFound("the product is not on this room's shelf")
+    if status == "on_shelf":
+        raise InvalidField("the product is already on the shelf")
+    if status == "full":
+        raise InvalidField("the shelf is full")
+    if status == "mismatch":
+        raise InvalidField("'product_ids' must list exactly the products on the shelf")
+    raise LiveError(f"unexpected reply {status}", code="internal", status=500)
+
+
+def decode_shelf(ids: list[bytes], products: dict[bytes, bytes], pinned: bytes | None,
+                 sales: dict[bytes, bytes], left: dict[bytes, bytes],
+                 ) -> tuple[list[str], dict[str, Json], str | None, dict[str, Json],
+                            dict[str, int]]:
+    cards = {k.decode(): _card(v) for k, v in products.items() if not k.startswith(b"bp:")}
+    stock = {k.decode(): int(v) for k, v in left.items() if not k.startswith(b"n:")}
+    return ([i.decode() for i in ids], cards, pinned.decode() if pinned else None,
+            {k.decode(): _card(v) for k, v in sales.items()}, stock)
+
+
+def snapshot_fields(ids: list[bytes], products: dict[bytes, bytes], pinned: bytes | None,
+                    sales: dict[bytes, bytes], left: dict[bytes, bytes]) -> Json:
+    """The snapshot's ``shelf``, ``pinned`` and ``sales`` from raw replies."""
+    order, cards, pin, sale_map, stock = decode_shelf(ids, products, pinned, sales, left)
+    shelf = [cards[i] for i in order if i in cards]
+    return {
+        "shelf": shelf,
+        "pinned": cards.get(pin) if pin else None,
+        "sales": {pid: {**sale, "left": stock.get(pid, 0)}
+                  for pid, sale in sale_map.items() if pid in order},
+    }
