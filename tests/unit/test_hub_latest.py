@@ -1,0 +1,59 @@
+"""The hub keeps only the newest stock-left event per product and sends it with the next tick,
+over a real socket (a socket pair), parsed by an independent websocket frame parser."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import orjson
+from websockets.frames import Frame
+from websockets.streams import StreamReader
+
+from live_server.realtime.conn import Conn
+from live_server.realtime.hub import Hub, HubStats
+
+
+def _frames(data: bytes) -> list[dict[str, object]]:
+    reader = StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    out = []
+    while reader.buffer:
+        gen = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(gen)
+        except StopIteration as done:
+            out.append(orjson.loads(done.value.data))
+    return out
+
+
+async def test_stock_events_coalesce_to_the_latest_per_product_per_tick() -> None:
+    loop = asyncio.get_running_loop()
+    ours, theirs = socket.socketpair()
+    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+    hub = Hub(max_out_buffer=1 << 20, slow_close_grace_ms=100, join_names=3,
+              max_batch_events=500, stats=HubStats(lambda *a: None, lambda: None, lambda: None))
+    conn = Conn(room_id="r1", transport=transport, user_id="u", name="U", role="viewer")  # type: ignore[arg-type]
+    hub.attach(conn, "ch")
+    hub.activate(conn, 0, [])
+
+    def stock(pid: str, left: int) -> bytes:
+        return orjson.dumps({"type": "stock", "ts": 1, "data": {"product_id": pid,
+                                                                "left": left}})
+    for left in range(50, 0, -1):
+        hub.deliver("r1", stock("p_a", left))
+    hub.deliver("r1", stock("p_b", 7))
+    hub.tick()
+    hub.tick()  # nothing new: nothing sent
+    for left in (3, 2):
+        hub.deliver("r1", stock("p_a", left))
+    hub.tick()
+    await asyncio.sleep(0.05)
+    theirs.setblocking(False)
+    data = theirs.recv(1 << 20)
+    frames = _frames(data)
+    assert [[(e["data"]["product_id"], e["data"]["left"]) for e in f["events"]]  # type: ignore[index]
+            for f in frames] == [[("p_a", 1), ("p_b", 7)], [("p_a", 2)]]
+    transport.close()
+    theirs.close()
