@@ -74,3 +74,10 @@ async def connections_by_pid(base: str, ops_token: str) -> dict[int, int]:
             conns = p.get("connections")
             out[p["pid"]] = conns if isinstance(conns, int) else 0
     return out
+
+
+async def call(
+    method: str, url: str, token: str | None = None, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Any JSON call of the public protocol (the flash-sale stage: products, shelf, sales)."""
+    return await _call(method, url, token, body)

@@ -19,6 +19,7 @@ BUILTIN = (
     "loadtest.scenarios.chat",
     "loadtest.scenarios.hearts",
     "loadtest.scenarios.show",
+    "loadtest.scenarios.flash_sale",
 )
 
 

@@ -137,3 +137,15 @@ def test_cli_run_prints_table_and_writes_reports(tmp_path: Path,
     html = (js.parent / "report.html").read_text()
     assert "plotly" in html.lower() and "<script src=\"http" not in html
     assert json.loads(js.read_text())["figures"]["join"]["joined"] == 10
+
+
+async def test_flash_sale_smoke(tmp_path: Path) -> None:
+    rep = await execute(opts(tmp_path, "flash-sale", "--viewers", "65", "--units", "20",
+                             "--duration", "1"))
+    assert "error" not in rep, rep.get("error")
+    f = rep["figures"]["flash_sale"]
+    assert f["buyers"] == 60 and f["reservations"] == 20 == f["orders_read_back"]
+    assert f["refusals"] == {"sold_out": 40}
+    assert f["stock_left"] == 0 and f["distinct_buyers"] == 20
+    assert f["reply_ms_p99"] is not None and f["reservations_per_s"] > 0
+    assert all(c["ok"] for c in rep["checks"]), rep["checks"]
