@@ -387,3 +387,38 @@ async def test_signed_webhook_pays_once_and_rejects_replays_and_bad_signatures(
     assert body["order"]["payment_ref"] == "gw_1"
     status, body = await post(payload, sign(secret, stamp, payload))
     assert status == 409 and body["error"]["code"] == "replayed"
+
+
+async def test_websocket_bad_buys_are_refused_and_reserve_nothing(live: LiveApp) -> None:
+    room = await live.live_room()
+    p = await product(live)
+    await on_sale(live, room, p["id"], stock=3)
+    v = await Viewer.connect(live.base, room, token("vic"))
+    guest = await Viewer.connect(live.base, room, guest=True)
+    await v.wait_welcome()
+    await guest.wait_welcome()
+    cases = [
+        ({"product_id": p["id"]}, "missing_field"),
+        ({"product_id": p["id"], "idempotency_key": "k", "quantity": -1}, "invalid_field"),
+        ({"product_id": p["id"], "idempotency_key": "k", "quantity": 10**12}, "invalid_field"),
+        ({"product_id": p["id"], "idempotency_key": "k", "quantity": 1.5}, "invalid_field"),
+        ({"product_id": 7, "idempotency_key": "k"}, "invalid_field"),
+        ({"product_id": "p_unknown", "idempotency_key": "k"}, "not_found"),
+        ({"product_id": p["id"], "idempotency_key": "x" * 65}, "invalid_field"),
+    ]
+    for fields, code in cases:
+        reply = await v.request("buy", **fields)
+        assert reply["type"] == "error" and reply["error"]["code"] == code, (fields, reply)
+    reply = await guest.request("buy", product_id=p["id"], idempotency_key="g")
+    assert reply["error"]["code"] == "forbidden"
+    view = (await v.request("product", product_id=p["id"]))["data"]
+    assert view["stock_left"] == 3 and view["bought"] == 0
+    # a take-down reaches the room at once and stops purchases
+    status, _ = await live.call("POST", f"/api/products/{p['id']}/takedown", "alice", "creator")
+    assert status == 200
+    await v.wait_for(lambda: v.of_type("product_updated"))
+    assert v.of_type("product_updated")[-1]["data"]["product"]["status"] == "taken_down"
+    reply = await v.request("buy", product_id=p["id"], idempotency_key="k")
+    assert reply["error"]["code"] == "taken_down"
+    for c in (v, guest):
+        await c.close()
