@@ -1,6 +1,7 @@
 // HTTP calls with the stored token, and the error codes of docs/PROTOCOL.md as readable text.
 
 import { fmtTime, fmtDuration } from "./dom.js";
+import { describeShelfError } from "./shelf.js";
 
 const TOKEN_KEY = "live_server.token";
 
@@ -150,12 +151,17 @@ const TEXT = {
   too_large: "That message is too long to send.",
 };
 
+// purchases, payments and orders: the precise refusal (shelf.js)
+const SHELF_CODES = new Set(["not_started", "sale_ended", "sold_out", "insufficient_stock", "limit_reached",
+  "taken_down", "payment_declined", "replayed"]);
+
 /** A readable sentence for an ApiError / websocket error object {code, message, ...}. */
 export function describeError(err) {
   if (!err) return "";
   const code = err.code || "error";
   const d = err.details || err;
   const retry = Number(d.retry_after_ms);
+  if (SHELF_CODES.has(code)) return describeShelfError(err) || TEXT.invalid_state;
   switch (code) {
     case "muted": {
       const until = Number(d.until) || (retry ? Date.now() + retry : 0);

@@ -6,6 +6,7 @@ import { mountHeader } from "./auth.js";
 import { $, el, replace, flash, fmtDateTime, fmtTime, copyText, stateBadge, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountStudioShelf } from "./studio-shelf.js";
 
 const KNOWN_KEY = "live_server.studio.rooms"; // ids of rooms this browser created or opened
 const LIST_REFRESH_MS = 15000;
@@ -33,6 +34,7 @@ if (!me || me.expired || (me.role !== "creator" && me.role !== "ops")) {
 }
 
 function start() {
+  const shelf = mountStudioShelf({ me, notify: (text, kind) => toast(text, kind) });
   // ---- known rooms (this browser) ---------------------------------------------------------
   function knownIds() {
     try {
@@ -208,6 +210,7 @@ function start() {
           rooms.set(selected.id, { ...rooms.get(selected.id), ...v.room });
           renderHeader(selected);
           renderRoomList();
+          shelf.roomChanged(selected);
         } else if (what === "moderation") {
           scheduleModRefresh();
         } else if (what === "counters") {
@@ -216,14 +219,25 @@ function start() {
         }
       },
     });
+    const viewHandlers = view.handlers();
+    const mine = socket;
     socket.handlers = {
-      ...view.handlers(),
+      ...viewHandlers,
+      snapshot: (snap, info) => {
+        viewHandlers.snapshot(snap, info);
+        if (mine === socket) shelf.snapshot(snap);
+      },
+      events: (list, frame) => {
+        viewHandlers.events(list, frame);
+        if (mine === socket) shelf.events(list);
+      },
       status: (state, info) => {
         conn.dataset.state = state;
         conn.textContent = state === "open" ? "connected" : state === "closed" ? "disconnected" : "connecting…";
         if (state === "closed" && info.final && info.code !== 1000) toast(describeClose(info.code, info.reason, info.error), "error", 10000);
       },
     };
+    shelf.select(room, socket);
     socket.start();
     loadKeywords();
     loadMutes();

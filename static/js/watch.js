@@ -5,6 +5,7 @@ import { mountHeader } from "./auth.js";
 import { $, el, flash, fmtDuration, fmtTime, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountWatchShelf } from "./watch-shelf.js";
 
 const HEART_FLUSH_MS = 200;
 const FANS_REFRESH_MS = 30000;
@@ -83,12 +84,33 @@ const view = new RoomView(socket, {
   },
 });
 
+const shelf = mountWatchShelf({
+  socket,
+  roomId,
+  loggedIn: () => !!(socket.user || me),
+  openLogin: () => auth.open(),
+  notify: (text, kind) => toast(text, kind),
+});
+
+const viewHandlers = view.handlers();
 socket.handlers = {
-  ...view.handlers(),
+  ...viewHandlers,
+  snapshot: (snap, info) => {
+    viewHandlers.snapshot(snap, info);
+    shelf.snapshot(snap);
+  },
+  events: (list, frame) => {
+    viewHandlers.events(list, frame);
+    shelf.events(list);
+  },
   recovered: () => {
     if (!finalClose) showBanner("");
+    shelf.recovered();
   },
-  status: onStatus,
+  status: (state, info) => {
+    onStatus(state, info);
+    if (state === "open") shelf.opened();
+  },
   error: (err) => {
     // Errors not tied to a request (e.g. the reason before a 4001 close).
     // Refusals at join are followed by a close; the banner says it then.
@@ -241,7 +263,7 @@ async function refreshFans() {
 setInterval(refreshFans, FANS_REFRESH_MS);
 
 // For debugging in the console and for the browser tests.
-window.liveRoom = { socket, view };
+window.liveRoom = { socket, view, shelf };
 
 window.addEventListener("pagehide", () => socket.stop());
 window.addEventListener("pageshow", (e) => {
