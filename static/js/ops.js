@@ -3,6 +3,7 @@
 import { api, currentUser, describeError } from "./api.js";
 import { mountHeader } from "./auth.js";
 import { $, el, replace, setText, flash, fmtAgo, fmtCount, fmtDateTime, fmtTime, stateBadge, toast } from "./dom.js";
+import { fmtMoney } from "./shelf.js";
 
 const ROOMS_REFRESH_MS = 2000;
 const SLOW_REFRESH_MS = 10000;
@@ -67,6 +68,7 @@ function start() {
       el("span", { className: "row" },
         el("a", { className: "btn btn-small", href: `/watch/${enc(id)}`, target: "_blank", rel: "noopener", text: "Open" }),
         el("button", { type: "button", className: "btn btn-small", text: "Ban user…", on: { click: () => openBan(id, rows.get(id)?.title) } }),
+        el("button", { type: "button", className: "btn btn-small", text: "Shelf & orders", on: { click: () => showCommerce(id) } }),
         el("button", { type: "button", className: "btn btn-small btn-danger", text: "End", on: { click: () => endRoom(id, rows.get(id)?.title) } })));
     const tr = el("tr", { dataset: { room: id } }, Object.values(cells));
     return { tr, cells, title: "" };
@@ -263,6 +265,131 @@ function start() {
     refreshLog();
   });
   $("#reports-refresh").addEventListener("click", refreshReports);
+
+  // ---- a room's shelf and orders; taking products down ---------------------------------------
+  const commerceMsg = $("#commerce-msg");
+  let commerceRoom = "";
+
+  function currencyOf(list) {
+    const codes = new Set(list.map((x) => x.currency).filter(Boolean));
+    return codes.size === 1 ? [...codes][0] : "";
+  }
+
+  async function showCommerce(roomId) {
+    commerceRoom = roomId;
+    $("#commerce-form").elements.room.value = roomId;
+    try {
+      const [shelf, orders] = await Promise.all([
+        api("GET", `/api/rooms/${enc(roomId)}/shelf`),
+        api("GET", `/api/rooms/${enc(roomId)}/orders?limit=200`),
+      ]);
+      if (commerceRoom !== roomId) return;
+      $("#commerce-room").hidden = false;
+      setText($("#commerce-room-id"), roomId);
+      setText($("#commerce-pinned"), shelf.pinned ? shelf.pinned.title : "nothing");
+      const products = Array.isArray(shelf.products) ? shelf.products : [];
+      const sales = shelf.sales || {};
+      replace($("#commerce-shelf"), products.length
+        ? products.map((p) => {
+            const sale = sales[p.id];
+            return el("tr", { dataset: { product: p.id } },
+              el("td", { className: "wrap" }, el("strong", { text: p.title }), el("div", { className: "muted small mono", text: p.id })),
+              el("td", { className: "mono", text: p.creator_id }),
+              el("td", { className: "num", text: fmtMoney(p.live_price, p.currency) }),
+              el("td", { className: "small" }, sale
+                ? [stateBadge(sale.state), ` ${fmtMoney(sale.price, sale.currency)} · ${sale.left} of ${sale.stock} left · ends ${fmtDateTime(sale.end_at)}`]
+                : "—"),
+              el("td", {}, stateBadge(p.status)),
+              el("td", {}, p.status === "on_sale"
+                ? el("button", { type: "button", className: "btn btn-small btn-danger", text: "Take down", on: { click: () => takeDown(p.id, p.title) } })
+                : ""));
+          })
+        : el("tr", {}, el("td", { className: "muted", text: "The shelf is empty.", attrs: { colspan: "6" } })));
+      const list = Array.isArray(orders.orders) ? orders.orders : [];
+      const t = orders.totals || {};
+      const cur = currencyOf(list.length ? list : products);
+      const item = (label, value) => el("div", { className: "counter" }, el("b", { text: value }), el("span", { text: label }));
+      replace($("#commerce-gmv"),
+        item("GMV (paid)", fmtMoney(t.gmv || 0, cur)), item("refunded", fmtMoney(t.refunded || 0, cur)),
+        item("net", fmtMoney(t.net || 0, cur)), item("commission", fmtMoney(t.commission || 0, cur)),
+        item("paid orders", fmtCount(t.paid_orders)), item("refunded orders", fmtCount(t.refunded_orders)));
+      replace($("#commerce-orders"), list.length
+        ? list.map((o) => el("tr", { dataset: { order: o.id } },
+            el("td", { text: fmtDateTime(o.created_at) }),
+            el("td", { className: "mono", text: o.buyer }),
+            el("td", { className: "wrap", text: o.title || o.product_id }),
+            el("td", { className: "num", text: String(o.quantity) }),
+            el("td", { className: "num", text: fmtMoney(o.amount, o.currency) }),
+            el("td", {}, stateBadge(o.state)),
+            el("td", {}, el("span", { className: "row" },
+              o.state === "paid" ? el("button", { type: "button", className: "btn btn-small btn-danger", text: "Refund", on: { click: () => orderAction(o, "refund") } }) : null,
+              o.state === "reserved" ? el("button", { type: "button", className: "btn btn-small btn-danger", text: "Cancel", on: { click: () => orderAction(o, "cancel") } }) : null))))
+        : el("tr", {}, el("td", { className: "muted", text: "No orders.", attrs: { colspan: "7" } })));
+      flash(commerceMsg, "", "info", 0);
+    } catch (err) {
+      flash(commerceMsg, describeError(err), "error", 10000);
+    }
+    $("#commerce").scrollIntoView({ block: "nearest" });
+  }
+
+  async function orderAction(o, action) {
+    if (!confirm(`${action === "refund" ? "Refund" : "Cancel"} the order of ${o.buyer} for ${o.title}?`)) return;
+    try {
+      await api("POST", `/api/orders/${enc(o.id)}/${action}`);
+      toast(action === "refund" ? "Order refunded." : "Order cancelled.", "ok");
+      showCommerce(commerceRoom);
+    } catch (err) {
+      toast(describeError(err), "error", 8000);
+    }
+  }
+
+  const takedownForm = $("#takedown-form");
+  const takedownMsg = $("#takedown-msg");
+
+  async function takeDown(productId, title, reason = null) {
+    if (reason === null) {
+      reason = prompt(`Take "${title || productId}" down everywhere? Reason (recorded):`, "");
+      if (reason === null) return;
+    }
+    const body = reason.trim() ? { reason: reason.trim().slice(0, 200) } : {};
+    try {
+      const p = await api("POST", `/api/products/${enc(productId)}/takedown`, body);
+      flash(takedownMsg, `${p.title} (${p.id}) is taken down: purchases are refused.`, "ok", 10000);
+      toast("Product taken down.", "ok");
+      if (commerceRoom) showCommerce(commerceRoom);
+      refreshLog();
+    } catch (err) {
+      flash(takedownMsg, describeError(err), "error", 10000);
+    }
+  }
+
+  $("#commerce-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const id = e.target.elements.room.value.trim();
+    if (id) showCommerce(id);
+  });
+  takedownForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = takedownForm.elements;
+    const pid = f.product_id.value.trim();
+    if (pid) takeDown(pid, "", f.reason.value);
+  });
+  $("#takedown-lookup").addEventListener("click", async () => {
+    const pid = takedownForm.elements.product_id.value.trim();
+    const box = $("#takedown-product");
+    if (!pid) return;
+    try {
+      const p = await api("GET", `/api/products/${enc(pid)}`);
+      replace(box, el("strong", { text: p.title }), " · ", el("span", { className: "mono", text: p.creator_id }), " · ",
+        fmtMoney(p.live_price, p.currency), " · ", stateBadge(p.status),
+        p.takedown && p.takedown.reason ? el("span", { className: "muted", text: ` (${p.takedown.reason})` }) : null);
+      box.hidden = false;
+      flash(takedownMsg, "", "info", 0);
+    } catch (err) {
+      box.hidden = true;
+      flash(takedownMsg, describeError(err), "error", 10000);
+    }
+  });
 
   // ---- timers --------------------------------------------------------------------------------
   const auto = $("#auto");
