@@ -230,11 +230,11 @@ export function mountStudioShelf({ me, notify }) {
           return el("li", { className: "shelf-item studio-item", dataset: { product: card.id } },
             el("span", { className: "shelf-pos muted small", text: String(i + 1) }),
             src ? el("img", { className: "shelf-img", src, alt: "", loading: "lazy", attrs: { referrerpolicy: "no-referrer" } })
-              : el("div", { className: "shelf-img noimg", text: "🛍", attrs: { "aria-hidden": "true" } }),
+              : el("div", { className: "shelf-img noimg", text: [...String(card.title || "?").trim()][0] || "?", attrs: { "aria-hidden": "true" } }),
             el("div", { className: "shelf-body" },
               el("div", { className: "row" },
                 el("strong", { className: "shelf-title", text: card.title }),
-                isPinned ? el("span", { className: "badge explaining", text: "讲解中" }) : null,
+                isPinned ? el("span", { className: "badge explaining", text: "now explaining", title: "讲解中" }) : null,
                 card.status === "taken_down" ? stateBadge("taken_down") : null),
               el("div", { className: "row small" },
                 el("span", { className: "price", text: fmtMoney(card.live_price, card.currency) }),
@@ -245,7 +245,7 @@ export function mountStudioShelf({ me, notify }) {
               el("button", { type: "button", className: "btn btn-small", text: "↑", title: "Move up", disabled: i === 0, on: { click: () => move(card.id, i - 1) } }),
               el("button", { type: "button", className: "btn btn-small", text: "↓", title: "Move down", disabled: i === n - 1, on: { click: () => move(card.id, i + 1) } }),
               el("button", { type: "button", className: "btn btn-small", text: "Top", title: "Move to the top", disabled: i === 0, on: { click: () => toTop(card.id) } }),
-              el("button", { type: "button", className: `btn btn-small pin-btn${isPinned ? "" : " btn-primary"}`, text: isPinned ? "Unpin" : "Pin", title: isPinned ? "Stop explaining" : "Now explaining (讲解中)", on: { click: () => pin(isPinned ? null : card.id) } }),
+              el("button", { type: "button", className: `btn btn-small pin-btn${isPinned ? "" : " btn-primary"}`, text: isPinned ? "Unpin" : "Pin", title: isPinned ? "Stop explaining" : "Pin: now explaining (讲解中)", on: { click: () => pin(isPinned ? null : card.id) } }),
               saleActive
                 ? el("button", { type: "button", className: "btn btn-small btn-danger", text: "Cancel sale", on: { click: () => cancelSale(card) } })
                 : el("button", { type: "button", className: "btn btn-small sale-btn", text: "Flash sale…", disabled: card.status !== "on_sale", on: { click: () => openSaleForm(card) } }),

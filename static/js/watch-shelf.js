@@ -53,7 +53,11 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     const src = safeImageUrl(card.image_url);
     return src
       ? el("img", { className, src, alt: "", loading: "lazy", attrs: { referrerpolicy: "no-referrer" } })
-      : el("div", { className: `${className} noimg`, attrs: { "aria-hidden": "true" }, text: "🛍" });
+      : el("div", { className: `${className} noimg`, attrs: { "aria-hidden": "true" }, text: initial(card.title) });
+  }
+
+  function initial(title) {
+    return [...String(title || "?").trim()][0] || "?";
   }
 
   function buyButton(card) {
@@ -117,7 +121,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     replace(pinnedBox,
       image(card, "pinned-img"),
       el("div", { className: "pinned-body" },
-        el("span", { className: "badge explaining", text: "讲解中 · now explaining" }),
+        el("span", { className: "badge explaining", text: "Now explaining", title: "讲解中", attrs: { lang: "en" } }),
         el("strong", { className: "pinned-title", text: card.title || "" }),
         el("div", { className: "row" }, ref.price, ref.list),
         ref.status),

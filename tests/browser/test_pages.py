@@ -672,3 +672,157 @@ async def test_watch_reconnects_after_server_restart(browser: Browser) -> None:
         assert errors == [], errors
     finally:
         await asyncio.to_thread(srv.remove)
+
+
+LOCAL_IN_2S = (
+    "(() => { const d = new Date(Date.now() + 2000); const p = (n) => String(n).padStart(2, '0');"
+    " return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:"
+    "${p(d.getMinutes())}:${p(d.getSeconds())}`; })()"
+)
+
+
+# The first `buy` request is sent, then the socket is closed before its answer arrives.
+DROP_FIRST_BUY = """(() => {
+  const s = window.liveRoom.socket;
+  const request = s.request.bind(s);
+  window.sentKeys = [];
+  s.request = (op, fields, opts) => {
+    if (op !== 'buy') return request(op, fields, opts);
+    window.sentKeys.push(fields.idempotency_key);
+    const answer = request(op, fields, opts);
+    if (window.sentKeys.length === 1) s.ws.close(4999, 'test');
+    return answer;
+  };
+})()"""
+
+
+def shelf_text(selector: str, text: str) -> str:
+    return f"(document.querySelector({js(selector)})?.textContent || '').includes({js(text)})"
+
+
+@pytest.mark.system
+async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> None:
+    """Creator: product → shelf → pin → sale in ~2 s. Viewer: pinned card and countdown, buys
+    once, "limit reached" the second time, pays with the development provider. The studio
+    shows the order and the GMV; ops takes the product down and the viewer sees it."""
+    creator = token(server, "pages_seller", "creator", "Seller")
+    buyer = token(server, "pages_buyer", "viewer", "Buyer <i>")
+    rid = make_room(server, creator, "Shelf live")["id"]
+    studio = await open_page(browser, server, f"/studio#room={rid}", creator, 1300, 1500)
+    await studio.wait_for(CONNECTED)
+
+    # the catalogue: money typed as text, sent as integer cents; commission % → basis points
+    title = "Mug <b>bold</b> & <img src=x>"
+    await studio.submit(
+        "#product-form",
+        title=title,
+        description="a <i>fine</i> mug",
+        list_price="12.30",
+        live_price="9.9",
+        currency="CNY",
+        stock="10",
+        per_buyer_limit="1",
+        commission="12.5",
+    )
+    await studio.wait_for(shelf_text("#catalogue", title))
+    (product,) = http("GET", f"{server}/api/products", token=creator)["products"]
+    assert (product["list_price"], product["live_price"]) == (1230, 990)
+    assert (product["commission_bp"], product["per_buyer_limit"]) == (1250, 1)
+    pid = product["id"]
+    assert "12.5%" in await studio.text(f'#catalogue tr[data-product="{pid}"]')
+
+    # on the shelf, then a viewer joins
+    await studio.submit("#shelf-add-form")
+    item = f'#studio-shelf li[data-product="{pid}"]'
+    await studio.wait_for(f"!!document.querySelector({js(item)})")
+    viewer = await open_page(browser, server, f"/watch/{rid}", buyer)
+    await viewer.wait_for(CONNECTED)
+    await viewer.wait_for(shelf_text("#shelf", title))
+    assert await viewer.text("#shelf-count") == "1"
+    assert "CNY 9.90" in await viewer.text("#shelf")
+    assert await viewer.eval("document.querySelector('#shelf .buy-btn').disabled")
+
+    # pin: the viewer's "now explaining" card appears by the event
+    await studio.click(f"{item} .pin-btn")
+    await studio.wait_for(shelf_text("#studio-pinned", title))
+    await viewer.wait_for("!document.querySelector('#pinned').hidden")
+    assert await viewer.text("#pinned .pinned-title") == title
+    injected = "document.querySelectorAll('#shelf b, #pinned b, #catalogue b, img[src=x]').length"
+    for p in (viewer, studio):
+        assert await p.eval(injected) == 0
+
+    # a flash sale that opens in ~2 s: countdown, then open
+    await studio.click(f"{item} .sale-btn")
+    await studio.wait_for("!document.querySelector('#sale-form').hidden")
+    start = await studio.eval(LOCAL_IN_2S)
+    await studio.submit("#sale-form", price="8.80", stock="5", start=start)
+    await studio.wait_for("document.querySelector('#sale-form').hidden")
+    status = "#pinned .sale-status"
+    await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase === 'scheduled'")
+    assert "flash sale in" in await viewer.text(status)
+    assert (await viewer.text("#pinned .buy-btn")).startswith("Starts in")
+    await viewer.screenshot("shelf-countdown")
+    await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase === 'open'", 8)
+    assert "CNY 8.80" in await viewer.text("#pinned .price")
+    assert "5 left" in await viewer.text(status)
+
+    # buy (websocket op, a fresh key per click); the socket drops before the answer: after the
+    # reconnect the same click is retried with the same key, and one order exists
+    await viewer.eval(DROP_FIRST_BUY)
+    await viewer.click("#pinned .buy-btn")
+    await viewer.wait_for("window.sentKeys.length === 2", 15)
+    await viewer.wait_for(
+        f"{shelf_text('#buy-msg', 'Reserved')} || {shelf_text('#buy-msg', 'already ordered')}"
+    )
+    keys = await viewer.eval("window.sentKeys")
+    assert keys[0] == keys[1]
+    await viewer.wait_for("!!document.querySelector('#my-orders li[data-state=reserved]')")
+    assert len(http("GET", f"{server}/api/me/orders", token=buyer)["orders"]) == 1
+    assert "reserved until" in await viewer.text("#my-orders .order-expiry")
+    await viewer.wait_for(shelf_text(status, "4 left"))
+    await viewer.wait_for("!document.querySelector('#pinned .buy-btn').disabled")
+    await viewer.click("#pinned .buy-btn")
+    await viewer.wait_for(shelf_text("#buy-msg", "Limit reached"))
+    keys = await viewer.eval("window.sentKeys")
+    assert len(keys) == 3 and keys[2] != keys[0]
+    await viewer.screenshot("shelf-viewer")
+
+    # pay with the development provider
+    await viewer.click("#my-orders li[data-state=reserved] .pay-btn")
+    await viewer.wait_for("!!document.querySelector('#my-orders li[data-state=paid]')")
+    await viewer.wait_for(shelf_text("#orders-msg", "Paid CNY 8.80"))
+
+    # the studio: the order, the GMV, the CSV (fetched with the token)
+    await studio.click("#orders-refresh")
+    await studio.wait_for("!!document.querySelector('#room-orders tr[data-state=paid]')")
+    await studio.wait_for(shelf_text("#gmv .gmv", "CNY 8.80"))
+    assert "pages_buyer" in await studio.text("#room-orders")
+    await studio.click("#orders-csv")
+    await studio.wait_for(shelf_text("#orders-msg", "(1 orders)"))
+    await studio.click("#earnings-refresh")
+    await studio.wait_for(shelf_text("#earnings .gmv", "CNY 8.80"))
+    assert "CNY 1.10" in await studio.text("#earnings")  # 12.5 % of 8.80
+    await studio.screenshot("shelf-studio")
+
+    # ops: the room's shelf and orders; take the product down; the viewer sees it at once
+    ops = await open_page(browser, server, "/ops", token(server, "pages_ops2", "ops"), 1400, 1300)
+    await ops.submit("#commerce-form", room=rid)
+    await ops.wait_for(f"!!document.querySelector('#commerce-shelf tr[data-product={js(pid)}]')")
+    await ops.wait_for(shelf_text("#commerce-orders", "paid"))
+    await ops.submit("#takedown-form", product_id=pid, reason="test takedown")
+    await ops.wait_for(shelf_text("#takedown-msg", "taken down"))
+    await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase === 'taken_down'")
+    assert await viewer.eval("document.querySelector('#pinned .buy-btn').disabled")
+    await ops.screenshot("shelf-ops")
+
+    # a phone: the shelf is a bottom sheet opened by the cart button
+    phone = await open_page(browser, server, f"/watch/{rid}", buyer, 390, 844)
+    await phone.wait_for(CONNECTED)
+    await phone.wait_for(shelf_text("#shelf", title))
+    await phone.click("#shelf-toggle")
+    await phone.wait_for("document.querySelector('#shelf-panel').classList.contains('open')")
+    assert await phone.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    await asyncio.sleep(0.3)
+    await phone.screenshot("shelf-phone")
+    for p in (studio, viewer, ops, phone):
+        assert p.errors == [], p.errors
