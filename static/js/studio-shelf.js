@@ -229,7 +229,7 @@ export function mountStudioShelf({ me, notify }) {
           const src = safeImageUrl(card.image_url);
           return el("li", { className: "shelf-item studio-item", dataset: { product: card.id } },
             el("span", { className: "shelf-pos muted small", text: String(i + 1) }),
-            src ? el("img", { className: "shelf-img", src, alt: "", loading: "lazy", attrs: { referrerpolicy: "no-referrer" } })
+            src ? el("img", { className: "shelf-img", src, alt: "", loading: "lazy", attrs: { referrerpolicy: "no-referrer" }, on: { error: (e) => { e.target.style.visibility = "hidden"; } } })
               : el("div", { className: "shelf-img noimg", text: [...String(card.title || "?").trim()][0] || "?", attrs: { "aria-hidden": "true" } }),
             el("div", { className: "shelf-body" },
               el("div", { className: "row" },

@@ -52,8 +52,14 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
   function image(card, className) {
     const src = safeImageUrl(card.image_url);
     return src
-      ? el("img", { className, src, alt: "", loading: "lazy", attrs: { referrerpolicy: "no-referrer" } })
-      : el("div", { className: `${className} noimg`, attrs: { "aria-hidden": "true" }, text: initial(card.title) });
+      ? el("img", {
+          className, src, alt: "", loading: "lazy", attrs: { referrerpolicy: "no-referrer" },
+          on: { error: (e) => e.target.replaceWith(placeholder()) },
+        })
+      : placeholder();
+    function placeholder() {
+      return el("div", { className: `${className} noimg`, attrs: { "aria-hidden": "true" }, text: initial(card.title) });
+    }
   }
 
   function initial(title) {
