@@ -17,6 +17,7 @@ class Transport(Protocol):
     def is_closing(self) -> bool: ...
     def get_write_buffer_size(self) -> int: ...
     def abort(self) -> None: ...
+    def close(self) -> None: ...
 
 
 def new_conn_id() -> str:
@@ -38,6 +39,8 @@ class Conn:
     held: list[tuple[int | None, bytes]] = dataclasses.field(default_factory=list)
     # set by the gateway so the hub can ask the handler to close the websocket properly
     on_kick: Any = None
+    # loop time anything (a frame, a pong) last came from the client
+    seen_at: float = dataclasses.field(default_factory=lambda: asyncio.get_running_loop().time())
     closing_task: asyncio.Task[None] | None = None
 
     @property

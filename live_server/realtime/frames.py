@@ -11,6 +11,7 @@ import struct
 
 _TEXT = 0x81  # FIN + text opcode
 _CLOSE = 0x88  # FIN + close opcode
+PING_FRAME = b"\x89\x00"  # FIN + ping, no payload: the same two bytes for every socket
 
 
 def _header(first: int, length: int) -> bytes:

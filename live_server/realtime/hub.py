@@ -21,7 +21,7 @@ import orjson
 from live_server.errors import CloseCode
 from live_server.protocol import GUARANTEED_EVENTS, LATEST_EVENTS
 from live_server.realtime.conn import Conn
-from live_server.realtime.frames import batch_payload, close_frame, text_frame
+from live_server.realtime.frames import PING_FRAME, batch_payload, close_frame, text_frame
 from live_server.store.presence import TickReport
 
 log = logging.getLogger(__name__)
@@ -289,8 +289,9 @@ class Hub:
             self.drop_slow(room, conn)
 
     def drop_slow(self, room: LocalRoom, conn: Conn) -> None:
-        """Out of the room now; the close frame is queued behind what it has not read yet, and
-        the connection is aborted if it does not read it within the grace period."""
+        """Out of the room now; the close frame is queued behind what it has not read yet,
+        the socket closes once that is flushed (transport.close), and is aborted if the client
+        does not read it within the grace period."""
         room.conns.discard(conn)
         room.joining.discard(conn)
         room.dirty = True
@@ -299,8 +300,27 @@ class Hub:
         self.stats.slow_consumer()
         with contextlib.suppress(Exception):
             conn.transport.write(close_frame(CloseCode.SLOW_CONSUMER, "slow_consumer"))
+            conn.transport.close()
         loop = asyncio.get_running_loop()
         loop.call_later(self.slow_close_grace_s, _abort_if_open, conn)
+
+    def ping_all(self, now: float, dead_after: float) -> int:
+        """One heartbeat round for the whole process (instead of a timer per socket): abort
+        the sockets nothing was heard from for ``dead_after`` seconds, ping the others."""
+        dead = 0
+        for room in list(self.rooms.values()):
+            for conn in list(room.conns):
+                transport = conn.transport
+                if now - conn.seen_at > dead_after:
+                    room.conns.discard(conn)
+                    room.dirty = True
+                    conn.closed = True
+                    conn.close_code = 1006  # no close frame: the peer is gone
+                    transport.abort()
+                    dead += 1
+                elif not transport.is_closing():
+                    transport.write(PING_FRAME)
+        return dead
 
     def kick(self, conn: Conn, code: int, reason: str) -> None:
         """Ask the connection's handler to close it with ``code`` (bans, shutdown)."""

@@ -33,6 +33,7 @@ def new_process_id() -> str:
 class Node:
     def __init__(self, *, hub: Hub, broker_client: Any, rooms: RoomStore,
                  presence: PresenceStore, tick_ms: int, heartbeat_ms: int,
+                 ping_s: float,
                  info: Json) -> None:
         self.id = new_process_id()
         self.hub = hub
@@ -40,6 +41,7 @@ class Node:
         self.presence = presence
         self.tick_s = tick_ms / 1000
         self.heartbeat_s = heartbeat_ms / 1000
+        self.ping_s = ping_s
         self.info = {"id": self.id, "pid": os.getpid(), "host": socket.gethostname(),
                      "started_at": now_ms(), **info}
         self.broker = Broker(broker_client, self._on_message, self._on_resubscribed)
@@ -48,12 +50,14 @@ class Node:
         self._flushing: asyncio.Task[None] | None = None
         self._last_presence = 0.0
         self.tick_errors = 0
+        self.dead_sockets = 0
 
     async def start(self) -> None:
         self.broker.start()
         await self._register()
         self._tasks = [asyncio.create_task(self._tick_loop(), name="tick"),
-                       asyncio.create_task(self._heartbeat_loop(), name="process-heartbeat")]
+                       asyncio.create_task(self._heartbeat_loop(), name="process-heartbeat"),
+                       asyncio.create_task(self._ping_loop(), name="websocket-pings")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -156,6 +160,14 @@ class Node:
             self.tick_errors += 1
             self.hub.restore_reports(reports)
             log.warning("counter report failed; will retry next tick", exc_info=True)
+
+    async def _ping_loop(self) -> None:
+        """Websocket heartbeats: every ``ping_s`` ping every socket; one that answered nothing
+        (no pong, no frame) for a whole period after a ping is dead and is aborted."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.ping_s)
+            self.dead_sockets += self.hub.ping_all(loop.time(), self.ping_s * 1.5)
 
     async def _heartbeat_loop(self) -> None:
         while True:

@@ -72,7 +72,8 @@ class Services:
                                  received=metrics.received))
         node = Node(hub=hub, broker_client=client, rooms=room_store, presence=presence,
                     tick_ms=settings.realtime.tick_ms,
-                    heartbeat_ms=settings.server.process_heartbeat_ms, info=info)
+                    heartbeat_ms=settings.server.process_heartbeat_ms,
+                    ping_s=settings.ws.heartbeat_s, info=info)
         modlog = ModerationLog(chat_store)
         rooms = RoomService(settings, room_store, modlog)
         chat = ChatService(settings, room_store, chat_store, modlog)

@@ -95,8 +95,10 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
     cfg = s.settings.ws
     if request.app[SHUTTING_DOWN][0]:
         raise web.HTTPServiceUnavailable(text="shutting down")
-    ws = web.WebSocketResponse(heartbeat=cfg.heartbeat_s, max_msg_size=cfg.max_frame_bytes,
-                               compress=False, autoping=True)
+    # No per-socket heartbeat timer: the node pings every socket in one round (Node._ping_loop)
+    # and this handler answers the client's pings itself.
+    ws = web.WebSocketResponse(heartbeat=None, max_msg_size=cfg.max_frame_bytes,
+                               compress=False, autoping=False)
     await ws.prepare(request)
     transport = request.transport
     if transport is None:
@@ -175,11 +177,11 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, session: Sessi
     max_frames = s.settings.ws.max_frames_per_s
     loop = asyncio.get_running_loop()
     window, count = loop.time(), 0
-    async for msg in ws:
-        if conn.closed:
-            break
+    conn.seen_at = window
+    while not conn.closed:
+        msg = await ws.receive()
+        now = conn.seen_at = loop.time()
         if msg.type == WSMsgType.TEXT:
-            now = loop.time()
             if now - window >= 1.0:
                 window, count = now, 0
             count += 1
@@ -189,9 +191,13 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, session: Sessi
                 break
             reply = await session.handle(msg.data)
             hub.send(conn, text_frame(reply))
+        elif msg.type == WSMsgType.PING:
+            await ws.pong(msg.data)
+        elif msg.type == WSMsgType.PONG:
+            pass  # seen_at is all a pong is for
         elif msg.type == WSMsgType.BINARY:
             conn.close_code = CloseCode.BINARY
             await ws.close(code=CloseCode.BINARY, message=b"binary_not_supported")
             break
-        else:  # ERROR (e.g. a frame over the size limit): aiohttp already closed with 1009
+        else:  # CLOSE/CLOSED, or ERROR (a frame over the size limit: aiohttp closed with 1009)
             break

@@ -58,6 +58,9 @@ class _Sink:
     def abort(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
 
 async def test_leave_then_join_in_one_loop_turn_keeps_the_subscription(live: LiveApp) -> None:
     room = await live.live_room()
