@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import weakref
 from typing import Any
 
 from live_server.errors import InvalidField, InvalidState
@@ -28,7 +29,7 @@ def check_transition(current: str, target: str) -> None:
         raise InvalidState(f"cannot go from {current} to {target}", state=current)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, weakref_slot=True)
 class Room:
     id: str
     creator_id: str
@@ -127,3 +128,16 @@ def to_hash_fields(fields: dict[str, Any]) -> list[str]:
             value = "1" if value else "0"
         flat += [key, "" if value is None else str(value)]
     return flat
+
+
+_shared: weakref.WeakValueDictionary[str, Room] = weakref.WeakValueDictionary()
+
+
+def shared(room: Room) -> Room:
+    """One Room object for every connection that holds an equal one: thousands of viewers of
+    a room keep a reference each, and a copy per viewer is memory for nothing."""
+    current = _shared.get(room.id)
+    if current is not None and current == room:
+        return current
+    _shared[room.id] = room
+    return room

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from live_server.auth import Identity, is_moderator, require_user
 from live_server.config import Settings
 from live_server.domain.chat import MAX_MUTE_S, MAX_SLOW_MODE_S
-from live_server.domain.rooms import Room
+from live_server.domain.rooms import Room, shared
 from live_server.domain.shelf import product_id_field
 from live_server.errors import Internal, InvalidField, LiveError, MissingField, NotFound, UnknownOp
 from live_server.protocol import (
@@ -73,7 +73,7 @@ class Session:
         if found is None:
             raise NotFound("no such room")
         room, snap, seq = found
-        self.room = room
+        self.room = shared(room)
         snap["me"]["moderator"] = self.moderator
         return snap, seq
 

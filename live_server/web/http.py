@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -57,7 +58,16 @@ def error_response(err: LiveError) -> web.Response:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+def error_middleware(request: web.Request, handler: Any) -> Awaitable[web.StreamResponse]:
+    """Coded errors as JSON. Not a coroutine itself: a websocket handler runs as long as its
+    connection and handles its own errors, so it is returned as it is and no middleware frame
+    stays alive for every connected viewer."""
+    if request.path.startswith("/ws/"):
+        return handler(request)  # type: ignore[no-any-return]
+    return _answer_errors(request, handler)
+
+
+async def _answer_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
         return response

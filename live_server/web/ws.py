@@ -16,6 +16,7 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
 from live_server.auth import GUEST, Identity, verify
+from live_server.domain.rooms import shared
 from live_server.errors import (
     CloseCode,
     Internal,
@@ -124,7 +125,7 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
         conn = Conn(room_id=room_id, transport=transport, user_id=who.user_id, name=who.name,
                     role=who.role)
         conn.on_kick = lambda code, reason: _close_soon(ws, conn, code, reason)
-        session = Session(settings=s.settings, who=who, room=room, conn=conn, node=s.node,
+        session = Session(settings=s.settings, who=who, room=shared(room), conn=conn, node=s.node,
                           rooms=s.rooms, chat=s.chat, room_store=s.room_store,
                           presence=s.presence,
                           on_error=s.count_error, on_op=s.count_request, shelf=s.shelf)
