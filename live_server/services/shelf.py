@@ -254,19 +254,29 @@ class Scheduler:
         self.orders = orders
         self.interval_s = interval_ms / 1000
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     def start(self) -> None:
+        self._stop.clear()
         self._task = asyncio.create_task(self._loop(), name="shelf-scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Ask the loop to finish its pass and end. Not by cancelling it first: a cancel that
+        lands inside a Valkey call can be turned into a connection error by the client, and
+        the loop would then never end."""
+        self._stop.set()
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait({self._task}, timeout=5)
+        if not done:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=1)
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+                return
             try:
                 await self.run_once(now_ms())
             except Exception:
