@@ -109,6 +109,7 @@ class OpsSettings:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ShelfSettings:
+    currency: str
     max_catalogue: int
     max_shelf: int
     max_price_cents: int

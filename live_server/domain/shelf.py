@@ -32,6 +32,7 @@ class Limits:
     max_stock: int
     max_per_buyer: int
     max_sale_ms: int
+    currency: str = "CNY"  # the deployment's one currency: totals never add up two currencies
 
 
 def new_product_id() -> str:
@@ -87,9 +88,11 @@ def _fields(body: Json, limits: Limits, *, creating: bool) -> dict[str, Any]:
             out[name] = get_int(body, name, lo=lo, hi=hi,
                                 default=default if creating else None)
     if creating or "currency" in body:
-        currency = get_str(body, "currency", max_len=3, required=False) or "CNY"
+        currency = get_str(body, "currency", max_len=3, required=False) or limits.currency
         if not CURRENCY.match(currency):
             raise InvalidField("'currency' must be a three-letter upper-case code")
+        if currency != limits.currency:
+            raise InvalidField(f"this server sells in {limits.currency} only")
         out["currency"] = currency
     return out
 

@@ -62,9 +62,10 @@ class Node:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Bounded: a cancel that lands inside a client library call could be swallowed there,
+        # and shutdown must not hang on it.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)
         if self._flushing is not None:
             with contextlib.suppress(Exception):
                 await self._flushing

@@ -185,8 +185,15 @@ class OrderService:
 
     # Listings ---------------------------------------------------------------------------
 
-    async def mine(self, who: Identity, limit: int) -> list[Json]:
-        return await self.store.of_buyer(require_user(who), limit)
+    async def mine(self, who: Identity, limit: int) -> Json:
+        """The buyer's orders, each with its room's title, and how payment works here."""
+        orders = await self.store.of_buyer(require_user(who), limit)
+        rooms = await self.rooms.many(sorted({str(o["room_id"]) for o in orders}))
+        titles = {r.id: r.title for r in rooms}
+        for order in orders:
+            order["room_title"] = titles.get(str(order["room_id"]), "")
+        return {"orders": orders, "payment_provider": self.settings.payments.provider,
+                "currency": self.settings.shelf.currency}
 
     async def _managed_room(self, who: Identity, room_id: str) -> None:
         room = await self.rooms.require(room_id)
@@ -197,15 +204,11 @@ class OrderService:
 
     async def room_orders(self, who: Identity, room_id: str, limit: int) -> Json:
         await self._managed_room(who, room_id)
-        return {"orders": await self.store.of_room(room_id, limit),
-                "totals": await self.store.money(room_id)}
+        totals = {**await self.store.money(room_id), "currency": self.settings.shelf.currency}
+        return {"orders": await self.store.of_room(room_id, limit), "totals": totals}
 
     async def room_csv(self, who: Identity, room_id: str) -> str:
-        room = await self.rooms.require(room_id)
-        if who.user_id is None:
-            raise Unauthorized("a token is needed")
-        if who.role != "creator" or who.user_id != room.creator_id:
-            raise Forbidden("only the room's creator may export its orders")
+        await self._managed_room(who, room_id)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(CSV_FIELDS)
@@ -225,7 +228,8 @@ class OrderService:
                 total[key] += money[key]
             entries += await self.store.ledger(room_id, limit)
         entries.sort(key=lambda e: (e["ts"], e["id"]), reverse=True)
-        return {"totals": total, "ledger": entries[:limit]}
+        return {"totals": {**total, "currency": self.settings.shelf.currency},
+                "ledger": entries[:limit], "currency": self.settings.shelf.currency}
 
 
 def _csv_cell(value: object) -> str:

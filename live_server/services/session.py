@@ -75,6 +75,7 @@ class Session:
         room, snap, seq = found
         self.room = shared(room)
         snap["me"]["moderator"] = self.moderator
+        snap["server_time"] = now_ms()  # for countdowns: the client's clock may be off
         return snap, seq
 
     async def open(self, since: int | None) -> None:

@@ -51,7 +51,8 @@ class ShelfService:
         self.log = log_
         cfg = settings.shelf
         self.limits = Limits(max_price=cfg.max_price_cents, max_stock=cfg.max_stock,
-                             max_per_buyer=cfg.max_per_buyer, max_sale_ms=cfg.max_sale_ms)
+                             max_per_buyer=cfg.max_per_buyer, max_sale_ms=cfg.max_sale_ms,
+                             currency=cfg.currency)
 
     # Catalogue --------------------------------------------------------------------------
 
@@ -106,6 +107,25 @@ class ShelfService:
         await self._push(product)
         if who.is_ops:
             await self.log.record("", who.user_id, "take_down", product["creator_id"], reason,
+                                  {"product_id": product_id})
+        return product
+
+    async def restore(self, who: Identity, product_id: str) -> Json:
+        """Back on sale. A product ops took down comes back only by ops: the owner cannot
+        overrule a moderation decision."""
+        product = await self._own_product(who, product_id)
+        assert who.user_id is not None
+        if product.get("status") != "taken_down":
+            raise InvalidState("the product is on sale", state=product.get("status"))
+        by = (product.get("takedown") or {}).get("by")
+        if not who.is_ops and by != product["creator_id"]:
+            raise Forbidden("taken down by ops: only ops may put it back on sale")
+        product = {**product, "status": "on_sale", "updated_at": now_ms()}
+        product.pop("takedown", None)
+        await self.store.save_product(product)
+        await self._push(product)
+        if who.is_ops:
+            await self.log.record("", who.user_id, "restore", product["creator_id"], "",
                                   {"product_id": product_id})
         return product
 

@@ -60,6 +60,11 @@ async def take_down(request: web.Request) -> web.Response:
                                                         reason))
 
 
+@routes.post("/api/products/{product_id}/restore")
+async def restore(request: web.Request) -> web.Response:
+    return json(await services(request).shelf.restore(identity(request), _pid(request)))
+
+
 # Shelf, pin, sales -------------------------------------------------------------------------
 
 @routes.get("/api/rooms/{room_id}/shelf")
@@ -148,7 +153,7 @@ async def buy(request: web.Request) -> web.Response:
 @routes.get("/api/me/orders")
 async def my_orders(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 50, 1, 500)
-    return json({"orders": await services(request).orders.mine(identity(request), limit)})
+    return json(await services(request).orders.mine(identity(request), limit))
 
 
 @routes.get("/api/me/earnings")

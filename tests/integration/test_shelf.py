@@ -304,8 +304,11 @@ async def test_orders_pay_refund_cancel_restore_stock_and_commission(live: LiveA
     status, listing = await live.call("GET", f"/api/rooms/{room}/orders", "alice", "creator")
     assert {o["state"] for o in listing["orders"]} == {"refunded", "cancelled"}
     assert listing["totals"]["net"] == 0
-    status, _ = await live.call("GET", f"/api/rooms/{room}/orders.csv", "olga", "ops")
-    assert status == 403
+    for user, role, expected in (("olga", "ops", 200), ("bob", "creator", 403),
+                                 ("vic", "viewer", 403)):
+        async with live.client.get(f"/api/rooms/{room}/orders.csv",
+                                   headers=live.headers(user, role)) as resp:
+            assert resp.status == expected, (user, resp.status)
     async with live.client.get(f"/api/rooms/{room}/orders.csv",
                                headers=live.headers("alice", "creator")) as resp:
         assert resp.status == 200 and resp.content_type == "text/csv"
