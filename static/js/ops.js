@@ -302,7 +302,7 @@ function start() {
               el("td", {}, stateBadge(p.status)),
               el("td", {}, p.status === "on_sale"
                 ? el("button", { type: "button", className: "btn btn-small btn-danger", text: "Take down", on: { click: () => takeDown(p.id, p.title) } })
-                : ""));
+                : el("button", { type: "button", className: "btn btn-small product-restore", text: "Restore", on: { click: () => restoreProduct(p.id, p.title) } })));
           })
         : el("tr", {}, el("td", { className: "muted", text: "The shelf is empty.", attrs: { colspan: "6" } })));
       const list = Array.isArray(orders.orders) ? orders.orders : [];
@@ -363,6 +363,19 @@ function start() {
     }
   }
 
+  async function restoreProduct(productId, title) {
+    if (!confirm(`Put "${title || productId}" back on sale?`)) return;
+    try {
+      const p = await api("POST", `/api/products/${enc(productId)}/restore`);
+      flash(takedownMsg, `${p.title} (${p.id}) is back on sale.`, "ok", 10000);
+      toast("Product restored.", "ok");
+      if (commerceRoom) showCommerce(commerceRoom);
+      refreshLog();
+    } catch (err) {
+      flash(takedownMsg, describeError(err), "error", 10000);
+    }
+  }
+
   $("#commerce-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const id = e.target.elements.room.value.trim();
@@ -382,7 +395,10 @@ function start() {
       const p = await api("GET", `/api/products/${enc(pid)}`);
       replace(box, el("strong", { text: p.title }), " · ", el("span", { className: "mono", text: p.creator_id }), " · ",
         fmtMoney(p.live_price, p.currency), " · ", stateBadge(p.status),
-        p.takedown && p.takedown.reason ? el("span", { className: "muted", text: ` (${p.takedown.reason})` }) : null);
+        p.takedown && p.takedown.reason ? el("span", { className: "muted", text: ` (${p.takedown.reason})` }) : null,
+        p.status === "taken_down"
+          ? el("button", { type: "button", className: "btn btn-small product-restore", text: "Restore", on: { click: () => restoreProduct(p.id, p.title) } })
+          : null);
       box.hidden = false;
       flash(takedownMsg, "", "info", 0);
     } catch (err) {

@@ -65,6 +65,10 @@ export function mountStudioShelf({ me, notify }) {
               room && room.state !== "ended" && p.status === "on_sale" && !onShelf
                 ? el("button", { type: "button", className: "btn btn-small shelf-add", text: "Add to shelf", on: { click: () => addToShelf(p.id) } }) : null,
               p.status === "on_sale" ? el("button", { type: "button", className: "btn btn-small btn-danger", text: "Take down", on: { click: () => takeDown(p) } }) : null,
+              p.status === "taken_down" && p.takedown && p.takedown.by === p.creator_id
+                ? el("button", { type: "button", className: "btn btn-small product-restore", text: "Put back on sale", on: { click: () => restoreProduct(p) } }) : null,
+              p.status === "taken_down" && p.takedown && p.takedown.by !== p.creator_id
+                ? el("span", { className: "muted small", text: "taken down by ops" }) : null,
               el("button", { type: "button", className: "btn btn-small btn-danger", text: "Delete", on: { click: () => deleteProduct(p) } }))));
         })
       : el("tr", {}, el("td", { className: "muted", text: "No products yet: create one above.", attrs: { colspan: "9" } })));
@@ -151,11 +155,21 @@ export function mountStudioShelf({ me, notify }) {
   $("#catalogue-refresh").addEventListener("click", loadCatalogue);
 
   async function takeDown(p) {
-    const reason = prompt(`Take "${p.title}" down everywhere? Purchases stop at once and it cannot be put back on sale. Reason (optional):`, "");
+    const reason = prompt(`Take "${p.title}" down everywhere? Purchases stop at once; you can put it back on sale later. Reason (optional):`, "");
     if (reason === null) return;
     try {
       await api("POST", `/api/products/${enc(p.id)}/takedown`, reason.trim() ? { reason: reason.trim().slice(0, 200) } : {});
       flash(productMsg, `${p.title} was taken down.`, "ok");
+      loadCatalogue();
+    } catch (err) {
+      flash(productMsg, describeError(err), "error", 10000);
+    }
+  }
+
+  async function restoreProduct(p) {
+    try {
+      await api("POST", `/api/products/${enc(p.id)}/restore`);
+      flash(productMsg, `${p.title} is back on sale.`, "ok");
       loadCatalogue();
     } catch (err) {
       flash(productMsg, describeError(err), "error", 10000);

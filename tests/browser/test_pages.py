@@ -814,6 +814,12 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase === 'taken_down'")
     assert await viewer.eval("document.querySelector('#pinned .buy-btn').disabled")
     await ops.screenshot("shelf-ops")
+    # ops puts it back on sale from the room's shelf table (confirm dialog): buyable again
+    await ops.wait_for("!!document.querySelector('#commerce-shelf .product-restore')")
+    await ops.click("#commerce-shelf .product-restore")
+    await ops.wait_for(shelf_text("#takedown-msg", "back on sale"))
+    await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase !== 'taken_down'")
+    assert not await viewer.eval("document.querySelector('#pinned .buy-btn').disabled")
 
     # a phone: the shelf is a bottom sheet opened by the cart button
     phone = await open_page(browser, server, f"/watch/{rid}", buyer, 390, 844)
