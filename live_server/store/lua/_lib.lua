@@ -9,3 +9,15 @@ local function append_event(seq_key, events_key, channel, body, maxlen)
   redis.call('PUBLISH', channel, full)
   return seq
 end
+
+-- The room's state, or the reply that refuses a change to a missing or ended room.
+local function open_room(meta_key)
+  local state = redis.call('HGET', meta_key, 'state')
+  if not state then
+    return nil, {'not_found'}
+  end
+  if state == 'ended' then
+    return nil, {'invalid_state', state}
+  end
+  return state, nil
+end

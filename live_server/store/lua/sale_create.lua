@@ -3,12 +3,9 @@
 -- ARGV: 1 channel, 2 maxlen, 3 now, 4 product id, 5 sale JSON (state 'scheduled'), 6 stock
 -- Reply: {'ok', seq, state} | {'not_found'} | {'invalid_state', state} | {'not_on_shelf'}
 --        | {'taken_down'} | {'sale_exists'}
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then
-  return {'not_found'}
-end
-if state == 'ended' then
-  return {'invalid_state', state}
+local state, refused = open_room(KEYS[1])
+if refused then
+  return refused
 end
 local pid, now = ARGV[4], tonumber(ARGV[3])
 if not redis.call('LPOS', KEYS[2], pid) then

@@ -5,12 +5,9 @@
 --       remove: 7 product id | move: 7 product id, 8 position | order: 7.. every id, new order
 -- Reply: {'ok', seq} | {'not_found'} | {'invalid_state', state} | {'not_on_shelf'}
 --        | {'on_shelf'} | {'full'} | {'mismatch'}
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then
-  return {'not_found'}
-end
-if state == 'ended' then
-  return {'invalid_state', state}
+local state, refused = open_room(KEYS[1])
+if refused then
+  return refused
 end
 local action, pid = ARGV[5], ARGV[7]
 local ids = redis.call('LRANGE', KEYS[2], 0, -1)

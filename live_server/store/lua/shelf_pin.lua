@@ -2,12 +2,9 @@
 -- KEYS: 1 meta, 2 shelf, 3 products, 4 pinned, 5 seq, 6 events
 -- ARGV: 1 channel, 2 maxlen, 3 now, 4 by (JSON string), 5 product id ('' clears)
 -- Reply: {'ok', seq} | {'not_found'} | {'invalid_state', state} | {'not_on_shelf'}
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then
-  return {'not_found'}
-end
-if state == 'ended' then
-  return {'invalid_state', state}
+local state, refused = open_room(KEYS[1])
+if refused then
+  return refused
 end
 local pid, card = ARGV[5], 'null'
 if pid == '' then
