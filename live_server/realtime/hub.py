@@ -42,6 +42,8 @@ class LocalRoom:
     id_bytes: bytes
     channel: str
     conns: set[Conn] = dataclasses.field(default_factory=set)
+    # user id → their sockets in the fan-out set (events addressed to one user, bans)
+    by_user: dict[str, set[Conn]] = dataclasses.field(default_factory=dict)
     joining: set[Conn] = dataclasses.field(default_factory=set)
     batch: list[bytes] = dataclasses.field(default_factory=list)
     batch_events: int = 0
@@ -122,6 +124,8 @@ class Hub:
             self._write(room, conn, text_frame(batch_payload(room.id_bytes, later)), len(later))
         if not conn.closed:
             room.conns.add(conn)
+            if conn.user_id is not None:
+                room.by_user.setdefault(conn.user_id, set()).add(conn)
             conn.active = True
 
     def detach(self, conn: Conn) -> bool:
@@ -131,7 +135,7 @@ class Hub:
         conn.active = False
         if room is None:
             return False
-        room.conns.discard(conn)
+        _leave_fanout(room, conn)
         room.joining.discard(conn)
         room.dirty = True
         if not room.conns and not room.joining:
@@ -162,7 +166,8 @@ class Hub:
         room = self.rooms.get(room_id)
         if room is None:
             return []
-        return [c for c in (*room.conns, *room.joining) if c.user_id == user_id]
+        joining = [c for c in room.joining if c.user_id == user_id]
+        return [*room.by_user.get(user_id, ()), *joining]
 
     # Incoming events ---------------------------------------------------------------------
 
@@ -175,6 +180,14 @@ class Hub:
         ev = orjson.loads(raw)
         kind = ev.get("type")
         seq = ev.get("seq")
+        to = ev.get("to")
+        if to is not None:
+            # Addressed to one user (their order changed): their sockets only, at once; a
+            # joining socket of theirs reads the state over HTTP anyway.
+            frame = text_frame(batch_payload(room.id_bytes, [raw]))
+            for conn in list(room.by_user.get(str(to), ())):
+                self._write(room, conn, frame, 1)
+            return
         if kind == "counters":
             room.counters = raw
             data = ev.get("data") or {}
@@ -292,7 +305,7 @@ class Hub:
         """Out of the room now; the close frame is queued behind what it has not read yet,
         the socket closes once that is flushed (transport.close), and is aborted if the client
         does not read it within the grace period."""
-        room.conns.discard(conn)
+        _leave_fanout(room, conn)
         room.joining.discard(conn)
         room.dirty = True
         conn.closed = True
@@ -312,7 +325,7 @@ class Hub:
             for conn in list(room.conns):
                 transport = conn.transport
                 if now - conn.seen_at > dead_after:
-                    room.conns.discard(conn)
+                    _leave_fanout(room, conn)
                     room.dirty = True
                     conn.closed = True
                     conn.close_code = 1006  # no close frame: the peer is gone
@@ -328,7 +341,7 @@ class Hub:
             return
         room = self.rooms.get(conn.room_id)
         if room is not None:
-            room.conns.discard(conn)  # nothing more after the close frame
+            _leave_fanout(room, conn)  # nothing more after the close frame
         if conn.on_kick is not None:
             conn.on_kick(code, reason)
 
@@ -376,3 +389,13 @@ class Hub:
 def _abort_if_open(conn: Conn) -> None:
     if not conn.transport.is_closing():
         conn.transport.abort()
+
+
+def _leave_fanout(room: LocalRoom, conn: Conn) -> None:
+    room.conns.discard(conn)
+    if conn.user_id is not None:
+        mine = room.by_user.get(conn.user_id)
+        if mine is not None:
+            mine.discard(conn)
+            if not mine:
+                del room.by_user[conn.user_id]

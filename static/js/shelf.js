@@ -136,7 +136,7 @@ export function describeShelfError(err) {
  * The shelf of one room as the events describe it.
  * products: cards in shelf order; pinned: card or null; sales: product id -> sale (with left);
  * left: product id -> units left in the sale. onChange(what, event) after every change:
- * "all" | "shelf" | "pinned" | "product" | "sale" | "stock" | "bought".
+ * "all" | "shelf" | "pinned" | "product" | "sale" | "stock" | "bought" | "order".
  */
 export class ShelfState {
   constructor(onChange = () => {}) {
@@ -225,6 +225,9 @@ export class ShelfState {
         break;
       case "bought":
         this.onChange("bought", ev);
+        break;
+      case "order": // addressed to this viewer only: one of their orders changed
+        this.onChange("order", ev);
         break;
       default:
         break;

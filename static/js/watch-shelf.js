@@ -43,6 +43,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
   // ---- rendering ------------------------------------------------------------------------------
   function onChange(what, ev) {
     if (what === "bought") return showBought(ev.data || {});
+    if (what === "order") return applyOrder(ev.data || {});
     if (what === "stock" || what === "sale") return refreshAll();
     if (what === "all" || what === "shelf" || what === "product") renderShelf();
     if (what === "all" || what === "pinned" || what === "product" || what === "shelf") renderPinned();
@@ -270,10 +271,22 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     try {
       const data = await api("GET", "/api/me/orders?limit=50");
       orders = Array.isArray(data.orders) ? data.orders : [];
+      provider = data.payment_provider || "dev";
       renderOrders();
     } catch (err) {
       flash(ordersMsg, describeError(err), "error", 8000);
     }
+  }
+
+  let provider = "dev";
+
+  /** An order update pushed to this viewer: replace it in the list (or add it) and redraw. */
+  function applyOrder(order) {
+    if (!order.id) return;
+    const known = orders.findIndex((o) => o.id === order.id);
+    if (known >= 0) orders[known] = { ...orders[known], ...order };
+    else orders.unshift(order);
+    renderOrders();
   }
 
   function renderOrders() {
@@ -292,12 +305,12 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
             el("div", { className: "muted small" },
               `ordered ${fmtTime(o.created_at)}`,
               o.paid_at ? ` · paid ${fmtTime(o.paid_at)}` : "",
-              other ? el("span", {}, " · ", el("a", { href: `/watch/${encodeURIComponent(o.room_id)}`, text: "another live" })) : null),
+              other ? el("span", {}, " · ", el("a", { href: `/watch/${encodeURIComponent(o.room_id)}`, text: o.room_title || "another live" })) : null),
             reserved ? el("div", { className: "row" },
               expiry,
               el("span", { className: "grow" }),
-              el("button", { type: "button", className: "btn btn-small btn-primary pay-btn", text: "Pay", title: "Pay with the development provider (confirm)", on: { click: (e) => pay(o, "confirm", e.target) } }),
-              el("button", { type: "button", className: "btn btn-small decline-btn", text: "Decline", title: "Development provider: the payment is declined", on: { click: (e) => pay(o, "decline", e.target) } }),
+              provider === "dev" ? el("button", { type: "button", className: "btn btn-small btn-primary pay-btn", text: "Pay", title: "Pay with the development provider (confirm)", on: { click: (e) => pay(o, "confirm", e.target) } }) : el("span", { className: "muted small", text: "awaiting payment" }),
+              provider === "dev" ? el("button", { type: "button", className: "btn btn-small decline-btn", text: "Decline", title: "Development provider: the payment is declined", on: { click: (e) => pay(o, "decline", e.target) } }) : null,
               el("button", { type: "button", className: "btn btn-small btn-danger cancel-btn", text: "Cancel", on: { click: (e) => cancel(o, e.target) } })) : null);
         })
       : el("li", { className: "muted small", text: "No orders yet." }));

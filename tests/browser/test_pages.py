@@ -787,10 +787,15 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     assert len(keys) == 3 and keys[2] != keys[0]
     await viewer.screenshot("shelf-viewer")
 
-    # pay with the development provider
+    # pay with the development provider; the buyer's other tab hears of it by a pushed event
+    tab2 = await open_page(browser, server, f"/watch/{rid}", buyer, 900, 900)
+    await tab2.wait_for(CONNECTED)
+    await tab2.wait_for("!!document.querySelector('#my-orders li[data-state=reserved]')")
     await viewer.click("#my-orders li[data-state=reserved] .pay-btn")
     await viewer.wait_for("!!document.querySelector('#my-orders li[data-state=paid]')")
     await viewer.wait_for(shelf_text("#orders-msg", "Paid CNY 8.80"))
+    await tab2.wait_for("!!document.querySelector('#my-orders li[data-state=paid]')")
+    assert tab2.errors == [], tab2.errors
 
     # the studio: the order, the GMV, the CSV (fetched with the token)
     await studio.click("#orders-refresh")

@@ -68,3 +68,30 @@ async def test_snapshot_has_server_time(live: LiveApp) -> None:
     reply = await viewer.request("snapshot")
     assert reply["data"]["server_time"] >= welcome["server_time"]
     await viewer.close()
+
+
+async def test_order_updates_reach_only_the_buyer(live: LiveApp) -> None:
+    room = await live.live_room()
+    p = await product(live)
+    await on_sale(live, room, p["id"])
+    buyer = await Viewer.connect(live.base, room, token("vic"))
+    buyer_tab2 = await Viewer.connect(live.base, room, token("vic"))
+    other = await Viewer.connect(live.base, room, token("zed"))
+    for v in (buyer, buyer_tab2, other):
+        await v.wait_welcome()
+    status, reply = await buy(live, room, p["id"], "vic", "k-pay")
+    assert status == 201, reply
+    order_id = reply["order"]["id"]
+    status, _ = await live.call("POST", f"/api/orders/{order_id}/pay", "vic",
+                                json={"outcome": "confirm"})
+    assert status == 200
+    for tab in (buyer, buyer_tab2):
+        await tab.wait_for(lambda tab=tab: [e for e in tab.of_type("order")
+                                            if e["data"]["state"] == "paid"])
+        assert all(e["data"]["id"] == order_id for e in tab.of_type("order"))
+    # the other viewer hears the room (a chat, for instance) but never the order
+    await other.request("chat", text="sync")
+    await other.wait_for(lambda: other.of_type("chat"))
+    assert other.of_type("order") == []
+    for v in (buyer, buyer_tab2, other):
+        await v.close()

@@ -70,6 +70,9 @@ o['by'] = ARGV[6]
 ojson = cjson.encode(o)
 redis.call('HSET', KEYS[1], oid, ojson)
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'type', to[action], 'order', ojson)
+-- the buyer's own sockets in the room hear of it at once (addressed, not broadcast)
+redis.call('PUBLISH', ARGV[1], '{"type":"order","to":' .. cjson.encode(o['buyer']) .. ',"ts":' ..
+  ARGV[3] .. ',"data":' .. ojson .. '}')
 if late then
   return {'expired', ojson}
 end
