@@ -48,6 +48,35 @@ async def _buy_once(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
     return {"sent": sent}
 
 
+async def shelve_product(run: Run, stock: int, *, pin: bool = False) -> str:
+    """A product of the load-test creator on the room's shelf (pinned if asked); its id."""
+    base, creator = run.target.url, mint(run.target.secret, "lt-creator", "creator")
+    product = await api.call("POST", f"{base}/api/products", creator, {
+        "title": "Flash item", "list_price": 19900, "live_price": 9900,
+        "stock": max(stock, 1), "per_buyer_limit": 1, "commission_bp": 1000})
+    pid = str(product["id"])
+    await api.call("POST", f"{base}/api/rooms/{run.room}/shelf", creator, {"product_id": pid})
+    if pin:
+        await api.call("PUT", f"{base}/api/rooms/{run.room}/pinned", creator,
+                       {"product_id": pid})
+    return pid
+
+
+async def start_sale(run: Run, pid: str, units: int) -> None:
+    """A flash sale of `units` on the product, open now for an hour."""
+    creator = mint(run.target.secret, "lt-creator", "creator")
+    now = int(time.time() * 1000)
+    await api.call("POST", f"{run.target.url}/api/rooms/{run.room}/sales", creator, {
+        "product_id": pid, "price": 4900, "stock": units, "start_at": now,
+        "end_at": now + 3600_000})
+
+
+async def product_view(run: Run, pid: str) -> dict[str, Any]:
+    view: dict[str, Any] = await api.call(
+        "GET", f"{run.target.url}/api/rooms/{run.room}/products/{pid}")
+    return view
+
+
 @register
 class FlashSale(Scenario):
     name = "flash-sale"
@@ -74,16 +103,8 @@ class FlashSale(Scenario):
         return {"LIVE_SHELF_RESERVATION_TTL_MS": "600000"}
 
     async def _stage(self, run: Run) -> str:
-        base, creator = run.target.url, mint(run.target.secret, "lt-creator", "creator")
-        product = await api.call("POST", f"{base}/api/products", creator, {
-            "title": "Flash item", "list_price": 19900, "live_price": 9900,
-            "stock": max(self.units, 1), "per_buyer_limit": 1, "commission_bp": 1000})
-        pid = str(product["id"])
-        await api.call("POST", f"{base}/api/rooms/{run.room}/shelf", creator, {"product_id": pid})
-        now = int(time.time() * 1000)
-        await api.call("POST", f"{base}/api/rooms/{run.room}/sales", creator, {
-            "product_id": pid, "price": 4900, "stock": self.units, "start_at": now,
-            "end_at": now + 3600_000})
+        pid = await shelve_product(run, self.units)
+        await start_sale(run, pid, self.units)
         return pid
 
     async def drive(self, run: Run) -> None:
@@ -105,7 +126,7 @@ class FlashSale(Scenario):
         creator = mint(run.target.secret, "lt-creator", "creator")
         self.params["_orders"] = await api.call(
             "GET", f"{base}/api/rooms/{run.room}/orders?limit=5000", creator)
-        self.params["_view"] = await api.call("GET", f"{base}/api/rooms/{run.room}/products/{pid}")
+        self.params["_view"] = await product_view(run, pid)
 
     async def judge(self, run: Run) -> None:
         orders = (self.params.pop("_orders", None) or {}).get("orders") or []

@@ -5,9 +5,11 @@ does, and the report's timeline shows every figure through the phases:
 `opening` (the first half of the audience arrives), `live` (chat, hearts, viewers leaving and
 new ones arriving), `peak` (the rest arrive, a heart storm), `closing` (the audience leaves).
 
-Segments are hooks that run during `live`, one function each, registered with `@segment`.
-`chat` and `hearts` exist; `pinned-product`, `flash-sale` and `red-packet-storm` are reserved
-names that later work fills in (the protocol has no such requests yet), with the same report.
+Segments are hooks that run during `live`, one function each, registered with `@segment`:
+`chat`, `hearts`, `pinned-product` (a product on the shelf, pinned as "now explaining") and
+`flash-sale` (halfway through `live`, a sale of half as many units as there are talkers, and
+every talker buys once: it must sell out exactly). `red-packet-storm` is reserved for the red
+packets work, with the same report.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from collections.abc import Awaitable, Callable
 from loadtest.runner import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
+from loadtest.scenarios.flash_sale import product_view, shelve_product, start_sale
 
 Segment = Callable[["Show", Run, float], Awaitable[None]]
 SEGMENTS: dict[str, Segment] = {}
 #: Names kept for segments that need protocol features not there yet.
-RESERVED = ("pinned-product", "flash-sale", "red-packet-storm")
+RESERVED = ("red-packet-storm",)
 
 
 def segment(name: str) -> Callable[[Segment], Segment]:
@@ -52,6 +55,24 @@ async def _hearts(show: Show, run: Run, seconds: float) -> None:
         await asyncio.sleep(1.0)
 
 
+@segment("pinned-product")
+async def _pinned(show: Show, run: Run, seconds: float) -> None:
+    pid = await shelve_product(run, 100, pin=True)
+    show.params["_pinned_pid"] = pid
+    show.params["_pinned_view"] = await product_view(run, pid)
+
+
+@segment("flash-sale")
+async def _flash_sale(show: Show, run: Run, seconds: float) -> None:
+    await asyncio.sleep(seconds / 2)
+    units = max(1, show.talkers(run.viewers) // 2)
+    pid = await shelve_product(run, units)
+    await start_sale(run, pid, units)
+    await run.call("buy_once", 30.0, role="talker", product_id=pid)
+    await run.call("wait_replies", 30.0, wait_s=10.0)
+    show.params["_sale"] = {"units": units, "view": await product_view(run, pid)}
+
+
 @register
 class Show(Scenario):
     name = "show"
@@ -71,8 +92,9 @@ class Show(Scenario):
         parser.add_argument("--churn", type=float, default=0.2,
                             help="share of the audience that leaves and is replaced (default 0.2)")
         parser.add_argument("--segments", default="chat,hearts",
-                            help="comma-separated segments run during `live` "
-                                 f"(known: chat, hearts; reserved: {', '.join(RESERVED)})")
+                            help="comma-separated segments run during `live` (known: chat, "
+                                 "hearts, pinned-product, flash-sale; reserved: "
+                                 f"{', '.join(RESERVED)})")
 
     @property
     def chat_rate(self) -> float:
@@ -145,3 +167,16 @@ class Show(Scenario):
         }
         run.check("no failures", int(end.tally.get("failed", 0)) == 0,
                   f"{end.tally.get('failed', 0)} failed {end.tally.get('fail_reasons', {})}")
+        pinned = self.params.pop("_pinned_view", None)
+        self.params.pop("_pinned_pid", None)
+        if pinned is not None:
+            run.check("product pinned", bool(pinned.get("pinned")),
+                      f"pinned={pinned.get('pinned')}")
+        sale = self.params.pop("_sale", None)
+        if sale is not None:
+            accepted = int((end.tally.get("accepted") or {}).get("buy", 0))
+            left = sale["view"].get("stock_left")
+            run.figures["show"]["flash_sale"] = {"units": sale["units"], "reserved": accepted,
+                                                 "stock_left": left}
+            run.check("flash sale sold out exactly", accepted == sale["units"] and left == 0,
+                      f"{accepted} reserved of {sale['units']}, stock left {left}")

@@ -80,11 +80,14 @@ async def test_hearts_smoke(tmp_path: Path) -> None:
 
 async def test_show_smoke(tmp_path: Path) -> None:
     rep = await execute(opts(tmp_path, "show", "--viewers", "24", "--duration", "4",
-                             "--chatters", "4", "--chat-rate", "5", "--hearts-rate", "100"))
+                             "--chatters", "4", "--chat-rate", "5", "--hearts-rate", "100",
+                             "--segments", "chat,hearts,pinned-product,flash-sale"))
     common_sane(rep, 24)
     s = rep["figures"]["show"]
     assert s["chat_accepted"] > 0
     assert s["hearts_accepted"] > 0
+    assert s["flash_sale"] == {"units": 2, "reserved": 2, "stock_left": 0}
+    assert {c["name"]: c["ok"] for c in rep["checks"]}["product pinned"] is True
     phases = {row["phase"] for row in rep["timeline"]}
     assert len(phases) >= 2, phases
     assert rep["figures"]["loss"]["lost"] == 0
@@ -106,7 +109,7 @@ def test_show_reserved_segment_is_refused() -> None:
     from loadtest.scenarios.show import Show
 
     with pytest.raises(ValueError, match="reserved"):
-        Show({"segments": "chat,flash-sale"}).segment_names()
+        Show({"segments": "chat,red-packet-storm"}).segment_names()
 
 
 def test_compare_chat_cli_writes_ratios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
