@@ -162,6 +162,36 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Recompute every wallet and red packet from the ledger; exit 1 on any mismatch."""
+    from live_server.services.money import audit
+    from live_server.store.core import StoreCore, connect
+    from live_server.store.keys import Keys
+    from live_server.store.money import MoneyStore
+
+    settings = config.load()
+    if not settings.store.url:
+        print("audit needs the store's address: set REDIS_URL (or store.url)", file=sys.stderr)
+        return 2
+
+    async def run() -> Any:
+        client = connect(settings.store.url, 2)
+        try:
+            store = MoneyStore(StoreCore(client, Keys(settings.store.key_prefix)),
+                               history_max=settings.history.max_events,
+                               recent_max=settings.money.recent_entries)
+            return await audit(store)
+        finally:
+            await client.aclose()
+
+    report = _run(run())
+    for line in report.mismatches:
+        print(f"MISMATCH {line}")
+    print(f"audit: {report.entries} ledger entries, {report.accounts} wallets, "
+          f"{report.packets} red packets, {len(report.mismatches)} mismatches")
+    return 1 if report.mismatches else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="live-server", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -178,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user", required=True)
     token.add_argument("--name")
     token.add_argument("--ttl", type=int, help="seconds until it expires")
+    sub.add_parser("audit", help="recompute every wallet and red packet from the money ledger")
     return parser
 
 
@@ -194,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         except config.ConfigError as exc:
             print(f"configuration error: {exc}", file=sys.stderr)
             return 2
+    if args.command == "audit":
+        return cmd_audit(args)
     return cmd_token(args)
 
 

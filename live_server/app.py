@@ -12,7 +12,7 @@ from aiohttp import web
 from live_server.config import Settings
 from live_server.errors import CloseCode
 from live_server.services.container import Services
-from live_server.web import misc, ops, rooms, shelf, ws
+from live_server.web import misc, money, ops, rooms, shelf, ws
 from live_server.web.http import error_middleware
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
 from live_server.web.metrics import Metrics
@@ -27,6 +27,7 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     app.add_routes(rooms.routes)
     app.add_routes(ops.routes)
     app.add_routes(shelf.routes)
+    app.add_routes(money.routes)
     app.add_routes(ws.routes)
     app.add_routes(misc.routes)
     if misc.STATIC_DIR.is_dir():
@@ -43,6 +44,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
         app[SERVICES] = services
         await services.node.start()
         services.scheduler.start()
+        services.packet_clock.start()
         chat = services.chat
         hub = services.hub
 
@@ -60,6 +62,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
             yield
         finally:
             await services.scheduler.stop()
+            await services.packet_clock.stop()
             await services.node.stop()
             await services.close()
     return ctx

@@ -131,6 +131,20 @@ class PaymentsSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class MoneySettings:
+    dev_topup: bool
+    max_topup_cents: int
+    max_packet_cents: int
+    max_shares: int
+    max_countdown_ms: int
+    max_duration_ms: int
+    scheduler_interval_ms: int
+    grab_sample_every: int
+    recent_entries: int
+    room_list_max: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     store: StoreSettings
@@ -144,6 +158,7 @@ class Settings:
     ops: OpsSettings
     shelf: ShelfSettings
     payments: PaymentsSettings
+    money: MoneySettings
 
     @property
     def production(self) -> bool:
@@ -266,6 +281,10 @@ def _validated(settings: Settings) -> Settings:
         # like dev login: never in production (the webhook refuses the dev secret there too)
         settings = dataclasses.replace(
             settings, payments=dataclasses.replace(settings.payments, provider="webhook"))
+    if settings.production and settings.money.dev_topup:
+        # like dev login: money is never made out of thin air in production
+        settings = dataclasses.replace(
+            settings, money=dataclasses.replace(settings.money, dev_topup=False))
     if settings.production:
         secret = settings.auth.secret
         if secret == DEV_SECRET or len(secret) < 32:
@@ -291,6 +310,11 @@ def _validated(settings: Settings) -> Settings:
         "shelf.scheduler_interval_ms": settings.shelf.scheduler_interval_ms,
         "shelf.bought_sample_every": settings.shelf.bought_sample_every,
         "shelf.max_quantity": settings.shelf.max_quantity,
+        "money.max_shares": settings.money.max_shares,
+        "money.max_duration_ms": settings.money.max_duration_ms,
+        "money.scheduler_interval_ms": settings.money.scheduler_interval_ms,
+        "money.grab_sample_every": settings.money.grab_sample_every,
+        "money.recent_entries": settings.money.recent_entries,
     }
     for name, value in positive.items():
         if value <= 0:

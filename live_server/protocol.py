@@ -22,6 +22,8 @@ GUARANTEED_EVENTS = frozenset({
     # the shelf
     "shelf_updated", "product_pinned", "product_updated", "sale_countdown", "sale_started",
     "sale_ended",
+    # red packets
+    "red_packet", "red_packet_opened", "red_packet_finished",
 })
 
 # Unsequenced events of which only the latest per room and product matters: the hub keeps the

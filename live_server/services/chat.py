@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 from live_server.auth import Identity, is_moderator, require_moderator, require_user
 from live_server.config import Settings
@@ -32,6 +33,8 @@ class ChatService:
         self.chat = chat
         self.log = log
         self._global_words = keyword_set(settings.chat.global_keywords)
+        # told of every chat message sent (room, user, text): red packet keywords
+        self.on_message: Callable[[str, str, str], Awaitable[None]] | None = None
         # room → (words, action, fetched at): refreshed on keywords_updated and every few s
         self._keywords: dict[str, tuple[frozenset[str], str, float]] = {}
 
@@ -63,6 +66,8 @@ class ChatService:
             burst=self.settings.chat.burst, moderator=is_moderator(who, room.creator_id),
             score=self.settings.chat.score_per_message,
         )
+        if self.on_message is not None:
+            await self.on_message(room.id, uid, clean)
         return {"seq": seq, "masked": filtered.masked}
 
     async def _room_for_mod(self, who: Identity, room_id: str) -> tuple[Room, str]:

@@ -13,12 +13,14 @@ from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
 from live_server.services.audit import ModerationLog
 from live_server.services.chat import ChatService
+from live_server.services.money import MoneyService, PacketClock
 from live_server.services.orders import OrderService
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.keys import Keys
+from live_server.store.money import MoneyStore
 from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
 from live_server.store.rooms import RoomStore
@@ -45,6 +47,8 @@ class Services:
     shelf: ShelfService
     orders: OrderService
     scheduler: Scheduler
+    money: MoneyService
+    packet_clock: PacketClock
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -81,6 +85,10 @@ class Services:
                                  order_stream_max=settings.shelf.order_stream_max)
         order_store = OrderStore(core, history_max=settings.history.max_events,
                                  order_stream_max=settings.shelf.order_stream_max)
+        money = MoneyService(settings, room_store, MoneyStore(
+            core, history_max=settings.history.max_events,
+            recent_max=settings.money.recent_entries))
+        chat.on_message = money.note_chat
         return cls(settings=settings, metrics=metrics, client=client, core=core,
                    room_store=room_store, chat_store=chat_store, presence=presence, hub=hub,
                    node=node, rooms=rooms, chat=chat, modlog=modlog, shelf_store=shelf_store,
@@ -88,7 +96,9 @@ class Services:
                    shelf=ShelfService(settings, room_store, shelf_store, modlog),
                    orders=OrderService(settings, room_store, order_store),
                    scheduler=Scheduler(shelf_store, order_store,
-                                       settings.shelf.scheduler_interval_ms))
+                                       settings.shelf.scheduler_interval_ms),
+                   money=money,
+                   packet_clock=PacketClock(money, settings.money.scheduler_interval_ms))
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -30,6 +30,7 @@ from live_server.realtime.conn import Conn
 from live_server.realtime.frames import batch_payload, text_frame
 from live_server.realtime.node import Node
 from live_server.services.chat import ChatService
+from live_server.services.money import MoneyService
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import ShelfService
 from live_server.store.presence import PresenceStore
@@ -61,6 +62,7 @@ class Session:
     on_error: Callable[[str], None] | None = None
     on_op: Callable[[str], None] | None = None
     shelf: ShelfService | None = None
+    money: MoneyService | None = None
 
     @property
     def moderator(self) -> bool:
@@ -265,6 +267,17 @@ async def _pin(s: Session, msg: Json) -> Json:
         raise MissingField("'product_id' is required (null clears the pin)")
     pid = None if msg["product_id"] is None else product_id_field(msg)
     return {"seq": await _shelf(s).pin(s.who, s.room.id, pid)}
+
+
+# Red packets ------------------------------------------------------------------------------
+
+@op("grab")
+async def _grab(s: Session, msg: Json) -> Json:
+    if s.money is None:
+        raise UnknownOp("red packets are not available here")
+    if "packet_id" not in msg:
+        raise MissingField("'packet_id' is required")
+    return await s.money.grab(s.who, msg["packet_id"], s.room.id)
 
 
 def handled_ops() -> set[str]:

@@ -68,6 +68,45 @@ class Keys:
         self.orders_due = f"{prefix}:orders:due"    # zset: order id → reservation expiry
         self.webhook_seen = f"{prefix}:pay:seen:"   # + event id: a webhook already taken
 
+    # Money: every wallet, the ledger and every red packet share the hash tag ``{wallets}``, so
+    # a transfer between any two accounts is one script on one slot (docs/ARCHITECTURE.md).
+
+    @property
+    def balances(self) -> str:
+        """hash: user id → wallet balance in cents."""
+        return f"{self.prefix}:{{wallets}}:bal"
+
+    @property
+    def ledger(self) -> str:
+        """stream: every money movement (append-only, never trimmed)."""
+        return f"{self.prefix}:{{wallets}}:ledger"
+
+    def recent(self, user_id: str) -> str:
+        """list: a user's latest ledger entries (JSON), newest first."""
+        return f"{self.prefix}:{{wallets}}:recent:{user_id}"
+
+    def packet(self, packet_id: str) -> str:
+        """hash: json, state, left_n, left_amt, refunded, best_*, reason, finished_at."""
+        return f"{self.prefix}:{{wallets}}:rp:{packet_id}"
+
+    def room_packets(self, room_id: str) -> str:
+        """zset: a room's packet ids by creation time."""
+        return f"{self.prefix}:{{wallets}}:rproom:{room_id}"
+
+    def room_keyword_packets(self, room_id: str) -> str:
+        """hash: packet id → keyword, for the room's keyword packets still grabbable."""
+        return f"{self.prefix}:{{wallets}}:rpkw:{room_id}"
+
+    @property
+    def packets_due(self) -> str:
+        """zset: packet id → its next clock step (open, expiry)."""
+        return f"{self.prefix}:{{wallets}}:rp:due"
+
+    @property
+    def all_packets(self) -> str:
+        """zset: every packet id by creation time (the audit walks it)."""
+        return f"{self.prefix}:{{wallets}}:rp:all"
+
     def room(self, room_id: str) -> RoomKeys:
         base = f"{self.prefix}:{{{room_id}}}"
         return RoomKeys(

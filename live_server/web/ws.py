@@ -128,7 +128,8 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
         session = Session(settings=s.settings, who=who, room=shared(room), conn=conn, node=s.node,
                           rooms=s.rooms, chat=s.chat, room_store=s.room_store,
                           presence=s.presence,
-                          on_error=s.count_error, on_op=s.count_request, shelf=s.shelf)
+                          on_error=s.count_error, on_op=s.count_request, shelf=s.shelf,
+                          money=s.money)
         s.metrics.connections.inc()
         s.metrics.connects.labels("ok").inc()
         await session.open(since)

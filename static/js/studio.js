@@ -6,6 +6,7 @@ import { mountHeader } from "./auth.js";
 import { $, el, replace, flash, fmtDateTime, fmtTime, copyText, stateBadge, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountStudioPackets } from "./studio-packets.js";
 import { mountStudioShelf } from "./studio-shelf.js";
 
 const KNOWN_KEY = "live_server.studio.rooms"; // ids of rooms this browser created or opened
@@ -35,6 +36,7 @@ if (!me || me.expired || (me.role !== "creator" && me.role !== "ops")) {
 
 function start() {
   const shelf = mountStudioShelf({ me, notify: (text, kind) => toast(text, kind) });
+  const packets = mountStudioPackets({ notify: (text, kind) => toast(text, kind) });
   // ---- known rooms (this browser) ---------------------------------------------------------
   function knownIds() {
     try {
@@ -230,6 +232,7 @@ function start() {
       events: (list, frame) => {
         viewHandlers.events(list, frame);
         if (mine === socket) shelf.events(list);
+        if (mine === socket) packets.events(list);
       },
       status: (state, info) => {
         conn.dataset.state = state;
@@ -238,6 +241,7 @@ function start() {
       },
     };
     shelf.select(room, socket);
+    packets.select(room);
     socket.start();
     loadKeywords();
     loadMutes();

@@ -5,6 +5,7 @@ import { mountHeader } from "./auth.js";
 import { $, el, flash, fmtDuration, fmtTime, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountWatchPackets } from "./watch-packets.js";
 import { mountWatchShelf } from "./watch-shelf.js";
 
 const HEART_FLUSH_MS = 200;
@@ -92,16 +93,26 @@ const shelf = mountWatchShelf({
   notify: (text, kind) => toast(text, kind),
 });
 
+const packets = mountWatchPackets({
+  socket,
+  roomId,
+  loggedIn: () => !!(socket.user || me),
+  openLogin: () => auth.open(),
+  notify: (text, kind) => toast(text, kind),
+});
+
 const viewHandlers = view.handlers();
 socket.handlers = {
   ...viewHandlers,
   snapshot: (snap, info) => {
     viewHandlers.snapshot(snap, info);
     shelf.snapshot(snap);
+    packets.snapshot(snap);
   },
   events: (list, frame) => {
     viewHandlers.events(list, frame);
     shelf.events(list);
+    packets.events(list);
   },
   recovered: () => {
     if (!finalClose) showBanner("");

@@ -837,3 +837,39 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     await phone.screenshot("shelf-phone")
     for p in (studio, viewer, ops, phone):
         assert p.errors == [], p.errors
+
+
+@pytest.mark.system
+async def test_red_packet_launch_countdown_grab_and_record(server: str, browser: Browser) -> None:
+    """Creator tops up and launches a packet with a ~2 s countdown from the studio; the viewer
+    sees the banner count down, grabs once when it opens, then reads the record."""
+    creator = token(server, "pages_rp_creator", "creator", "Host <b>")
+    viewer_tok = token(server, "pages_rp_viewer", "viewer", "Grabber <i>")
+    rid = make_room(server, creator, "Packets live")["id"]
+    studio = await open_page(browser, server, f"/studio#room={rid}", creator, 1300, 1500)
+    await studio.wait_for(CONNECTED)
+    await studio.wait_for("!document.querySelector('#topup-form').hidden")
+    await studio.submit("#topup-form", amount="100.00")
+    await studio.wait_for(includes("#wallet-balance", "100.00"))
+    viewer = await open_page(browser, server, f"/watch/{rid}", viewer_tok)
+    await viewer.wait_for(CONNECTED)
+    await studio.submit("#rp-form", total="8.88", shares="3", countdown_s="2")
+    await studio.wait_for(includes("#rp-msg", "Red packet sent"))
+    await studio.wait_for(includes("#wallet-balance", "91.12"))
+    assert http("GET", f"{server}/api/me/wallet", token=creator)["balance"] == 9112
+    await viewer.wait_for("!document.querySelector('#rp-banner').hidden")
+    assert "Host <b>" in await viewer.text("#rp-banner .rp-title")
+    await viewer.wait_for("document.querySelector('#rp-banner').dataset.state === 'waiting'")
+    assert await viewer.eval("document.querySelector('#rp-banner .rp-grab').disabled")
+    await viewer.wait_for("document.querySelector('#rp-banner').dataset.state === 'open'", 8)
+    await viewer.wait_for("!document.querySelector('#rp-banner .rp-grab').disabled")
+    await viewer.click("#rp-banner .rp-grab")
+    await viewer.wait_for(includes("#rp-banner .rp-result", "You grabbed"))
+    got = http("GET", f"{server}/api/me/wallet", token=viewer_tok)["balance"]
+    assert got >= 1
+    await viewer.click("#rp-banner .btn-small")
+    await viewer.wait_for(includes("#rp-banner .rp-record", "Grabber <i>"))
+    assert await viewer.eval("document.querySelectorAll('#rp-banner b, #rp-banner i').length") == 0
+    await studio.wait_for("!!document.querySelector('#rp-list li[data-packet]')")
+    for p in (studio, viewer):
+        assert p.errors == [], p.errors

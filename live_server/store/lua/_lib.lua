@@ -21,3 +21,19 @@ local function open_room(meta_key)
   end
   return state, nil
 end
+
+-- Append one money movement to the ledger (append-only, never trimmed) and to the recent list
+-- of the user on each side. Accounts: 'user:<id>', 'packet:<id>', 'topup' (money brought in).
+-- recent_keys: the recent-entries lists of the user accounts involved (0, 1 or 2 keys).
+local function ledger_move(ledger_key, recent_keys, recent_max, now, from, to, amount, reason,
+                           ref)
+  local id = redis.call('XADD', ledger_key, '*', 'ts', now, 'from', from, 'to', to,
+    'amount', amount, 'reason', reason, 'ref', ref)
+  local entry = cjson.encode({id = id, ts = tonumber(now), from = from, to = to,
+    amount = tonumber(amount), reason = reason, ref = ref})
+  for _, key in ipairs(recent_keys) do
+    redis.call('LPUSH', key, entry)
+    redis.call('LTRIM', key, 0, tonumber(recent_max) - 1)
+  end
+  return id
+end

@@ -1,0 +1,254 @@
+"""Wallets and red packets: top-up, the wallet view, launching and grabbing packets, their
+clock (open, expiry refund) and the audit that recomputes every balance from the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+
+from orjson import loads
+
+from live_server.auth import Identity, require_creator, require_user
+from live_server.config import Settings
+from live_server.domain.redpacket import (
+    new_packet_id,
+    normalise_keyword,
+    packet_fields,
+    split_for,
+)
+from live_server.errors import Forbidden, InvalidField, InvalidState, NotFound
+from live_server.protocol import Json, dumps, event, is_safe_id, now_ms
+from live_server.store.money import MoneyStore
+from live_server.store.rooms import RoomStore
+
+log = logging.getLogger(__name__)
+
+
+def _packet_id(value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > 40 or not is_safe_id(value):
+        raise NotFound("no such red packet")
+    return value
+
+
+class MoneyService:
+    def __init__(self, settings: Settings, rooms: RoomStore, money: MoneyStore) -> None:
+        self.settings = settings
+        self.cfg = settings.money
+        self.rooms = rooms
+        self.money = money
+        self._rooms: dict[str, str] = {}  # packet id → room id (never changes), for grabs
+
+    # Wallets ----------------------------------------------------------------------------
+
+    async def wallet(self, who: Identity) -> Json:
+        uid = require_user(who)
+        balance, recent = await self.money.wallet(uid, self.cfg.recent_entries)
+        return {"user": uid, "balance": balance, "currency": self.settings.shelf.currency,
+                "entries": recent,
+                "dev_topup": self.cfg.dev_topup and not self.settings.production}
+
+    async def topup(self, who: Identity, amount: int) -> Json:
+        if not self.cfg.dev_topup or self.settings.production:
+            raise Forbidden("development top-up is off")
+        uid = require_user(who)
+        if not 1 <= amount <= self.cfg.max_topup_cents:
+            raise InvalidField(f"'amount' must be between 1 and {self.cfg.max_topup_cents}")
+        balance = await self.money.topup(uid, amount, now_ms(), "dev-" + secrets.token_hex(6))
+        return {"user": uid, "balance": balance}
+
+    # Red packets ------------------------------------------------------------------------
+
+    async def launch(self, who: Identity, room_id: str, body: Json) -> Json:
+        uid = require_creator(who)
+        room = await self.rooms.require(room_id)
+        if room.creator_id != uid:
+            raise Forbidden("only the room's creator launches red packets in it")
+        if room.state == "ended":
+            raise InvalidState("the room has ended", state=room.state)
+        now = now_ms()
+        fields = packet_fields(body, max_total=self.cfg.max_packet_cents,
+                               max_shares=self.cfg.max_shares,
+                               max_duration_ms=self.cfg.max_duration_ms,
+                               max_open_delay_ms=self.cfg.max_countdown_ms, now=now)
+        packet = {"id": new_packet_id(), "room_id": room_id, "creator_id": uid,
+                  "creator_name": who.name, "created_at": now, **fields}
+        shares = split_for(fields["split"], fields["total"], fields["shares"])
+        balance = await self.money.create_packet(packet, shares, now)
+        view = await self.money.packet(packet["id"], with_record=False)
+        assert view is not None
+        seq = await self.money.room_event(room_id, dumps(event("red_packet", {
+            "packet": view, "server_time": now}, ts=now)))
+        return {"packet": view, "balance": balance, "seq": seq}
+
+    async def grab(self, who: Identity, packet_id: object, room_id: str | None = None) -> Json:
+        uid = require_user(who)
+        packet = await self._packet_fields(packet_id)
+        if room_id is not None and packet["room_id"] != room_id:
+            raise NotFound("no such red packet in this room")
+        now = now_ms()
+        amount, left, finished = await self.money.grab(
+            packet, uid, who.name or uid, now, self.cfg.grab_sample_every)
+        if finished:
+            await self._finished(packet["id"], now)
+        return {"packet_id": packet["id"], "amount": amount, "shares_left": left}
+
+    async def view(self, who: Identity, packet_id: object) -> Json:
+        found = await self.money.packet(_packet_id(packet_id))
+        if found is None:
+            raise NotFound("no such red packet")
+        if who.user_id is not None:
+            found["mine"] = await self.money.claim(found["id"], who.user_id)
+        return found
+
+    async def room_packets(self, room_id: str) -> list[Json]:
+        await self.rooms.require(room_id)
+        return await self.money.room_packets(room_id, self.cfg.room_list_max)
+
+    async def note_chat(self, room_id: str, user_id: str, text: str) -> None:
+        await self.money.note_chat(room_id, user_id, normalise_keyword(text))
+
+    async def _packet_fields(self, packet_id: object) -> Json:
+        pid = _packet_id(packet_id)
+        if pid in self._rooms:
+            return {"id": pid, "room_id": self._rooms[pid]}
+        found = await self.money.packet(_packet_id(packet_id), with_record=False)
+        if found is None:
+            raise NotFound("no such red packet")
+        if len(self._rooms) >= 10_000:
+            self._rooms.clear()
+        self._rooms[pid] = found["room_id"]
+        return found
+
+    async def _finished(self, packet_id: str, now: int) -> None:
+        """Tell the room once: called by the one grab or clock step that finished it."""
+        view = await self.money.packet(packet_id, with_record=False)
+        if view is None:
+            return
+        await self.money.room_event(view["room_id"], dumps(event("red_packet_finished", {
+            "packet_id": packet_id, "reason": view["reason"], "luckiest": view["luckiest"],
+            "refunded": view["refunded"], "shares_left": view["shares_left"]}, ts=now)))
+
+    async def tick(self, packet_id: str, now: int) -> str:
+        what, _refund, packet = await self.money.tick(packet_id, now)
+        if what == "opened" and packet is not None:
+            await self.money.room_event(packet["room_id"], dumps(event(
+                "red_packet_opened", {"packet_id": packet_id, "expires_at":
+                                      packet["expires_at"]}, ts=now)))
+        elif what == "expired":
+            await self._finished(packet_id, now)
+        return what
+
+
+class PacketClock:
+    """Per process: every ``money.scheduler_interval_ms``, run the packets' due clock steps
+    (open, expiry refund). Every process may do it at once: each step is a script that acts
+    only if it is still to be done (the shelf's scheduler pattern)."""
+
+    def __init__(self, service: MoneyService, interval_ms: int) -> None:
+        self.service = service
+        self.interval_s = interval_ms / 1000
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self._loop(), name="packet-clock")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait({self._task}, timeout=5)
+        if not done:
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=1)
+
+    async def _loop(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+                return
+            try:
+                await self.run_once(now_ms())
+            except Exception:
+                log.warning("red packet clock pass failed", exc_info=True)
+
+    async def run_once(self, now: int) -> int:
+        due = await self.service.money.due(now)
+        for packet_id in due:
+            await self.service.tick(packet_id, now)
+        return len(due)
+
+
+@dataclasses.dataclass
+class AuditReport:
+    entries: int = 0
+    accounts: int = 0
+    packets: int = 0
+    mismatches: list[str] = dataclasses.field(default_factory=list)
+
+
+async def audit(money: MoneyStore) -> AuditReport:
+    """Recompute every wallet and every packet from the ledger; list what disagrees."""
+    report = AuditReport()
+    users: dict[str, int] = {}
+    packets: dict[str, int] = {}
+    grabs: dict[str, dict[str, int]] = {}
+    refunds: dict[str, int] = {}
+    async for entry in money.ledger_entries():
+        report.entries += 1
+        amount = int(entry["amount"])
+        if amount <= 0:
+            report.mismatches.append(f"ledger {entry['id']}: amount {amount} is not positive")
+        for side, sign in (("from", -1), ("to", 1)):
+            kind, _, name = entry[side].partition(":")
+            if kind == "user":
+                users[name] = users.get(name, 0) + sign * amount
+            elif kind == "packet":
+                packets[name] = packets.get(name, 0) + sign * amount
+        if entry["reason"] == "grab":
+            user = entry["to"].partition(":")[2]
+            per = grabs.setdefault(entry["ref"], {})
+            if user in per:
+                report.mismatches.append(f"packet {entry['ref']}: {user} credited twice")
+            per[user] = amount
+        elif entry["reason"] == "refund":
+            refunds[entry["ref"]] = refunds.get(entry["ref"], 0) + amount
+    stored = await money.balances()
+    report.accounts = len(set(users) | set(stored))
+    for user in sorted(set(users) | set(stored)):
+        want, have = users.get(user, 0), stored.get(user, 0)
+        if want != have:
+            report.mismatches.append(f"wallet {user}: ledger says {want}, balance is {have}")
+        if have < 0:
+            report.mismatches.append(f"wallet {user}: negative balance {have}")
+    for pid in await money.packet_ids():
+        report.packets += 1
+        fields, shares, claims = await money.packet_books(pid)
+        if not fields:
+            report.mismatches.append(f"packet {pid}: missing")
+            continue
+        total = int(loads(fields["json"])["total"])
+        left = int(fields["left_amt"])
+        if packets.get(pid, 0) != left:
+            report.mismatches.append(f"packet {pid}: ledger holds {packets.get(pid, 0)}, "
+                                     f"packet says {left} left")
+        if sum(shares) != left:
+            report.mismatches.append(f"packet {pid}: shares left sum to {sum(shares)}, "
+                                     f"not {left}")
+        if claims != grabs.get(pid, {}):
+            report.mismatches.append(f"packet {pid}: claims differ from the ledger's grabs")
+        refunded = refunds.get(pid, 0)
+        if sum(claims.values()) + left + refunded != total:
+            report.mismatches.append(f"packet {pid}: grabbed {sum(claims.values())} + left "
+                                     f"{left} + refunded {refunded} != total {total}")
+        if refunded != int(fields.get("refunded", "0")):
+            report.mismatches.append(f"packet {pid}: refunded twice or not recorded")
+        if any(a < 1 for a in claims.values()) or any(s < 1 for s in shares):
+            report.mismatches.append(f"packet {pid}: a share below one cent")
+    for pid in set(packets) - set(await money.packet_ids()):
+        report.mismatches.append(f"packet {pid}: in the ledger but not stored")
+    return report

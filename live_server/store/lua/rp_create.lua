@@ -1,0 +1,31 @@
+-- Create a red packet: take its total from the creator's wallet into the packet, store the
+-- precomputed shares, schedule it. All money keys share the {wallets} hash tag: one slot.
+-- KEYS: 1 balances, 2 ledger, 3 creator's recent entries, 4 packet hash, 5 shares list,
+--       6 room's packets zset, 7 due zset, 8 every packet zset, 9 room's keyword packets hash
+-- ARGV: 1 now, 2 creator, 3 packet id, 4 packet JSON, 5 total, 6 recent max, 7 first due ms,
+--       8 keyword ('' for none), 9.. the shares in grab order
+-- Reply: {'ok', balance} | {'insufficient_funds', balance} | {'exists'}
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  return {'exists'}
+end
+local total = tonumber(ARGV[5])
+local bal = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
+if bal < total then
+  return {'insufficient_funds', bal}
+end
+bal = redis.call('HINCRBY', KEYS[1], ARGV[2], -total)
+ledger_move(KEYS[2], {KEYS[3]}, ARGV[6], ARGV[1], 'user:' .. ARGV[2], 'packet:' .. ARGV[3],
+  total, 'red_packet', ARGV[3])
+local count = #ARGV - 8
+for i = 9, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[5], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('HSET', KEYS[4], 'json', ARGV[4], 'state', 'waiting', 'left_n', count,
+  'left_amt', total, 'refunded', 0, 'best_amt', 0)
+redis.call('ZADD', KEYS[6], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[7], ARGV[7], ARGV[3])
+redis.call('ZADD', KEYS[8], ARGV[1], ARGV[3])
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[9], ARGV[3], ARGV[8])
+end
+return {'ok', bal}

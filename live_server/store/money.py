@@ -1,0 +1,221 @@
+"""Wallets, the ledger and red packets in Valkey.
+
+Every key here carries the hash tag ``{wallets}``: a movement between any two accounts (a
+creator, a packet, a grabber) is one script on one slot, and its ledger entry is written in
+the same script. The room is told afterwards through ``room_event`` (its own slot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+
+from live_server.errors import Conflict, LiveError, NotFound
+from live_server.protocol import Json, dumps
+from live_server.store.core import StoreCore, text
+
+
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+    status = 402
+
+
+class GrabRefused(Conflict):
+    """``code``: not_open, expired, none_left, already_grabbed or not_eligible."""
+
+
+class MoneyStore:
+    def __init__(self, core: StoreCore, *, history_max: int, recent_max: int) -> None:
+        self.core = core
+        self.keys = core.keys
+        self.history_max = history_max
+        self.recent_max = recent_max
+
+    # Wallets ----------------------------------------------------------------------------
+
+    async def topup(self, user_id: str, amount: int, now: int, ref: str) -> int:
+        k = self.keys
+        reply = await self.core.script("wallet_topup", [k.balances, k.ledger, k.recent(user_id)],
+                                       [now, user_id, amount, self.recent_max, ref])
+        return int(reply[1])
+
+    async def wallet(self, user_id: str, limit: int) -> tuple[int, list[Json]]:
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.hget(self.keys.balances, user_id)
+            pipe.lrange(self.keys.recent(user_id), 0, limit - 1)
+            bal, recent = await pipe.execute()
+        return int(bal or 0), [orjson.loads(r) for r in recent]
+
+    # Red packets ------------------------------------------------------------------------
+
+    async def create_packet(self, packet: Json, shares: list[int], now: int) -> int:
+        """Take the total from the creator and store the packet; returns the new balance."""
+        k, pid = self.keys, packet["id"]
+        due = packet["open_at"] if packet["open_at"] > now else packet["expires_at"]
+        reply = await self.core.script(
+            "rp_create",
+            [k.balances, k.ledger, k.recent(packet["creator_id"]), k.packet(pid),
+             f"{k.packet(pid)}:shares", k.room_packets(packet["room_id"]), k.packets_due,
+             k.all_packets, k.room_keyword_packets(packet["room_id"])],
+            [now, packet["creator_id"], pid, dumps(packet), packet["total"], self.recent_max,
+             due, packet["keyword"], *shares])
+        status = text(reply[0])
+        if status == "ok":
+            return int(reply[1])
+        if status == "insufficient_funds":
+            raise InsufficientFunds("not enough money in the wallet", balance=int(reply[1]),
+                                    needed=packet["total"])
+        raise LiveError(f"unexpected reply {status}", code="internal", status=500)
+
+    async def grab(self, packet: Json, user_id: str, name: str, now: int,
+                   sample_every: int) -> tuple[int, int, bool]:
+        """(amount, shares left, finished by this grab) or the precise refusal."""
+        k, pid = self.keys, packet["id"]
+        base = k.packet(pid)
+        reply = await self.core.script(
+            "rp_grab",
+            [k.balances, k.ledger, k.recent(user_id), base, f"{base}:shares", f"{base}:claims",
+             f"{base}:rec", f"{base}:elig", k.room_keyword_packets(packet["room_id"])],
+            [now, user_id, pid, dumps(name), self.recent_max,
+             k.room(packet["room_id"]).channel, sample_every])
+        status = text(reply[0])
+        if status == "ok":
+            return int(reply[1]), int(reply[2]), bool(int(reply[3]))
+        if status == "not_found":
+            raise NotFound("no such red packet")
+        if status == "not_open":
+            raise GrabRefused("the red packet is not open yet", code="not_open",
+                              open_at=int(reply[1]))
+        if status == "already_grabbed":
+            raise GrabRefused("you already grabbed this red packet", code="already_grabbed",
+                              amount=int(reply[1]))
+        messages = {"expired": "the red packet has expired",
+                    "not_eligible": "send the red packet's keyword in the chat first",
+                    "none_left": "every share has been grabbed"}
+        if status in messages:
+            raise GrabRefused(messages[status], code=status)
+        raise LiveError(f"unexpected reply {status}", code="internal", status=500)
+
+    async def tick(self, packet_id: str, now: int) -> tuple[str, int, Json | None]:
+        """Run one due clock step; reschedule or forget it. (what happened, refund, packet)."""
+        k = self.keys
+        raw = await self.core.client.hget(k.packet(packet_id), "json")
+        if raw is None:
+            await self.core.client.zrem(k.packets_due, packet_id)
+            return "", 0, None
+        packet: Json = orjson.loads(raw)
+        reply = await self.core.script(
+            "rp_tick",
+            [k.balances, k.ledger, k.recent(packet["creator_id"]), k.packet(packet_id),
+             f"{k.packet(packet_id)}:shares", k.room_keyword_packets(packet["room_id"])],
+            [now, packet_id, self.recent_max])
+        if text(reply[0]) != "ok" or int(reply[2]) == 0:
+            await self.core.client.zrem(k.packets_due, packet_id)
+        else:
+            await self.core.client.zadd(k.packets_due, {packet_id: int(reply[2])})
+        if text(reply[0]) != "ok":
+            return "", 0, packet
+        return text(reply[1]), int(reply[3]), packet
+
+    async def due(self, now: int, limit: int = 200) -> list[str]:
+        found = await self.core.client.zrangebyscore(self.keys.packets_due, "-inf", now,
+                                                     start=0, num=limit)
+        return [m.decode() for m in found]
+
+    async def packet(self, packet_id: str, with_record: bool = True) -> Json | None:
+        """The packet's public view: its fields, state, what is left, the luckiest grabber
+        and (``with_record``) every claim in grab order."""
+        base = self.keys.packet(packet_id)
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(base)
+            pipe.lrange(f"{base}:rec", 0, -1)
+            fields, record = await pipe.execute()
+        if not fields:
+            return None
+        return packet_view(fields, record if with_record else None)
+
+    async def room_packets(self, room_id: str, limit: int) -> list[Json]:
+        ids = await self.core.client.zrevrange(self.keys.room_packets(room_id), 0, limit - 1)
+        out = []
+        for pid in ids:
+            found = await self.packet(pid.decode(), with_record=False)
+            if found is not None:
+                out.append(found)
+        return out
+
+    async def claim(self, packet_id: str, user_id: str) -> int | None:
+        raw = await self.core.client.hget(f"{self.keys.packet(packet_id)}:claims", user_id)
+        return int(raw) if raw is not None else None
+
+    async def note_chat(self, room_id: str, user_id: str, normalised: str) -> None:
+        """A chat message in the room: if it says a keyword packet's keyword, its sender may
+        grab that packet."""
+        active = await self.core.client.hgetall(self.keys.room_keyword_packets(room_id))
+        if not active:
+            return
+        matched = [pid.decode() for pid, word in active.items() if word.decode() == normalised]
+        if matched:
+            async with self.core.client.pipeline(transaction=False) as pipe:
+                for pid in matched:
+                    pipe.sadd(f"{self.keys.packet(pid)}:elig", user_id)
+                await pipe.execute()
+
+    async def room_event(self, room_id: str, body: bytes) -> int:
+        """Append a guaranteed event to the room; 0 if the room is gone."""
+        k = self.keys.room(room_id)
+        reply = await self.core.script("room_event", [k.meta, k.seq, k.events],
+                                       [k.channel, self.history_max, body])
+        return int(reply[1]) if text(reply[0]) == "ok" else 0
+
+    # Audit reads ------------------------------------------------------------------------
+
+    async def ledger_entries(self, batch: int = 5000) -> AsyncIterator[dict[str, str]]:
+        """Every ledger entry, oldest first (an async iterator of dicts)."""
+        start = "-"
+        while True:
+            rows = await self.core.client.xrange(self.keys.ledger, start, "+", count=batch)
+            if not rows:
+                return
+            for entry_id, fields in rows:
+                yield {key.decode(): value.decode() for key, value in fields.items()} | {
+                    "id": entry_id.decode()}
+            start = "(" + rows[-1][0].decode()
+
+    async def balances(self) -> dict[str, int]:
+        raw = await self.core.client.hgetall(self.keys.balances)
+        return {key.decode(): int(value) for key, value in raw.items()}
+
+    async def packet_ids(self) -> list[str]:
+        return [m.decode() for m in await self.core.client.zrange(self.keys.all_packets, 0, -1)]
+
+    async def packet_books(self, packet_id: str) -> tuple[Json, list[int], dict[str, int]]:
+        """(hash fields, shares not yet taken, claims) for the audit."""
+        base = self.keys.packet(packet_id)
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(base)
+            pipe.lrange(f"{base}:shares", 0, -1)
+            pipe.hgetall(f"{base}:claims")
+            fields, shares, claims = await pipe.execute()
+        return ({key.decode(): value.decode() for key, value in fields.items()},
+                [int(s) for s in shares], {u.decode(): int(a) for u, a in claims.items()})
+
+
+def packet_view(fields: dict[bytes, bytes], record: list[bytes] | None) -> Json:
+    f = {key.decode(): value for key, value in fields.items()}
+    packet: Json = orjson.loads(f["json"])
+    if packet.get("condition") != "keyword":
+        packet.pop("keyword", None)
+    best = None
+    if f.get("best_user"):
+        best = {"user": f["best_user"].decode(), "name": orjson.loads(f["best_name"]),
+                "amount": int(f["best_amt"])}
+    packet.update({
+        "state": f["state"].decode(), "shares_left": int(f["left_n"]),
+        "amount_left": int(f["left_amt"]), "refunded": int(f.get("refunded", b"0")),
+        "reason": f["reason"].decode() if "reason" in f else None,
+        "finished_at": int(f["finished_at"]) if "finished_at" in f else None, "luckiest": best,
+    })
+    if record is not None:
+        packet["record"] = [orjson.loads(r) for r in record]
+    return packet

@@ -1,0 +1,107 @@
+// The creator's side of money: the wallet balance and recent ledger entries, the development
+// top-up (only when the server has it on), and launching red packets in the selected room.
+
+import { api, describeError } from "./api.js";
+import { $, el, replace, flash, fmtTime, stateBadge } from "./dom.js";
+import { centsText, parseCount, parseMoney } from "./shelf.js";
+import { describePacketError } from "./watch-packets.js";
+
+/** mountStudioPackets({notify(text, kind)}) -> {select(room), events(list)} */
+export function mountStudioPackets({ notify }) {
+  const balanceBox = $("#wallet-balance");
+  const entriesList = $("#wallet-entries");
+  const topupForm = $("#topup-form");
+  const walletMsg = $("#wallet-msg");
+  const form = $("#rp-form");
+  const msg = $("#rp-msg");
+  const list = $("#rp-list");
+  let room = null;
+
+  async function loadWallet() {
+    try {
+      const w = await api("GET", "/api/me/wallet");
+      balanceBox.textContent = `¥${centsText(w.balance)}`;
+      topupForm.hidden = !w.dev_topup;
+      replace(entriesList, (w.entries || []).slice(0, 10).map((e) => el("li", {},
+        el("span", { className: "muted", text: fmtTime(e.ts) }), " ",
+        el("span", { text: e.reason }), " ",
+        el("strong", { text: `${e.to.startsWith("user:") ? "+" : "−"}¥${centsText(e.amount)}` }))));
+    } catch (err) {
+      flash(walletMsg, describeError(err), "error");
+    }
+  }
+
+  topupForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const amount = parseMoney(topupForm.elements.amount.value);
+    if (!amount) return flash(walletMsg, "Enter an amount, e.g. 100.00", "error");
+    try {
+      await api("POST", "/api/dev/wallet/topup", { amount });
+      topupForm.reset();
+      flash(walletMsg, "Topped up.", "ok");
+      loadWallet();
+    } catch (err) {
+      flash(walletMsg, describeError(err), "error");
+    }
+  });
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!room) return;
+    const f = form.elements;
+    const total = parseMoney(f.total.value);
+    const shares = parseCount(f.shares.value, 1);
+    if (!total) return flash(msg, "Enter the total, e.g. 88.88", "error");
+    if (!shares) return flash(msg, "Enter the number of shares.", "error");
+    const keyword = f.keyword.value.trim();
+    const body = {
+      total, shares, split: f.split.value,
+      countdown_s: parseCount(f.countdown_s.value || "0", 0) ?? 0,
+      duration_s: parseCount(f.duration_s.value || "86400", 1) ?? 86400,
+      condition: keyword ? "keyword" : "anyone",
+    };
+    if (keyword) body.keyword = keyword;
+    try {
+      const res = await api("POST", `/api/rooms/${encodeURIComponent(room.id)}/red-packets`, body);
+      flash(msg, `Red packet sent: ¥${centsText(res.packet.total)} in ${res.packet.shares} shares.`, "ok");
+      loadWallet();
+      loadPackets();
+    } catch (err) {
+      flash(msg, describePacketError(err), "error", 10000);
+    }
+  });
+
+  async function loadPackets() {
+    if (!room) return;
+    const roomId = room.id;
+    try {
+      const res = await api("GET", `/api/rooms/${encodeURIComponent(roomId)}/red-packets`);
+      if (!room || room.id !== roomId) return;
+      replace(list, (res.packets || []).length
+        ? res.packets.map((p) => el("li", { dataset: { packet: p.id } },
+            stateBadge(p.state), " ",
+            el("strong", { text: `¥${centsText(p.total)}` }),
+            el("span", { className: "muted small", text: ` · ${p.shares - p.shares_left}/${p.shares} grabbed · ${p.split}${p.condition === "keyword" ? ` · “${p.keyword}”` : ""}` }),
+            p.refunded ? el("span", { className: "muted small", text: ` · ¥${centsText(p.refunded)} back` }) : null,
+            p.luckiest ? el("span", { className: "small", text: ` · luckiest ${p.luckiest.name || p.luckiest.user} ¥${centsText(p.luckiest.amount)}` }) : null))
+        : el("li", { className: "muted small", text: "No red packets in this room yet." }));
+    } catch (err) {
+      flash(msg, describeError(err), "error");
+    }
+  }
+
+  loadWallet();
+  return {
+    select(r) {
+      room = r;
+      replace(list);
+      loadPackets();
+    },
+    events(evs) {
+      if (evs.some((ev) => ev.type === "red_packet_finished" || ev.type === "red_packet_opened")) {
+        loadPackets();
+        loadWallet();
+      }
+    },
+  };
+}

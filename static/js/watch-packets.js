@@ -1,0 +1,177 @@
+// The viewer's side of red packets: a banner for the room's open packet with its countdown, a
+// Grab button (over the websocket), the result, and the packet's record (who grabbed how much).
+// Packets are not in the room snapshot (they live in the money slot): the page reads them over
+// HTTP after each snapshot and keeps them current from the room events.
+
+import { api, describeError } from "./api.js";
+import { $, el, replace, fmtTime } from "./dom.js";
+import { centsText, fmtClock } from "./shelf.js";
+
+const TICK_MS = 250;
+const CODES = {
+  not_open: "Not open yet — wait for the countdown.",
+  expired: "This red packet has expired.",
+  none_left: "Too late: every share has been grabbed.",
+  already_grabbed: "You already grabbed this red packet.",
+  not_eligible: "Send the keyword in the chat first, then grab.",
+  insufficient_funds: "Not enough money in the wallet.",
+};
+
+export function describePacketError(err) {
+  return CODES[err && err.code] || describeError(err);
+}
+
+/** mountWatchPackets({socket, roomId, loggedIn(), openLogin(), notify(text, kind)}) */
+export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify }) {
+  const box = $("#rp-banner");
+  const packets = new Map(); // id -> packet
+  const mine = new Map(); // id -> amount grabbed by me
+  let offset = 0; // server clock - local clock
+  let shown = null;
+  const ui = {
+    title: el("strong", { className: "rp-title" }),
+    info: el("span", { className: "rp-info small" }),
+    clock: el("span", { className: "rp-clock" }),
+    cond: el("span", { className: "rp-cond small" }),
+    btn: el("button", { type: "button", className: "btn btn-primary rp-grab", text: "Grab", on: { click: () => grab() } }),
+    result: el("p", { className: "rp-result", attrs: { role: "status" } }),
+    recordBtn: el("button", { type: "button", className: "btn btn-small", text: "Record", on: { click: () => loadRecord() } }),
+    record: el("ol", { className: "rp-record small" }),
+    grabbed: el("p", { className: "rp-grabbed muted small" }),
+  };
+  replace(box, el("div", { className: "row spread" }, ui.title, ui.clock),
+    el("div", { className: "row" }, ui.info, ui.cond),
+    el("div", { className: "row" }, ui.btn, ui.recordBtn), ui.result, ui.grabbed, ui.record);
+
+  const now = () => Date.now() + offset;
+
+  function current() {
+    const list = [...packets.values()].sort((a, b) => b.created_at - a.created_at);
+    return list.find((p) => p.state !== "finished") || (shown && packets.get(shown.id)) || null;
+  }
+
+  function render() {
+    const p = current();
+    box.hidden = !p;
+    if (!p) return;
+    if (!shown || shown.id !== p.id) {
+      ui.result.textContent = "";
+      replace(ui.record);
+      ui.grabbed.textContent = "";
+    }
+    shown = p;
+    box.dataset.packet = p.id;
+    ui.title.textContent = `${p.creator_name || "The host"}'s red packet`;
+    ui.info.textContent = `¥${centsText(p.total)} · ${p.shares} shares (${p.split}) · ${p.shares_left} left`;
+    ui.cond.textContent = p.condition === "keyword" ? `Say “${p.keyword}” in the chat to take part` : "";
+    tick();
+  }
+
+  function tick() {
+    const p = shown;
+    if (!p) return;
+    const t = now();
+    let state = "open";
+    if (p.state === "finished") state = "finished";
+    else if (t < p.open_at) state = "waiting";
+    else if (t >= p.expires_at) state = "finished";
+    box.dataset.state = state;
+    if (state === "waiting") ui.clock.textContent = `opens in ${fmtClock(p.open_at - t)}`;
+    else if (state === "open") ui.clock.textContent = `open · ends ${fmtTime(p.expires_at)}`;
+    else ui.clock.textContent = p.reason === "expired" ? "expired" : "all grabbed";
+    const got = mine.get(p.id);
+    ui.btn.disabled = state !== "open" || got !== undefined;
+    ui.btn.textContent = got !== undefined ? `You got ¥${centsText(got)}` : "Grab";
+  }
+  setInterval(tick, TICK_MS);
+
+  async function grab() {
+    const p = shown;
+    if (!p) return;
+    if (!loggedIn()) {
+      openLogin();
+      return;
+    }
+    ui.btn.disabled = true;
+    try {
+      const res = socket.open
+        ? await socket.request("grab", { packet_id: p.id })
+        : await api("POST", `/api/red-packets/${encodeURIComponent(p.id)}/grab`, {});
+      mine.set(p.id, res.amount);
+      ui.result.textContent = `You grabbed ¥${centsText(res.amount)}!`;
+      ui.result.dataset.kind = "ok";
+      p.shares_left = res.shares_left;
+    } catch (err) {
+      if (err && err.code === "already_grabbed" && err.details && err.details.amount !== undefined) {
+        mine.set(p.id, Number(err.details.amount));
+      }
+      ui.result.textContent = describePacketError(err);
+      ui.result.dataset.kind = "error";
+    }
+    render();
+  }
+
+  async function loadRecord() {
+    const p = shown;
+    if (!p) return;
+    try {
+      const full = await api("GET", `/api/red-packets/${encodeURIComponent(p.id)}`);
+      packets.set(p.id, { ...p, ...full });
+      if (full.mine !== null && full.mine !== undefined) mine.set(p.id, full.mine);
+      replace(ui.record, full.record.length
+        ? full.record.map((r) => el("li", {}, el("span", { text: r.name || r.user }), " ",
+            el("strong", { text: `¥${centsText(r.amount)}` }), " ",
+            el("span", { className: "muted", text: fmtTime(r.at) }),
+            full.luckiest && full.luckiest.user === r.user ? el("span", { className: "badge", text: "luckiest" }) : null))
+        : el("li", { className: "muted", text: "Nobody has grabbed it yet." }));
+      render();
+    } catch (err) {
+      notify(describePacketError(err), "error");
+    }
+  }
+
+  async function load() {
+    try {
+      const res = await api("GET", `/api/rooms/${encodeURIComponent(roomId)}/red-packets`);
+      for (const p of res.packets || []) packets.set(p.id, { ...packets.get(p.id), ...p });
+      render();
+    } catch {
+      /* the banner stays as it was; events keep it current */
+    }
+  }
+
+  function events(list) {
+    for (const ev of list) {
+      const d = ev.data || {};
+      if (ev.type === "red_packet" && d.packet) {
+        if (d.server_time) offset = d.server_time - Date.now();
+        packets.set(d.packet.id, d.packet);
+        notify(`${d.packet.creator_name || "The host"} sent a red packet!`, "info");
+        render();
+      } else if (ev.type === "red_packet_opened" && packets.has(d.packet_id)) {
+        packets.get(d.packet_id).state = "open";
+        render();
+      } else if (ev.type === "red_packet_finished" && packets.has(d.packet_id)) {
+        Object.assign(packets.get(d.packet_id), {
+          state: "finished", reason: d.reason, luckiest: d.luckiest, shares_left: d.shares_left,
+        });
+        if (shown && shown.id === d.packet_id && d.luckiest) {
+          ui.grabbed.textContent = `Luckiest: ${d.luckiest.name || d.luckiest.user} with ¥${centsText(d.luckiest.amount)}`;
+        }
+        render();
+      } else if (ev.type === "red_packet_grabbed" && shown && shown.id === d.packet_id) {
+        shown.shares_left = d.left;
+        ui.grabbed.textContent = `${d.name} grabbed ¥${centsText(d.amount)}`;
+        ui.info.textContent = `¥${centsText(shown.total)} · ${shown.shares} shares (${shown.split}) · ${d.left} left`;
+      }
+    }
+  }
+
+  return {
+    snapshot(snap) {
+      if (snap && snap.server_time) offset = snap.server_time - Date.now();
+      load();
+    },
+    events,
+  };
+}

@@ -1,0 +1,233 @@
+"""Wallets and red packets end to end through the real app and a real Valkey: top-up, launch,
+grab (HTTP and websocket), keyword and countdown conditions, expiry refund, permissions,
+bad input, and the ledger audit."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from typing import Any
+
+from live_server.services.money import audit
+from live_server.web.keys import SERVICES
+from tests.conftest import ROOT, LiveApp, token
+from tests.helpers import Viewer
+
+
+async def topup(live: LiveApp, user: str, amount: int, role: Any = "viewer") -> int:
+    status, body = await live.call("POST", "/api/dev/wallet/topup", user, role,
+                                   json={"amount": amount})
+    assert status == 200, body
+    return int(body["balance"])
+
+
+async def balance(live: LiveApp, user: str) -> int:
+    status, body = await live.call("GET", "/api/me/wallet", user)
+    assert status == 200, body
+    return int(body["balance"])
+
+
+async def launch(live: LiveApp, room: str, creator: str = "alice", **fields: Any
+                 ) -> tuple[int, Any]:
+    return await live.call("POST", f"/api/rooms/{room}/red-packets", creator, "creator",
+                           json={"total": 1000, "shares": 10, **fields})
+
+
+async def grab(live: LiveApp, pid: str, user: str) -> tuple[int, Any]:
+    return await live.call("POST", f"/api/red-packets/{pid}/grab", user)
+
+
+async def assert_audit_clean(live: LiveApp) -> None:
+    report = await audit(live.client.app[SERVICES].money.money)
+    assert report.mismatches == [], report.mismatches
+
+
+async def test_wallet_topup_and_ledger_entries(live: LiveApp) -> None:
+    assert await balance(live, "vic") == 0
+    assert await topup(live, "vic", 500) == 500
+    assert await topup(live, "vic", 250) == 750
+    status, body = await live.call("GET", "/api/me/wallet", "vic")
+    assert status == 200 and body["balance"] == 750
+    assert [(e["amount"], e["to"], e["reason"]) for e in body["entries"]] == [
+        (250, "user:vic", "topup"), (500, "user:vic", "topup")]
+    for bad in (0, -1, 10**12, "5", 1.5):
+        status, err = await live.call("POST", "/api/dev/wallet/topup", "vic", json={"amount": bad})
+        assert status == 400, err
+    status, _ = await live.call("POST", "/api/dev/wallet/topup", None, json={"amount": 5})
+    assert status in (401, 403)
+    assert await balance(live, "vic") == 750
+    await assert_audit_clean(live)
+
+
+async def test_topup_is_off_when_disabled(live_app_factory: Any) -> None:
+    live = await live_app_factory(money={"dev_topup": False})
+    status, err = await live.call("POST", "/api/dev/wallet/topup", "vic", json={"amount": 5})
+    assert status == 403 and err["error"]["code"] == "forbidden"
+
+
+async def test_launch_and_grab_with_events_record_and_audit(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 5000, "creator")
+    viewer = await Viewer.connect(live.base, room, token("vic"))
+    await viewer.wait_welcome()
+    status, made = await launch(live, room, total=1000, shares=3, split="random")
+    assert status == 201, made
+    packet = made["packet"]
+    assert (made["balance"] == 4000 and packet["state"] == "waiting") or packet["state"] == "open"
+    announced = await viewer.wait_for(lambda: viewer.of_type("red_packet"))
+    assert announced[0]["data"]["packet"]["id"] == packet["id"] and announced[0]["seq"] > 0
+    reply = await viewer.request("grab", packet_id=packet["id"])
+    assert reply["type"] == "reply", reply
+    got = {"vic": reply["data"]["amount"]}
+    again = await viewer.request("grab", packet_id=packet["id"])
+    assert again["error"]["code"] == "already_grabbed"
+    assert again["error"]["amount"] == got["vic"]
+    for user in ("wes", "xia"):
+        status, body = await grab(live, packet["id"], user)
+        assert status == 200, body
+        got[user] = body["amount"]
+    status, body = await grab(live, packet["id"], "yan")
+    assert status == 409 and body["error"]["code"] == "none_left"
+    assert sum(got.values()) == 1000 and min(got.values()) >= 1
+    finished = await viewer.wait_for(lambda: viewer.of_type("red_packet_finished"))
+    data = finished[0]["data"]
+    assert data["reason"] == "all_grabbed" and data["luckiest"]["amount"] == max(got.values())
+    status, view = await live.call("GET", f"/api/red-packets/{packet['id']}", "vic")
+    assert status == 200 and view["state"] == "finished" and view["mine"] == got["vic"]
+    assert {r["user"]: r["amount"] for r in view["record"]} == got
+    status, listing = await live.call("GET", f"/api/rooms/{room}/red-packets", "vic")
+    assert [p["id"] for p in listing["packets"]] == [packet["id"]]
+    for user, amount in got.items():
+        assert await balance(live, user) == amount
+    await viewer.close()
+    await assert_audit_clean(live)
+
+
+async def test_same_user_grabbing_concurrently_gets_one_share(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, total=1000, shares=10, split="equal")
+    pid = made["packet"]["id"]
+    results = await asyncio.gather(*(grab(live, pid, "vic") for _ in range(30)))
+    ok = [body for status, body in results if status == 200]
+    refused = [body["error"]["code"] for status, body in results if status != 200]
+    assert len(ok) == 1 and ok[0]["amount"] == 100
+    assert refused == ["already_grabbed"] * 29
+    assert await balance(live, "vic") == 100
+    await assert_audit_clean(live)
+
+
+async def test_keyword_admits_exactly_who_said_it_after_the_announcement(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    early = await Viewer.connect(live.base, room, token("early"))
+    await early.wait_welcome()
+    await early.request("chat", text="Open Sesame")  # before the packet: does not count
+    _, made = await launch(live, room, total=600, shares=6, split="equal", condition="keyword",
+                           keyword="open  sesame")
+    pid = made["packet"]["id"]
+    assert made["packet"]["keyword"] == "open sesame"
+    viewers = {}
+    for name in ("kay", "lou", "max"):
+        viewers[name] = await Viewer.connect(live.base, room, token(name))
+        await viewers[name].wait_welcome()
+    said = await viewers["kay"].request("chat", text="OPEN sesame")
+    assert said["type"] == "reply", said
+    await viewers["lou"].request("chat", text="open sesame please")  # not the keyword
+    await viewers["max"].request("chat", text=" Open  Sesame ")
+    codes = {}
+    for name in ("early", "kay", "lou", "max", "nobody"):
+        status, body = await grab(live, pid, name)
+        codes[name] = body["amount"] if status == 200 else body["error"]["code"]
+    assert codes == {"early": "not_eligible", "kay": 100, "lou": "not_eligible", "max": 100,
+                     "nobody": "not_eligible"}
+    for v in (early, *viewers.values()):
+        await v.close()
+    await assert_audit_clean(live)
+
+
+async def test_countdown_refuses_grabs_until_open(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    viewer = await Viewer.connect(live.base, room, token("vic"))
+    await viewer.wait_welcome()
+    _, made = await launch(live, room, total=100, shares=2, countdown_s=1)
+    pid = made["packet"]["id"]
+    status, body = await grab(live, pid, "vic")
+    assert status == 409 and body["error"]["code"] == "not_open"
+    assert body["error"]["open_at"] == made["packet"]["open_at"]
+    opened = await viewer.wait_for(lambda: viewer.of_type("red_packet_opened"))
+    assert opened[0]["data"]["packet_id"] == pid
+    status, body = await grab(live, pid, "vic")
+    assert status == 200, body
+    await viewer.close()
+
+
+async def test_expiry_refunds_the_remainder_exactly_once(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, total=1000, shares=10, split="equal", duration_s=3600)
+    packet = made["packet"]
+    for user in ("a1", "a2", "a3"):
+        assert (await grab(live, packet["id"], user))[0] == 200
+    svc = live.client.app[SERVICES].money
+    later = packet["expires_at"] + 1
+    results = await asyncio.gather(*(svc.tick(packet["id"], later) for _ in range(25)))
+    assert results.count("expired") == 1
+    assert await balance(live, "alice") == 700
+    status, view = await live.call("GET", f"/api/red-packets/{packet['id']}", "alice")
+    assert view["state"] == "finished" and view["reason"] == "expired"
+    assert view["refunded"] == 700 and view["amount_left"] == 0
+    status, err = await grab(live, packet["id"], "late")
+    assert status == 409 and err["error"]["code"] == "expired"
+    refunds = [e async for e in svc.money.ledger_entries() if e["reason"] == "refund"]
+    assert [int(e["amount"]) for e in refunds] == [700]
+    await assert_audit_clean(live)
+
+
+async def test_permissions_and_bad_input_move_no_money(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    await topup(live, "bob", 1000, "creator")
+    status, err = await live.call("POST", f"/api/rooms/{room}/red-packets", "vic", "viewer",
+                                  json={"total": 100, "shares": 1})
+    assert status == 403, err
+    status, err = await launch(live, room, "bob", total=100, shares=1)
+    assert status == 403, err
+    status, err = await launch(live, "nosuchroom", total=100, shares=1)
+    assert status == 404, err
+    for fields in ({"total": 0}, {"total": -5}, {"shares": 0}, {"shares": 100_000},
+                   {"total": 5, "shares": 10}, {"split": "odd"}, {"total": "10"},
+                   {"condition": "keyword"}, {"countdown_s": -1}, {"duration_s": 0}):
+        status, err = await launch(live, room, **fields)
+        assert status == 400, (fields, err)
+    status, err = await launch(live, room, total=1001, shares=1)
+    assert status == 402 and err["error"]["code"] == "insufficient_funds"
+    assert err["error"]["balance"] == 1000
+    status, err = await grab(live, "nosuchpacket", "vic")
+    assert status == 404, err
+    status, listing = await live.call("GET", f"/api/rooms/{room}/red-packets", "vic")
+    assert listing["packets"] == []
+    assert await balance(live, "alice") == 1000 and await balance(live, "bob") == 1000
+    await assert_audit_clean(live)
+
+
+async def test_audit_reports_a_tampered_balance_and_exits_non_zero(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, total=300, shares=3)
+    assert (await grab(live, made["packet"]["id"], "vic"))[0] == 200
+    env = {"REDIS_URL": live.settings.store.url,
+           "LIVE_STORE_KEY_PREFIX": live.settings.store.key_prefix, "PATH": "/usr/bin:/bin"}
+
+    def run_audit() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "live_server", "audit"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    clean = await asyncio.to_thread(run_audit)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    money = live.client.app[SERVICES].money.money
+    await money.core.client.hincrby(money.keys.balances, "vic", 1)  # money out of nowhere
+    dirty = await asyncio.to_thread(run_audit)
+    assert dirty.returncode == 1
+    assert "MISMATCH wallet vic" in dirty.stdout
