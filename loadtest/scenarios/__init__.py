@@ -20,6 +20,7 @@ BUILTIN = (
     "loadtest.scenarios.hearts",
     "loadtest.scenarios.show",
     "loadtest.scenarios.flash_sale",
+    "loadtest.scenarios.red_packet",
 )
 
 

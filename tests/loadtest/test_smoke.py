@@ -152,3 +152,15 @@ async def test_flash_sale_smoke(tmp_path: Path) -> None:
     assert f["stock_left"] == 0 and f["distinct_buyers"] == 20
     assert f["reply_ms_p99"] is not None and f["reservations_per_s"] > 0
     assert all(c["ok"] for c in rep["checks"]), rep["checks"]
+
+
+async def test_red_packet_storm_smoke(tmp_path: Path) -> None:
+    rep = await execute(opts(tmp_path, "red-packet-storm", "--viewers", "65", "--packets", "2",
+                             "--shares", "20", "--duration", "1"))
+    assert "error" not in rep, rep.get("error")
+    f = rep["figures"]["red_packet_storm"]
+    assert f["grabbers"] == 60 and f["grabs"] == 40 == f["claims_read_back"]
+    assert f["refusals"] == {"none_left": 80}
+    assert f["creator_after"] + f["grabbed_cents"] == f["creator_before"]
+    assert f["reply_ms_p99"] is not None
+    assert all(c["ok"] for c in rep["checks"]), rep["checks"]

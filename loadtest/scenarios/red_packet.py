@@ -1,0 +1,164 @@
+"""red-packet-storm: N viewers grab from K red packets at once.
+
+Why: a red packet is a money burst — every viewer in the room presses Grab in the same second,
+and each grab moves money between two wallets. The creator (`lt-creator`) tops up with the
+development top-up and launches K random-split packets of `--shares` shares; once every viewer
+is in the room, each sends one `grab` per packet at once (or at `--grab-rate`/s). The figures are
+grabs per second (answered and successful) and the `grab` reply latency (p50/p99). The money
+invariants are read back through the public API: exactly min(N, shares) grabs per packet by
+distinct users, each ≥ 1 cent, shares summing to the packet's total, every loser told
+`none_left`, and the creator's wallet + every grabbed share = the money before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from loadtest import api
+from loadtest.clients import Talker
+from loadtest.runner import Run
+from loadtest.scenarios import register
+from loadtest.scenarios.base import Scenario
+from loadtest.scenarios.chat import connect_all
+from loadtest.stats import Histogram
+from loadtest.tokens import mint
+from loadtest.worker import Swarm, action
+
+TOTAL_PER_SHARE = 888  # cents: a packet of S shares holds S × 8.88
+
+
+@action("grab_all")
+async def _grab_all(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
+    """Every talker of this process sends one `grab` per packet; with `rate` > 0 the grabs go
+    out at that rate, else all at once."""
+    packets = [str(p) for p in args["packet_ids"]]
+    rate = float(args.get("rate") or 0.0)
+    talkers = [s.client for s in sw.open_slots("talker") if isinstance(s.client, Talker)]
+    start = time.monotonic()
+    sent = n = 0
+    for pid in packets:
+        for client in talkers:
+            if rate > 0:
+                delay = start + n / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            n += 1
+            if client.request("grab", {"packet_id": pid}):
+                sent += 1
+    return {"sent": sent}
+
+
+@register
+class RedPacketStorm(Scenario):
+    name = "red-packet-storm"
+    summary = "N viewers grab from K red packets: grabs/s, grab reply p50/p99, money invariants"
+    deliveries = "events"
+    default_viewers = 5000
+    default_duration = 5.0
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--packets", type=int, default=1,
+                            help="red packets launched at once (default 1)")
+        parser.add_argument("--shares", type=int, default=100,
+                            help="shares per packet (default 100)")
+        parser.add_argument("--grab-rate", type=float, default=0.0,
+                            help="grabs per second, all viewers together (default 0: at once)")
+
+    @property
+    def packets(self) -> int:
+        return int(self.params.get("packets", 1))
+
+    @property
+    def shares(self) -> int:
+        return int(self.params.get("shares", 100))
+
+    def talkers(self, viewers: int) -> int:
+        return viewers  # everyone grabs
+
+    async def _stage(self, run: Run) -> tuple[list[str], int]:
+        base, creator = run.target.url, mint(run.target.secret, "lt-creator", "creator")
+        total = self.shares * TOTAL_PER_SHARE
+        await api.call("POST", f"{base}/api/dev/wallet/topup", creator,
+                       {"amount": total * self.packets})
+        funds = int((await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
+        ids = []
+        for _ in range(self.packets):
+            made = await api.call("POST", f"{base}/api/rooms/{run.room}/red-packets", creator,
+                                  {"total": total, "shares": self.shares, "split": "random"})
+            ids.append(str(made["packet"]["id"]))
+        return ids, funds
+
+    async def drive(self, run: Run) -> None:
+        if run.target.kind != "live":
+            raise ValueError("red-packet-storm runs against live_server only")
+        await connect_all(run)
+        ids, funds = await self._stage(run)
+        run.set_phase("grab")
+        await run.mark("measure_start")
+        rate = float(self.params.get("grab_rate") or 0.0)
+        limit = run.viewers * len(ids) / rate + 30.0 if rate > 0 else 30.0
+        await run.call("grab_all", limit, role="talker", rate=rate or None, packet_ids=ids)
+        await run.call("wait_replies", 60.0, wait_s=30.0)
+        await run.mark("measure_end")
+        run.set_phase("verify")
+        base = run.target.url
+        creator = mint(run.target.secret, "lt-creator", "creator")
+        self.params["_views"] = [await api.call("GET", f"{base}/api/red-packets/{pid}", creator)
+                                 for pid in ids]
+        self.params["_funds"] = funds
+        self.params["_after"] = int(
+            (await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
+
+    async def judge(self, run: Run) -> None:
+        views = self.params.pop("_views", None) or []
+        funds = int(self.params.pop("_funds", 0))
+        after = int(self.params.pop("_after", 0))
+        start, end = run.marks.get("measure_start"), run.marks.get("measure_end")
+        if start is None or end is None:
+            return
+        accepted = int((end.tally.get("accepted") or {}).get("grab", 0))
+        rejected = {k.split(":", 1)[1]: v for k, v in (end.tally.get("rejected") or {}).items()
+                    if k.startswith("grab:")}
+        sent = int((end.tally.get("sent") or {}).get("grab", 0))
+        reply = Histogram.from_wire(end.tally.get("reply_ms") or {})
+        span = max(1e-6, end.t - start.t)
+        grabbers = sum(run.role_counts("talker"))
+        attempts = grabbers * len(views)
+        expected = min(self.shares, grabbers) * len(views)
+        records = [v.get("record") or [] for v in views]
+        grabbed = sum(r["amount"] for rec in records for r in rec)
+        run.figures["red_packet_storm"] = {
+            "grabbers": grabbers, "packets": len(views), "shares": self.shares,
+            "grabs_sent": sent, "grabs": accepted, "refusals": rejected,
+            "grabs_per_s": round(accepted / span, 1),
+            "grabs_answered_per_s": round((accepted + sum(rejected.values())) / span, 1),
+            "reply_ms_p50": round(reply.percentile(50), 2) if reply.count else None,
+            "reply_ms_p99": round(reply.percentile(99), 2) if reply.count else None,
+            "claims_read_back": sum(len(rec) for rec in records),
+            "creator_before": funds, "creator_after": after, "grabbed_cents": grabbed,
+        }
+        run.check("every grab answered", accepted + sum(rejected.values()) == attempts,
+                  f"{accepted} grabbed + {sum(rejected.values())} refused of {attempts}")
+        run.check("exact grabs", accepted == expected == sum(len(rec) for rec in records),
+                  f"{accepted} replies, {sum(len(r) for r in records)} claims, "
+                  f"expected {expected}")
+        run.check("distinct grabbers per packet",
+                  all(len({r["user"] for r in rec}) == len(rec) for rec in records),
+                  f"{[len({r['user'] for r in rec}) for rec in records]} users for "
+                  f"{[len(rec) for rec in records]} claims")
+        run.check("losers told none left", set(rejected) <= {"none_left"},
+                  f"refusals {rejected}")
+        run.check("every share at least one cent",
+                  all(r["amount"] >= 1 for rec in records for r in rec),
+                  f"smallest share {min((r['amount'] for rec in records for r in rec), default=0)}")
+        full = [v for v in views if v.get("shares_left") == 0]
+        run.check("full packets sum to their total",
+                  all(sum(r["amount"] for r in v["record"]) == v["total"] for v in full),
+                  f"{len(full)} full packets, grabbed {grabbed} cents")
+        held = sum(int(v.get("amount_left", 0)) for v in views)  # refunds are in `after`
+        run.check("money conserved", after + grabbed + held == funds,
+                  f"creator {funds} → {after}, grabbed {grabbed}, still in packets {held}")
