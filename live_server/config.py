@@ -142,6 +142,7 @@ class MoneySettings:
     grab_sample_every: int
     recent_entries: int
     room_list_max: int
+    fan_club_fee_cents: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from live_server.errors import InvalidField
 from live_server.protocol import Json, get_int, get_str
 
 SPLITS = ("random", "equal")
-CONDITIONS = ("anyone", "keyword")
+CONDITIONS = ("anyone", "keyword", "followers", "fan_club")
 KEYWORD_MAX = 40
 
 _rng = random.SystemRandom()
@@ -71,7 +71,7 @@ def packet_fields(body: Json, *, max_total: int, max_shares: int, max_duration_m
     duration_s = get_int(body, "duration_s", lo=1, hi=longest, default=min(longest, 86_400))
     condition = get_str(body, "condition", required=False) or "anyone"
     if condition not in CONDITIONS:
-        raise InvalidField("'condition' must be anyone or keyword")
+        raise InvalidField("'condition' must be anyone, keyword, followers or fan_club")
     keyword = ""
     if condition == "keyword":
         keyword = normalise_keyword(get_str(body, "keyword", max_len=KEYWORD_MAX) or "")

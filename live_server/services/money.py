@@ -39,7 +39,8 @@ class MoneyService:
         self.cfg = settings.money
         self.rooms = rooms
         self.money = money
-        self._rooms: dict[str, str] = {}  # packet id → room id (never changes), for grabs
+        # packet id → (room id, creator id, condition): fixed at launch, for grabs
+        self._static: dict[str, tuple[str, str, str]] = {}
 
     # Wallets ----------------------------------------------------------------------------
 
@@ -58,6 +59,31 @@ class MoneyService:
             raise InvalidField(f"'amount' must be between 1 and {self.cfg.max_topup_cents}")
         balance = await self.money.topup(uid, amount, now_ms(), "dev-" + secrets.token_hex(6))
         return {"user": uid, "balance": balance}
+
+    # Fans -------------------------------------------------------------------------------
+
+    async def fans(self, who: Identity, creator_id: str) -> Json:
+        followers, members, follows, member = await self.money.fans_card(creator_id,
+                                                                         who.user_id)
+        return {"creator_id": creator_id, "followers": followers, "fan_club_members": members,
+                "following": follows, "fan_club_member": member,
+                "fan_club_fee": self.cfg.fan_club_fee_cents,
+                "currency": self.settings.shelf.currency}
+
+    async def follow(self, who: Identity, creator_id: str, on: bool) -> Json:
+        uid = require_user(who)
+        if uid == creator_id:
+            raise InvalidField("you cannot follow yourself")
+        await self.money.follow(uid, creator_id, on)
+        return await self.fans(who, creator_id)
+
+    async def join_club(self, who: Identity, creator_id: str) -> Json:
+        uid = require_user(who)
+        if uid == creator_id:
+            raise InvalidField("you cannot join your own fan club")
+        balance = await self.money.join_club(uid, creator_id, self.cfg.fan_club_fee_cents,
+                                             now_ms())
+        return {**await self.fans(who, creator_id), "balance": balance}
 
     # Red packets ------------------------------------------------------------------------
 
@@ -89,8 +115,10 @@ class MoneyService:
         if room_id is not None and packet["room_id"] != room_id:
             raise NotFound("no such red packet in this room")
         now = now_ms()
+        follows = (packet["condition"] == "followers"
+                   and await self.money.follows(uid, packet["creator_id"]))
         amount, left, finished = await self.money.grab(
-            packet, uid, who.name or uid, now, self.cfg.grab_sample_every)
+            packet, uid, who.name or uid, now, self.cfg.grab_sample_every, follows)
         if finished:
             await self._finished(packet["id"], now)
         return {"packet_id": packet["id"], "amount": amount, "shares_left": left}
@@ -112,14 +140,16 @@ class MoneyService:
 
     async def _packet_fields(self, packet_id: object) -> Json:
         pid = _packet_id(packet_id)
-        if pid in self._rooms:
-            return {"id": pid, "room_id": self._rooms[pid]}
+        if pid in self._static:
+            room_id, creator_id, condition = self._static[pid]
+            return {"id": pid, "room_id": room_id, "creator_id": creator_id,
+                    "condition": condition}
         found = await self.money.packet(_packet_id(packet_id), with_record=False)
         if found is None:
             raise NotFound("no such red packet")
-        if len(self._rooms) >= 10_000:
-            self._rooms.clear()
-        self._rooms[pid] = found["room_id"]
+        if len(self._static) >= 10_000:
+            self._static.clear()
+        self._static[pid] = (found["room_id"], found["creator_id"], found["condition"])
         return found
 
     async def _finished(self, packet_id: str, now: int) -> None:

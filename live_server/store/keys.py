@@ -97,6 +97,14 @@ class Keys:
         """hash: packet id → keyword, for the room's keyword packets still grabbable."""
         return f"{self.prefix}:{{wallets}}:rpkw:{room_id}"
 
+    def fan_club(self, creator_id: str) -> str:
+        """hash: member user id → joined at (ms); joining is a payment, so it is money-slot."""
+        return f"{self.prefix}:{{wallets}}:club:{creator_id}"
+
+    def followers(self, creator_id: str) -> str:
+        """set: the users who follow this creator."""
+        return f"{self.prefix}:u:{{{creator_id}}}:followers"
+
     @property
     def packets_due(self) -> str:
         """zset: packet id → its next clock step (open, expiry)."""

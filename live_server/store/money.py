@@ -69,16 +69,17 @@ class MoneyStore:
         raise LiveError(f"unexpected reply {status}", code="internal", status=500)
 
     async def grab(self, packet: Json, user_id: str, name: str, now: int,
-                   sample_every: int) -> tuple[int, int, bool]:
+                   sample_every: int, follows: bool = False) -> tuple[int, int, bool]:
         """(amount, shares left, finished by this grab) or the precise refusal."""
         k, pid = self.keys, packet["id"]
         base = k.packet(pid)
         reply = await self.core.script(
             "rp_grab",
             [k.balances, k.ledger, k.recent(user_id), base, f"{base}:shares", f"{base}:claims",
-             f"{base}:rec", f"{base}:elig", k.room_keyword_packets(packet["room_id"])],
+             f"{base}:rec", f"{base}:elig", k.room_keyword_packets(packet["room_id"]),
+             k.fan_club(packet["creator_id"])],
             [now, user_id, pid, dumps(name), self.recent_max,
-             k.room(packet["room_id"]).channel, sample_every])
+             k.room(packet["room_id"]).channel, sample_every, "1" if follows else "0"])
         status = text(reply[0])
         if status == "ok":
             return int(reply[1]), int(reply[2]), bool(int(reply[3]))
@@ -91,7 +92,8 @@ class MoneyStore:
             raise GrabRefused("you already grabbed this red packet", code="already_grabbed",
                               amount=int(reply[1]))
         messages = {"expired": "the red packet has expired",
-                    "not_eligible": "send the red packet's keyword in the chat first",
+                    "not_eligible": "this red packet is for followers, fan-club members or "
+                                    "those who sent its keyword",
                     "none_left": "every share has been grabbed"}
         if status in messages:
             raise GrabRefused(messages[status], code=status)
@@ -167,6 +169,52 @@ class MoneyStore:
         reply = await self.core.script("room_event", [k.meta, k.seq, k.events],
                                        [k.channel, self.history_max, body])
         return int(reply[1]) if text(reply[0]) == "ok" else 0
+
+    # Fans -------------------------------------------------------------------------------
+
+    async def follow(self, user_id: str, creator_id: str, on: bool) -> int:
+        """Follow or unfollow; the creator's follower count."""
+        key = self.keys.followers(creator_id)
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            if on:
+                pipe.sadd(key, user_id)
+            else:
+                pipe.srem(key, user_id)
+            pipe.scard(key)
+            _, count = await pipe.execute()
+        return int(count)
+
+    async def follows(self, user_id: str, creator_id: str) -> bool:
+        return bool(await self.core.client.sismember(self.keys.followers(creator_id), user_id))
+
+    async def fans_card(self, creator_id: str, user_id: str | None) -> tuple[int, int, bool, bool]:
+        """(followers, fan-club members, user follows, user is a member)."""
+        k = self.keys
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.scard(k.followers(creator_id))
+            pipe.hlen(k.fan_club(creator_id))
+            pipe.sismember(k.followers(creator_id), user_id or "")
+            pipe.hexists(k.fan_club(creator_id), user_id or "")
+            followers, members, follows, member = await pipe.execute()
+        return int(followers), int(members), bool(follows), bool(member)
+
+    async def join_club(self, user_id: str, creator_id: str, fee: int, now: int) -> int:
+        """Pay the fee and join; the member's balance."""
+        k = self.keys
+        reply = await self.core.script(
+            "fan_club_join",
+            [k.balances, k.ledger, k.recent(user_id), k.recent(creator_id),
+             k.fan_club(creator_id)],
+            [now, user_id, creator_id, fee, self.recent_max])
+        status = text(reply[0])
+        if status == "ok":
+            return int(reply[1])
+        if status == "member":
+            raise Conflict("already a member of this fan club", code="already_member")
+        if status == "insufficient_funds":
+            raise InsufficientFunds("not enough money in the wallet", balance=int(reply[1]),
+                                    needed=fee)
+        raise LiveError(f"unexpected reply {status}", code="internal", status=500)
 
     # Audit reads ------------------------------------------------------------------------
 

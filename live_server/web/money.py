@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from live_server.protocol import get_int
+from live_server.protocol import get_int, user_id_field
 from live_server.web.http import body, identity, json, services
 
 routes = web.RouteTableDef()
@@ -48,3 +48,28 @@ async def packet(request: web.Request) -> web.Response:
 async def grab(request: web.Request) -> web.Response:
     return json(await services(request).money.grab(identity(request),
                                                    request.match_info["packet_id"]))
+
+
+def _creator(request: web.Request) -> str:
+    return user_id_field({"creator_id": request.match_info["creator_id"]}, "creator_id")
+
+
+@routes.get("/api/creators/{creator_id}/fans")
+async def fans(request: web.Request) -> web.Response:
+    return json(await services(request).money.fans(identity(request), _creator(request)))
+
+
+@routes.post("/api/creators/{creator_id}/follow")
+async def follow(request: web.Request) -> web.Response:
+    return json(await services(request).money.follow(identity(request), _creator(request), True))
+
+
+@routes.delete("/api/creators/{creator_id}/follow")
+async def unfollow(request: web.Request) -> web.Response:
+    return json(await services(request).money.follow(identity(request), _creator(request),
+                                                     False))
+
+
+@routes.post("/api/creators/{creator_id}/fan-club")
+async def join_club(request: web.Request) -> web.Response:
+    return json(await services(request).money.join_club(identity(request), _creator(request)))

@@ -58,9 +58,9 @@ export function mountStudioPackets({ notify }) {
       total, shares, split: f.split.value,
       countdown_s: parseCount(f.countdown_s.value || "0", 0) ?? 0,
       duration_s: parseCount(f.duration_s.value || "86400", 1) ?? 86400,
-      condition: keyword ? "keyword" : "anyone",
+      condition: f.condition.value,
     };
-    if (keyword) body.keyword = keyword;
+    if (body.condition === "keyword") body.keyword = keyword;
     try {
       const res = await api("POST", `/api/rooms/${encodeURIComponent(room.id)}/red-packets`, body);
       flash(msg, `Red packet sent: ¥${centsText(res.packet.total)} in ${res.packet.shares} shares.`, "ok");

@@ -13,7 +13,8 @@ const CODES = {
   expired: "This red packet has expired.",
   none_left: "Too late: every share has been grabbed.",
   already_grabbed: "You already grabbed this red packet.",
-  not_eligible: "Send the keyword in the chat first, then grab.",
+  not_eligible: "This red packet is not for you: it needs its keyword in the chat, a follow or the fan club.",
+  already_member: "You are already in the fan club.",
   insufficient_funds: "Not enough money in the wallet.",
 };
 
@@ -63,7 +64,8 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
     box.dataset.packet = p.id;
     ui.title.textContent = `${p.creator_name || "The host"}'s red packet`;
     ui.info.textContent = `¥${centsText(p.total)} · ${p.shares} shares (${p.split}) · ${p.shares_left} left`;
-    ui.cond.textContent = p.condition === "keyword" ? `Say “${p.keyword}” in the chat to take part` : "";
+    ui.cond.textContent = p.condition === "keyword" ? `Say “${p.keyword}” in the chat to take part`
+      : p.condition === "followers" ? "For followers" : p.condition === "fan_club" ? "For fan-club members" : "";
     tick();
   }
 

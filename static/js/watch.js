@@ -5,6 +5,7 @@ import { mountHeader } from "./auth.js";
 import { $, el, flash, fmtDuration, fmtTime, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountWatchFans } from "./watch-fans.js";
 import { mountWatchPackets } from "./watch-packets.js";
 import { mountWatchShelf } from "./watch-shelf.js";
 
@@ -101,6 +102,12 @@ const packets = mountWatchPackets({
   notify: (text, kind) => toast(text, kind),
 });
 
+const fans = mountWatchFans({
+  loggedIn: () => !!(socket.user || me),
+  openLogin: () => auth.open(),
+  notify: (text, kind) => toast(text, kind),
+});
+
 const viewHandlers = view.handlers();
 socket.handlers = {
   ...viewHandlers,
@@ -108,6 +115,7 @@ socket.handlers = {
     viewHandlers.snapshot(snap, info);
     shelf.snapshot(snap);
     packets.snapshot(snap);
+    fans.snapshot(snap);
   },
   events: (list, frame) => {
     viewHandlers.events(list, frame);

@@ -853,7 +853,12 @@ async def test_red_packet_launch_countdown_grab_and_record(server: str, browser:
     await studio.wait_for(includes("#wallet-balance", "100.00"))
     viewer = await open_page(browser, server, f"/watch/{rid}", viewer_tok)
     await viewer.wait_for(CONNECTED)
-    await studio.submit("#rp-form", total="8.88", shares="3", countdown_s="2")
+    await viewer.wait_for("!document.querySelector('#fan-box').hidden")
+    await viewer.click("#fan-box .fan-follow")
+    await viewer.wait_for(includes("#fan-box .fan-follow", "Following"))
+    assert "1 followers" in await viewer.text("#fan-box .fan-counts")
+    await studio.submit("#rp-form", total="8.88", shares="3", countdown_s="2",
+                        condition="followers")
     await studio.wait_for(includes("#rp-msg", "Red packet sent"))
     await studio.wait_for(includes("#wallet-balance", "91.12"))
     assert http("GET", f"{server}/api/me/wallet", token=creator)["balance"] == 9112
@@ -865,6 +870,7 @@ async def test_red_packet_launch_countdown_grab_and_record(server: str, browser:
     await viewer.wait_for("!document.querySelector('#rp-banner .rp-grab').disabled")
     await viewer.click("#rp-banner .rp-grab")
     await viewer.wait_for(includes("#rp-banner .rp-result", "You grabbed"))
+    assert "For followers" in await viewer.text("#rp-banner .rp-cond")
     got = http("GET", f"{server}/api/me/wallet", token=viewer_tok)["balance"]
     assert got >= 1
     await viewer.click("#rp-banner .btn-small")

@@ -231,3 +231,40 @@ async def test_audit_reports_a_tampered_balance_and_exits_non_zero(live: LiveApp
     dirty = await asyncio.to_thread(run_audit)
     assert dirty.returncode == 1
     assert "MISMATCH wallet vic" in dirty.stdout
+
+
+async def test_follow_fan_club_and_their_packet_conditions(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    status, card = await live.call("POST", "/api/creators/alice/follow", "fol")
+    assert status == 200 and card["following"] and card["followers"] == 1
+    status, err = await live.call("POST", "/api/creators/alice/follow", "alice", "creator")
+    assert status == 400, err
+    # the fan club costs its fee, paid to the creator through the ledger
+    status, err = await live.call("POST", "/api/creators/alice/fan-club", "fan")
+    assert status == 402 and err["error"]["code"] == "insufficient_funds"
+    await topup(live, "fan", 150)
+    status, card = await live.call("POST", "/api/creators/alice/fan-club", "fan")
+    assert status == 200 and card["fan_club_member"] and card["balance"] == 50
+    status, err = await live.call("POST", "/api/creators/alice/fan-club", "fan")
+    assert status == 409 and err["error"]["code"] == "already_member"
+    assert await balance(live, "alice") == 1100 and await balance(live, "fan") == 50
+    status, card = await live.call("GET", "/api/creators/alice/fans", "fan")
+    assert (card["followers"], card["fan_club_members"], card["fan_club_member"],
+            card["following"]) == (1, 1, True, False)
+    _, for_followers = await launch(live, room, total=200, shares=2, split="equal",
+                                    condition="followers")
+    _, for_club = await launch(live, room, total=200, shares=2, split="equal",
+                               condition="fan_club")
+    results = {}
+    for name, packet in (("followers", for_followers), ("club", for_club)):
+        for user in ("fol", "fan", "nobody"):
+            status, body = await grab(live, packet["packet"]["id"], user)
+            results[name, user] = body["amount"] if status == 200 else body["error"]["code"]
+    assert results == {
+        ("followers", "fol"): 100, ("followers", "fan"): "not_eligible",
+        ("followers", "nobody"): "not_eligible", ("club", "fol"): "not_eligible",
+        ("club", "fan"): 100, ("club", "nobody"): "not_eligible"}
+    status, card = await live.call("DELETE", "/api/creators/alice/follow", "fol")
+    assert status == 200 and not card["following"] and card["followers"] == 0
+    await assert_audit_clean(live)

@@ -57,7 +57,7 @@ def test_one_cent_per_share_is_the_minimum() -> None:
     {"total": 100, "shares": 10_001}, {"total": 9, "shares": 10}, {"total": 1.5, "shares": 1},
     {"total": 100, "shares": 2, "split": "weird"}, {"total": 100, "shares": 2,
                                                    "condition": "keyword"},
-    {"total": 100, "shares": 2, "condition": "followers"}, {"shares": 2},
+    {"total": 100, "shares": 2, "condition": "friends"}, {"shares": 2},
 ])
 def test_bad_packet_fields_are_refused(body: dict[str, object]) -> None:
     with pytest.raises(LiveError):

@@ -2,9 +2,10 @@
 -- the next share, record the claim, credit the grabber (ledger entry in the same script).
 -- KEYS: 1 balances, 2 ledger, 3 grabber's recent entries, 4 packet hash, 5 shares list,
 --       6 claims hash (user → cents), 7 record list (claim JSON in grab order),
---       8 eligible set (keyword packets), 9 room's keyword packets hash
+--       8 eligible set (keyword packets), 9 room's keyword packets hash,
+--       10 the creator's fan club hash
 -- ARGV: 1 now, 2 user, 3 packet id, 4 name (JSON string), 5 recent max, 6 channel,
---       7 sample every
+--       7 sample every, 8 follows the creator ('1' | '0'; followers packets)
 -- Reply: {'ok', amount, shares left, finished (0|1)} | {'not_found'} | {'not_open', open_at}
 --        | {'expired'} | {'not_eligible'} | {'already_grabbed', amount} | {'none_left'}
 local raw = redis.call('HGET', KEYS[4], 'json')
@@ -21,7 +22,10 @@ if (state == 'finished' and redis.call('HGET', KEYS[4], 'reason') == 'expired')
     or now >= tonumber(p['expires_at']) then
   return {'expired'}
 end
-if p['condition'] == 'keyword' and redis.call('SISMEMBER', KEYS[8], uid) == 0 then
+local cond = p['condition']
+if (cond == 'keyword' and redis.call('SISMEMBER', KEYS[8], uid) == 0)
+    or (cond == 'fan_club' and redis.call('HEXISTS', KEYS[10], uid) == 0)
+    or (cond == 'followers' and ARGV[8] ~= '1') then
   return {'not_eligible'}
 end
 local had = redis.call('HGET', KEYS[6], uid)

@@ -1,0 +1,66 @@
+// Follow the room's creator and join their fan club (a fee paid from the wallet), with the
+// counts; red packets for followers or fan-club members need one of these.
+
+import { api } from "./api.js";
+import { $, el, replace } from "./dom.js";
+import { centsText } from "./shelf.js";
+import { describePacketError } from "./watch-packets.js";
+
+/** mountWatchFans({loggedIn(), openLogin(), notify(text, kind)}) -> {snapshot(snap)} */
+export function mountWatchFans({ loggedIn, openLogin, notify }) {
+  const box = $("#fan-box");
+  let creator = null;
+  const followBtn = el("button", { type: "button", className: "btn btn-small fan-follow", on: { click: () => toggleFollow() } });
+  const clubBtn = el("button", { type: "button", className: "btn btn-small fan-join", on: { click: () => join() } });
+  const counts = el("span", { className: "muted small fan-counts" });
+  replace(box, followBtn, clubBtn, counts);
+  let card = null;
+
+  function render() {
+    box.hidden = !card;
+    if (!card) return;
+    followBtn.textContent = card.following ? "Following ✓" : "Follow";
+    clubBtn.textContent = card.fan_club_member ? "Fan club member ✓" : `Join fan club (¥${centsText(card.fan_club_fee)})`;
+    clubBtn.disabled = !!card.fan_club_member;
+    counts.textContent = `${card.followers} followers · ${card.fan_club_members} in the fan club`;
+  }
+
+  async function load() {
+    if (!creator) return;
+    try {
+      card = await api("GET", `/api/creators/${encodeURIComponent(creator)}/fans`);
+      render();
+    } catch {
+      /* keep the last card */
+    }
+  }
+
+  async function toggleFollow() {
+    if (!loggedIn()) return openLogin();
+    try {
+      card = await api(card && card.following ? "DELETE" : "POST", `/api/creators/${encodeURIComponent(creator)}/follow`, {});
+      render();
+    } catch (err) {
+      notify(describePacketError(err), "error");
+    }
+  }
+
+  async function join() {
+    if (!loggedIn()) return openLogin();
+    try {
+      card = await api("POST", `/api/creators/${encodeURIComponent(creator)}/fan-club`, {});
+      notify("Welcome to the fan club!", "ok");
+      render();
+    } catch (err) {
+      notify(err && err.code === "already_member" ? "You are already in the fan club." : describePacketError(err), "error");
+    }
+  }
+
+  return {
+    snapshot(snap) {
+      const id = snap && snap.room && snap.room.creator_id;
+      if (id && id !== creator) creator = id;
+      load();
+    },
+  };
+}
