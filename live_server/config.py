@@ -146,6 +146,15 @@ class MoneySettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class FansSettings:
+    intimacy_per_chat: int
+    intimacy_per_grab: int
+    intimacy_per_fan_club: int
+    intimacy_daily_cap: int
+    top: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     store: StoreSettings
@@ -160,6 +169,7 @@ class Settings:
     shelf: ShelfSettings
     payments: PaymentsSettings
     money: MoneySettings
+    fans: FansSettings
 
     @property
     def production(self) -> bool:
@@ -316,6 +326,8 @@ def _validated(settings: Settings) -> Settings:
         "money.scheduler_interval_ms": settings.money.scheduler_interval_ms,
         "money.grab_sample_every": settings.money.grab_sample_every,
         "money.recent_entries": settings.money.recent_entries,
+        "fans.intimacy_daily_cap": settings.fans.intimacy_daily_cap,
+        "fans.top": settings.fans.top,
     }
     for name, value in positive.items():
         if value <= 0:

@@ -33,8 +33,8 @@ class ChatService:
         self.chat = chat
         self.log = log
         self._global_words = keyword_set(settings.chat.global_keywords)
-        # told of every chat message sent (room, user, text): red packet keywords
-        self.on_message: Callable[[str, str, str], Awaitable[None]] | None = None
+        # told of every chat message sent (room, user, text): red packet keywords, intimacy
+        self.on_message: Callable[[Room, str, str], Awaitable[None]] | None = None
         # room → (words, action, fetched at): refreshed on keywords_updated and every few s
         self._keywords: dict[str, tuple[frozenset[str], str, float]] = {}
 
@@ -67,7 +67,7 @@ class ChatService:
             score=self.settings.chat.score_per_message,
         )
         if self.on_message is not None:
-            await self.on_message(room.id, uid, clean)
+            await self.on_message(room, uid, clean)
         return {"seq": seq, "masked": filtered.masked}
 
     async def _room_for_mod(self, who: Identity, room_id: str) -> tuple[Room, str]:

@@ -19,12 +19,18 @@ from live_server.domain.redpacket import (
     packet_fields,
     split_for,
 )
+from live_server.domain.rooms import Room
 from live_server.errors import Forbidden, InvalidField, InvalidState, NotFound
 from live_server.protocol import Json, dumps, event, is_safe_id, now_ms
 from live_server.store.money import MoneyStore
 from live_server.store.rooms import RoomStore
 
 log = logging.getLogger(__name__)
+
+
+def utc_day(now: int | None = None) -> int:
+    """Days since the epoch (UTC): the unit of the intimacy cap."""
+    return (now_ms() if now is None else now) // 86_400_000
 
 
 def _packet_id(value: object) -> str:
@@ -65,10 +71,23 @@ class MoneyService:
     async def fans(self, who: Identity, creator_id: str) -> Json:
         followers, members, follows, member = await self.money.fans_card(creator_id,
                                                                          who.user_id)
+        total, today, top = await self.money.intimacy(creator_id, who.user_id, utc_day(),
+                                                      self.settings.fans.top)
         return {"creator_id": creator_id, "followers": followers, "fan_club_members": members,
                 "following": follows, "fan_club_member": member,
                 "fan_club_fee": self.cfg.fan_club_fee_cents,
-                "currency": self.settings.shelf.currency}
+                "currency": self.settings.shelf.currency,
+                "intimacy": total, "intimacy_today": today,
+                "intimacy_daily_cap": self.settings.fans.intimacy_daily_cap,
+                "top": [{"user": u, "intimacy": p} for u, p in top]}
+
+    async def earn(self, creator_id: str, user_id: str, points: int) -> int:
+        """Intimacy points toward a creator (never toward oneself), capped per UTC day."""
+        if points <= 0 or user_id == creator_id:
+            return 0
+        added, _total = await self.money.add_intimacy(
+            creator_id, user_id, points, self.settings.fans.intimacy_daily_cap, utc_day())
+        return added
 
     async def follow(self, who: Identity, creator_id: str, on: bool) -> Json:
         uid = require_user(who)
@@ -83,6 +102,7 @@ class MoneyService:
             raise InvalidField("you cannot join your own fan club")
         balance = await self.money.join_club(uid, creator_id, self.cfg.fan_club_fee_cents,
                                              now_ms())
+        await self.earn(creator_id, uid, self.settings.fans.intimacy_per_fan_club)
         return {**await self.fans(who, creator_id), "balance": balance}
 
     # Red packets ------------------------------------------------------------------------
@@ -121,6 +141,7 @@ class MoneyService:
             packet, uid, who.name or uid, now, self.cfg.grab_sample_every, follows)
         if finished:
             await self._finished(packet["id"], now)
+        await self.earn(packet["creator_id"], uid, self.settings.fans.intimacy_per_grab)
         return {"packet_id": packet["id"], "amount": amount, "shares_left": left}
 
     async def view(self, who: Identity, packet_id: object) -> Json:
@@ -135,8 +156,10 @@ class MoneyService:
         await self.rooms.require(room_id)
         return await self.money.room_packets(room_id, self.cfg.room_list_max)
 
-    async def note_chat(self, room_id: str, user_id: str, text: str) -> None:
-        await self.money.note_chat(room_id, user_id, normalise_keyword(text))
+    async def note_chat(self, room: Room, user_id: str, text: str) -> None:
+        """A chat message was sent: keyword packets, and intimacy toward the room's creator."""
+        await self.money.note_chat(room.id, user_id, normalise_keyword(text))
+        await self.earn(room.creator_id, user_id, self.settings.fans.intimacy_per_chat)
 
     async def _packet_fields(self, packet_id: object) -> Json:
         pid = _packet_id(packet_id)

@@ -105,6 +105,14 @@ class Keys:
         """set: the users who follow this creator."""
         return f"{self.prefix}:u:{{{creator_id}}}:followers"
 
+    def intimacy(self, creator_id: str) -> str:
+        """zset: user → intimacy points toward this creator."""
+        return f"{self.prefix}:u:{{{creator_id}}}:intimacy"
+
+    def intimacy_day(self, creator_id: str, day: int) -> str:
+        """hash: user → points earned on this UTC day (expires after two days)."""
+        return f"{self.prefix}:u:{{{creator_id}}}:intimacy:{day}"
+
     @property
     def packets_due(self) -> str:
         """zset: packet id → its next clock step (open, expiry)."""

@@ -187,6 +187,26 @@ class MoneyStore:
     async def follows(self, user_id: str, creator_id: str) -> bool:
         return bool(await self.core.client.sismember(self.keys.followers(creator_id), user_id))
 
+    async def add_intimacy(self, creator_id: str, user_id: str, points: int, cap: int,
+                           day: int) -> tuple[int, int]:
+        """(points added, new total): at most ``cap`` points a user earns per UTC ``day``."""
+        reply = await self.core.script(
+            "intimacy_add",
+            [self.keys.intimacy(creator_id), self.keys.intimacy_day(creator_id, day)],
+            [user_id, points, cap, 2 * 86_400])
+        return int(reply[0]), int(reply[1])
+
+    async def intimacy(self, creator_id: str, user_id: str | None, day: int,
+                       top: int) -> tuple[int, int, list[tuple[str, int]]]:
+        """(user's total, user's points today, the top fans by intimacy)."""
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.zscore(self.keys.intimacy(creator_id), user_id or "")
+            pipe.hget(self.keys.intimacy_day(creator_id, day), user_id or "")
+            pipe.zrevrange(self.keys.intimacy(creator_id), 0, top - 1, withscores=True)
+            total, today, best = await pipe.execute()
+        return (int(total or 0), int(today or 0),
+                [(u.decode(), int(score)) for u, score in best])
+
     async def fans_card(self, creator_id: str, user_id: str | None) -> tuple[int, int, bool, bool]:
         """(followers, fan-club members, user follows, user is a member)."""
         k = self.keys

@@ -13,7 +13,8 @@ export function mountWatchFans({ loggedIn, openLogin, notify }) {
   const followBtn = el("button", { type: "button", className: "btn btn-small fan-follow", on: { click: () => toggleFollow() } });
   const clubBtn = el("button", { type: "button", className: "btn btn-small fan-join", on: { click: () => join() } });
   const counts = el("span", { className: "muted small fan-counts" });
-  replace(box, followBtn, clubBtn, counts);
+  const intimacy = el("span", { className: "small fan-intimacy", attrs: { title: "Intimacy: chat, grabs and the fan club earn points, capped per day" } });
+  replace(box, followBtn, clubBtn, counts, intimacy);
   let card = null;
 
   function render() {
@@ -23,6 +24,7 @@ export function mountWatchFans({ loggedIn, openLogin, notify }) {
     clubBtn.textContent = card.fan_club_member ? "Fan club member ✓" : `Join fan club (¥${centsText(card.fan_club_fee)})`;
     clubBtn.disabled = !!card.fan_club_member;
     counts.textContent = `${card.followers} followers · ${card.fan_club_members} in the fan club`;
+    intimacy.textContent = loggedIn() ? `♥ intimacy ${card.intimacy} (today ${card.intimacy_today}/${card.intimacy_daily_cap})` : "";
   }
 
   async function load() {

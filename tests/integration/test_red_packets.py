@@ -9,7 +9,7 @@ import subprocess
 import sys
 from typing import Any
 
-from live_server.services.money import audit
+from live_server.services.money import audit, utc_day
 from live_server.web.keys import SERVICES
 from tests.conftest import ROOT, LiveApp, token
 from tests.helpers import Viewer
@@ -268,3 +268,36 @@ async def test_follow_fan_club_and_their_packet_conditions(live: LiveApp) -> Non
     status, card = await live.call("DELETE", "/api/creators/alice/follow", "fol")
     assert status == 200 and not card["following"] and card["followers"] == 0
     await assert_audit_clean(live)
+
+
+async def test_intimacy_points_from_chat_grabs_and_the_club_capped_per_day(
+        live_app_factory: Any) -> None:
+    live = await live_app_factory(fans={"intimacy_per_chat": 2, "intimacy_per_grab": 3,
+                                        "intimacy_per_fan_club": 4, "intimacy_daily_cap": 10},
+                                  chat={"rate_per_s": 100.0, "burst": 100})
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    vic = await Viewer.connect(live.base, room, token("vic"))
+    host = await Viewer.connect(live.base, room, token("alice", "creator"))
+    await vic.wait_welcome()
+    await host.wait_welcome()
+    for n in range(2):
+        assert (await vic.request("chat", text=f"hello {n}"))["type"] == "reply"
+    await host.request("chat", text="welcome")  # no points toward oneself
+    _, made = await launch(live, room, total=100, shares=1)
+    assert (await grab(live, made["packet"]["id"], "vic"))[0] == 200
+    status, card = await live.call("GET", "/api/creators/alice/fans", "vic")
+    assert (card["intimacy"], card["intimacy_today"]) == (2 + 2 + 3, 7)
+    await topup(live, "vic", 500)
+    status, card = await live.call("POST", "/api/creators/alice/fan-club", "vic")
+    assert status == 200 and card["intimacy"] == 10  # 7 + 4, capped at 10 for today
+    for n in range(3):
+        await vic.request("chat", text=f"more {n}")
+    status, card = await live.call("GET", "/api/creators/alice/fans", "alice", "creator")
+    assert card["top"] == [{"user": "vic", "intimacy": 10}] and card["intimacy"] == 0
+    # the next UTC day has a fresh cap
+    money = live.client.app[SERVICES].money.money
+    added, total = await money.add_intimacy("alice", "vic", 4, 10, utc_day() + 1)
+    assert (added, total) == (4, 14)
+    await vic.close()
+    await host.close()
