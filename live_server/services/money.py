@@ -158,8 +158,9 @@ class MoneyService:
 
     async def note_chat(self, room: Room, user_id: str, text: str) -> None:
         """A chat message was sent: keyword packets, and intimacy toward the room's creator."""
-        await self.money.note_chat(room.id, user_id, normalise_keyword(text))
-        await self.earn(room.creator_id, user_id, self.settings.fans.intimacy_per_chat)
+        await asyncio.gather(  # independent: two round trips at once
+            self.money.note_chat(room.id, user_id, normalise_keyword(text)),
+            self.earn(room.creator_id, user_id, self.settings.fans.intimacy_per_chat))
 
     async def _packet_fields(self, packet_id: object) -> Json:
         pid = _packet_id(packet_id)
