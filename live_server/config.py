@@ -17,6 +17,8 @@ from typing import Any
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 DEV_SECRET = "live-server-dev-secret-not-for-production"
 DEV_WEBHOOK_SECRET = "live-server-dev-webhook-secret"
+# where intimacy points toward a creator come from; each has fans.<source>_points and _daily_cap
+INTIMACY_SOURCES = ("watch", "chat", "heart", "buy", "grab", "fan_club")
 
 
 class ConfigError(Exception):
@@ -147,11 +149,29 @@ class MoneySettings:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FansSettings:
-    intimacy_per_chat: int
-    intimacy_per_grab: int
-    intimacy_per_fan_club: int
-    intimacy_daily_cap: int
+    watch_points: int
+    watch_daily_cap: int
+    chat_points: int
+    chat_daily_cap: int
+    heart_points: int
+    heart_daily_cap: int
+    buy_points: int
+    buy_daily_cap: int
+    grab_points: int
+    grab_daily_cap: int
+    fan_club_points: int
+    fan_club_daily_cap: int
+    day_starts_at_utc_hour: int
     top: int
+
+    def source(self, name: str) -> tuple[int, int]:
+        """(points per event, daily cap) of an intimacy source (one of INTIMACY_SOURCES)."""
+        return int(getattr(self, f"{name}_points")), int(getattr(self, f"{name}_daily_cap"))
+
+    @property
+    def daily_cap(self) -> int:
+        """The most a user can earn toward one creator in a day, all sources together."""
+        return sum(self.source(name)[1] for name in INTIMACY_SOURCES)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -326,12 +346,16 @@ def _validated(settings: Settings) -> Settings:
         "money.scheduler_interval_ms": settings.money.scheduler_interval_ms,
         "money.grab_sample_every": settings.money.grab_sample_every,
         "money.recent_entries": settings.money.recent_entries,
-        "fans.intimacy_daily_cap": settings.fans.intimacy_daily_cap,
         "fans.top": settings.fans.top,
     }
     for name, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{name} must be positive")
+    for source in INTIMACY_SOURCES:
+        if min(settings.fans.source(source)) < 0:
+            raise ConfigError(f"fans.{source}_points and fans.{source}_daily_cap must be >= 0")
+    if not 0 <= settings.fans.day_starts_at_utc_hour <= 23:
+        raise ConfigError("fans.day_starts_at_utc_hour must be between 0 and 23")
     return settings
 
 

@@ -28,9 +28,10 @@ from live_server.store.rooms import RoomStore
 log = logging.getLogger(__name__)
 
 
-def utc_day(now: int | None = None) -> int:
-    """Days since the epoch (UTC): the unit of the intimacy cap."""
-    return (now_ms() if now is None else now) // 86_400_000
+def utc_day(now: int | None = None, starts_at_utc_hour: int = 0) -> int:
+    """Days since the epoch, each starting at ``starts_at_utc_hour`` UTC: the unit of the
+    intimacy caps. ``now`` in ms (default: the clock)."""
+    return ((now_ms() if now is None else now) - starts_at_utc_hour * 3_600_000) // 86_400_000
 
 
 def _packet_id(value: object) -> str:
@@ -68,25 +69,33 @@ class MoneyService:
 
     # Fans -------------------------------------------------------------------------------
 
-    async def fans(self, who: Identity, creator_id: str) -> Json:
+    def day(self, now: int | None = None) -> int:
+        """The intimacy day of ``now`` (ms; default: the clock), per fans.day_starts_at_utc_hour."""
+        return utc_day(now, self.settings.fans.day_starts_at_utc_hour)
+
+    async def fans(self, who: Identity, creator_id: str, now: int | None = None) -> Json:
         followers, members, follows, member = await self.money.fans_card(creator_id,
                                                                          who.user_id)
-        total, today, top = await self.money.intimacy(creator_id, who.user_id, utc_day(),
+        total, today, top = await self.money.intimacy(creator_id, who.user_id, self.day(now),
                                                       self.settings.fans.top)
         return {"creator_id": creator_id, "followers": followers, "fan_club_members": members,
                 "following": follows, "fan_club_member": member,
                 "fan_club_fee": self.cfg.fan_club_fee_cents,
                 "currency": self.settings.shelf.currency,
                 "intimacy": total, "intimacy_today": today,
-                "intimacy_daily_cap": self.settings.fans.intimacy_daily_cap,
+                "intimacy_daily_cap": self.settings.fans.daily_cap,
                 "top": [{"user": u, "intimacy": p} for u, p in top]}
 
-    async def earn(self, creator_id: str, user_id: str, points: int) -> int:
-        """Intimacy points toward a creator (never toward oneself), capped per UTC day."""
-        if points <= 0 or user_id == creator_id:
+    async def earn(self, creator_id: str, user_id: str, source: str, count: int = 1,
+                   now: int | None = None) -> int:
+        """Intimacy points toward a creator (never toward oneself) for ``count`` events of
+        ``source`` (see INTIMACY_SOURCES), capped per (user, source) per day; the points added."""
+        per, cap = self.settings.fans.source(source)
+        points = per * count
+        if points <= 0 or cap <= 0 or user_id == creator_id:
             return 0
         added, _total = await self.money.add_intimacy(
-            creator_id, user_id, points, self.settings.fans.intimacy_daily_cap, utc_day())
+            creator_id, user_id, points, cap, self.day(now), source)
         return added
 
     async def follow(self, who: Identity, creator_id: str, on: bool) -> Json:
@@ -102,7 +111,7 @@ class MoneyService:
             raise InvalidField("you cannot join your own fan club")
         balance = await self.money.join_club(uid, creator_id, self.cfg.fan_club_fee_cents,
                                              now_ms())
-        await self.earn(creator_id, uid, self.settings.fans.intimacy_per_fan_club)
+        await self.earn(creator_id, uid, "fan_club")
         return {**await self.fans(who, creator_id), "balance": balance}
 
     # Red packets ------------------------------------------------------------------------
@@ -141,7 +150,7 @@ class MoneyService:
             packet, uid, who.name or uid, now, self.cfg.grab_sample_every, follows)
         if finished:
             await self._finished(packet["id"], now)
-        await self.earn(packet["creator_id"], uid, self.settings.fans.intimacy_per_grab)
+        await self.earn(packet["creator_id"], uid, "grab", now=now)
         return {"packet_id": packet["id"], "amount": amount, "shares_left": left}
 
     async def view(self, who: Identity, packet_id: object) -> Json:
@@ -160,7 +169,7 @@ class MoneyService:
         """A chat message was sent: keyword packets, and intimacy toward the room's creator."""
         await asyncio.gather(  # independent: two round trips at once
             self.money.note_chat(room.id, user_id, normalise_keyword(text)),
-            self.earn(room.creator_id, user_id, self.settings.fans.intimacy_per_chat))
+            self.earn(room.creator_id, user_id, "chat"))
 
     async def _packet_fields(self, packet_id: object) -> Json:
         pid = _packet_id(packet_id)

@@ -188,12 +188,13 @@ class MoneyStore:
         return bool(await self.core.client.sismember(self.keys.followers(creator_id), user_id))
 
     async def add_intimacy(self, creator_id: str, user_id: str, points: int, cap: int,
-                           day: int) -> tuple[int, int]:
-        """(points added, new total): at most ``cap`` points a user earns per UTC ``day``."""
+                           day: int, source: str) -> tuple[int, int]:
+        """(points added, new total): at most ``cap`` points a user earns from ``source``
+        per ``day``."""
         reply = await self.core.script(
             "intimacy_add",
             [self.keys.intimacy(creator_id), self.keys.intimacy_day(creator_id, day)],
-            [user_id, points, cap, 2 * 86_400])
+            [user_id, points, cap, 2 * 86_400, source])
         return int(reply[0]), int(reply[1])
 
     async def intimacy(self, creator_id: str, user_id: str | None, day: int,

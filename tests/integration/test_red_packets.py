@@ -9,7 +9,9 @@ import subprocess
 import sys
 from typing import Any
 
-from live_server.services.money import audit, utc_day
+from live_server.auth import Identity
+from live_server.config import INTIMACY_SOURCES
+from live_server.services.money import audit
 from live_server.web.keys import SERVICES
 from tests.conftest import ROOT, LiveApp, token
 from tests.helpers import Viewer
@@ -272,8 +274,9 @@ async def test_follow_fan_club_and_their_packet_conditions(live: LiveApp) -> Non
 
 async def test_intimacy_points_from_chat_grabs_and_the_club_capped_per_day(
         live_app_factory: Any) -> None:
-    live = await live_app_factory(fans={"intimacy_per_chat": 2, "intimacy_per_grab": 3,
-                                        "intimacy_per_fan_club": 4, "intimacy_daily_cap": 10},
+    live = await live_app_factory(fans={"chat_points": 2, "chat_daily_cap": 4,
+                                        "grab_points": 3, "grab_daily_cap": 3,
+                                        "fan_club_points": 4, "fan_club_daily_cap": 4},
                                   chat={"rate_per_s": 100.0, "burst": 100})
     room = await live.live_room()
     await topup(live, "alice", 1000, "creator")
@@ -290,14 +293,38 @@ async def test_intimacy_points_from_chat_grabs_and_the_club_capped_per_day(
     assert (card["intimacy"], card["intimacy_today"]) == (2 + 2 + 3, 7)
     await topup(live, "vic", 500)
     status, card = await live.call("POST", "/api/creators/alice/fan-club", "vic")
-    assert status == 200 and card["intimacy"] == 10  # 7 + 4, capped at 10 for today
-    for n in range(3):
+    assert status == 200 and card["intimacy"] == 11  # 7 + 4
+    for n in range(3):  # chat is at its cap (4) for today
         await vic.request("chat", text=f"more {n}")
     status, card = await live.call("GET", "/api/creators/alice/fans", "alice", "creator")
-    assert card["top"] == [{"user": "vic", "intimacy": 10}] and card["intimacy"] == 0
-    # the next UTC day has a fresh cap
-    money = live.client.app[SERVICES].money.money
-    added, total = await money.add_intimacy("alice", "vic", 4, 10, utc_day() + 1)
-    assert (added, total) == (4, 14)
+    assert card["top"] == [{"user": "vic", "intimacy": 11}] and card["intimacy"] == 0
+    # the next day has fresh caps
+    money = live.client.app[SERVICES].money
+    tomorrow = money.day() + 1
+    assert await money.earn("alice", "vic", "chat", now=tomorrow * 86_400_000) == 2
     await vic.close()
     await host.close()
+
+
+async def test_each_intimacy_source_stops_at_its_daily_cap_and_resumes_the_next_day(
+        live_app_factory: Any) -> None:
+    fans: dict[str, Any] = {"day_starts_at_utc_hour": 6}
+    for source in INTIMACY_SOURCES:
+        fans |= {f"{source}_points": 2, f"{source}_daily_cap": 5}
+    live = await live_app_factory(fans=fans)
+    money = live.client.app[SERVICES].money
+    hour = 3_600_000
+    morning = 20_000 * 24 * hour + 10 * hour        # 10:00 UTC, day n (from 06:00)
+    before_next = morning + 20 * hour - 1           # 05:59:59.999 the next calendar day: still n
+    next_day = morning + 20 * hour                  # 06:00 UTC: day n + 1
+    for source in INTIMACY_SOURCES:
+        other = INTIMACY_SOURCES[(INTIMACY_SOURCES.index(source) + 1) % len(INTIMACY_SOURCES)]
+        user = f"fan-{source}"
+        got = [await money.earn("alice", user, source, now=morning) for _ in range(4)]
+        assert got == [2, 2, 1, 0], source  # stops at the cap of 5
+        assert await money.earn("alice", user, source, now=before_next) == 0, source
+        assert await money.earn("alice", user, other, now=before_next) == 2, source
+        assert await money.earn("alice", user, source, 3, now=next_day) == 5, source
+        card = await money.fans(Identity(user, user, "viewer"), "alice", now=next_day)
+        assert (card["intimacy"], card["intimacy_today"]) == (5 + 2 + 5, 5), source
+    assert await money.earn("alice", "alice", "chat", now=morning) == 0  # never toward oneself
