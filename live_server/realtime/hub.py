@@ -58,6 +58,7 @@ class LocalRoom:
     # per-tick report for the presence/counters flush
     hearts: int = 0
     fans: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
+    heart_users: dict[str, int] = dataclasses.field(default_factory=dict)
     join_count: int = 0
     join_names: list[str] = dataclasses.field(default_factory=list)
     dirty: bool = True
@@ -160,6 +161,7 @@ class Hub:
         room.hearts += count
         prev = room.fans.get(user_id, (0, name))[0]
         room.fans[user_id] = (prev + score, name)
+        room.heart_users[user_id] = room.heart_users.get(user_id, 0) + count
         room.dirty = True
 
     def conns_of(self, room_id: str, user_id: str) -> list[Conn]:
@@ -356,9 +358,10 @@ class Hub:
                 continue
             reports[room.id] = TickReport(
                 online=room.local_online, hearts=room.hearts, joins=room.join_count,
-                join_names=room.join_names, fans=room.fans,
+                join_names=room.join_names, fans=room.fans, heart_users=room.heart_users,
             )
             room.hearts, room.join_count, room.join_names, room.fans = 0, 0, [], {}
+            room.heart_users = {}
             room.dirty = False
         for room_id in self.departed:
             reports.setdefault(room_id, TickReport(online=0))
@@ -376,6 +379,8 @@ class Hub:
             room.hearts += rep.hearts
             for uid, (score, name) in rep.fans.items():
                 room.fans[uid] = (room.fans.get(uid, (0, name))[0] + score, name)
+            for uid, count in rep.heart_users.items():
+                room.heart_users[uid] = room.heart_users.get(uid, 0) + count
             room.dirty = True
 
     @property

@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from live_server.protocol import Json, now_ms
@@ -51,13 +52,21 @@ class Node:
         self._last_presence = 0.0
         self.tick_errors = 0
         self.dead_sockets = 0
+        # told, after each flushed report, of the hearts sent per room (room → user → count):
+        # intimacy toward the room's creator (set by the service container)
+        self.on_hearts: Callable[[dict[str, dict[str, int]]], Awaitable[None]] | None = None
+        # told once a minute of the logged-in viewers connected here (room → user ids):
+        # watch intimacy (set by the service container)
+        self.on_watch: Callable[[dict[str, list[str]]], Awaitable[None]] | None = None
+        self.watch_interval_s = 60.0
 
     async def start(self) -> None:
         self.broker.start()
         await self._register()
         self._tasks = [asyncio.create_task(self._tick_loop(), name="tick"),
                        asyncio.create_task(self._heartbeat_loop(), name="process-heartbeat"),
-                       asyncio.create_task(self._ping_loop(), name="websocket-pings")]
+                       asyncio.create_task(self._ping_loop(), name="websocket-pings"),
+                       asyncio.create_task(self._watch_loop(), name="watch-intimacy")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -161,6 +170,14 @@ class Node:
             self.tick_errors += 1
             self.hub.restore_reports(reports)
             log.warning("counter report failed; will retry next tick", exc_info=True)
+            return
+        hearts = {room_id: rep.heart_users for room_id, rep in reports.items()
+                  if rep.heart_users}
+        if hearts and self.on_hearts is not None:
+            try:
+                await self.on_hearts(hearts)
+            except Exception:  # the counters are in; only these points are lost
+                log.warning("heart intimacy failed", exc_info=True)
 
     async def _ping_loop(self) -> None:
         """Websocket heartbeats: every ``ping_s`` ping every socket; one that answered nothing
@@ -169,6 +186,31 @@ class Node:
         while True:
             await asyncio.sleep(self.ping_s)
             self.dead_sockets += self.hub.ping_all(loop.time(), self.ping_s * 1.5)
+
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_interval_s)
+            try:
+                await self.award_watch()
+            except Exception:
+                log.warning("watch intimacy failed", exc_info=True)
+
+    async def award_watch(self, limit: int = 20_000) -> None:
+        """One minute watched for every logged-in user connected here (each user once per room,
+        at most ``limit`` of them): one call, one pipelined round."""
+        if self.on_watch is None:
+            return
+        watching: dict[str, list[str]] = {}
+        left = limit
+        for room_id, room in self.hub.rooms.items():
+            users = list(room.by_user)[:left]
+            if users:
+                watching[room_id] = users
+                left -= len(users)
+            if left <= 0:
+                break
+        if watching:
+            await self.on_watch(watching)
 
     async def _heartbeat_loop(self) -> None:
         while True:

@@ -89,12 +89,16 @@ class Services:
             core, history_max=settings.history.max_events,
             recent_max=settings.money.recent_entries))
         chat.on_message = money.note_chat
+        node.on_hearts = money.note_hearts
+        node.on_watch = money.note_watch
+        orders = OrderService(settings, room_store, order_store)
+        orders.on_paid = money.note_paid
         return cls(settings=settings, metrics=metrics, client=client, core=core,
                    room_store=room_store, chat_store=chat_store, presence=presence, hub=hub,
                    node=node, rooms=rooms, chat=chat, modlog=modlog, shelf_store=shelf_store,
                    order_store=order_store,
                    shelf=ShelfService(settings, room_store, shelf_store, modlog),
-                   orders=OrderService(settings, room_store, order_store),
+                   orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,
                                        settings.shelf.scheduler_interval_ms),
                    money=money,

@@ -48,6 +48,7 @@ class MoneyService:
         self.money = money
         # packet id → (room id, creator id, condition): fixed at launch, for grabs
         self._static: dict[str, tuple[str, str, str]] = {}
+        self._creators: dict[str, str] = {}  # room id → its creator (hearts)
 
     # Wallets ----------------------------------------------------------------------------
 
@@ -170,6 +171,55 @@ class MoneyService:
         await asyncio.gather(  # independent: two round trips at once
             self.money.note_chat(room.id, user_id, normalise_keyword(text)),
             self.earn(room.creator_id, user_id, "chat"))
+
+    async def note_hearts(self, by_room: dict[str, dict[str, int]],
+                          now: int | None = None) -> None:
+        """One tick's hearts (room → user → count): intimacy toward each room's creator, all in
+        one pipelined round."""
+        per, cap = self.settings.fans.source("heart")
+        if per <= 0 or cap <= 0:
+            return
+        items = []
+        for room_id, users in by_room.items():
+            creator_id = await self._creator_of(room_id)
+            if creator_id is None:
+                continue
+            items += [(creator_id, uid, per * count) for uid, count in users.items()
+                      if uid != creator_id and count > 0]
+        if items:
+            await self.money.add_intimacy_many(items, cap, self.day(now), "heart")
+
+    async def note_watch(self, by_room: dict[str, list[str]], now: int | None = None) -> None:
+        """A minute watched (room → logged-in users connected): intimacy toward each room's
+        creator, in one pipelined round."""
+        per, cap = self.settings.fans.source("watch")
+        if per <= 0 or cap <= 0:
+            return
+        items = []
+        for room_id, users in by_room.items():
+            creator_id = await self._creator_of(room_id)
+            if creator_id is not None:
+                items += [(creator_id, uid, per) for uid in users if uid != creator_id]
+        if items:
+            await self.money.add_intimacy_many(items, cap, self.day(now), "watch")
+
+    async def _creator_of(self, room_id: str) -> str | None:
+        """A room's creator (fixed for its life), cached."""
+        creator_id = self._creators.get(room_id)
+        if creator_id is None:
+            room = await self.rooms.get(room_id)
+            if room is None:
+                return None
+            if len(self._creators) >= 10_000:
+                self._creators.clear()
+            creator_id = self._creators[room_id] = room.creator_id
+        return creator_id
+
+    async def note_paid(self, order: Json) -> None:
+        """An order was paid: intimacy toward the room's creator for the buyer."""
+        room = await self.rooms.get(str(order["room_id"]))
+        if room is not None:
+            await self.earn(room.creator_id, str(order["buyer"]), "buy")
 
     async def _packet_fields(self, packet_id: object) -> Json:
         pid = _packet_id(packet_id)

@@ -8,8 +8,10 @@ import dataclasses
 import hashlib
 import hmac
 import io
+import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from live_server.auth import Identity, require_creator, require_user
@@ -29,6 +31,8 @@ from live_server.errors import (
 from live_server.protocol import Json, loads_object, now_ms
 from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ class OrderService:
         self.store = orders
         self.provider: PaymentProvider = (
             DevProvider() if settings.payments.provider == "dev" else WebhookProvider())
+        # told of every order that became paid (the order): intimacy toward the room's creator
+        self.on_paid: Callable[[Json], Awaitable[None]] | None = None
 
     async def _order(self, order_id: str) -> Json:
         order = await self.store.get(order_id)
@@ -127,6 +133,11 @@ class OrderService:
                                                   reference=reference)
         if not done:
             raise InvalidState("the reservation expired before the payment", state="expired")
+        if action == "pay" and self.on_paid is not None:
+            try:
+                await self.on_paid(order)
+            except Exception:  # the order is paid either way
+                log.warning("paid-order hook failed", exc_info=True)
         return order
 
     async def cancel(self, who: Identity, order_id: str) -> Json:

@@ -21,6 +21,8 @@ class TickReport:
     join_names: list[str] = dataclasses.field(default_factory=list)
     # user id → (score delta, display name)
     fans: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
+    # user id → hearts they sent (intimacy toward the room's creator, after the flush)
+    heart_users: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 class PresenceStore:

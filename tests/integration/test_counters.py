@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 
+from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer
 
@@ -87,3 +88,60 @@ async def test_counters_go_out_at_most_once_per_interval(live_app_factory: Any) 
     sent = len(fan.of_type("counters"))
     assert 2 <= sent <= elapsed / 0.25 + 2, (sent, elapsed)
     await fan.close()
+
+
+async def _card_intimacy(live: LiveApp, user: str, want: int) -> int:
+    """The user's intimacy toward alice once it reaches ``want`` (hearts count after a tick's
+    report is flushed); what it is after a bounded number of looks otherwise."""
+    got = -1
+    for _ in range(400):
+        _, card = await live.call("GET", "/api/creators/alice/fans", user)
+        got = card["intimacy"]
+        if got == want:
+            break
+        await asyncio.sleep(0.01)
+    return int(got)
+
+
+async def test_hearts_earn_intimacy_toward_the_creator_up_to_the_daily_cap(
+        live_app_factory: Any) -> None:
+    live: LiveApp = await live_app_factory(fans={"heart_points": 2, "heart_daily_cap": 9},
+                                           ws={"max_frames_per_s": 1000})
+    room = await live.live_room()
+    vic = await Viewer.connect(live.base, room, token("vic"))
+    host = await Viewer.connect(live.base, room, token("alice", "creator"))
+    await vic.wait_welcome()
+    await host.wait_welcome()
+    await vic.request("heart", count=3)
+    assert await _card_intimacy(live, "vic", 6) == 6
+    await vic.request("heart", count=5)  # 10 more points, only 3 left under the cap
+    await host.request("heart", count=4)  # none toward oneself
+    await vic.wait_for(lambda: (vic.last_counters() or {}).get("hearts") == 12)
+    assert await _card_intimacy(live, "vic", 9) == 9
+    _, card = await live.call("GET", "/api/creators/alice/fans", "alice", "creator")
+    assert card["intimacy"] == 0 and card["top"] == [{"user": "vic", "intimacy": 9}]
+    await vic.close()
+    await host.close()
+
+
+async def test_each_minute_watched_earns_logged_in_viewers_intimacy_up_to_the_cap(
+        live_app_factory: Any) -> None:
+    live: LiveApp = await live_app_factory(fans={"watch_points": 2, "watch_daily_cap": 5})
+    room = await live.live_room()
+    vic = await Viewer.connect(live.base, room, token("vic"))
+    vic2 = await Viewer.connect(live.base, room, token("vic"))  # a second tab: once a minute
+    host = await Viewer.connect(live.base, room, token("alice", "creator"))
+    guest = await Viewer.connect(live.base, room, guest=True)
+    for v in (vic, vic2, host, guest):
+        await v.wait_welcome()
+    node = live.client.app[SERVICES].node
+    seen = []
+    for _ in range(4):  # what the node's minute loop does, one minute at a time
+        await node.award_watch()
+        _, card = await live.call("GET", "/api/creators/alice/fans", "vic")
+        seen.append(card["intimacy"])
+    assert seen == [2, 4, 5, 5]
+    _, card = await live.call("GET", "/api/creators/alice/fans", "alice", "creator")
+    assert card["intimacy"] == 0 and card["top"] == [{"user": "vic", "intimacy": 5}]
+    for v in (vic, vic2, host, guest):
+        await v.close()

@@ -425,3 +425,23 @@ async def test_websocket_bad_buys_are_refused_and_reserve_nothing(live: LiveApp)
     assert reply["error"]["code"] == "taken_down"
     for c in (v, guest):
         await c.close()
+
+
+async def test_a_paid_order_earns_the_buyer_intimacy_toward_the_creator_up_to_the_cap(
+        live_app_factory: Any) -> None:
+    live = await live_app_factory(fans={"buy_points": 4, "buy_daily_cap": 6})
+    room = await live.live_room()
+    p = await product(live, per_buyer_limit=5)
+    await on_sale(live, room, p["id"], stock=5, price=100)
+    paid = []
+    for key in "abc":
+        _, made = await buy(live, room, p["id"], "vic", key)
+        status, order = await live.call("POST", f"/api/orders/{made['order']['id']}/pay", "vic",
+                                        json={"outcome": "confirm"})
+        assert status == 200 and order["state"] == "paid"
+        status, card = await live.call("GET", "/api/creators/alice/fans", "vic")
+        paid.append(card["intimacy"])
+    assert paid == [4, 6, 6]  # 4 per paid order, at most 6 a day
+    _, made = await buy(live, room, p["id"], "zed", "d")  # reserved, not paid: nothing
+    status, card = await live.call("GET", "/api/creators/alice/fans", "zed")
+    assert card["intimacy"] == 0
