@@ -163,6 +163,11 @@ class FansSettings:
     fan_club_daily_cap: int
     day_starts_at_utc_hour: int
     top: int
+    levels: tuple[int, ...]
+
+    def level(self, points: int) -> int:
+        """A fan's level: how many of the ``levels`` thresholds their points reach."""
+        return sum(points >= threshold for threshold in self.levels)
 
     def source(self, name: str) -> tuple[int, int]:
         """(points per event, daily cap) of an intimacy source (one of INTIMACY_SOURCES)."""
@@ -237,6 +242,9 @@ def _coerce(kind: Any, value: Any, where: str) -> Any:
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
+        item = typing.get_args(kind)[0] if typing.get_args(kind) else str
+        if item is int:
+            return tuple(_coerce(int, v, where) for v in value)
         return tuple(str(v) for v in value)
     raise ConfigError(f"{where}: unsupported setting type {kind!r}")  # pragma: no cover
 
@@ -354,6 +362,9 @@ def _validated(settings: Settings) -> Settings:
     for source in INTIMACY_SOURCES:
         if min(settings.fans.source(source)) < 0:
             raise ConfigError(f"fans.{source}_points and fans.{source}_daily_cap must be >= 0")
+    levels = settings.fans.levels
+    if any(t <= 0 for t in levels) or list(levels) != sorted(set(levels)):
+        raise ConfigError("fans.levels must be positive and increasing")
     if not 0 <= settings.fans.day_starts_at_utc_hour <= 23:
         raise ConfigError("fans.day_starts_at_utc_hour must be between 0 and 23")
     return settings

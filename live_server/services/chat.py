@@ -23,6 +23,7 @@ from live_server.store.chat import ChatStore
 from live_server.store.rooms import RoomStore
 
 KEYWORD_CACHE_S = 5.0
+BADGE_CACHE_S = 5.0  # a sender's fan level and club membership, per (room, user)
 
 
 class ChatService:
@@ -35,6 +36,9 @@ class ChatService:
         self._global_words = keyword_set(settings.chat.global_keywords)
         # told of every chat message sent (room, user, text): red packet keywords, intimacy
         self.on_message: Callable[[Room, str, str], Awaitable[None]] | None = None
+        # (creator, user) → (fan level, fan-club member), for the chat event (set by the container)
+        self.fan_badge: Callable[[str, str], Awaitable[tuple[int, bool]]] | None = None
+        self._badges: dict[tuple[str, str], tuple[int, bool, float]] = {}
         # room → (words, action, fetched at): refreshed on keywords_updated and every few s
         self._keywords: dict[str, tuple[frozenset[str], str, float]] = {}
 
@@ -52,13 +56,27 @@ class ChatService:
             self._keywords[room_id] = cached
         return cached[0], cached[1]
 
+    async def _badge(self, room: Room, uid: str) -> tuple[int, bool]:
+        if self.fan_badge is None or uid == room.creator_id:
+            return 0, False
+        cached = self._badges.get((room.id, uid))
+        if cached is None or time.monotonic() - cached[2] > BADGE_CACHE_S:
+            level, member = await self.fan_badge(room.creator_id, uid)
+            cached = (level, member, time.monotonic())
+            if len(self._badges) > 10000:
+                self._badges.clear()
+            self._badges[(room.id, uid)] = cached
+        return cached[0], cached[1]
+
     async def send(self, who: Identity, room: Room, text: str) -> Json:
         uid = require_user(who)
         clean = normalise_text(text, self.settings.chat.max_length)
         words, action = await self._room_filter(room.id)
         filtered = apply_keywords(clean, words, action)
+        level, member = await self._badge(room, uid)
         body = dumps(event("chat", {
-            "user": {"id": uid, "name": who.name, "role": who.role},
+            "user": {"id": uid, "name": who.name, "role": who.role, "level": level,
+                     "fan_club": member},
             "text": filtered.text, "masked": filtered.masked,
         }))
         seq = await self.chat.send(

@@ -89,6 +89,7 @@ class Services:
             core, history_max=settings.history.max_events,
             recent_max=settings.money.recent_entries))
         chat.on_message = money.note_chat
+        chat.fan_badge = money.badge
         node.on_hearts = money.note_hearts
         node.on_watch = money.note_watch
         orders = OrderService(settings, room_store, order_store)

@@ -84,6 +84,7 @@ class MoneyService:
                 "fan_club_fee": self.cfg.fan_club_fee_cents,
                 "currency": self.settings.shelf.currency,
                 "intimacy": total, "intimacy_today": today,
+                "level": self.settings.fans.level(total),
                 "intimacy_daily_cap": self.settings.fans.daily_cap,
                 "top": [{"user": u, "intimacy": p} for u, p in top]}
 
@@ -214,6 +215,11 @@ class MoneyService:
                 self._creators.clear()
             creator_id = self._creators[room_id] = room.creator_id
         return creator_id
+
+    async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:
+        """(level, fan-club member) of a user toward a creator: shown next to chat messages."""
+        points, member = await self.money.badge(creator_id, user_id)
+        return self.settings.fans.level(points), member
 
     async def note_paid(self, order: Json) -> None:
         """An order was paid: intimacy toward the room's creator for the buyer."""

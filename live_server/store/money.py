@@ -219,6 +219,14 @@ class MoneyStore:
         return (int(total or 0), int(today or 0),
                 [(u.decode(), int(score)) for u, score in best])
 
+    async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:
+        """(intimacy points, fan-club member) of a user toward a creator."""
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.zscore(self.keys.intimacy(creator_id), user_id)
+            pipe.hexists(self.keys.fan_club(creator_id), user_id)
+            points, member = await pipe.execute()
+        return int(points or 0), bool(member)
+
     async def fans_card(self, creator_id: str, user_id: str | None) -> tuple[int, int, bool, bool]:
         """(followers, fan-club members, user follows, user is a member)."""
         k = self.keys

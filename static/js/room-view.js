@@ -255,6 +255,8 @@ export class RoomView {
       el("time", { className: "msg-time", text: fmtTime(ev.ts) }),
       name,
       isHost ? el("span", { className: "badge role-creator", text: "host" }) : null,
+      !isHost && user.fan_club ? el("span", { className: "badge fan-club", text: "club", title: "Fan club member" }) : null,
+      !isHost && user.level > 0 ? el("span", { className: "badge fan-level", text: `Lv ${user.level}`, title: "Fan level (intimacy with the host)" }) : null,
       !isHost && user.role === "ops" ? el("span", { className: "badge role-ops", text: "staff" }) : null,
       el("span", { className: "msg-text", text: d.text ?? "" }),
     ]);

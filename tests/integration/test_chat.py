@@ -22,7 +22,8 @@ async def test_chat_reaches_every_viewer_once_in_order(live: LiveApp) -> None:
         assert v.chat_texts() == [f"message {i}" for i in range(5)]  # trimmed, in order
         seqs = [e["seq"] for e in v.of_type("chat")]
         assert seqs == sorted(set(seqs))
-        assert all(e["data"]["user"] == {"id": "v0", "name": "V0", "role": "viewer"}
+        assert all(e["data"]["user"] == {"id": "v0", "name": "V0", "role": "viewer",
+                                                "level": 0, "fan_club": False}
                    for e in v.of_type("chat"))
     for v in viewers:
         await v.close()

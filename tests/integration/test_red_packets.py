@@ -328,3 +328,28 @@ async def test_each_intimacy_source_stops_at_its_daily_cap_and_resumes_the_next_
         card = await money.fans(Identity(user, user, "viewer"), "alice", now=next_day)
         assert (card["intimacy"], card["intimacy_today"]) == (5 + 2 + 5, 5), source
     assert await money.earn("alice", "alice", "chat", now=morning) == 0  # never toward oneself
+
+
+async def test_fan_level_and_club_badge_in_the_card_and_on_chat_messages(
+        live_app_factory: Any) -> None:
+    live = await live_app_factory(fans={"fan_club_points": 6, "fan_club_daily_cap": 6,
+                                        "levels": [3, 6, 100]})
+    room = await live.live_room()
+    await topup(live, "vic", 500)
+    status, card = await live.call("POST", "/api/creators/alice/fan-club", "vic")
+    assert status == 200 and (card["intimacy"], card["level"]) == (6, 2)
+    status, card = await live.call("GET", "/api/creators/alice/fans", "zed")
+    assert card["level"] == 0
+    vic = await Viewer.connect(live.base, room, token("vic"))
+    zed = await Viewer.connect(live.base, room, token("zed"))
+    host = await Viewer.connect(live.base, room, token("alice", "creator"))
+    for v in (vic, zed, host):
+        await v.wait_welcome()
+    for v in (vic, zed, host):
+        assert (await v.request("chat", text="hi"))["type"] == "reply"
+    await host.wait_for(lambda: len(host.of_type("chat")) == 3)
+    badges = {e["data"]["user"]["id"]: (e["data"]["user"]["level"], e["data"]["user"]["fan_club"])
+              for e in host.of_type("chat")}
+    assert badges == {"vic": (2, True), "zed": (0, False), "alice": (0, False)}
+    for v in (vic, zed, host):
+        await v.close()

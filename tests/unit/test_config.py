@@ -26,6 +26,12 @@ def test_environment_overrides_are_typed() -> None:
     assert s.chat.global_keywords == ("spam", "scam")
     assert s.store.url == "redis://x:1/0"
     assert s.chat.rate_per_s == 2.5
+    assert config.load(env={"LIVE_FANS_LEVELS": "5, 20"}).fans.levels == (5, 20)
+
+
+def test_fan_levels_count_the_thresholds_reached() -> None:
+    fans = config.load(env={"LIVE_FANS_LEVELS": "5,20"}).fans
+    assert [fans.level(p) for p in (0, 4, 5, 19, 20, 10_000)] == [0, 0, 1, 1, 2, 2]
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -34,6 +40,9 @@ def test_environment_overrides_are_typed() -> None:
     ({"LIVE_AUTH_DEV_LOGIN": "maybe"}, "auth.dev_login"),
     ({"LIVE_CHAT_KEYWORD_ACTION": "shout"}, "keyword_action"),
     ({"LIVE_SERVER_ENV": "staging"}, "server.env"),
+    ({"LIVE_FANS_LEVELS": "20,5"}, "fans.levels"),
+    ({"LIVE_FANS_LEVELS": "5,x"}, "fans.levels"),
+    ({"LIVE_FANS_DAY_STARTS_AT_UTC_HOUR": "24"}, "fans.day_starts_at_utc_hour"),
 ])
 def test_bad_values_are_refused_with_the_setting_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(config.ConfigError, match=message):
