@@ -86,5 +86,5 @@ class RoomService:
         return await self.rooms.history(room_id, before, limit)
 
     async def top_fans(self, room_id: str, limit: int) -> list[Json]:
-        await self.rooms.require(room_id)
-        return await self.rooms.top_fans(room_id, limit)
+        room = await self.rooms.require(room_id)
+        return await self.rooms.top_fans(room_id, room.creator_id, limit)

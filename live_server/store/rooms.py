@@ -206,9 +206,12 @@ class RoomStore:
             if int(seen.get(proc, b"0")) >= now - self.process_ttl_ms
         }
 
-    async def top_fans(self, room_id: str, limit: int) -> list[Json]:
+    async def top_fans(self, room_id: str, creator_id: str, limit: int) -> list[Json]:
+        """The room's top fans: the most intimacy toward its creator (a zset in the creator's
+        slot), named from the room's names hash (the user id when they never joined)."""
         k = self.keys.room(room_id)
-        pairs = await self.core.client.zrevrange(k.fans, 0, limit - 1, withscores=True)
+        pairs = await self.core.client.zrevrange(self.keys.intimacy(creator_id), 0, limit - 1,
+                                                 withscores=True)
         if not pairs:
             return []
         names = await self.core.client.hmget(k.names, [uid for uid, _ in pairs])

@@ -353,3 +353,25 @@ async def test_fan_level_and_club_badge_in_the_card_and_on_chat_messages(
     assert badges == {"vic": (2, True), "zed": (0, False), "alice": (0, False)}
     for v in (vic, zed, host):
         await v.close()
+
+
+async def test_the_rooms_top_fans_are_by_intimacy_toward_its_creator(
+        live_app_factory: Any) -> None:
+    live = await live_app_factory(fans={"fan_club_points": 6, "fan_club_daily_cap": 6,
+                                        "chat_points": 1})
+    room = await live.live_room()
+    vic = await Viewer.connect(live.base, room, token("vic"))
+    zed = await Viewer.connect(live.base, room, token("zed"))
+    for v in (vic, zed):
+        await v.wait_welcome()
+    await topup(live, "vic", 500)
+    assert (await live.call("POST", "/api/creators/alice/fan-club", "vic"))[0] == 200
+    assert (await zed.request("chat", text="hi"))["type"] == "reply"
+    want = [{"user_id": "vic", "name": "Vic", "score": 6},
+            {"user_id": "zed", "name": "Zed", "score": 1}]
+    late = await Viewer.connect(live.base, room, token("amy"))
+    assert (await late.wait_welcome())["snapshot"]["top_fans"] == want
+    _, board = await live.call("GET", f"/api/rooms/{room}/fans/top?limit=5")
+    assert board["fans"] == want
+    for v in (vic, zed, late):
+        await v.close()
