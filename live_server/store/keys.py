@@ -110,7 +110,8 @@ class Keys:
         return f"{self.prefix}:u:{{{creator_id}}}:intimacy"
 
     def intimacy_day(self, creator_id: str, day: int) -> str:
-        """hash: user → points earned on this UTC day (expires after two days)."""
+        """hash: user → points earned on this day, user|source → per source (the daily caps;
+        expires after two days)."""
         return f"{self.prefix}:u:{{{creator_id}}}:intimacy:{day}"
 
     @property

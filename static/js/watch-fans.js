@@ -13,7 +13,7 @@ export function mountWatchFans({ loggedIn, openLogin, notify }) {
   const followBtn = el("button", { type: "button", className: "btn btn-small fan-follow", on: { click: () => toggleFollow() } });
   const clubBtn = el("button", { type: "button", className: "btn btn-small fan-join", on: { click: () => join() } });
   const counts = el("span", { className: "muted small fan-counts" });
-  const intimacy = el("span", { className: "small fan-intimacy", attrs: { title: "Intimacy: chat, grabs and the fan club earn points, capped per day" } });
+  const intimacy = el("span", { className: "small fan-intimacy", attrs: { title: "Intimacy: watching, chat, hearts, buying, grabs and the fan club earn points, each capped per day" } });
   replace(box, followBtn, clubBtn, counts, intimacy);
   let card = null;
 
