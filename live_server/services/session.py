@@ -70,7 +70,7 @@ class Session:
 
     async def snapshot(self, visit: bool = False) -> tuple[Json, int]:
         found = await self.room_store.snapshot(
-            self.room.id, self.who.user_id, recent=self.settings.history.recent_chat, top=10,
+            self.room.id, self.who.user_id, recent=self.settings.history.recent_chat, top=0,
             now=now_ms(), visit=(self.conn.visitor_id, self.who.name) if visit else None)
         if found is None:
             raise NotFound("no such room")
