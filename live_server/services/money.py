@@ -4,7 +4,6 @@ clock (open, expiry refund) and the audit that recomputes every balance from the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import secrets
@@ -22,6 +21,7 @@ from live_server.domain.redpacket import (
 from live_server.domain.rooms import Room
 from live_server.errors import Forbidden, InvalidField, InvalidState, NotFound
 from live_server.protocol import Json, dumps, event, is_safe_id, now_ms
+from live_server.services.periodic import Periodic
 from live_server.store.money import MoneyStore
 from live_server.store.rooms import RoomStore
 
@@ -261,39 +261,16 @@ class MoneyService:
         return what
 
 
-class PacketClock:
+class PacketClock(Periodic):
     """Per process: every ``money.scheduler_interval_ms``, run the packets' due clock steps
     (open, expiry refund). Every process may do it at once: each step is a script that acts
     only if it is still to be done (the shelf's scheduler pattern)."""
 
+    name = "packet-clock"
+
     def __init__(self, service: MoneyService, interval_ms: int) -> None:
         self.service = service
-        self.interval_s = interval_ms / 1000
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._task = asyncio.create_task(self._loop(), name="packet-clock")
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is None:
-            return
-        done, _ = await asyncio.wait({self._task}, timeout=5)
-        if not done:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=1)
-
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
-                return
-            try:
-                await self.run_once(now_ms())
-            except Exception:
-                log.warning("red packet clock pass failed", exc_info=True)
+        super().__init__(interval_ms)
 
     async def run_once(self, now: int) -> int:
         due = await self.service.money.due(now)

@@ -3,8 +3,6 @@ card a viewer sees, and buying. Each checks the role first; every write is one s
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 
@@ -31,6 +29,7 @@ from live_server.errors import (
 )
 from live_server.protocol import Json, dumps, is_safe_id, now_ms
 from live_server.services.audit import ModerationLog
+from live_server.services.periodic import Periodic
 from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
@@ -264,43 +263,17 @@ def _json(value: Json) -> str:
     return dumps(value).decode()
 
 
-class Scheduler:
+class Scheduler(Periodic):
     """Per process: every ``shelf.scheduler_interval_ms``, run the sale transitions and the
     reservation expiries that are due. Every process may do it at once: each transition is a
     script that acts only if it is still to be done, so it happens exactly once."""
 
+    name = "shelf-scheduler"
+
     def __init__(self, shelf: ShelfStore, orders: OrderStore, interval_ms: int) -> None:
         self.shelf = shelf
         self.orders = orders
-        self.interval_s = interval_ms / 1000
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._task = asyncio.create_task(self._loop(), name="shelf-scheduler")
-
-    async def stop(self) -> None:
-        """Ask the loop to finish its pass and end. Not by cancelling it first: a cancel that
-        lands inside a Valkey call can be turned into a connection error by the client, and
-        the loop would then never end."""
-        self._stop.set()
-        if self._task is None:
-            return
-        done, _ = await asyncio.wait({self._task}, timeout=5)
-        if not done:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=1)
-
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
-                return
-            try:
-                await self.run_once(now_ms())
-            except Exception:
-                log.warning("shelf scheduler pass failed", exc_info=True)
+        super().__init__(interval_ms)
 
     async def run_once(self, now: int) -> int:
         """One pass; returns how many due items it looked at."""
