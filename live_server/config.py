@@ -180,6 +180,27 @@ class FansSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class MediaSettings:
+    enabled: bool
+    ice_servers: tuple[str, ...]
+    advertise_host: str
+    home_port: int
+    home_ttl_ms: int
+    viewer_queue_frames: int
+    keyframe_request_min_ms: int
+    max_viewers_per_room: int
+    session_idle_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HlsSettings:
+    enabled: bool
+    dir: str
+    segment_ms: int
+    window: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     store: StoreSettings
@@ -195,6 +216,8 @@ class Settings:
     payments: PaymentsSettings
     money: MoneySettings
     fans: FansSettings
+    media: MediaSettings
+    hls: HlsSettings
 
     @property
     def production(self) -> bool:
