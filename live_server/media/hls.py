@@ -1,0 +1,370 @@
+"""HLS for mass audiences: the publisher's H.264 remuxed, never transcoded, into a rolling
+window of MPEG-TS segments and a live playlist, one folder per room.
+
+Why MPEG-TS and not fMP4: a TS segment carries the SPS/PPS in-band and needs no init segment,
+so each segment is a file PyAV writes and closes on its own, with the Annex-B access units the
+WebRTC depacketizer already produces (fMP4 would need the parameter sets converted to an
+``avcC`` record up front and a new init segment whenever the publisher's resolution changes).
+Every HLS player reads TS.
+
+Why our own segmenter and not FFmpeg's ``hls`` muxer: the cut rule (a segment starts with an
+IDR picture), the window, the delete-after-grace rule, atomic playlist writes and the clean-up
+when the room ends are a few dozen lines here, testable without depending on muxer flags that
+change between FFmpeg versions.
+
+Everything runs on the caller's thread: muxing a packet is a memcpy into PyAV's write buffer, and
+a segment change is one file close, one rename, a playlist of a few hundred bytes written and
+renamed, and an unlink — tens of microseconds on a local disk, cheaper than a thread hop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import shutil
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+log = logging.getLogger(__name__)
+
+VIDEO_CLOCK = 90_000  # RTP clock of video and the MPEG-TS time base
+PLAYLIST = "index.m3u8"
+SEGMENT_SUFFIX = ".ts"
+# A room id becomes a folder name: only URL-safe characters, no dots, so never "." or "..".
+ROOM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# What the HTTP side may serve; the recorder writes nothing else under these names.
+SEGMENT_RE = re.compile(r"[0-9]{1,12}\.ts")
+# A timestamp step larger than this, or going back further than _MAX_BACK_S, is not a late or
+# reordered frame but a new clock (the publisher reconnected) or a long outage.
+_MAX_GAP_S = 10
+_MAX_BACK_S = 1
+_START_CODE = b"\x00\x00\x01"
+_NAL_IDR, _NAL_SPS, _NAL_PPS = 5, 7, 8
+
+
+class InvalidRoomId(ValueError):
+    """A room id that cannot safely name a folder."""
+
+
+def room_dir(root: Path, room_id: str) -> Path:
+    """The folder holding a room's playlist and segments. Refuses anything that is not a plain
+    URL-safe id, so a room id can never climb out of ``root``."""
+    if not ROOM_ID_RE.fullmatch(room_id):
+        raise InvalidRoomId(f"not a room id: {room_id[:80]!r}")
+    return Path(root) / room_id
+
+
+def remove_room(root: Path, room_id: str) -> None:
+    """Delete everything written for a room, e.g. after ``close(remove=False)`` or a crash."""
+    shutil.rmtree(room_dir(root, room_id), ignore_errors=True)
+
+
+def _nal_spans(access_unit: bytes) -> list[tuple[int, int]]:
+    """Where the NAL units of an Annex-B access unit begin and end, start codes excluded (the
+    end may include zero bytes before the next start code). Positions rather than slices, so
+    the slices of a large picture are not copied just to read their one-byte headers.
+    Emulation prevention guarantees ``00 00 01`` never occurs inside a NAL unit."""
+    spans: list[tuple[int, int]] = []
+    start = access_unit.find(_START_CODE)
+    while start >= 0:
+        begin = start + 3
+        nxt = access_unit.find(_START_CODE, begin)
+        end = len(access_unit) if nxt < 0 else nxt
+        if end > begin:
+            spans.append((begin, end))
+        start = nxt
+    return spans
+
+
+def nal_units(access_unit: bytes) -> list[bytes]:
+    """The NAL units of an Annex-B access unit, start codes and trailing zero bytes removed."""
+    units = (access_unit[b:e].rstrip(b"\x00") for b, e in _nal_spans(access_unit))
+    return [unit for unit in units if unit]
+
+
+def is_keyframe(access_unit: bytes) -> bool:
+    """True when the access unit holds an IDR slice: a picture a decoder can start from."""
+    return any(access_unit[b] & 0x1F == _NAL_IDR for b, _ in _nal_spans(access_unit))
+
+
+class _Timeline:
+    """Turns 32-bit RTP timestamps into a 64-bit, strictly increasing tick count starting at 0.
+
+    Wrap-around is handled by reading each step modulo 2**32 as a signed difference. A small step
+    back (reordering, a repeated timestamp) is clamped to one tick after the previous output, as
+    the muxer requires. A big jump either way (the publisher's new session, a long outage) keeps
+    the output continuous, one usual frame step after the previous, and is reported so the
+    playlist can mark a discontinuity.
+    """
+
+    def __init__(self, clock: int) -> None:
+        self._max_gap = _MAX_GAP_S * clock
+        self._max_back = _MAX_BACK_S * clock
+        self._step = clock // 30  # a frame at 30 fps until the stream shows its own step
+        self._raw: int | None = None
+        self._ext = 0
+        self._offset = 0
+        self.last = -1
+
+    @property
+    def step(self) -> int:
+        return self._step
+
+    def place(self, raw: int) -> tuple[int, bool]:
+        raw &= 0xFFFFFFFF
+        if self._raw is None:
+            self._raw = raw
+            self.last = 0
+            return 0, False
+        delta = ((raw - self._raw + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        ext = self._ext + delta
+        jump = delta > self._max_gap or delta < -self._max_back
+        if jump:
+            self._offset = self.last + self._step - ext
+        elif 0 < delta <= self._max_back:
+            self._step = delta
+        if delta > 0 or jump:
+            self._ext, self._raw = ext, raw
+        out = max(ext + self._offset, self.last + 1)
+        self.last = out
+        return out, jump
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A finished segment: its media sequence number, start and length in 90 kHz ticks."""
+
+    seq: int
+    start: int
+    duration: int
+    discontinuity: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.seq}{SEGMENT_SUFFIX}"
+
+
+class _SegmentWriter:
+    """One MPEG-TS file being written under a temporary name; renamed when complete, so the
+    HTTP side never serves a partial segment."""
+
+    def __init__(self, folder: Path, seq: int, start: int) -> None:
+        self.seq = seq
+        self.start = start
+        self.path = folder / f"{seq}{SEGMENT_SUFFIX}"
+        self.part = folder / f".{seq}{SEGMENT_SUFFIX}.part"
+        self.container = av.open(str(self.part), mode="w", format="mpegts")
+        # A stream without a codec context: packets go to the muxer as they are.
+        self.stream = self.container.add_mux_stream("h264", time_base=Fraction(1, VIDEO_CLOCK))
+
+    def write(self, data: bytes, pts: int, keyframe: bool) -> None:
+        packet = av.Packet(data)
+        packet.pts = packet.dts = pts  # no B-frames on WebRTC: decode order is display order
+        packet.time_base = Fraction(1, VIDEO_CLOCK)
+        packet.is_keyframe = keyframe
+        packet.stream = self.stream
+        self.container.mux(packet)
+
+    def finish(self) -> None:
+        self.container.close()
+        os.replace(self.part, self.path)
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.close()
+        self.part.unlink(missing_ok=True)
+
+
+class HlsRecorder:
+    """Writes one room's HLS rendition from the publisher's encoded H.264.
+
+    Feed it every video access unit in order; it drops everything until the first IDR picture,
+    cuts a new segment at the first IDR picture at least ``segment_ms`` after the current
+    segment's start, lists the last ``window`` segments in ``index.m3u8`` and deletes a segment
+    once it has been out of the playlist long enough for a player that read an older playlist to
+    have fetched it (RFC 8216 §6.2.2: the segment's duration plus the playlist's).
+
+    ``request_keyframe`` is called (at most once per segment) when the current segment is due to
+    end but no IDR picture has come: browsers send IDR pictures only when asked, so the media
+    core should answer it with a PLI to the publisher. Without IDR pictures a segment simply
+    grows; the playlist's target duration follows.
+    """
+
+    def __init__(self, room_id: str, root: Path, segment_ms: int, window: int, *,
+                 request_keyframe: Callable[[], None] | None = None) -> None:
+        if segment_ms <= 0 or window <= 0:
+            raise ValueError("segment_ms and window must be positive")
+        self.room_id = room_id
+        self.dir = room_dir(root, room_id)
+        self._segment_ticks = segment_ms * VIDEO_CLOCK // 1000
+        self._window = window
+        self._request_keyframe = request_keyframe
+        self._timeline = _Timeline(VIDEO_CLOCK)
+        self._writer: _SegmentWriter | None = None
+        self._segments: deque[Segment] = deque()  # listed in the playlist, oldest first
+        self._retired: deque[tuple[int, Segment]] = deque()  # (delete at tick, segment)
+        self._next_seq = 0
+        self._discontinuity_seq = 0
+        self._pending_discontinuity = False
+        self._target_s = max(1, math.ceil(segment_ms / 1000))
+        self._sps: bytes | None = None
+        self._pps: bytes | None = None
+        self._keyframe_asked = False
+        self._closed = False
+        self.dropped = 0  # access units dropped while waiting for an IDR picture
+        # What an earlier broadcast (or a crash) left here would mix with this one.
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def playlist_path(self) -> Path:
+        return self.dir / PLAYLIST
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The segments the playlist lists now, oldest first."""
+        return list(self._segments)
+
+    def feed_video(self, data: bytes, rtp_timestamp: int, keyframe: bool) -> None:
+        """One H.264 access unit in Annex-B form with its RTP timestamp (90 kHz).
+
+        ``keyframe`` is the caller's view; the recorder reads the NAL unit types itself because
+        a segment must start with an IDR picture and the SPS/PPS it needs (kept from earlier
+        access units and put in front of an IDR picture that comes without them).
+        """
+        if self._closed or not data:
+            return
+        idr = sps = pps = False
+        for begin, end in _nal_spans(data):
+            kind = data[begin] & 0x1F
+            if kind == _NAL_IDR:
+                idr = True
+            elif kind == _NAL_SPS:
+                self._sps, sps = data[begin:end].rstrip(b"\x00"), True
+            elif kind == _NAL_PPS:
+                self._pps, pps = data[begin:end].rstrip(b"\x00"), True
+        if idr != keyframe:
+            log.debug("hls %s: keyframe flag %s but IDR %s", self.room_id, keyframe, idr)
+        startable = idr and self._sps is not None and self._pps is not None
+        if self._writer is None and not startable:
+            self.dropped += 1
+            return
+        pts, jump = self._timeline.place(rtp_timestamp)
+        if jump and self._next_seq > 0:
+            # A new clock: what follows comes from another encoder session.
+            if self._writer is not None:
+                self._finish(pts)
+            self._pending_discontinuity = True
+            if not startable:
+                self.dropped += 1
+                return
+        if startable and (not sps or not pps):
+            data = self._parameter_sets(sps, pps) + data
+        try:
+            writer = self._writer
+            if startable and (writer is None or pts - writer.start >= self._segment_ticks):
+                if writer is not None:
+                    self._finish(pts)
+                writer = self._writer = _SegmentWriter(self.dir, self._next_seq, pts)
+                self._next_seq += 1
+                self._keyframe_asked = False
+            assert writer is not None
+            writer.write(data, pts, startable)
+        except (av.FFmpegError, OSError) as err:
+            # Not worth the media core's loop: lose this segment, start again at the next IDR.
+            log.warning("hls %s: segment failed, waiting for the next keyframe: %s",
+                        self.room_id, err)
+            if self._writer is not None:
+                self._writer.abandon()
+                self._writer = None
+            self._pending_discontinuity = self._next_seq > 0
+            return
+        if (not startable and not self._keyframe_asked and self._request_keyframe is not None
+                and pts - writer.start >= self._segment_ticks):
+            self._keyframe_asked = True
+            self._request_keyframe()
+
+    def close(self, remove: bool) -> None:
+        """End of the broadcast. ``remove=True`` deletes the room's folder (the room ended);
+        ``remove=False`` finishes the last segment and leaves a playlist with ``#EXT-X-ENDLIST``
+        for players to reach the end (delete it later with :func:`remove_room`)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            if remove:
+                self._writer.abandon()
+                self._writer = None
+            else:
+                self._finish(self._timeline.last + self._timeline.step)
+        if remove:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        elif self._segments:
+            self._write_playlist(ended=True)
+
+    def _parameter_sets(self, have_sps: bool, have_pps: bool) -> bytes:
+        out = b""
+        if not have_sps and self._sps is not None:
+            out += b"\x00\x00\x00\x01" + self._sps
+        if not have_pps and self._pps is not None:
+            out += b"\x00\x00\x00\x01" + self._pps
+        return out
+
+    def _finish(self, end: int) -> None:
+        """Complete the open segment at tick ``end``, slide the window, rewrite the playlist
+        and delete the segments whose grace time has passed."""
+        writer = self._writer
+        assert writer is not None
+        self._writer = None
+        try:
+            writer.finish()
+        except (av.FFmpegError, OSError) as err:
+            log.warning("hls %s: could not finish segment %d: %s", self.room_id, writer.seq, err)
+            writer.abandon()
+            self._pending_discontinuity = True
+            return
+        segment = Segment(writer.seq, writer.start, max(1, end - writer.start),
+                          self._pending_discontinuity)
+        self._pending_discontinuity = False
+        self._segments.append(segment)
+        self._target_s = max(self._target_s, math.floor(segment.duration / VIDEO_CLOCK + 0.5))
+        # The longest playlist that listed a segment now leaving is the one before this append.
+        before = sum(s.duration for s in self._segments) - segment.duration
+        while len(self._segments) > self._window:
+            old = self._segments.popleft()
+            if old.discontinuity:
+                self._discontinuity_seq += 1
+            self._retired.append((end + old.duration + before, old))
+        self._write_playlist(ended=False)
+        while self._retired and self._retired[0][0] <= end:
+            _, old = self._retired.popleft()
+            (self.dir / old.name).unlink(missing_ok=True)
+
+    def _write_playlist(self, ended: bool) -> None:
+        lines = [
+            "#EXTM3U",
+            "#EXT-X-VERSION:3",
+            f"#EXT-X-TARGETDURATION:{self._target_s}",
+            f"#EXT-X-MEDIA-SEQUENCE:{self._segments[0].seq}",
+        ]
+        if self._discontinuity_seq:
+            lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{self._discontinuity_seq}")
+        for segment in self._segments:
+            if segment.discontinuity:
+                lines.append("#EXT-X-DISCONTINUITY")
+            lines.append(f"#EXTINF:{segment.duration / VIDEO_CLOCK:.3f},")
+            lines.append(segment.name)
+        if ended:
+            lines.append("#EXT-X-ENDLIST")
+        # Written aside and renamed: a reader sees the old playlist or the new one, never half.
+        tmp = self.dir / f".{PLAYLIST}.tmp"
+        tmp.write_text("\n".join(lines) + "\n", encoding="ascii")
+        os.replace(tmp, self.playlist_path)
