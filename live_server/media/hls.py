@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import shutil
 from collections import deque
 from collections.abc import Callable
@@ -40,8 +41,10 @@ PLAYLIST = "index.m3u8"
 SEGMENT_SUFFIX = ".ts"
 # A room id becomes a folder name: only URL-safe characters, no dots, so never "." or "..".
 ROOM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# What the HTTP side may serve; the recorder writes nothing else under these names.
-SEGMENT_RE = re.compile(r"[0-9]{1,12}\.ts")
+# What the HTTP side may serve; the recorder writes nothing else under these names. The prefix
+# is random per recorder: a room that broadcasts again never reuses a segment's URL, so caches
+# may keep segments as immutable.
+SEGMENT_RE = re.compile(r"[0-9a-f]{8}-[0-9]{1,12}\.ts")
 # A timestamp step larger than this, or going back further than _MAX_BACK_S, is not a late or
 # reordered frame but a new clock (the publisher reconnected) or a long outage.
 _MAX_GAP_S = 10
@@ -140,27 +143,26 @@ class _Timeline:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A finished segment: its media sequence number, start and length in 90 kHz ticks."""
+    """A finished segment: its file name, media sequence number, start and length in 90 kHz
+    ticks."""
 
+    name: str
     seq: int
     start: int
     duration: int
     discontinuity: bool
-
-    @property
-    def name(self) -> str:
-        return f"{self.seq}{SEGMENT_SUFFIX}"
 
 
 class _SegmentWriter:
     """One MPEG-TS file being written under a temporary name; renamed when complete, so the
     HTTP side never serves a partial segment."""
 
-    def __init__(self, folder: Path, seq: int, start: int) -> None:
+    def __init__(self, folder: Path, name: str, seq: int, start: int) -> None:
+        self.name = name
         self.seq = seq
         self.start = start
-        self.path = folder / f"{seq}{SEGMENT_SUFFIX}"
-        self.part = folder / f".{seq}{SEGMENT_SUFFIX}.part"
+        self.path = folder / name
+        self.part = folder / f".{name}.part"
         self.container = av.open(str(self.part), mode="w", format="mpegts")
         # A stream without a codec context: packets go to the muxer as they are.
         self.stream = self.container.add_mux_stream("h264", time_base=Fraction(1, VIDEO_CLOCK))
@@ -211,6 +213,7 @@ class HlsRecorder:
         self._writer: _SegmentWriter | None = None
         self._segments: deque[Segment] = deque()  # listed in the playlist, oldest first
         self._retired: deque[tuple[int, Segment]] = deque()  # (delete at tick, segment)
+        self._epoch = secrets.token_hex(4)
         self._next_seq = 0
         self._discontinuity_seq = 0
         self._pending_discontinuity = False
@@ -273,7 +276,8 @@ class HlsRecorder:
             if startable and (writer is None or pts - writer.start >= self._segment_ticks):
                 if writer is not None:
                     self._finish(pts)
-                writer = self._writer = _SegmentWriter(self.dir, self._next_seq, pts)
+                name = f"{self._epoch}-{self._next_seq}{SEGMENT_SUFFIX}"
+                writer = self._writer = _SegmentWriter(self.dir, name, self._next_seq, pts)
                 self._next_seq += 1
                 self._keyframe_asked = False
             assert writer is not None
@@ -295,8 +299,11 @@ class HlsRecorder:
     def close(self, remove: bool) -> None:
         """End of the broadcast. ``remove=True`` deletes the room's folder (the room ended);
         ``remove=False`` finishes the last segment and leaves a playlist with ``#EXT-X-ENDLIST``
-        for players to reach the end (delete it later with :func:`remove_room`)."""
+        for players to reach the end; a later ``close(remove=True)`` (or :func:`remove_room`)
+        deletes them."""
         if self._closed:
+            if remove:
+                shutil.rmtree(self.dir, ignore_errors=True)
             return
         self._closed = True
         if self._writer is not None:
@@ -331,7 +338,7 @@ class HlsRecorder:
             writer.abandon()
             self._pending_discontinuity = True
             return
-        segment = Segment(writer.seq, writer.start, max(1, end - writer.start),
+        segment = Segment(writer.name, writer.seq, writer.start, max(1, end - writer.start),
                           self._pending_discontinuity)
         self._pending_discontinuity = False
         self._segments.append(segment)

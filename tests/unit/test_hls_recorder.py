@@ -18,6 +18,7 @@ from av.video.frame import VideoFrame
 
 from live_server.media.hls import (
     PLAYLIST,
+    SEGMENT_RE,
     VIDEO_CLOCK,
     HlsRecorder,
     InvalidRoomId,
@@ -83,8 +84,18 @@ class Playlist:
     target: int
     media_sequence: int
     discontinuity_sequence: int
-    entries: list[tuple[float, str, bool]]  # (duration s, name, discontinuity before it)
+    entries: list[tuple[float, str, bool]]  # (duration s, "<seq>.ts", discontinuity before)
     ended: bool
+    files: dict[str, str]  # "<seq>.ts" → the file name, which has the recorder's random prefix
+
+    def path(self, folder: Path, short: str) -> Path:
+        return folder / self.files[short]
+
+
+def short_name(name: str) -> str:
+    """A segment's name without the recorder's random prefix: "1a2b3c4d-7.ts" → "7.ts"."""
+    assert SEGMENT_RE.fullmatch(name), name
+    return name.split("-", 1)[1]
 
 
 def read_playlist(path: Path) -> Playlist:
@@ -95,15 +106,18 @@ def read_playlist(path: Path) -> Playlist:
     seq = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
     dseq = re.search(r"#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)", text)
     entries = []
+    files = {}
     disc = False
     for i, line in enumerate(lines):
         if line == "#EXT-X-DISCONTINUITY":
             disc = True
         if line.startswith("#EXTINF:"):
-            entries.append((float(line[8:].rstrip(",")), lines[i + 1], disc))
+            name = lines[i + 1]
+            entries.append((float(line[8:].rstrip(",")), short_name(name), disc))
+            files[short_name(name)] = name
             disc = False
     return Playlist(target, seq, int(dseq[1]) if dseq else 0, entries,
-                    "#EXT-X-ENDLIST" in lines)
+                    "#EXT-X-ENDLIST" in lines, files)
 
 
 @dataclass
@@ -130,7 +144,7 @@ def decode(path: Path) -> Decoded:
 
 
 def ts_files(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir() if p.name.endswith(".ts")}
+    return {short_name(p.name) for p in folder.iterdir() if p.name.endswith(".ts")}
 
 
 def test_live_playlist_window_and_decodable_segments(tmp_path: Path,
@@ -145,7 +159,7 @@ def test_live_playlist_window_and_decodable_segments(tmp_path: Path,
     assert [d for d, _, _ in pl.entries] == [2.0, 2.0, 2.0]
     previous_end = None
     for (duration, name, _), seg in zip(pl.entries, rec.segments, strict=True):
-        got = decode(tmp_path / "r_live" / name)
+        got = decode(pl.path(tmp_path / "r_live", name))
         assert got.first_is_key
         assert got.size == (WIDTH, HEIGHT)
         assert got.frames == 2 * FPS
@@ -154,7 +168,7 @@ def test_live_playlist_window_and_decodable_segments(tmp_path: Path,
         if previous_end is not None:  # one timeline across segments, no gap, no overlap
             assert got.first_pts == previous_end
         previous_end = got.last_pts + STEP
-        assert seg.name == name
+        assert seg.name == pl.files[name]
     # the segment being written is not visible under its final name
     assert "4.ts" not in ts_files(tmp_path / "r_live")
     rec.close(remove=True)
@@ -166,7 +180,7 @@ def test_segments_leaving_the_window_are_deleted_after_grace(tmp_path: Path,
     folder = tmp_path / "r_del"
     for au in stream:
         rec.feed_video(au.data, au.index * STEP, au.keyframe)
-        listed = {s.name for s in rec.segments}
+        listed = {short_name(s.name) for s in rec.segments}
         on_disk = ts_files(folder)
         assert listed <= on_disk
         # the window plus segments still in their grace time (RFC 8216 6.2.2)
@@ -191,7 +205,7 @@ def test_close_keeping_files_ends_the_playlist(tmp_path: Path,
     pl = read_playlist(tmp_path / "r_end" / PLAYLIST)
     assert pl.ended
     assert [(d, n) for d, n, _ in pl.entries] == [(2.0, "0.ts"), (2.0, "1.ts"), (1.0, "2.ts")]
-    assert decode(tmp_path / "r_end" / "2.ts").frames == FPS
+    assert decode(pl.path(tmp_path / "r_end", "2.ts")).frames == FPS
     assert not [p for p in (tmp_path / "r_end").iterdir() if p.name.startswith(".")]
     remove_room(tmp_path, "r_end")
     assert not (tmp_path / "r_end").exists()
@@ -206,7 +220,7 @@ def test_frames_before_the_first_keyframe_are_dropped(tmp_path: Path,
     pl = read_playlist(tmp_path / "r_late" / PLAYLIST)
     assert [n for _, n, _ in pl.entries] == ["0.ts", "1.ts", "2.ts"]
     for _, name, _ in pl.entries:
-        got = decode(tmp_path / "r_late" / name)
+        got = decode(pl.path(tmp_path / "r_late", name))
         assert got.first_is_key and got.frames == FPS
 
 
@@ -220,7 +234,7 @@ def test_rtp_timestamp_wraparound(tmp_path: Path, stream: list[AccessUnit]) -> N
     assert not any(disc for _, _, disc in pl.entries)
     ends = []
     for _, name, _ in pl.entries:
-        got = decode(tmp_path / "r_wrap" / name)
+        got = decode(pl.path(tmp_path / "r_wrap", name))
         assert got.frames == 2 * FPS
         ends.append((got.first_pts, got.last_pts))
     for (_, last), (first, _) in pairwise(ends):
@@ -241,8 +255,9 @@ def test_keyframes_without_parameter_sets_get_them(tmp_path: Path,
     rec = HlsRecorder("r_ps", tmp_path, segment_ms=2000, window=6)
     feed(rec, stripped)
     rec.close(remove=False)
-    for _, name, _ in read_playlist(tmp_path / "r_ps" / PLAYLIST).entries:
-        got = decode(tmp_path / "r_ps" / name)
+    pl = read_playlist(tmp_path / "r_ps" / PLAYLIST)
+    for _, name, _ in pl.entries:
+        got = decode(pl.path(tmp_path / "r_ps", name))
         assert got.first_is_key and got.frames == 2 * FPS
 
 
@@ -261,7 +276,7 @@ def test_new_clock_marks_a_discontinuity(tmp_path: Path, stream: list[AccessUnit
     pl = read_playlist(tmp_path / "r_disc" / PLAYLIST)
     assert pl.media_sequence == 4 and pl.discontinuity_sequence == 1
     for _, name, _ in pl.entries:
-        assert decode(tmp_path / "r_disc" / name).first_is_key
+        assert decode(pl.path(tmp_path / "r_disc", name)).first_is_key
     rec.close(remove=True)
 
 
@@ -299,6 +314,10 @@ def test_a_new_recorder_starts_from_a_clean_folder(tmp_path: Path,
     first.close(remove=False)
     second = HlsRecorder("r_again", tmp_path, segment_ms=1000, window=6)
     assert list((tmp_path / "r_again").iterdir()) == []
+    feed(second, stream[: 3 * FPS])
+    # the same sequence numbers, never the same URL: a cache cannot serve the old broadcast
+    assert not {s.name for s in first.segments} & {s.name for s in second.segments}
+    assert [s.seq for s in second.segments] == [0, 1]
     second.close(remove=True)
 
 
