@@ -24,6 +24,8 @@ GUARANTEED_EVENTS = frozenset({
     "sale_ended",
     # red packets
     "red_packet", "red_packet_opened", "red_packet_finished",
+    # live video (WHIP publisher connected / gone)
+    "video_started", "video_stopped",
 })
 
 # Unsequenced events of which only the latest per room and product matters: the hub keeps the

@@ -143,6 +143,11 @@ class Keys:
             order_stream=f"{base}:ostream", money=f"{base}:money", ledger=f"{base}:ledger",
         )
 
+    def media_home(self, room_id: str) -> str:
+        """string: "<process id>|<url>" of the process holding the room's WebRTC publisher
+        (expires unless that process refreshes it)."""
+        return f"{self.prefix}:{{{room_id}}}:media_home"
+
     def catalogue(self, creator_id: str) -> str:
         """hash: product id → product JSON, per creator."""
         return f"{self.prefix}:u:{{{creator_id}}}:products"

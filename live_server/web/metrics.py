@@ -46,6 +46,20 @@ class Metrics:
                                  ["room"], registry=r)
         self.rooms_local = Gauge("live_rooms_local", "Rooms with viewers in this process",
                                  registry=r)
+        # live video (WHIP/WHEP relay, live_server/media)
+        self.media_publishers = Gauge("live_media_publishers",
+                                      "WHIP publisher sessions in this process", registry=r)
+        self.media_viewers = Gauge("live_media_viewers", "WHEP viewer sessions in this process",
+                                   registry=r)
+        self.media_forwarded = Counter("live_media_frames_forwarded_total",
+                                       "Encoded frames queued to viewers (frames x viewers)",
+                                       registry=r)
+        self.media_dropped = Counter("live_media_frames_dropped_total",
+                                     "Frames a viewer skipped while waiting for a keyframe "
+                                     "(new or lagging viewers)", registry=r)
+        self.media_keyframe_requests = Counter("live_media_keyframe_requests_total",
+                                               "Keyframe requests (PLI) sent to publishers, "
+                                               "after coalescing", registry=r)
 
     def count_error(self, code: str) -> None:
         self.errors.labels(code).inc()

@@ -1,0 +1,153 @@
+"""Every use of aiortc internals, in one place (aiortc is pinned: ``AIORTC_VERSION``).
+
+aiortc's public API decodes every received frame and encodes every sent one. The relay needs
+neither, so it hooks the two points where encoded media already exists:
+
+Receiving (the publisher's ``RTCRtpReceiver``)
+    ``RTCRtpReceiver._handle_rtp_packet`` depayloads RTP, reassembles frames in its jitter
+    buffer and hands ``(codec, JitterFrame)`` to ``self.__decoder_queue.put(...)``; a thread
+    running ``decoder_worker(loop, input_q, output_q, decode_error)`` takes them with
+    ``input_q.get()`` and decodes. ``tap_receiver`` replaces that queue (the name-mangled
+    ``_RTCRtpReceiver__decoder_queue``) before ``receive()`` starts the thread: frames go to
+    the relay instead, and the thread's ``get()`` only ever returns the stop marker ``None``, so
+    it never creates a decoder. ``JitterFrame.data`` / ``.timestamp`` carry the frame.
+    Keyframe requests go out with ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``.
+
+Sending (each viewer's ``RTCRtpSender``)
+    ``RTCRtpSender._next_encoded_frame`` reads the track and, for anything that is not an
+    ``av.Frame``, calls ``self.__encoder.pack(data) -> (payloads, timestamp)`` instead of
+    encoding; it creates ``self.__encoder`` with ``get_encoder(codec)`` only when it is None.
+    ``passthrough_sender`` presets ``_RTCRtpSender__encoder`` with a ``Packetizer`` (no codec
+    context at all: aiortc's Opus encoder would open libopus in its constructor) that packs the
+    relay's ``EncodedFrame`` objects using aiortc's own RTP packetizers
+    (``Vp8Encoder._packetize(buffer, picture_id)``, ``H264Encoder._split_bitstream`` and
+    ``H264Encoder._packetize``). A viewer's PLI/FIR makes ``_handle_rtcp_packet`` call
+    ``self._send_keyframe()``; an instance attribute of that name forwards it to the relay.
+
+Negotiation
+    ``rtcpeerconnection.find_common_codecs`` and ``codecs.CODECS`` tell which of an offer's
+    codecs aiortc would accept, so the answer can be narrowed to one codec per kind with the
+    public ``RTCRtpTransceiver.setCodecPreferences``.
+
+``tests/integration/test_media_hooks.py`` checks every name, signature and source line used
+here against the installed aiortc, and fails loudly when an upgrade changes them.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from typing import Any
+
+import aiortc
+from aiortc.codecs import CODECS
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.rtcpeerconnection import find_common_codecs
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtpsender import RTCRtpSender
+
+from live_server.media.frames import EncodedFrame
+
+AIORTC_VERSION = "1.16.0"
+
+# (codec name, clock rate, RTP timestamp, encoded bytes) for each reassembled frame
+FrameSink = Callable[[str, int, int, bytes], None]
+
+
+class UnsupportedAiortc(RuntimeError):
+    """The installed aiortc is not the version whose internals this module was written for."""
+
+
+def check_version() -> None:
+    if aiortc.__version__ != AIORTC_VERSION:
+        raise UnsupportedAiortc(
+            f"aiortc {aiortc.__version__} is installed; the media relay hooks aiortc "
+            f"{AIORTC_VERSION} internals (live_server/media/aiortc_hooks.py)")
+
+
+class _EncodedTap:
+    """Stands in for the receiver's decoder queue: ``put`` gets frames on the event loop and
+    hands them on; the decoder thread's ``get`` blocks until the receiver stops."""
+
+    def __init__(self, sink: FrameSink) -> None:
+        self._sink = sink
+        self._stop: queue.SimpleQueue[None] = queue.SimpleQueue()
+
+    def put(self, item: tuple[Any, Any] | None) -> None:
+        if item is None:
+            self._stop.put(None)
+            return
+        codec, frame = item
+        self._sink(codec.name, codec.clockRate, frame.timestamp, frame.data)
+
+    def get(self) -> None:
+        # the decoder thread ends when it reads None, having told the (unused) track to end
+        return self._stop.get()
+
+
+def tap_receiver(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
+    """Route ``receiver``'s reassembled encoded frames to ``sink`` instead of a decoder.
+    Call before the connection starts (before ``setLocalDescription`` completes)."""
+    if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
+        raise RuntimeError("the receiver has already started decoding")
+    receiver._RTCRtpReceiver__decoder_queue = _EncodedTap(sink)  # type: ignore[attr-defined]
+
+
+def is_tapped(receiver: RTCRtpReceiver) -> bool:
+    return isinstance(getattr(receiver, "_RTCRtpReceiver__decoder_queue", None), _EncodedTap)
+
+
+async def send_pli(receiver: RTCRtpReceiver) -> int:
+    """Ask the publisher for a keyframe (RTCP PLI) on every stream the receiver hears; the
+    number of requests sent."""
+    sent = 0
+    for source in receiver.getSynchronizationSources():
+        await receiver._send_rtcp_pli(source.source)
+        sent += 1
+    return sent
+
+
+class Packetizer:
+    """What a viewer's sender uses instead of an encoder: RTP payloads for one already encoded
+    frame. ``EncodedFrame.timestamp`` is already on the RTP clock, so it goes out unchanged
+    (the sender adds its own random origin)."""
+
+    def __init__(self, codec: str) -> None:
+        self.codec = codec.lower()
+        self.picture_id = 0  # VP8 payload descriptor picture id, per sender
+
+    def pack(self, frame: EncodedFrame) -> tuple[list[bytes], int]:
+        if self.codec == "vp8":
+            payloads = Vp8Encoder._packetize(frame.data, self.picture_id)
+            self.picture_id = (self.picture_id + 1) % (1 << 15)
+        elif self.codec == "h264":
+            payloads = H264Encoder._packetize(H264Encoder._split_bitstream(frame.data))
+        else:
+            payloads = [frame.data]
+        return payloads, frame.timestamp
+
+
+def passthrough_sender(sender: RTCRtpSender, codec: str,
+                       on_keyframe_request: Callable[[], None]) -> None:
+    """Make ``sender`` packetize the relay's encoded frames (never encode) and report viewers'
+    keyframe requests (PLI/FIR) to ``on_keyframe_request``. Call before the sender starts."""
+    sender._RTCRtpSender__encoder = Packetizer(codec)  # type: ignore[attr-defined]
+    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+
+
+def is_passthrough(sender: RTCRtpSender) -> bool:
+    return isinstance(getattr(sender, "_RTCRtpSender__encoder", None), Packetizer)
+
+
+def common_codecs(kind: str, remote: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
+    """The offer's codecs aiortc can handle, as aiortc would negotiate them (local parameters,
+    remote payload types), in the offer's order."""
+    return list(find_common_codecs(CODECS[kind], remote))
+
+
+def capability(codec: RTCRtpCodecParameters) -> RTCRtpCodecCapability:
+    """The public capability object matching a negotiated codec, for setCodecPreferences."""
+    return RTCRtpCodecCapability(mimeType=codec.mimeType, clockRate=codec.clockRate,
+                                 channels=codec.channels, parameters=dict(codec.parameters))

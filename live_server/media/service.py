@@ -1,0 +1,316 @@
+"""Media use cases: who may publish or watch a room, where its media lives, what the room is
+told. No aiohttp here; the handlers in ``web/media.py`` translate requests and answers.
+
+Decisions (docs/ARCHITECTURE.md, "Media"):
+
+* Only the room's creator (or ops) publishes. A second WHIP session for the same room
+  *replaces* the first (a creator's client reconnecting must never be locked out by its own
+  stale session); viewers keep watching when the codecs stay the same.
+* A room's publisher and its WHEP viewers live in one process, the room's *media home*
+  (``<prefix>:{room}:media_home`` in Valkey, refreshed while publishing). A request reaching
+  another process is answered with ``MediaRedirect`` (HTTP 307) to the home's own URL.
+* ``golive``: publishing to a scheduled room moves it to live when the publisher asks for it.
+* ``video_started`` when the publisher's connection is up, ``video_stopped`` when it ends;
+  viewers' sessions end with the publisher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+from collections.abc import Callable
+
+from live_server.auth import Identity, require_moderator
+from live_server.config import Settings
+from live_server.errors import GuestsNotAllowed, InvalidState, LiveError, NotFound
+from live_server.media import aiortc_hooks, ice, sdp
+from live_server.media.relay import RelayStats, RoomRelay
+from live_server.media.sessions import MediaSession
+from live_server.protocol import now_ms
+from live_server.services.rooms import RoomService
+from live_server.store.media import MediaStore
+from live_server.store.rooms import RoomStore
+
+log = logging.getLogger(__name__)
+
+
+class MediaRedirect(LiveError):
+    """The room's media lives in another process: HTTP 307 to ``location``."""
+
+    code = "media_elsewhere"
+    status = 307
+
+    def __init__(self, location: str) -> None:
+        super().__init__("the room's media is served by another process")
+        self.location = location
+
+
+class NoPublisher(LiveError):
+    """Nobody publishes in this room yet (WHEP 409 with Retry-After)."""
+
+    code = "no_publisher"
+    status = 409
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("nobody is publishing in this room", retry_after=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class MediaFull(LiveError):
+    code = "media_full"
+    status = 503
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("this room has as many WebRTC viewers as it takes; try HLS",
+                         retry_after=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class MediaDisabled(LiveError):
+    code = "media_disabled"
+    status = 404
+
+
+@dataclasses.dataclass(slots=True)
+class MediaStats:
+    """Where the media core reports (prometheus in the app)."""
+
+    relay: RelayStats = dataclasses.field(default_factory=RelayStats)
+    publishers: Callable[[int], None] = lambda n: None
+    viewers: Callable[[int], None] = lambda n: None
+
+
+class MediaService:
+    def __init__(self, settings: Settings, room_store: RoomStore, rooms: RoomService,
+                 store: MediaStore, stats: MediaStats | None = None) -> None:
+        self.settings = settings
+        self.cfg = settings.media
+        self.room_store = room_store
+        self.rooms = rooms
+        self.store = store
+        self.stats = stats or MediaStats()
+        self.process_id = "m" + secrets.token_hex(6)
+        self.ice_servers = ice.parse(self.cfg.ice_servers)
+        self.rtc_config = ice.rtc_configuration(self.ice_servers)
+        self.port: int | None = None    # this process's private media port (web layer sets it)
+        self.relays: dict[str, RoomRelay] = {}
+        self.publishers: dict[str, MediaSession] = {}
+        self.sessions: dict[str, MediaSession] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        aiortc_hooks.check_version()
+        self._loop_task = asyncio.create_task(self._maintain())
+
+    async def stop(self) -> None:
+        """Shutdown: close every session (publishers last, so their homes are released)."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for session in [s for s in self.sessions.values() if s.role == "viewer"]:
+            await session.close("shutdown")
+        for session in list(self.publishers.values()):
+            await session.close("shutdown")
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def home_url(self, request_host: str) -> str:
+        host = self.cfg.advertise_host or request_host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def relay(self, room_id: str) -> RoomRelay | None:
+        """This process's relay of a room (``subscribe_encoded`` for in-process consumers),
+        or None when the room's publisher is not here."""
+        return self.relays.get(room_id)
+
+    # WHIP ------------------------------------------------------------------------------------
+
+    async def publish(self, who: Identity, room_id: str, offer: str, request_host: str,
+                      golive: bool) -> tuple[MediaSession, str, str]:
+        """(session, SDP answer, home URL) for a publisher's offer."""
+        self._require_enabled()
+        room = await self.room_store.require(room_id)
+        uid = require_moderator(who, room.creator_id)
+        if room.state == "ended":
+            raise InvalidState("the room has ended", state=room.state)
+        tracks = sdp.plan_publish(offer)
+        url = self.home_url(request_host)
+        other = await self.store.claim(room_id, self.process_id, url)
+        if other is not None:
+            raise MediaRedirect(other.url)
+        old = self.publishers.pop(room_id, None)
+        relay = self.relays.get(room_id)
+        if relay is None or (old is not None and old.codecs != {t.kind: t.codec_name
+                                                                for t in tracks}):
+            if relay is not None:
+                await self._close_viewers(room_id, "publisher_changed_codec")
+                relay.close()
+            relay = self.relays[room_id] = RoomRelay(
+                room_id, queue_frames=self.cfg.viewer_queue_frames,
+                keyframe_min_ms=self.cfg.keyframe_request_min_ms, stats=self.stats.relay)
+        if old is not None:
+            old.replaced = True
+            await old.close("replaced")
+            relay.end_publisher()
+        for t in tracks:
+            relay.set_source(t.kind, t.codec_name, t.codec.clockRate)
+        session = MediaSession(room_id, "publisher", self.rtc_config, self.cfg.session_idle_ms,
+                               on_connected=self._publisher_connected,
+                               on_end=self._publisher_ended, user_id=uid)
+        self.sessions[session.id] = session
+        self.publishers[room_id] = session
+        self._count()
+        try:
+            answer = await session.answer_publisher(offer, tracks, relay)
+        except Exception:
+            await session.close("negotiation_failed")
+            raise
+        if golive and room.state == "scheduled":
+            await self.rooms.transition(who, room_id, "live")
+        return session, answer, url
+
+    async def _publisher_connected(self, session: MediaSession) -> None:
+        if self.publishers.get(session.room_id) is not session:
+            return
+        await self.store.append_event(session.room_id, "video_started",
+                                      {"codecs": session.codecs, "by": session.user_id})
+
+    async def _publisher_ended(self, session: MediaSession) -> None:
+        self.sessions.pop(session.id, None)
+        if session.replaced or self.publishers.get(session.room_id) is not session:
+            self._count()
+            return
+        room_id = session.room_id
+        del self.publishers[room_id]
+        relay = self.relays.pop(room_id, None)
+        await self._close_viewers(room_id, "publisher_left")
+        if relay is not None:
+            relay.close()
+        self._count()
+        try:
+            await self.store.release(room_id, self.process_id)
+            if session.connected:
+                await self.store.append_event(room_id, "video_stopped",
+                                              {"reason": session.end_reason})
+        except Exception:  # shutting down with Valkey gone: the home key expires by itself
+            log.warning("could not record the end of room %s's video", room_id, exc_info=True)
+
+    # WHEP ------------------------------------------------------------------------------------
+
+    async def watch(self, who: Identity, room_id: str, offer: str) -> tuple[MediaSession, str]:
+        """(session, SDP answer) for a viewer's offer."""
+        self._require_enabled()
+        room, banned = await self.room_store.get_for_user(room_id, who.user_id)
+        if room is None:
+            raise NotFound("no such room")
+        if who.is_guest and not room.allow_guests:
+            raise GuestsNotAllowed("log in to watch this room", status=401)
+        if banned:
+            raise LiveError("you are banned from this room", code="banned", status=403)
+        if room.state == "ended":
+            raise InvalidState("the room has ended", state=room.state)
+        retry_s = max(1, self.cfg.home_ttl_ms // 2000)
+        home = await self.store.home(room_id)
+        if home is None:
+            raise NoPublisher(retry_s)
+        if home.process_id != self.process_id:
+            raise MediaRedirect(home.url)
+        relay = self.relays.get(room_id)
+        if relay is None or room_id not in self.publishers:
+            raise NoPublisher(retry_s)
+        if relay.viewer_count + self._pending_viewers(room_id) >= self.cfg.max_viewers_per_room:
+            raise MediaFull(retry_s)
+        published = {t.kind: t.codec for t in self.publishers[room_id].tracks}
+        tracks = sdp.plan_view(offer, published)
+        session = MediaSession(room_id, "viewer", self.rtc_config, self.cfg.session_idle_ms,
+                               on_end=self._viewer_ended, user_id=who.user_id)
+        self.sessions[session.id] = session
+        self._count()
+        try:
+            answer = await session.answer_viewer(offer, tracks, relay)
+        except Exception:
+            await session.close("negotiation_failed")
+            raise
+        return session, answer
+
+    def _pending_viewers(self, room_id: str) -> int:
+        return sum(1 for s in self.sessions.values()
+                   if s.role == "viewer" and s.room_id == room_id and not s.connected)
+
+    async def _viewer_ended(self, session: MediaSession) -> None:
+        self.sessions.pop(session.id, None)
+        self._count()
+
+    async def _close_viewers(self, room_id: str, reason: str) -> None:
+        for s in [s for s in self.sessions.values()
+                  if s.role == "viewer" and s.room_id == room_id]:
+            await s.close(reason)
+
+    # sessions --------------------------------------------------------------------------------
+
+    def session(self, room_id: str, role: str, session_id: str) -> MediaSession:
+        s = self.sessions.get(session_id)
+        if s is None or s.room_id != room_id or s.role != role:
+            raise NotFound("no such session")
+        return s
+
+    async def end(self, room_id: str, role: str, session_id: str) -> None:
+        """DELETE on a session URL: the URL's secret is the capability (RFC 9725 4.3)."""
+        await self.session(room_id, role, session_id).close("deleted")
+
+    async def end_room(self, room_id: str) -> None:
+        """The room ended: its video ends too."""
+        session = self.publishers.get(room_id)
+        if session is not None:
+            await session.close("room_ended")
+        await self._close_viewers(room_id, "room_ended")
+
+    # upkeep ----------------------------------------------------------------------------------
+
+    async def _maintain(self) -> None:
+        """Refresh the homes this process holds; end the video of rooms that ended."""
+        interval = max(self.cfg.home_ttl_ms / 3000, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                room_ids = list(self.publishers)
+                lost = await self.store.refresh(room_ids, self.process_id)
+                for room_id in lost:
+                    log.warning("room %s's media home moved elsewhere; closing here", room_id)
+                    await self.end_room(room_id)
+                for room in await self.room_store.many(room_ids):
+                    if room.state == "ended":
+                        await self.end_room(room.id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("media upkeep failed", exc_info=True)
+
+    def _count(self) -> None:
+        self.stats.publishers(len(self.publishers))
+        self.stats.viewers(sum(1 for s in self.sessions.values() if s.role == "viewer"))
+
+    def _require_enabled(self) -> None:
+        if not self.cfg.enabled:
+            raise MediaDisabled("live video is turned off on this server")
+
+    def state(self) -> dict[str, object]:
+        """For ops and tests: what this process holds."""
+        return {
+            "process_id": self.process_id, "port": self.port,
+            "rooms": {rid: {"viewers": r.viewer_count, "frames_in": r.frames_in,
+                            "keyframes_in": r.keyframes_in,
+                            "keyframe_requests": r.keyframe_requests_sent,
+                            "sources": {k: v.codec for k, v in r.sources.items()}}
+                      for rid, r in self.relays.items()},
+            "sessions": len(self.sessions), "at": now_ms(),
+        }

@@ -1,0 +1,133 @@
+"""WHIP and WHEP sessions: one server-side ``RTCPeerConnection`` each, wired to the room's
+relay through ``aiortc_hooks`` (the publisher's receivers feed the relay; each viewer's
+senders read a ``ViewerTrack`` and packetize without encoding).
+
+A session's offer/answer is complete in one round trip (the answer carries all candidates;
+no trickle ICE). A session whose connection is not up ``idle_ms`` after the answer is closed,
+and so is one whose connection fails or closes."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+
+from live_server.media import aiortc_hooks
+from live_server.media.relay import RoomRelay
+from live_server.media.sdp import Track
+from live_server.protocol import now_ms
+
+log = logging.getLogger(__name__)
+
+RTX = RTCRtpCodecCapability(mimeType="video/rtx", clockRate=90000)
+
+Callback = Callable[["MediaSession"], Awaitable[None]]
+
+
+def _preferences(track: Track) -> list[RTCRtpCodecCapability]:
+    """Exactly the track's codec (and RTX for video retransmissions)."""
+    prefs = [aiortc_hooks.capability(track.codec)]
+    if track.kind == "video":
+        prefs.append(RTX)
+    return prefs
+
+
+class MediaSession:
+    """One WHIP (``role == "publisher"``) or WHEP (``"viewer"``) session."""
+
+    def __init__(self, room_id: str, role: str, config: RTCConfiguration, idle_ms: int,
+                 *, on_connected: Callback | None = None, on_end: Callback | None = None,
+                 user_id: str | None = None) -> None:
+        self.id = secrets.token_urlsafe(18)  # the resource URL's secret part
+        self.room_id = room_id
+        self.role = role
+        self.user_id = user_id
+        self.etag = f'"{secrets.token_hex(8)}"'
+        self.created_at = now_ms()
+        self.pc = RTCPeerConnection(configuration=config)
+        self.tracks: list[Track] = []
+        self.connected = False
+        self.closed = False
+        self.replaced = False
+        self.end_reason = ""
+        self._idle_ms = idle_ms
+        self._idle: asyncio.TimerHandle | None = None
+        self._on_connected = on_connected
+        self._on_end = on_end
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.pc.on("connectionstatechange", self._state_changed)
+
+    @property
+    def codecs(self) -> dict[str, str]:
+        return {t.kind: t.codec_name for t in self.tracks}
+
+    async def answer_publisher(self, offer: str, tracks: list[Track], relay: RoomRelay) -> str:
+        """Receive the offered tracks into ``relay``; the SDP answer."""
+        self.tracks = tracks
+        for track in tracks:
+            transceiver = self.pc.addTransceiver(track.kind, direction="recvonly")
+            transceiver.setCodecPreferences(_preferences(track))
+            aiortc_hooks.tap_receiver(transceiver.receiver,
+                                      functools.partial(relay.push, track.kind))
+            if track.kind == "video":
+                relay.set_keyframe_sender(
+                    functools.partial(aiortc_hooks.send_pli, transceiver.receiver))
+        return await self._answer(offer)
+
+    async def answer_viewer(self, offer: str, tracks: list[Track], relay: RoomRelay) -> str:
+        """Send the room's tracks to this viewer, forwarded as they are; the SDP answer."""
+        self.tracks = tracks
+        for track in tracks:
+            transceiver = self.pc.addTransceiver(relay.viewer_track(track.kind),
+                                                 direction="sendonly")
+            transceiver.setCodecPreferences(_preferences(track))
+            aiortc_hooks.passthrough_sender(transceiver.sender, track.codec_name,
+                                            relay.request_keyframe)
+        return await self._answer(offer)
+
+    async def _answer(self, offer: str) -> str:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self._idle = asyncio.get_running_loop().call_later(self._idle_ms / 1000,
+                                                           self._idle_check)
+        return str(self.pc.localDescription.sdp)
+
+    def _idle_check(self) -> None:
+        self._idle = None
+        if not self.connected and not self.closed:
+            self._spawn(self.close("ice_timeout"))
+
+    def _state_changed(self) -> None:
+        state = self.pc.connectionState
+        if state == "connected" and not self.connected and not self.closed:
+            self.connected = True
+            if self._on_connected is not None:
+                self._spawn(self._on_connected(self))
+        elif state in ("failed", "closed") and not self.closed:
+            self._spawn(self.close("disconnected" if state == "failed" else "closed"))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self, reason: str = "closed") -> None:
+        """Close the peer connection (idempotent) and tell the owner once."""
+        if self.closed:
+            return
+        self.closed = True
+        self.end_reason = reason
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        try:
+            await self.pc.close()
+        except Exception:  # a half-open connection must still count as closed
+            log.warning("closing %s session %s failed", self.role, self.id, exc_info=True)
+        if self._on_end is not None:
+            await self._on_end(self)

@@ -1,0 +1,67 @@
+"""Media state in Valkey: a room's media home (the process holding its publisher) and the
+room events of the video (``video_started`` / ``video_stopped``, guaranteed)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from live_server.errors import NotFound
+from live_server.protocol import Json, dumps, event
+from live_server.store.core import StoreCore, text
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MediaHome:
+    process_id: str
+    url: str
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> MediaHome:
+        value = raw.decode() if isinstance(raw, bytes) else raw
+        proc, _, url = value.partition("|")
+        return cls(proc, url)
+
+
+class MediaStore:
+    def __init__(self, core: StoreCore, *, history_max: int, home_ttl_ms: int) -> None:
+        self.core = core
+        self.keys = core.keys
+        self.history_max = history_max
+        self.ttl_ms = home_ttl_ms
+
+    async def home(self, room_id: str) -> MediaHome | None:
+        raw = await self.core.client.get(self.keys.media_home(room_id))
+        return MediaHome.parse(raw) if raw else None
+
+    async def claim(self, room_id: str, process_id: str, url: str) -> MediaHome | None:
+        """Become the room's media home; the other live home if there is one (then nothing
+        changed)."""
+        reply = await self.core.script("media_home", [self.keys.media_home(room_id)],
+                                       ["claim", process_id, url, self.ttl_ms])
+        return MediaHome.parse(reply[1]) if text(reply[0]) == "taken" else None
+
+    async def refresh(self, room_ids: list[str], process_id: str) -> list[str]:
+        """Extend the homes this process holds; the rooms it turned out not to hold any more."""
+        if not room_ids:
+            return []
+        script = self.core.scripts.get("media_home")
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for rid in room_ids:
+                await script(keys=[self.keys.media_home(rid)],
+                             args=["refresh", process_id, "", self.ttl_ms], client=pipe)
+            replies = await pipe.execute()
+        return [rid for rid, reply in zip(room_ids, replies, strict=True)
+                if text(reply[0]) != "ok"]
+
+    async def release(self, room_id: str, process_id: str) -> None:
+        await self.core.script("media_home", [self.keys.media_home(room_id)],
+                               ["release", process_id, "", self.ttl_ms])
+
+    async def append_event(self, room_id: str, kind: str, data: Json) -> int:
+        """A guaranteed room event (sequenced, kept in the history, published)."""
+        k = self.keys.room(room_id)
+        reply = await self.core.script("room_event", [k.meta, k.seq, k.events],
+                                       [k.channel, self.history_max, dumps(event(kind, data))])
+        if text(reply[0]) != "ok":
+            raise NotFound("no such room")
+        return int(reply[1])

@@ -1,0 +1,247 @@
+"""WHIP (RFC 9725) and WHEP handlers, and the private media listener of this process.
+
+Answers follow the RFC rather than the JSON API conventions: ``201`` with the SDP answer,
+``Location`` (absolute, on the process holding the session), ``ETag`` and ``Link`` headers;
+``204`` for DELETE; ``405`` for PATCH (no trickle ICE, no ICE restart); ``307`` to the room's
+media home; ``409`` + ``Retry-After`` when nobody publishes. Error bodies are still the
+project's ``{"error": {...}}`` JSON. Every answer carries CORS headers so pages on another
+origin (and the private port, which is another origin) can use the endpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.web_runner import BaseRunner
+
+from live_server.errors import BadRequest, LiveError
+from live_server.media.relay import RelayStats
+from live_server.media.service import (
+    MediaFull,
+    MediaRedirect,
+    MediaService,
+    MediaStats,
+    NoPublisher,
+)
+from live_server.store.media import MediaStore
+from live_server.web.http import error_response, identity
+from live_server.web.keys import SERVICES
+
+log = logging.getLogger(__name__)
+
+MEDIA = web.AppKey("media", MediaService)
+SDP = "application/sdp"
+routes = web.RouteTableDef()
+
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, DELETE, PATCH, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Expose-Headers": "Location, ETag, Link, Retry-After, Accept-Post",
+    "Access-Control-Max-Age": "86400",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class UnsupportedMediaType(LiveError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+def media(request: web.Request) -> MediaService:
+    return request.app[MEDIA]
+
+
+def _answer_errors(handler: Handler) -> Handler:
+    """LiveError → the RFC's status with its headers (Location, Retry-After, Allow) and CORS."""
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except LiveError as err:
+            request.app[SERVICES].metrics.errors.labels(err.code).inc()
+            response = error_response(err)
+            if isinstance(err, MediaRedirect):
+                response.headers["Location"] = err.location + request.path_qs
+            elif isinstance(err, NoPublisher | MediaFull):
+                response.headers["Retry-After"] = str(err.retry_after_s)
+            elif err.status == 405:
+                response.headers["Allow"] = err.extra.get("allow", "")
+        response.headers.update(_CORS)
+        return response
+    return wrapped
+
+
+async def _offer(request: web.Request) -> str:
+    ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if ctype != SDP:
+        raise UnsupportedMediaType("the body must be an SDP offer (Content-Type: "
+                                   "application/sdp)")
+    limit = request.app[SERVICES].settings.http.max_body_bytes
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise LiveError("SDP offer too large", code="payload_too_large", status=413)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the SDP offer is not UTF-8", code="bad_sdp") from None
+    if not text.strip():
+        raise BadRequest("empty SDP offer", code="bad_sdp")
+    return text
+
+
+def _created(request: web.Request, kind: str, room_id: str, session_id: str, etag: str,
+             answer: str, base: str) -> web.Response:
+    response = web.Response(status=201, text=answer, content_type=SDP)
+    response.headers["Location"] = f"{base}/api/rooms/{room_id}/{kind}/{session_id}"
+    response.headers["ETag"] = etag
+    for server in media(request).ice_servers:
+        response.headers.add("Link", server.link())
+    return response
+
+
+def _options(allow: str, accept_post: bool) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.Response(status=204)
+        response.headers["Allow"] = allow
+        if accept_post:
+            response.headers["Accept-Post"] = SDP
+        for server in media(request).ice_servers:
+            response.headers.add("Link", server.link())
+        return response
+    return handler
+
+
+def _no_patch(allow: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raise LiveError("trickle ICE and ICE restarts are not supported: send all candidates "
+                        "in the offer", code="method_not_allowed", status=405, allow=allow)
+    return handler
+
+
+# WHIP -------------------------------------------------------------------------------------
+
+async def whip_post(request: web.Request) -> web.StreamResponse:
+    who = identity(request)
+    if who.is_guest:
+        raise LiveError("a creator token is needed to publish (Authorization: Bearer ...)",
+                        code="unauthorized", status=401)
+    offer = await _offer(request)
+    room_id = request.match_info["room_id"]
+    golive = request.query.get("golive", "") in ("1", "true", "yes")
+    session, answer, base = await media(request).publish(who, room_id, offer,
+                                                         request.url.host or "", golive)
+    return _created(request, "whip", room_id, session.id, session.etag, answer, base)
+
+
+async def whep_post(request: web.Request) -> web.StreamResponse:
+    who = identity(request)
+    offer = await _offer(request)
+    room_id = request.match_info["room_id"]
+    svc = media(request)
+    session, answer = await svc.watch(who, room_id, offer)
+    return _created(request, "whep", room_id, session.id, session.etag, answer,
+                    svc.home_url(request.url.host or ""))
+
+
+def _delete(kind: str) -> Handler:
+    role = "publisher" if kind == "whip" else "viewer"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await media(request).end(request.match_info["room_id"], role,
+                                 request.match_info["session_id"])
+        return web.Response(status=204)
+    return handler
+
+
+def _session_options(kind: str) -> Handler:
+    role = "publisher" if kind == "whip" else "viewer"
+    inner = _options("DELETE, OPTIONS", accept_post=False)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        media(request).session(request.match_info["room_id"], role,
+                               request.match_info["session_id"])
+        return await inner(request)
+    return handler
+
+
+for _kind, _post in (("whip", whip_post), ("whep", whep_post)):
+    _endpoint = f"/api/rooms/{{room_id}}/{_kind}"
+    _resource = _endpoint + "/{session_id}"
+    routes.post(_endpoint)(_answer_errors(_post))
+    routes.options(_endpoint)(_answer_errors(_options("POST, OPTIONS", accept_post=True)))
+    routes.patch(_endpoint)(_answer_errors(_no_patch("POST, OPTIONS")))
+    routes.delete(_resource)(_answer_errors(_delete(_kind)))
+    routes.options(_resource)(_answer_errors(_session_options(_kind)))
+    routes.patch(_resource)(_answer_errors(_no_patch("DELETE, OPTIONS")))
+
+
+# The private media listener and the service's life cycle ------------------------------------
+
+class _SameAppRunner(BaseRunner):
+    """Serves an already started app on extra sockets. An ``AppRunner`` would run the app's
+    startup (and so this very context) a second time; this runner only makes a request
+    handler for the app (what ``AppRunner`` does after startup)."""
+
+    def __init__(self, app: web.Application) -> None:
+        super().__init__()
+        self._app = app
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def _make_server(self) -> web.Server:
+        server: web.Server = self._app._make_handler()
+        return server
+
+    async def _cleanup_server(self) -> None:
+        pass
+
+
+def media_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
+    """Builds the media service, opens this process's private media port (``media.home_port``
+    on ``server.host``: with several processes on one SO_REUSEPORT port, this is the address
+    that reaches *this* process, recorded as the room's media home) and closes every session
+    at shutdown."""
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        services = app[SERVICES]
+        settings = services.settings
+        m = services.metrics
+        stats = MediaStats(
+            relay=RelayStats(forwarded=m.media_forwarded.inc, dropped=m.media_dropped.inc,
+                             keyframe_requests=m.media_keyframe_requests.inc),
+            publishers=m.media_publishers.set, viewers=m.media_viewers.set)
+        store = MediaStore(services.core, history_max=settings.history.max_events,
+                           home_ttl_ms=settings.media.home_ttl_ms)
+        service = MediaService(settings, services.room_store, services.rooms, store, stats)
+        app[MEDIA] = service
+        runner: _SameAppRunner | None = None
+        if settings.media.enabled:
+            sock = _listen(settings.server.host, settings.media.home_port)
+            service.port = int(sock.getsockname()[1])
+            runner = _SameAppRunner(app)
+            await runner.setup()
+            await web.SockSite(runner, sock).start()
+            await service.start()
+            log.info("media sessions served on port %d", service.port)
+        try:
+            yield
+        finally:
+            await service.stop()
+            if runner is not None:
+                await runner.cleanup()
+    return ctx
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.setblocking(False)
+    return sock
+
+

@@ -1,0 +1,148 @@
+"""aiortc peers for the media tests: a publisher that encodes a synthetic picture (the client
+side encodes, as a browser or OBS would) and viewers that decode what they receive."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import av
+from aiortc import (
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
+from aiortc.mediastreams import MediaStreamError
+
+from tests.helpers import WAIT_S
+
+WIDTH, HEIGHT = 320, 240
+
+
+class MovingPicture(VideoStreamTrack):
+    """A moving gradient, so every frame differs and the encoder produces real inter frames."""
+
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT) -> None:
+        super().__init__()
+        self.width, self.height = width, height
+        size = width * height
+        self._luma = bytes((i * 7 + (i // width) * 3) & 0xFF for i in range(2 * size))
+        self._chroma = bytes([128]) * (size // 4)
+        self.sent = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        offset = (self.sent * 5) % (self.width * self.height)
+        frame.planes[0].update(self._luma[offset:offset + self.width * self.height])
+        frame.planes[1].update(self._chroma)
+        frame.planes[2].update(self._chroma)
+        frame.pts, frame.time_base = pts, time_base
+        self.sent += 1
+        return frame
+
+
+def _prefer(transceiver: Any, kind: str, codec: str) -> None:
+    caps = RTCRtpSender.getCapabilities(kind).codecs
+    wanted = [c for c in caps if c.mimeType.lower() == f"{kind}/{codec}".lower()]
+    transceiver.setCodecPreferences(wanted)
+
+
+async def post_sdp(http: aiohttp.ClientSession, url: str, sdp: str,
+                   token: str | None = None) -> tuple[int, dict[str, str], str]:
+    headers = {"Content-Type": "application/sdp"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    async with http.post(url, data=sdp, headers=headers) as resp:
+        return resp.status, dict(resp.headers), await resp.text()
+
+
+class Publisher:
+    """A WHIP client publishing one video track in ``codec``."""
+
+    def __init__(self, codec: str = "VP8") -> None:
+        self.pc = RTCPeerConnection()
+        self.track = MovingPicture()
+        transceiver = self.pc.addTransceiver(self.track, direction="sendonly")
+        _prefer(transceiver, "video", codec)
+        self.location: str | None = None
+        self.headers: dict[str, str] = {}
+
+    async def offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return str(self.pc.localDescription.sdp)
+
+    async def publish(self, http: aiohttp.ClientSession, url: str, token: str) -> int:
+        status, headers, body = await post_sdp(http, url, await self.offer(), token)
+        self.headers = headers
+        if status == 201:
+            self.location = headers["Location"]
+            await self.pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
+        return status
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+class Viewer:
+    """A WHEP client that decodes every video frame it receives and records its size."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection()
+        self.pc.addTransceiver("video", direction="recvonly")
+        self.sizes: list[tuple[int, int]] = []
+        self._changed = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self.location: str | None = None
+        self.status = 0
+        self.headers: dict[str, str] = {}
+
+        @self.pc.on("track")
+        def on_track(track: Any) -> None:
+            self._reader = asyncio.ensure_future(self._read(track))
+
+    async def _read(self, track: Any) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                self.sizes.append((frame.width, frame.height))
+                self._changed.set()
+        except MediaStreamError:
+            pass
+
+    @property
+    def decoded(self) -> int:
+        return len(self.sizes)
+
+    async def watch(self, http: aiohttp.ClientSession, url: str,
+                    token: str | None = None) -> int:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        self.status, self.headers, body = await post_sdp(
+            http, url, self.pc.localDescription.sdp, token)
+        if self.status == 201:
+            self.location = self.headers["Location"]
+            await self.pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
+        return self.status
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
+        async def check() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+        await asyncio.wait_for(check(), timeout)
+
+    async def close(self) -> None:
+        await self.pc.close()
+        if self._reader is not None:
+            self._reader.cancel()
+
+
+
+
+def app_of(live: Any) -> Any:
+    """The in-process aiohttp app behind the ``live`` fixture."""
+    app = getattr(live, "app", None)
+    return app if app is not None else live.client.app
