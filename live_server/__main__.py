@@ -21,6 +21,7 @@ from live_server import config
 from live_server.app import create_app
 from live_server.auth import ROLES, mint
 from live_server.store.embedded import EmbeddedValkey
+from live_server.web.front import LiveRunner
 
 log = logging.getLogger("live_server")
 
@@ -46,8 +47,8 @@ async def _serve(settings: config.Settings, reuse_port: bool) -> None:
     _tune_gc()
     host, port = settings.server.host, settings.server.port
     app = create_app(settings, info={"port": port})
-    runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                           shutdown_timeout=settings.server.shutdown_grace_ms / 1000)
+    runner = LiveRunner(app, handle_signals=False, access_log=None,
+                        shutdown_timeout=settings.server.shutdown_grace_ms / 1000)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=4096)
     await site.start()

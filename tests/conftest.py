@@ -17,12 +17,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from live_server import config
 from live_server.app import create_app
 from live_server.auth import Role, mint
 from live_server.store.embedded import EmbeddedValkey, free_port
+from live_server.web.front import LiveRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -103,6 +105,14 @@ class LiveApp:
         return str(room["id"])
 
 
+class LiveTestServer(TestServer):
+    """aiohttp's test server with the server's own runner, so sockets meet the same front door
+    (lean websocket gateway) as in production."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        return LiveRunner(self.app, **kwargs)
+
+
 @pytest.fixture
 async def live_app_factory(
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
@@ -110,7 +120,7 @@ async def live_app_factory(
 ) -> Callable[..., Awaitable[LiveApp]]:
     async def factory(**sections: dict[str, Any]) -> LiveApp:
         settings = settings_factory(**sections)
-        client = await aiohttp_client(TestServer(create_app(settings), host="127.0.0.1"))
+        client = await aiohttp_client(LiveTestServer(create_app(settings), host="127.0.0.1"))
         return LiveApp(client=client, settings=settings)
     return factory
 

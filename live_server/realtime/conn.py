@@ -41,7 +41,8 @@ class Conn:
     on_kick: Any = None
     # loop time anything (a frame, a pong) last came from the client
     seen_at: float = dataclasses.field(default_factory=lambda: asyncio.get_running_loop().time())
-    closing_task: asyncio.Task[None] | None = None
+    # set when a close was asked for from outside (ban, shutdown); done when the socket is gone
+    closing_task: asyncio.Future[None] | None = None
 
     @property
     def visitor_id(self) -> str:

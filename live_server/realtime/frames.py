@@ -11,6 +11,7 @@ import struct
 
 _TEXT = 0x81  # FIN + text opcode
 _CLOSE = 0x88  # FIN + close opcode
+_PONG = 0x8A  # FIN + pong opcode
 PING_FRAME = b"\x89\x00"  # FIN + ping, no payload: the same two bytes for every socket
 
 
@@ -24,6 +25,12 @@ def _header(first: int, length: int) -> bytes:
 
 def text_frame(payload: bytes) -> bytes:
     return _header(_TEXT, len(payload)) + payload
+
+
+def pong_frame(payload: bytes) -> bytes:
+    """The answer to a client's ping: the same application data back (at most 125 bytes, which
+    the frame reader already enforces for control frames)."""
+    return _header(_PONG, len(payload)) + payload
 
 
 def close_frame(code: int, reason: str = "") -> bytes:

@@ -1,7 +1,9 @@
-"""The room websocket: authenticate, join, then read frames and hand them to the session.
-
-Thin on purpose: protocol rules live in ``services.session``; this file knows aiohttp, close
-codes, the flood limit and the order of a graceful close.
+"""The room websocket when aiohttp owns the socket: an upgrade that arrives on a keep-alive
+connection which already carried HTTP requests (aiohttp's client may reuse one from its pool).
+An upgrade on a fresh connection never reaches this handler: the lean gateway (``web.lean``)
+takes it before aiohttp sees it. Both share the admission rules in ``web.gateway`` and the
+protocol rules in ``services.session``; this file knows aiohttp, the flood limit and the order
+of a graceful close.
 """
 
 from __future__ import annotations
@@ -9,27 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-from typing import Any
 
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
-from live_server.auth import GUEST, Identity, verify
-from live_server.domain.rooms import shared
-from live_server.errors import (
-    CloseCode,
-    Internal,
-    InvalidField,
-    LiveError,
-    NotFound,
-    Unauthorized,
-)
-from live_server.protocol import error_frame, get_str, loads_object
+from live_server.auth import Identity
+from live_server.errors import CloseCode, Internal, LiveError
+from live_server.protocol import error_frame
 from live_server.realtime.conn import Conn
 from live_server.realtime.frames import text_frame
 from live_server.services.container import Services
 from live_server.services.session import Session
+from live_server.web import gateway
+from live_server.web.gateway import Refused
 from live_server.web.http import services
 from live_server.web.keys import SHUTTING_DOWN
 
@@ -37,60 +31,21 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
-class _Refused(Exception):
-    def __init__(self, err: LiveError, close_code: int, reason: str) -> None:
-        self.err, self.close_code, self.reason = err, close_code, reason
-
-
-def _since(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        since = int(value)
-    except (TypeError, ValueError):
-        raise _Refused(InvalidField("'since' must be an integer"), CloseCode.NORMAL,
-                       "bad_request") from None
-    if since < 0:
-        raise _Refused(InvalidField("'since' must be >= 0"), CloseCode.NORMAL, "bad_request")
-    return since
-
-
-def _verify(request: web.Request, token: str) -> Identity:
-    cfg = services(request).settings.auth
-    try:
-        return verify(cfg.secret, token, leeway_s=cfg.leeway_s)
-    except LiveError as err:
-        raise _Refused(err, CloseCode.UNAUTHORIZED, "unauthorized") from None
-
-
-async def _authenticate(request: web.Request, ws: web.WebSocketResponse,
+async def _authenticate(s: Services, request: web.Request, ws: web.WebSocketResponse,
                         ) -> tuple[Identity, int | None]:
-    query = request.query
-    if query.get("token"):
-        return _verify(request, query["token"]), _since(query.get("since"))
-    if query.get("guest") == "1":
-        return GUEST, _since(query.get("since"))
-    timeout = services(request).settings.ws.auth_timeout_ms / 1000
+    found = gateway.from_query(s, request.query)
+    if found is not None:
+        return found
     try:
-        msg = await ws.receive(timeout=timeout)
+        msg = await ws.receive(timeout=s.settings.ws.auth_timeout_ms / 1000)
     except TimeoutError:
-        raise _Refused(Unauthorized("no auth frame in time"), CloseCode.AUTH_TIMEOUT,
-                       "auth_timeout") from None
+        raise gateway.auth_timeout() from None
     if msg.type != WSMsgType.TEXT:
-        raise _Refused(Unauthorized("the first frame must be a text 'auth' frame"),
-                       CloseCode.UNAUTHORIZED, "unauthorized")
-    try:
-        first = loads_object(msg.data)
-        if first.get("op") != "auth":
-            raise Unauthorized("the first frame must be {'op': 'auth', ...}")
-        token = get_str(first, "token", allow_none=True, required=False, max_len=4096)
-    except LiveError as err:
-        raise _Refused(err, CloseCode.UNAUTHORIZED, "unauthorized") from None
-    who = _verify(request, token) if token else GUEST
-    return who, _since(first.get("since") if "since" in first else query.get("since"))
+        raise gateway.not_text_first()
+    return gateway.from_auth_frame(s, msg.data, request.query)
 
 
-@routes.get("/ws/rooms/{room_id}")
+@routes.get(gateway.ROOM_PATH + "{room_id}")
 async def room_ws(request: web.Request) -> web.StreamResponse:
     s = services(request)
     cfg = s.settings.ws
@@ -104,57 +59,33 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     if transport is None:
         return ws
-    if cfg.socket_sndbuf_bytes:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, cfg.socket_sndbuf_bytes)
-    room_id = request.match_info["room_id"]
+    gateway.tune_socket(s, transport)
     conn: Conn | None = None
     try:
-        who, since = await _authenticate(request, ws)
-        room, banned = await s.room_store.get_for_user(room_id, who.user_id)
-        if room is None:
-            raise _Refused(NotFound("no such room"), CloseCode.ROOM_NOT_FOUND, "room_not_found")
-        if who.is_guest and not room.allow_guests:
-            raise _Refused(LiveError("log in to watch this room", code="guests_not_allowed",
-                                     status=403),
-                           CloseCode.GUESTS_NOT_ALLOWED, "guests_not_allowed")
-        if banned:
-            raise _Refused(LiveError("you are banned from this room", code="banned",
-                                     status=403), CloseCode.BANNED, "banned")
-        conn = Conn(room_id=room_id, transport=transport, user_id=who.user_id, name=who.name,
-                    role=who.role)
-        conn.on_kick = lambda code, reason: _close_soon(ws, conn, code, reason)
-        session = Session(settings=s.settings, who=who, room=shared(room), conn=conn, node=s.node,
-                          rooms=s.rooms, chat=s.chat, room_store=s.room_store,
-                          presence=s.presence,
-                          on_error=s.count_error, on_op=s.count_request, shelf=s.shelf,
-                          money=s.money)
-        s.metrics.connections.inc()
-        s.metrics.connects.labels("ok").inc()
+        who, since = await _authenticate(s, request, ws)
+        room = await gateway.admit(s, request.match_info["room_id"], who)
+        session = gateway.session_for(s, who, room, transport)
+        conn = session.conn
+        conn.on_kick = lambda code, reason: _close_soon(ws, session.conn, code, reason)
+        gateway.count_join(s)
         await session.open(since)
-        await _serve(request, ws, session, conn)
+        await _serve(s, ws, session, conn)
     except LiveError as err:  # during the join (e.g. the room vanished)
-        await _refuse(s, ws, _Refused(err, CloseCode.NORMAL, err.code))
+        await _refuse(s, ws, Refused(err, CloseCode.NORMAL, err.code))
     except (OSError, RedisError, TimeoutError) as exc:  # the store failed during the join
         log.warning("websocket join failed: %s", exc)
-        await _refuse(s, ws, _Refused(Internal("try again shortly"), CloseCode.INTERNAL,
-                                      "internal"))
-    except _Refused as refused:
+        await _refuse(s, ws, Refused(Internal("try again shortly"), CloseCode.INTERNAL,
+                                     "internal"))
+    except Refused as refused:
         await _refuse(s, ws, refused)
     finally:
-        if conn is not None:
-            s.node.leave(conn)
-            s.metrics.connections.dec()
-        code = (conn.close_code if conn is not None and conn.close_code else ws.close_code)
-        s.metrics.closes.labels(str(code or 1006)).inc()  # 1006: no close frame (dropped)
+        gateway.count_leave(s, conn, ws.close_code)
     return ws
 
 
-async def _refuse(s: Services, ws: web.WebSocketResponse, refused: _Refused) -> None:
+async def _refuse(s: Services, ws: web.WebSocketResponse, refused: Refused) -> None:
     """An error frame with id null, then the close code that goes with it."""
-    s.metrics.connects.labels(refused.err.code).inc()
-    s.metrics.errors.labels(refused.err.code).inc()
+    gateway.count_refusal(s, refused)
     with contextlib.suppress(Exception):
         await ws.send_str(error_frame(None, refused.err).decode())
     with contextlib.suppress(Exception):
@@ -172,9 +103,7 @@ async def _close(ws: web.WebSocketResponse, code: int, reason: str) -> None:
     await ws.close(code=code, message=reason.encode())
 
 
-async def _serve(request: web.Request, ws: web.WebSocketResponse, session: Session,
-                 conn: Conn) -> None:
-    s = services(request)
+async def _serve(s: Services, ws: web.WebSocketResponse, session: Session, conn: Conn) -> None:
     hub = s.node.hub
     max_frames = s.settings.ws.max_frames_per_s
     loop = asyncio.get_running_loop()

@@ -1,0 +1,136 @@
+"""What every room websocket goes through before and after its frames, whichever code owns the
+socket: who is it (token in the query or a first ``auth`` frame), may it enter this room, the
+connection and session objects, and the counting of joins and closes.
+
+Two front ends use it: the lean gateway (``web.lean``), which owns sockets that opened with the
+upgrade, and aiohttp's handler (``web.ws``) for an upgrade that arrives on a keep-alive
+connection that already carried HTTP requests.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from live_server.auth import GUEST, Identity, verify
+from live_server.domain.rooms import Room, shared
+from live_server.errors import CloseCode, InvalidField, LiveError, NotFound, Unauthorized
+from live_server.protocol import get_str, loads_object
+from live_server.realtime.conn import Conn, Transport
+from live_server.services.container import Services
+from live_server.services.session import Session
+
+ROOM_PATH = "/ws/rooms/"
+
+
+class Refused(Exception):
+    """The websocket is refused: an error frame with ``err``, then ``close_code``."""
+
+    def __init__(self, err: LiveError, close_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.err, self.close_code, self.reason = err, close_code, reason
+
+
+def since_of(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        since = int(value)
+    except (TypeError, ValueError):
+        raise Refused(InvalidField("'since' must be an integer"), CloseCode.NORMAL,
+                      "bad_request") from None
+    if since < 0:
+        raise Refused(InvalidField("'since' must be >= 0"), CloseCode.NORMAL, "bad_request")
+    return since
+
+
+def _verify(s: Services, token: str) -> Identity:
+    cfg = s.settings.auth
+    try:
+        return verify(cfg.secret, token, leeway_s=cfg.leeway_s)
+    except LiveError as err:
+        raise Refused(err, CloseCode.UNAUTHORIZED, "unauthorized") from None
+
+
+def from_query(s: Services, query: Mapping[str, str]) -> tuple[Identity, int | None] | None:
+    """Credentials from the URL, or None when the client will send an ``auth`` frame first."""
+    if query.get("token"):
+        return _verify(s, query["token"]), since_of(query.get("since"))
+    if query.get("guest") == "1":
+        return GUEST, since_of(query.get("since"))
+    return None
+
+
+def from_auth_frame(s: Services, text: str | bytes,
+                    query: Mapping[str, str]) -> tuple[Identity, int | None]:
+    """``{"op": "auth", "token": ..., "since": ...}``; no token means a guest."""
+    try:
+        first = loads_object(text)
+        if first.get("op") != "auth":
+            raise Unauthorized("the first frame must be {'op': 'auth', ...}")
+        token = get_str(first, "token", allow_none=True, required=False, max_len=4096)
+    except LiveError as err:
+        raise Refused(err, CloseCode.UNAUTHORIZED, "unauthorized") from None
+    who = _verify(s, token) if token else GUEST
+    return who, since_of(first.get("since") if "since" in first else query.get("since"))
+
+
+def not_text_first() -> Refused:
+    return Refused(Unauthorized("the first frame must be a text 'auth' frame"),
+                   CloseCode.UNAUTHORIZED, "unauthorized")
+
+
+def auth_timeout() -> Refused:
+    return Refused(Unauthorized("no auth frame in time"), CloseCode.AUTH_TIMEOUT, "auth_timeout")
+
+
+async def admit(s: Services, room_id: str, who: Identity) -> Room:
+    """The room, if this identity may watch it now."""
+    room, banned = await s.room_store.get_for_user(room_id, who.user_id)
+    if room is None:
+        raise Refused(NotFound("no such room"), CloseCode.ROOM_NOT_FOUND, "room_not_found")
+    if who.is_guest and not room.allow_guests:
+        raise Refused(LiveError("log in to watch this room", code="guests_not_allowed",
+                                status=403),
+                      CloseCode.GUESTS_NOT_ALLOWED, "guests_not_allowed")
+    if banned:
+        raise Refused(LiveError("you are banned from this room", code="banned", status=403),
+                      CloseCode.BANNED, "banned")
+    return shared(room)
+
+
+def session_for(s: Services, who: Identity, room: Room, transport: Transport) -> Session:
+    conn = Conn(room_id=room.id, transport=transport, user_id=who.user_id, name=who.name,
+                role=who.role)
+    return Session(settings=s.settings, who=who, room=room, conn=conn, node=s.node,
+                   rooms=s.rooms, chat=s.chat, room_store=s.room_store, presence=s.presence,
+                   on_error=s.count_error, on_op=s.count_request, shelf=s.shelf, money=s.money)
+
+
+def tune_socket(s: Services, transport: Any) -> None:
+    size = s.settings.ws.socket_sndbuf_bytes
+    if size:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def count_join(s: Services) -> None:
+    s.metrics.connections.inc()
+    s.metrics.connects.labels("ok").inc()
+
+
+def count_refusal(s: Services, refused: Refused) -> None:
+    s.metrics.connects.labels(refused.err.code).inc()
+    s.metrics.errors.labels(refused.err.code).inc()
+
+
+def count_leave(s: Services, conn: Conn | None, code: int | None) -> None:
+    """After the socket is gone: out of the room, and its close code counted (1006: the
+    connection dropped without a close frame)."""
+    if conn is not None:
+        s.node.leave(conn)
+        s.metrics.connections.dec()
+        code = conn.close_code or code
+    s.metrics.closes.labels(str(code or 1006)).inc()

@@ -1,0 +1,283 @@
+"""The lean gateway: a room websocket owned by one small protocol object instead of aiohttp.
+
+An idle viewer is most of a live room, and under aiohttp each one kept a parsed request, a
+request handler with its parser, a websocket reader and writer, and a handler task parked in
+``receive()`` (about 13 KB, measured). Here a viewer is the transport, this object, its frame
+reader, the ``Conn`` and the ``Session``; no task exists while it is idle. A task runs only for
+work that awaits the store: the join, and the requests the viewer sends (one at a time, in
+order). The rules are the same as aiohttp's path (``web.ws``): both use ``web.gateway`` and
+``services.session``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from live_server.auth import Identity
+from live_server.errors import CloseCode, Internal, LiveError
+from live_server.protocol import error_frame
+from live_server.realtime.conn import Conn
+from live_server.realtime.frames import close_frame, pong_frame, text_frame
+from live_server.services.container import Services
+from live_server.services.session import Session
+from live_server.web import gateway
+from live_server.web.gateway import Refused
+from live_server.web.wsproto import (
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Fault,
+    FrameReader,
+    close_payload,
+)
+
+log = logging.getLogger(__name__)
+
+_AUTH, _JOINING, _OPEN, _CLOSING = 0, 1, 2, 3
+
+
+class LeanSocket(asyncio.Protocol):
+    """One room websocket from the 101 on. ``start`` is called by the front door right after
+    it wrote the 101 and handed the transport over."""
+
+    __slots__ = (
+        "close_code",
+        "conn",
+        "count",
+        "done",
+        "finished",
+        "inbox",
+        "lost",
+        "on_gone",
+        "query",
+        "reader",
+        "room_id",
+        "s",
+        "session",
+        "state",
+        "task",
+        "timer",
+        "transport",
+        "window",
+    )
+
+    def __init__(self, s: Services, room_id: str, query: Mapping[str, str],
+                 on_gone: Callable[[LeanSocket], None]) -> None:
+        self.s = s
+        self.room_id = room_id
+        self.query = query
+        self.transport: Any = None
+        self.reader = FrameReader(s.settings.ws.max_frame_bytes)
+        self.state = _AUTH
+        self.session: Session | None = None
+        self.conn: Conn | None = None
+        self.inbox: list[bytes] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.window = 0.0
+        self.count = 0
+        self.lost = False
+        self.close_code: int | None = None
+        self.done: asyncio.Future[None] | None = None
+        self.finished = False
+        self.on_gone = on_gone
+
+    # Start and input ------------------------------------------------------------------------
+
+    def start(self, transport: Any, rest: bytes) -> None:
+        self.transport = transport
+        gateway.tune_socket(self.s, transport)
+        try:
+            found = gateway.from_query(self.s, self.query)
+        except Refused as refused:
+            self._refuse(refused)
+            return
+        if found is None:
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_later(self.s.settings.ws.auth_timeout_ms / 1000,
+                                         self._auth_timeout)
+        else:
+            self._join(*found)
+        if rest:
+            self.data_received(rest)
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return
+        try:
+            messages = self.reader.feed(data)
+        except Fault as fault:
+            if self.state == _CLOSING:
+                self.transport.close()
+            else:
+                self.close(fault.code, fault.reason)
+            return
+        if not messages:
+            return
+        now = asyncio.get_running_loop().time()
+        if self.conn is not None:
+            self.conn.seen_at = now
+        for op, payload in messages:
+            if self.state == _CLOSING:
+                if op == OP_CLOSE:  # the answer to our close: done
+                    self.transport.close()
+                    return
+            elif op == OP_TEXT:
+                self._text(payload, now)
+            elif op == OP_PING:
+                self.transport.write(pong_frame(payload))
+            elif op == OP_PONG:
+                pass  # seen_at is all a pong is for
+            elif op == OP_CLOSE:
+                self._client_close(payload)
+                return
+            elif self.state == _AUTH:  # binary first frame
+                self._refuse(gateway.not_text_first())
+            else:
+                self.close(CloseCode.BINARY, "binary_not_supported")
+
+    def _text(self, payload: bytes, now: float) -> None:
+        if self.state == _AUTH:
+            self._cancel_timer()
+            try:
+                who, since = gateway.from_auth_frame(self.s, payload, self.query)
+            except Refused as refused:
+                self._refuse(refused)
+                return
+            self._join(who, since)
+            return
+        if now - self.window >= 1.0:
+            self.window, self.count = now, 0
+        self.count += 1
+        if self.count > self.s.settings.ws.max_frames_per_s:
+            self.close(CloseCode.FLOOD, "flood")
+            return
+        if self.inbox is None:
+            self.inbox = []
+        self.inbox.append(payload)
+        if self.state == _OPEN and self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+
+    # Join and requests ----------------------------------------------------------------------
+
+    def _join(self, who: Identity, since: int | None) -> None:
+        self.state = _JOINING
+        self.task = asyncio.get_running_loop().create_task(self._open(who, since))
+
+    async def _open(self, who: Identity, since: int | None) -> None:
+        s = self.s
+        try:
+            room = await gateway.admit(s, self.room_id, who)
+            if self.lost:
+                return
+            session = gateway.session_for(s, who, room, self.transport)
+            self.session, self.conn = session, session.conn
+            session.conn.on_kick = self._kicked
+            gateway.count_join(s)
+            await session.open(since)
+            if self.state == _JOINING:
+                self.state = _OPEN
+        except Refused as refused:
+            self._refuse(refused)
+        except LiveError as err:  # during the join (e.g. the room vanished)
+            self._refuse(Refused(err, CloseCode.NORMAL, err.code))
+        except (OSError, RedisError, TimeoutError) as exc:  # the store failed during the join
+            log.warning("websocket join failed: %s", exc)
+            self._refuse(Refused(Internal("try again shortly"), CloseCode.INTERNAL, "internal"))
+        finally:
+            self.task = None
+            if self.lost:
+                self._finish()
+            elif self.state == _OPEN and self.inbox:
+                self.task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """The viewer's requests one at a time, in the order they came."""
+        session, inbox = self.session, self.inbox
+        assert session is not None and inbox is not None
+        hub = self.s.node.hub
+        conn = session.conn
+        try:
+            while inbox and self.state == _OPEN and not conn.closed:
+                reply = await session.handle(inbox.pop(0))
+                hub.send(conn, text_frame(reply))
+        finally:
+            self.task = None
+
+    # Closing --------------------------------------------------------------------------------
+
+    def close(self, code: int, reason: str) -> None:
+        """Send our close frame; the client answers with its own, or is cut off after the
+        grace period."""
+        if self.state == _CLOSING or self.transport.is_closing():
+            return
+        self.state = _CLOSING
+        self.close_code = code
+        if self.conn is not None and self.conn.close_code is None:
+            self.conn.close_code = code
+        self._cancel_timer()
+        self.transport.write(close_frame(code, reason))
+        self.timer = asyncio.get_running_loop().call_later(
+            self.s.settings.ws.slow_close_grace_ms / 1000, self.transport.abort)
+
+    def _refuse(self, refused: Refused) -> None:
+        """An error frame with id null, then the close code that goes with it."""
+        gateway.count_refusal(self.s, refused)
+        if not self.transport.is_closing() and self.state != _CLOSING:
+            self.transport.write(text_frame(error_frame(None, refused.err)))
+        self.close(refused.close_code, refused.reason)
+
+    def _kicked(self, code: int, reason: str) -> None:
+        """Ban or shutdown: close, and let the shutdown wait for the socket to be gone."""
+        conn = self.conn
+        if conn is not None and conn.closing_task is None:
+            conn.close_code = code
+            self.done = asyncio.get_running_loop().create_future()
+            conn.closing_task = self.done
+            self.close(code, reason)
+            if self.lost and not self.done.done():
+                self.done.set_result(None)
+
+    def _client_close(self, payload: bytes) -> None:
+        try:
+            code, _reason = close_payload(payload)
+        except Fault as fault:
+            self.close(fault.code, fault.reason)
+            return
+        self.state = _CLOSING
+        self.close_code = code
+        self.transport.write(close_frame(code) if code != 1005 else b"\x88\x00")
+        self.transport.close()
+
+    def _auth_timeout(self) -> None:
+        self.timer = None
+        if self.state == _AUTH:
+            self._refuse(gateway.auth_timeout())
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._cancel_timer()
+        if self.done is not None and not self.done.done():
+            self.done.set_result(None)
+        if self.state != _JOINING or self.task is None:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.conn is not None:
+            self.conn.closed = True
+        gateway.count_leave(self.s, self.conn, self.close_code)
+        self.on_gone(self)
