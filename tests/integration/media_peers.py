@@ -16,6 +16,7 @@ from aiortc import (
     VideoStreamTrack,
 )
 from aiortc.mediastreams import MediaStreamError
+from multidict import CIMultiDict
 
 from tests.helpers import WAIT_S
 
@@ -52,12 +53,12 @@ def _prefer(transceiver: Any, kind: str, codec: str) -> None:
 
 
 async def post_sdp(http: aiohttp.ClientSession, url: str, sdp: str,
-                   token: str | None = None) -> tuple[int, dict[str, str], str]:
+                   token: str | None = None) -> tuple[int, CIMultiDict[str], str]:
     headers = {"Content-Type": "application/sdp"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     async with http.post(url, data=sdp, headers=headers) as resp:
-        return resp.status, dict(resp.headers), await resp.text()
+        return resp.status, CIMultiDict(resp.headers), await resp.text()
 
 
 class Publisher:
@@ -69,7 +70,7 @@ class Publisher:
         transceiver = self.pc.addTransceiver(self.track, direction="sendonly")
         _prefer(transceiver, "video", codec)
         self.location: str | None = None
-        self.headers: dict[str, str] = {}
+        self.headers: CIMultiDict[str] = CIMultiDict()
 
     async def offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -98,7 +99,7 @@ class Viewer:
         self._reader: asyncio.Task[None] | None = None
         self.location: str | None = None
         self.status = 0
-        self.headers: dict[str, str] = {}
+        self.headers: CIMultiDict[str] = CIMultiDict()
 
         @self.pc.on("track")
         def on_track(track: Any) -> None:

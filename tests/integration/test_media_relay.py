@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
 from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer, app_of
-from live_server.web.media import MEDIA
 
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])

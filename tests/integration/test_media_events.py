@@ -1,0 +1,98 @@
+"""What the room sees of its video: ``video_started`` / ``video_stopped`` on the websocket,
+going live on publish, a late joiner's first picture, a publisher reconnecting."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from live_server.web.media import MEDIA
+from tests.conftest import LiveApp, token
+from tests.helpers import Viewer as WsViewer
+from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer, app_of
+
+
+async def test_video_events_reach_websocket_viewers(live: LiveApp) -> None:
+    room = await live.live_room("alice")
+    watcher = await WsViewer.connect(live.base, room, token("bob"))
+    publisher = Publisher("H264")
+    async with aiohttp.ClientSession() as http:
+        try:
+            await watcher.wait_welcome()
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            started = await watcher.wait_for(lambda: watcher.of_type("video_started"))
+            assert started[0]["data"]["codecs"] == {"video": "H264"}
+            assert isinstance(started[0]["seq"], int)  # guaranteed: sequenced, replayable
+            assert publisher.location is not None
+            async with http.delete(publisher.location) as resp:
+                assert resp.status == 204
+            stopped = await watcher.wait_for(lambda: watcher.of_type("video_stopped"))
+            assert stopped[0]["data"]["reason"] == "deleted"
+            assert stopped[0]["seq"] > started[0]["seq"]
+        finally:
+            await publisher.close()
+            await watcher.close()
+
+
+async def test_publishing_with_golive_starts_a_scheduled_room(live: LiveApp) -> None:
+    status, room = await live.call("POST", "/api/rooms", "alice", "creator",
+                                   json={"title": "Later"})
+    assert status == 201 and room["state"] == "scheduled"
+    publisher = Publisher("VP8")
+    async with aiohttp.ClientSession() as http:
+        try:
+            url = f"{live.base}/api/rooms/{room['id']}/whip?golive=1"
+            assert await publisher.publish(http, url, token("alice", "creator")) == 201
+            status, after = await live.call("GET", f"/api/rooms/{room['id']}")
+            assert after["state"] == "live"
+        finally:
+            await publisher.close()
+
+
+async def test_late_joiner_gets_a_picture_after_a_forwarded_keyframe_request(
+        live: LiveApp) -> None:
+    """The publisher's encoder makes a keyframe only at the start or on request (aiortc's VP8
+    keyframe interval is minutes), so a viewer joining later sees a picture only if its
+    keyframe request reached the publisher."""
+    room = await live.live_room("alice")
+    publisher = Publisher("VP8")
+    first, late = Viewer(), Viewer()
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            assert await first.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+            await first.wait_for(lambda: first.decoded >= 45)  # long past the first keyframe
+            relay = app_of(live)[MEDIA].relay(room)
+            keyframes_before = relay.keyframes_in
+            assert await late.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+            await late.wait_for(lambda: late.decoded >= 5)
+            assert set(late.sizes) == {(WIDTH, HEIGHT)}
+            assert relay.keyframes_in > keyframes_before
+        finally:
+            await first.close()
+            await late.close()
+            await publisher.close()
+
+
+async def test_reconnecting_publisher_resumes_the_room(live: LiveApp) -> None:
+    room = await live.live_room("alice")
+    viewer = Viewer()
+    first, second = Publisher("VP8"), Publisher("VP8")
+    url = f"{live.base}/api/rooms/{room}/whip"
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await first.publish(http, url, token("alice", "creator")) == 201
+            assert await viewer.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+            await viewer.wait_for(lambda: viewer.decoded >= 10)
+            # the creator's client comes back while its old session still lingers
+            assert await second.publish(http, url, token("alice", "creator")) == 201
+            media = app_of(live)[MEDIA]
+            assert media.publishers[room].id in second.location
+            seen = viewer.decoded
+            await viewer.wait_for(lambda: viewer.decoded >= seen + 20)
+            assert set(viewer.sizes) == {(WIDTH, HEIGHT)}
+        finally:
+            await viewer.close()
+            await first.close()
+            await second.close()

@@ -1,0 +1,146 @@
+"""The aiortc internals the relay hooks (live_server/media/aiortc_hooks.py) are still what it
+was written for, and the server really never encodes or decodes video for its viewers."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import aiohttp
+import aiortc
+import pytest
+from aiortc import RTCPeerConnection
+from aiortc.codecs import h264, opus, vpx
+from aiortc.codecs.h264 import H264Encoder, h264_depayload
+from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcpeerconnection import find_common_codecs
+from aiortc.rtcrtpreceiver import RTCRtpReceiver, decoder_worker
+from aiortc.rtcrtpsender import RTCRtpSender
+
+from live_server.media import aiortc_hooks
+from live_server.media.frames import EncodedFrame
+from live_server.web.media import MEDIA
+from tests.conftest import LiveApp, token
+from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer, app_of
+
+CHANGED = ("aiortc changed an internal that live_server/media/aiortc_hooks.py relies on; "
+           "re-read the hooks against the new aiortc before changing the pin")
+
+
+def _params(fn: Any) -> list[str]:
+    return list(inspect.signature(fn).parameters)
+
+
+def test_aiortc_is_the_pinned_version() -> None:
+    assert aiortc.__version__ == aiortc_hooks.AIORTC_VERSION == "1.16.0", CHANGED
+    aiortc_hooks.check_version()
+
+
+def test_receiving_internals_are_unchanged() -> None:
+    handle = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "self.__decoder_queue.put((codec, encoded_frame))" in handle, CHANGED
+    receive = inspect.getsource(RTCRtpReceiver.receive)
+    assert "target=decoder_worker" in receive and "self.__decoder_queue," in receive, CHANGED
+    assert _params(decoder_worker) == ["loop", "input_q", "output_q", "decode_error"], CHANGED
+    worker = inspect.getsource(decoder_worker)
+    assert "task = input_q.get()" in worker and "if task is None:" in worker, CHANGED
+    assert "decoder = get_decoder(codec)" in worker, CHANGED
+    stop = inspect.getsource(RTCRtpReceiver._RTCRtpReceiver__stop_decoder)  # type: ignore[attr-defined]
+    assert "self.__decoder_queue.put(None)" in stop, CHANGED
+    assert _params(RTCRtpReceiver._send_rtcp_pli) == ["self", "media_ssrc"], CHANGED
+    frame = JitterFrame(data=b"x", timestamp=1)
+    assert (frame.data, frame.timestamp) == (b"x", 1), CHANGED
+
+
+def test_sending_internals_are_unchanged() -> None:
+    nxt = inspect.getsource(RTCRtpSender._next_encoded_frame)
+    assert "if self.__encoder is None:" in nxt, CHANGED
+    assert "payloads, timestamp = self.__encoder.pack(data)" in nxt, CHANGED
+    assert "isinstance(data, Frame)" in nxt, CHANGED
+    assert "self._send_keyframe()" in inspect.getsource(RTCRtpSender._handle_rtcp_packet), CHANGED
+    assert _params(Vp8Encoder._packetize) == ["buffer", "picture_id"], CHANGED
+    assert _params(H264Encoder._split_bitstream) == ["buf"], CHANGED
+    assert _params(H264Encoder._packetize) == ["packages"], CHANGED
+    assert _params(find_common_codecs) == ["local_codecs", "remote_codecs"], CHANGED
+
+
+async def test_hooks_attach_to_fresh_aiortc_objects() -> None:
+    pc = RTCPeerConnection()
+    try:
+        video = pc.addTransceiver("video", direction="recvonly")
+        assert hasattr(video.receiver, "_RTCRtpReceiver__decoder_queue"), CHANGED
+        assert video.receiver._RTCRtpReceiver__decoder_thread is None, CHANGED
+        aiortc_hooks.tap_receiver(video.receiver, lambda *a: None)
+        assert aiortc_hooks.is_tapped(video.receiver)
+        assert hasattr(video.sender, "_RTCRtpSender__encoder"), CHANGED
+        aiortc_hooks.passthrough_sender(video.sender, "VP8", lambda: None)
+        assert aiortc_hooks.is_passthrough(video.sender)
+    finally:
+        await pc.close()
+
+
+@pytest.mark.parametrize("codec", ["VP8", "H264", "opus"])
+def test_packetizer_round_trips_through_aiortc_depayloaders(codec: str) -> None:
+    if codec == "H264":
+        data = b"\x00\x00\x00\x01\x67" + bytes(20) + b"\x00\x00\x00\x01\x68" + bytes(4) + \
+            b"\x00\x00\x00\x01\x65" + bytes(range(256)) * 12
+        depayload = h264_depayload
+    elif codec == "VP8":
+        data = b"\x10\x02\x00\x9d\x01\x2a" + bytes(range(256)) * 12
+        depayload = vp8_depayload
+    else:
+        data, depayload = bytes(range(80)), bytes
+    frame = EncodedFrame("audio" if codec == "opus" else "video", codec, data, 1234,
+                         48000 if codec == "opus" else 90000, True)
+    payloads, timestamp = aiortc_hooks.Packetizer(codec).pack(frame)
+    assert timestamp == 1234
+    assert len(payloads) >= (1 if codec == "opus" else 2)
+    assert b"".join(depayload(p) for p in payloads) == data
+
+
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+async def test_server_never_encodes_or_decodes_for_viewers(
+        live: LiveApp, codec: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Count every codec object aiortc creates in this process (clients included) while one
+    publisher and three viewers run: exactly the publisher client's encoder and each viewer
+    client's decoder, none on the server."""
+    created: list[str] = []
+    for module, name in [(vpx, "Vp8Encoder"), (vpx, "Vp8Decoder"), (h264, "H264Encoder"),
+                         (h264, "H264Decoder"), (opus, "OpusEncoder"), (opus, "OpusDecoder")]:
+        cls = getattr(module, name)
+        original = cls.__init__
+
+        def counting(self: Any, *args: Any, __orig: Any = original, __name: str = name,
+                     **kw: Any) -> None:
+            created.append(__name)
+            __orig(self, *args, **kw)
+        monkeypatch.setattr(cls, "__init__", counting)
+
+    room = await live.live_room("alice")
+    publisher = Publisher(codec)
+    viewers = [Viewer() for _ in range(3)]
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            for v in viewers:
+                assert await v.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+            for v in viewers:
+                await v.wait_for(lambda v=v: v.decoded >= 20)
+                assert set(v.sizes) == {(WIDTH, HEIGHT)}
+            media = app_of(live)[MEDIA]
+            server_pcs = [s.pc for s in media.sessions.values()]
+            assert len(server_pcs) == 4
+            for pc in server_pcs:
+                for t in pc.getTransceivers():
+                    if t.currentDirection == "sendonly":
+                        assert aiortc_hooks.is_passthrough(t.sender)
+                    if t.currentDirection == "recvonly":
+                        assert aiortc_hooks.is_tapped(t.receiver)
+        finally:
+            for v in viewers:
+                await v.close()
+            await publisher.close()
+    name = "Vp8" if codec == "VP8" else "H264"
+    assert sorted(created) == sorted([f"{name}Encoder"] + [f"{name}Decoder"] * 3)

@@ -1,0 +1,105 @@
+"""The relay's rules on plain objects: keyframe gating, bounded queues, coalesced keyframe
+requests, H.264 parameter sets in front of every IDR."""
+
+from __future__ import annotations
+
+import asyncio
+
+from live_server.media import ice
+from live_server.media.frames import H264ParameterSets, h264_nal_types, vp8_size
+from live_server.media.relay import RoomRelay
+
+SPS = b"\x00\x00\x00\x01\x67\x42\xc0\x1f"
+PPS = b"\x00\x00\x00\x01\x68\xce\x3c\x80"
+IDR = b"\x00\x00\x00\x01\x65\x88\x84"
+P = b"\x00\x00\x00\x01\x41\x9a\x02"
+VP8_KEY = b"\x10\x02\x00\x9d\x01\x2a\x40\x01\xf0\x00" + bytes(20)
+VP8_INTER = b"\x31\x02\x00" + bytes(20)
+
+
+class PublisherStandIn:
+    """Counts the keyframe requests that would go to the publisher's connection."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def __call__(self) -> int:
+        self.requests += 1
+        return 1
+
+
+async def _settle() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def _relay(**kw: int) -> tuple[RoomRelay, PublisherStandIn]:
+    relay = RoomRelay("r1", queue_frames=kw.get("queue", 4),
+                      keyframe_min_ms=kw.get("min_ms", 60_000))
+    relay.set_source("video", "VP8", 90000)
+    pub = PublisherStandIn()
+    relay.set_keyframe_sender(pub)
+    return relay, pub
+
+
+async def test_new_viewer_waits_for_a_keyframe_and_asks_for_one() -> None:
+    relay, pub = _relay()
+    track = relay.viewer_track("video")
+    relay.attach(track)
+    await _settle()
+    assert pub.requests == 1
+    relay.push("video", "VP8", 90000, 0, VP8_INTER)
+    relay.push("video", "VP8", 90000, 3000, VP8_KEY)
+    relay.push("video", "VP8", 90000, 6000, VP8_INTER)
+    frames = [await track.recv(), await track.recv()]
+    assert [f.keyframe for f in frames] == [True, False]
+    assert track.dropped == 1
+
+
+async def test_keyframe_requests_are_coalesced() -> None:
+    relay, pub = _relay(min_ms=60_000)
+    for _ in range(5):
+        relay.request_keyframe()
+    await _settle()
+    assert pub.requests == 1  # the other four wait for the end of the window, merged into one
+    relay.end_publisher()
+
+
+async def test_lagging_viewer_skips_to_the_next_keyframe() -> None:
+    relay, pub = _relay(queue=3, min_ms=0)
+    track = relay.viewer_track("video")
+    relay.attach(track)
+    relay.push("video", "VP8", 90000, 0, VP8_KEY)
+    for i in range(5):  # never read: the queue overflows
+        relay.push("video", "VP8", 90000, 3000 * (i + 1), VP8_INTER)
+    assert track.need_keyframe
+    await _settle()
+    assert pub.requests == 2  # one when the viewer joined, one when it fell behind
+    relay.push("video", "VP8", 90000, 30000, VP8_INTER)  # still waiting
+    relay.push("video", "VP8", 90000, 33000, VP8_KEY)
+    frame = await track.recv()
+    assert frame.keyframe and frame.timestamp == 33000
+
+
+async def test_h264_idr_always_carries_parameter_sets() -> None:
+    params = H264ParameterSets()
+    data, key = params.complete(IDR)
+    assert not key  # no SPS/PPS seen yet: nobody could decode it
+    data, key = params.complete(SPS + PPS + IDR)
+    assert key and h264_nal_types(data) == [7, 8, 5]
+    data, key = params.complete(P)
+    assert not key and data == P
+    data, key = params.complete(IDR)
+    assert key and h264_nal_types(data) == [7, 8, 5]
+
+
+def test_vp8_keyframe_size() -> None:
+    assert vp8_size(VP8_KEY) == (320, 240)
+    assert vp8_size(VP8_INTER) is None
+
+
+def test_ice_server_links() -> None:
+    servers = ice.parse(("stun:stun.example.com:3478", "turns:u:p@turn.example.com:5349"))
+    assert servers[0].link() == '<stun:stun.example.com:3478>; rel="ice-server"'
+    assert servers[1].url == "turns:turn.example.com:5349"
+    assert 'username="u"; credential="p"' in servers[1].link()
