@@ -34,6 +34,8 @@ from pathlib import Path
 
 import av
 
+from live_server.media.hls_audio import AUDIO_CLOCK, AacTranscoder
+
 log = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000  # RTP clock of video and the MPEG-TS time base
@@ -157,15 +159,21 @@ class _SegmentWriter:
     """One MPEG-TS file being written under a temporary name; renamed when complete, so the
     HTTP side never serves a partial segment."""
 
-    def __init__(self, folder: Path, name: str, seq: int, start: int) -> None:
+    def __init__(self, folder: Path, name: str, seq: int, start: int, *, audio: bool,
+                 discontinuity: bool) -> None:
         self.name = name
         self.seq = seq
         self.start = start
+        self.discontinuity = discontinuity
         self.path = folder / name
         self.part = folder / f".{name}.part"
         self.container = av.open(str(self.part), mode="w", format="mpegts")
-        # A stream without a codec context: packets go to the muxer as they are.
+        # Streams without a codec context: packets go to the muxer as they are.
         self.stream = self.container.add_mux_stream("h264", time_base=Fraction(1, VIDEO_CLOCK))
+        self.audio = (self.container.add_mux_stream("aac", rate=AUDIO_CLOCK,
+                                                    time_base=Fraction(1, VIDEO_CLOCK))
+                      if audio else None)
+        self.audio_last = -1
 
     def write(self, data: bytes, pts: int, keyframe: bool) -> None:
         packet = av.Packet(data)
@@ -173,6 +181,18 @@ class _SegmentWriter:
         packet.time_base = Fraction(1, VIDEO_CLOCK)
         packet.is_keyframe = keyframe
         packet.stream = self.stream
+        self.container.mux(packet)
+
+    def write_audio(self, adts: bytes, pts: int) -> None:
+        """One ADTS AAC frame at ``pts`` (90 kHz). A frame that would not move the audio clock
+        forward (after a re-anchor) is dropped; the muxer would refuse it."""
+        if self.audio is None or pts <= self.audio_last or pts < 0:
+            return
+        self.audio_last = pts
+        packet = av.Packet(adts)
+        packet.pts = packet.dts = pts
+        packet.time_base = Fraction(1, VIDEO_CLOCK)
+        packet.stream = self.audio
         self.container.mux(packet)
 
     def finish(self) -> None:
@@ -194,6 +214,9 @@ class HlsRecorder:
     once it has been out of the playlist long enough for a player that read an older playlist to
     have fetched it (RFC 8216 §6.2.2: the segment's duration plus the playlist's).
 
+    ``audio=True`` when the publisher sends Opus: every segment then carries an AAC track from
+    the start (see :meth:`feed_audio`).
+
     ``request_keyframe`` is called (at most once per segment) when the current segment is due to
     end but no IDR picture has come: browsers send IDR pictures only when asked, so the media
     core should answer it with a PLI to the publisher. Without IDR pictures a segment simply
@@ -201,6 +224,7 @@ class HlsRecorder:
     """
 
     def __init__(self, room_id: str, root: Path, segment_ms: int, window: int, *,
+                 audio: bool = False,
                  request_keyframe: Callable[[], None] | None = None) -> None:
         if segment_ms <= 0 or window <= 0:
             raise ValueError("segment_ms and window must be positive")
@@ -222,6 +246,13 @@ class HlsRecorder:
         self._pps: bytes | None = None
         self._keyframe_asked = False
         self._closed = False
+        # Segments carry an audio track when the publisher has one (``audio=True``, known from
+        # its offer) or, failing that, from the first segment started after an Opus packet.
+        self._audio_on = audio
+        self._audio_timeline = _Timeline(AUDIO_CLOCK)
+        self._aac: AacTranscoder | None = None
+        self._audio_anchor = 0  # video tick at which the transcoder's sample 0 plays
+        self._audio_next = 0  # audio tick the next Opus packet should start at
         self.dropped = 0  # access units dropped while waiting for an IDR picture
         # What an earlier broadcast (or a crash) left here would mix with this one.
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -277,7 +308,10 @@ class HlsRecorder:
                 if writer is not None:
                     self._finish(pts)
                 name = f"{self._epoch}-{self._next_seq}{SEGMENT_SUFFIX}"
-                writer = self._writer = _SegmentWriter(self.dir, name, self._next_seq, pts)
+                writer = self._writer = _SegmentWriter(
+                    self.dir, name, self._next_seq, pts, audio=self._audio_on,
+                    discontinuity=self._pending_discontinuity)
+                self._pending_discontinuity = False
                 self._next_seq += 1
                 self._keyframe_asked = False
             assert writer is not None
@@ -289,12 +323,52 @@ class HlsRecorder:
             if self._writer is not None:
                 self._writer.abandon()
                 self._writer = None
-            self._pending_discontinuity = self._next_seq > 0
+            self._pending_discontinuity = self._pending_discontinuity or self._next_seq > 0
             return
         if (not startable and not self._keyframe_asked and self._request_keyframe is not None
                 and pts - writer.start >= self._segment_ticks):
             self._keyframe_asked = True
             self._request_keyframe()
+
+    def feed_audio(self, data: bytes, rtp_timestamp: int) -> None:
+        """One Opus packet with its RTP timestamp (48 kHz), transcoded to AAC.
+
+        The audio and video RTP clocks start at unrelated random values; without the RTCP
+        sender reports that relate them, audio is anchored to the video frame fed last when the
+        first audio packet is written (and again after a jump in the audio clock). Packets
+        arrive in real time, so the two stay within the network jitter of each other. A hole in
+        the audio clock up to a second (lost packets, DTX) is filled with silence so audio does
+        not run ahead of video.
+        """
+        if self._closed or not data:
+            return
+        if not self._audio_on:
+            self._audio_on = True
+            if self._writer is not None:
+                # This segment was opened without an audio track; the next one has it, and
+                # the playlist tells players the stream's layout changed there.
+                self._pending_discontinuity = True
+        writer = self._writer
+        if writer is None or writer.audio is None:
+            return
+        ticks, jump = self._audio_timeline.place(rtp_timestamp)
+        hole = ticks - self._audio_next
+        if self._aac is None or jump or hole > AUDIO_CLOCK:
+            self._aac = AacTranscoder()
+            self._audio_anchor = self._timeline.last
+            self._audio_next = ticks
+            hole = 0
+        elif hole < -AUDIO_CLOCK // 100:  # a packet already played (duplicate, reordered)
+            return
+        try:
+            frames = self._aac.silence(hole)
+            samples, more = self._aac.transcode(data)
+            for adts, pts in frames + more:
+                writer.write_audio(adts, self._audio_anchor + pts * VIDEO_CLOCK // AUDIO_CLOCK)
+        except (av.FFmpegError, OSError) as err:
+            log.debug("hls %s: audio packet dropped: %s", self.room_id, err)
+            return
+        self._audio_next = ticks + samples
 
     def close(self, remove: bool) -> None:
         """End of the broadcast. ``remove=True`` deletes the room's folder (the room ended);
@@ -339,8 +413,7 @@ class HlsRecorder:
             self._pending_discontinuity = True
             return
         segment = Segment(writer.name, writer.seq, writer.start, max(1, end - writer.start),
-                          self._pending_discontinuity)
-        self._pending_discontinuity = False
+                          writer.discontinuity)
         self._segments.append(segment)
         self._target_s = max(self._target_s, math.floor(segment.duration / VIDEO_CLOCK + 0.5))
         # The longest playlist that listed a segment now leaving is the one before this append.
