@@ -3,12 +3,15 @@ going live on publish, a late joiner's first picture, a publisher reconnecting."
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import aiohttp
 
 from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer as WsViewer
-from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer, app_of
+from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer, app_of, post_sdp
 
 
 async def test_video_events_reach_websocket_viewers(live: LiveApp) -> None:
@@ -96,3 +99,48 @@ async def test_reconnecting_publisher_resumes_the_room(live: LiveApp) -> None:
             await viewer.close()
             await first.close()
             await second.close()
+
+
+async def test_ending_the_room_ends_its_video(live_app_factory: Any) -> None:
+    live = await live_app_factory(media={"home_ttl_ms": 900})
+    room = await live.live_room("alice")
+    watcher = await WsViewer.connect(live.base, room, token("bob"))
+    publisher = Publisher("VP8")
+    viewer = Viewer()
+    async with aiohttp.ClientSession() as http:
+        try:
+            await watcher.wait_welcome()
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            assert await viewer.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+            await viewer.wait_for(lambda: viewer.decoded >= 1)
+            status, _ = await live.call("POST", f"/api/rooms/{room}/end", "alice", "creator")
+            assert status == 200
+            stopped = await watcher.wait_for(lambda: watcher.of_type("video_stopped"))
+            assert stopped[0]["data"]["reason"] == "room_ended"
+            media = app_of(live)[MEDIA]
+            assert media.sessions == {} and await media.store.home(room) is None
+        finally:
+            await viewer.close()
+            await publisher.close()
+            await watcher.close()
+
+
+async def test_a_session_whose_ice_never_connects_is_closed(live_app_factory: Any) -> None:
+    live = await live_app_factory(media={"session_idle_ms": 300})
+    room = await live.live_room("alice")
+    publisher = Publisher("VP8")
+    async with aiohttp.ClientSession() as http:
+        offer = await publisher.offer()
+        await publisher.close()  # the client goes away before any connectivity check
+        status, headers, _ = await post_sdp(http, f"{live.base}/api/rooms/{room}/whip", offer,
+                                            token("alice", "creator"))
+        assert status == 201
+        media = app_of(live)[MEDIA]
+        for _ in range(200):
+            if not media.sessions:
+                break
+            await asyncio.sleep(0.05)
+        assert media.sessions == {} and await media.store.home(room) is None
+        async with http.delete(headers["Location"]) as resp:
+            assert resp.status == 404
