@@ -276,13 +276,15 @@ class HlsRecorder:
         """
         if self._closed or not data:
             return
-        idr = sps = pps = False
+        idr = sps = pps = new_sps = False
         for begin, end in _nal_spans(data):
             kind = data[begin] & 0x1F
             if kind == _NAL_IDR:
                 idr = True
             elif kind == _NAL_SPS:
-                self._sps, sps = data[begin:end].rstrip(b"\x00"), True
+                unit = data[begin:end].rstrip(b"\x00")
+                new_sps = self._sps is not None and unit != self._sps
+                self._sps, sps = unit, True
             elif kind == _NAL_PPS:
                 self._pps, pps = data[begin:end].rstrip(b"\x00"), True
         if idr != keyframe:
@@ -304,9 +306,13 @@ class HlsRecorder:
             data = self._parameter_sets(sps, pps) + data
         try:
             writer = self._writer
-            if startable and (writer is None or pts - writer.start >= self._segment_ticks):
+            # A new SPS (the publisher changed resolution) starts a segment at once, marked
+            # as a discontinuity, so players set up their decoder again.
+            if startable and (writer is None or new_sps
+                              or pts - writer.start >= self._segment_ticks):
                 if writer is not None:
                     self._finish(pts)
+                    self._pending_discontinuity = self._pending_discontinuity or new_sps
                 name = f"{self._epoch}-{self._next_seq}{SEGMENT_SUFFIX}"
                 writer = self._writer = _SegmentWriter(
                     self.dir, name, self._next_seq, pts, audio=self._audio_on,
@@ -380,16 +386,20 @@ class HlsRecorder:
                 shutil.rmtree(self.dir, ignore_errors=True)
             return
         self._closed = True
-        if self._writer is not None:
-            if remove:
-                self._writer.abandon()
-                self._writer = None
-            else:
-                self._finish(self._timeline.last + self._timeline.step)
+        self._aac = None
+        try:
+            if self._writer is not None:
+                if remove:
+                    self._writer.abandon()
+                    self._writer = None
+                else:
+                    self._finish(self._timeline.last + self._timeline.step)
+            if not remove and self._segments:
+                self._write_playlist(ended=True)
+        except OSError as err:  # the broadcast is over either way; say why the files are odd
+            log.warning("hls %s: could not end the playlist: %s", self.room_id, err)
         if remove:
             shutil.rmtree(self.dir, ignore_errors=True)
-        elif self._segments:
-            self._write_playlist(ended=True)
 
     def _parameter_sets(self, have_sps: bool, have_pps: bool) -> bytes:
         out = b""

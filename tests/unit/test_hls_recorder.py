@@ -39,17 +39,18 @@ class AccessUnit:
     keyframe: bool
 
 
-def encode(seconds: float, keyint: int = FPS) -> list[AccessUnit]:
+def encode(seconds: float, keyint: int = FPS, width: int = WIDTH,
+           height: int = HEIGHT) -> list[AccessUnit]:
     """H.264 the way a WebRTC publisher sends it: baseline, no B-frames, SPS/PPS in-band."""
     enc = av.CodecContext.create("libx264", "w")
-    enc.width, enc.height, enc.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     enc.time_base = Fraction(1, FPS)
     enc.gop_size = keyint
     enc.max_b_frames = 0
     enc.options = {"profile": "baseline", "preset": "ultrafast", "tune": "zerolatency",
                    "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0"}
-    lumas = [bytes((k * 13 + i * 17) % 256 for k in range(WIDTH * HEIGHT)) for i in range(8)]
-    chroma = bytes([128]) * (WIDTH * HEIGHT // 4)
+    lumas = [bytes((k * 13 + i * 17) % 256 for k in range(width * height)) for i in range(8)]
+    chroma = bytes([128]) * (width * height // 4)
     out: list[AccessUnit] = []
 
     def take(packets: list[av.Packet]) -> None:
@@ -58,7 +59,7 @@ def encode(seconds: float, keyint: int = FPS) -> list[AccessUnit]:
             out.append(AccessUnit(bytes(p), int(p.pts), p.is_keyframe))
 
     for i in range(round(seconds * FPS)):
-        frame = VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        frame = VideoFrame(width, height, "yuv420p")
         frame.planes[0].update(lumas[i % len(lumas)])
         frame.planes[1].update(chroma)
         frame.planes[2].update(chroma)
@@ -278,6 +279,20 @@ def test_new_clock_marks_a_discontinuity(tmp_path: Path, stream: list[AccessUnit
     for _, name, _ in pl.entries:
         assert decode(pl.path(tmp_path / "r_disc", name)).first_is_key
     rec.close(remove=True)
+
+
+def test_a_new_resolution_starts_a_segment(tmp_path: Path, stream: list[AccessUnit]) -> None:
+    """The publisher's encoder adapts (a new SPS at an IDR picture) on the same RTP clock."""
+    bigger = encode(2, width=640, height=360)
+    rec = HlsRecorder("r_size", tmp_path, segment_ms=2000, window=6)
+    feed(rec, stream[: 3 * FPS])  # 2 s + 1 s of 320x240
+    feed(rec, [AccessUnit(a.data, a.index + 3 * FPS, a.keyframe) for a in bigger])
+    rec.close(remove=False)
+    folder = tmp_path / "r_size"
+    pl = read_playlist(folder / PLAYLIST)
+    assert [(d, disc) for d, _, disc in pl.entries] == [(2.0, False), (1.0, False), (2.0, True)]
+    sizes = [decode(pl.path(folder, n)).size for _, n, _ in pl.entries]
+    assert sizes == [(WIDTH, HEIGHT), (WIDTH, HEIGHT), (640, 360)]
 
 
 def test_asks_for_a_keyframe_when_a_segment_is_overdue(tmp_path: Path) -> None:
