@@ -346,3 +346,28 @@ def test_nal_parsing(stream: list[AccessUnit]) -> None:
     assert is_keyframe(first.data)
     assert not is_keyframe(stream[1].data)
     assert all(is_keyframe(a.data) == a.keyframe for a in stream)
+
+
+def test_access_units_through_aiortc_rtp(tmp_path: Path, stream: list[AccessUnit]) -> None:
+    """What the WebRTC path really hands over: aiortc's packetizer (STAP-A for SPS+PPS, FU-A
+    for large slices) and depacketizer in between, timestamps from its 90 kHz conversion."""
+    from aiortc.codecs.h264 import H264Encoder, h264_depayload
+
+    packer = H264Encoder()  # packs encoded packets; no encoder is opened for this
+    rec = HlsRecorder("r_rtp", tmp_path, segment_ms=2000, window=6)
+    fragmented = 0
+    for au in stream[: 6 * FPS]:
+        packet = av.Packet(au.data)
+        packet.pts, packet.time_base = au.index, Fraction(1, FPS)
+        payloads, timestamp = packer.pack(packet)
+        fragmented += len(payloads) > 1
+        rec.feed_video(b"".join(h264_depayload(p) for p in payloads),
+                       (timestamp + 123_456_789) & 0xFFFFFFFF, au.keyframe)
+    assert packer.codec is None
+    assert fragmented > 0
+    rec.close(remove=False)
+    pl = read_playlist(tmp_path / "r_rtp" / PLAYLIST)
+    assert [d for d, _, _ in pl.entries] == [2.0, 2.0, 2.0]
+    for _, name, _ in pl.entries:
+        got = decode(pl.path(tmp_path / "r_rtp", name))
+        assert got.first_is_key and got.frames == 2 * FPS and got.size == (WIDTH, HEIGHT)
