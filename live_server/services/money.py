@@ -3,7 +3,6 @@ clock (open, expiry refund) and the audit that recomputes every balance from the
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import secrets
@@ -169,9 +168,10 @@ class MoneyService:
 
     async def note_chat(self, room: Room, user_id: str, text: str) -> None:
         """A chat message was sent: keyword packets, and intimacy toward the room's creator."""
-        await asyncio.gather(  # independent: two round trips at once
-            self.money.note_chat(room.id, user_id, normalise_keyword(text)),
-            self.earn(room.creator_id, user_id, "chat"))
+        per, cap = self.settings.fans.source("chat")
+        earn = ((room.creator_id, per, cap, self.day(None))
+                if per > 0 and cap > 0 and user_id != room.creator_id else None)
+        await self.money.note_chat(room.id, user_id, normalise_keyword(text), earn)
 
     async def note_hearts(self, by_room: dict[str, dict[str, int]],
                           now: int | None = None) -> None:
