@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import av
 from aiortc import (
+    AudioStreamTrack,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -62,13 +63,16 @@ async def post_sdp(http: aiohttp.ClientSession, url: str, sdp: str,
 
 
 class Publisher:
-    """A WHIP client publishing one video track in ``codec``."""
+    """A WHIP client publishing one video track in ``codec`` (and Opus audio if asked)."""
 
-    def __init__(self, codec: str = "VP8") -> None:
+    def __init__(self, codec: str = "VP8", audio: bool = False) -> None:
         self.pc = RTCPeerConnection()
         self.track = MovingPicture()
         transceiver = self.pc.addTransceiver(self.track, direction="sendonly")
         _prefer(transceiver, "video", codec)
+        if audio:
+            sound = self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+            _prefer(sound, "audio", "opus")
         self.location: str | None = None
         self.headers: CIMultiDict[str] = CIMultiDict()
 
@@ -89,27 +93,35 @@ class Publisher:
 
 
 class Viewer:
-    """A WHEP client that decodes every video frame it receives and records its size."""
+    """A WHEP client that decodes every video frame it receives and records its size (and
+    counts decoded audio frames when it asks for audio)."""
 
-    def __init__(self) -> None:
+    def __init__(self, audio: bool = False) -> None:
         self.pc = RTCPeerConnection()
         self.pc.addTransceiver("video", direction="recvonly")
+        if audio:
+            self.pc.addTransceiver("audio", direction="recvonly")
         self.sizes: list[tuple[int, int]] = []
+        self.audio_frames = 0
         self._changed = asyncio.Event()
-        self._reader: asyncio.Task[None] | None = None
         self.location: str | None = None
         self.status = 0
         self.headers: CIMultiDict[str] = CIMultiDict()
 
+        self._readers: list[asyncio.Task[None]] = []
+
         @self.pc.on("track")
         def on_track(track: Any) -> None:
-            self._reader = asyncio.ensure_future(self._read(track))
+            self._readers.append(asyncio.ensure_future(self._read(track)))
 
     async def _read(self, track: Any) -> None:
         try:
             while True:
                 frame = await track.recv()
-                self.sizes.append((frame.width, frame.height))
+                if track.kind == "audio":
+                    self.audio_frames += 1
+                else:
+                    self.sizes.append((frame.width, frame.height))
                 self._changed.set()
         except MediaStreamError:
             pass
@@ -137,8 +149,8 @@ class Viewer:
 
     async def close(self) -> None:
         await self.pc.close()
-        if self._reader is not None:
-            self._reader.cancel()
+        for reader in self._readers:
+            reader.cancel()
 
 
 

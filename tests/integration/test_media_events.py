@@ -144,3 +144,28 @@ async def test_a_session_whose_ice_never_connects_is_closed(live_app_factory: An
         assert media.sessions == {} and await media.store.home(room) is None
         async with http.delete(headers["Location"]) as resp:
             assert resp.status == 404
+
+
+async def test_publisher_leaving_without_delete_is_noticed(live: LiveApp) -> None:
+    room = await live.live_room("alice")
+    watcher = await WsViewer.connect(live.base, room, token("bob"))
+    publisher = Publisher("VP8")
+    async with aiohttp.ClientSession() as http:
+        try:
+            await watcher.wait_welcome()
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            await watcher.wait_for(lambda: watcher.of_type("video_started"))
+            await publisher.close()  # the encoder app quits: no DELETE
+            stopped = await watcher.wait_for(lambda: watcher.of_type("video_stopped"))
+            assert stopped[0]["data"]["reason"] in ("closed", "disconnected")
+            media = app_of(live)[MEDIA]
+            assert media.sessions == {} and await media.store.home(room) is None
+            late = Viewer()  # a viewer now is told to come back later
+            try:
+                assert await late.watch(http, f"{live.base}/api/rooms/{room}/whep") == 409
+                assert "Retry-After" in late.headers
+            finally:
+                await late.close()
+        finally:
+            await watcher.close()

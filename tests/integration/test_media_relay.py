@@ -40,3 +40,25 @@ async def test_ten_viewers_decode_every_forwarded_frame(live: LiveApp, codec: st
             await publisher.close()
     failures = [r for r in caplog.records if "failed to decode" in r.getMessage()]
     assert failures == []
+
+
+async def test_audio_and_video_are_forwarded(live: LiveApp) -> None:
+    """Opus audio beside the video: both reach the viewer and decode there."""
+    room = await live.live_room("alice")
+    publisher = Publisher("VP8", audio=True)
+    viewers = [Viewer(audio=True), Viewer(audio=False)]
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            for v in viewers:
+                assert await v.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+            both, video_only = viewers
+            await both.wait_for(lambda: both.audio_frames >= 50 and both.decoded >= 10)
+            await video_only.wait_for(lambda: video_only.decoded >= 10)
+            assert video_only.audio_frames == 0
+            assert "opus/48000" in both.pc.remoteDescription.sdp
+        finally:
+            for v in viewers:
+                await v.close()
+            await publisher.close()
