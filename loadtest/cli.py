@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from loadtest import floor
 from loadtest.scenarios import load_all
 from loadtest.tokens import default_secret
 
@@ -129,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     kp.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     kp.add_argument("--out", type=Path, default=Path("loadtest/out"), help="report directory")
     kp.add_argument("--quiet", action="store_true", help="no progress line")
+    fp = sub.add_parser("write-floor", help="the CPU one fan-out write costs on this machine",
+                        description=sys.modules["loadtest.floor"].__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    floor.add_arguments(fp)
     sub.add_parser("list", help="list the scenarios")
     return parser
 
@@ -198,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         from loadtest.check import run_check
 
         return run_check(ns)
+    if ns.command == "write-floor":
+        return floor.run_floor(ns)
     return run_one(ns)
 
 

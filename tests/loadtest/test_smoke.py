@@ -164,3 +164,14 @@ async def test_red_packet_storm_smoke(tmp_path: Path) -> None:
     assert f["creator_after"] + f["grabbed_cents"] == f["creator_before"]
     assert f["reply_ms_p99"] is not None
     assert all(c["ok"] for c in rep["checks"]), rep["checks"]
+
+
+def test_write_floor_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    """The write-floor measurement at tiny scale: every byte written arrives, figures printed."""
+    assert main(["write-floor", "--sockets", "20", "--rounds", "3", "--interval-ms", "10",
+                 "--bytes", "200"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["writes"] == 60
+    assert result["bytes_received"] == result["bytes_expected"] == 60 * 204
+    assert result["cpu_us_per_write"] > 0
+    assert set(result["floor_ms_per_1k_deliveries"]) == {"2.0", "10.0"}
