@@ -4,7 +4,7 @@ The server's fan-out writes the same frame to every viewer's socket once per tic
 delivery can never fall below (cost of one ``send`` to a loopback TCP socket) / (events per
 frame). This command measures that cost the way the server pays it: a process writes one frame to
 each of N connected sockets per round (uvloop transports, like the server) while another process
-reads them (like the generator), and the writer's own CPU time (user + system, from the kernel) is
+reads them (like the generator), and the writer's own CPU time (user + system, from getrusage) is
 divided by the number of writes. On loopback the system time includes the receiving side's TCP
 work and its wake-up, exactly as it does for the server under a load test on one machine.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import resource
 import socket
 import sys
 import time
@@ -56,12 +56,12 @@ async def _measure(ns: argparse.Namespace) -> dict[str, Any]:
         await asyncio.wait_for(ready.wait(), 60)
         frame = bytes([0x81, 126]) + ns.bytes.to_bytes(2, "big") + b"x" * ns.bytes
         await asyncio.sleep(0.5)
-        t0, w0 = os.times(), time.perf_counter()
+        t0, w0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         for _ in range(ns.rounds):
             for transport in conns:
                 transport.write(frame)
             await asyncio.sleep(ns.interval_ms / 1000)
-        t1, wall = os.times(), time.perf_counter() - w0
+        t1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - w0
         for transport in conns:
             transport.close()
         out, _ = await asyncio.wait_for(reader.communicate(), 60)
@@ -71,7 +71,7 @@ async def _measure(ns: argparse.Namespace) -> dict[str, Any]:
             await reader.wait()
         server.close()
     writes = ns.rounds * len(conns)
-    user, system = t1.user - t0.user, t1.system - t0.system
+    user, system = t1.ru_utime - t0.ru_utime, t1.ru_stime - t0.ru_stime
     per_write_us = (user + system) / writes * 1e6
     received = int(out.decode().strip() or 0)
     return {
