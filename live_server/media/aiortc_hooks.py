@@ -119,14 +119,18 @@ class Packetizer:
         self.picture_id = 0  # VP8 payload descriptor picture id, per sender
 
     def pack(self, frame: EncodedFrame) -> tuple[list[bytes], int]:
-        if self.codec == "vp8":
+        if self.codec == "vp8":  # the descriptor carries this sender's picture id
             payloads = Vp8Encoder._packetize(frame.data, self.picture_id)
             self.picture_id = (self.picture_id + 1) % (1 << 15)
-        elif self.codec == "h264":
-            payloads = H264Encoder._packetize(H264Encoder._split_bitstream(frame.data))
-        else:
-            payloads = [frame.data]
-        return payloads, frame.timestamp
+            return payloads, frame.timestamp
+        cached = frame.payloads
+        if cached is None:  # the same for every viewer: split once, keep on the frame
+            if self.codec == "h264":
+                cached = H264Encoder._packetize(H264Encoder._split_bitstream(frame.data))
+            else:
+                cached = [frame.data]
+            object.__setattr__(frame, "payloads", cached)  # frozen: a cache field
+        return cached, frame.timestamp
 
 
 def passthrough_sender(sender: RTCRtpSender, codec: str,

@@ -28,6 +28,9 @@ class EncodedFrame:
     timestamp: int
     clock_rate: int
     keyframe: bool
+    # RTP payloads computed once by the first viewer's sender and shared by the others (H.264,
+    # Opus: they do not depend on the sender); a cache, not part of the frame's value
+    payloads: list[bytes] | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def h264_nal_types(data: bytes) -> list[int]:

@@ -260,7 +260,7 @@ class RoomRelay:
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe, coalesced to one per ``keyframe_min_ms``."""
-        if "video" not in self.sources and self._keyframe_sender is None:
+        if self._keyframe_sender is None:
             return
         now = time.monotonic()
         wait = self._last_request + self.keyframe_min_s - now

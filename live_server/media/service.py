@@ -101,6 +101,11 @@ class MediaService:
         self.sessions: dict[str, MediaSession] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # in-process consumers of a room's encoded media (the HLS writer): called when a
+        # room's publisher connects here (with its relay: ``relay.subscribe_encoded(kind)``)
+        # and when it leaves (the relay's feeds have ended by then)
+        self.on_video_started: list[Callable[[str, RoomRelay], None]] = []
+        self.on_video_stopped: list[Callable[[str], None]] = []
 
     # life cycle ------------------------------------------------------------------------------
 
@@ -181,6 +186,9 @@ class MediaService:
     async def _publisher_connected(self, session: MediaSession) -> None:
         if self.publishers.get(session.room_id) is not session:
             return
+        relay = self.relays.get(session.room_id)
+        if relay is not None:
+            self._notify(self.on_video_started, session.room_id, relay)
         await self.store.append_event(session.room_id, "video_started",
                                       {"codecs": session.codecs, "by": session.user_id})
 
@@ -196,6 +204,8 @@ class MediaService:
         if relay is not None:
             relay.close()
         self._count()
+        if session.connected:
+            self._notify(self.on_video_stopped, room_id)
         try:
             await self.store.release(room_id, self.process_id)
             if session.connected:
@@ -294,6 +304,13 @@ class MediaService:
                 raise
             except Exception:
                 log.warning("media upkeep failed", exc_info=True)
+
+    def _notify(self, listeners: list[Callable[..., None]], *args: object) -> None:
+        for listener in listeners:
+            try:
+                listener(*args)
+            except Exception:  # a consumer's bug must not break the broadcast
+                log.exception("media listener %r failed", listener)
 
     def _count(self) -> None:
         self.stats.publishers(len(self.publishers))
