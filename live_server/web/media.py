@@ -236,12 +236,24 @@ def media_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
     return ctx
 
 
+PORT_SPAN = 64  # with a fixed media.home_port, workers take the first free port from it up
+
+
 def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``port`` (0: any free port) or the first free one above it, so
+    several workers sharing one configuration each get their own media port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.setblocking(False)
-    return sock
+    candidates = [0] if port == 0 else range(port, min(port + PORT_SPAN, 65536))
+    for candidate in candidates:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, candidate))
+        except OSError:
+            sock.close()
+            continue
+        sock.setblocking(False)
+        return sock
+    raise OSError(f"no free media port in {port}-{port + PORT_SPAN - 1} on {host}")
 
 
