@@ -33,6 +33,9 @@ from live_server.media.frames import (
 
 log = logging.getLogger(__name__)
 
+# the gap put between two publishers' timestamps: one 30 fps video frame, one 20 ms Opus packet
+TS_STEP = {"video": 3000, "audio": 960}
+
 
 @dataclasses.dataclass(slots=True)
 class RelayStats:
@@ -140,6 +143,10 @@ class EncodedSubscription:
         self._need_keyframe = False
         self._queue.put_nowait(frame)
 
+    def restart(self) -> None:
+        """A new publisher: continue at its first keyframe."""
+        self._need_keyframe = self.kind == "video"
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
@@ -188,6 +195,9 @@ class RoomRelay:
         self._last_request = -1e9
         self._pending_request: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # a replacing publisher's clock starts at 0 again: shift it to continue the last one
+        self._ts_offset: dict[str, int] = {}
+        self._ts_last: dict[str, int] = {}
         self.frames_in = 0
         self.keyframes_in = 0
         self.keyframe_requests_sent = 0
@@ -203,6 +213,13 @@ class RoomRelay:
 
     def push(self, kind: str, codec: str, clock_rate: int, timestamp: int, data: bytes) -> None:
         """One reassembled frame from the publisher: classify it once, offer it to everyone."""
+        offset = self._ts_offset.get(kind)
+        if offset is None:  # first frame of this publisher
+            last = self._ts_last.get(kind)
+            offset = 0 if last is None else last + TS_STEP[kind] - timestamp
+            self._ts_offset[kind] = offset
+        timestamp += offset
+        self._ts_last[kind] = timestamp
         name = codec.lower()
         if name == "h264":
             data, key = self._params.complete(data)
@@ -297,12 +314,15 @@ class RoomRelay:
         """The publisher left: stop asking it for keyframes; viewers keep their tracks (a
         reconnecting publisher with the same codecs resumes them at its first keyframe)."""
         self._keyframe_sender = None
+        self._ts_offset.clear()
         if self._pending_request is not None:
             self._pending_request.cancel()
             self._pending_request = None
         self._params = H264ParameterSets()
         for viewer in self._viewers["video"]:
             viewer.need_keyframe = True
+        for sub in self._subs["video"]:
+            sub.restart()
 
     def close(self) -> None:
         """The room's video is over in this process: end every viewer track and feed."""

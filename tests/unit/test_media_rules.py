@@ -103,3 +103,15 @@ def test_ice_server_links() -> None:
     assert servers[0].link() == '<stun:stun.example.com:3478>; rel="ice-server"'
     assert servers[1].url == "turns:turn.example.com:5349"
     assert 'username="u"; credential="p"' in servers[1].link()
+
+
+async def test_timestamps_continue_across_a_publisher_replacement() -> None:
+    relay, _pub = _relay()
+    feed = relay.subscribe_encoded("video")
+    relay.push("video", "VP8", 90000, 0, VP8_KEY)
+    relay.push("video", "VP8", 90000, 3000, VP8_INTER)
+    relay.end_publisher()  # the creator's client reconnects: its clock starts at 0 again
+    relay.push("video", "VP8", 90000, 0, VP8_KEY)
+    relay.push("video", "VP8", 90000, 3000, VP8_INTER)
+    stamps = [(await feed.get()).timestamp for _ in range(4)]  # type: ignore[union-attr]
+    assert stamps == [0, 3000, 6000, 9000]
