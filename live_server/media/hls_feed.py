@@ -1,9 +1,10 @@
 """Glue between a room's relay and its HLS recorder: two encoded subscriptions (video, and
 audio when the publisher sends Opus) drained into an :class:`HlsRecorder` by one task.
 
-The media service starts a feed when a publisher's H.264 video is known on the media home and
-stops it when the publisher leaves (``remove=False``: players reach the end of the playlist) or
-the room ends (``remove=True``). Only H.264 is written: HLS players do not take VP8.
+:class:`HlsFeeds` attaches to the media service's ``on_video_started``/``on_video_stopped``
+listeners: a publisher's H.264 video starts its room's feed on the media home, and its leaving
+ends the playlist and, a little later, deletes the files. Only H.264 is written: HLS players do
+not take VP8.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from live_server.config import HlsSettings
 from live_server.media.frames import EncodedFrame
@@ -89,3 +92,95 @@ class HlsFeed:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
         self.recorder.close(remove=remove)
+
+    def discard(self) -> None:
+        """Stop at once and delete the room's files (a new broadcast replaces this one, or the
+        process shuts down). Synchronous, for listeners."""
+        self._video.close()
+        if self._audio is not None:
+            self._audio.close()
+        if self._task is not None:
+            self._task.cancel()
+        self.recorder.close(remove=True)
+
+
+class MediaEvents(Protocol):
+    """What :class:`HlsFeeds` needs of the media service: its publisher listeners."""
+
+    on_video_started: list[Callable[[str, RoomRelay], None]]
+    on_video_stopped: list[Callable[[str], None]]
+
+
+class HlsFeeds:
+    """The HLS writers of this process's rooms, driven by the media service's listeners.
+
+    A publisher connecting here starts its room's feed (when it sends H.264). Leaving ends the
+    playlist (``#EXT-X-ENDLIST``: players reach the end) and the room's folder is deleted
+    ``linger_s`` later, unless the room broadcasts again meanwhile, which starts from a clean
+    folder at once. The room ending ends its publisher, so it takes the same path.
+    """
+
+    def __init__(self, settings: HlsSettings, linger_s: float | None = None) -> None:
+        self.settings = settings
+        # by default two playlists' worth: a player at the live edge has played to the end
+        self.linger_s = (2 * settings.window * settings.segment_ms / 1000
+                         if linger_s is None else linger_s)
+        self.feeds: dict[str, HlsFeed] = {}
+        self._ending: dict[str, asyncio.Task[None]] = {}
+        self._events: MediaEvents | None = None
+        self._closed = False
+
+    def attach(self, events: MediaEvents) -> None:
+        self._events = events
+        events.on_video_started.append(self.started)
+        events.on_video_stopped.append(self.stopped)
+
+    def started(self, room_id: str, relay: RoomRelay) -> None:
+        if self._closed:
+            return
+        self._forget(room_id)
+        feed = HlsFeed.start(relay, self.settings)
+        if feed is not None:
+            self.feeds[room_id] = feed
+            log.info("hls %s: writing", room_id)
+
+    def stopped(self, room_id: str) -> None:
+        feed = self.feeds.get(room_id)
+        if self._closed or feed is None or room_id in self._ending:
+            return
+        self._ending[room_id] = asyncio.create_task(self._end(room_id, feed),
+                                                    name=f"hls-end:{room_id}")
+
+    async def _end(self, room_id: str, feed: HlsFeed) -> None:
+        try:
+            await feed.stop(remove=False)
+            await asyncio.sleep(self.linger_s)
+            feed.recorder.close(remove=True)
+        finally:
+            if self.feeds.get(room_id) is feed:
+                del self.feeds[room_id]
+            if self._ending.get(room_id) is asyncio.current_task():
+                del self._ending[room_id]
+
+    def _forget(self, room_id: str) -> None:
+        """Drop what is left of an earlier broadcast of the room, files included."""
+        ending = self._ending.pop(room_id, None)
+        if ending is not None:
+            ending.cancel()
+        old = self.feeds.pop(room_id, None)
+        if old is not None:
+            old.discard()
+
+    async def close(self) -> None:
+        """At shutdown: detach, stop every feed and delete its files (the room's media home
+        moves to whichever process its publisher reconnects to)."""
+        self._closed = True
+        if self._events is not None:
+            self._events.on_video_started.remove(self.started)
+            self._events.on_video_stopped.remove(self.stopped)
+        tasks = list(self._ending.values())
+        for room_id in list(self.feeds) + list(self._ending):
+            self._forget(room_id)
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -17,13 +17,17 @@ with ``FileResponse`` (sendfile, file opens off the event loop).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from live_server.errors import LiveError, NotFound
 from live_server.media.hls import PLAYLIST, SEGMENT_RE, InvalidRoomId, room_dir
+from live_server.media.hls_feed import HlsFeeds
 from live_server.web.http import error_response, services
+from live_server.web.keys import SERVICES
+from live_server.web.media import MEDIA
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
@@ -97,3 +101,20 @@ async def preflight(request: web.Request) -> web.Response:
         "Access-Control-Allow-Headers": "Range",
         "Access-Control-Max-Age": "86400",
     })
+
+
+def hls_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
+    """Writes HLS for the rooms whose publisher is in this process: attaches an
+    :class:`HlsFeeds` to the media service's publisher listeners. Append it after
+    ``media_ctx()``: it needs ``app[MEDIA]``, and its clean-up (stop every feed, delete the
+    files) then runs before the media service closes its sessions."""
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SERVICES].settings.hls
+        feeds = HlsFeeds(settings)
+        if settings.enabled:
+            feeds.attach(app[MEDIA])
+        try:
+            yield
+        finally:
+            await feeds.close()
+    return ctx

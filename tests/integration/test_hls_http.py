@@ -19,6 +19,7 @@ from live_server import config
 from live_server.media.hls import PLAYLIST, HlsRecorder
 from live_server.web import hls
 from live_server.web.keys import SERVICES
+from live_server.web.media import MEDIA
 from tests.unit.test_hls_recorder import FPS, HEIGHT, STEP, WIDTH, encode
 
 Client = TestClient[Any, Any]
@@ -152,3 +153,19 @@ async def test_cors_preflight(aiohttp_client: Callable[..., Awaitable[Client]],
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
     assert "GET" in resp.headers["Access-Control-Allow-Methods"]
     assert "Range" in resp.headers["Access-Control-Allow-Headers"]
+
+
+async def test_hls_ctx_attaches_to_the_media_listeners(
+        aiohttp_client: Callable[..., Awaitable[Client]], tmp_path: Path) -> None:
+    """What ``app.py`` registers: the feeds follow the media service's publishers for as long
+    as the app runs."""
+    settings = config.load(env={}, overrides={"hls": {"dir": str(tmp_path)}})
+    events = SimpleNamespace(on_video_started=[], on_video_stopped=[])
+    app = web.Application()
+    app[SERVICES] = SimpleNamespace(settings=settings)  # type: ignore[assignment]
+    app[MEDIA] = events  # type: ignore[assignment]
+    app.cleanup_ctx.append(hls.hls_ctx())
+    client = await aiohttp_client(app)
+    assert len(events.on_video_started) == 1 and len(events.on_video_stopped) == 1
+    await client.close()
+    assert events.on_video_started == [] and events.on_video_stopped == []

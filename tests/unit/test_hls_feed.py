@@ -4,15 +4,18 @@ as HLS segments with video and AAC audio; VP8 rooms and a disabled HLS write not
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 from live_server import config
 from live_server.config import HlsSettings
 from live_server.media.hls import PLAYLIST
-from live_server.media.hls_feed import HlsFeed
+from live_server.media.hls_feed import HlsFeed, HlsFeeds
 from live_server.media.relay import RoomRelay
 from tests.unit.test_hls_audio import OPUS_FRAME, check_in_step, encode_opus
-from tests.unit.test_hls_recorder import FPS, STEP, encode, read_playlist
+from tests.unit.test_hls_recorder import FPS, STEP, AccessUnit, encode, read_playlist
 
 
 def hls_settings(root: Path, **values: object) -> HlsSettings:
@@ -56,3 +59,71 @@ def test_no_feed_for_vp8_or_when_off(tmp_path: Path) -> None:
     assert HlsFeed.start(relay("r_vp8", "VP8"), hls_settings(tmp_path)) is None
     assert HlsFeed.start(relay("r_off"), hls_settings(tmp_path, enabled=False)) is None
     assert list(tmp_path.iterdir()) == []
+
+
+async def push_video(room: RoomRelay, units: list[AccessUnit], start: int = 0) -> None:
+    for au in units:
+        room.push("video", "H264", 90_000, start + au.index * STEP, au.data)
+        await asyncio.sleep(0)
+
+
+def exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+async def until(check: Callable[[], bool], timeout: float = 5) -> None:
+    """Wait for something the feeds do on their own time (the end, the linger)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_feeds_follow_the_publisher(tmp_path: Path) -> None:
+    video = encode(3)
+    events = SimpleNamespace(on_video_started=[], on_video_stopped=[])
+    feeds = HlsFeeds(hls_settings(tmp_path, segment_ms=1000, window=2), linger_s=0.3)
+    feeds.attach(events)  # type: ignore[arg-type]
+    folder = str(tmp_path / "r_life")
+    playlist = os.path.join(folder, PLAYLIST)
+
+    def ended() -> bool:
+        return exists(playlist) and read_playlist(Path(playlist)).ended
+
+    # a broadcast: its playlist ends when the publisher leaves, its folder goes after the linger
+    room = relay("r_life")
+    room.sources.pop("audio")
+    events.on_video_started[0]("r_life", room)
+    await push_video(room, video)
+    room.close()
+    events.on_video_stopped[0]("r_life")
+    await until(ended)
+    assert len(read_playlist(Path(playlist)).entries) == 2
+    await until(lambda: not exists(folder))
+    assert feeds.feeds == {}
+
+    # the publisher leaves and comes back within the linger: the new broadcast is kept
+    room = relay("r_life")
+    room.sources.pop("audio")
+    events.on_video_started[0]("r_life", room)
+    await push_video(room, video)
+    room.close()
+    events.on_video_stopped[0]("r_life")
+    await until(ended)
+    room = relay("r_life")
+    room.sources.pop("audio")
+    events.on_video_started[0]("r_life", room)
+    assert not exists(playlist)  # the old broadcast's files are gone at once
+    await push_video(room, video, start=77_777)
+    await asyncio.sleep(0.5)  # past the first broadcast's linger
+    pl = read_playlist(Path(playlist))
+    assert not pl.ended and pl.media_sequence == 0
+    assert set(feeds.feeds) == {"r_life"}
+
+    # shutdown: listeners detached, files deleted
+    await feeds.close()
+    assert events.on_video_started == [] and events.on_video_stopped == []
+    assert not exists(folder)
+    feeds.stopped("r_life")  # a late listener call after close does nothing
+    HlsFeeds(hls_settings(tmp_path)).stopped("r_unknown")  # nothing to stop: no error
