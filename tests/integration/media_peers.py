@@ -114,6 +114,10 @@ class Viewer:
         def on_track(track: Any) -> None:
             self._readers.append(asyncio.ensure_future(self._read(track)))
 
+        @self.pc.on("connectionstatechange")
+        def on_state() -> None:
+            self._changed.set()
+
     async def _read(self, track: Any) -> None:
         try:
             while True:
@@ -125,6 +129,11 @@ class Viewer:
                 self._changed.set()
         except MediaStreamError:
             pass
+
+    @property
+    def ended(self) -> bool:
+        """The server closed (or lost) the connection."""
+        return self.pc.connectionState in ("closed", "failed")
 
     @property
     def decoded(self) -> int:

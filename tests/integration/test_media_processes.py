@@ -67,6 +67,11 @@ async def test_whep_on_the_other_worker_is_redirected_to_the_media_home(
             assert redirected is not None, "every request landed on the home worker"
             await redirected.wait_for(lambda: redirected.decoded >= 10)
             assert set(redirected.sizes) == {(WIDTH, HEIGHT)}
+
+            # stopping the server with a broadcast on: sessions are closed, no errors
+            assert server.stop() == 0
+            assert "Traceback" not in server.log()
+            await redirected.wait_for(lambda: redirected.ended)
         finally:
             for v in viewers:
                 await v.close()
