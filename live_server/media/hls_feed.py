@@ -31,8 +31,10 @@ _QUEUE_FRAMES = 300
 class HlsFeed:
     """One room's HLS writer fed from its relay. Create with :meth:`start`."""
 
-    def __init__(self, recorder: HlsRecorder, video: EncodedSubscription,
+    def __init__(self, relay: RoomRelay, recorder: HlsRecorder, video: EncodedSubscription,
                  audio: EncodedSubscription | None) -> None:
+        self.relay = relay
+        self.codecs = _codecs(relay)
         self.recorder = recorder
         self._video = video
         self._audio = audio
@@ -50,7 +52,7 @@ class HlsFeed:
         recorder = HlsRecorder(relay.room_id, Path(settings.dir), settings.segment_ms,
                                settings.window, audio=with_audio,
                                request_keyframe=relay.request_keyframe)
-        feed = cls(recorder, relay.subscribe_encoded("video", _QUEUE_FRAMES),
+        feed = cls(relay, recorder, relay.subscribe_encoded("video", _QUEUE_FRAMES),
                    relay.subscribe_encoded("audio", _QUEUE_FRAMES) if with_audio else None)
         feed._task = asyncio.create_task(feed._run(), name=f"hls:{relay.room_id}")
         return feed
@@ -72,11 +74,17 @@ class HlsFeed:
         recorder = self.recorder
         frame: EncodedFrame
         async for frame in sub:
-            if frame.kind == "video":
+            codec = frame.codec.lower()
+            if codec == "h264":
                 recorder.feed_video(frame.data, frame.timestamp, frame.keyframe)
-            else:
+            elif codec == "opus":
                 recorder.feed_audio(frame.data, frame.timestamp)
             await asyncio.sleep(0)
+
+    def serves(self, relay: RoomRelay) -> bool:
+        """Still the right feed for this relay: the same one, sending the same codecs (a
+        replacing publisher keeps the room's relay and its feeds continue)."""
+        return relay is self.relay and _codecs(relay) == self.codecs
 
     async def stop(self, remove: bool) -> None:
         """End the feed: what is queued is written, then the playlist is ended
@@ -102,6 +110,11 @@ class HlsFeed:
         if self._task is not None:
             self._task.cancel()
         self.recorder.close(remove=True)
+
+
+def _codecs(relay: RoomRelay) -> tuple[str | None, str | None]:
+    video, audio = relay.sources.get("video"), relay.sources.get("audio")
+    return (video.codec.lower() if video else None, audio.codec.lower() if audio else None)
 
 
 class MediaEvents(Protocol):
@@ -138,6 +151,9 @@ class HlsFeeds:
     def started(self, room_id: str, relay: RoomRelay) -> None:
         if self._closed:
             return
+        current = self.feeds.get(room_id)
+        if current is not None and room_id not in self._ending and current.serves(relay):
+            return  # a publisher replaced its own session: the same playlist carries on
         self._forget(room_id)
         feed = HlsFeed.start(relay, self.settings)
         if feed is not None:

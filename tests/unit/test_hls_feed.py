@@ -127,3 +127,29 @@ async def test_feeds_follow_the_publisher(tmp_path: Path) -> None:
     assert not exists(folder)
     feeds.stopped("r_life")  # a late listener call after close does nothing
     HlsFeeds(hls_settings(tmp_path)).stopped("r_unknown")  # nothing to stop: no error
+
+
+async def test_a_replacing_publisher_keeps_the_playlist(tmp_path: Path) -> None:
+    """The creator's new WHIP session replaces the old one on the same relay: the listener
+    fires again, and the playlist must go on rather than start over."""
+    video = encode(4)
+    events = SimpleNamespace(on_video_started=[], on_video_stopped=[])
+    feeds = HlsFeeds(hls_settings(tmp_path, segment_ms=1000, window=6), linger_s=0.1)
+    feeds.attach(events)  # type: ignore[arg-type]
+    room = relay("r_again")
+    room.sources.pop("audio")
+    events.on_video_started[0]("r_again", room)
+    feed = feeds.feeds["r_again"]
+    await push_video(room, video[: 2 * FPS])
+    room.end_publisher()
+    events.on_video_started[0]("r_again", room)  # the replacing session is up
+    assert feeds.feeds["r_again"] is feed
+    await push_video(room, video[2 * FPS :], start=555)  # its own clock; the relay continues it
+    await until(lambda: len(feed.recorder.segments) == 3)
+    assert [s.seq for s in feed.recorder.segments] == [0, 1, 2]
+    # a replacement that switches to VP8 cannot be written: the HLS rendition ends with it
+    room.set_source("video", "VP8", 90_000)
+    events.on_video_started[0]("r_again", room)
+    assert "r_again" not in feeds.feeds
+    assert not exists(str(tmp_path / "r_again"))
+    await feeds.close()
