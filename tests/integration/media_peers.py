@@ -70,6 +70,17 @@ class Publisher:
         self.track = MovingPicture()
         transceiver = self.pc.addTransceiver(self.track, direction="sendonly")
         _prefer(transceiver, "video", codec)
+        # what the publisher's own stats would show (a browser's pliCount/firCount)
+        self.keyframe_requests = 0
+        self._changed = asyncio.Event()
+        sender = transceiver.sender
+        make_keyframe = sender._send_keyframe
+
+        def on_keyframe_request() -> None:
+            self.keyframe_requests += 1
+            self._changed.set()
+            make_keyframe()
+        sender._send_keyframe = on_keyframe_request
         if audio:
             sound = self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
             _prefer(sound, "audio", "opus")
@@ -87,6 +98,13 @@ class Publisher:
             self.location = headers["Location"]
             await self.pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
         return status
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
+        async def check() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+        await asyncio.wait_for(check(), timeout)
 
     async def close(self) -> None:
         await self.pc.close()
@@ -155,6 +173,13 @@ class Viewer:
                 self._changed.clear()
                 await self._changed.wait()
         await asyncio.wait_for(check(), timeout)
+
+    async def request_keyframe(self) -> None:
+        """Send a PLI, as a viewer's decoder does after losing a picture."""
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.kind == "video":
+                for source in transceiver.receiver.getSynchronizationSources():
+                    await transceiver.receiver._send_rtcp_pli(source.source)
 
     async def close(self) -> None:
         await self.pc.close()

@@ -11,7 +11,14 @@ import aiohttp
 from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer as WsViewer
-from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer, app_of, post_sdp
+from tests.integration.media_peers import (
+    HEIGHT,
+    WIDTH,
+    Publisher,
+    Viewer,
+    app_of,
+    post_sdp,
+)
 
 
 async def test_video_events_reach_websocket_viewers(live: LiveApp) -> None:
@@ -54,9 +61,9 @@ async def test_publishing_with_golive_starts_a_scheduled_room(live: LiveApp) -> 
 
 async def test_late_joiner_gets_a_picture_after_a_forwarded_keyframe_request(
         live: LiveApp) -> None:
-    """The publisher's encoder makes a keyframe only at the start or on request (aiortc's VP8
-    keyframe interval is minutes), so a viewer joining later sees a picture only if its
-    keyframe request reached the publisher."""
+    """The publisher's encoder makes keyframes rarely (at the start, on request, when its
+    bitrate target moves; aiortc's VP8 keyframe interval is minutes): the late joiner's first
+    picture follows the keyframe request the server forwarded to the publisher."""
     room = await live.live_room("alice")
     publisher = Publisher("VP8")
     first, late = Viewer(), Viewer()
@@ -68,13 +75,35 @@ async def test_late_joiner_gets_a_picture_after_a_forwarded_keyframe_request(
             await first.wait_for(lambda: first.decoded >= 45)  # long past the first keyframe
             relay = app_of(live)[MEDIA].relay(room)
             keyframes_before = relay.keyframes_in
+            requests_before = publisher.keyframe_requests
             assert await late.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
             await late.wait_for(lambda: late.decoded >= 5)
             assert set(late.sizes) == {(WIDTH, HEIGHT)}
+            assert publisher.keyframe_requests > requests_before
             assert relay.keyframes_in > keyframes_before
         finally:
             await first.close()
             await late.close()
+            await publisher.close()
+
+
+async def test_a_viewers_keyframe_request_reaches_the_publisher(live: LiveApp) -> None:
+    room = await live.live_room("alice")
+    publisher = Publisher("H264")
+    viewer = Viewer()
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            assert await viewer.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+            await viewer.wait_for(lambda: viewer.decoded >= 20)
+            before = publisher.keyframe_requests
+            await viewer.request_keyframe()
+            await publisher.wait_for(lambda: publisher.keyframe_requests > before)
+            seen = viewer.decoded
+            await viewer.wait_for(lambda: viewer.decoded >= seen + 10)
+        finally:
+            await viewer.close()
             await publisher.close()
 
 
