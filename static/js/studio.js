@@ -8,6 +8,7 @@ import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountStudioPackets } from "./studio-packets.js";
 import { mountStudioShelf } from "./studio-shelf.js";
+import { mountStudioVideo } from "./studio-video.js";
 
 const KNOWN_KEY = "live_server.studio.rooms"; // ids of rooms this browser created or opened
 const LIST_REFRESH_MS = 15000;
@@ -37,6 +38,7 @@ if (!me || me.expired || (me.role !== "creator" && me.role !== "ops")) {
 function start() {
   const shelf = mountStudioShelf({ me, notify: (text, kind) => toast(text, kind) });
   const packets = mountStudioPackets({ notify: (text, kind) => toast(text, kind) });
+  const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   // ---- known rooms (this browser) ---------------------------------------------------------
   function knownIds() {
     try {
@@ -189,6 +191,7 @@ function start() {
     const link = `${location.origin}/watch/${enc(room.id)}`;
     $("#viewer-link").value = link;
     $("#open-link").href = link;
+    $("#whip-url").textContent = `${location.origin}/api/rooms/${enc(room.id)}/whip`;
     replace($("#chat"));
     fillEditForm(room);
     renderHeader(room);
@@ -213,6 +216,7 @@ function start() {
           renderHeader(selected);
           renderRoomList();
           shelf.roomChanged(selected);
+          video.roomChanged(selected);
         } else if (what === "moderation") {
           scheduleModRefresh();
         } else if (what === "counters") {
@@ -242,6 +246,7 @@ function start() {
     };
     shelf.select(room, socket);
     packets.select(room);
+    video.select(room);
     socket.start();
     loadKeywords();
     loadMutes();

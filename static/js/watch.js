@@ -8,6 +8,7 @@ import { RoomView } from "./room-view.js";
 import { mountWatchFans } from "./watch-fans.js";
 import { mountWatchPackets } from "./watch-packets.js";
 import { mountWatchShelf } from "./watch-shelf.js";
+import { mountPlayer } from "./watch-player.js";
 
 const HEART_FLUSH_MS = 200;
 const FANS_REFRESH_MS = 30000;
@@ -108,6 +109,8 @@ const fans = mountWatchFans({
   notify: (text, kind) => toast(text, kind),
 });
 
+const player = mountPlayer({ root: $("#player"), roomId, token: () => token });
+
 const viewHandlers = view.handlers();
 socket.handlers = {
   ...viewHandlers,
@@ -121,6 +124,7 @@ socket.handlers = {
     viewHandlers.events(list, frame);
     shelf.events(list);
     packets.events(list);
+    player.events(list);
   },
   recovered: () => {
     if (!finalClose) showBanner("");

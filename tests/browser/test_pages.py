@@ -46,6 +46,12 @@ CHROMIUM_FLAGS = [
     "--disable-dev-shm-usage",
     "--mute-audio",
     "--window-size=1200,900",
+    # video tests: a fake camera and microphone, no permission prompt, and real host addresses
+    # in WebRTC candidates (not mDNS names) so the server can reach the browser without STUN
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 
 

@@ -1,0 +1,156 @@
+// The watch page's video: WebRTC (WHEP) when the browser can and the server has room for it,
+// else HLS (native where the browser plays it, hls.js otherwise). It follows the room's
+// video_started / video_stopped events, so a viewer who came early sees the show start.
+
+import { el, replace } from "./dom.js";
+import { play, webrtcSupported } from "./webrtc.js";
+
+const HLS_MODULE = "/static/vendor/hls.js-1.7.4/hls.light.min.mjs";
+const RETRY_MS = 10000; // look again this often while waiting, in case an event was missed
+const ICE_GIVE_UP_MS = 8000; // no media path by then: try HLS
+
+/** mountPlayer({root, roomId, token()}) → {events(list), stop()}; root.livePlayer for tests. */
+export function mountPlayer({ root, roomId, token }) {
+  const video = el("video", { attrs: { autoplay: true, playsinline: true, muted: true, controls: true } });
+  video.muted = true; // autoplay needs it; the controls unmute
+  const status = el("div", { className: "player-status", attrs: { role: "status" } });
+  replace(root, video, status);
+  let session = null;
+  let hls = null;
+  let retry = null;
+  let iceTimer = null;
+  let generation = 0; // a newer start() makes older async steps stand down
+
+  const api = { mode: "idle", pc: null, video };
+  root.livePlayer = api;
+
+  function setMode(mode, text) {
+    api.mode = mode;
+    root.dataset.mode = mode;
+    status.textContent = text || "";
+    status.hidden = !text;
+  }
+
+  function clearTimers() {
+    clearTimeout(retry);
+    clearTimeout(iceTimer);
+    retry = iceTimer = null;
+  }
+
+  async function stopMedia() {
+    clearTimers();
+    if (hls) {
+      hls.destroy();
+      hls = null;
+    }
+    if (session) {
+      const s = session;
+      session = null;
+      api.pc = null;
+      await s.close();
+    }
+    video.removeAttribute("src");
+    video.srcObject = null;
+  }
+
+  function waiting(text = "The creator is not broadcasting right now.") {
+    setMode("waiting", text);
+    clearTimeout(retry);
+    retry = setTimeout(() => start(), RETRY_MS);
+  }
+
+  async function start() {
+    const mine = ++generation;
+    await stopMedia();
+    if (mine !== generation) return;
+    if (!webrtcSupported()) {
+      await startHls(mine);
+      return;
+    }
+    setMode("connecting", "Connecting…");
+    try {
+      const s = await play(roomId, token(), (stream) => {
+        if (video.srcObject !== stream) video.srcObject = stream;
+      });
+      if (mine !== generation) {
+        await s.close();
+        return;
+      }
+      session = s;
+      api.pc = s.pc;
+      s.pc.addEventListener("connectionstatechange", () => {
+        if (mine !== generation) return;
+        const st = s.pc.connectionState;
+        if (st === "connected") {
+          clearTimeout(iceTimer);
+          setMode("webrtc", "");
+        } else if (st === "failed") {
+          startHls(mine); // no path to the media server: HLS over plain HTTP
+        }
+      });
+      iceTimer = setTimeout(() => {
+        if (mine === generation && s.pc.connectionState !== "connected") startHls(mine);
+      }, ICE_GIVE_UP_MS);
+    } catch (err) {
+      if (mine !== generation) return;
+      if (err.status === 409) waiting();
+      else if (err.status === 503 || err.status === 404) await startHls(mine); // full, or video off
+      else waiting(`The video could not start: ${err.message}`);
+    }
+  }
+
+  async function startHls(mine) {
+    if (mine !== generation) return;
+    await stopMedia();
+    const url = `/hls/${encodeURIComponent(roomId)}/index.m3u8`;
+    const head = await fetch(url, { method: "GET", cache: "no-store" }).catch(() => null);
+    if (mine !== generation) return;
+    if (!head || !head.ok) {
+      waiting();
+      return;
+    }
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;
+    } else {
+      let Hls;
+      try {
+        Hls = (await import(HLS_MODULE)).default;
+      } catch {
+        waiting("This browser cannot play the video.");
+        return;
+      }
+      if (mine !== generation) return;
+      if (!Hls.isSupported()) {
+        waiting("This browser cannot play the video.");
+        return;
+      }
+      hls = new Hls({ enableWorker: false });
+      hls.on(Hls.Events.ERROR, (_e, data) => {
+        if (data && data.fatal && mine === generation) waiting();
+      });
+      hls.loadSource(url);
+      hls.attachMedia(video);
+    }
+    setMode("hls", "");
+  }
+
+  function events(list) {
+    for (const ev of list) {
+      if (ev.type === "video_started" && api.mode !== "webrtc" && api.mode !== "hls") start();
+      else if (ev.type === "video_stopped") {
+        generation++;
+        if (session) session.location = null; // the server ended the viewers' sessions itself
+        stopMedia().then(() => waiting());
+      }
+    }
+  }
+
+  function stop() {
+    generation++;
+    stopMedia();
+  }
+
+  window.addEventListener("pagehide", stop);
+  start();
+  return { events, stop, start };
+}

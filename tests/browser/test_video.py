@@ -1,0 +1,148 @@
+"""Live video in a real Chromium: the studio page publishes its (fake) camera over WHIP, a watch
+page plays it over WHEP, and the frames really decode (getStats: framesDecoded grows, the frame
+size is the publisher's). With H.264 the room also gets HLS, which a page without WebRTC plays
+and PyAV decodes. No public STUN server: the server's host candidate is the machine's address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import urllib.request
+
+import av
+import pytest
+
+from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+    Browser,
+    Page,
+    browser,  # noqa: F401 - a fixture
+    js,
+    make_room,
+    open_page,
+    server,  # noqa: F401 - a fixture
+    token,
+)
+
+INBOUND = """(async () => {
+  const p = document.querySelector('#player').livePlayer;
+  if (!p || !p.pc) return null;
+  const stats = await p.pc.getStats();
+  for (const s of stats.values()) {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') {
+      return {decoded: s.framesDecoded || 0, width: s.frameWidth || 0, height: s.frameHeight || 0};
+    }
+  }
+  return null;
+})()"""
+
+OUTBOUND = """(async () => {
+  const p = document.querySelector('#video-section').livePublisher.pc;
+  if (!p) return null;
+  const stats = await p.getStats();
+  let codec = null, size = null;
+  for (const s of stats.values()) {
+    if (s.type === 'outbound-rtp' && s.kind === 'video' && s.frameWidth) {
+      size = {width: s.frameWidth, height: s.frameHeight, sent: s.framesSent,
+              codecId: s.codecId};
+    }
+  }
+  if (size) codec = stats.get(size.codecId)?.mimeType;
+  return size && {...size, codec};
+})()"""
+
+
+async def start_broadcast(studio: Page, room_id: str, codec: str) -> dict[str, object]:
+    await studio.wait_for(f"document.querySelector('#room-id').textContent === {js(room_id)}")
+    await studio.eval(f"document.querySelector('#codec-select').value = {js(codec)}")
+    await studio.click("#cam-start")
+    await studio.wait_for("document.querySelector('#video-state').textContent === 'camera on'")
+    await studio.click("#broadcast-start")
+    await studio.wait_for(
+        "document.querySelector('#video-section').livePublisher.pc?.connectionState"
+        " === 'connected'", within=20)
+    sent = await studio.wait_for(f"{OUTBOUND}.then(s => s && s.sent > 10 && s)", within=20)
+    assert isinstance(sent, dict)
+    return sent
+
+
+async def frames_decoded(watch: Page) -> dict[str, int]:
+    got = await watch.wait_for(f"{INBOUND}.then(s => s && s.decoded > 0 && s)", within=20)
+    assert isinstance(got, dict)
+    return got
+
+
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+async def test_studio_publishes_and_a_viewer_decodes_the_frames(
+        server: str, browser: Browser, codec: str) -> None:  # noqa: F811 - fixtures
+    creator = token(server, f"video_{codec.lower()}", "creator", "Video Creator")
+    room = make_room(server, creator, f"Video {codec}")
+    studio = await open_page(browser, server, f"/studio#room={room['id']}", creator, 1300, 1400)
+    sent = await start_broadcast(studio, room["id"], codec)
+    assert str(sent["codec"]).lower() == f"video/{codec.lower()}"
+
+    watch = await open_page(browser, server, f"/watch/{room['id']}", None)
+    await watch.wait_for("document.querySelector('#player').livePlayer.mode === 'webrtc'",
+                         within=20)
+    first = await frames_decoded(watch)
+    await asyncio.sleep(1.0)
+    later = await frames_decoded(watch)
+    assert later["decoded"] > first["decoded"]  # frames keep arriving and decoding
+    assert (later["width"], later["height"]) == (sent["width"], sent["height"])
+
+    # the creator stops: the viewer is told and waits for the next broadcast
+    await studio.click("#broadcast-stop")
+    await watch.wait_for("document.querySelector('#player').livePlayer.mode === 'waiting'",
+                         within=15)
+    for page in (studio, watch):
+        assert page.errors == [], page.errors
+
+
+async def test_h264_broadcast_feeds_hls_which_a_page_without_webrtc_plays(
+        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+    creator = token(server, "video_hls", "creator", "HLS Creator")
+    room = make_room(server, creator, "Video HLS")
+    studio = await open_page(browser, server, f"/studio#room={room['id']}", creator, 1300, 1400)
+    sent = await start_broadcast(studio, room["id"], "H264")
+
+    # the playlist and a segment over HTTP, decoded by PyAV at the publisher's size
+    playlist_url = f"{server}/hls/{room['id']}/index.m3u8"
+    playlist = await _wait_playlist(playlist_url)
+    segment = next(line for line in playlist.splitlines() if line and not line.startswith("#"))
+    data = await asyncio.to_thread(_get, f"{server}/hls/{room['id']}/{segment}")
+    with av.open(io.BytesIO(data)) as container:
+        frames = [f for f in container.decode(video=0)]
+    assert frames and (frames[0].width, frames[0].height) == (sent["width"], sent["height"])
+
+    # a browser without WebRTC falls back to HLS and plays it
+    page = await browser.new_page()
+    await page.send("Page.addScriptToEvaluateOnNewDocument",
+                    {"source": "delete window.RTCPeerConnection;"})
+    await page.goto(f"{server}/watch/{room['id']}")
+    await page.wait_for("document.querySelector('#player').livePlayer?.mode === 'hls'",
+                        within=20)
+    await page.wait_for("document.querySelector('#player video').currentTime > 0.5", within=30)
+    await page.wait_for("document.querySelector('#player video').videoWidth === "
+                        f"{sent['width']}", within=10)
+    await studio.click("#broadcast-stop")
+    for p in (studio, page):
+        assert p.errors == [], p.errors
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return bytes(resp.read())
+
+
+async def _wait_playlist(url: str) -> str:
+    """The live playlist once it lists a segment (segments are ~2 s of video)."""
+    last = ""
+    for _ in range(150):
+        try:
+            last = (await asyncio.to_thread(_get, url)).decode()
+            if any(line and not line.startswith("#") for line in last.splitlines()):
+                return last
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no HLS segment listed: {last!r}")
