@@ -67,10 +67,13 @@ def parse_offer(text: str) -> aiortc_sdp.SessionDescription:
     if not media:
         raise BadSdp("the offer has no audio or video section")
     for m in media:
-        if m.dtls is None or m.ice is None or not m.ice.usernameFragment:
-            raise BadSdp(f"the {m.kind} section lacks ICE or DTLS parameters")
+        if (m.ice is None or not m.ice.usernameFragment or not m.ice.password
+                or m.dtls is None or not m.dtls.fingerprints):
+            raise BadSdp(f"the {m.kind} section lacks ICE credentials or a DTLS fingerprint")
         if not m.rtp.muxId:
             raise BadSdp(f"the {m.kind} section has no a=mid")
+        if not m.rtcp_mux:
+            raise OfferNotAcceptable(f"the {m.kind} section must use a=rtcp-mux")
     return desc
 
 

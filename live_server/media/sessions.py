@@ -15,11 +15,12 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from live_server.media import aiortc_hooks
 from live_server.media.relay import RoomRelay
-from live_server.media.sdp import Track
+from live_server.media.sdp import OfferNotAcceptable, Track
 from live_server.protocol import now_ms
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,12 @@ class MediaSession:
         return await self._answer(offer)
 
     async def _answer(self, offer: str) -> str:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+        except (ValueError, InvalidAccessError, InvalidStateError, OperationError) as exc:
+            # what sdp.py does not check, aiortc refuses here: still the offer's fault
+            raise OfferNotAcceptable(f"cannot negotiate this offer: {exc}") from None
         self._idle = asyncio.get_running_loop().call_later(self._idle_ms / 1000,
                                                            self._idle_check)
         return str(self.pc.localDescription.sdp)

@@ -3,6 +3,8 @@ answer keeps one forwarded codec per kind, in the client's order of preference."
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import pytest
 
@@ -121,3 +123,22 @@ async def test_real_client_offers(live: LiveApp, name: str, video: list[int], ke
         async with http.delete(headers["Location"]) as resp:
             assert resp.status == 204
     assert app_of(live)[MEDIA].sessions == {}
+
+
+@pytest.mark.parametrize(("change", "status"), [
+    (lambda o: o.replace(f"a=fingerprint:sha-256 {FINGERPRINT}\r\n", ""), 400),
+    (lambda o: o.replace("a=ice-pwd:u2nKcJm1PqmWUIsbJ0b8fG0x\r\n", ""), 400),
+    (lambda o: o.replace("a=mid:1\r\n", ""), 400),
+    (lambda o: o.replace("a=rtcp-mux\r\n", ""), 422),
+    (lambda o: o.replace("a=sendonly", "a=recvonly"), 422),
+])
+async def test_broken_offers_are_refused_and_leave_nothing_open(
+        live: LiveApp, change: Any, status: int) -> None:
+    room = await live.live_room("alice")
+    offer = change(_crlf(SESSION + CHROMIUM_AUDIO + _video(ALL)))
+    async with aiohttp.ClientSession() as http:
+        got, _, body = await post_sdp(http, f"{live.base}/api/rooms/{room}/whip", offer,
+                                      token("alice", "creator"))
+    assert got == status, body
+    media = app_of(live)[MEDIA]
+    assert media.sessions == {} and await media.store.home(room) is None
