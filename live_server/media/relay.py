@@ -260,7 +260,8 @@ class RoomRelay:
 
     @property
     def viewer_count(self) -> int:
-        return len(self._viewers["video"] | self._viewers["audio"])
+        """Viewers receiving media (a viewer has one track per kind)."""
+        return max(len(self._viewers["video"]), len(self._viewers["audio"]))
 
     def subscribe_encoded(self, kind: str, max_frames: int | None = None) -> EncodedSubscription:
         """A feed of this room's encoded ``kind`` frames (see ``EncodedSubscription``)."""

@@ -237,7 +237,7 @@ class MediaService:
         relay = self.relays.get(room_id)
         if relay is None or room_id not in self.publishers:
             raise NoPublisher(retry_s)
-        if relay.viewer_count + self._pending_viewers(room_id) >= self.cfg.max_viewers_per_room:
+        if self._viewer_sessions(room_id) >= self.cfg.max_viewers_per_room:
             raise MediaFull(retry_s)
         published = {t.kind: t.codec for t in self.publishers[room_id].tracks}
         tracks = sdp.plan_view(offer, published)
@@ -252,9 +252,9 @@ class MediaService:
             raise
         return session, answer
 
-    def _pending_viewers(self, room_id: str) -> int:
+    def _viewer_sessions(self, room_id: str) -> int:
         return sum(1 for s in self.sessions.values()
-                   if s.role == "viewer" and s.room_id == room_id and not s.connected)
+                   if s.role == "viewer" and s.room_id == room_id)
 
     async def _viewer_ended(self, session: MediaSession) -> None:
         self.sessions.pop(session.id, None)

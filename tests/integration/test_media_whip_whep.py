@@ -189,3 +189,30 @@ async def test_whep_guest_and_ban_rules(live: LiveApp) -> None:
                     await viewer.close()
         finally:
             await publisher.close()
+
+
+async def test_whep_beyond_the_room_limit_is_told_to_retry(live_app_factory: Any) -> None:
+    live = await live_app_factory(media={"max_viewers_per_room": 1})
+    room = await live.live_room("alice")
+    url = f"{live.base}/api/rooms/{room}/whep"
+    publisher = Publisher("VP8", audio=True)
+    first, second = Viewer(audio=True), Viewer(audio=True)
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            assert await first.watch(http, url) == 201
+            assert await second.watch(http, url) == 503
+            assert int(second.headers["Retry-After"]) >= 1
+            assert first.location is not None
+            async with http.delete(first.location) as resp:
+                assert resp.status == 204
+            third = Viewer()
+            try:
+                assert await third.watch(http, url) == 201  # the place is free again
+            finally:
+                await third.close()
+        finally:
+            for v in (first, second):
+                await v.close()
+            await publisher.close()
