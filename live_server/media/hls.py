@@ -217,10 +217,11 @@ class HlsRecorder:
     ``audio=True`` when the publisher sends Opus: every segment then carries an AAC track from
     the start (see :meth:`feed_audio`).
 
-    ``request_keyframe`` is called (at most once per segment) when the current segment is due to
-    end but no IDR picture has come: browsers send IDR pictures only when asked, so the media
-    core should answer it with a PLI to the publisher. Without IDR pictures a segment simply
-    grows; the playlist's target duration follows.
+    ``request_keyframe`` is called when the current segment is due to end but no IDR picture
+    has come, and again every half segment while none comes (a request can be lost): browsers
+    send IDR pictures only when asked, so the media core answers it with a PLI to the
+    publisher. Without IDR pictures a segment simply grows; the playlist's target duration
+    follows.
     """
 
     def __init__(self, room_id: str, root: Path, segment_ms: int, window: int, *,
@@ -244,7 +245,7 @@ class HlsRecorder:
         self._target_s = max(1, math.ceil(segment_ms / 1000))
         self._sps: bytes | None = None
         self._pps: bytes | None = None
-        self._keyframe_asked = False
+        self._keyframe_asked: int | None = None  # tick of the last request in this segment
         self._closed = False
         # Segments carry an audio track when the publisher has one (``audio=True``, known from
         # its offer) or, failing that, from the first segment started after an Opus packet.
@@ -319,7 +320,7 @@ class HlsRecorder:
                     discontinuity=self._pending_discontinuity)
                 self._pending_discontinuity = False
                 self._next_seq += 1
-                self._keyframe_asked = False
+                self._keyframe_asked = None
             assert writer is not None
             writer.write(data, pts, startable)
         except (av.FFmpegError, OSError) as err:
@@ -331,9 +332,11 @@ class HlsRecorder:
                 self._writer = None
             self._pending_discontinuity = self._pending_discontinuity or self._next_seq > 0
             return
-        if (not startable and not self._keyframe_asked and self._request_keyframe is not None
-                and pts - writer.start >= self._segment_ticks):
-            self._keyframe_asked = True
+        if (not startable and self._request_keyframe is not None
+                and pts - writer.start >= self._segment_ticks
+                and (self._keyframe_asked is None
+                     or pts - self._keyframe_asked >= self._segment_ticks // 2)):
+            self._keyframe_asked = pts
             self._request_keyframe()
 
     def feed_audio(self, data: bytes, rtp_timestamp: int) -> None:
