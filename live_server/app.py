@@ -12,6 +12,7 @@ from aiohttp import web
 from live_server.config import Settings
 from live_server.errors import CloseCode
 from live_server.services.container import Services
+from live_server.web import hls as hls_web
 from live_server.web import media as media_web
 from live_server.web import misc, money, ops, rooms, shelf, ws
 from live_server.web.http import error_middleware
@@ -32,10 +33,12 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     app.add_routes(ws.routes)
     app.add_routes(misc.routes)
     app.add_routes(media_web.routes)  # WHIP/WHEP (live_server/media)
+    app.add_routes(hls_web.routes)  # HLS playlists and segments
     if misc.STATIC_DIR.is_dir():
         app.router.add_static("/static", misc.STATIC_DIR, append_version=False)
     app.cleanup_ctx.append(_services_ctx(settings, info or {}))
     app.cleanup_ctx.append(media_web.media_ctx())  # after services: closes first
+    app.cleanup_ctx.append(hls_web.hls_ctx())  # needs the media service; closes before it
     app.on_shutdown.append(_close_websockets)
     return app
 

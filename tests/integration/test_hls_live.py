@@ -13,30 +13,19 @@ from typing import Any
 
 import aiohttp
 import av
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from live_server import config
 from live_server.app import create_app
-from live_server.web import hls
 from tests.conftest import LiveApp, LiveTestServer, token
 from tests.helpers import WAIT_S
 from tests.integration.media_peers import HEIGHT, WIDTH, Publisher
 
 
-def with_hls(app: web.Application) -> web.Application:
-    """The two lines ``app.py`` gets, unless it already has them."""
-    if not any(r.canonical.startswith("/hls/") for r in app.router.resources()):
-        app.add_routes(hls.routes)
-    if not any("hls_ctx" in getattr(c, "__qualname__", "") for c in app.cleanup_ctx):
-        app.cleanup_ctx.append(hls.hls_ctx())
-    return app
-
-
 async def hls_app(aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
                   settings_factory: Callable[..., config.Settings], root: Path) -> LiveApp:
     settings = settings_factory(hls={"dir": str(root), "segment_ms": 1000, "window": 2})
-    app = with_hls(create_app(settings))
+    app = create_app(settings)
     client = await aiohttp_client(LiveTestServer(app, host="127.0.0.1"))
     return LiveApp(client=client, settings=settings)
 
