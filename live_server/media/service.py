@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from live_server.auth import Identity, require_moderator
 from live_server.config import Settings
+from live_server.domain.rooms import Room
 from live_server.errors import GuestsNotAllowed, InvalidState, LiveError, NotFound
 from live_server.media import aiortc_hooks, ice, sdp
 from live_server.media.relay import RelayStats, RoomRelay
@@ -101,6 +102,7 @@ class MediaService:
         self.sessions: dict[str, MediaSession] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._publish_locks: dict[str, asyncio.Lock] = {}  # per room; a few bytes each
         # in-process consumers of a room's encoded media (the HLS writer): called when a
         # room's publisher connects here (with its relay: ``relay.subscribe_encoded(kind)``)
         # and when it leaves (the relay's feeds have ended by then)
@@ -148,14 +150,22 @@ class MediaService:
         if room.state == "ended":
             raise InvalidState("the room has ended", state=room.state)
         tracks = sdp.plan_publish(offer)
+        lock = self._publish_locks.setdefault(room_id, asyncio.Lock())
+        async with lock:  # one replacement at a time: never two live publishers in a relay
+            return await self._publish(who, uid, room, offer, tracks, request_host, golive)
+
+    async def _publish(self, who: Identity, uid: str, room: Room, offer: str,
+                       tracks: list[sdp.Track], request_host: str,
+                       golive: bool) -> tuple[MediaSession, str, str]:
+        room_id = room.id
         url = self.home_url(request_host)
         other = await self.store.claim(room_id, self.process_id, url)
         if other is not None:
             raise MediaRedirect(other.url)
         old = self.publishers.pop(room_id, None)
         relay = self.relays.get(room_id)
-        if relay is None or (old is not None and old.codecs != {t.kind: t.codec_name
-                                                                for t in tracks}):
+        formats = {t.kind: t.describe() for t in tracks}
+        if relay is None or (old is not None and old.formats != formats):
             if relay is not None:
                 await self._close_viewers(room_id, "publisher_changed_codec")
                 relay.close()
@@ -171,6 +181,8 @@ class MediaService:
         session = MediaSession(room_id, "publisher", self.rtc_config, self.cfg.session_idle_ms,
                                on_connected=self._publisher_connected,
                                on_end=self._publisher_ended, user_id=uid)
+        # the room was told the video runs: if this session never connects, say it stopped
+        session.announced = old is not None and (old.connected or old.announced)
         self.sessions[session.id] = session
         self.publishers[room_id] = session
         self._count()
@@ -204,11 +216,11 @@ class MediaService:
         if relay is not None:
             relay.close()
         self._count()
-        if session.connected:
+        if session.connected or session.announced:
             self._notify(self.on_video_stopped, room_id)
         try:
             await self.store.release(room_id, self.process_id)
-            if session.connected:
+            if session.connected or session.announced:
                 await self.store.append_event(room_id, "video_stopped",
                                               {"reason": session.end_reason})
         except Exception:  # shutting down with Valkey gone: the home key expires by itself

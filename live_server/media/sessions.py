@@ -55,6 +55,7 @@ class MediaSession:
         self.connected = False
         self.closed = False
         self.replaced = False
+        self.announced = False  # video_started was sent for this room (by a predecessor)
         self.end_reason = ""
         self._idle_ms = idle_ms
         self._idle: asyncio.TimerHandle | None = None
@@ -67,6 +68,11 @@ class MediaSession:
     def codecs(self) -> dict[str, str]:
         return {t.kind: t.codec_name for t in self.tracks}
 
+    @property
+    def formats(self) -> dict[str, str]:
+        """Each kind's codec with its parameters: viewers negotiated exactly these."""
+        return {t.kind: t.describe() for t in self.tracks}
+
     async def answer_publisher(self, offer: str, tracks: list[Track], relay: RoomRelay) -> str:
         """Receive the offered tracks into ``relay``; the SDP answer."""
         self.tracks = tracks
@@ -74,11 +80,17 @@ class MediaSession:
             transceiver = self.pc.addTransceiver(track.kind, direction="recvonly")
             transceiver.setCodecPreferences(_preferences(track))
             aiortc_hooks.tap_receiver(transceiver.receiver,
-                                      functools.partial(relay.push, track.kind))
+                                      functools.partial(self._push, relay, track.kind))
             if track.kind == "video":
                 relay.set_keyframe_sender(
                     functools.partial(aiortc_hooks.send_pli, transceiver.receiver))
         return await self._answer(offer)
+
+    def _push(self, relay: RoomRelay, kind: str, codec: str, clock_rate: int, timestamp: int,
+              data: bytes) -> None:
+        # a replaced or closing publisher's last frames must not mix into the new stream
+        if not self.replaced and not self.closed:
+            relay.push(kind, codec, clock_rate, timestamp, data)
 
     async def answer_viewer(self, offer: str, tracks: list[Track], relay: RoomRelay) -> str:
         """Send the room's tracks to this viewer, forwarded as they are; the SDP answer."""

@@ -198,3 +198,26 @@ async def test_publisher_leaving_without_delete_is_noticed(live: LiveApp) -> Non
                 await late.close()
         finally:
             await watcher.close()
+
+
+async def test_two_publishes_at_once_leave_one_publisher(live: LiveApp) -> None:
+    room = await live.live_room("alice")
+    url = f"{live.base}/api/rooms/{room}/whip"
+    a, b = Publisher("VP8"), Publisher("VP8")
+    viewer = Viewer()
+    async with aiohttp.ClientSession() as http:
+        try:
+            statuses = await asyncio.gather(a.publish(http, url, token("alice", "creator")),
+                                            b.publish(http, url, token("alice", "creator")))
+            assert statuses == [201, 201]
+            media = app_of(live)[MEDIA]
+            publishers = [s for s in media.sessions.values() if s.role == "publisher"]
+            assert len(publishers) == 1
+            assert publishers[0].id in (a.location or "") + (b.location or "")
+            assert await viewer.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+            await viewer.wait_for(lambda: viewer.decoded >= 20)
+            assert set(viewer.sizes) == {(WIDTH, HEIGHT)}
+        finally:
+            await viewer.close()
+            await a.close()
+            await b.close()
