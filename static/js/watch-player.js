@@ -109,27 +109,29 @@ export function mountPlayer({ root, roomId, token }) {
       waiting();
       return;
     }
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url;
-    } else {
-      let Hls;
+    // hls.js where Media Source Extensions exist (the same player everywhere); the browser's
+    // own HLS only where they do not (iOS Safari).
+    let Hls = null;
+    if (window.MediaSource) {
       try {
         Hls = (await import(HLS_MODULE)).default;
       } catch {
-        waiting("This browser cannot play the video.");
-        return;
+        Hls = null;
       }
       if (mine !== generation) return;
-      if (!Hls.isSupported()) {
-        waiting("This browser cannot play the video.");
-        return;
-      }
+    }
+    if (Hls && Hls.isSupported()) {
       hls = new Hls({ enableWorker: false });
       hls.on(Hls.Events.ERROR, (_e, data) => {
         if (data && data.fatal && mine === generation) waiting();
       });
       hls.loadSource(url);
       hls.attachMedia(video);
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;
+    } else {
+      waiting("This browser cannot play the video.");
+      return;
     }
     setMode("hls", "");
   }
