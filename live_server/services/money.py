@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+import time
 
 from orjson import loads
 
@@ -39,6 +40,9 @@ def _packet_id(value: object) -> str:
     return value
 
 
+KEYWORD_ROOMS_TTL_S = 10.0  # a missed red packet event costs at most this long
+
+
 class MoneyService:
     def __init__(self, settings: Settings, rooms: RoomStore, money: MoneyStore) -> None:
         self.settings = settings
@@ -48,6 +52,12 @@ class MoneyService:
         # packet id → (room id, creator id, condition): fixed at launch, for grabs
         self._static: dict[str, tuple[str, str, str]] = {}
         self._creators: dict[str, str] = {}  # room id → its creator (hearts)
+        # room id → (has keyword packets open, when read): chat is the hottest write path and
+        # almost never meets a keyword packet, so the question is not asked per message; a red
+        # packet event of the room drops the answer (forget_keyword_packets)
+        self._keyword_rooms: dict[str, tuple[bool, float]] = {}
+        # (creator, user, source, day) that reached the day's cap here: no call until tomorrow
+        self._capped: set[tuple[str, str, str, int]] = set()
 
     # Wallets ----------------------------------------------------------------------------
 
@@ -95,8 +105,16 @@ class MoneyService:
         points = per * count
         if points <= 0 or cap <= 0 or user_id == creator_id:
             return 0
-        added, _total = await self.money.add_intimacy(
-            creator_id, user_id, points, cap, self.day(now), source)
+        day = self.day(now)
+        capped = (creator_id, user_id, source, day)
+        if capped in self._capped:
+            return 0
+        added, _total = await self.money.add_intimacy(creator_id, user_id, points, cap, day,
+                                                      source)
+        if added < points:  # the cap is reached for today: later events earn nothing
+            if len(self._capped) > 100_000:
+                self._capped.clear()
+            self._capped.add(capped)
         return added
 
     async def follow(self, who: Identity, creator_id: str, on: bool) -> Json:
@@ -168,10 +186,24 @@ class MoneyService:
 
     async def note_chat(self, room: Room, user_id: str, text: str) -> None:
         """A chat message was sent: keyword packets, and intimacy toward the room's creator."""
-        per, cap = self.settings.fans.source("chat")
-        earn = ((room.creator_id, per, cap, self.day(None))
-                if per > 0 and cap > 0 and user_id != room.creator_id else None)
-        await self.money.note_chat(room.id, user_id, normalise_keyword(text), earn)
+        if await self._keyword_packets_open(room.id):
+            await self.money.note_chat(room.id, user_id, normalise_keyword(text))
+        await self.earn(room.creator_id, user_id, "chat")
+
+    async def _keyword_packets_open(self, room_id: str) -> bool:
+        known = self._keyword_rooms.get(room_id)
+        now = time.monotonic()
+        if known is not None and now - known[1] < KEYWORD_ROOMS_TTL_S:
+            return known[0]
+        open_now = await self.money.has_keyword_packets(room_id)
+        if len(self._keyword_rooms) > 10_000:
+            self._keyword_rooms.clear()
+        self._keyword_rooms[room_id] = (open_now, now)
+        return open_now
+
+    def forget_keyword_packets(self, room_id: str) -> None:
+        """A red packet of the room was launched, opened or finished: ask again next time."""
+        self._keyword_rooms.pop(room_id, None)
 
     async def note_hearts(self, by_room: dict[str, dict[str, int]],
                           now: int | None = None) -> None:

@@ -150,21 +150,14 @@ class MoneyStore:
         raw = await self.core.client.hget(f"{self.keys.packet(packet_id)}:claims", user_id)
         return int(raw) if raw is not None else None
 
-    async def note_chat(self, room_id: str, user_id: str, normalised: str,
-                        earn: tuple[str, int, int, int] | None = None) -> None:
+    async def has_keyword_packets(self, room_id: str) -> bool:
+        """Whether the room has keyword packets still grabbable."""
+        return bool(await self.core.client.hlen(self.keys.room_keyword_packets(room_id)))
+
+    async def note_chat(self, room_id: str, user_id: str, normalised: str) -> None:
         """A chat message in the room: if it says a keyword packet's keyword, its sender may
-        grab that packet; ``earn`` = (creator, points, daily cap, day) adds chat intimacy in the
-        same round trip (a chat message is the hottest write path, so one round trip, not two)."""
-        script = self.core.scripts.get("intimacy_add")
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.keys.room_keyword_packets(room_id))
-            if earn is not None:
-                creator_id, points, cap, day = earn
-                await script(keys=[self.keys.intimacy(creator_id),
-                                   self.keys.intimacy_day(creator_id, day)],
-                             args=[user_id, points, cap, 2 * 86_400, "chat"], client=pipe)
-            replies = await pipe.execute()
-        active = replies[0]
+        grab that packet."""
+        active = await self.core.client.hgetall(self.keys.room_keyword_packets(room_id))
         if not active:
             return
         matched = [pid.decode() for pid, word in active.items() if word.decode() == normalised]
