@@ -3,14 +3,19 @@ them, and nothing left open after a refused request."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
+from aioice import stun
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
 from tests.integration.media_peers import MovingPicture, Publisher, Viewer, app_of, post_sdp
+
+
+ADDRESS = "192.0.2.2"  # the machine's non-loopback address (aioice skips 127.0.0.1)
 
 
 async def _offer(pc: RTCPeerConnection) -> str:
@@ -216,3 +221,51 @@ async def test_whep_beyond_the_room_limit_is_told_to_retry(live_app_factory: Any
             for v in (first, second):
                 await v.close()
             await publisher.close()
+
+
+class StunResponder(asyncio.DatagramProtocol):
+    """A minimal STUN server (RFC 5389 Binding): enough for the server's peer connections to
+    learn a server-reflexive address, so a configured ICE server is really used."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.requests = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram endpoint's
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        request = stun.parse_message(data)
+        self.requests += 1
+        response = stun.Message(message_method=stun.Method.BINDING,
+                                message_class=stun.Class.RESPONSE,
+                                transaction_id=request.transaction_id)
+        response.attributes["XOR-MAPPED-ADDRESS"] = addr
+        assert self.transport is not None
+        self.transport.sendto(bytes(response), addr)
+
+
+async def test_configured_ice_servers_are_used_and_announced(live_app_factory: Any) -> None:
+    loop = asyncio.get_running_loop()
+    transport, stun_server = await loop.create_datagram_endpoint(
+        StunResponder, local_addr=(ADDRESS, 0))
+    try:
+        port = transport.get_extra_info("sockname")[1]
+        live = await live_app_factory(media={"ice_servers": [
+            f"stun:{ADDRESS}:{port}", "turn:user:secret@turn.example.com:3478"]})
+        room = await live.live_room("alice")
+        publisher = Publisher("VP8")
+        async with aiohttp.ClientSession() as http:
+            try:
+                assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                               token("alice", "creator")) == 201
+                links = publisher.headers.getall("Link")
+                assert f'<stun:{ADDRESS}:{port}>; rel="ice-server"' in links
+                assert any(link.startswith("<turn:turn.example.com:3478>") and
+                           'username="user"' in link for link in links)
+                assert stun_server.requests >= 1  # the server's own gathering asked it
+                assert "typ srflx" in publisher.pc.remoteDescription.sdp
+            finally:
+                await publisher.close()
+    finally:
+        transport.close()
