@@ -14,7 +14,6 @@ from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
 from tests.integration.media_peers import MovingPicture, Publisher, Viewer, app_of, post_sdp
 
-
 ADDRESS = "192.0.2.2"  # the machine's non-loopback address (aioice skips 127.0.0.1)
 
 
