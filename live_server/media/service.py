@@ -159,7 +159,8 @@ class MediaService:
                        golive: bool) -> tuple[MediaSession, str, str]:
         room_id = room.id
         url = self.home_url(request_host)
-        other = await self.store.claim(room_id, self.process_id, url)
+        other = await self.store.claim(room_id, self.process_id, url,
+                                       {t.kind: t.codec_name for t in tracks})
         if other is not None:
             raise MediaRedirect(other.url)
         old = self.publishers.pop(room_id, None)
@@ -225,6 +226,15 @@ class MediaService:
                                               {"reason": session.end_reason})
         except Exception:  # shutting down with Valkey gone: the home key expires by itself
             log.warning("could not record the end of room %s's video", room_id, exc_info=True)
+
+    async def video(self, room_id: str) -> dict[str, object]:
+        """Whether the room has a publisher now and in which codecs (any process answers)."""
+        await self.room_store.require(room_id)
+        home = await self.store.home(room_id) if self.cfg.enabled else None
+        if home is None:
+            return {"publishing": False}
+        return {"publishing": True, "codecs": home.codecs,
+                "whep": f"/api/rooms/{room_id}/whep"}
 
     # WHEP ------------------------------------------------------------------------------------
 

@@ -12,14 +12,19 @@ from live_server.store.core import StoreCore, text
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class MediaHome:
+    """Stored as ``<process id>|<url>|<kind>=<codec>,...``."""
+
     process_id: str
     url: str
+    codecs: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def parse(cls, raw: bytes | str) -> MediaHome:
         value = raw.decode() if isinstance(raw, bytes) else raw
-        proc, _, url = value.partition("|")
-        return cls(proc, url)
+        proc, _, rest = value.partition("|")
+        url, _, codecs = rest.partition("|")
+        pairs = (item.partition("=") for item in codecs.split(",") if item)
+        return cls(proc, url, {kind: codec for kind, _, codec in pairs})
 
 
 class MediaStore:
@@ -33,11 +38,13 @@ class MediaStore:
         raw = await self.core.client.get(self.keys.media_home(room_id))
         return MediaHome.parse(raw) if raw else None
 
-    async def claim(self, room_id: str, process_id: str, url: str) -> MediaHome | None:
+    async def claim(self, room_id: str, process_id: str, url: str,
+                    codecs: dict[str, str]) -> MediaHome | None:
         """Become the room's media home; the other live home if there is one (then nothing
         changed)."""
+        value = url + "|" + ",".join(f"{k}={v}" for k, v in sorted(codecs.items()))
         reply = await self.core.script("media_home", [self.keys.media_home(room_id)],
-                                       ["claim", process_id, url, self.ttl_ms])
+                                       ["claim", process_id, value, self.ttl_ms])
         return MediaHome.parse(reply[1]) if text(reply[0]) == "taken" else None
 
     async def refresh(self, room_ids: list[str], process_id: str) -> list[str]:

@@ -27,7 +27,7 @@ from live_server.media.service import (
     NoPublisher,
 )
 from live_server.store.media import MediaStore
-from live_server.web.http import error_response, identity
+from live_server.web.http import error_response, identity, json
 from live_server.web.keys import SERVICES
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,13 @@ def _session_options(kind: str) -> Handler:
     session (the publisher left) must reach the DELETE, which then says 404."""
     del kind
     return _options("DELETE, OPTIONS", accept_post=False)
+
+
+@routes.get("/api/rooms/{room_id}/video")
+async def video(request: web.Request) -> web.Response:
+    """Is there video now, in which codecs (a page decides between WHEP and HLS)."""
+    identity(request)  # a bad token is refused even where none is needed
+    return json(await media(request).video(request.match_info["room_id"]))
 
 
 for _kind, _post in (("whip", whip_post), ("whep", whep_post)):

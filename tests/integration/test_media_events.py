@@ -28,17 +28,24 @@ async def test_video_events_reach_websocket_viewers(live: LiveApp) -> None:
     async with aiohttp.ClientSession() as http:
         try:
             await watcher.wait_welcome()
+            assert await live.call("GET", f"/api/rooms/{room}/video") == (
+                200, {"publishing": False})
             assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
                                            token("alice", "creator")) == 201
             started = await watcher.wait_for(lambda: watcher.of_type("video_started"))
             assert started[0]["data"]["codecs"] == {"video": "H264"}
             assert isinstance(started[0]["seq"], int)  # guaranteed: sequenced, replayable
+            assert await live.call("GET", f"/api/rooms/{room}/video") == (200, {
+                "publishing": True, "codecs": {"video": "H264"},
+                "whep": f"/api/rooms/{room}/whep"})
             assert publisher.location is not None
             async with http.delete(publisher.location) as resp:
                 assert resp.status == 204
             stopped = await watcher.wait_for(lambda: watcher.of_type("video_stopped"))
             assert stopped[0]["data"]["reason"] == "deleted"
             assert stopped[0]["seq"] > started[0]["seq"]
+            assert (await live.call("GET", f"/api/rooms/{room}/video"))[1] == {
+                "publishing": False}
         finally:
             await publisher.close()
             await watcher.close()

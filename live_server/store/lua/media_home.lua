@@ -1,6 +1,7 @@
--- A room's media home: which process holds its WebRTC publisher ("<process id>|<url>").
+-- A room's media home: which process holds its WebRTC publisher
+-- ("<process id>|<url>|<kind>=<codec>,...").
 -- KEYS: 1 the room's media_home key
--- ARGV: 1 op ('claim' | 'refresh' | 'release'), 2 process id, 3 url, 4 ttl ms
+-- ARGV: 1 op ('claim' | 'refresh' | 'release'), 2 process id, 3 '<url>|<codecs>', 4 ttl ms
 -- Reply: {'ok'} | {'taken', current value} (claim: another live process is home)
 --        | {'lost', current value or ''} (refresh: no longer ours) | {'not_mine'} (release)
 local cur = redis.call('GET', KEYS[1])
