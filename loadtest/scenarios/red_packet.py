@@ -51,6 +51,53 @@ async def _grab_all(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
     return {"sent": sent}
 
 
+async def stage_packets(run: Run, packets: int, shares: int) -> tuple[list[str], int]:
+    """The creator tops up and launches `packets` random-split packets of `shares` shares;
+    returns their ids and the creator's balance before the launches."""
+    base, creator = run.target.url, mint(run.target.secret, "lt-creator", "creator")
+    total = shares * TOTAL_PER_SHARE
+    await api.call("POST", f"{base}/api/dev/wallet/topup", creator, {"amount": total * packets})
+    funds = int((await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
+    ids = []
+    for _ in range(packets):
+        made = await api.call("POST", f"{base}/api/rooms/{run.room}/red-packets", creator,
+                              {"total": total, "shares": shares, "split": "random"})
+        ids.append(str(made["packet"]["id"]))
+    return ids, funds
+
+
+async def read_back(run: Run, ids: list[str]) -> tuple[list[dict[str, Any]], int]:
+    """Each packet's public record, and the creator's balance now."""
+    base, creator = run.target.url, mint(run.target.secret, "lt-creator", "creator")
+    views = [await api.call("GET", f"{base}/api/red-packets/{pid}", creator) for pid in ids]
+    after = int((await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
+    return views, after
+
+
+def money_checks(run: Run, views: list[dict[str, Any]], funds: int, after: int,
+                 accepted: int, expected: int) -> int:
+    """The invariants every red packet run proves; returns the cents grabbed."""
+    records = [v.get("record") or [] for v in views]
+    grabbed = sum(int(r["amount"]) for rec in records for r in rec)
+    run.check("exact grabs", accepted == expected == sum(len(rec) for rec in records),
+              f"{accepted} replies, {sum(len(r) for r in records)} claims, expected {expected}")
+    run.check("distinct grabbers per packet",
+              all(len({r["user"] for r in rec}) == len(rec) for rec in records),
+              f"{[len({r['user'] for r in rec}) for rec in records]} users for "
+              f"{[len(rec) for rec in records]} claims")
+    run.check("every share at least one cent",
+              all(r["amount"] >= 1 for rec in records for r in rec),
+              f"smallest share {min((r['amount'] for rec in records for r in rec), default=0)}")
+    full = [v for v in views if v.get("shares_left") == 0]
+    run.check("full packets sum to their total",
+              all(sum(r["amount"] for r in v["record"]) == v["total"] for v in full),
+              f"{len(full)} full packets, grabbed {grabbed} cents")
+    held = sum(int(v.get("amount_left", 0)) for v in views)  # refunds are in `after`
+    run.check("money conserved", after + grabbed + held == funds,
+              f"creator {funds} → {after}, grabbed {grabbed}, still in packets {held}")
+    return grabbed
+
+
 @register
 class RedPacketStorm(Scenario):
     name = "red-packet-storm"
@@ -79,24 +126,11 @@ class RedPacketStorm(Scenario):
     def talkers(self, viewers: int) -> int:
         return viewers  # everyone grabs
 
-    async def _stage(self, run: Run) -> tuple[list[str], int]:
-        base, creator = run.target.url, mint(run.target.secret, "lt-creator", "creator")
-        total = self.shares * TOTAL_PER_SHARE
-        await api.call("POST", f"{base}/api/dev/wallet/topup", creator,
-                       {"amount": total * self.packets})
-        funds = int((await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
-        ids = []
-        for _ in range(self.packets):
-            made = await api.call("POST", f"{base}/api/rooms/{run.room}/red-packets", creator,
-                                  {"total": total, "shares": self.shares, "split": "random"})
-            ids.append(str(made["packet"]["id"]))
-        return ids, funds
-
     async def drive(self, run: Run) -> None:
         if run.target.kind != "live":
             raise ValueError("red-packet-storm runs against live_server only")
         await connect_all(run)
-        ids, funds = await self._stage(run)
+        ids, funds = await stage_packets(run, self.packets, self.shares)
         run.set_phase("grab")
         await run.mark("measure_start")
         rate = float(self.params.get("grab_rate") or 0.0)
@@ -105,13 +139,8 @@ class RedPacketStorm(Scenario):
         await run.call("wait_replies", 60.0, wait_s=30.0)
         await run.mark("measure_end")
         run.set_phase("verify")
-        base = run.target.url
-        creator = mint(run.target.secret, "lt-creator", "creator")
-        self.params["_views"] = [await api.call("GET", f"{base}/api/red-packets/{pid}", creator)
-                                 for pid in ids]
+        self.params["_views"], self.params["_after"] = await read_back(run, ids)
         self.params["_funds"] = funds
-        self.params["_after"] = int(
-            (await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
 
     async def judge(self, run: Run) -> None:
         views = self.params.pop("_views", None) or []
@@ -143,22 +172,6 @@ class RedPacketStorm(Scenario):
         }
         run.check("every grab answered", accepted + sum(rejected.values()) == attempts,
                   f"{accepted} grabbed + {sum(rejected.values())} refused of {attempts}")
-        run.check("exact grabs", accepted == expected == sum(len(rec) for rec in records),
-                  f"{accepted} replies, {sum(len(r) for r in records)} claims, "
-                  f"expected {expected}")
-        run.check("distinct grabbers per packet",
-                  all(len({r["user"] for r in rec}) == len(rec) for rec in records),
-                  f"{[len({r['user'] for r in rec}) for rec in records]} users for "
-                  f"{[len(rec) for rec in records]} claims")
         run.check("losers told none left", set(rejected) <= {"none_left"},
                   f"refusals {rejected}")
-        run.check("every share at least one cent",
-                  all(r["amount"] >= 1 for rec in records for r in rec),
-                  f"smallest share {min((r['amount'] for rec in records for r in rec), default=0)}")
-        full = [v for v in views if v.get("shares_left") == 0]
-        run.check("full packets sum to their total",
-                  all(sum(r["amount"] for r in v["record"]) == v["total"] for v in full),
-                  f"{len(full)} full packets, grabbed {grabbed} cents")
-        held = sum(int(v.get("amount_left", 0)) for v in views)  # refunds are in `after`
-        run.check("money conserved", after + grabbed + held == funds,
-                  f"creator {funds} → {after}, grabbed {grabbed}, still in packets {held}")
+        money_checks(run, views, funds, after, accepted, expected)

@@ -8,8 +8,9 @@ new ones arriving), `peak` (the rest arrive, a heart storm), `closing` (the audi
 Segments are hooks that run during `live`, one function each, registered with `@segment`:
 `chat`, `hearts`, `pinned-product` (a product on the shelf, pinned as "now explaining") and
 `flash-sale` (halfway through `live`, a sale of half as many units as there are talkers, and
-every talker buys once: it must sell out exactly). `red-packet-storm` is reserved for the red
-packets work, with the same report.
+every talker buys once: it must sell out exactly) and `red-packet-storm` (three quarters through
+`live`, the creator launches a packet of half as many shares as there are talkers and every talker
+grabs once: exactly that many grabs, by distinct viewers, and the money adds up).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from loadtest.runner import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
 from loadtest.scenarios.flash_sale import product_view, shelve_product, start_sale
+from loadtest.scenarios.red_packet import money_checks, read_back, stage_packets
 
 Segment = Callable[["Show", Run, float], Awaitable[None]]
 SEGMENTS: dict[str, Segment] = {}
 #: Names kept for segments that need protocol features not there yet.
-RESERVED = ("red-packet-storm",)
+RESERVED: tuple[str, ...] = ()
 
 
 def segment(name: str) -> Callable[[Segment], Segment]:
@@ -73,6 +75,17 @@ async def _flash_sale(show: Show, run: Run, seconds: float) -> None:
     show.params["_sale"] = {"units": units, "view": await product_view(run, pid)}
 
 
+@segment("red-packet-storm")
+async def _red_packets(show: Show, run: Run, seconds: float) -> None:
+    await asyncio.sleep(seconds * 3 / 4)
+    shares = max(1, show.talkers(run.viewers) // 2)
+    ids, funds = await stage_packets(run, 1, shares)
+    await run.call("grab_all", 30.0, role="talker", packet_ids=ids)
+    await run.call("wait_replies", 30.0, wait_s=10.0)
+    views, after = await read_back(run, ids)
+    show.params["_packets"] = {"shares": shares, "views": views, "funds": funds, "after": after}
+
+
 @register
 class Show(Scenario):
     name = "show"
@@ -93,8 +106,7 @@ class Show(Scenario):
                             help="share of the audience that leaves and is replaced (default 0.2)")
         parser.add_argument("--segments", default="chat,hearts",
                             help="comma-separated segments run during `live` (known: chat, "
-                                 "hearts, pinned-product, flash-sale; reserved: "
-                                 f"{', '.join(RESERVED)})")
+                                 "hearts, pinned-product, flash-sale, red-packet-storm)")
 
     @property
     def chat_rate(self) -> float:
@@ -180,3 +192,10 @@ class Show(Scenario):
                                                  "stock_left": left}
             run.check("flash sale sold out exactly", accepted == sale["units"] and left == 0,
                       f"{accepted} reserved of {sale['units']}, stock left {left}")
+        packets = self.params.pop("_packets", None)
+        if packets is not None:
+            grabs = int((end.tally.get("accepted") or {}).get("grab", 0))
+            grabbed = money_checks(run, packets["views"], packets["funds"], packets["after"],
+                                   grabs, packets["shares"])
+            run.figures["show"]["red_packets"] = {"shares": packets["shares"], "grabs": grabs,
+                                                  "grabbed_cents": grabbed}

@@ -81,13 +81,18 @@ async def test_hearts_smoke(tmp_path: Path) -> None:
 async def test_show_smoke(tmp_path: Path) -> None:
     rep = await execute(opts(tmp_path, "show", "--viewers", "24", "--duration", "4",
                              "--chatters", "4", "--chat-rate", "5", "--hearts-rate", "100",
-                             "--segments", "chat,hearts,pinned-product,flash-sale"))
+                             "--segments",
+                             "chat,hearts,pinned-product,flash-sale,red-packet-storm"))
     common_sane(rep, 24)
     s = rep["figures"]["show"]
     assert s["chat_accepted"] > 0
     assert s["hearts_accepted"] > 0
     assert s["flash_sale"] == {"units": 2, "reserved": 2, "stock_left": 0}
-    assert {c["name"]: c["ok"] for c in rep["checks"]}["product pinned"] is True
+    checks = {c["name"]: c["ok"] for c in rep["checks"]}
+    assert checks["product pinned"] is True
+    assert s["red_packets"]["shares"] == s["red_packets"]["grabs"] == 2  # 4 talkers, 2 shares
+    assert s["red_packets"]["grabbed_cents"] == 2 * 888
+    assert checks["money conserved"] and checks["distinct grabbers per packet"]
     phases = {row["phase"] for row in rep["timeline"]}
     assert len(phases) >= 2, phases
     assert rep["figures"]["loss"]["lost"] == 0
@@ -105,11 +110,11 @@ async def test_spawned_servers_are_stopped_by_pid() -> None:
             assert not psutil.pid_exists(p) or psutil.Process(p).status() == "zombie"
 
 
-def test_show_reserved_segment_is_refused() -> None:
+def test_show_unknown_segment_is_refused() -> None:
     from loadtest.scenarios.show import Show
 
-    with pytest.raises(ValueError, match="reserved"):
-        Show({"segments": "chat,red-packet-storm"}).segment_names()
+    with pytest.raises(ValueError, match="unknown show segment"):
+        Show({"segments": "chat,fireworks"}).segment_names()
 
 
 def test_compare_chat_cli_writes_ratios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
