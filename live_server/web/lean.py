@@ -40,6 +40,7 @@ from live_server.web.wsproto import (
 log = logging.getLogger(__name__)
 
 _AUTH, _JOINING, _OPEN, _CLOSING = 0, 1, 2, 3
+_NO_QUERY: Mapping[str, str] = {}
 
 
 class LeanSocket(asyncio.Protocol):
@@ -168,6 +169,7 @@ class LeanSocket(asyncio.Protocol):
 
     def _join(self, who: Identity, since: int | None) -> None:
         self.state = _JOINING
+        self.query = _NO_QUERY  # the token and the rest are read: keep no copy per viewer
         self.task = asyncio.get_running_loop().create_task(self._open(who, since))
 
     async def _open(self, who: Identity, since: int | None) -> None:
