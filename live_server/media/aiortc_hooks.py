@@ -19,7 +19,8 @@ Sending (each viewer's ``RTCRtpSender``)
     encoding; it creates ``self.__encoder`` with ``get_encoder(codec)`` only when it is None.
     ``passthrough_sender`` presets ``_RTCRtpSender__encoder`` with a ``Packetizer`` (no codec
     context at all: aiortc's Opus encoder would open libopus in its constructor) that packs the
-    relay's ``EncodedFrame`` objects using aiortc's own RTP packetizers
+    relay's ``EncodedFrame`` objects, once per frame for all viewers, using aiortc's own RTP
+    packetizers
     (``Vp8Encoder._packetize(buffer, picture_id)``, ``H264Encoder._split_bitstream`` and
     ``H264Encoder._packetize``). A viewer's PLI/FIR makes ``_handle_rtcp_packet`` call
     ``self._send_keyframe()``; an instance attribute of that name forwards it to the relay.
@@ -111,21 +112,20 @@ async def send_pli(receiver: RTCRtpReceiver) -> int:
 
 class Packetizer:
     """What a viewer's sender uses instead of an encoder: RTP payloads for one already encoded
-    frame. ``EncodedFrame.timestamp`` is already on the RTP clock, so it goes out unchanged
-    (the sender adds its own random origin)."""
+    frame, computed by the first sender that packs the frame and shared by all (they depend on
+    nothing per viewer: VP8's picture id is the frame's number in the relay, so a viewer sees
+    consecutive ids except where it skipped to a keyframe). ``EncodedFrame.timestamp`` is
+    already on the RTP clock, so it goes out unchanged (the sender adds its own origin)."""
 
     def __init__(self, codec: str) -> None:
         self.codec = codec.lower()
-        self.picture_id = 0  # VP8 payload descriptor picture id, per sender
 
     def pack(self, frame: EncodedFrame) -> tuple[list[bytes], int]:
-        if self.codec == "vp8":  # the descriptor carries this sender's picture id
-            payloads = Vp8Encoder._packetize(frame.data, self.picture_id)
-            self.picture_id = (self.picture_id + 1) % (1 << 15)
-            return payloads, frame.timestamp
         cached = frame.payloads
-        if cached is None:  # the same for every viewer: split once, keep on the frame
-            if self.codec == "h264":
+        if cached is None:
+            if self.codec == "vp8":
+                cached = Vp8Encoder._packetize(frame.data, frame.number % (1 << 15))
+            elif self.codec == "h264":
                 cached = H264Encoder._packetize(H264Encoder._split_bitstream(frame.data))
             else:
                 cached = [frame.data]

@@ -28,8 +28,10 @@ class EncodedFrame:
     timestamp: int
     clock_rate: int
     keyframe: bool
-    # RTP payloads computed once by the first viewer's sender and shared by the others (H.264,
-    # Opus: they do not depend on the sender); a cache, not part of the frame's value
+    # the frame's number in its stream (video: consecutive per relay; VP8's picture id)
+    number: int = dataclasses.field(default=0, compare=False)
+    # RTP payloads computed once by the first viewer's sender and shared by the others (they
+    # do not depend on the sender); a cache, not part of the frame's value
     payloads: list[bytes] | None = dataclasses.field(default=None, compare=False, repr=False)
 
 

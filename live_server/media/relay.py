@@ -198,6 +198,7 @@ class RoomRelay:
         # a replacing publisher's clock starts at 0 again: shift it to continue the last one
         self._ts_offset: dict[str, int] = {}
         self._ts_last: dict[str, int] = {}
+        self._numbers: dict[str, int] = {}  # last frame number per kind (never reset)
         self.frames_in = 0
         self.keyframes_in = 0
         self.keyframe_requests_sent = 0
@@ -227,8 +228,10 @@ class RoomRelay:
             key = vp8_is_keyframe(data)
         else:
             key = True
+        self._numbers[kind] = number = self._numbers.get(kind, -1) + 1
         frame = EncodedFrame(kind=kind, codec=codec, data=data, timestamp=timestamp,
-                             clock_rate=clock_rate or AUDIO_CLOCK_RATE, keyframe=key)
+                             clock_rate=clock_rate or AUDIO_CLOCK_RATE, keyframe=key,
+                             number=number)
         self.frames_in += 1
         if key and kind == "video":
             self.keyframes_in += 1
