@@ -110,10 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         cls.add_arguments(sp)
         add_common(sp, cls)
         sp.set_defaults(scenario=name)
-    cp = sub.add_parser("compare", help="run ours and the Socket.IO peer alternately, print ratios")
+    cp = sub.add_parser("compare", help="run ours and the Socket.IO peer alternately, print ratios"
+                                        " (webrtc: ours and the MediaRelay peer in one run)")
     csub = cp.add_subparsers(dest="scenario", required=True, metavar="SCENARIO")
     for name, cls in scenarios.items():
-        if "sio" not in cls.dialects:
+        if "sio" not in cls.dialects and not getattr(cls, "own_peer", False):
             continue
         sp = csub.add_parser(name, help=cls.summary)
         cls.add_arguments(sp)

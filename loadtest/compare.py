@@ -89,7 +89,14 @@ async def compare(ns: argparse.Namespace) -> dict[str, Any]:
 
 def run_compare(ns: argparse.Namespace) -> int:
     from loadtest.report.html import write_html
+    from loadtest.scenarios import load_all
 
+    if getattr(load_all()[ns.scenario], "own_peer", False):
+        # The scenario starts its own peer (webrtc: aiortc MediaRelay) within one run.
+        from loadtest.cli import run_one
+
+        ns.peer, ns.spawn_server = True, True
+        return run_one(ns)
     result = asyncio.run(compare(ns))
     for rep in result["ours"] + result["peer"]:
         print(summary_table(rep))
