@@ -7,8 +7,11 @@ Decisions (docs/ARCHITECTURE.md, "Media"):
   *replaces* the first (a creator's client reconnecting must never be locked out by its own
   stale session); viewers keep watching when the codecs stay the same.
 * A room's publisher and its WHEP viewers live in one process, the room's *media home*
-  (``<prefix>:{room}:media_home`` in Valkey, refreshed while publishing). A request reaching
-  another process is answered with ``MediaRedirect`` (HTTP 307) to the home's own URL.
+  (``<prefix>:{room}:media_home`` in Valkey, refreshed while publishing). A WHEP request
+  reaching another process is answered with ``MediaRedirect`` (HTTP 307) to the home's own URL.
+  A WHIP request is never redirected: the process it reaches becomes the home (the previous
+  home notices at its next refresh and drops the room quietly), so WHIP clients that do not
+  follow redirects, and browsers that drop ``Authorization`` on cross-origin redirects, work.
 * ``golive``: publishing to a scheduled room moves it to live when the publisher asks for it.
 * ``video_started`` when the publisher's connection is up, ``video_stopped`` when it ends;
   viewers' sessions end with the publisher.
@@ -159,10 +162,10 @@ class MediaService:
                        golive: bool) -> tuple[MediaSession, str, str]:
         room_id = room.id
         url = self.home_url(request_host)
-        other = await self.store.claim(room_id, self.process_id, url,
-                                       {t.kind: t.codec_name for t in tracks})
-        if other is not None:
-            raise MediaRedirect(other.url)
+        previous = await self.store.claim(room_id, self.process_id, url,
+                                          {t.kind: t.codec_name for t in tracks})
+        if previous is not None and previous.process_id != self.process_id:
+            log.info("room %s: publisher moves here from %s", room_id, previous.url)
         old = self.publishers.pop(room_id, None)
         relay = self.relays.get(room_id)
         formats = {t.kind: t.describe() for t in tracks}
@@ -306,6 +309,21 @@ class MediaService:
             await session.close("room_ended")
         await self._close_viewers(room_id, "room_ended")
 
+    async def _drop_room(self, room_id: str) -> None:
+        """Another process took the room's publisher over: end everything here quietly (no
+        ``video_stopped``: the video goes on there; viewers re-POST and are redirected)."""
+        session = self.publishers.pop(room_id, None)
+        relay = self.relays.pop(room_id, None)
+        if session is not None:
+            session.replaced = True
+            await session.close("moved")
+        await self._close_viewers(room_id, "moved")
+        if relay is not None:
+            relay.close()
+        self._count()
+        if session is not None and (session.connected or session.announced):
+            self._notify(self.on_video_stopped, room_id)
+
     # upkeep ----------------------------------------------------------------------------------
 
     async def _maintain(self) -> None:
@@ -317,8 +335,8 @@ class MediaService:
                 room_ids = list(self.publishers)
                 lost = await self.store.refresh(room_ids, self.process_id)
                 for room_id in lost:
-                    log.warning("room %s's media home moved elsewhere; closing here", room_id)
-                    await self.end_room(room_id)
+                    log.info("room %s's publisher moved to another process", room_id)
+                    await self._drop_room(room_id)
                 for room in await self.room_store.many(room_ids):
                     if room.state == "ended":
                         await self.end_room(room.id)

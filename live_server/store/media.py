@@ -40,12 +40,12 @@ class MediaStore:
 
     async def claim(self, room_id: str, process_id: str, url: str,
                     codecs: dict[str, str]) -> MediaHome | None:
-        """Become the room's media home; the other live home if there is one (then nothing
-        changed)."""
+        """Become the room's media home, taking it over from another process if need be (that
+        process notices at its next ``refresh``); the previous home, if any."""
         value = url + "|" + ",".join(f"{k}={v}" for k, v in sorted(codecs.items()))
         reply = await self.core.script("media_home", [self.keys.media_home(room_id)],
                                        ["claim", process_id, value, self.ttl_ms])
-        return MediaHome.parse(reply[1]) if text(reply[0]) == "taken" else None
+        return MediaHome.parse(reply[1]) if reply[1] else None
 
     async def refresh(self, room_ids: list[str], process_id: str) -> list[str]:
         """Extend the homes this process holds; the rooms it turned out not to hold any more."""

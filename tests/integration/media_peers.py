@@ -73,6 +73,7 @@ class Publisher:
         # what the publisher's own stats would show (a browser's pliCount/firCount)
         self.keyframe_requests = 0
         self._changed = asyncio.Event()
+        self.pc.on("connectionstatechange", self._changed.set)
         sender = transceiver.sender
         make_keyframe = sender._send_keyframe
 
@@ -90,6 +91,11 @@ class Publisher:
     async def offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return str(self.pc.localDescription.sdp)
+
+    @property
+    def ended(self) -> bool:
+        """The server closed (or lost) the connection."""
+        return self.pc.connectionState in ("closed", "failed")
 
     async def publish(self, http: aiohttp.ClientSession, url: str, token: str) -> int:
         status, headers, body = await post_sdp(http, url, await self.offer(), token)

@@ -76,3 +76,55 @@ async def test_whep_on_the_other_worker_is_redirected_to_the_media_home(
             for v in viewers:
                 await v.close()
             await publisher.close()
+
+
+async def test_publishing_on_another_worker_takes_the_room_over(server_factory: Any) -> None:
+    """WHIP is never redirected: a creator whose reconnect lands on the other worker publishes
+    there; the old worker drops its stale session, and viewers are sent to the new home."""
+    server = await server_factory(workers=2)
+    creator = token("alice", "creator")
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {creator}"}
+        async with http.post(f"{server.url}/api/rooms", json={"title": "Move"},
+                             headers=headers) as resp:
+            room = (await resp.json())["id"]
+        url = f"{server.url}/api/rooms/{room}/whip"
+        publishers: list[Publisher] = []
+        viewer = Viewer()
+        try:
+            async def publish() -> Publisher:
+                publisher = Publisher("VP8")
+                publishers.append(publisher)
+                async with aiohttp.ClientSession(  # a new connection, maybe another worker
+                        connector=aiohttp.TCPConnector(force_close=True)) as fresh:
+                    assert await publisher.publish(fresh, url, creator) == 201
+                await publisher.wait_for(lambda: publisher.pc.connectionState == "connected")
+                return publisher
+
+            live_there = await publish()  # the publisher on the first worker
+            assert live_there.location is not None
+            first_home = live_there.location.split("/api/")[0]
+            moved: Publisher | None = None
+            for _ in range(ATTEMPTS):
+                candidate = await publish()
+                assert candidate.location is not None
+                if not candidate.location.startswith(first_home):
+                    moved = candidate
+                    break
+                live_there = candidate  # same worker: it replaced the one before
+            assert moved is not None, "every request landed on the first worker"
+            assert moved.location is not None
+            new_home = moved.location.split("/api/")[0]
+
+            stale = live_there
+            await stale.wait_for(lambda: stale.ended)  # the first worker let its session go
+            assert await viewer.watch(http, f"{server.url}/api/rooms/{room}/whep") == 201
+            assert viewer.location is not None and viewer.location.startswith(new_home)
+            await viewer.wait_for(lambda: viewer.decoded >= 10)
+            assert set(viewer.sizes) == {(WIDTH, HEIGHT)}
+            async with http.get(f"{server.url}/api/rooms/{room}/video") as resp:
+                assert (await resp.json())["publishing"] is True
+        finally:
+            await viewer.close()
+            for p in publishers:
+                await p.close()

@@ -2,16 +2,14 @@
 -- ("<process id>|<url>|<kind>=<codec>,...").
 -- KEYS: 1 the room's media_home key
 -- ARGV: 1 op ('claim' | 'refresh' | 'release'), 2 process id, 3 '<url>|<codecs>', 4 ttl ms
--- Reply: {'ok'} | {'taken', current value} (claim: another live process is home)
+-- Reply: {'ok', previous value or ''} (claim: this process is home now, taking over from
+--        another one if there was one) | {'ok'} (refresh, release)
 --        | {'lost', current value or ''} (refresh: no longer ours) | {'not_mine'} (release)
 local cur = redis.call('GET', KEYS[1])
 local mine = cur and string.sub(cur, 1, #ARGV[2] + 1) == ARGV[2] .. '|'
 if ARGV[1] == 'claim' then
-  if cur and not mine then
-    return {'taken', cur}
-  end
   redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'PX', ARGV[4])
-  return {'ok'}
+  return {'ok', cur or ''}
 elseif ARGV[1] == 'refresh' then
   if not mine then
     return {'lost', cur or ''}
