@@ -111,6 +111,7 @@ class MediaService:
         # and when it leaves (the relay's feeds have ended by then)
         self.on_video_started: list[Callable[[str, RoomRelay], None]] = []
         self.on_video_stopped: list[Callable[[str], None]] = []
+        self._moved: set[str] = set()  # rooms whose publisher another process took over
 
     # life cycle ------------------------------------------------------------------------------
 
@@ -137,6 +138,12 @@ class MediaService:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
+    def moved_away(self, room_id: str) -> bool:
+        """The room's video ended here because another process took its publisher over (the
+        video goes on there: do not delete what the room shares across processes, e.g. its
+        HLS folder)."""
+        return room_id in self._moved
+
     def relay(self, room_id: str) -> RoomRelay | None:
         """This process's relay of a room (``subscribe_encoded`` for in-process consumers),
         or None when the room's publisher is not here."""
@@ -161,6 +168,7 @@ class MediaService:
                        tracks: list[sdp.Track], request_host: str,
                        golive: bool) -> tuple[MediaSession, str, str]:
         room_id = room.id
+        self._moved.discard(room_id)
         url = self.home_url(request_host)
         previous = await self.store.claim(room_id, self.process_id, url,
                                           {t.kind: t.codec_name for t in tracks})
@@ -312,6 +320,7 @@ class MediaService:
     async def _drop_room(self, room_id: str) -> None:
         """Another process took the room's publisher over: end everything here quietly (no
         ``video_stopped``: the video goes on there; viewers re-POST and are redirected)."""
+        self._moved.add(room_id)
         session = self.publishers.pop(room_id, None)
         relay = self.relays.pop(room_id, None)
         if session is not None:
