@@ -2,6 +2,7 @@
 // else HLS (native where the browser plays it, hls.js otherwise). It follows the room's
 // video_started / video_stopped events, so a viewer who came early sees the show start.
 
+import { api } from "./api.js";
 import { el, replace } from "./dom.js";
 import { play, webrtcSupported } from "./webrtc.js";
 
@@ -21,11 +22,11 @@ export function mountPlayer({ root, roomId, token }) {
   let iceTimer = null;
   let generation = 0; // a newer start() makes older async steps stand down
 
-  const api = { mode: "idle", pc: null, video };
-  root.livePlayer = api;
+  const handle = { mode: "idle", pc: null, video };
+  root.livePlayer = handle;
 
   function setMode(mode, text) {
-    api.mode = mode;
+    handle.mode = mode;
     root.dataset.mode = mode;
     status.textContent = text || "";
     status.hidden = !text;
@@ -46,7 +47,7 @@ export function mountPlayer({ root, roomId, token }) {
     if (session) {
       const s = session;
       session = null;
-      api.pc = null;
+      handle.pc = null;
       await s.close();
     }
     video.removeAttribute("src");
@@ -63,8 +64,21 @@ export function mountPlayer({ root, roomId, token }) {
     const mine = ++generation;
     await stopMedia();
     if (mine !== generation) return;
+    let info = null;
+    try {
+      info = await api("GET", `/api/rooms/${encodeURIComponent(roomId)}/video`);
+    } catch {
+      info = null; // not known (the server is older or unreachable): try WebRTC
+    }
+    if (mine !== generation) return;
+    if (info && !info.publishing) {
+      waiting();
+      return;
+    }
+    const h264 = !info || !info.codecs || info.codecs.video === "H264";
     if (!webrtcSupported()) {
-      await startHls(mine);
+      if (h264) await startHls(mine);
+      else waiting("This video needs WebRTC, which this browser does not have.");
       return;
     }
     setMode("connecting", "Connecting…");
@@ -77,7 +91,7 @@ export function mountPlayer({ root, roomId, token }) {
         return;
       }
       session = s;
-      api.pc = s.pc;
+      handle.pc = s.pc;
       s.pc.addEventListener("connectionstatechange", () => {
         if (mine !== generation) return;
         const st = s.pc.connectionState;
@@ -138,7 +152,7 @@ export function mountPlayer({ root, roomId, token }) {
 
   function events(list) {
     for (const ev of list) {
-      if (ev.type === "video_started" && api.mode !== "webrtc" && api.mode !== "hls") start();
+      if (ev.type === "video_started" && handle.mode !== "webrtc" && handle.mode !== "hls") start();
       else if (ev.type === "video_stopped") {
         generation++;
         if (session) session.location = null; // the server ended the viewers' sessions itself

@@ -77,11 +77,12 @@ async def test_studio_publishes_and_a_viewer_decodes_the_frames(
         server: str, browser: Browser, codec: str) -> None:  # noqa: F811 - fixtures
     creator = token(server, f"video_{codec.lower()}", "creator", "Video Creator")
     room = make_room(server, creator, f"Video {codec}")
+    # a viewer who came early waits, and the picture starts with the broadcast (video_started)
+    watch = await open_page(browser, server, f"/watch/{room['id']}", None)
+    await watch.wait_for("document.querySelector('#player').livePlayer.mode === 'waiting'")
     studio = await open_page(browser, server, f"/studio#room={room['id']}", creator, 1300, 1400)
     sent = await start_broadcast(studio, room["id"], codec)
     assert str(sent["codec"]).lower() == f"video/{codec.lower()}"
-
-    watch = await open_page(browser, server, f"/watch/{room['id']}", None)
     await watch.wait_for("document.querySelector('#player').livePlayer.mode === 'webrtc'",
                          within=20)
     first = await frames_decoded(watch)
