@@ -165,6 +165,8 @@ class LoopTrack(MediaStreamTrack):
         self.sent_bytes = 0
         self.sent_keyframes = 0
         self.keyframe_requests = 0
+        #: times the loop fell more than 100 ms behind its schedule (its process was stalled)
+        self.stalls = 0
         self._time_base = fractions.Fraction(1, VIDEO_CLOCK)
 
     def request_keyframe(self) -> None:
@@ -190,6 +192,7 @@ class LoopTrack(MediaStreamTrack):
             await asyncio.sleep(due - now)
         elif now - due > 0.1:  # the loop was stalled: resume the schedule, do not burst
             self._start = now - self._n / self.clip.fps
+            self.stalls += 1
         idx = self._next_index()
         frame = self.clip.frames[idx]
         self._pos = (idx + 1) % len(self.clip.frames)

@@ -56,7 +56,10 @@ from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
 from loadtest.spawn import LOOPBACK, free_port, stop_pid, wait_ready
 from loadtest.tokens import mint
+from loadtest.untyped import load
 from loadtest.worker import Swarm, action
+
+psutil = load("psutil")
 
 if TYPE_CHECKING:
     from loadtest.runner import Run
@@ -199,6 +202,46 @@ async def _close_viewers(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
 # -- the coordinator ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Machine:
+    """Whole-machine counters at one instant: CPU seconds busy (all cores) and the kernel's
+    UDP receive-buffer drops. The benchmark shares the machine with whatever else runs; these
+    say how much of it the others took, and whether datagrams were dropped (a late joiner
+    whose DTLS handshake loses a datagram waits for aiortc's retransmission timer)."""
+
+    t: float
+    busy_s: float
+    udp_rcvbuf_errors: int | None
+
+    @classmethod
+    def now(cls) -> Machine:
+        ct = psutil.cpu_times()
+        busy = float(ct.user + ct.system + getattr(ct, "nice", 0.0) + getattr(ct, "irq", 0.0)
+                     + getattr(ct, "softirq", 0.0) + getattr(ct, "steal", 0.0))
+        return cls(time.monotonic(), busy, _udp_rcvbuf_errors())
+
+    def busy_pct_since(self, earlier: Machine) -> float:
+        """CPU % busy between two instants, summed over cores (2 cores: up to 200)."""
+        return round(100 * (self.busy_s - earlier.busy_s) / max(1e-6, self.t - earlier.t), 1)
+
+    def drops_since(self, earlier: Machine) -> int | None:
+        if self.udp_rcvbuf_errors is None or earlier.udp_rcvbuf_errors is None:
+            return None
+        return self.udp_rcvbuf_errors - earlier.udp_rcvbuf_errors
+
+
+def _udp_rcvbuf_errors() -> int | None:
+    """`Udp: RcvbufErrors` of /proc/net/snmp (Linux), else None."""
+    try:
+        with open("/proc/net/snmp") as fh:
+            rows = [ln.split() for ln in fh if ln.startswith("Udp:")]
+    except OSError:
+        return None
+    if len(rows) < 2 or "RcvbufErrors" not in rows[0]:
+        return None
+    return int(rows[1][rows[0].index("RcvbufErrors")])
+
+
 def _sum(results: list[dict[str, Any]], key: str) -> float:
     return float(sum(float(r.get(key) or 0) for r in results))
 
@@ -277,6 +320,11 @@ class GroupRun:
     b_metrics: dict[str, float] = field(default_factory=dict)
     viewers: list[dict[str, Any]] = field(default_factory=list)
     late: list[dict[str, Any]] = field(default_factory=list)
+    pub_a: tuple[int, int] = (0, 0)  # publisher (frames sent, stalls) at the window's start
+    pub_b: tuple[int, int] = (0, 0)
+    machine_a: Machine | None = None
+    machine_b: Machine | None = None
+    machine_late: tuple[Machine, Machine] | None = None
     connected: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -418,6 +466,8 @@ class WebRTC(Scenario):
         run.set_phase(f"{tag}measure")
         g.a_counts = await run.call("webrtc_counts", 30.0, group=g.name)
         g.a_metrics = await _server_metrics(g.publisher.home if g.name == "ours" else None)
+        g.machine_a = Machine.now()
+        g.pub_a = (g.publisher.track.sent_frames, g.publisher.track.stalls)
         if marks:
             m = await run.mark("measure_start")
             g.a_server, g.a_gen = m.server, m.gen
@@ -429,10 +479,14 @@ class WebRTC(Scenario):
             g.b_server, g.b_gen = m.server, m.gen
         else:
             g.b_server, g.b_gen = await probe.sample(), await run.gen_probe.sample()
+        g.machine_b = Machine.now()
+        g.pub_b = (g.publisher.track.sent_frames, g.publisher.track.stalls)
         g.b_metrics = await _server_metrics(g.publisher.home if g.name == "ours" else None)
         g.b_counts = await run.call("webrtc_counts", 30.0, group=g.name)
         run.set_phase(f"{tag}late-join")
+        before = Machine.now()
         await self._late_joiners(g, whep, codec, limit)
+        g.machine_late = (before, Machine.now())
         rep = await run.call("webrtc_report", 30.0, group=g.name)
         g.viewers = [v for r in rep for v in r.get("viewers", [])]
 
@@ -509,6 +563,10 @@ class WebRTC(Scenario):
             "frames_forwarded": None if forwarded is None else int(forwarded),
             "frames_forwarded_source": ("server /metrics live_media_frames_forwarded_total"
                                         if forwarded is not None else "viewers (received)"),
+            "publisher_fps": round((g.pub_b[0] - g.pub_a[0]) / cwin, 2),
+            "publisher_stalls": g.pub_b[1] - g.pub_a[1],
+            "frames_forwarded_per_viewer_per_s": (None if forwarded is None
+                                                  else round(forwarded / n / cwin, 2)),
             "frames_received": int(frames),
             "frames_per_viewer_per_s": round(frames / n / cwin, 2),
             "keyframe_requests_to_publisher": (
@@ -527,6 +585,18 @@ class WebRTC(Scenario):
                                               if gen else None),
             "generator_cpu_pct_total": round(100 * sum(gen.values()) / secs, 1) if gen else None,
         })
+        if g.machine_a and g.machine_b:
+            busy = g.machine_b.busy_pct_since(g.machine_a)
+            f["machine_cores"] = psutil.cpu_count(logical=True)
+            f["machine_busy_pct"] = busy
+            # what neither the server nor the generator used (other programs, Valkey, kernel)
+            f["machine_busy_pct_others"] = round(
+                busy - cpu_pct - (f["generator_cpu_pct_total"] or 0.0), 1)
+            f["udp_rcvbuf_drops"] = g.machine_b.drops_since(g.machine_a)
+        if g.machine_late:
+            b, e = g.machine_late
+            f["late_join_machine_busy_pct"] = e.busy_pct_since(b)
+            f["late_join_udp_rcvbuf_drops"] = e.drops_since(b)
         return f
 
     def _judge_group(self, run: Run, g: GroupRun, f: dict[str, Any], prefix: str) -> None:
