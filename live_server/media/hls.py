@@ -404,6 +404,17 @@ class HlsRecorder:
         if remove:
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def release(self) -> None:
+        """Stop writing and leave the room's files as they are: another process took the room's
+        video over and writes this folder now (its segments have their own names)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._aac = None
+        if self._writer is not None:
+            self._writer.abandon()  # only this broadcast's unfinished segment
+            self._writer = None
+
     def _parameter_sets(self, have_sps: bool, have_pps: bool) -> bytes:
         out = b""
         if not have_sps and self._sps is not None:

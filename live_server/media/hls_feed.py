@@ -101,6 +101,16 @@ class HlsFeed:
                     await self._task
         self.recorder.close(remove=remove)
 
+    def release(self) -> None:
+        """Stop at once and leave the files: the room's video moved to another process, which
+        writes the same folder."""
+        self._video.close()
+        if self._audio is not None:
+            self._audio.close()
+        if self._task is not None:
+            self._task.cancel()
+        self.recorder.release()
+
     def discard(self) -> None:
         """Stop at once and delete the room's files (a new broadcast replaces this one, or the
         process shuts down). Synchronous, for listeners."""
@@ -122,6 +132,8 @@ class MediaEvents(Protocol):
 
     on_video_started: list[Callable[[str, RoomRelay], None]]
     on_video_stopped: list[Callable[[str], None]]
+
+    def moved_away(self, room_id: str) -> bool: ...
 
 
 class HlsFeeds:
@@ -163,6 +175,12 @@ class HlsFeeds:
     def stopped(self, room_id: str) -> None:
         feed = self.feeds.get(room_id)
         if self._closed or feed is None or room_id in self._ending:
+            return
+        if self._events is not None and self._events.moved_away(room_id):
+            # another process took the publisher over and writes the (shared) folder now: no
+            # ENDLIST over its playlist, no deletion of its segments
+            del self.feeds[room_id]
+            feed.release()
             return
         self._ending[room_id] = asyncio.create_task(self._end(room_id, feed),
                                                     name=f"hls-end:{room_id}")

@@ -82,7 +82,8 @@ async def until(check: Callable[[], bool], timeout: float = 5) -> None:
 
 async def test_feeds_follow_the_publisher(tmp_path: Path) -> None:
     video = encode(3)
-    events = SimpleNamespace(on_video_started=[], on_video_stopped=[])
+    events = SimpleNamespace(on_video_started=[], on_video_stopped=[],
+                             moved_away=lambda room_id: False)
     feeds = HlsFeeds(hls_settings(tmp_path, segment_ms=1000, window=2), linger_s=0.3)
     feeds.attach(events)  # type: ignore[arg-type]
     folder = str(tmp_path / "r_life")
@@ -129,11 +130,40 @@ async def test_feeds_follow_the_publisher(tmp_path: Path) -> None:
     HlsFeeds(hls_settings(tmp_path)).stopped("r_unknown")  # nothing to stop: no error
 
 
+async def test_a_takeover_by_another_process_leaves_the_folder_alone(tmp_path: Path) -> None:
+    """With several processes on one machine the HLS folder is shared: when another process
+    takes the room's publisher over, this one stops writing without ending the playlist or
+    deleting the segments the other one now writes beside its own."""
+    video = encode(3)
+    moved: set[str] = set()
+    events = SimpleNamespace(on_video_started=[], on_video_stopped=[],
+                             moved_away=lambda room_id: room_id in moved)
+    feeds = HlsFeeds(hls_settings(tmp_path, segment_ms=1000, window=2), linger_s=0.1)
+    feeds.attach(events)  # type: ignore[arg-type]
+    playlist = tmp_path / "r_moved" / PLAYLIST
+    room = relay("r_moved")
+    room.sources.pop("audio")
+    events.on_video_started[0]("r_moved", room)
+    await push_video(room, video)
+    await until(lambda: exists(str(playlist)) and bool(read_playlist(playlist).entries))
+    before = read_playlist(playlist)
+    moved.add("r_moved")
+    room.close()
+    events.on_video_stopped[0]("r_moved")
+    await asyncio.sleep(0.3)  # past the linger a normal end would wait
+    after = read_playlist(playlist)
+    assert not after.ended and after.entries == before.entries  # untouched
+    assert all(after.path(playlist.parent, name).exists() for _, name, _ in after.entries)
+    assert feeds.feeds == {}
+    await feeds.close()
+
+
 async def test_a_replacing_publisher_keeps_the_playlist(tmp_path: Path) -> None:
     """The creator's new WHIP session replaces the old one on the same relay: the listener
     fires again, and the playlist must go on rather than start over."""
     video = encode(4)
-    events = SimpleNamespace(on_video_started=[], on_video_stopped=[])
+    events = SimpleNamespace(on_video_started=[], on_video_stopped=[],
+                             moved_away=lambda room_id: False)
     feeds = HlsFeeds(hls_settings(tmp_path, segment_ms=1000, window=6), linger_s=0.1)
     feeds.attach(events)  # type: ignore[arg-type]
     room = relay("r_again")
