@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from loadtest import floor
 from loadtest.compare import dig, format_ratios, ratios
 from loadtest.figures import machine
 from loadtest.report import out_dir, summary_table, write_all, write_json
@@ -121,6 +122,8 @@ def format_result(res: dict[str, Any]) -> str:
     lines = [f"== {res['entry']['name']}: python -m loadtest {shlex.join(res['command'])}"]
     for name, limit, got, ok in res["verdicts"]:
         lines.append(f"  [{'HOLDS' if ok else 'FAILS'}] {name}: {_fmt(got)} (target {_fmt(limit)})")
+    if res.get("floor"):
+        lines.append(f"  [note] {res['floor']}")
     return "\n".join(lines)
 
 
@@ -144,6 +147,9 @@ def results_markdown(results: list[dict[str, Any]], started: float) -> str:
         for name, limit, got, ok in res["verdicts"]:
             lines.append(f"| {name} | {_fmt(got)} | {_fmt(limit)} | {'yes' if ok else '**no**'} |")
         lines.append("")
+        if res.get("floor"):
+            lines.append(f"Note: {res['floor']} (`python -m loadtest write-floor`).")
+            lines.append("")
         lines.append("```")
         lines.append(summary_table(ours))
         if peer is not None:
@@ -160,9 +166,16 @@ def run_check(ns: argparse.Namespace) -> int:
     budgets = tomllib.loads(Path(ns.budgets).read_text())
     entries = [e for e in budgets.get("run", []) if not ns.only or e["name"] in ns.only]
     started = time.time()
+    per_write_us = None
+    if any("cpu_ratio_max" in e.get("targets", {}) for e in entries):
+        # what one fan-out write costs here, so a CPU ratio can be read against its floor
+        per_write_us = float(floor.measure()["cpu_us_per_write"])
+        print(f"write floor: {per_write_us:.2f} us of CPU per loopback write", flush=True)
     results = []
     for entry in entries:
         res = asyncio.run(run_entry(entry, ns.out, ns.quiet))
+        if per_write_us is not None and res["peer"] is not None:
+            res["floor"] = floor.floor_note(per_write_us, res["ours"], res["peer"])
         print(format_result(res), flush=True)
         results.append(res)
     d = out_dir(ns.out, {"meta": {"server_kind": "check", "scenario": "standard-set"}})

@@ -36,6 +36,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "frame (repeatable; default 2 and 10)")
 
 
+def measure(sockets: int = 3000, size: int = 400, rounds: int = 30,
+            interval_ms: int = 100) -> dict[str, Any]:
+    """The write floor as a dict (what `write-floor` prints as JSON), for `check`'s notes."""
+    ns = argparse.Namespace(sockets=sockets, bytes=size, rounds=rounds,
+                            interval_ms=interval_ms, events_per_write=[])
+    result: dict[str, Any] = _run(_measure(ns))
+    return result
+
+
+def floor_note(per_write_us: float, ours: dict[str, Any], peer: dict[str, Any]) -> str | None:
+    """What the floor means for one compare run: the least CPU per 1,000 deliveries any server
+    could spend at this run's events per frame, as a ratio to the peer's."""
+    through = ours.get("figures", {}).get("throughput", {})
+    peer_cpu = peer.get("figures", {}).get("server", {}).get("cpu_ms_per_1k_deliveries")
+    frames, deliveries = through.get("frames_per_s"), through.get("deliveries_per_s")
+    if not frames or not deliveries or not peer_cpu:
+        return None
+    per_frame = deliveries / frames
+    least = per_write_us / per_frame
+    return (f"write floor {per_write_us:.2f} us per write, {per_frame:.1f} events per frame: at "
+            f"least {least:.3f} ms per 1k deliveries = {least / peer_cpu:.4f} of the peer's")
+
+
 async def _measure(ns: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     conns: list[asyncio.Transport] = []

@@ -90,3 +90,15 @@ def test_evaluate_budgets() -> None:
         "server bytes per idle viewer": True,
         "room heart total exact": True,
     }
+
+
+def test_floor_note_reads_events_per_frame_and_the_peers_cost() -> None:
+    from loadtest.floor import floor_note
+
+    ours = {"figures": {"throughput": {"deliveries_per_s": 60_000.0, "frames_per_s": 30_000.0}}}
+    peer = {"figures": {"server": {"cpu_ms_per_1k_deliveries": 40.0}}}
+    note = floor_note(8.0, ours, peer)
+    assert note is not None
+    assert "2.0 events per frame" in note and "at least 4.000 ms" in note
+    assert note.endswith("0.1000 of the peer's")
+    assert floor_note(8.0, {"figures": {}}, peer) is None  # nothing to read: no note
