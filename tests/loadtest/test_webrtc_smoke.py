@@ -40,6 +40,8 @@ def group_sane(f: dict[str, Any], viewers: int) -> None:
     assert f["server_cpu_pct_per_viewer"] is not None
     assert f["server_cpu_pct_per_viewer"] >= 0
     assert f["publisher_only_cpu_pct"] is not None
+    assert f["publisher_fps"] > 0
+    assert f["machine_busy_pct"] is not None
     late = f["late_joiners_first_keyframe_ms"]
     assert late and all(isinstance(x, int | float) and x > 0 for x in late)
 
