@@ -9,7 +9,7 @@ How: the coordinator encodes a few seconds of a synthetic 720p picture once (`me
 H.264 constrained baseline, no B-frames, a keyframe a second, ~1 Mbps; or VP8) and publishes it
 over WHIP in a loop of encoded packets (no live encoding). It measures the server with only the
 publisher (`--publisher-only-s`), then the generator processes (`--procs`) open the viewers at
-`--join-rate`/s: WHEP POST (guest token-less is allowed, they send viewer tokens), ICE on the
+`--join-rate`/s: WHEP POST with a viewer token, ICE on the
 machine's non-loopback address, DTLS, SRTP; each viewer's receiver is tapped (`media_hooks`) so
 complete frames are counted and keyframes noted, never decoded. When all are in and receiving,
 the measure window runs `--duration` s. After it, `--late-joiners` viewers join one at a time
@@ -486,19 +486,20 @@ class WebRTC(Scenario):
         g.b_counts = await run.call("webrtc_counts", 30.0, group=g.name)
         run.set_phase(f"{tag}late-join")
         before = Machine.now()
-        await self._late_joiners(g, whep, codec, limit)
+        await self._late_joiners(g, whep, codec, limit, secret)
         g.machine_late = (before, Machine.now())
         rep = await run.call("webrtc_report", 30.0, group=g.name)
         g.viewers = [v for r in rep for v in r.get("viewers", [])]
 
-    async def _late_joiners(self, g: GroupRun, whep: str, codec: str, limit: float) -> None:
+    async def _late_joiners(self, g: GroupRun, whep: str, codec: str, limit: float,
+                            secret: str) -> None:
         """One at a time, 1 s apart (keyframe requests are coalesced per room on our server;
         spacing keeps each joiner's own request from merging with the previous one)."""
         async with aiohttp.ClientSession() as http:
             for i in range(int(self._p("late_joiners", 3))):
                 v = Viewer(1_000_000 + i, codec)
                 try:
-                    if await v.watch(http, whep, None, limit):
+                    if await v.watch(http, whep, mint(secret, f"lt-late-{i}"), limit):
                         await v.wait_keyframe(10.0)
                 finally:
                     g.late.append(v.stats.wire())
