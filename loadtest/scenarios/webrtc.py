@@ -327,7 +327,6 @@ class GroupRun:
     machine_b: Machine | None = None
     machine_late: tuple[Machine, Machine] | None = None
     connected: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 @register
