@@ -70,6 +70,15 @@ def evaluate(targets: dict[str, Any], ours: dict[str, Any],
                                      dig(ours, ("connections", "failed"))),
         "hearts_per_s_min": lambda v: ge("hearts accepted per s", float(v),
                                          dig(ours, ("hearts", "accepted_per_s"))),
+        "viewers_per_core_min": lambda v: ge(
+            "WebRTC viewers per server core", float(v),
+            dig(ours, ("webrtc", "viewers_per_core"))),
+        "late_join_ms_max": lambda v: le(
+            "late joiner's first keyframe, worst ms", float(v),
+            dig(ours, ("webrtc", "late_joiner_worst_ms"))),
+        "checks_pass": lambda v: out.append(
+            ("the run's own checks", bool(v), all(c["ok"] for c in ours.get("checks", [])),
+             all(c["ok"] for c in ours.get("checks", [])) == bool(v))),
         "exact_totals": lambda v: out.append(
             ("room heart total exact", bool(v), _check_named(ours, "room total exact"),
              _check_named(ours, "room total exact") == bool(v))),

@@ -102,3 +102,13 @@ def test_floor_note_reads_events_per_frame_and_the_peers_cost() -> None:
     assert "2.0 events per frame" in note and "at least 4.000 ms" in note
     assert note.endswith("0.1000 of the peer's")
     assert floor_note(8.0, {"figures": {}}, peer) is None  # nothing to read: no note
+
+
+def test_webrtc_targets_read_the_webrtc_figures() -> None:
+    ours = {"figures": {"webrtc": {"viewers_per_core": 268.0, "late_joiner_worst_ms": 1800.0}},
+            "checks": [{"name": "every viewer connected", "ok": True, "detail": ""}]}
+    got = {name: (measured, ok) for name, _limit, measured, ok in evaluate(
+        {"viewers_per_core_min": 150, "late_join_ms_max": 1500, "checks_pass": True}, ours, None)}
+    assert got["WebRTC viewers per server core"] == (268.0, True)
+    assert got["late joiner's first keyframe, worst ms"] == (1800.0, False)
+    assert got["the run's own checks"] == (True, True)
