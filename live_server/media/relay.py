@@ -42,6 +42,7 @@ class RelayStats:
     """Counters the relay reports to (prometheus in the app, plain ints in tests)."""
 
     forwarded: Callable[[int], None] = lambda n: None
+    forwarded_bytes: Callable[[int], None] = lambda n: None  # encoded payload, before RTP
     dropped: Callable[[int], None] = lambda n: None
     keyframe_requests: Callable[[], None] = lambda: None
 
@@ -245,6 +246,7 @@ class RoomRelay:
             sub.offer(frame)
         if accepted:
             self.stats.forwarded(accepted)
+            self.stats.forwarded_bytes(accepted * len(data))
         if dropped:
             self.stats.dropped(dropped)
 

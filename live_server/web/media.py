@@ -216,7 +216,8 @@ def media_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
         m = services.metrics
         stats = MediaStats(
             relay=RelayStats(forwarded=m.media_forwarded.inc, dropped=m.media_dropped.inc,
-                             keyframe_requests=m.media_keyframe_requests.inc),
+                             keyframe_requests=m.media_keyframe_requests.inc,
+                             forwarded_bytes=m.media_forwarded_bytes.inc),
             publishers=m.media_publishers.set, viewers=m.media_viewers.set)
         store = MediaStore(services.core, history_max=settings.history.max_events,
                            home_ttl_ms=settings.media.home_ttl_ms)

@@ -4,10 +4,11 @@ requests, H.264 parameter sets in front of every IDR."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from live_server.media import ice
 from live_server.media.frames import H264ParameterSets, h264_nal_types, vp8_size
-from live_server.media.relay import RoomRelay
+from live_server.media.relay import RelayStats, RoomRelay
 
 SPS = b"\x00\x00\x00\x01\x67\x42\xc0\x1f"
 PPS = b"\x00\x00\x00\x01\x68\xce\x3c\x80"
@@ -115,3 +116,24 @@ async def test_timestamps_continue_across_a_publisher_replacement() -> None:
     relay.push("video", "VP8", 90000, 3000, VP8_INTER)
     stamps = [(await feed.get()).timestamp for _ in range(4)]  # type: ignore[union-attr]
     assert stamps == [0, 3000, 6000, 9000]
+
+
+async def test_forwarded_frames_and_bytes_are_counted_per_viewer() -> None:
+    counted = {"frames": 0, "bytes": 0}
+
+    def add(key: str) -> Callable[[int], None]:
+        def inc(n: int) -> None:
+            counted[key] += n
+        return inc
+
+    relay = RoomRelay("r1", queue_frames=8, keyframe_min_ms=60_000,
+                      stats=RelayStats(forwarded=add("frames"), forwarded_bytes=add("bytes")))
+    relay.set_source("video", "VP8", 90000)
+    relay.set_keyframe_sender(PublisherStandIn())
+    tracks = [relay.viewer_track("video") for _ in range(3)]
+    for track in tracks:
+        relay.attach(track)
+    relay.push("video", "VP8", 90000, 0, VP8_KEY)
+    relay.push("video", "VP8", 90000, 3000, VP8_INTER)
+    assert counted == {"frames": 6, "bytes": 3 * (len(VP8_KEY) + len(VP8_INTER))}
+    relay.end_publisher()
