@@ -7,6 +7,7 @@ defaults of their own; a key missing from the file is a packaging bug and fails 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import typing
@@ -184,6 +185,7 @@ class MediaSettings:
     enabled: bool
     ice_servers: tuple[str, ...]
     advertise_host: str
+    announced_ip: str
     home_port: int
     home_ttl_ms: int
     viewer_queue_frames: int
@@ -337,6 +339,11 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("server.env must be development, production or test")
     if settings.chat.keyword_action not in ("mask", "block"):
         raise ConfigError("chat.keyword_action must be 'mask' or 'block'")
+    if settings.media.announced_ip:
+        try:
+            ipaddress.ip_address(settings.media.announced_ip)
+        except ValueError:
+            raise ConfigError("media.announced_ip must be an IP address") from None
     if settings.payments.provider not in ("dev", "webhook"):
         raise ConfigError("payments.provider must be 'dev' or 'webhook'")
     if settings.production and settings.payments.provider == "dev":

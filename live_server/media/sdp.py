@@ -130,3 +130,27 @@ def plan_view(text: str, published: dict[str, RTCRtpCodecParameters]) -> list[Tr
     if not tracks:
         raise OfferNotAcceptable("the offer receives none of the stream's tracks")
     return tracks
+
+
+def announce(answer: str, ip: str) -> str:
+    """The answer with ``ip`` in place of the machine's own address in its host candidates and
+    connection lines (``media.announced_ip``). A server behind 1:1 NAT — a cloud VM with a
+    public address that is not on any of its interfaces — is then reached at that address, and
+    the NAT delivers the connectivity checks to the sockets aioice bound. Server-reflexive and
+    relay candidates already carry outside addresses and stay as they are; candidates of the
+    other address family are kept."""
+    if not ip:
+        return answer
+    v6 = ":" in ip
+    out = []
+    for line in answer.split("\r\n"):
+        if line.startswith("a=candidate:"):
+            parts = line.split(" ")
+            # a=candidate:<foundation> <component> <transport> <priority> <addr> <port> typ <type>
+            if len(parts) >= 8 and parts[7] == "host" and (":" in parts[4]) == v6:
+                parts[4] = ip
+                line = " ".join(parts)
+        elif line.startswith("c=IN ") and (line.startswith("c=IN IP6") == v6):
+            line = f"c=IN {'IP6' if v6 else 'IP4'} {ip}"
+        out.append(line)
+    return "\r\n".join(out)

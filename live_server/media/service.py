@@ -205,7 +205,7 @@ class MediaService:
             raise
         if golive and room.state == "scheduled":
             await self.rooms.transition(who, room_id, "live")
-        return session, answer, url
+        return session, sdp.announce(answer, self.cfg.announced_ip), url
 
     async def _publisher_connected(self, session: MediaSession) -> None:
         if self.publishers.get(session.room_id) is not session:
@@ -283,7 +283,7 @@ class MediaService:
         except Exception:
             await session.close("negotiation_failed")
             raise
-        return session, answer
+        return session, sdp.announce(answer, self.cfg.announced_ip)
 
     def _viewer_sessions(self, room_id: str) -> int:
         return sum(1 for s in self.sessions.values()

@@ -137,3 +137,27 @@ async def test_forwarded_frames_and_bytes_are_counted_per_viewer() -> None:
     relay.push("video", "VP8", 90000, 3000, VP8_INTER)
     assert counted == {"frames": 6, "bytes": 3 * (len(VP8_KEY) + len(VP8_INTER))}
     relay.end_publisher()
+
+
+ANSWER = "\r\n".join([
+    "v=0", "o=- 1 1 IN IP4 0.0.0.0", "s=-", "t=0 0", "m=video 50000 UDP/TLS/RTP/SAVPF 96",
+    "c=IN IP4 10.0.0.5",
+    "a=candidate:1 1 udp 2130706431 10.0.0.5 50000 typ host",
+    "a=candidate:2 1 udp 2130706431 fd00::5 50002 typ host",
+    "a=candidate:3 1 udp 1694498815 198.51.100.9 61000 typ srflx raddr 10.0.0.5 rport 50000",
+    "a=end-of-candidates", ""])
+
+
+def test_announced_ip_replaces_the_machines_own_host_addresses_only() -> None:
+    from live_server.media.sdp import announce
+
+    out = announce(ANSWER, "203.0.113.7").split("\r\n")
+    assert "c=IN IP4 203.0.113.7" in out
+    assert "a=candidate:1 1 udp 2130706431 203.0.113.7 50000 typ host" in out
+    assert "a=candidate:2 1 udp 2130706431 fd00::5 50002 typ host" in out  # other family kept
+    assert ("a=candidate:3 1 udp 1694498815 198.51.100.9 61000 typ srflx raddr 10.0.0.5 "
+            "rport 50000") in out  # already an outside address
+    assert announce(ANSWER, "") == ANSWER  # not configured: untouched
+    v6 = announce(ANSWER, "2001:db8::7").split("\r\n")
+    assert "a=candidate:2 1 udp 2130706431 2001:db8::7 50002 typ host" in v6
+    assert "c=IN IP4 10.0.0.5" in v6
