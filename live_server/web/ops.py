@@ -1,4 +1,5 @@
-"""Ops endpoints: every live room with its figures, reports, the moderation log."""
+"""Ops endpoints: every live room with its figures (video included), reports, the moderation
+log."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiohttp import web
 from live_server.auth import require_ops
 from live_server.protocol import now_ms
 from live_server.web.http import identity, int_query, json, services
+from live_server.web.media import MEDIA
 
 routes = web.RouteTableDef()
 
@@ -21,13 +23,17 @@ async def ops_rooms(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 200, 1, 1000)
     rooms = await s.room_store.many(await s.room_store.live_ids(limit))
     counters = await s.room_store.counters_many([r.id for r in rooms], now)
-    presence, rates = await asyncio.gather(
+    media = request.app[MEDIA]
+    presence, rates, homes = await asyncio.gather(
         asyncio.gather(*(s.room_store.presence_by_process(r.id, now) for r in rooms)),
         asyncio.gather(*(s.chat_store.chat_per_minute(r.id, now) for r in rooms)),
+        asyncio.gather(*(media.store.home(r.id) for r in rooms)),
     )
     out = [
-        {**r.public(), "counters": counters[r.id], "processes": procs, "chat_per_min": rate}
-        for r, procs, rate in zip(rooms, presence, rates, strict=True)
+        {**r.public(), "counters": counters[r.id], "processes": procs, "chat_per_min": rate,
+         "video": ({"publishing": True, "codecs": home.codecs, "home": home.url}
+                   if home is not None else {"publishing": False})}
+        for r, procs, rate, home in zip(rooms, presence, rates, homes, strict=True)
     ]
     return json({"rooms": out, "processes": await s.presence.processes(now)})
 

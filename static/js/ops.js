@@ -60,6 +60,7 @@ function start() {
       peak: el("td", { className: "num" }),
       chat: el("td", { className: "num" }),
       cpm: el("td", { className: "num" }),
+      video: el("td"),
       procs: el("td", { className: "procs" }),
       actions: el("td"),
     };
@@ -89,6 +90,10 @@ function start() {
     setText(row.cells.peak, fmtCount(c.peak));
     setText(row.cells.chat, fmtCount(c.chat));
     setText(row.cells.cpm, room.chat_per_min === undefined ? "—" : fmtCount(Math.round(Number(room.chat_per_min) * 10) / 10));
+    const video = room.video || {};
+    const codecs = video.codecs && typeof video.codecs === "object" ? Object.values(video.codecs).join(" + ") : "";
+    setText(row.cells.video, video.publishing ? `on · ${codecs || "?"}` : "—");
+    row.cells.video.title = video.publishing && video.home ? `media home ${video.home}` : "";
     const procs = room.processes && typeof room.processes === "object" ? Object.entries(room.processes) : [];
     replace(row.cells.procs, procs.length
       ? procs.sort((a, b) => b[1] - a[1]).map(([p, n]) => el("div", {}, el("span", { className: "mono", text: p }), `: ${fmtCount(n)}`))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from live_server.app import create_app
 from live_server.store.embedded import EmbeddedValkey
 from tests.conftest import LiveApp, make_settings, token
 from tests.helpers import Viewer
+from tests.integration.media_peers import Publisher
 
 
 async def test_readyz_follows_valkey(aiohttp_client: Any, tmp_path: Path) -> None:
@@ -72,6 +74,23 @@ async def test_ops_console_lists_live_rooms_with_figures(live: LiveApp) -> None:
     assert row["counters"]["online"] == 3 and row["counters"]["chat"] == 1
     assert list(row["processes"].values()) == [3]
     assert "chat_per_min" in row
+    assert row["video"] == {"publishing": False}
     assert len(body["processes"]) == 1 and body["processes"][0]["connections"] >= 0
     for v in viewers:
         await v.close()
+
+
+async def test_ops_rooms_show_who_has_video(live: LiveApp) -> None:
+    room = await live.live_room()
+    publisher = Publisher("H264")
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            status, body = await live.call("GET", "/api/ops/rooms", "olga", "ops")
+            assert status == 200
+            video = next(r for r in body["rooms"] if r["id"] == room)["video"]
+            assert video["publishing"] is True and video["codecs"]["video"] == "H264"
+            assert video["home"].startswith("http://")
+        finally:
+            await publisher.close()
