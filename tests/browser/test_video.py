@@ -115,6 +115,12 @@ async def test_h264_broadcast_feeds_hls_which_a_page_without_webrtc_plays(
         frames = [f for f in container.decode(video=0)]
     assert frames and (frames[0].width, frames[0].height) == (sent["width"], sent["height"])
 
+    # the ops console shows the room's video
+    ops = await open_page(browser, server, "/ops", token(server, "video_ops", "ops", "Ops"),
+                          1400, 1300)
+    await ops.wait_for(f"document.querySelector('tr[data-room={js(room['id'])}]')"
+                       "?.textContent.includes('on · H264')")
+
     # a browser without WebRTC falls back to HLS and plays it
     page = await browser.new_page()
     await page.send("Page.addScriptToEvaluateOnNewDocument",
@@ -126,7 +132,9 @@ async def test_h264_broadcast_feeds_hls_which_a_page_without_webrtc_plays(
     await page.wait_for("document.querySelector('#player video').videoWidth === "
                         f"{sent['width']}", within=10)
     await studio.click("#broadcast-stop")
-    for p in (studio, page):
+    await ops.wait_for(f"!document.querySelector('tr[data-room={js(room['id'])}]')"
+                       "?.textContent.includes('on · H264')")
+    for p in (studio, page, ops):
         assert p.errors == [], p.errors
 
 
