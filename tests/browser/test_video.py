@@ -132,6 +132,7 @@ async def test_h264_broadcast_feeds_hls_which_a_page_without_webrtc_plays(
     await page.wait_for("document.querySelector('#player video').videoWidth === "
                         f"{sent['width']}", within=10)
     await studio.click("#broadcast-stop")
+    await ops.send("Page.bringToFront")  # a page in the background refreshes rarely
     await ops.wait_for(f"!document.querySelector('tr[data-room={js(room['id'])}]')"
                        "?.textContent.includes('on · H264')")
     for p in (studio, page, ops):
