@@ -11,6 +11,7 @@ import aiohttp
 import av
 from aiortc import (
     AudioStreamTrack,
+    RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -22,6 +23,8 @@ from multidict import CIMultiDict
 from tests.helpers import WAIT_S
 
 WIDTH, HEIGHT = 320, 240
+# aiortc falls back to a public STUN server when none is given: tests use none at all
+NO_ICE_SERVERS = RTCConfiguration(iceServers=[])
 
 
 class MovingPicture(VideoStreamTrack):
@@ -66,7 +69,7 @@ class Publisher:
     """A WHIP client publishing one video track in ``codec`` (and Opus audio if asked)."""
 
     def __init__(self, codec: str = "VP8", audio: bool = False) -> None:
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(configuration=NO_ICE_SERVERS)
         self.track = MovingPicture()
         transceiver = self.pc.addTransceiver(self.track, direction="sendonly")
         _prefer(transceiver, "video", codec)
@@ -121,7 +124,7 @@ class Viewer:
     counts decoded audio frames when it asks for audio)."""
 
     def __init__(self, audio: bool = False) -> None:
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(configuration=NO_ICE_SERVERS)
         self.pc.addTransceiver("video", direction="recvonly")
         if audio:
             self.pc.addTransceiver("audio", direction="recvonly")

@@ -22,7 +22,14 @@ from live_server.media import aiortc_hooks
 from live_server.media.frames import EncodedFrame
 from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
-from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer, app_of
+from tests.integration.media_peers import (
+    HEIGHT,
+    NO_ICE_SERVERS,
+    WIDTH,
+    Publisher,
+    Viewer,
+    app_of,
+)
 
 CHANGED = ("aiortc changed an internal that live_server/media/aiortc_hooks.py relies on; "
            "re-read the hooks against the new aiortc before changing the pin")
@@ -66,7 +73,7 @@ def test_sending_internals_are_unchanged() -> None:
 
 
 async def test_hooks_attach_to_fresh_aiortc_objects() -> None:
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(configuration=NO_ICE_SERVERS)
     try:
         video = pc.addTransceiver("video", direction="recvonly")
         assert hasattr(video.receiver, "_RTCRtpReceiver__decoder_queue"), CHANGED

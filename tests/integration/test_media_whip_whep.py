@@ -12,7 +12,14 @@ from aiortc import RTCPeerConnection, RTCRtpSender
 
 from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
-from tests.integration.media_peers import MovingPicture, Publisher, Viewer, app_of, post_sdp
+from tests.integration.media_peers import (
+    NO_ICE_SERVERS,
+    MovingPicture,
+    Publisher,
+    Viewer,
+    app_of,
+    post_sdp,
+)
 
 ADDRESS = "192.0.2.2"  # the machine's non-loopback address (aioice skips 127.0.0.1)
 
@@ -86,7 +93,7 @@ async def test_whip_refusals(live: LiveApp) -> None:
     room = await live.live_room("alice")
     url = f"{live.base}/api/rooms/{room}/whip"
     creator = token("alice", "creator")
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(configuration=NO_ICE_SERVERS)
     pc.addTransceiver(MovingPicture(), direction="sendonly")
     good = await _offer(pc)
     await pc.close()
@@ -106,14 +113,14 @@ async def test_whip_refusals(live: LiveApp) -> None:
         assert (await post_sdp(http, url, good, token("bob")))[0] == 403
         assert (await post_sdp(http, url, good, token("carol", "creator")))[0] == 403
         # two video tracks
-        two = RTCPeerConnection()
+        two = RTCPeerConnection(configuration=NO_ICE_SERVERS)
         two.addTransceiver(MovingPicture(), direction="sendonly")
         two.addTransceiver(MovingPicture(), direction="sendonly")
         status, _, body = await post_sdp(http, url, await _offer(two), creator)
         await two.close()
         assert status == 422 and "at most one video" in body
         # no codec we forward (audio in PCMU only)
-        pcmu = RTCPeerConnection()
+        pcmu = RTCPeerConnection(configuration=NO_ICE_SERVERS)
         t = pcmu.addTransceiver("audio", direction="sendonly")
         t.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs
                                if c.mimeType == "audio/PCMU"])
@@ -161,7 +168,7 @@ async def test_whep_conformance(live: LiveApp) -> None:
             assert [s.role for s in app_of(live)[MEDIA].sessions.values()] == ["publisher"]
 
             # a viewer who cannot take the publisher's codec
-            h264_only = RTCPeerConnection()
+            h264_only = RTCPeerConnection(configuration=NO_ICE_SERVERS)
             t = h264_only.addTransceiver("video", direction="recvonly")
             t.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs
                                    if c.mimeType == "video/H264"])
