@@ -48,17 +48,20 @@ def _refuse(err: LiveError) -> web.Response:
     return response
 
 
-def _folder(request: web.Request) -> Path:
-    """The room's folder; ``InvalidRoomId`` for a name that is not a room id, ``NotFound`` when
-    HLS is off or the room has written nothing."""
+def _serve(request: web.Request, name: str, content_type: str,
+           cache: str) -> web.StreamResponse:
+    """A file of the room's folder: 400 for a room id or file name that cannot be one, 404 when
+    HLS is off or the file is not there (not written yet, or gone)."""
     settings = services(request).settings.hls
-    folder = room_dir(Path(settings.dir), request.match_info["room_id"])
+    try:
+        folder = room_dir(Path(settings.dir), request.match_info["room_id"])
+    except InvalidRoomId:
+        return _refuse(LiveError("not a room id", code="bad_request"))
     if not settings.enabled:
-        raise NotFound("HLS is not enabled on this server")
-    return folder
-
-
-def _send(path: Path, content_type: str, cache: str) -> web.StreamResponse:
+        return _refuse(NotFound("HLS is not enabled on this server"))
+    if name != PLAYLIST and not SEGMENT_RE.fullmatch(name):
+        return _refuse(LiveError("not an HLS file name", code="bad_request"))
+    path = folder / name
     if not path.is_file():
         return _refuse(NotFound("no such HLS file (not written yet, or gone)"))
     headers = {"Content-Type": content_type, "Cache-Control": cache, **CORS}
@@ -68,28 +71,13 @@ def _send(path: Path, content_type: str, cache: str) -> web.StreamResponse:
 @routes.get("/hls/{room_id}/" + PLAYLIST)
 async def playlist(request: web.Request) -> web.StreamResponse:
     """The room's live playlist: the last ``hls.window`` segments."""
-    try:
-        folder = _folder(request)
-    except InvalidRoomId:
-        return _refuse(LiveError("not a room id", code="bad_request"))
-    except NotFound as err:
-        return _refuse(err)
-    return _send(folder / PLAYLIST, PLAYLIST_TYPE, PLAYLIST_CACHE)
+    return _serve(request, PLAYLIST, PLAYLIST_TYPE, PLAYLIST_CACHE)
 
 
 @routes.get("/hls/{room_id}/{segment}")
 async def segment(request: web.Request) -> web.StreamResponse:
     """One MPEG-TS segment named in the playlist."""
-    name = request.match_info["segment"]
-    try:
-        folder = _folder(request)
-    except InvalidRoomId:
-        return _refuse(LiveError("not a room id", code="bad_request"))
-    except NotFound as err:
-        return _refuse(err)
-    if not SEGMENT_RE.fullmatch(name):
-        return _refuse(LiveError("not an HLS file name", code="bad_request"))
-    return _send(folder / name, SEGMENT_TYPE, SEGMENT_CACHE)
+    return _serve(request, request.match_info["segment"], SEGMENT_TYPE, SEGMENT_CACHE)
 
 
 @routes.options("/hls/{room_id}/{name}")
