@@ -165,21 +165,32 @@ class ServerProcess:
         return int(self.proc.returncode)
 
 
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30,
+                     workers: int = 1) -> None:
+    """Until the server is ready, and with several workers until each of them has answered (a
+    new connection each time: SO_REUSEPORT spreads connections, and a worker that starts later
+    would otherwise miss the test's first connections)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    async with aiohttp.ClientSession() as http:
+    seen: set[str] = set()
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as http:
         while loop.time() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}")
             try:
                 async with http.get(url + "/readyz") as resp:
                     if resp.status == 200:
-                        return
+                        async with http.get(url + "/healthz") as health:
+                            seen.add(str((await health.json())["process"]))
+                        if len(seen) >= workers:
+                            return
+                        await asyncio.sleep(0.02)
+                        continue
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
-    raise RuntimeError("server did not become ready")
+    raise RuntimeError(f"server did not become ready ({len(seen)} of {workers} workers seen)")
 
 
 @pytest.fixture
@@ -213,7 +224,7 @@ async def server_factory(valkey_url: str,
                                key_prefix=key_prefix or prefix, log_path=log_path, env=full_env)
         started.append(server)
         try:
-            await wait_ready(server.url, proc)
+            await wait_ready(server.url, proc, workers=workers)
         except RuntimeError as exc:
             server.stop()
             raise RuntimeError(f"{exc}\n{server.log()}") from None
