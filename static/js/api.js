@@ -112,15 +112,27 @@ export async function api(method, path, body = undefined, { auth = true, signal 
       data = null;
     }
   }
-  if (!response.ok) {
-    const e = data && data.error;
-    if (e && typeof e === "object") {
-      throw new ApiError(String(e.code || "error"), String(e.message || ""), response.status, e);
-    }
-    throw new ApiError("http_" + response.status, `HTTP ${response.status}`, response.status);
-  }
+  if (!response.ok) throw httpError(response.status, data);
   if (text && data === null) throw new ApiError("bad_response", "The answer is not JSON.", response.status);
   return data ?? {};
+}
+
+/** The ApiError for a refused answer: the server's {"error": {code, message}} when the body has one. */
+function httpError(status, data) {
+  const e = data && data.error;
+  if (e && typeof e === "object") return new ApiError(String(e.code || "error"), String(e.message || ""), status, e);
+  return new ApiError("http_" + status, `HTTP ${status}`, status);
+}
+
+/** httpError for a fetch() Response that is not ok (requests api() cannot make: SDP, files). */
+export async function responseError(response) {
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    /* an empty or non-JSON body: the status says enough */
+  }
+  return httpError(response.status, data);
 }
 
 const TEXT = {

@@ -3,7 +3,7 @@
 import { api, currentUser, describeError } from "./api.js";
 import { mountHeader } from "./auth.js";
 import { $, el, replace, setText, flash, fmtAgo, fmtCount, fmtDateTime, fmtTime, stateBadge, toast } from "./dom.js";
-import { fmtMoney } from "./shelf.js";
+import { currencyOf, fmtMoney } from "./shelf.js";
 
 const ROOMS_REFRESH_MS = 2000;
 const SLOW_REFRESH_MS = 10000;
@@ -274,11 +274,6 @@ function start() {
   // ---- a room's shelf and orders; taking products down ---------------------------------------
   const commerceMsg = $("#commerce-msg");
   let commerceRoom = "";
-
-  function currencyOf(list) {
-    const codes = new Set(list.map((x) => x.currency).filter(Boolean));
-    return codes.size === 1 ? [...codes][0] : "";
-  }
 
   async function showCommerce(roomId) {
     commerceRoom = roomId;

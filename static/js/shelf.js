@@ -32,6 +32,12 @@ export function fmtMoney(cents, currency = "") {
   return currency ? `${currency} ${centsText(cents)}` : centsText(cents);
 }
 
+/** The one currency of a list of orders or products, or "" when they mix (or have none). */
+export function currencyOf(list) {
+  const codes = new Set(list.map((x) => x.currency).filter(Boolean));
+  return codes.size === 1 ? [...codes][0] : "";
+}
+
 /** A money amount for an input field: 1230 -> "12.30". */
 export function moneyInput(cents) {
   return centsText(cents).replace(/,/g, "");

@@ -2,10 +2,10 @@
 // remove), the pinned "now explaining" product, flash sales, the room's orders with GMV and a
 // CSV download, and the creator's earnings.
 
-import { api, describeError, getToken } from "./api.js";
+import { api, describeError, getToken, responseError } from "./api.js";
 import { $, el, replace, flash, fmtDateTime, fmtTime, safeImageUrl, stateBadge } from "./dom.js";
 import {
-  ShelfState, fmtMoney, fmtPercent, localInputToMs, moneyInput, msToLocalInput, parseCount,
+  ShelfState, currencyOf, fmtMoney, fmtPercent, localInputToMs, moneyInput, msToLocalInput, parseCount,
   parseMoney, parsePercent, percentInput, phaseText,
 } from "./shelf.js";
 
@@ -397,11 +397,6 @@ export function mountStudioShelf({ me, notify }) {
     }, ms);
   }
 
-  function currencyOf(list) {
-    const codes = new Set(list.map((x) => x.currency).filter(Boolean));
-    return codes.size === 1 ? [...codes][0] : "";
-  }
-
   function moneyCounters(box, totals, currency) {
     const t = totals || {};
     const item = (label, value, cls = "") => el("div", { className: `counter ${cls}` }, el("b", { text: value }), el("span", { text: label }));
@@ -473,13 +468,7 @@ export function mountStudioShelf({ me, notify }) {
       if (tok) headers.Authorization = `Bearer ${tok}`;
       const res = await fetch(roomPath("/orders.csv"), { headers, credentials: "same-origin" });
       if (!res.ok) {
-        let err = { code: `http_${res.status}`, message: `HTTP ${res.status}` };
-        try {
-          err = (await res.json()).error || err;
-        } catch {
-          /* not JSON */
-        }
-        flash(ordersMsg, describeError({ ...err, details: err }), "error", 10000);
+        flash(ordersMsg, describeError(await responseError(res)), "error", 10000);
         return;
       }
       const blob = await res.blob();

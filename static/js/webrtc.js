@@ -2,7 +2,7 @@
 // trickled candidates: PATCH answers 405), POSTed as application/sdp, the answer applied, and
 // the session URL (Location) kept for the DELETE that ends it.
 
-import { ApiError } from "./api.js";
+import { responseError } from "./api.js";
 
 const GATHER_MS = 3000; // an offer goes out with what was gathered by then
 
@@ -22,24 +22,6 @@ function waitForCandidates(pc) {
   });
 }
 
-async function errorOf(resp) {
-  let code = `http_${resp.status}`;
-  let message = `The server answered ${resp.status}.`;
-  try {
-    const body = await resp.json();
-    if (body && body.error) {
-      code = body.error.code || code;
-      message = body.error.message || message;
-    }
-  } catch {
-    /* an empty or non-JSON body: the status says enough */
-  }
-  const err = new ApiError(code, message);
-  err.status = resp.status;
-  err.retryAfter = Number(resp.headers.get("Retry-After")) || null;
-  return err;
-}
-
 async function post(url, sdp, token) {
   const headers = { "Content-Type": "application/sdp" };
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -49,7 +31,7 @@ async function post(url, sdp, token) {
     // crosses origins (another port), so ask the process it pointed to directly.
     resp = await fetch(resp.url, { method: "POST", headers, body: sdp });
   }
-  if (resp.status !== 201) throw await errorOf(resp);
+  if (resp.status !== 201) throw await responseError(resp);
   const location = new URL(resp.headers.get("Location"), resp.url).toString();
   return { answer: await resp.text(), location };
 }
