@@ -14,8 +14,6 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "fulfil": ("paid", "fulfilled"),
     "refund": ("paid", "refunded"),
 }
-# actions after which the reserved units go back to the sale
-RETURNS_STOCK = frozenset({"cancel", "expire", "refund"})
 
 
 def check_action(state: str, action: str) -> str:

@@ -110,10 +110,6 @@ class ShelfStore:
                                           f"{product_id}:{user_id}")
         return int(raw or 0)
 
-    async def commission_bp(self, room_id: str, product_id: str) -> int:
-        raw = await self.core.client.hget(self.keys.shelf(room_id).products, f"bp:{product_id}")
-        return int(raw or 0)
-
     # Sales ------------------------------------------------------------------------------
 
     async def create_sale(self, room_id: str, sale: Json, now: int) -> tuple[int, str]:
