@@ -16,7 +16,7 @@ from typing import Protocol
 
 from live_server.auth import Identity, require_creator, require_user
 from live_server.config import DEV_WEBHOOK_SECRET, Settings
-from live_server.domain.orders import order_room
+from live_server.domain.orders import check_action, order_room
 from live_server.errors import (
     BadRequest,
     Forbidden,
@@ -118,9 +118,7 @@ class OrderService:
         order = await self._order(order_id)
         if order["buyer"] != uid:
             raise NotFound("no such order")
-        if order["state"] != "reserved":
-            raise InvalidState(f"cannot pay an order that is {order['state']}",
-                               state=order["state"])
+        check_action(order["state"], "pay")
         if outcome not in ("confirm", "decline"):
             raise InvalidField("'outcome' must be confirm or decline")
         result = await self.provider.charge(order, outcome)
