@@ -32,7 +32,7 @@ from live_server.services.audit import ModerationLog
 from live_server.services.periodic import Periodic
 from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
-from live_server.store.shelf import ShelfStore
+from live_server.store.shelf import ShelfStore, shelf_view
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +182,8 @@ class ShelfService:
 
     async def shelf(self, room_id: str) -> Json:
         await self.rooms.require(room_id)
-        ids, cards, pinned, sales, left = await self.store.shelf_state(room_id)
-        return {"products": [cards[i] for i in ids if i in cards],
-                "pinned": cards.get(pinned) if pinned else None,
-                "sales": {p: {**s, "left": left.get(p, 0)} for p, s in sales.items()
-                          if p in ids}}
+        view = shelf_view(*await self.store.shelf_state(room_id))
+        return {"products": view.pop("shelf"), **view}
 
     # Sales ------------------------------------------------------------------------------
 

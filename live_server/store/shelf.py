@@ -238,7 +238,13 @@ def decode_shelf(ids: list[bytes], products: dict[bytes, bytes], pinned: bytes |
 def snapshot_fields(ids: list[bytes], products: dict[bytes, bytes], pinned: bytes | None,
                     sales: dict[bytes, bytes], left: dict[bytes, bytes]) -> Json:
     """The snapshot's ``shelf``, ``pinned`` and ``sales`` from raw replies."""
-    order, cards, pin, sale_map, stock = decode_shelf(ids, products, pinned, sales, left)
+    return shelf_view(*decode_shelf(ids, products, pinned, sales, left))
+
+
+def shelf_view(order: list[str], cards: dict[str, Json], pin: str | None,
+               sale_map: dict[str, Json], stock: dict[str, int]) -> Json:
+    """``shelf`` (the cards in shelf order), ``pinned`` (its card) and ``sales`` (of the
+    products on the shelf, each with its units left) from ``decode_shelf``'s values."""
     shelf = [cards[i] for i in order if i in cards]
     return {
         "shelf": shelf,
