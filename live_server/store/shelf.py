@@ -117,18 +117,10 @@ class ShelfStore:
         reply = await self.core.script(
             "sale_create", [k.meta, s.shelf, s.products, s.sales, s.left, k.seq, k.events],
             [k.channel, self.history_max, now, sale["product_id"], dumps(sale), sale["stock"]])
-        status = text(reply[0])
-        if status == "ok":
-            seq, state = int(reply[1]), text(reply[2])
-            await self.schedule_sale(room_id, sale, state)
-            return seq, state
-        if status == "sale_exists":
-            raise InvalidState("this product already has a sale that has not closed",
-                               state="sale_exists")
-        if status == "taken_down":
-            raise TakenDown("the product has been taken down")
-        _shelf_reply(reply)  # raises the matching error
-        raise AssertionError(status)
+        seq = _shelf_reply(reply)  # or the refusal
+        state = text(reply[2])
+        await self.schedule_sale(room_id, sale, state)
+        return seq, state
 
     async def schedule_sale(self, room_id: str, sale: Json, state: str) -> None:
         due = sale["start_at"] if state == "scheduled" else sale["end_at"]
@@ -222,6 +214,11 @@ def _shelf_reply(reply: list[Any]) -> int:
         raise InvalidField("the shelf is full")
     if status == "mismatch":
         raise InvalidField("'product_ids' must list exactly the products on the shelf")
+    if status == "taken_down":
+        raise TakenDown("the product has been taken down")
+    if status == "sale_exists":
+        raise InvalidState("this product already has a sale that has not closed",
+                           state="sale_exists")
     raise LiveError(f"unexpected reply {status}", code="internal", status=500)
 
 
