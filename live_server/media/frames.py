@@ -6,11 +6,10 @@ from __future__ import annotations
 import dataclasses
 import struct
 
-VIDEO_CLOCK_RATE = 90000
 AUDIO_CLOCK_RATE = 48000
 
 _START = b"\x00\x00\x00\x01"
-_H264_IDR, _H264_SPS, _H264_PPS = 5, 7, 8
+H264_IDR, H264_SPS, H264_PPS = 5, 7, 8  # NAL unit types
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,30 +34,32 @@ class EncodedFrame:
     payloads: list[bytes] | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
+def h264_nal_spans(data: bytes) -> list[tuple[int, int]]:
+    """Where the NAL units of an Annex-B buffer begin and end, start codes excluded (the end
+    may include zero bytes before the next start code). Positions rather than slices, so the
+    slices of a large picture are not copied just to read their one-byte headers. Emulation
+    prevention guarantees ``00 00 01`` never occurs inside a NAL unit."""
+    spans: list[tuple[int, int]] = []
+    start = data.find(b"\x00\x00\x01")
+    while start >= 0:
+        begin = start + 3
+        nxt = data.find(b"\x00\x00\x01", begin)
+        end = len(data) if nxt < 0 else nxt
+        if end > begin:
+            spans.append((begin, end))
+        start = nxt
+    return spans
+
+
 def h264_nal_types(data: bytes) -> list[int]:
     """The NAL unit types of an Annex-B buffer, in order."""
-    types: list[int] = []
-    i = data.find(b"\x00\x00\x01")
-    while i != -1 and i + 3 < len(data):
-        types.append(data[i + 3] & 0x1F)
-        i = data.find(b"\x00\x00\x01", i + 3)
-    return types
+    return [data[begin] & 0x1F for begin, _ in h264_nal_spans(data)]
 
 
 def h264_nals(data: bytes) -> list[bytes]:
-    """The NAL units of an Annex-B buffer, without their start codes."""
-    out: list[bytes] = []
-    starts: list[tuple[int, int]] = []  # (start code position, payload start)
-    i = data.find(b"\x00\x00\x01")
-    while i != -1:
-        pos = i - 1 if i > 0 and data[i - 1] == 0 else i
-        starts.append((pos, i + 3))
-        i = data.find(b"\x00\x00\x01", i + 3)
-    for n, (_pos, begin) in enumerate(starts):
-        end = starts[n + 1][0] if n + 1 < len(starts) else len(data)
-        if end > begin:
-            out.append(data[begin:end])
-    return out
+    """The NAL units of an Annex-B buffer, without their start codes and trailing zero bytes."""
+    units = (data[begin:end].rstrip(b"\x00") for begin, end in h264_nal_spans(data))
+    return [unit for unit in units if unit]
 
 
 def vp8_is_keyframe(data: bytes) -> bool:
@@ -88,19 +89,19 @@ class H264ParameterSets:
         nals = h264_nals(data)
         types = [n[0] & 0x1F for n in nals if n]
         for nal, kind in zip(nals, types, strict=False):
-            if kind == _H264_SPS:
+            if kind == H264_SPS:
                 self.sps = nal
-            elif kind == _H264_PPS:
+            elif kind == H264_PPS:
                 self.pps = nal
-        if _H264_IDR not in types:
+        if H264_IDR not in types:
             return data, False
-        if _H264_SPS in types and _H264_PPS in types:
+        if H264_SPS in types and H264_PPS in types:
             return data, True
         if self.sps is None or self.pps is None:
             return data, False  # an IDR nobody can decode yet: wait for parameter sets
         head = b""
-        if _H264_SPS not in types:
+        if H264_SPS not in types:
             head += _START + self.sps
-        if _H264_PPS not in types:
+        if H264_PPS not in types:
             head += _START + self.pps
         return head + data, True

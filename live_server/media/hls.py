@@ -34,6 +34,7 @@ from pathlib import Path
 
 import av
 
+from live_server.media.frames import H264_IDR, H264_PPS, H264_SPS, h264_nal_spans
 from live_server.media.hls_audio import AUDIO_CLOCK, AacTranscoder
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ SEGMENT_RE = re.compile(r"[0-9a-f]{8}-[0-9]{1,12}\.ts")
 # reordered frame but a new clock (the publisher reconnected) or a long outage.
 _MAX_GAP_S = 10
 _MAX_BACK_S = 1
-_START_CODE = b"\x00\x00\x01"
-_NAL_IDR, _NAL_SPS, _NAL_PPS = 5, 7, 8
 
 
 class InvalidRoomId(ValueError):
@@ -70,34 +69,6 @@ def room_dir(root: Path, room_id: str) -> Path:
 def remove_room(root: Path, room_id: str) -> None:
     """Delete everything written for a room, e.g. after ``close(remove=False)`` or a crash."""
     shutil.rmtree(room_dir(root, room_id), ignore_errors=True)
-
-
-def _nal_spans(access_unit: bytes) -> list[tuple[int, int]]:
-    """Where the NAL units of an Annex-B access unit begin and end, start codes excluded (the
-    end may include zero bytes before the next start code). Positions rather than slices, so
-    the slices of a large picture are not copied just to read their one-byte headers.
-    Emulation prevention guarantees ``00 00 01`` never occurs inside a NAL unit."""
-    spans: list[tuple[int, int]] = []
-    start = access_unit.find(_START_CODE)
-    while start >= 0:
-        begin = start + 3
-        nxt = access_unit.find(_START_CODE, begin)
-        end = len(access_unit) if nxt < 0 else nxt
-        if end > begin:
-            spans.append((begin, end))
-        start = nxt
-    return spans
-
-
-def nal_units(access_unit: bytes) -> list[bytes]:
-    """The NAL units of an Annex-B access unit, start codes and trailing zero bytes removed."""
-    units = (access_unit[b:e].rstrip(b"\x00") for b, e in _nal_spans(access_unit))
-    return [unit for unit in units if unit]
-
-
-def is_keyframe(access_unit: bytes) -> bool:
-    """True when the access unit holds an IDR slice: a picture a decoder can start from."""
-    return any(access_unit[b] & 0x1F == _NAL_IDR for b, _ in _nal_spans(access_unit))
 
 
 class _Timeline:
@@ -278,15 +249,15 @@ class HlsRecorder:
         if self._closed or not data:
             return
         idr = sps = pps = new_sps = False
-        for begin, end in _nal_spans(data):
+        for begin, end in h264_nal_spans(data):
             kind = data[begin] & 0x1F
-            if kind == _NAL_IDR:
+            if kind == H264_IDR:
                 idr = True
-            elif kind == _NAL_SPS:
+            elif kind == H264_SPS:
                 unit = data[begin:end].rstrip(b"\x00")
                 new_sps = self._sps is not None and unit != self._sps
                 self._sps, sps = unit, True
-            elif kind == _NAL_PPS:
+            elif kind == H264_PPS:
                 self._pps, pps = data[begin:end].rstrip(b"\x00"), True
         if idr != keyframe:
             log.debug("hls %s: keyframe flag %s but IDR %s", self.room_id, keyframe, idr)

@@ -16,20 +16,25 @@ import av
 import pytest
 from av.video.frame import VideoFrame
 
+from live_server.media.frames import H264_IDR, h264_nal_types
+from live_server.media.frames import h264_nals as nal_units
 from live_server.media.hls import (
     PLAYLIST,
     SEGMENT_RE,
     VIDEO_CLOCK,
     HlsRecorder,
     InvalidRoomId,
-    is_keyframe,
-    nal_units,
     remove_room,
     room_dir,
 )
 
 WIDTH, HEIGHT, FPS = 320, 240, 30
 STEP = VIDEO_CLOCK // FPS
+
+
+def is_keyframe(access_unit: bytes) -> bool:
+    """The access unit holds an IDR slice."""
+    return H264_IDR in h264_nal_types(access_unit)
 
 
 @dataclass(frozen=True)
