@@ -40,7 +40,6 @@ class HubStats:
 class LocalRoom:
     id: str
     id_bytes: bytes
-    channel: str
     conns: set[Conn] = dataclasses.field(default_factory=set)
     # user id → their sockets in the fan-out set (events addressed to one user, bans)
     by_user: dict[str, set[Conn]] = dataclasses.field(default_factory=dict)
@@ -52,7 +51,6 @@ class LocalRoom:
     join_shown: list[str] = dataclasses.field(default_factory=list)
     joins_ts: int = 0
     notices_sent_at: float = -1e9  # loop time counters/joins last went out
-    urgent: bool = False
     last_seq: int = 0
     latest: dict[str, bytes] = dataclasses.field(default_factory=dict)  # LATEST_EVENTS
     # per-tick report for the presence/counters flush
@@ -84,24 +82,23 @@ class Hub:
         self.on_room_event: Callable[[str, dict[str, Any]], None] | None = None
         self._flush_soon: set[str] = set()
         self._flush_handle: asyncio.Handle | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         # rooms that emptied and must report "0 here" once before being forgotten
         self.departed: set[str] = set()
 
     # Membership --------------------------------------------------------------------------
 
-    def attach(self, conn: Conn, channel: str) -> tuple[LocalRoom, bool]:
+    def attach(self, conn: Conn) -> bool:
         """Add a joining connection; events for it are held until ``activate``.
-        Returns the room and whether the process must subscribe to it now."""
+        Returns whether the room is new here (the process must subscribe to it now)."""
         room = self.rooms.get(conn.room_id)
         first = room is None
         if room is None:
-            room = LocalRoom(id=conn.room_id, id_bytes=conn.room_id.encode(), channel=channel)
+            room = LocalRoom(id=conn.room_id, id_bytes=conn.room_id.encode())
             self.rooms[conn.room_id] = room
             self.departed.discard(conn.room_id)
         room.joining.add(conn)
         room.dirty = True
-        return room, first
+        return first
 
     def activate(self, conn: Conn, upto_seq: int, first_frames: list[bytes]) -> None:
         """Send the welcome (and any recovered events), then what was held with a seq above
@@ -213,7 +210,6 @@ class Hub:
             room.batch.append(raw)
             room.batch_events += 1
             if kind in GUARANTEED_EVENTS or room.batch_events >= self.max_batch_events:
-                room.urgent = True
                 self._schedule_flush(room_id)
             if kind == "chat":
                 room.dirty = True  # the chat total changed: report counters this tick
@@ -268,7 +264,6 @@ class Hub:
         if not events:
             return
         room.batch, room.batch_events = [], 0
-        room.urgent = False
         frame = text_frame(batch_payload(room.id_bytes, events))
         # The hot loop: one synchronous write of the same bytes per socket, nothing awaited.
         limit = self.max_out_buffer

@@ -94,7 +94,7 @@ class Node:
     async def join(self, conn: Conn) -> None:
         """Attach (events are held from here on) and make sure the room is subscribed."""
         channel = self.rooms.keys.room(conn.room_id).channel
-        _room, first = self.hub.attach(conn, channel)
+        first = self.hub.attach(conn)
         fut = self._subscribed.get(conn.room_id)
         if first or fut is None:
             fut = asyncio.get_running_loop().create_future()

@@ -35,7 +35,7 @@ async def test_stock_events_coalesce_to_the_latest_per_product_per_tick() -> Non
     hub = Hub(max_out_buffer=1 << 20, slow_close_grace_ms=100, join_names=3,
               max_batch_events=500, stats=HubStats(lambda *a: None, lambda: None, lambda: None))
     conn = Conn(room_id="r1", transport=transport, user_id="u", name="U", role="viewer")  # type: ignore[arg-type]
-    hub.attach(conn, "ch")
+    hub.attach(conn)
     hub.activate(conn, 0, [])
 
     def stock(pid: str, left: int) -> bytes:
