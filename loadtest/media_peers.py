@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -162,7 +162,6 @@ class ViewerStats:
     keyframes: int = 0
     bytes: int = 0
     codec: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def wire(self) -> dict[str, Any]:
         return {

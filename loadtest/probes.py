@@ -34,10 +34,6 @@ class Sample:
     rss: dict[str, int] = field(default_factory=dict)
 
     @property
-    def cpu_total(self) -> float:
-        return sum(self.cpu.values())
-
-    @property
     def rss_total(self) -> int:
         return sum(self.rss.values())
 

@@ -353,7 +353,7 @@ def assign_roles(
     return out
 
 
-async def setup_room(opts: RunOptions, target: Target, tokens: TokenSource) -> str:
+async def setup_room(opts: RunOptions, target: Target) -> str:
     if opts.room:
         return opts.room
     if target.kind != "live":
@@ -383,7 +383,7 @@ async def execute(opts: RunOptions) -> dict[str, Any]:
             if opts.token_file
             else TokenSource(secret=secret)
         )
-        room = await setup_room(opts, target, tokens)
+        room = await setup_room(opts, target)
         budget = scenario.time_budget(duration, viewers, opts.ramp) + opts.connect_timeout
         deadline = time.time() + budget + 30.0
         roles = assign_roles(viewers, opts.tracers, scenario.talkers(viewers), procs)

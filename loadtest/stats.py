@@ -29,13 +29,6 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return float(sorted_values[min(rank, len(sorted_values)) - 1])
 
 
-def bucket_of(value: float) -> int:
-    """The bucket index of `value` (0 for anything at or below FLOOR)."""
-    if value <= FLOOR:
-        return 0
-    return 1 + int(math.log(value / FLOOR) / _LOG_GROWTH)
-
-
 def bucket_value(index: int) -> float:
     """A representative value of bucket `index` (its geometric middle)."""
     if index <= 0:

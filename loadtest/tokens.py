@@ -52,6 +52,3 @@ class TokenSource:
         if self.file_tokens:
             return self.file_tokens[index % len(self.file_tokens)]
         return mint(self.secret, f"{self.user_prefix}-v{index}", "viewer")
-
-    def creator(self) -> str:
-        return mint(self.secret, f"{self.user_prefix}-creator", "creator")

@@ -21,7 +21,7 @@ import os
 import resource
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -51,7 +51,6 @@ class WorkerPlan:
     deadline: float
     report_interval: float = 1.0
     guests: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -27,8 +27,6 @@ from loadtest.scenarios.red_packet import money_checks, read_back, stage_packets
 
 Segment = Callable[["Show", Run, float], Awaitable[None]]
 SEGMENTS: dict[str, Segment] = {}
-#: Names kept for segments that need protocol features not there yet.
-RESERVED: tuple[str, ...] = ()
 
 
 def segment(name: str) -> Callable[[Segment], Segment]:
@@ -127,8 +125,7 @@ class Show(Scenario):
         names = [s.strip() for s in str(self.params.get("segments", "chat,hearts")).split(",")]
         for n in names:
             if n and n not in SEGMENTS:
-                hint = " (reserved: not in the protocol yet)" if n in RESERVED else ""
-                raise ValueError(f"unknown show segment {n!r}{hint}")
+                raise ValueError(f"unknown show segment {n!r}")
         return [n for n in names if n]
 
     async def drive(self, run: Run) -> None:
