@@ -157,14 +157,6 @@ def _delete(kind: str) -> Handler:
     return handler
 
 
-def _session_options(kind: str) -> Handler:
-    """CORS preflight of a session URL: answered whether or not the session still exists. A
-    browser's DELETE (with Authorization, so preflighted) after the server already ended the
-    session (the publisher left) must reach the DELETE, which then says 404."""
-    del kind
-    return _options("DELETE, OPTIONS", accept_post=False)
-
-
 @routes.get("/api/rooms/{room_id}/video")
 async def video(request: web.Request) -> web.Response:
     """Is there video now, in which codecs (a page decides between WHEP and HLS)."""
@@ -179,7 +171,10 @@ for _kind, _post in (("whip", whip_post), ("whep", whep_post)):
     routes.options(_endpoint)(_answer_errors(_options("POST, OPTIONS", accept_post=True)))
     routes.patch(_endpoint)(_answer_errors(_no_patch("POST, OPTIONS")))
     routes.delete(_resource)(_answer_errors(_delete(_kind)))
-    routes.options(_resource)(_answer_errors(_session_options(_kind)))
+    # a session URL's CORS preflight is answered whether or not the session still exists: a
+    # browser's DELETE (with Authorization, so preflighted) after the server already ended the
+    # session (the publisher left) must reach the DELETE, which then says 404
+    routes.options(_resource)(_answer_errors(_options("DELETE, OPTIONS", accept_post=False)))
     routes.patch(_resource)(_answer_errors(_no_patch("DELETE, OPTIONS")))
 
 
