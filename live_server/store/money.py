@@ -129,22 +129,27 @@ class MoneyStore:
         """The packet's public view: its fields, state, what is left, the luckiest grabber
         and (``with_record``) every claim in grab order."""
         base = self.keys.packet(packet_id)
+        if not with_record:
+            fields = await self.core.client.hgetall(base)
+            return packet_view(fields, None) if fields else None
         async with self.core.client.pipeline(transaction=True) as pipe:
             pipe.hgetall(base)
             pipe.lrange(f"{base}:rec", 0, -1)
             fields, record = await pipe.execute()
         if not fields:
             return None
-        return packet_view(fields, record if with_record else None)
+        return packet_view(fields, record)
 
     async def room_packets(self, room_id: str, limit: int) -> list[Json]:
+        """The room's latest packets, newest first, without their records (one pipeline)."""
         ids = await self.core.client.zrevrange(self.keys.room_packets(room_id), 0, limit - 1)
-        out = []
-        for pid in ids:
-            found = await self.packet(pid.decode(), with_record=False)
-            if found is not None:
-                out.append(found)
-        return out
+        if not ids:
+            return []
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for pid in ids:
+                pipe.hgetall(self.keys.packet(pid.decode()))
+            found = await pipe.execute()
+        return [packet_view(fields, None) for fields in found if fields]
 
     async def claim(self, packet_id: str, user_id: str) -> int | None:
         raw = await self.core.client.hget(f"{self.keys.packet(packet_id)}:claims", user_id)
