@@ -36,7 +36,6 @@ class Broker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self.received = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="broker")
@@ -89,7 +88,6 @@ class Broker:
                 kind = msg["type"]
                 channel = msg["channel"].decode()
                 if kind == "message":
-                    self.received += 1
                     try:
                         self._on_message(channel, msg["data"])
                     except Exception:  # a bad event must not stop delivery of the others

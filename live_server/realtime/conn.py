@@ -32,7 +32,6 @@ class Conn:
     name: str
     role: str | None
     id: str = dataclasses.field(default_factory=new_conn_id)
-    active: bool = False
     closed: bool = False
     close_code: int | None = None
     # events that arrived while the connection was joining: (seq or None, raw event)

@@ -124,13 +124,11 @@ class Hub:
             room.conns.add(conn)
             if conn.user_id is not None:
                 room.by_user.setdefault(conn.user_id, set()).add(conn)
-            conn.active = True
 
     def detach(self, conn: Conn) -> bool:
         """Remove a connection; returns True when the room has no local sockets left (the caller
         unsubscribes)."""
         room = self.rooms.get(conn.room_id)
-        conn.active = False
         if room is None:
             return False
         _leave_fanout(room, conn)
@@ -314,10 +312,9 @@ class Hub:
         loop = asyncio.get_running_loop()
         loop.call_later(self.slow_close_grace_s, _abort_if_open, conn)
 
-    def ping_all(self, now: float, dead_after: float) -> int:
+    def ping_all(self, now: float, dead_after: float) -> None:
         """One heartbeat round for the whole process (instead of a timer per socket): abort
         the sockets nothing was heard from for ``dead_after`` seconds, ping the others."""
-        dead = 0
         for room in list(self.rooms.values()):
             for conn in list(room.conns):
                 transport = conn.transport
@@ -327,10 +324,8 @@ class Hub:
                     conn.closed = True
                     conn.close_code = 1006  # no close frame: the peer is gone
                     transport.abort()
-                    dead += 1
                 elif not transport.is_closing():
                     transport.write(PING_FRAME)
-        return dead
 
     def kick(self, conn: Conn, code: int, reason: str) -> None:
         """Ask the connection's handler to close it with ``code`` (bans, shutdown)."""

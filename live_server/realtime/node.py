@@ -50,8 +50,6 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._last_presence = 0.0
-        self.tick_errors = 0
-        self.dead_sockets = 0
         # told, after each flushed report, of the hearts sent per room (room → user → count):
         # intimacy toward the room's creator (set by the service container)
         self.on_hearts: Callable[[dict[str, dict[str, int]]], Awaitable[None]] | None = None
@@ -167,7 +165,6 @@ class Node:
         try:
             await self.presence.tick(self.id, now_ms(), reports)
         except Exception:
-            self.tick_errors += 1
             self.hub.restore_reports(reports)
             log.warning("counter report failed; will retry next tick", exc_info=True)
             return
@@ -185,7 +182,7 @@ class Node:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.ping_s)
-            self.dead_sockets += self.hub.ping_all(loop.time(), self.ping_s * 1.5)
+            self.hub.ping_all(loop.time(), self.ping_s * 1.5)
 
     async def _watch_loop(self) -> None:
         while True:
