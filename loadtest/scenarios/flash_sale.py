@@ -11,12 +11,12 @@ distinct buyer, the stock left at zero when N ≥ M, and every other buyer told 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from typing import Any
 
 from loadtest import api
 from loadtest.clients import Talker
+from loadtest.pacing import paced
 from loadtest.runner import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
@@ -34,17 +34,13 @@ async def _buy_once(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
     rate = float(args.get("rate") or 0.0)
     talkers = [(s.index, s.client) for s in sw.open_slots("talker")
                if isinstance(s.client, Talker)]
-    start = time.monotonic()
     sent = 0
-    for n, (index, client) in enumerate(talkers):
-        if rate > 0:
-            due = start + n / rate
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        if client.request("buy", {"product_id": pid, "quantity": 1,
-                                  "idempotency_key": f"lt-{index}"}):
-            sent += 1
+    async for batch in paced(len(talkers), rate, sw.monotonic_deadline()):
+        for n in batch:
+            index, client = talkers[n]
+            if client.request("buy", {"product_id": pid, "quantity": 1,
+                                      "idempotency_key": f"lt-{index}"}):
+                sent += 1
     return {"sent": sent}
 
 

@@ -13,12 +13,11 @@ distinct users, each ≥ 1 cent, shares summing to the packet's total, every los
 from __future__ import annotations
 
 import argparse
-import asyncio
-import time
 from typing import Any
 
 from loadtest import api
 from loadtest.clients import Talker
+from loadtest.pacing import paced
 from loadtest.runner import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
@@ -37,16 +36,11 @@ async def _grab_all(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
     packets = [str(p) for p in args["packet_ids"]]
     rate = float(args.get("rate") or 0.0)
     talkers = [s.client for s in sw.open_slots("talker") if isinstance(s.client, Talker)]
-    start = time.monotonic()
-    sent = n = 0
-    for pid in packets:
-        for client in talkers:
-            if rate > 0:
-                delay = start + n / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            n += 1
-            if client.request("grab", {"packet_id": pid}):
+    sent = 0
+    async for batch in paced(len(packets) * len(talkers), rate, sw.monotonic_deadline()):
+        for n in batch:
+            packet, client = packets[n // len(talkers)], talkers[n % len(talkers)]
+            if client.request("grab", {"packet_id": packet}):
                 sent += 1
     return {"sent": sent}
 
