@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from loadtest.clients import Sink, Talker, Tally, Tracer, open_client
+from loadtest.clients import OPEN, Sink, Talker, Tally, Tracer, open_client
 from loadtest.dialects import DIALECTS
 from loadtest.pacing import paced
 from loadtest.tokens import TokenSource
@@ -107,7 +107,7 @@ class Swarm:
             s
             for s in self.slots
             if s.client is not None
-            and s.client.state == 2
+            and s.client.state == OPEN
             and (role is None or s.role == role)
         ]
 
@@ -283,7 +283,7 @@ def tracer_details(sw: Swarm) -> list[dict[str, Any]]:
             out.append(
                 {
                     "index": s.index,
-                    "open": c.state == 2,
+                    "open": c.state == OPEN,
                     "close_code": c.close_code,
                     "seqs": list(c.chat_seqs),
                     "counters_seen": c.counters_seen,
@@ -305,10 +305,7 @@ async def _close(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
     for c in clients:
         c.close()
     if clients:
-        await asyncio.wait(
-            [asyncio.ensure_future(asyncio.shield(c.done)) for c in clients],
-            timeout=float(args.get("wait_s", 5.0)),
-        )
+        await asyncio.wait([c.done for c in clients], timeout=float(args.get("wait_s", 5.0)))
     for c in clients:
         if not c.done.done():
             c.abort()
