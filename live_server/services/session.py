@@ -280,8 +280,3 @@ async def _grab(s: Session, msg: Json) -> Json:
     if "packet_id" not in msg:
         raise MissingField("'packet_id' is required")
     return await s.money.grab(s.who, msg["packet_id"], s.room.id)
-
-
-def handled_ops() -> set[str]:
-    return set(_HANDLERS)
-
