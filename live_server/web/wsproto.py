@@ -39,7 +39,6 @@ class Upgrade:
     path: str
     query: dict[str, str]
     key: str
-    headers: dict[str, str]
 
 
 def parse_upgrade(head: bytes, path_prefix: str) -> Upgrade | None:
@@ -88,7 +87,7 @@ def parse_upgrade(head: bytes, path_prefix: str) -> Upgrade | None:
     query: dict[str, str] = {}
     for name, value in parse_qsl(query_text, keep_blank_values=True):
         query.setdefault(name, value)  # like aiohttp's MultiDict.get: the first value wins
-    return Upgrade(path=unquote(path), query=query, key=key, headers=headers)
+    return Upgrade(path=unquote(path), query=query, key=key)
 
 
 def _tokens(value: str) -> set[str]:
