@@ -88,7 +88,7 @@ def _child_pids(pid: int) -> list[int]:
         return []
 
 
-def _popen(
+def popen(
     cmd: list[str], env: dict[str, str] | None, cwd: str | None, log_path: str | None
 ) -> subprocess.Popen[bytes]:
     """Start `cmd` with its output in `log_path` (or discarded) and a raised fd limit."""
@@ -162,7 +162,7 @@ async def _wait_valkey(url: str, proc: subprocess.Popen[bytes], limit_s: float) 
 async def start_valkey(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
     """A throw-away Valkey on a free loopback port, no persistence."""
     port = free_port()
-    proc = _popen(
+    proc = popen(
         [
             valkey_binary(),
             "--port", str(port),
@@ -215,8 +215,9 @@ async def spawn(
 ) -> Spawned:
     """Start our server (`kind="live"`) or the Socket.IO peer (`kind="sio"`) with a new Valkey.
 
-    Our server gets `REDIS_URL`, a random `LIVE_SECRET`, a unique `LIVE_KEY_PREFIX`, and the
-    given `LIVE_*` overrides; the peer gets the same secret and Valkey URL on its command line.
+    Our server gets `REDIS_URL`, a random `LIVE_AUTH_SECRET`, a unique `LIVE_STORE_KEY_PREFIX`
+    and the given `LIVE_*` overrides; the peer gets the same secret and Valkey URL on its
+    command line.
     """
     workdir = tempfile.mkdtemp(prefix=f"loadtest-{kind}-")
     valkey, valkey_url = await start_valkey(workdir)
@@ -248,7 +249,7 @@ async def spawn(
     else:
         raise ValueError(f"unknown server kind {kind!r}")
     log_path = str(Path(workdir) / "server.log")
-    proc = _popen(cmd, child_env, cwd, log_path)
+    proc = popen(cmd, child_env, cwd, log_path)
     url = f"http://{LOOPBACK}:{port}"
     spawned = Spawned(
         url=url,

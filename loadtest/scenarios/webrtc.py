@@ -54,7 +54,7 @@ from loadtest.pacing import paced
 from loadtest.probes import Probe, PsutilProbe, Sample, cpu_delta
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
-from loadtest.spawn import LOOPBACK, free_port, stop_pid, wait_ready
+from loadtest.spawn import LOOPBACK, free_port, popen, stop_pid, wait_ready
 from loadtest.tokens import mint
 from loadtest.untyped import load
 from loadtest.worker import Swarm, action
@@ -276,21 +276,14 @@ class PeerServer:
     url: str
     log_path: str
 
-    @staticmethod
-    def _popen(port: int, secret: str, log_path: str) -> subprocess.Popen[bytes]:
-        with open(log_path, "wb") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "loadtest.peers.mediarelay_room", "--host", LOOPBACK,
-                 "--port", str(port), f"--secret={secret}"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-
     @classmethod
     async def start(cls, secret: str, workdir: str) -> PeerServer:
         port = free_port()
         log_path = os.path.join(workdir, "mediarelay.log")
-        proc = await asyncio.to_thread(cls._popen, port, secret, log_path)
+        cmd = [sys.executable, "-m", "loadtest.peers.mediarelay_room", "--host", LOOPBACK,
+               "--port", str(port), f"--secret={secret}"]
+        proc = await asyncio.to_thread(popen, cmd, {**os.environ, "PYTHONUNBUFFERED": "1"},
+                                       None, log_path)
         url = f"http://{LOOPBACK}:{port}"
         try:
             await wait_ready(url, proc, "/readyz", 30.0)
