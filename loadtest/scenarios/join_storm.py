@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from loadtest.probes import cpu_delta
 from loadtest.runner import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
@@ -51,8 +52,7 @@ class JoinStorm(Scenario):
         join_cpu: Any = None
         a, s = run.marks.get("measure_start"), run.marks.get("connected")
         if a and s and joined and a.server.cpu:
-            cpu = sum(s.server.cpu[k] - a.server.cpu[k] for k in s.server.cpu if k in a.server.cpu)
-            join_cpu = round(1e6 * cpu / joined, 3)
+            join_cpu = round(1e6 * cpu_delta(a.server, s.server) / joined, 3)
         run.figures["join"] = {
             "viewers": run.viewers,
             "joined": joined,
