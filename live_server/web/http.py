@@ -37,13 +37,19 @@ def identity(request: web.Request) -> Identity:
     return verify(s.auth.secret, token.strip(), leeway_s=s.auth.leeway_s)
 
 
-async def body(request: web.Request) -> Json:
+async def raw_body(request: web.Request) -> bytes:
+    """The body's bytes, refused over ``http.max_body_bytes``."""
     limit = services(request).settings.http.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
     raw = await request.content.read(limit + 1)
     if len(raw) > limit:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
+    return raw
+
+
+async def body(request: web.Request) -> Json:
+    raw = await raw_body(request)
     if not raw.strip():
         return {}
     return loads_object(raw)

@@ -8,7 +8,7 @@ from aiohttp import web
 from live_server.domain.shelf import product_id_field
 from live_server.errors import InvalidField
 from live_server.protocol import get_int, get_str
-from live_server.web.http import body, identity, int_query, json, services
+from live_server.web.http import body, identity, int_query, json, raw_body, services
 
 routes = web.RouteTableDef()
 
@@ -186,12 +186,8 @@ async def order_action(request: web.Request) -> web.Response:
 
 @routes.post("/api/payments/webhook")
 async def webhook(request: web.Request) -> web.Response:
-    s = services(request)
-    limit = s.settings.http.max_body_bytes
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise InvalidField("body too large")
-    order = await s.orders.webhook(raw, request.headers.get("X-Live-Signature", ""))
+    order = await services(request).orders.webhook(
+        await raw_body(request), request.headers.get("X-Live-Signature", ""))
     return json({"order": order})
 
 
