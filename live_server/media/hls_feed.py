@@ -89,9 +89,7 @@ class HlsFeed:
     async def stop(self, remove: bool) -> None:
         """End the feed: what is queued is written, then the playlist is ended
         (``remove=False``) or the room's HLS folder deleted (``remove=True``)."""
-        self._video.close()
-        if self._audio is not None:
-            self._audio.close()
+        self._unsubscribe()
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=2)
@@ -104,22 +102,25 @@ class HlsFeed:
     def release(self) -> None:
         """Stop at once and leave the files: the room's video moved to another process, which
         writes the same folder."""
-        self._video.close()
-        if self._audio is not None:
-            self._audio.close()
-        if self._task is not None:
-            self._task.cancel()
+        self._halt()
         self.recorder.release()
 
     def discard(self) -> None:
         """Stop at once and delete the room's files (a new broadcast replaces this one, or the
         process shuts down). Synchronous, for listeners."""
+        self._halt()
+        self.recorder.close(remove=True)
+
+    def _unsubscribe(self) -> None:
         self._video.close()
         if self._audio is not None:
             self._audio.close()
+
+    def _halt(self) -> None:
+        """Stop feeding at once, dropping what is queued."""
+        self._unsubscribe()
         if self._task is not None:
             self._task.cancel()
-        self.recorder.close(remove=True)
 
 
 def _codecs(relay: RoomRelay) -> tuple[str | None, str | None]:
