@@ -21,7 +21,6 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from live_server.media import aiortc_hooks
 from live_server.media.relay import RoomRelay
 from live_server.media.sdp import OfferNotAcceptable, Track
-from live_server.protocol import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,6 @@ class MediaSession:
         self.role = role
         self.user_id = user_id
         self.etag = f'"{secrets.token_hex(8)}"'
-        self.created_at = now_ms()
         self.pc = RTCPeerConnection(configuration=config)
         self.tracks: list[Track] = []
         self.connected = False
