@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtest.stats import Histogram
+from loadtest.stats import GROWTH, Histogram, bucket_value
 
 _HISTS = ("connect_ms", "chat_ms", "reply_ms")
 _MAX = ("counters_max_per_frame", "last_hearts", "last_join_t")
@@ -66,10 +66,8 @@ def delta_hist(cur: Any, prev: Any) -> Histogram:
             h.count += d
     if h.count:
         # Extremes of the window are not known exactly; bound them by the cumulative ones.
-        from loadtest.stats import bucket_value
-
-        h.min = max(a.min, bucket_value(min(h.buckets)) / 1.01)
-        h.max = min(a.max, bucket_value(max(h.buckets)) * 1.01)
+        h.min = max(a.min, bucket_value(min(h.buckets)) / GROWTH)
+        h.max = min(a.max, bucket_value(max(h.buckets)) * GROWTH)
         h.total = a.total - b.total
     return h
 
