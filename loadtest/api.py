@@ -22,9 +22,10 @@ class ApiError(RuntimeError):
         self.status = status
 
 
-async def _call(
+async def call(
     method: str, url: str, token: str | None = None, body: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """Any JSON call of the public protocol (also the stages: products, shelf, sales, wallets)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         aiohttp.ClientSession(timeout=TIMEOUT) as session,
@@ -39,19 +40,19 @@ async def _call(
 
 async def create_live_room(base: str, creator_token: str, title: str) -> str:
     """POST /api/rooms then /start; returns the id of a live room that admits guests."""
-    room = await _call(
+    room = await call(
         "POST", f"{base}/api/rooms", creator_token, {"title": title, "allow_guests": True}
     )
     room_id = room.get("id") or (room.get("room") or {}).get("id")
     if not isinstance(room_id, str):
         raise ApiError(0, f"no room id in {room}")
-    await _call("POST", f"{base}/api/rooms/{room_id}/start", creator_token, {})
+    await call("POST", f"{base}/api/rooms/{room_id}/start", creator_token, {})
     return room_id
 
 
 async def get_room(base: str, room_id: str) -> dict[str, Any]:
     """GET /api/rooms/{id}: the room with `counters` and `announcement`."""
-    return await _call("GET", f"{base}/api/rooms/{room_id}")
+    return await call("GET", f"{base}/api/rooms/{room_id}")
 
 
 async def room_hearts(base: str, room_id: str) -> int | None:
@@ -65,7 +66,7 @@ async def room_hearts(base: str, room_id: str) -> int | None:
 async def connections_by_pid(base: str, ops_token: str) -> dict[int, int]:
     """{pid: open connections} from GET /api/ops/rooms (`processes`); empty when unavailable."""
     try:
-        data = await _call("GET", f"{base}/api/ops/rooms", ops_token)
+        data = await call("GET", f"{base}/api/ops/rooms", ops_token)
     except (ApiError, aiohttp.ClientError, TimeoutError):
         return {}
     out: dict[int, int] = {}
@@ -74,10 +75,3 @@ async def connections_by_pid(base: str, ops_token: str) -> dict[int, int]:
             conns = p.get("connections")
             out[p["pid"]] = conns if isinstance(conns, int) else 0
     return out
-
-
-async def call(
-    method: str, url: str, token: str | None = None, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Any JSON call of the public protocol (the flash-sale stage: products, shelf, sales)."""
-    return await _call(method, url, token, body)
