@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from live_server.domain.shelf import product_id_field
-from live_server.errors import InvalidField
+from live_server.errors import InvalidField, MissingField
 from live_server.protocol import get_int, get_str
 from live_server.web.http import body, identity, int_query, json, raw_body, services
 
@@ -112,7 +112,7 @@ async def shelf_remove(request: web.Request) -> web.Response:
 async def pin(request: web.Request) -> web.Response:
     data = await body(request)
     if "product_id" not in data:
-        raise InvalidField("'product_id' is required (null clears the pin)")
+        raise MissingField("'product_id' is required (null clears the pin)")
     pid = None if data["product_id"] is None else product_id_field(data)
     seq = await services(request).shelf.pin(identity(request), _room(request), pid)
     return json({"seq": seq})

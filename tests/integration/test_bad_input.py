@@ -152,6 +152,7 @@ async def test_unknown_room_closes_with_4004(live: LiveApp) -> None:
     ("POST", "/api/rooms", '{"title": "ok", "scheduled_at": -5}', 400, "invalid_field"),
     ("POST", "/api/rooms", '{"title": "' + "x" * 70000 + '"}', 413, "payload_too_large"),
     ("POST", "/api/payments/webhook", "x" * 70000, 413, "payload_too_large"),
+    ("PUT", "/api/rooms/r_any/pinned", "{}", 400, "missing_field"),
     ("GET", "/api/nothing-here", None, 404, "not_found"),
     ("GET", "/api/rooms?limit=abc", None, 400, "invalid_field"),
 ])
