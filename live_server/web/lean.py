@@ -51,7 +51,6 @@ class LeanSocket(asyncio.Protocol):
         "close_code",
         "conn",
         "count",
-        "done",
         "finished",
         "inbox",
         "lost",
@@ -85,7 +84,6 @@ class LeanSocket(asyncio.Protocol):
         self.count = 0
         self.lost = False
         self.close_code: int | None = None
-        self.done: asyncio.Future[None] | None = None
         self.finished = False
         self.on_gone = on_gone
 
@@ -240,11 +238,10 @@ class LeanSocket(asyncio.Protocol):
         conn = self.conn
         if conn is not None and conn.closing_task is None:
             conn.close_code = code
-            self.done = asyncio.get_running_loop().create_future()
-            conn.closing_task = self.done
+            conn.closing_task = asyncio.get_running_loop().create_future()
             self.close(code, reason)
-            if self.lost and not self.done.done():
-                self.done.set_result(None)
+            if self.lost:
+                conn.closing_task.set_result(None)
 
     def _client_close(self, payload: bytes) -> None:
         try:
@@ -270,8 +267,9 @@ class LeanSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self._cancel_timer()
-        if self.done is not None and not self.done.done():
-            self.done.set_result(None)
+        gone = self.conn.closing_task if self.conn is not None else None
+        if gone is not None and not gone.done():
+            gone.set_result(None)
         if self.state != _JOINING or self.task is None:
             self._finish()
 
