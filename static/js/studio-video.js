@@ -110,8 +110,9 @@ export function mountStudioVideo({ notify }) {
   });
   camSel.addEventListener("change", () => stream && !session && startCamera());
   micSel.addEventListener("change", () => stream && !session && startCamera());
+  // ended, not just closed: a page restored from the page cache shows the camera, not a broadcast
   window.addEventListener("pagehide", () => {
-    if (session) session.close();
+    if (session) endBroadcast();
   });
   listDevices();
   render();

@@ -10,7 +10,7 @@ const HLS_MODULE = "/static/vendor/hls.js-1.7.4/hls.light.min.mjs";
 const RETRY_MS = 10000; // look again this often while waiting, in case an event was missed
 const ICE_GIVE_UP_MS = 8000; // no media path by then: try HLS
 
-/** mountPlayer({root, roomId, token()}) → {events(list), stop()}; root.livePlayer for tests. */
+/** mountPlayer({root, roomId, token()}) → {events(list), stop(), start()}; root.livePlayer for tests. */
 export function mountPlayer({ root, roomId, token }) {
   const video = el("video", { attrs: { autoplay: true, playsinline: true, muted: true, controls: true } });
   video.muted = true; // autoplay needs it; the controls unmute
@@ -167,6 +167,10 @@ export function mountPlayer({ root, roomId, token }) {
   }
 
   window.addEventListener("pagehide", stop);
+  // back from the page cache: the media was stopped at pagehide, so look again
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted) start();
+  });
   start();
   return { events, stop, start };
 }
