@@ -51,12 +51,11 @@ class MediaStore:
         """Extend the homes this process holds; the rooms it turned out not to hold any more."""
         if not room_ids:
             return []
-        script = self.core.scripts.get("media_home")
         async with self.core.client.pipeline(transaction=False) as pipe:
             for rid in room_ids:
-                await script(keys=[self.keys.media_home(rid)],
-                             args=["refresh", process_id, "", self.ttl_ms], client=pipe)
-            replies = await pipe.execute()
+                self.core.scripts.queue(pipe, "media_home", [self.keys.media_home(rid)],
+                                        ["refresh", process_id, "", self.ttl_ms])
+            replies = await self.core.scripts.execute(pipe)
         return [rid for rid, reply in zip(room_ids, replies, strict=True)
                 if text(reply[0]) != "ok"]
 

@@ -209,13 +209,13 @@ class MoneyStore:
     async def add_intimacy_many(self, items: list[tuple[str, str, int]], cap: int, day: int,
                                 source: str) -> None:
         """add_intimacy for many (creator, user, points) of one source, in one pipelined round."""
-        script = self.core.scripts.get("intimacy_add")
         async with self.core.client.pipeline(transaction=False) as pipe:
             for creator_id, user_id, points in items:
-                await script(keys=[self.keys.intimacy(creator_id),
-                                   self.keys.intimacy_day(creator_id, day)],
-                             args=[user_id, points, cap, 2 * 86_400, source], client=pipe)
-            await pipe.execute()
+                self.core.scripts.queue(
+                    pipe, "intimacy_add",
+                    [self.keys.intimacy(creator_id), self.keys.intimacy_day(creator_id, day)],
+                    [user_id, points, cap, 2 * 86_400, source])
+            await self.core.scripts.execute(pipe)
 
     async def intimacy(self, creator_id: str, user_id: str | None, day: int,
                        top: int) -> tuple[int, int, list[tuple[str, int]]]:

@@ -35,7 +35,6 @@ class PresenceStore:
         """One script call per room, all pipelined into one round trip."""
         if not reports:
             return
-        script = self.core.scripts.get("tick")
         # MULTI/EXEC: all rooms' reports apply or none do, so a failed flush can be retried
         # without counting hearts twice.
         async with self.core.client.pipeline(transaction=True) as pipe:
@@ -44,15 +43,13 @@ class PresenceStore:
                 fan_args: list[str | int] = []
                 for uid, (score, name) in rep.fans.items():
                     fan_args += [uid, score, name]
-                await script(
-                    keys=[k.stats, k.online, k.online_seen, k.unique, k.fans, k.names],
-                    args=[k.channel, process_id, now, self.ttl_ms, rep.online, rep.hearts,
-                          rep.joins, orjson.dumps(rep.join_names).decode(), len(rep.fans),
-                          *fan_args],
-                    client=pipe,
-                )
+                self.core.scripts.queue(
+                    pipe, "tick", [k.stats, k.online, k.online_seen, k.unique, k.fans, k.names],
+                    [k.channel, process_id, now, self.ttl_ms, rep.online, rep.hearts,
+                     rep.joins, orjson.dumps(rep.join_names).decode(), len(rep.fans),
+                     *fan_args])
             start = time.perf_counter()
-            await pipe.execute()
+            await self.core.scripts.execute(pipe)
             self.core.timed("tick", start)
 
     async def joined(self, room_id: str, visitor_id: str, user_id: str | None, name: str) -> None:
