@@ -181,9 +181,11 @@ class Hub:
         if to is not None:
             # Addressed to one user (their order changed): their sockets only, at once; a
             # joining socket of theirs reads the state over HTTP anyway.
-            frame = text_frame(batch_payload(room.id_bytes, [raw]))
-            for conn in list(room.by_user.get(str(to), ())):
-                self._write(room, conn, frame, 1)
+            mine = room.by_user.get(str(to))
+            if mine:  # usually the buyer is connected to one process, if any
+                frame = text_frame(batch_payload(room.id_bytes, [raw]))
+                for conn in list(mine):
+                    self._write(room, conn, frame, 1)
             return
         if kind == "counters":
             room.counters = raw
