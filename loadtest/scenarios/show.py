@@ -3,7 +3,7 @@
 Why: the other scenarios stress one path at a time; a show mixes them the way a real broadcast
 does, and the report's timeline shows every figure through the phases:
 `opening` (the first half of the audience arrives), `live` (chat, hearts, viewers leaving and
-new ones arriving), `peak` (the rest arrive, a heart storm), `closing` (the audience leaves).
+new ones arriving), `peak` (the rest arrive), `closing` (the audience leaves).
 
 Segments are hooks that run during `live`, one function each, registered with `@segment`:
 `chat`, `hearts`, `pinned-product` (a product on the shelf, pinned as "now explaining") and
