@@ -231,11 +231,10 @@ class OrderService:
         total = {"gmv": 0, "refunded": 0, "net": 0, "commission": 0, "paid_orders": 0,
                  "refunded_orders": 0}
         entries: list[Json] = []
-        for room_id in rooms:
-            money = await self.store.money(room_id)
+        for money, ledger in await self.store.books(rooms, limit):
             for key in total:
                 total[key] += money[key]
-            entries += await self.store.ledger(room_id, limit)
+            entries += ledger
         entries.sort(key=lambda e: (e["ts"], e["id"]), reverse=True)
         return {"totals": {**total, "currency": self.settings.shelf.currency},
                 "ledger": entries[:limit], "currency": self.settings.shelf.currency}

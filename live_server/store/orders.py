@@ -86,26 +86,42 @@ class OrderStore:
         return [orjson.loads(r) for r in raws if r]
 
     async def money(self, room_id: str) -> Json:
-        raw = await self.core.client.hgetall(self.keys.shelf(room_id).money)
-        vals = {k.decode(): int(v) for k, v in raw.items()}
-        gmv, refunded = vals.get("gmv", 0), vals.get("refunded", 0)
-        return {"gmv": gmv, "refunded": refunded, "net": gmv - refunded,
-                "commission": vals.get("commission", 0),
-                "paid_orders": vals.get("paid_orders", 0),
-                "refunded_orders": vals.get("refunded_orders", 0)}
+        return _money(await self.core.client.hgetall(self.keys.shelf(room_id).money))
 
-    async def ledger(self, room_id: str, limit: int) -> list[Json]:
-        entries: list[Any] = await self.core.client.xrevrange(
-            self.keys.shelf(room_id).ledger, count=limit)
-        out = []
-        for entry_id, fields in entries:
-            f = {k.decode(): v.decode() for k, v in fields.items()}
-            out.append({"id": entry_id.decode(), "room_id": room_id, "kind": f["kind"],
-                        "order_id": f["order"], "amount": int(f["amount"]),
-                        "commission": int(f["commission"]), "ts": int(f["ts"])})
-        return out
+    async def books(self, room_ids: list[str], limit: int) -> list[tuple[Json, list[Json]]]:
+        """Each room's money totals and its latest ``limit`` ledger entries, newest first, in
+        one pipeline."""
+        if not room_ids:
+            return []
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                s = self.keys.shelf(room_id)
+                pipe.hgetall(s.money)
+                pipe.xrevrange(s.ledger, count=limit)
+            replies = await pipe.execute()
+        return [(_money(money), _ledger(room_id, entries)) for room_id, money, entries
+                in zip(room_ids, replies[0::2], replies[1::2], strict=True)]
 
     async def mark_webhook(self, event_id: str, ttl_s: int) -> bool:
         """True the first time an event id is seen (within ``ttl_s``)."""
         return bool(await self.core.client.set(self.keys.webhook_seen + event_id, b"1",
                                                nx=True, ex=ttl_s))
+
+
+def _money(raw: dict[bytes, bytes]) -> Json:
+    vals = {k.decode(): int(v) for k, v in raw.items()}
+    gmv, refunded = vals.get("gmv", 0), vals.get("refunded", 0)
+    return {"gmv": gmv, "refunded": refunded, "net": gmv - refunded,
+            "commission": vals.get("commission", 0),
+            "paid_orders": vals.get("paid_orders", 0),
+            "refunded_orders": vals.get("refunded_orders", 0)}
+
+
+def _ledger(room_id: str, entries: list[Any]) -> list[Json]:
+    out = []
+    for entry_id, fields in entries:
+        f = {k.decode(): v.decode() for k, v in fields.items()}
+        out.append({"id": entry_id.decode(), "room_id": room_id, "kind": f["kind"],
+                    "order_id": f["order"], "amount": int(f["amount"]),
+                    "commission": int(f["commission"]), "ts": int(f["ts"])})
+    return out
