@@ -117,7 +117,6 @@ def tune_socket(s: Services, transport: Any) -> None:
 
 
 def count_join(s: Services) -> None:
-    s.metrics.connections.inc()
     s.metrics.connects.labels("ok").inc()
 
 
@@ -128,9 +127,9 @@ def count_refusal(s: Services, refused: Refused) -> None:
 
 def count_leave(s: Services, conn: Conn | None, code: int | None) -> None:
     """After the socket is gone: out of the room, and its close code counted (1006: the
-    connection dropped without a close frame)."""
+    connection dropped without a close frame). The open-connections gauge is not kept here:
+    ``/metrics`` sets it from the hub."""
     if conn is not None:
         s.node.leave(conn)
-        s.metrics.connections.dec()
         code = conn.close_code or code
     s.metrics.closes.labels(str(code or 1006)).inc()
