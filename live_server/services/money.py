@@ -265,7 +265,7 @@ class MoneyService:
             room_id, creator_id, condition = self._static[pid]
             return {"id": pid, "room_id": room_id, "creator_id": creator_id,
                     "condition": condition}
-        found = await self.money.packet(_packet_id(packet_id), with_record=False)
+        found = await self.money.packet(pid, with_record=False)
         if found is None:
             raise NotFound("no such red packet")
         if len(self._static) >= 10_000:
