@@ -13,7 +13,6 @@ import contextlib
 import itertools
 import multiprocessing as mp
 import time
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -39,7 +38,6 @@ class WorkerPool:
         self._ready: set[int] = set()
         self._cid = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.on_progress: Callable[[int, dict[str, Any]], None] | None = None
         self.errors: list[str] = []
 
     async def start(self, limit_s: float = 60.0) -> None:
@@ -77,8 +75,6 @@ class WorkerPool:
             self._ready.add(index)
         elif kind == "progress":
             self.latest[index] = msg["tally"]
-            if self.on_progress is not None:
-                self.on_progress(index, msg["tally"])
         elif kind == "ack":
             cid = int(msg.get("cid") or 0)
             self._acks.setdefault(cid, {})[index] = msg

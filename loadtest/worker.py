@@ -50,7 +50,6 @@ class WorkerPlan:
     #: Wall-clock time (time.time()) at which the process stops whatever happens.
     deadline: float
     report_interval: float = 1.0
-    guests: bool = False
 
 
 @dataclass
@@ -87,7 +86,7 @@ class Swarm:
         self.tally = Tally()
         self.dialect = DIALECTS[plan.dialect]
         self.slots = [
-            Slot(i, role, None if plan.guests else plan.tokens.viewer(i))
+            Slot(i, role, plan.tokens.viewer(i))
             for i, role in plan.viewers
         ]
         self.tasks: set[asyncio.Task[Any]] = set()

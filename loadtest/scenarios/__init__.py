@@ -37,9 +37,4 @@ def load_all() -> dict[str, type[Scenario]]:
     return SCENARIOS
 
 
-def module_of(name: str) -> str:
-    """The module that defines scenario `name` (generator processes import it for its actions)."""
-    return load_all()[name].__module__
-
-
-__all__ = ["SCENARIOS", "Scenario", "load_all", "module_of", "register"]
+__all__ = ["SCENARIOS", "Scenario", "load_all", "register"]
