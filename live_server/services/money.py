@@ -353,7 +353,8 @@ async def audit(money: MoneyStore) -> AuditReport:
             report.mismatches.append(f"wallet {user}: ledger says {want}, balance is {have}")
         if have < 0:
             report.mismatches.append(f"wallet {user}: negative balance {have}")
-    for pid in await money.packet_ids():
+    stored_packets = await money.packet_ids()
+    for pid in stored_packets:
         report.packets += 1
         fields, shares, claims = await money.packet_books(pid)
         if not fields:
@@ -377,6 +378,6 @@ async def audit(money: MoneyStore) -> AuditReport:
             report.mismatches.append(f"packet {pid}: refunded twice or not recorded")
         if any(a < 1 for a in claims.values()) or any(s < 1 for s in shares):
             report.mismatches.append(f"packet {pid}: a share below one cent")
-    for pid in set(packets) - set(await money.packet_ids()):
+    for pid in set(packets) - set(stored_packets):
         report.mismatches.append(f"packet {pid}: in the ledger but not stored")
     return report
