@@ -1,7 +1,9 @@
 """One websocket connection as the fan-out sees it: a transport to write bytes to, and who it is.
 
-Writes are synchronous ``transport.write`` calls of whole frames. aiohttp's own writer (replies,
-pings, close) also writes whole uncompressed frames synchronously, so frames never interleave.
+Writes are synchronous ``transport.write`` calls of whole frames (the hub's batches, replies and
+pings; the lean gateway's pongs and close frames). On a socket aiohttp owns (``web.ws``), its
+writer also writes whole uncompressed frames synchronously (pongs, close), so frames never
+interleave.
 """
 
 from __future__ import annotations

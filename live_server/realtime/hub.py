@@ -4,7 +4,9 @@ Events reach the hub from the broker (one pub/sub subscription per room with loc
 room collects events into a batch; at every tick (or at once for a guaranteed event) the batch is
 encoded once and the same bytes are written to every socket of the room. Nothing in the fan-out
 awaits: a socket whose unsent bytes pass the limit is dropped as a slow consumer, and nobody else
-waits for it. Counters and join notices are coalesced to one per room per tick.
+waits for it. Counters and join notices are coalesced per room and ride with a tick flush at most
+once per ``counters_interval`` (less often in rooms so big that they would cost more than
+``max_notice_writes_per_s`` socket writes a second).
 """
 
 from __future__ import annotations
