@@ -130,10 +130,9 @@ class ShelfService:
 
     async def _push(self, product: Json) -> None:
         """Refresh the copies in the creator's rooms (those that have the product)."""
-        now = now_ms()
-        for room_id in await self.rooms.owned_ids(product["creator_id"]):
-            await self.store.sync_product(room_id, public_product(product),
-                                          int(product["commission_bp"]), now)
+        await self.store.sync_product(await self.rooms.owned_ids(product["creator_id"]),
+                                      public_product(product), int(product["commission_bp"]),
+                                      now_ms())
 
     # Shelf and pin ----------------------------------------------------------------------
 

@@ -67,13 +67,19 @@ class ShelfStore:
             pipe.hdel(self.keys.product_owner, product_id)
             await pipe.execute()
 
-    async def sync_product(self, room_id: str, card: Json, commission_bp: int, now: int) -> int:
-        """Refresh a room's copy; returns the seq of the ``product_updated`` event or 0."""
-        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
-        reply = await self.core.script(
-            "product_sync", [k.meta, s.shelf, s.products, k.seq, k.events],
-            [k.channel, self.history_max, now, card["id"], dumps(card), commission_bp])
-        return int(reply[1]) if text(reply[0]) == "ok" else 0
+    async def sync_product(self, room_ids: list[str], card: Json, commission_bp: int,
+                           now: int) -> None:
+        """Refresh the rooms' copies (in the rooms that have one), in one pipeline."""
+        if not room_ids:
+            return
+        body = dumps(card)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+                self.core.scripts.queue(
+                    pipe, "product_sync", [k.meta, s.shelf, s.products, k.seq, k.events],
+                    [k.channel, self.history_max, now, card["id"], body, commission_bp])
+            await self.core.scripts.execute(pipe)
 
     # Shelf and pin ----------------------------------------------------------------------
 
