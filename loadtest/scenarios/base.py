@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from loadtest.stats import Histogram
+
 if TYPE_CHECKING:
     from loadtest.runner import Run
 
@@ -56,3 +58,20 @@ class Scenario:
 
     async def judge(self, run: Run) -> None:
         """Add scenario figures (`run.figures`) and checks (`run.check`)."""
+
+
+def requests_of(tally: dict[str, Any], op: str) -> tuple[int, int, dict[str, int]]:
+    """(sent, accepted, refusals by error code) of the talkers' `op` requests in a tally."""
+    sent = int((tally.get("sent") or {}).get(op, 0))
+    accepted = int((tally.get("accepted") or {}).get(op, 0))
+    rejected = {k.split(":", 1)[1]: v for k, v in (tally.get("rejected") or {}).items()
+                if k.startswith(f"{op}:")}
+    return sent, accepted, rejected
+
+
+def reply_percentiles(tally: dict[str, Any]) -> tuple[float | None, float | None]:
+    """p50 and p99 of the request-to-reply times in a tally (ms), None without replies."""
+    reply = Histogram.from_wire(tally.get("reply_ms") or {})
+    if not reply.count:
+        return None, None
+    return round(reply.percentile(50), 2), round(reply.percentile(99), 2)

@@ -20,9 +20,8 @@ from loadtest.clients import Talker
 from loadtest.pacing import paced
 from loadtest.runner import Run
 from loadtest.scenarios import register
-from loadtest.scenarios.base import Scenario
+from loadtest.scenarios.base import Scenario, reply_percentiles, requests_of
 from loadtest.scenarios.chat import connect_all
-from loadtest.stats import Histogram
 from loadtest.tokens import mint
 from loadtest.worker import Swarm, action
 
@@ -143,11 +142,8 @@ class RedPacketStorm(Scenario):
         start, end = run.marks.get("measure_start"), run.marks.get("measure_end")
         if start is None or end is None:
             return
-        accepted = int((end.tally.get("accepted") or {}).get("grab", 0))
-        rejected = {k.split(":", 1)[1]: v for k, v in (end.tally.get("rejected") or {}).items()
-                    if k.startswith("grab:")}
-        sent = int((end.tally.get("sent") or {}).get("grab", 0))
-        reply = Histogram.from_wire(end.tally.get("reply_ms") or {})
+        sent, accepted, rejected = requests_of(end.tally, "grab")
+        p50, p99 = reply_percentiles(end.tally)
         span = max(1e-6, end.t - start.t)
         grabbers = sum(run.role_counts("talker"))
         attempts = grabbers * len(views)
@@ -159,8 +155,7 @@ class RedPacketStorm(Scenario):
             "grabs_sent": sent, "grabs": accepted, "refusals": rejected,
             "grabs_per_s": round(accepted / span, 1),
             "grabs_answered_per_s": round((accepted + sum(rejected.values())) / span, 1),
-            "reply_ms_p50": round(reply.percentile(50), 2) if reply.count else None,
-            "reply_ms_p99": round(reply.percentile(99), 2) if reply.count else None,
+            "reply_ms_p50": p50, "reply_ms_p99": p99,
             "claims_read_back": sum(len(rec) for rec in records),
             "creator_before": funds, "creator_after": after, "grabbed_cents": grabbed,
         }
