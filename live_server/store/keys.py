@@ -39,16 +39,16 @@ class ShelfKeys:
     per-buyer counts, idempotency record, order, order stream) is one script on one slot."""
 
     shelf: str      # list: product ids in shelf order
-    products: str   # hash: product id → the room's copy of the product (JSON)
+    products: str   # hash: product id → the room's copy of the product (JSON); bp:<id> → rate
     pinned: str     # string: the product being explained
     sales: str      # hash: product id → sale JSON (without the stock left)
-    left: str       # hash: product id → units left in its sale
+    left: str       # hash: product id → units left in its sale; n:<id> → purchases counted
     bought: str     # hash: "<product id>:<user>" → units reserved or paid
     idem: str       # hash: "<user>:<idempotency key>" → order id
     orders: str     # hash: order id → order JSON
     order_list: str  # zset: order id by creation time
     order_stream: str  # stream: every order event (consumer groups welcome)
-    money: str      # hash: gmv, refunded, commission, paid_orders
+    money: str      # hash: gmv, refunded, commission, paid_orders, refunded_orders
     ledger: str     # stream: commission credits and reversals
 
 
@@ -144,8 +144,8 @@ class Keys:
         )
 
     def media_home(self, room_id: str) -> str:
-        """string: "<process id>|<url>" of the process holding the room's WebRTC publisher
-        (expires unless that process refreshes it)."""
+        """string: "<process id>|<url>|<kind>=<codec>,..." of the process holding the room's
+        WebRTC publisher (expires unless that process refreshes it)."""
         return f"{self.prefix}:{{{room_id}}}:media_home"
 
     def catalogue(self, creator_id: str) -> str:
