@@ -38,7 +38,7 @@ from loadtest.progress import Progress
 from loadtest.scenarios import Scenario, load_all
 from loadtest.spawn import Spawned, spawn
 from loadtest.stats import Histogram
-from loadtest.tokens import TokenSource, default_secret, mint
+from loadtest.tokens import TokenSource, creator_token, default_secret, mint
 from loadtest.worker import WorkerPlan
 
 
@@ -358,7 +358,7 @@ async def setup_room(opts: RunOptions, target: Target) -> str:
         return opts.room
     if target.kind != "live":
         return f"lt-room-{int(time.time())}"
-    creator = mint(target.secret, "lt-creator", "creator")
+    creator = creator_token(target.secret)
     return await api.create_live_room(target.url, creator, f"loadtest {opts.scenario}")
 
 

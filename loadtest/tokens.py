@@ -31,6 +31,12 @@ def mint(secret: str, user: str, role: str = "viewer", name: str | None = None) 
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+def creator_token(secret: str) -> str:
+    """The token of the load test's creator (`lt-creator`), who owns the rooms it makes and
+    everything staged in them (products, sales, red packets)."""
+    return mint(secret, "lt-creator", "creator")
+
+
 @dataclass(frozen=True)
 class TokenSource:
     """Where viewer tokens come from: minted from `secret`, or lines of a file used in turn."""

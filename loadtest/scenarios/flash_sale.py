@@ -21,7 +21,7 @@ from loadtest.runner import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, reply_percentiles, requests_of
 from loadtest.scenarios.chat import connect_all
-from loadtest.tokens import mint
+from loadtest.tokens import creator_token
 from loadtest.worker import Swarm, action
 
 
@@ -45,7 +45,7 @@ async def _buy_once(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
 
 async def shelve_product(run: Run, stock: int, *, pin: bool = False) -> str:
     """A product of the load-test creator on the room's shelf (pinned if asked); its id."""
-    base, creator = run.target.url, mint(run.target.secret, "lt-creator", "creator")
+    base, creator = run.target.url, creator_token(run.target.secret)
     product = await api.call("POST", f"{base}/api/products", creator, {
         "title": "Flash item", "list_price": 19900, "live_price": 9900,
         "stock": max(stock, 1), "per_buyer_limit": 1, "commission_bp": 1000})
@@ -59,7 +59,7 @@ async def shelve_product(run: Run, stock: int, *, pin: bool = False) -> str:
 
 async def start_sale(run: Run, pid: str, units: int) -> None:
     """A flash sale of `units` on the product, open now for an hour."""
-    creator = mint(run.target.secret, "lt-creator", "creator")
+    creator = creator_token(run.target.secret)
     now = int(time.time() * 1000)
     await api.call("POST", f"{run.target.url}/api/rooms/{run.room}/sales", creator, {
         "product_id": pid, "price": 4900, "stock": units, "start_at": now,
@@ -118,7 +118,7 @@ class FlashSale(Scenario):
         await run.mark("measure_end")
         run.set_phase("verify")
         base = run.target.url
-        creator = mint(run.target.secret, "lt-creator", "creator")
+        creator = creator_token(run.target.secret)
         self.params["_orders"] = await api.call(
             "GET", f"{base}/api/rooms/{run.room}/orders?limit=5000", creator)
         self.params["_view"] = await product_view(run, pid)

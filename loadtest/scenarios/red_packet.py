@@ -22,7 +22,7 @@ from loadtest.runner import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, reply_percentiles, requests_of
 from loadtest.scenarios.chat import connect_all
-from loadtest.tokens import mint
+from loadtest.tokens import creator_token
 from loadtest.worker import Swarm, action
 
 TOTAL_PER_SHARE = 888  # cents: a packet of S shares holds S × 8.88
@@ -47,7 +47,7 @@ async def _grab_all(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
 async def stage_packets(run: Run, packets: int, shares: int) -> tuple[list[str], int]:
     """The creator tops up and launches `packets` random-split packets of `shares` shares;
     returns their ids and the creator's balance before the launches."""
-    base, creator = run.target.url, mint(run.target.secret, "lt-creator", "creator")
+    base, creator = run.target.url, creator_token(run.target.secret)
     total = shares * TOTAL_PER_SHARE
     await api.call("POST", f"{base}/api/dev/wallet/topup", creator, {"amount": total * packets})
     funds = int((await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
@@ -61,7 +61,7 @@ async def stage_packets(run: Run, packets: int, shares: int) -> tuple[list[str],
 
 async def read_back(run: Run, ids: list[str]) -> tuple[list[dict[str, Any]], int]:
     """Each packet's public record, and the creator's balance now."""
-    base, creator = run.target.url, mint(run.target.secret, "lt-creator", "creator")
+    base, creator = run.target.url, creator_token(run.target.secret)
     views = [await api.call("GET", f"{base}/api/red-packets/{pid}", creator) for pid in ids]
     after = int((await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
     return views, after

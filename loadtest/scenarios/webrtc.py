@@ -55,7 +55,7 @@ from loadtest.probes import Probe, PsutilProbe, Sample, cpu_delta
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
 from loadtest.spawn import LOOPBACK, free_port, popen, stop_pid, wait_ready
-from loadtest.tokens import mint
+from loadtest.tokens import creator_token, mint
 from loadtest.untyped import load
 from loadtest.worker import Swarm, action
 
@@ -425,7 +425,7 @@ class WebRTC(Scenario):
         secret = run.target.secret
         tag = "" if g.name == "ours" else "peer-"
         run.set_phase(f"{tag}publish")
-        creator = mint(secret, "lt-creator", "creator")
+        creator = creator_token(secret)
         http = aiohttp.ClientSession()
         try:
             g.publisher = Publisher(clip)
