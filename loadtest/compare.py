@@ -16,7 +16,7 @@ from typing import Any
 
 from loadtest.report import out_dir, summary_table, write_json
 
-#: (label, path into the figures, lower is better)
+#: (label, path into the figures) of every figure compared
 METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("server CPU ms per 1k deliveries", ("server", "cpu_ms_per_1k_deliveries")),
     ("latency p99 ms", ("latency_ms", "p99")),
