@@ -12,9 +12,10 @@ IDR picture), the window, the delete-after-grace rule, atomic playlist writes an
 when the room ends are a few dozen lines here, testable without depending on muxer flags that
 change between FFmpeg versions.
 
-Everything runs on the caller's thread: muxing a packet is a memcpy into PyAV's write buffer, and
-a segment change is one file close, one rename, a playlist of a few hundred bytes written and
-renamed, and an unlink — tens of microseconds on a local disk, cheaper than a thread hop.
+Everything runs on the caller's thread: muxing an access unit is a copy into PyAV's write buffer
+(about 10 µs), and a segment change is one file close, one rename, a playlist of a few hundred
+bytes written and renamed, and an unlink — about half a millisecond on a local disk every
+segment; a thread hop per frame would cost more than it saves.
 """
 
 from __future__ import annotations
