@@ -11,6 +11,7 @@ server, drives the run through `Run`, and judges the result.
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from loadtest.stats import Histogram
@@ -75,3 +76,24 @@ def reply_percentiles(tally: dict[str, Any]) -> tuple[float | None, float | None
     if not reply.count:
         return None, None
     return round(reply.percentile(50), 2), round(reply.percentile(99), 2)
+
+
+async def mark_idle(run: Run) -> None:
+    """Phase `idle`, half a second for the server to settle, then the mark `idle` (before any
+    viewer: the baseline of memory per viewer)."""
+    run.set_phase("idle")
+    await asyncio.sleep(0.5)
+    await run.mark("idle")
+
+
+async def connect_all(run: Run) -> None:
+    """Mark idle, connect every viewer at --ramp, settle, mark connected."""
+    await mark_idle(run)
+    run.set_phase("connect")
+    await run.call(
+        "connect",
+        run.opts.connect_timeout + run.viewers / max(run.opts.ramp, 1.0) + 30.0,
+        rate=run.opts.ramp,
+    )
+    await asyncio.sleep(1.0)
+    await run.mark("connected", conns=True)

@@ -11,27 +11,11 @@ viewers in the room. When the generator starts the server it raises the chat rat
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 
 from loadtest.runner import Run
 from loadtest.scenarios import register
-from loadtest.scenarios.base import Scenario
-
-
-async def connect_all(run: Run) -> None:
-    """Shared by scenarios: mark idle, connect every viewer at --ramp, settle, mark connected."""
-    run.set_phase("idle")
-    await asyncio.sleep(0.5)
-    await run.mark("idle")
-    run.set_phase("connect")
-    await run.call(
-        "connect",
-        run.opts.connect_timeout + run.viewers / max(run.opts.ramp, 1.0) + 30.0,
-        rate=run.opts.ramp,
-    )
-    await asyncio.sleep(1.0)
-    await run.mark("connected", conns=True)
+from loadtest.scenarios.base import Scenario, connect_all
 
 
 @register

@@ -17,8 +17,7 @@ import math
 from loadtest import api
 from loadtest.runner import Run
 from loadtest.scenarios import register
-from loadtest.scenarios.base import Scenario
-from loadtest.scenarios.chat import connect_all
+from loadtest.scenarios.base import Scenario, connect_all
 
 
 @register

@@ -13,7 +13,7 @@ from typing import Any
 from loadtest.probes import cpu_delta
 from loadtest.runner import Run
 from loadtest.scenarios import register
-from loadtest.scenarios.base import Scenario
+from loadtest.scenarios.base import Scenario, mark_idle
 
 
 @register
@@ -26,9 +26,7 @@ class JoinStorm(Scenario):
     default_duration = 3.0
 
     async def drive(self, run: Run) -> None:
-        run.set_phase("idle")
-        await asyncio.sleep(0.5)
-        await run.mark("idle")
+        await mark_idle(run)
         run.set_phase("join")
         await run.mark("measure_start")
         limit = run.opts.connect_timeout + run.viewers / max(run.opts.ramp, 1) + 30

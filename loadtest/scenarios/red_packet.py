@@ -20,8 +20,7 @@ from loadtest.clients import Talker
 from loadtest.pacing import paced
 from loadtest.runner import Run
 from loadtest.scenarios import register
-from loadtest.scenarios.base import Scenario, reply_percentiles, requests_of
-from loadtest.scenarios.chat import connect_all
+from loadtest.scenarios.base import Scenario, connect_all, reply_percentiles, requests_of
 from loadtest.tokens import creator_token
 from loadtest.worker import Swarm, action
 

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 
 from loadtest.runner import Run
 from loadtest.scenarios import register
-from loadtest.scenarios.base import Scenario
+from loadtest.scenarios.base import Scenario, mark_idle
 from loadtest.scenarios.flash_sale import product_view, shelve_product, start_sale
 from loadtest.scenarios.red_packet import money_checks, read_back, stage_packets
 
@@ -133,9 +133,7 @@ class Show(Scenario):
         quarter = run.duration / 4
         n = run.viewers
         ramp = run.opts.ramp
-        run.set_phase("idle")
-        await asyncio.sleep(0.5)
-        await run.mark("idle")
+        await mark_idle(run)
         run.set_phase("opening")
         await run.mark("measure_start")
         # Tracers and talkers first (they must see the whole show), then half the audience.
