@@ -212,27 +212,23 @@ class ShelfService:
         room = await self.rooms.require(room_id)
         if who.is_guest and not room.allow_guests:
             raise Forbidden("log in to see this room", code="guests_not_allowed")
-        ids, cards, pinned, sales, left = await self.store.shelf_state(room_id)
-        card = cards.get(product_id)
-        if card is None or product_id not in ids:
+        card, sale, left, pinned, bought = await self.store.product_state(
+            room_id, product_id, who.user_id)
+        if card is None:
             raise NotFound("the product is not on this room's shelf")
         now = now_ms()
-        sale = sales.get(product_id)
-        stock_left = left.get(product_id, 0) if sale else 0
+        stock_left = left if sale else 0
         window = "none"
         if sale is not None:
             window = ("closed" if sale["state"] == "closed"
                       else window_state(int(sale["start_at"]), int(sale["end_at"]), now))
-        bought = 0
-        if who.user_id is not None:
-            bought = await self.store.bought(room_id, product_id, who.user_id)
         limit = int(card["per_buyer_limit"])
         open_now = window == "open" and card["status"] == "on_sale"
         return {
             "product": card,
             "price": int(sale["price"]) if open_now and sale else int(card["live_price"]),
             "sale": {**sale, "left": stock_left} if sale else None,
-            "window": window, "stock_left": stock_left, "pinned": pinned == product_id,
+            "window": window, "stock_left": stock_left, "pinned": pinned,
             "bought": bought, "limit_left": max(0, limit - bought),
             "may_buy": may_buy(limit, bought, stock_left) if open_now else 0,
             "server_time": now,

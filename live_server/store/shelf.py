@@ -111,10 +111,22 @@ class ShelfStore:
             ids, products, pinned, sales, left = await pipe.execute()
         return decode_shelf(ids, products, pinned, sales, left)
 
-    async def bought(self, room_id: str, product_id: str, user_id: str) -> int:
-        raw = await self.core.client.hget(self.keys.shelf(room_id).bought,
-                                          f"{product_id}:{user_id}")
-        return int(raw or 0)
+    async def product_state(self, room_id: str, product_id: str, user_id: str | None,
+                            ) -> tuple[Json | None, Json | None, int, bool, int]:
+        """One product's (room copy, or None when not on the shelf; sale; units left in it;
+        pinned?; units ``user_id`` holds) in one transaction."""
+        s = self.keys.shelf(room_id)
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.lpos(s.shelf, product_id)
+            pipe.hget(s.products, product_id)
+            pipe.hget(s.sales, product_id)
+            pipe.hget(s.left, product_id)
+            pipe.get(s.pinned)
+            pipe.hget(s.bought, f"{product_id}:{user_id}")
+            at, card, sale, left, pinned, bought = await pipe.execute()
+        return (_card(card) if card and at is not None else None, _card(sale) if sale else None,
+                int(left or 0), pinned == product_id.encode(),
+                int(bought or 0) if user_id is not None else 0)
 
     # Sales ------------------------------------------------------------------------------
 
