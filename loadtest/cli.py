@@ -84,7 +84,8 @@ def add_common(p: argparse.ArgumentParser, scenario: type[Any]) -> None:
     g.add_argument("--valkey-pid", type=int, help="pid of valkey-server to read its CPU/RSS")
     g.add_argument("--valkey-url", help="read Valkey's CPU/RSS through INFO at this loopback URL")
     g.add_argument("--metrics", action="store_true",
-                   help="read server CPU/RSS from /metrics even when not ours by default")
+                   help="read server CPU/RSS from the target's /metrics (already the default "
+                        "for --server-kind live without --server-pids; the sio peer has none)")
     g = p.add_argument_group("output")
     g.add_argument("--out", type=Path, default=Path("loadtest/out"),
                    help="directory for report.json and report.html (default loadtest/out)")
