@@ -27,7 +27,7 @@ from live_server.media.service import (
     NoPublisher,
 )
 from live_server.store.media import MediaStore
-from live_server.web.http import error_response, identity, json
+from live_server.web.http import error_response, identity, json, raw_body
 from live_server.web.keys import SERVICES
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,8 @@ async def _offer(request: web.Request) -> str:
     if ctype != SDP:
         raise UnsupportedMediaType("the body must be an SDP offer (Content-Type: "
                                    "application/sdp)")
-    limit = request.app[SERVICES].settings.http.max_body_bytes
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise LiveError("SDP offer too large", code="payload_too_large", status=413)
     try:
-        text = raw.decode("utf-8")
+        text = (await raw_body(request)).decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the SDP offer is not UTF-8", code="bad_sdp") from None
     if not text.strip():
