@@ -22,7 +22,9 @@ def out_dir(base: Path, report: dict[str, Any]) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     label = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(meta.get("label") or "")).strip("-")
     name = f"{meta.get('server_kind', 'live')}-{meta.get('scenario', 'run')}-{stamp}"
-    path = base / (f"{name}-{label}" if label else name)
+    if label:
+        name = f"{name}-{label}"
+    path = base / name
     n = 1
     while path.exists():
         n += 1
