@@ -166,3 +166,14 @@ class InvalidSignature(Unauthorized):
 
 class Replayed(Conflict):
     code = "replayed"
+
+
+# Wallets and red packets ---------------------------------------------------------------------
+
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+    status = 402
+
+
+class GrabRefused(Conflict):
+    """``code``: not_open, expired, none_left, already_grabbed or not_eligible."""

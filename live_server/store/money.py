@@ -11,18 +11,9 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from live_server.errors import Conflict, LiveError, NotFound
+from live_server.errors import Conflict, GrabRefused, InsufficientFunds, LiveError, NotFound
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
-
-
-class InsufficientFunds(Conflict):
-    code = "insufficient_funds"
-    status = 402
-
-
-class GrabRefused(Conflict):
-    """``code``: not_open, expired, none_left, already_grabbed or not_eligible."""
 
 
 class MoneyStore:
