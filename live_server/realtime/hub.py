@@ -304,10 +304,7 @@ class Hub:
         """Out of the room now; the close frame is queued behind what it has not read yet,
         the socket closes once that is flushed (transport.close), and is aborted if the client
         does not read it within the grace period."""
-        _leave_fanout(room, conn)
-        room.joining.discard(conn)
-        room.dirty = True
-        conn.closed = True
+        _cut_off(room, conn)
         conn.close_code = CloseCode.SLOW_CONSUMER
         self.stats.slow_consumer()
         with contextlib.suppress(Exception):
@@ -323,21 +320,21 @@ class Hub:
             for conn in list(room.conns):
                 transport = conn.transport
                 if now - conn.seen_at > dead_after:
-                    _leave_fanout(room, conn)
-                    room.dirty = True
-                    conn.closed = True
+                    _cut_off(room, conn)
                     conn.close_code = 1006  # no close frame: the peer is gone
                     transport.abort()
                 elif not transport.is_closing():
                     transport.write(PING_FRAME)
 
     def kick(self, conn: Conn, code: int, reason: str) -> None:
-        """Ask the connection's handler to close it with ``code`` (bans, shutdown)."""
+        """Ask the connection's handler to close it with ``code`` (bans, shutdown). The hub
+        writes nothing more to it after the close frame: no batch, no reply, and no welcome if
+        it was still joining."""
         if conn.closed:
             return
         room = self.rooms.get(conn.room_id)
         if room is not None:
-            _leave_fanout(room, conn)  # nothing more after the close frame
+            _cut_off(room, conn)
         if conn.on_kick is not None:
             conn.on_kick(code, reason)
 
@@ -388,6 +385,14 @@ class Hub:
 def _abort_if_open(conn: Conn) -> None:
     if not conn.transport.is_closing():
         conn.transport.abort()
+
+
+def _cut_off(room: LocalRoom, conn: Conn) -> None:
+    """Nothing more is written to ``conn``: out of the fan-out, not joining any more."""
+    _leave_fanout(room, conn)
+    room.joining.discard(conn)
+    room.dirty = True
+    conn.closed = True
 
 
 def _leave_fanout(room: LocalRoom, conn: Conn) -> None:
