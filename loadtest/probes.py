@@ -94,6 +94,18 @@ class PsutilProbe:
         return s
 
 
+async def fetch_metrics(url: str, timeout_s: float) -> str | None:
+    """The Prometheus text at `url` (a server's `/metrics`), None when it cannot be read."""
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp,
+        ):
+            return await resp.text()
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
 def parse_metrics(text: str) -> tuple[float | None, int | None]:
     """(process_cpu_seconds_total, process_resident_memory_bytes) from Prometheus text."""
     cpu: float | None = None
@@ -116,13 +128,8 @@ class MetricsProbe:
 
     async def sample(self) -> Sample:
         s = Sample(time.time())
-        try:
-            async with (
-                aiohttp.ClientSession() as session,
-                session.get(self.url, timeout=aiohttp.ClientTimeout(total=3)) as resp,
-            ):
-                text = await resp.text()
-        except (aiohttp.ClientError, TimeoutError):
+        text = await fetch_metrics(self.url, 3.0)
+        if text is None:
             return s
         cpu, rss = parse_metrics(text)
         if cpu is not None:

@@ -51,7 +51,7 @@ from loadtest.media_clip import Clip, encode_clip
 from loadtest.media_hooks import check_version
 from loadtest.media_peers import Publisher, Viewer
 from loadtest.pacing import paced
-from loadtest.probes import Probe, PsutilProbe, Sample, cpu_delta
+from loadtest.probes import Probe, PsutilProbe, Sample, cpu_delta, fetch_metrics
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
 from loadtest.spawn import LOOPBACK, free_port, popen, stop_pid, wait_ready
@@ -249,15 +249,8 @@ def _sum(results: list[dict[str, Any]], key: str) -> float:
 
 async def _server_metrics(home: str | None) -> dict[str, float]:
     """`live_media_*` counters from `/metrics` of the process holding the publisher."""
-    if not home:
-        return {}
-    try:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(home + "/metrics", timeout=aiohttp.ClientTimeout(total=5)) as resp,
-        ):
-            text = await resp.text()
-    except (aiohttp.ClientError, TimeoutError):
+    text = await fetch_metrics(home + "/metrics", 5.0) if home else None
+    if text is None:
         return {}
     out: dict[str, float] = {}
     for line in text.splitlines():
