@@ -189,8 +189,7 @@ class ShelfService:
     async def create_sale(self, who: Identity, room_id: str, body: Json) -> Json:
         await self._owned_room(who, room_id)
         product_id = product_id_field(body)
-        _ids, cards, _pin, _sales, _left = await self.store.shelf_state(room_id)
-        card = cards.get(product_id)
+        card, *_ = await self.store.product_state(room_id, product_id, None)
         if card is None:
             raise NotFound("the product is not on this room's shelf")
         now = now_ms()
@@ -200,8 +199,7 @@ class ShelfService:
 
     async def cancel_sale(self, who: Identity, room_id: str, product_id: str) -> None:
         await self._owned_room(who, room_id)
-        _ids, _cards, _pin, sales, _left = await self.store.shelf_state(room_id)
-        sale = sales.get(product_id)
+        _card, sale, *_ = await self.store.product_state(room_id, product_id, None)
         if sale is None or sale["state"] == "closed":
             raise NotFound("no open or scheduled sale for this product")
         await self.store.sale_tick(f"{room_id}|{product_id}|{sale['id']}", now_ms(), "cancel")
