@@ -95,6 +95,14 @@ def add_common(p: argparse.ArgumentParser, scenario: type[Any]) -> None:
     COMMON_DESTS.update(a.dest for a in p._actions if a.dest not in before)
 
 
+def _scenario_parser(sub: Any, name: str, cls: type[Any], **kw: Any) -> argparse.ArgumentParser:
+    """The subcommand of scenario `name`: its own options, then the common ones."""
+    sp: argparse.ArgumentParser = sub.add_parser(name, help=cls.summary, **kw)
+    cls.add_arguments(sp)
+    add_common(sp, cls)
+    return sp
+
+
 def build_parser() -> argparse.ArgumentParser:
     scenarios = load_all()
     parser = argparse.ArgumentParser(
@@ -106,10 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, cls in scenarios.items():
-        sp = sub.add_parser(name, help=cls.summary, description=sys.modules[cls.__module__].__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        cls.add_arguments(sp)
-        add_common(sp, cls)
+        sp = _scenario_parser(sub, name, cls, description=sys.modules[cls.__module__].__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
         sp.set_defaults(scenario=name)
     cp = sub.add_parser("compare", help="run ours and the Socket.IO peer alternately, print ratios"
                                         " (webrtc: ours and the MediaRelay peer in one run)")
@@ -117,9 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, cls in scenarios.items():
         if "sio" not in cls.dialects and not getattr(cls, "own_peer", False):
             continue
-        sp = csub.add_parser(name, help=cls.summary)
-        cls.add_arguments(sp)
-        add_common(sp, cls)
+        sp = _scenario_parser(csub, name, cls)
         sp.add_argument("--rounds", type=int, default=1,
                         help="ours-then-peer rounds; figures are averaged (default 1)")
     kp = sub.add_parser("check", help="run the standard set in budgets.toml, print which hold")
