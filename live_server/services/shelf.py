@@ -32,7 +32,7 @@ from live_server.services.audit import ModerationLog
 from live_server.services.periodic import Periodic
 from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
-from live_server.store.shelf import ShelfStore, shelf_view
+from live_server.store.shelf import ShelfStore
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class ShelfService:
 
     async def shelf(self, room_id: str) -> Json:
         await self.rooms.require(room_id)
-        view = shelf_view(*await self.store.shelf_state(room_id))
+        view = await self.store.shelf_state(room_id)
         return {"products": view.pop("shelf"), **view}
 
     # Sales ------------------------------------------------------------------------------

@@ -98,9 +98,9 @@ class ShelfStore:
             [k.channel, self.history_max, now, dumps(by), product_id or ""])
         return _shelf_reply(reply)
 
-    async def shelf_state(self, room_id: str) -> tuple[list[str], dict[str, Json], str | None,
-                                                        dict[str, Json], dict[str, int]]:
-        """(shelf ids, room copies, pinned id, sales, stock left) in one transaction."""
+    async def shelf_state(self, room_id: str) -> Json:
+        """The room's ``shelf``, ``pinned`` and ``sales`` (as in a snapshot), in one
+        transaction."""
         s = self.keys.shelf(room_id)
         async with self.core.client.pipeline(transaction=True) as pipe:
             pipe.lrange(s.shelf, 0, -1)
@@ -109,7 +109,7 @@ class ShelfStore:
             pipe.hgetall(s.sales)
             pipe.hgetall(s.left)
             ids, products, pinned, sales, left = await pipe.execute()
-        return decode_shelf(ids, products, pinned, sales, left)
+        return snapshot_fields(ids, products, pinned, sales, left)
 
     async def product_state(self, room_id: str, product_id: str, user_id: str | None,
                             ) -> tuple[Json | None, Json | None, int, bool, int]:
@@ -240,30 +240,17 @@ def _shelf_reply(reply: list[Any]) -> int:
     raise LiveError(f"unexpected reply {status}", code="internal", status=500)
 
 
-def decode_shelf(ids: list[bytes], products: dict[bytes, bytes], pinned: bytes | None,
-                 sales: dict[bytes, bytes], left: dict[bytes, bytes],
-                 ) -> tuple[list[str], dict[str, Json], str | None, dict[str, Json],
-                            dict[str, int]]:
-    cards = {k.decode(): _card(v) for k, v in products.items() if not k.startswith(b"bp:")}
-    stock = {k.decode(): int(v) for k, v in left.items() if not k.startswith(b"n:")}
-    return ([i.decode() for i in ids], cards, pinned.decode() if pinned else None,
-            {k.decode(): _card(v) for k, v in sales.items()}, stock)
-
-
 def snapshot_fields(ids: list[bytes], products: dict[bytes, bytes], pinned: bytes | None,
                     sales: dict[bytes, bytes], left: dict[bytes, bytes]) -> Json:
-    """The snapshot's ``shelf``, ``pinned`` and ``sales`` from raw replies."""
-    return shelf_view(*decode_shelf(ids, products, pinned, sales, left))
-
-
-def shelf_view(order: list[str], cards: dict[str, Json], pin: str | None,
-               sale_map: dict[str, Json], stock: dict[str, int]) -> Json:
     """``shelf`` (the cards in shelf order), ``pinned`` (its card) and ``sales`` (of the
-    products on the shelf, each with its units left) from ``decode_shelf``'s values."""
-    shelf = [cards[i] for i in order if i in cards]
+    products on the shelf, each with its units left) from raw replies."""
+    order = [i.decode() for i in ids]
+    cards = {k.decode(): _card(v) for k, v in products.items() if not k.startswith(b"bp:")}
+    stock = {k.decode(): int(v) for k, v in left.items() if not k.startswith(b"n:")}
+    pin = pinned.decode() if pinned else None
     return {
-        "shelf": shelf,
+        "shelf": [cards[i] for i in order if i in cards],
         "pinned": cards.get(pin) if pin else None,
-        "sales": {pid: {**sale, "left": stock.get(pid, 0)}
-                  for pid, sale in sale_map.items() if pid in order},
+        "sales": {pid: {**_card(sale), "left": stock.get(pid, 0)}
+                  for pid, sale in ((k.decode(), v) for k, v in sales.items()) if pid in order},
     }
