@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 
 from live_server.auth import GUEST, Identity, verify
-from live_server.errors import Internal, LiveError, NotFound, PayloadTooLarge
+from live_server.errors import Internal, InvalidField, LiveError, NotFound, PayloadTooLarge
 from live_server.protocol import Json, loads_object
 from live_server.services.container import Services
 from live_server.web.keys import SERVICES
@@ -100,7 +100,7 @@ def int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -
     try:
         value = int(raw)
     except ValueError:
-        raise LiveError(f"'{name}' must be an integer", code="invalid_field") from None
+        raise InvalidField(f"'{name}' must be an integer") from None
     if not lo <= value <= hi:
-        raise LiveError(f"'{name}' must be between {lo} and {hi}", code="invalid_field")
+        raise InvalidField(f"'{name}' must be between {lo} and {hi}")
     return value
