@@ -84,10 +84,8 @@ class MoneyService:
         return utc_day(now, self.settings.fans.day_starts_at_utc_hour)
 
     async def fans(self, who: Identity, creator_id: str, now: int | None = None) -> Json:
-        followers, members, follows, member = await self.money.fans_card(creator_id,
-                                                                         who.user_id)
-        total, today, top = await self.money.intimacy(creator_id, who.user_id, self.day(now),
-                                                      self.settings.fans.top)
+        followers, members, follows, member, total, today, top = await self.money.fans_card(
+            creator_id, who.user_id, self.day(now), self.settings.fans.top)
         return {"creator_id": creator_id, "followers": followers, "fan_club_members": members,
                 "following": follows, "fan_club_member": member,
                 "fan_club_fee": self.cfg.fan_club_fee_cents,

@@ -208,17 +208,6 @@ class MoneyStore:
                     [user_id, points, cap, 2 * 86_400, source])
             await self.core.scripts.execute(pipe)
 
-    async def intimacy(self, creator_id: str, user_id: str | None, day: int,
-                       top: int) -> tuple[int, int, list[tuple[str, int]]]:
-        """(user's total, user's points today, the top fans by intimacy)."""
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            pipe.zscore(self.keys.intimacy(creator_id), user_id or "")
-            pipe.hget(self.keys.intimacy_day(creator_id, day), user_id or "")
-            pipe.zrevrange(self.keys.intimacy(creator_id), 0, top - 1, withscores=True)
-            total, today, best = await pipe.execute()
-        return (int(total or 0), int(today or 0),
-                [(u.decode(), int(score)) for u, score in best])
-
     async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:
         """(intimacy points, fan-club member) of a user toward a creator."""
         async with self.core.client.pipeline(transaction=False) as pipe:
@@ -227,16 +216,22 @@ class MoneyStore:
             points, member = await pipe.execute()
         return int(points or 0), bool(member)
 
-    async def fans_card(self, creator_id: str, user_id: str | None) -> tuple[int, int, bool, bool]:
-        """(followers, fan-club members, user follows, user is a member)."""
+    async def fans_card(self, creator_id: str, user_id: str | None, day: int, top: int,
+                        ) -> tuple[int, int, bool, bool, int, int, list[tuple[str, int]]]:
+        """(followers, fan-club members, user follows, user is a member, user's intimacy total,
+        user's points on ``day``, the ``top`` fans by intimacy) in one round trip."""
         k = self.keys
         async with self.core.client.pipeline(transaction=False) as pipe:
             pipe.scard(k.followers(creator_id))
             pipe.hlen(k.fan_club(creator_id))
             pipe.sismember(k.followers(creator_id), user_id or "")
             pipe.hexists(k.fan_club(creator_id), user_id or "")
-            followers, members, follows, member = await pipe.execute()
-        return int(followers), int(members), bool(follows), bool(member)
+            pipe.zscore(k.intimacy(creator_id), user_id or "")
+            pipe.hget(k.intimacy_day(creator_id, day), user_id or "")
+            pipe.zrevrange(k.intimacy(creator_id), 0, top - 1, withscores=True)
+            followers, members, follows, member, total, today, best = await pipe.execute()
+        return (int(followers), int(members), bool(follows), bool(member), int(total or 0),
+                int(today or 0), [(u.decode(), int(score)) for u, score in best])
 
     async def join_club(self, user_id: str, creator_id: str, fee: int, now: int) -> int:
         """Pay the fee and join; the member's balance."""
