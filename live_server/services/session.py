@@ -59,10 +59,10 @@ class Session:
     chat: ChatService
     room_store: RoomStore
     presence: PresenceStore
-    on_error: Callable[[str], None] | None = None
-    on_op: Callable[[str], None] | None = None
-    shelf: ShelfService | None = None
-    money: MoneyService | None = None
+    on_error: Callable[[str], None]
+    on_op: Callable[[str], None]
+    shelf: ShelfService
+    money: MoneyService
 
     @property
     def moderator(self) -> bool:
@@ -115,14 +115,12 @@ class Session:
             req_id = msg.get("id")
             return await self._dispatch(msg)
         except LiveError as err:
-            if self.on_error is not None:
-                self.on_error(err.code)
+            self.on_error(err.code)
             return error_frame(req_id, err)
         except Exception:  # a bug or a store failure: answer, keep the connection
             ref = secrets.token_hex(4)
             log.exception("request failed (ref %s) in room %s", ref, self.room.id)
-            if self.on_error is not None:
-                self.on_error("internal")
+            self.on_error("internal")
             return error_frame(req_id, Internal(f"internal error (ref {ref})"))
 
     async def _dispatch(self, msg: Json) -> bytes:
@@ -132,8 +130,7 @@ class Session:
         if not isinstance(name, str):
             raise InvalidField("'op' must be a string")
         handler = _HANDLERS.get(name)
-        if self.on_op is not None:
-            self.on_op(name if handler is not None else "unknown")
+        self.on_op(name if handler is not None else "unknown")
         if handler is None:
             raise UnknownOp(f"unknown op '{name[:40]}'")
         result = await handler(self, msg)
@@ -239,28 +236,22 @@ async def _announce(s: Session, msg: Json) -> Json:
 
 # The shelf ---------------------------------------------------------------------------------
 
-def _shelf(s: Session) -> ShelfService:
-    if s.shelf is None:
-        raise UnknownOp("the shelf is not available here")
-    return s.shelf
-
-
 @op("buy")
 async def _buy(s: Session, msg: Json) -> Json:
     product_id = product_id_field(msg)
     quantity = get_int(msg, "quantity", lo=1, hi=s.settings.shelf.max_quantity, default=1)
     key = need_str(msg, "idempotency_key", max_len=64)
-    return await _shelf(s).buy(s.who, s.room.id, product_id, quantity, key)
+    return await s.shelf.buy(s.who, s.room.id, product_id, quantity, key)
 
 
 @op("product")
 async def _product(s: Session, msg: Json) -> Json:
-    return await _shelf(s).product_view(s.who, s.room.id, product_id_field(msg))
+    return await s.shelf.product_view(s.who, s.room.id, product_id_field(msg))
 
 
 @op("shelf")
 async def _shelf_op(s: Session, msg: Json) -> Json:
-    return await _shelf(s).shelf(s.room.id)
+    return await s.shelf.shelf(s.room.id)
 
 
 @op("pin")
@@ -268,15 +259,13 @@ async def _pin(s: Session, msg: Json) -> Json:
     if "product_id" not in msg:
         raise MissingField("'product_id' is required (null clears the pin)")
     pid = None if msg["product_id"] is None else product_id_field(msg)
-    return {"seq": await _shelf(s).pin(s.who, s.room.id, pid)}
+    return {"seq": await s.shelf.pin(s.who, s.room.id, pid)}
 
 
 # Red packets ------------------------------------------------------------------------------
 
 @op("grab")
 async def _grab(s: Session, msg: Json) -> Json:
-    if s.money is None:
-        raise UnknownOp("red packets are not available here")
     if "packet_id" not in msg:
         raise MissingField("'packet_id' is required")
     return await s.money.grab(s.who, msg["packet_id"], s.room.id)
