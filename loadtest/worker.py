@@ -90,7 +90,6 @@ class Swarm:
             for i, role in plan.viewers
         ]
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.stopping = asyncio.Event()
         self.tracer_final: list[dict[str, Any]] = []
         self.chat_counter = itertools.count(1)
 
@@ -360,7 +359,7 @@ async def _serve(plan: WorkerPlan, conn: Connection) -> None:
     hard_stop = max(0.0, plan.deadline - time.time())
     try:
         async with asyncio.timeout(hard_stop):
-            while not sw.stopping.is_set():
+            while True:
                 cmd = await inbox.get()
                 if cmd is None:
                     break
