@@ -198,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     if ns.command == "list":
-        for name, cls in load_all().items():
-            print(f"{name:<12} {cls.summary}")
+        scenarios = load_all()
+        width = max(map(len, scenarios))
+        for name, cls in scenarios.items():
+            print(f"{name:<{width}}  {cls.summary}")
         return 0
     if ns.command == "compare":
         from loadtest.compare import run_compare
