@@ -9,18 +9,22 @@ connection that already carried HTTP requests.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Mapping
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from live_server.auth import GUEST, Identity, verify
 from live_server.domain.rooms import Room, shared
-from live_server.errors import CloseCode, InvalidField, LiveError, NotFound, Unauthorized
+from live_server.errors import CloseCode, Internal, InvalidField, LiveError, NotFound, Unauthorized
 from live_server.protocol import get_str, loads_object
 from live_server.realtime.conn import Conn, Transport
 from live_server.services.container import Services
 from live_server.services.session import Session
 
+log = logging.getLogger(__name__)
 ROOM_PATH = "/ws/rooms/"
 
 
@@ -98,6 +102,21 @@ async def admit(s: Services, room_id: str, who: Identity) -> Room:
         raise Refused(LiveError("you are banned from this room", code="banned", status=403),
                       CloseCode.BANNED, "banned")
     return shared(room)
+
+
+# What may go wrong from the credentials to the welcome: turned into a refusal by ``refusal``.
+JOIN_FAILURES = (Refused, LiveError, OSError, RedisError, TimeoutError)
+
+
+def refusal(exc: BaseException) -> Refused:
+    """The answer to a failed join: a refusal as it is; a coded error during the join (e.g. the
+    room vanished) with close 1000; a store failure as ``internal`` with close 1011."""
+    if isinstance(exc, Refused):
+        return exc
+    if isinstance(exc, LiveError):
+        return Refused(exc, CloseCode.NORMAL, exc.code)
+    log.warning("websocket join failed: %s", exc)
+    return Refused(Internal("try again shortly"), CloseCode.INTERNAL, "internal")
 
 
 def session_for(s: Services, who: Identity, room: Room, transport: Transport) -> Session:

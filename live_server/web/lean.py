@@ -12,14 +12,11 @@ order). The rules are the same as aiohttp's path (``web.ws``): both use ``web.ga
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from live_server.auth import Identity
-from live_server.errors import CloseCode, Internal, LiveError
+from live_server.errors import CloseCode
 from live_server.protocol import error_frame
 from live_server.realtime.conn import Conn
 from live_server.realtime.frames import close_frame, pong_frame, text_frame
@@ -36,8 +33,6 @@ from live_server.web.wsproto import (
     FrameReader,
     close_payload,
 )
-
-log = logging.getLogger(__name__)
 
 _AUTH, _JOINING, _OPEN, _CLOSING = 0, 1, 2, 3
 _NO_QUERY: Mapping[str, str] = {}
@@ -183,13 +178,8 @@ class LeanSocket(asyncio.Protocol):
             await session.open(since)
             if self.state == _JOINING:
                 self.state = _OPEN
-        except Refused as refused:
-            self._refuse(refused)
-        except LiveError as err:  # during the join (e.g. the room vanished)
-            self._refuse(Refused(err, CloseCode.NORMAL, err.code))
-        except (OSError, RedisError, TimeoutError) as exc:  # the store failed during the join
-            log.warning("websocket join failed: %s", exc)
-            self._refuse(Refused(Internal("try again shortly"), CloseCode.INTERNAL, "internal"))
+        except gateway.JOIN_FAILURES as exc:
+            self._refuse(gateway.refusal(exc))
         finally:
             self.task = None
             if self.lost:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 from aiohttp import WSMsgType, web
-from redis.exceptions import RedisError
 
 from live_server.auth import Identity
-from live_server.errors import CloseCode, Internal, LiveError
+from live_server.errors import CloseCode
 from live_server.protocol import error_frame
 from live_server.realtime.conn import Conn
 from live_server.realtime.frames import text_frame
@@ -27,7 +25,6 @@ from live_server.web.gateway import Refused
 from live_server.web.http import services
 from live_server.web.keys import SHUTTING_DOWN
 
-log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -70,14 +67,8 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
         gateway.count_join(s)
         await session.open(since)
         await _serve(s, ws, session, conn)
-    except LiveError as err:  # during the join (e.g. the room vanished)
-        await _refuse(s, ws, Refused(err, CloseCode.NORMAL, err.code))
-    except (OSError, RedisError, TimeoutError) as exc:  # the store failed during the join
-        log.warning("websocket join failed: %s", exc)
-        await _refuse(s, ws, Refused(Internal("try again shortly"), CloseCode.INTERNAL,
-                                     "internal"))
-    except Refused as refused:
-        await _refuse(s, ws, refused)
+    except gateway.JOIN_FAILURES as exc:
+        await _refuse(s, ws, gateway.refusal(exc))
     finally:
         gateway.count_leave(s, conn, ws.close_code)
     return ws
