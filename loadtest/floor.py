@@ -153,7 +153,7 @@ def run_floor(ns: argparse.Namespace) -> int:
     return 0 if result["bytes_received"] == result["bytes_expected"] else 1
 
 
-if __name__ == "__main__":  # the reading side, started by run_floor
+if __name__ == "__main__":  # the reading side, started by _measure
     if len(sys.argv) == 4 and sys.argv[1] == "--read":
         socket.setdefaulttimeout(None)
         print(_run(_read(int(sys.argv[2]), int(sys.argv[3]))), flush=True)
