@@ -239,13 +239,11 @@ async def spawn(
         cmd = [py, "-m", "live_server", "serve", "--host", LOOPBACK, "--port", str(port)]
         if workers > 1:
             cmd += ["--workers", str(workers)]
-        ready_path = "/readyz"
     elif kind == "sio":
         cmd = [
             py, "-m", "loadtest.peers", "--host", LOOPBACK, "--port", str(port),
             "--redis-url", valkey_url, f"--secret={secret}", "--workers", str(workers),
         ]
-        ready_path = "/readyz"
     else:
         raise ValueError(f"unknown server kind {kind!r}")
     log_path = str(Path(workdir) / "server.log")
@@ -265,7 +263,7 @@ async def spawn(
         log_path=log_path,
     )
     try:
-        await wait_ready(url, proc, ready_path, ready_timeout)
+        await wait_ready(url, proc, "/readyz", ready_timeout)
     except BaseException:
         tail = ""
         with contextlib.suppress(OSError):
