@@ -210,7 +210,6 @@ async def spawn(
     workers: int = 1,
     env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
-    python: str | None = None,
     cwd: str | None = None,
 ) -> Spawned:
     """Start our server (`kind="live"`) or the Socket.IO peer (`kind="sio"`) with a new Valkey.
@@ -223,7 +222,7 @@ async def spawn(
     valkey, valkey_url = await start_valkey(workdir)
     port = free_port()
     secret = secrets.token_urlsafe(24)
-    py = python or sys.executable
+    py = sys.executable
     child_env = dict(os.environ)
     child_env.update(
         {
