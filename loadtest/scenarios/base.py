@@ -35,6 +35,9 @@ class Scenario:
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = params
+        #: What `drive` hands to `judge` (read-backs, ids): kept out of `params`, which the
+        #: report prints, so a run that fails before `judge` does not dump them there.
+        self.state: dict[str, Any] = {}
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:

@@ -106,7 +106,6 @@ class FlashSale(Scenario):
             raise ValueError("flash-sale runs against live_server only")
         await connect_all(run)
         pid = await self._stage(run)
-        self.params["_pid"] = pid
         run.set_phase("buy")
         await run.mark("measure_start")
         rate = float(self.params.get("buy_rate") or 0.0)
@@ -118,14 +117,13 @@ class FlashSale(Scenario):
         run.set_phase("verify")
         base = run.target.url
         creator = creator_token(run.target.secret)
-        self.params["_orders"] = await api.call(
+        self.state["orders"] = await api.call(
             "GET", f"{base}/api/rooms/{run.room}/orders?limit=5000", creator)
-        self.params["_view"] = await product_view(run, pid)
+        self.state["view"] = await product_view(run, pid)
 
     async def judge(self, run: Run) -> None:
-        orders = (self.params.pop("_orders", None) or {}).get("orders") or []
-        view = self.params.pop("_view", None) or {}
-        self.params.pop("_pid", None)
+        orders = (self.state.get("orders") or {}).get("orders") or []
+        view = self.state.get("view") or {}
         start, end = run.marks.get("measure_start"), run.marks.get("measure_end")
         if start is None or end is None:
             return

@@ -62,7 +62,7 @@ class Hearts(Scenario):
     async def drive(self, run: Run) -> None:
         await connect_all(run)
         before = await api.room_hearts(run.target.url, run.room)
-        self.params["_before"] = before
+        self.state["before"] = before
         run.set_phase("hearts")
         await run.mark("measure_start")
         await run.call("send", run.duration + 30.0, role="talker", rate=self.frame_rate,
@@ -73,11 +73,11 @@ class Hearts(Scenario):
         # A few ticks for the last counters event to go out.
         await asyncio.sleep(max(0.5, 5 * run.tick_ms / 1000.0))
         await run.mark("measure_end")
-        self.params["_after"] = await api.room_hearts(run.target.url, run.room)
+        self.state["after"] = await api.room_hearts(run.target.url, run.room)
 
     async def judge(self, run: Run) -> None:
-        before = self.params.pop("_before", None)
-        after = self.params.pop("_after", None)
+        before = self.state.get("before")
+        after = self.state.get("after")
         end, start, sent_m = (run.marks.get(k) for k in ("measure_end", "measure_start", "sent"))
         if end is None or start is None or sent_m is None:
             return

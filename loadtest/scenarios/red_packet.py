@@ -131,13 +131,13 @@ class RedPacketStorm(Scenario):
         await run.call("wait_replies", 60.0, wait_s=30.0)
         await run.mark("measure_end")
         run.set_phase("verify")
-        self.params["_views"], self.params["_after"] = await read_back(run, ids)
-        self.params["_funds"] = funds
+        self.state["views"], self.state["after"] = await read_back(run, ids)
+        self.state["funds"] = funds
 
     async def judge(self, run: Run) -> None:
-        views = self.params.pop("_views", None) or []
-        funds = int(self.params.pop("_funds", 0))
-        after = int(self.params.pop("_after", 0))
+        views = self.state.get("views") or []
+        funds = int(self.state.get("funds", 0))
+        after = int(self.state.get("after", 0))
         start, end = run.marks.get("measure_start"), run.marks.get("measure_end")
         if start is None or end is None:
             return

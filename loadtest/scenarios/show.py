@@ -58,8 +58,7 @@ async def _hearts(show: Show, run: Run, seconds: float) -> None:
 @segment("pinned-product")
 async def _pinned(show: Show, run: Run, seconds: float) -> None:
     pid = await shelve_product(run, 100, pin=True)
-    show.params["_pinned_pid"] = pid
-    show.params["_pinned_view"] = await product_view(run, pid)
+    show.state["pinned_view"] = await product_view(run, pid)
 
 
 @segment("flash-sale")
@@ -70,7 +69,7 @@ async def _flash_sale(show: Show, run: Run, seconds: float) -> None:
     await start_sale(run, pid, units)
     await run.call("buy_once", 30.0, role="talker", product_id=pid)
     await run.call("wait_replies", 30.0, wait_s=10.0)
-    show.params["_sale"] = {"units": units, "view": await product_view(run, pid)}
+    show.state["sale"] = {"units": units, "view": await product_view(run, pid)}
 
 
 @segment("red-packet-storm")
@@ -81,7 +80,7 @@ async def _red_packets(show: Show, run: Run, seconds: float) -> None:
     await run.call("grab_all", 30.0, role="talker", packet_ids=ids)
     await run.call("wait_replies", 30.0, wait_s=10.0)
     views, after = await read_back(run, ids)
-    show.params["_packets"] = {"shares": shares, "views": views, "funds": funds, "after": after}
+    show.state["packets"] = {"shares": shares, "views": views, "funds": funds, "after": after}
 
 
 @register
@@ -174,12 +173,11 @@ class Show(Scenario):
         }
         run.check("no failures", int(end.tally.get("failed", 0)) == 0,
                   f"{end.tally.get('failed', 0)} failed {end.tally.get('fail_reasons', {})}")
-        pinned = self.params.pop("_pinned_view", None)
-        self.params.pop("_pinned_pid", None)
+        pinned = self.state.get("pinned_view")
         if pinned is not None:
             run.check("product pinned", bool(pinned.get("pinned")),
                       f"pinned={pinned.get('pinned')}")
-        sale = self.params.pop("_sale", None)
+        sale = self.state.get("sale")
         if sale is not None:
             accepted = int((end.tally.get("accepted") or {}).get("buy", 0))
             left = sale["view"].get("stock_left")
@@ -187,7 +185,7 @@ class Show(Scenario):
                                                  "stock_left": left}
             run.check("flash sale sold out exactly", accepted == sale["units"] and left == 0,
                       f"{accepted} reserved of {sale['units']}, stock left {left}")
-        packets = self.params.pop("_packets", None)
+        packets = self.state.get("packets")
         if packets is not None:
             grabs = int((end.tally.get("accepted") or {}).get("grab", 0))
             grabbed = money_checks(run, packets["views"], packets["funds"], packets["after"],
