@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 
 class Transport(Protocol):
@@ -39,7 +40,7 @@ class Conn:
     # events that arrived while the connection was joining: (seq or None, raw event)
     held: list[tuple[int | None, bytes]] = dataclasses.field(default_factory=list)
     # set by the gateway so the hub can ask the handler to close the websocket properly
-    on_kick: Any = None
+    on_kick: Callable[[int, str], None] | None = None
     # loop time anything (a frame, a pong) last came from the client
     seen_at: float = dataclasses.field(default_factory=lambda: asyncio.get_running_loop().time())
     # set when a close was asked for from outside (ban, shutdown); done when the socket is gone
