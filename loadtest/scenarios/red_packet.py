@@ -147,19 +147,17 @@ class RedPacketStorm(Scenario):
         grabbers = sum(run.role_counts("talker"))
         attempts = grabbers * len(views)
         expected = min(self.shares, grabbers) * len(views)
-        records = [v.get("record") or [] for v in views]
-        grabbed = sum(r["amount"] for rec in records for r in rec)
-        run.figures["red_packet_storm"] = {
+        figures = run.figures["red_packet_storm"] = {
             "grabbers": grabbers, "packets": len(views), "shares": self.shares,
             "grabs_sent": sent, "grabs": accepted, "refusals": rejected,
             "grabs_per_s": round(accepted / span, 1),
             "grabs_answered_per_s": round((accepted + sum(rejected.values())) / span, 1),
             "reply_ms_p50": p50, "reply_ms_p99": p99,
-            "claims_read_back": sum(len(rec) for rec in records),
-            "creator_before": funds, "creator_after": after, "grabbed_cents": grabbed,
+            "claims_read_back": sum(len(v.get("record") or []) for v in views),
+            "creator_before": funds, "creator_after": after,
         }
         run.check("every grab answered", accepted + sum(rejected.values()) == attempts,
                   f"{accepted} grabbed + {sum(rejected.values())} refused of {attempts}")
         run.check("losers told none left", set(rejected) <= {"none_left"},
                   f"refusals {rejected}")
-        money_checks(run, views, funds, after, accepted, expected)
+        figures["grabbed_cents"] = money_checks(run, views, funds, after, accepted, expected)
