@@ -45,11 +45,7 @@ def parse_upgrade(head: bytes, path_prefix: str) -> Upgrade | None:
     """The upgrade in a request head (without the final blank line), or None for anything that is
     not a well-formed ``GET`` websocket upgrade under ``path_prefix``: aiohttp then handles it,
     with its own answers for malformed requests."""
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-        return None
-    lines = text.split("\r\n")
+    lines = head.decode("latin-1").split("\r\n")  # latin-1 decodes every byte
     parts = lines[0].split(" ")
     if len(parts) != 3 or parts[0] != "GET" or parts[2] != "HTTP/1.1":
         return None
