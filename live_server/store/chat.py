@@ -122,11 +122,6 @@ class ChatStore:
             words, action = await pipe.execute()
         return sorted(w.decode() for w in words), (action or b"").decode()
 
-    async def chat_per_minute(self, room_id: str, now: int) -> int:
-        """Messages in the last whole minute (the current one is still filling up)."""
-        raw = await self.core.client.get(self.keys.room(room_id).chat_minute(now // 60000 - 1))
-        return int(raw or 0)
-
     # Reports and the moderation log (global streams, read by ops) ------------------------
 
     async def add_report(self, record: Json) -> str:

@@ -35,8 +35,15 @@ class MediaStore:
         self.ttl_ms = home_ttl_ms
 
     async def home(self, room_id: str) -> MediaHome | None:
-        raw = await self.core.client.get(self.keys.media_home(room_id))
-        return MediaHome.parse(raw) if raw else None
+        return (await self.homes([room_id]))[0]
+
+    async def homes(self, room_ids: list[str]) -> list[MediaHome | None]:
+        """Each room's media home, in one pipeline (the keys are in the rooms' own slots)."""
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                pipe.get(self.keys.media_home(room_id))
+            raw = await pipe.execute()
+        return [MediaHome.parse(value) if value else None for value in raw]
 
     async def claim(self, room_id: str, process_id: str, url: str,
                     codecs: dict[str, str]) -> MediaHome | None:

@@ -20,12 +20,18 @@ from live_server.store.core import StoreCore, text
 from live_server.store.shelf import snapshot_fields
 
 
+def live_presence(online: dict[bytes, bytes], seen: dict[bytes, bytes], now: int,
+                  ttl_ms: int) -> dict[str, int]:
+    """Online per process, counting only processes seen within ``ttl_ms``."""
+    return {
+        proc.decode(): int(count) for proc, count in online.items()
+        if int(seen.get(proc, b"0")) >= now - ttl_ms
+    }
+
+
 def online_total(online: dict[bytes, bytes], seen: dict[bytes, bytes], now: int,
                  ttl_ms: int) -> int:
-    return sum(
-        int(count) for proc, count in online.items()
-        if int(seen.get(proc, b"0")) >= now - ttl_ms
-    )
+    return sum(live_presence(online, seen, now, ttl_ms).values())
 
 
 class RoomStore:
@@ -177,6 +183,13 @@ class RoomStore:
         return (await self.counters_many([room_id], now))[room_id]
 
     async def counters_many(self, room_ids: list[str], now: int) -> dict[str, Json]:
+        return {rid: figures["counters"]
+                for rid, figures in (await self.figures_many(room_ids, now)).items()}
+
+    async def figures_many(self, room_ids: list[str], now: int) -> dict[str, Json]:
+        """Per room, in one pipeline: its counters, online per live process (``processes``)
+        and chat messages in the last whole minute (``chat_per_min``)."""
+        minute = now // 60000 - 1  # the current minute is still filling up
         async with self.core.client.pipeline(transaction=False) as pipe:
             for rid in room_ids:
                 k = self.keys.room(rid)
@@ -184,27 +197,21 @@ class RoomStore:
                 pipe.hgetall(k.online)
                 pipe.hgetall(k.online_seen)
                 pipe.pfcount(k.unique)
+                pipe.get(k.chat_minute(minute))
             raw = await pipe.execute()
         out: dict[str, Json] = {}
         for i, rid in enumerate(room_ids):
-            (hearts, peak, chat), online, seen, unique = raw[i * 4:(i + 1) * 4]
+            (hearts, peak, chat), online, seen, unique, per_min = raw[i * 5:(i + 1) * 5]
+            processes = live_presence(online, seen, now, self.process_ttl_ms)
             out[rid] = {
-                "online": online_total(online, seen, now, self.process_ttl_ms),
-                "hearts": int(hearts or 0), "unique": int(unique), "peak": int(peak or 0),
-                "chat": int(chat or 0),
+                "counters": {
+                    "online": sum(processes.values()), "hearts": int(hearts or 0),
+                    "unique": int(unique), "peak": int(peak or 0), "chat": int(chat or 0),
+                },
+                "processes": processes,
+                "chat_per_min": int(per_min or 0),
             }
         return out
-
-    async def presence_by_process(self, room_id: str, now: int) -> dict[str, int]:
-        k = self.keys.room(room_id)
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(k.online)
-            pipe.hgetall(k.online_seen)
-            online, seen = await pipe.execute()
-        return {
-            proc.decode(): int(count) for proc, count in online.items()
-            if int(seen.get(proc, b"0")) >= now - self.process_ttl_ms
-        }
 
     async def top_fans(self, room_id: str, creator_id: str, limit: int) -> list[Json]:
         """The room's top fans: the most intimacy toward its creator (a zset in the creator's

@@ -22,18 +22,14 @@ async def ops_rooms(request: web.Request) -> web.Response:
     now = now_ms()
     limit = int_query(request, "limit", 200, 1, 1000)
     rooms = await s.room_store.many(await s.room_store.live_ids(limit))
-    counters = await s.room_store.counters_many([r.id for r in rooms], now)
-    media = request.app[MEDIA]
-    presence, rates, homes = await asyncio.gather(
-        asyncio.gather(*(s.room_store.presence_by_process(r.id, now) for r in rooms)),
-        asyncio.gather(*(s.chat_store.chat_per_minute(r.id, now) for r in rooms)),
-        asyncio.gather(*(media.store.home(r.id) for r in rooms)),
-    )
+    ids = [r.id for r in rooms]
+    figures, homes = await asyncio.gather(s.room_store.figures_many(ids, now),
+                                          request.app[MEDIA].store.homes(ids))
     out = [
-        {**r.public(), "counters": counters[r.id], "processes": procs, "chat_per_min": rate,
+        {**r.public(), **figures[r.id],
          "video": ({"publishing": True, "codecs": home.codecs, "home": home.url}
                    if home is not None else {"publishing": False})}
-        for r, procs, rate, home in zip(rooms, presence, rates, homes, strict=True)
+        for r, home in zip(rooms, homes, strict=True)
     ]
     return json({"rooms": out, "processes": await s.presence.processes(now)})
 
