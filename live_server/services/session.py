@@ -77,7 +77,8 @@ class Session:
         room, snap, seq = found
         self.room = shared(room)
         # by intimacy toward the creator: in the creator's slot, so not in the snapshot script
-        snap["top_fans"] = await self.room_store.top_fans(room.id, room.creator_id, 10)
+        snap["top_fans"] = await self.room_store.top_fans(room.id, room.creator_id,
+                                                          self.settings.fans.top)
         snap["me"]["moderator"] = self.moderator
         snap["server_time"] = now_ms()  # for countdowns: the client's clock may be off
         return snap, seq
