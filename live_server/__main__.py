@@ -165,7 +165,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Recompute every wallet and red packet from the ledger; exit 1 on any mismatch."""
-    from live_server.services.money import audit
+    from live_server.services.wallets import audit
     from live_server.store.core import StoreCore, connect
     from live_server.store.keys import Keys
     from live_server.store.money import MoneyStore

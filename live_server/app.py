@@ -52,7 +52,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
         services.scheduler.start()
         services.packet_clock.start()
         chat = services.chat
-        money = services.money
+        red_packets = services.red_packets
         hub = services.hub
 
         def on_room_event(room_id: str, ev: dict[str, Any]) -> None:
@@ -60,7 +60,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
             if kind == "keywords_updated":
                 chat.forget_keywords(room_id)
             elif kind in ("red_packet", "red_packet_opened", "red_packet_finished"):
-                money.forget_keyword_packets(room_id)
+                red_packets.forget_keyword_packets(room_id)
             elif kind == "user_banned":
                 uid = (ev.get("data") or {}).get("user_id")
                 for conn in hub.conns_of(room_id, str(uid)):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
+from typing import Protocol
 
 from live_server.auth import Identity, is_moderator, require_moderator, require_user
 from live_server.config import Settings
@@ -26,18 +27,31 @@ KEYWORD_CACHE_S = 5.0
 BADGE_CACHE_S = 5.0  # a sender's fan level and club membership, per (room, user)
 
 
+class ChatListener(Protocol):
+    """Told of every chat message once it is stored (red packet keywords, intimacy)."""
+
+    async def note_chat(self, room: Room, user_id: str, text: str) -> None: ...
+
+
+class FanBadges(Protocol):
+    """Where a sender's badge on their chat messages comes from (the fans service)."""
+
+    async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:
+        """(fan level, fan-club member) of ``user_id`` toward ``creator_id``."""
+        ...
+
+
 class ChatService:
     def __init__(self, settings: Settings, rooms: RoomStore, chat: ChatStore,
-                 log: ModerationLog) -> None:
+                 log: ModerationLog, *, badges: FanBadges,
+                 listeners: Sequence[ChatListener] = ()) -> None:
         self.settings = settings
         self.rooms = rooms
         self.chat = chat
         self.log = log
+        self.badges = badges
+        self.listeners = tuple(listeners)  # in order, each awaited before the reply
         self._global_words = keyword_set(settings.chat.global_keywords)
-        # told of every chat message sent (room, user, text): red packet keywords, intimacy
-        self.on_message: Callable[[Room, str, str], Awaitable[None]] | None = None
-        # (creator, user) → (fan level, fan-club member), for the chat event (set by the container)
-        self.fan_badge: Callable[[str, str], Awaitable[tuple[int, bool]]] | None = None
         self._badges: dict[tuple[str, str], tuple[int, bool, float]] = {}
         # room → (words, action, fetched at): refreshed on keywords_updated and every few s
         self._keywords: dict[str, tuple[frozenset[str], str, float]] = {}
@@ -57,11 +71,11 @@ class ChatService:
         return cached[0], cached[1]
 
     async def _badge(self, room: Room, uid: str) -> tuple[int, bool]:
-        if self.fan_badge is None or uid == room.creator_id:
+        if uid == room.creator_id:
             return 0, False
         cached = self._badges.get((room.id, uid))
         if cached is None or time.monotonic() - cached[2] > BADGE_CACHE_S:
-            level, member = await self.fan_badge(room.creator_id, uid)
+            level, member = await self.badges.badge(room.creator_id, uid)
             cached = (level, member, time.monotonic())
             if len(self._badges) > 10000:
                 self._badges.clear()
@@ -84,8 +98,8 @@ class ChatService:
             burst=self.settings.chat.burst, moderator=is_moderator(who, room.creator_id),
             score=self.settings.chat.score_per_message,
         )
-        if self.on_message is not None:
-            await self.on_message(room, uid, clean)
+        for listener in self.listeners:
+            await listener.note_chat(room, uid, clean)
         return {"seq": seq, "masked": filtered.masked}
 
     async def _room_for_mod(self, who: Identity, room_id: str) -> tuple[Room, str]:

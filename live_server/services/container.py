@@ -13,10 +13,12 @@ from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
 from live_server.services.audit import ModerationLog
 from live_server.services.chat import ChatService
-from live_server.services.money import MoneyService, PacketClock
+from live_server.services.fans import FanService
 from live_server.services.orders import OrderService
+from live_server.services.red_packets import PacketClock, RedPacketService
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
+from live_server.services.wallets import WalletService
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.keys import Keys
@@ -47,7 +49,9 @@ class Services:
     shelf: ShelfService
     orders: OrderService
     scheduler: Scheduler
-    money: MoneyService
+    wallets: WalletService
+    fans: FanService
+    red_packets: RedPacketService
     packet_clock: PacketClock
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
@@ -78,22 +82,21 @@ class Services:
                     tick_ms=settings.realtime.tick_ms,
                     heartbeat_ms=settings.server.process_heartbeat_ms,
                     ping_s=settings.ws.heartbeat_s, info=info)
+        money_store = MoneyStore(core, history_max=settings.history.max_events,
+                                 recent_max=settings.money.recent_entries)
+        fans = FanService(settings, room_store, money_store)
+        red_packets = RedPacketService(settings, room_store, money_store, fans)
         modlog = ModerationLog(chat_store)
         rooms = RoomService(settings, room_store, modlog)
-        chat = ChatService(settings, room_store, chat_store, modlog)
+        chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
+                           listeners=(red_packets, fans))
         shelf_store = ShelfStore(core, history_max=settings.history.max_events,
                                  order_stream_max=settings.shelf.order_stream_max)
         order_store = OrderStore(core, history_max=settings.history.max_events,
                                  order_stream_max=settings.shelf.order_stream_max)
-        money = MoneyService(settings, room_store, MoneyStore(
-            core, history_max=settings.history.max_events,
-            recent_max=settings.money.recent_entries))
-        chat.on_message = money.note_chat
-        chat.fan_badge = money.badge
-        node.on_hearts = money.note_hearts
-        node.on_watch = money.note_watch
-        orders = OrderService(settings, room_store, order_store)
-        orders.on_paid = money.note_paid
+        node.on_hearts = fans.note_hearts
+        node.on_watch = fans.note_watch
+        orders = OrderService(settings, room_store, order_store, listeners=(fans,))
         return cls(settings=settings, metrics=metrics, client=client, core=core,
                    room_store=room_store, chat_store=chat_store, presence=presence, hub=hub,
                    node=node, rooms=rooms, chat=chat, modlog=modlog, shelf_store=shelf_store,
@@ -102,8 +105,9 @@ class Services:
                    orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,
                                        settings.shelf.scheduler_interval_ms),
-                   money=money,
-                   packet_clock=PacketClock(money, settings.money.scheduler_interval_ms))
+                   wallets=WalletService(settings, money_store), fans=fans,
+                   red_packets=red_packets,
+                   packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms))
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -11,7 +11,7 @@ import io
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Protocol
 
 from live_server.auth import Identity, require_creator, require_user
@@ -83,15 +83,21 @@ CSV_FIELDS = ("id", "created_at", "updated_at", "state", "buyer", "product_id", 
               "payment_ref")
 
 
+class PaymentListener(Protocol):
+    """Told of every order that became paid (intimacy toward the room's creator)."""
+
+    async def note_paid(self, order: Json) -> None: ...
+
+
 class OrderService:
-    def __init__(self, settings: Settings, rooms: RoomStore, orders: OrderStore) -> None:
+    def __init__(self, settings: Settings, rooms: RoomStore, orders: OrderStore, *,
+                 listeners: Sequence[PaymentListener] = ()) -> None:
         self.settings = settings
         self.rooms = rooms
         self.store = orders
         self.provider: PaymentProvider = (
             DevProvider() if settings.payments.provider == "dev" else WebhookProvider())
-        # told of every order that became paid (the order): intimacy toward the room's creator
-        self.on_paid: Callable[[Json], Awaitable[None]] | None = None
+        self.listeners = tuple(listeners)
 
     async def _order(self, order_id: str) -> Json:
         order = await self.store.get(order_id)
@@ -131,11 +137,12 @@ class OrderService:
                                                   reference=reference)
         if not done:
             raise InvalidState("the reservation expired before the payment", state="expired")
-        if action == "pay" and self.on_paid is not None:
-            try:
-                await self.on_paid(order)
-            except Exception:  # the order is paid either way
-                log.warning("paid-order hook failed", exc_info=True)
+        if action == "pay":
+            for listener in self.listeners:
+                try:
+                    await listener.note_paid(order)
+                except Exception:  # the order is paid either way
+                    log.warning("paid-order listener failed", exc_info=True)
         return order
 
     async def cancel(self, who: Identity, order_id: str) -> Json:

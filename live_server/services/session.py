@@ -30,7 +30,7 @@ from live_server.realtime.conn import Conn
 from live_server.realtime.frames import batch_payload, text_frame
 from live_server.realtime.node import Node
 from live_server.services.chat import ChatService
-from live_server.services.money import MoneyService
+from live_server.services.red_packets import RedPacketService
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import ShelfService
 from live_server.store.presence import PresenceStore
@@ -62,7 +62,7 @@ class Session:
     on_error: Callable[[str], None]
     on_op: Callable[[str], None]
     shelf: ShelfService
-    money: MoneyService
+    red_packets: RedPacketService
 
     @property
     def moderator(self) -> bool:
@@ -269,4 +269,4 @@ async def _pin(s: Session, msg: Json) -> Json:
 async def _grab(s: Session, msg: Json) -> Json:
     if "packet_id" not in msg:
         raise MissingField("'packet_id' is required")
-    return await s.money.grab(s.who, msg["packet_id"], s.room.id)
+    return await s.red_packets.grab(s.who, msg["packet_id"], s.room.id)

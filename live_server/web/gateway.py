@@ -2,9 +2,8 @@
 socket: who is it (token in the query or a first ``auth`` frame), may it enter this room, the
 connection and session objects, and the counting of joins and closes.
 
-Two front ends use it: the lean gateway (``web.lean``), which owns sockets that opened with the
-upgrade, and aiohttp's handler (``web.ws``) for an upgrade that arrives on a keep-alive
-connection that already carried HTTP requests.
+The room socket (``web.room_socket``) calls it, whichever code read the upgrade (the front door
+or aiohttp's handler in ``web.ws``).
 """
 
 from __future__ import annotations
@@ -18,7 +17,16 @@ from redis.exceptions import RedisError
 
 from live_server.auth import GUEST, Identity, verify
 from live_server.domain.rooms import Room, shared
-from live_server.errors import CloseCode, Internal, InvalidField, LiveError, NotFound, Unauthorized
+from live_server.errors import (
+    Banned,
+    CloseCode,
+    GuestsNotAllowed,
+    Internal,
+    InvalidField,
+    LiveError,
+    NotFound,
+    Unauthorized,
+)
 from live_server.protocol import get_str, loads_object
 from live_server.realtime.conn import Conn, Transport
 from live_server.services.container import Services
@@ -95,12 +103,10 @@ async def admit(s: Services, room_id: str, who: Identity) -> Room:
     if room is None:
         raise Refused(NotFound("no such room"), CloseCode.ROOM_NOT_FOUND, "room_not_found")
     if who.is_guest and not room.allow_guests:
-        raise Refused(LiveError("log in to watch this room", code="guests_not_allowed",
-                                status=403),
-                      CloseCode.GUESTS_NOT_ALLOWED, "guests_not_allowed")
+        raise Refused(GuestsNotAllowed("log in to watch this room"),
+                      CloseCode.GUESTS_NOT_ALLOWED, GuestsNotAllowed.code)
     if banned:
-        raise Refused(LiveError("you are banned from this room", code="banned", status=403),
-                      CloseCode.BANNED, "banned")
+        raise Refused(Banned("you are banned from this room"), CloseCode.BANNED, Banned.code)
     return shared(room)
 
 
@@ -124,7 +130,8 @@ def session_for(s: Services, who: Identity, room: Room, transport: Transport) ->
                 role=who.role)
     return Session(settings=s.settings, who=who, room=room, conn=conn, node=s.node,
                    rooms=s.rooms, chat=s.chat, room_store=s.room_store, presence=s.presence,
-                   on_error=s.count_error, on_op=s.count_request, shelf=s.shelf, money=s.money)
+                   on_error=s.count_error, on_op=s.count_request, shelf=s.shelf,
+                   red_packets=s.red_packets)
 
 
 def tune_socket(s: Services, transport: Any) -> None:

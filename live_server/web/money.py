@@ -12,7 +12,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/me/wallet")
 async def wallet(request: web.Request) -> web.Response:
-    return json(await services(request).money.wallet(identity(request)))
+    return json(await services(request).wallets.wallet(identity(request)))
 
 
 @routes.post("/api/dev/wallet/topup")
@@ -20,12 +20,12 @@ async def topup(request: web.Request) -> web.Response:
     s = services(request)
     data = await body(request)
     amount = get_int(data, "amount", lo=1, hi=s.settings.money.max_topup_cents)
-    return json(await s.money.topup(identity(request), amount))
+    return json(await s.wallets.topup(identity(request), amount))
 
 
 @routes.post("/api/rooms/{room_id}/red-packets")
 async def launch(request: web.Request) -> web.Response:
-    svc = services(request).money
+    svc = services(request).red_packets
     result = await svc.launch(identity(request), request.match_info["room_id"],
                               await body(request))
     return json(result, status=201)
@@ -34,20 +34,20 @@ async def launch(request: web.Request) -> web.Response:
 @routes.get("/api/rooms/{room_id}/red-packets")
 async def room_packets(request: web.Request) -> web.Response:
     identity(request)
-    found = await services(request).money.room_packets(request.match_info["room_id"])
+    found = await services(request).red_packets.room_packets(request.match_info["room_id"])
     return json({"packets": found})
 
 
 @routes.get("/api/red-packets/{packet_id}")
 async def packet(request: web.Request) -> web.Response:
-    return json(await services(request).money.view(identity(request),
-                                                   request.match_info["packet_id"]))
+    return json(await services(request).red_packets.view(identity(request),
+                                                         request.match_info["packet_id"]))
 
 
 @routes.post("/api/red-packets/{packet_id}/grab")
 async def grab(request: web.Request) -> web.Response:
-    return json(await services(request).money.grab(identity(request),
-                                                   request.match_info["packet_id"]))
+    return json(await services(request).red_packets.grab(identity(request),
+                                                         request.match_info["packet_id"]))
 
 
 def _creator(request: web.Request) -> str:
@@ -56,20 +56,20 @@ def _creator(request: web.Request) -> str:
 
 @routes.get("/api/creators/{creator_id}/fans")
 async def fans(request: web.Request) -> web.Response:
-    return json(await services(request).money.fans(identity(request), _creator(request)))
+    return json(await services(request).fans.fans(identity(request), _creator(request)))
 
 
 @routes.post("/api/creators/{creator_id}/follow")
 async def follow(request: web.Request) -> web.Response:
-    return json(await services(request).money.follow(identity(request), _creator(request), True))
+    return json(await services(request).fans.follow(identity(request), _creator(request), True))
 
 
 @routes.delete("/api/creators/{creator_id}/follow")
 async def unfollow(request: web.Request) -> web.Response:
-    return json(await services(request).money.follow(identity(request), _creator(request),
-                                                     False))
+    return json(await services(request).fans.follow(identity(request), _creator(request),
+                                                    False))
 
 
 @routes.post("/api/creators/{creator_id}/fan-club")
 async def join_club(request: web.Request) -> web.Response:
-    return json(await services(request).money.join_club(identity(request), _creator(request)))
+    return json(await services(request).fans.join_club(identity(request), _creator(request)))

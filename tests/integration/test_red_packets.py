@@ -11,7 +11,7 @@ from typing import Any
 
 from live_server.auth import Identity
 from live_server.config import INTIMACY_SOURCES
-from live_server.services.money import audit
+from live_server.services.wallets import audit
 from live_server.web.keys import SERVICES
 from tests.conftest import ROOT, LiveApp, token
 from tests.helpers import Viewer
@@ -41,7 +41,7 @@ async def grab(live: LiveApp, pid: str, user: str) -> tuple[int, Any]:
 
 
 async def assert_audit_clean(live: LiveApp) -> None:
-    report = await audit(live.client.app[SERVICES].money.money)
+    report = await audit(live.client.app[SERVICES].wallets.money)
     assert report.mismatches == [], report.mismatches
 
 
@@ -173,7 +173,7 @@ async def test_expiry_refunds_the_remainder_exactly_once(live: LiveApp) -> None:
     packet = made["packet"]
     for user in ("a1", "a2", "a3"):
         assert (await grab(live, packet["id"], user))[0] == 200
-    svc = live.client.app[SERVICES].money
+    svc = live.client.app[SERVICES].red_packets
     later = packet["expires_at"] + 1
     results = await asyncio.gather(*(svc.tick(packet["id"], later) for _ in range(25)))
     assert results.count("expired") == 1
@@ -228,7 +228,7 @@ async def test_audit_reports_a_tampered_balance_and_exits_non_zero(live: LiveApp
                               capture_output=True, text=True, timeout=60)
     clean = await asyncio.to_thread(run_audit)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    money = live.client.app[SERVICES].money.money
+    money = live.client.app[SERVICES].wallets.money
     await money.core.client.hincrby(money.keys.balances, "vic", 1)  # money out of nowhere
     dirty = await asyncio.to_thread(run_audit)
     assert dirty.returncode == 1
@@ -299,7 +299,7 @@ async def test_intimacy_points_from_chat_grabs_and_the_club_capped_per_day(
     status, card = await live.call("GET", "/api/creators/alice/fans", "alice", "creator")
     assert card["top"] == [{"user": "vic", "intimacy": 11}] and card["intimacy"] == 0
     # the next day has fresh caps
-    money = live.client.app[SERVICES].money
+    money = live.client.app[SERVICES].fans
     tomorrow = money.day() + 1
     assert await money.earn("alice", "vic", "chat", now=tomorrow * 86_400_000) == 2
     await vic.close()
@@ -312,7 +312,7 @@ async def test_each_intimacy_source_stops_at_its_daily_cap_and_resumes_the_next_
     for source in INTIMACY_SOURCES:
         fans |= {f"{source}_points": 2, f"{source}_daily_cap": 5}
     live = await live_app_factory(fans=fans)
-    money = live.client.app[SERVICES].money
+    money = live.client.app[SERVICES].fans
     hour = 3_600_000
     morning = 20_000 * 24 * hour + 10 * hour        # 10:00 UTC, day n (from 06:00)
     before_next = morning + 20 * hour - 1           # 05:59:59.999 the next calendar day: still n

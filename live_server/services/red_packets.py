@@ -1,0 +1,171 @@
+"""Red packets: launching and grabbing them, keyword packets, and their clock.
+
+A creator launches a packet in their room (its total leaves their wallet at once); viewers
+grab shares. Conditions (followers, fan club, keyword) and the countdown are checked by the
+grab script; the ``PacketClock`` opens packets at their time and refunds what is left when
+they expire. The room is told through guaranteed events.
+"""
+
+from __future__ import annotations
+
+import time
+
+from live_server.auth import Identity, require_creator, require_user
+from live_server.config import Settings
+from live_server.domain.redpacket import (
+    new_packet_id,
+    normalise_keyword,
+    packet_fields,
+    split_for,
+)
+from live_server.domain.rooms import Room
+from live_server.errors import Forbidden, InvalidState, NotFound
+from live_server.protocol import Json, dumps, event, is_safe_id, now_ms
+from live_server.services.fans import FanService
+from live_server.services.periodic import Periodic
+from live_server.store.money import MoneyStore
+from live_server.store.rooms import RoomStore
+
+KEYWORD_ROOMS_TTL_S = 10.0  # a missed red packet event costs at most this long
+
+
+def _packet_id(value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > 40 or not is_safe_id(value):
+        raise NotFound("no such red packet")
+    return value
+
+
+class RedPacketService:
+    def __init__(self, settings: Settings, rooms: RoomStore, money: MoneyStore,
+                 fans: FanService) -> None:
+        self.cfg = settings.money
+        self.rooms = rooms
+        self.money = money
+        self.fans = fans
+        # packet id → (room id, creator id, condition): fixed at launch, for grabs
+        self._static: dict[str, tuple[str, str, str]] = {}
+        # room id → (has keyword packets open, when read): chat is the hottest write path and
+        # almost never meets a keyword packet, so the question is not asked per message; a red
+        # packet event of the room drops the answer (forget_keyword_packets)
+        self._keyword_rooms: dict[str, tuple[bool, float]] = {}
+
+    async def launch(self, who: Identity, room_id: str, body: Json) -> Json:
+        uid = require_creator(who)
+        room = await self.rooms.require(room_id)
+        if room.creator_id != uid:
+            raise Forbidden("only the room's creator launches red packets in it")
+        if room.state == "ended":
+            raise InvalidState("the room has ended", state=room.state)
+        now = now_ms()
+        fields = packet_fields(body, max_total=self.cfg.max_packet_cents,
+                               max_shares=self.cfg.max_shares,
+                               max_duration_ms=self.cfg.max_duration_ms,
+                               max_open_delay_ms=self.cfg.max_countdown_ms, now=now)
+        packet = {"id": new_packet_id(), "room_id": room_id, "creator_id": uid,
+                  "creator_name": who.name, "created_at": now, **fields}
+        shares = split_for(fields["split"], fields["total"], fields["shares"])
+        balance = await self.money.create_packet(packet, shares, now)
+        view = await self.money.packet(packet["id"], with_record=False)
+        assert view is not None
+        seq = await self.money.room_event(room_id, dumps(event("red_packet", {
+            "packet": view, "server_time": now}, ts=now)))
+        return {"packet": view, "balance": balance, "seq": seq}
+
+    async def grab(self, who: Identity, packet_id: object, room_id: str | None = None) -> Json:
+        uid = require_user(who)
+        packet = await self._packet_fields(packet_id)
+        if room_id is not None and packet["room_id"] != room_id:
+            raise NotFound("no such red packet in this room")
+        now = now_ms()
+        follows = (packet["condition"] == "followers"
+                   and await self.fans.follows(uid, packet["creator_id"]))
+        amount, left, finished = await self.money.grab(
+            packet, uid, who.name or uid, now, self.cfg.grab_sample_every, follows)
+        if finished:
+            await self._finished(packet["id"], now)
+        await self.fans.earn(packet["creator_id"], uid, "grab", now=now)
+        return {"packet_id": packet["id"], "amount": amount, "shares_left": left}
+
+    async def view(self, who: Identity, packet_id: object) -> Json:
+        found = await self.money.packet(_packet_id(packet_id))
+        if found is None:
+            raise NotFound("no such red packet")
+        if who.user_id is not None:
+            found["mine"] = await self.money.claim(found["id"], who.user_id)
+        return found
+
+    async def room_packets(self, room_id: str) -> list[Json]:
+        await self.rooms.require(room_id)
+        return await self.money.room_packets(room_id, self.cfg.room_list_max)
+
+    async def note_chat(self, room: Room, user_id: str, text: str) -> None:
+        """A chat message was sent: if it says an open keyword packet's keyword, its sender
+        may grab that packet."""
+        if await self._keyword_packets_open(room.id):
+            await self.money.note_chat(room.id, user_id, normalise_keyword(text))
+
+    async def _keyword_packets_open(self, room_id: str) -> bool:
+        known = self._keyword_rooms.get(room_id)
+        now = time.monotonic()
+        if known is not None and now - known[1] < KEYWORD_ROOMS_TTL_S:
+            return known[0]
+        open_now = await self.money.has_keyword_packets(room_id)
+        if len(self._keyword_rooms) > 10_000:
+            self._keyword_rooms.clear()
+        self._keyword_rooms[room_id] = (open_now, now)
+        return open_now
+
+    def forget_keyword_packets(self, room_id: str) -> None:
+        """A red packet of the room was launched, opened or finished: ask again next time."""
+        self._keyword_rooms.pop(room_id, None)
+
+    async def _packet_fields(self, packet_id: object) -> Json:
+        pid = _packet_id(packet_id)
+        if pid in self._static:
+            room_id, creator_id, condition = self._static[pid]
+            return {"id": pid, "room_id": room_id, "creator_id": creator_id,
+                    "condition": condition}
+        found = await self.money.packet(pid, with_record=False)
+        if found is None:
+            raise NotFound("no such red packet")
+        if len(self._static) >= 10_000:
+            self._static.clear()
+        self._static[pid] = (found["room_id"], found["creator_id"], found["condition"])
+        return found
+
+    async def _finished(self, packet_id: str, now: int) -> None:
+        """Tell the room once: called by the one grab or clock step that finished it."""
+        view = await self.money.packet(packet_id, with_record=False)
+        if view is None:
+            return
+        await self.money.room_event(view["room_id"], dumps(event("red_packet_finished", {
+            "packet_id": packet_id, "reason": view["reason"], "luckiest": view["luckiest"],
+            "refunded": view["refunded"], "shares_left": view["shares_left"]}, ts=now)))
+
+    async def tick(self, packet_id: str, now: int) -> str:
+        what, _refund, packet = await self.money.tick(packet_id, now)
+        if what == "opened" and packet is not None:
+            await self.money.room_event(packet["room_id"], dumps(event(
+                "red_packet_opened", {"packet_id": packet_id, "expires_at":
+                                      packet["expires_at"]}, ts=now)))
+        elif what == "expired":
+            await self._finished(packet_id, now)
+        return what
+
+
+class PacketClock(Periodic):
+    """Per process: every ``money.scheduler_interval_ms``, run the packets' due clock steps
+    (open, expiry refund). Every process may do it at once: each step is a script that acts
+    only if it is still to be done (the shelf's scheduler pattern)."""
+
+    name = "packet-clock"
+
+    def __init__(self, service: RedPacketService, interval_ms: int) -> None:
+        self.service = service
+        super().__init__(interval_ms)
+
+    async def run_once(self, now: int) -> int:
+        due = await self.service.money.due(now)
+        for packet_id in due:
+            await self.service.tick(packet_id, now)
+        return len(due)

@@ -1,0 +1,114 @@
+"""Wallets: the wallet view, the development top-up, and the money audit.
+
+Every movement of money is a script that changes balances and appends to the ledger in one
+step (see ``store/money.py``); ``audit()`` is the independent check that the two agree: it
+recomputes every balance and every red packet from the ledger alone (``live-server audit``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+
+from orjson import loads
+
+from live_server.auth import Identity, require_user
+from live_server.config import Settings
+from live_server.errors import Forbidden, InvalidField
+from live_server.protocol import Json, now_ms
+from live_server.store.money import MoneyStore
+
+
+class WalletService:
+    def __init__(self, settings: Settings, money: MoneyStore) -> None:
+        self.settings = settings
+        self.cfg = settings.money
+        self.money = money
+
+    async def wallet(self, who: Identity) -> Json:
+        uid = require_user(who)
+        balance, recent = await self.money.wallet(uid, self.cfg.recent_entries)
+        return {"user": uid, "balance": balance, "currency": self.settings.shelf.currency,
+                "entries": recent,
+                "dev_topup": self.cfg.dev_topup and not self.settings.production}
+
+    async def topup(self, who: Identity, amount: int) -> Json:
+        if not self.cfg.dev_topup or self.settings.production:
+            raise Forbidden("development top-up is off")
+        uid = require_user(who)
+        if not 1 <= amount <= self.cfg.max_topup_cents:
+            raise InvalidField(f"'amount' must be between 1 and {self.cfg.max_topup_cents}")
+        balance = await self.money.topup(uid, amount, now_ms(), "dev-" + secrets.token_hex(6))
+        return {"user": uid, "balance": balance}
+
+
+@dataclasses.dataclass
+class AuditReport:
+    entries: int = 0
+    accounts: int = 0
+    packets: int = 0
+    mismatches: list[str] = dataclasses.field(default_factory=list)
+
+
+async def audit(money: MoneyStore) -> AuditReport:
+    """Recompute every wallet and every packet from the ledger; list what disagrees."""
+    report = AuditReport()
+    users: dict[str, int] = {}
+    packets: dict[str, int] = {}
+    grabs: dict[str, dict[str, int]] = {}
+    refunds: dict[str, int] = {}
+    async for entry in money.ledger_entries():
+        report.entries += 1
+        amount = int(entry["amount"])
+        if amount <= 0:
+            report.mismatches.append(f"ledger {entry['id']}: amount {amount} is not positive")
+        for side, sign in (("from", -1), ("to", 1)):
+            kind, _, name = entry[side].partition(":")
+            if kind == "user":
+                users[name] = users.get(name, 0) + sign * amount
+            elif kind == "packet":
+                packets[name] = packets.get(name, 0) + sign * amount
+        if entry["reason"] == "grab":
+            user = entry["to"].partition(":")[2]
+            per = grabs.setdefault(entry["ref"], {})
+            if user in per:
+                report.mismatches.append(f"packet {entry['ref']}: {user} credited twice")
+            per[user] = amount
+        elif entry["reason"] == "refund":
+            refunds[entry["ref"]] = refunds.get(entry["ref"], 0) + amount
+    stored = await money.balances()
+    report.accounts = len(set(users) | set(stored))
+    for user in sorted(set(users) | set(stored)):
+        want, have = users.get(user, 0), stored.get(user, 0)
+        if want != have:
+            report.mismatches.append(f"wallet {user}: ledger says {want}, balance is {have}")
+        if have < 0:
+            report.mismatches.append(f"wallet {user}: negative balance {have}")
+    stored_packets = await money.packet_ids()
+    for pid in stored_packets:
+        report.packets += 1
+        fields, shares, claims = await money.packet_books(pid)
+        if not fields:
+            report.mismatches.append(f"packet {pid}: missing")
+            continue
+        total = int(loads(fields["json"])["total"])
+        left = int(fields["left_amt"])
+        if packets.get(pid, 0) != left:
+            report.mismatches.append(f"packet {pid}: ledger holds {packets.get(pid, 0)}, "
+                                     f"packet says {left} left")
+        if sum(shares) != left:
+            report.mismatches.append(f"packet {pid}: shares left sum to {sum(shares)}, "
+                                     f"not {left}")
+        if claims != grabs.get(pid, {}):
+            report.mismatches.append(f"packet {pid}: claims differ from the ledger's grabs")
+        refunded = refunds.get(pid, 0)
+        if sum(claims.values()) + left + refunded != total:
+            report.mismatches.append(f"packet {pid}: grabbed {sum(claims.values())} + left "
+                                     f"{left} + refunded {refunded} != total {total}")
+        if refunded != int(fields.get("refunded", "0")):
+            report.mismatches.append(f"packet {pid}: refunded twice or not recorded")
+        if any(a < 1 for a in claims.values()) or any(s < 1 for s in shares):
+            report.mismatches.append(f"packet {pid}: a share below one cent")
+    for pid in set(packets) - set(stored_packets):
+        report.mismatches.append(f"packet {pid}: in the ledger but not stored")
+    return report
