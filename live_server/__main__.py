@@ -168,7 +168,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from live_server.services.wallets import audit
     from live_server.store.core import StoreCore, connect
     from live_server.store.keys import Keys
-    from live_server.store.money import MoneyStore
+    from live_server.store.red_packets import RedPacketStore
+    from live_server.store.wallets import WalletStore
 
     settings = config.load()
     if not settings.store.url:
@@ -178,10 +179,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     async def run() -> Any:
         client = connect(settings.store.url, 2)
         try:
-            store = MoneyStore(StoreCore(client, Keys(settings.store.key_prefix)),
-                               history_max=settings.history.max_events,
-                               recent_max=settings.money.recent_entries)
-            return await audit(store)
+            core = StoreCore(client, Keys(settings.store.key_prefix))
+            recent_max = settings.money.recent_entries
+            return await audit(WalletStore(core, recent_max=recent_max),
+                               RedPacketStore(core, history_max=settings.history.max_events,
+                                              recent_max=recent_max))
         finally:
             await client.aclose()
 

@@ -21,12 +21,14 @@ from live_server.services.shelf import Scheduler, ShelfService
 from live_server.services.wallets import WalletService
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
+from live_server.store.fans import FanStore
 from live_server.store.keys import Keys
-from live_server.store.money import MoneyStore
 from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
+from live_server.store.red_packets import RedPacketStore
 from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
+from live_server.store.wallets import WalletStore
 from live_server.web.metrics import Metrics
 
 
@@ -82,10 +84,10 @@ class Services:
                     tick_ms=settings.realtime.tick_ms,
                     heartbeat_ms=settings.server.process_heartbeat_ms,
                     ping_s=settings.ws.heartbeat_s, info=info)
-        money_store = MoneyStore(core, history_max=settings.history.max_events,
-                                 recent_max=settings.money.recent_entries)
-        fans = FanService(settings, room_store, money_store)
-        red_packets = RedPacketService(settings, room_store, money_store, fans)
+        recent_max = settings.money.recent_entries
+        fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max))
+        red_packets = RedPacketService(settings, room_store, RedPacketStore(
+            core, history_max=settings.history.max_events, recent_max=recent_max), fans)
         modlog = ModerationLog(chat_store)
         rooms = RoomService(settings, room_store, modlog)
         chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
@@ -105,7 +107,8 @@ class Services:
                    orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,
                                        settings.shelf.scheduler_interval_ms),
-                   wallets=WalletService(settings, money_store), fans=fans,
+                   wallets=WalletService(settings, WalletStore(core, recent_max=recent_max)),
+                   fans=fans,
                    red_packets=red_packets,
                    packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms))
 

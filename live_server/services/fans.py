@@ -13,7 +13,7 @@ from live_server.config import Settings
 from live_server.domain.rooms import Room
 from live_server.errors import InvalidField
 from live_server.protocol import Json, now_ms
-from live_server.store.money import MoneyStore
+from live_server.store.fans import FanStore
 from live_server.store.rooms import RoomStore
 
 
@@ -24,11 +24,11 @@ def utc_day(now: int | None = None, starts_at_utc_hour: int = 0) -> int:
 
 
 class FanService:
-    def __init__(self, settings: Settings, rooms: RoomStore, money: MoneyStore) -> None:
+    def __init__(self, settings: Settings, rooms: RoomStore, store: FanStore) -> None:
         self.settings = settings
         self.cfg = settings.fans
         self.rooms = rooms
-        self.money = money
+        self.store = store
         self._creators: dict[str, str] = {}  # room id → its creator (hearts)
         # (creator, user, source, day) that reached the day's cap here: no call until tomorrow
         self._capped: set[tuple[str, str, str, int]] = set()
@@ -38,7 +38,7 @@ class FanService:
         return utc_day(now, self.cfg.day_starts_at_utc_hour)
 
     async def fans(self, who: Identity, creator_id: str, now: int | None = None) -> Json:
-        followers, members, follows, member, total, today, top = await self.money.fans_card(
+        followers, members, follows, member, total, today, top = await self.store.fans_card(
             creator_id, who.user_id, self.day(now), self.cfg.top)
         return {"creator_id": creator_id, "followers": followers, "fan_club_members": members,
                 "following": follows, "fan_club_member": member,
@@ -61,7 +61,7 @@ class FanService:
         capped = (creator_id, user_id, source, day)
         if capped in self._capped:
             return 0
-        added, _total = await self.money.add_intimacy(creator_id, user_id, points, cap, day,
+        added, _total = await self.store.add_intimacy(creator_id, user_id, points, cap, day,
                                                       source)
         if added < points:  # the cap is reached for today: later events earn nothing
             if len(self._capped) > 100_000:
@@ -70,27 +70,27 @@ class FanService:
         return added
 
     async def follows(self, user_id: str, creator_id: str) -> bool:
-        return await self.money.follows(user_id, creator_id)
+        return await self.store.follows(user_id, creator_id)
 
     async def follow(self, who: Identity, creator_id: str, on: bool) -> Json:
         uid = require_user(who)
         if uid == creator_id:
             raise InvalidField("you cannot follow yourself")
-        await self.money.follow(uid, creator_id, on)
+        await self.store.follow(uid, creator_id, on)
         return await self.fans(who, creator_id)
 
     async def join_club(self, who: Identity, creator_id: str) -> Json:
         uid = require_user(who)
         if uid == creator_id:
             raise InvalidField("you cannot join your own fan club")
-        balance = await self.money.join_club(uid, creator_id,
+        balance = await self.store.join_club(uid, creator_id,
                                              self.settings.money.fan_club_fee_cents, now_ms())
         await self.earn(creator_id, uid, "fan_club")
         return {**await self.fans(who, creator_id), "balance": balance}
 
     async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:
         """(level, fan-club member) of a user toward a creator: shown next to chat messages."""
-        points, member = await self.money.badge(creator_id, user_id)
+        points, member = await self.store.badge(creator_id, user_id)
         return self.cfg.level(points), member
 
     # What happened elsewhere -------------------------------------------------------------
@@ -114,7 +114,7 @@ class FanService:
             items += [(creator_id, uid, per * count) for uid, count in users.items()
                       if uid != creator_id and count > 0]
         if items:
-            await self.money.add_intimacy_many(items, cap, self.day(now), "heart")
+            await self.store.add_intimacy_many(items, cap, self.day(now), "heart")
 
     async def note_watch(self, by_room: dict[str, list[str]], now: int | None = None) -> None:
         """A minute watched (room → logged-in users connected): intimacy toward each room's
@@ -128,7 +128,7 @@ class FanService:
             if creator_id is not None:
                 items += [(creator_id, uid, per) for uid in users if uid != creator_id]
         if items:
-            await self.money.add_intimacy_many(items, cap, self.day(now), "watch")
+            await self.store.add_intimacy_many(items, cap, self.day(now), "watch")
 
     async def note_paid(self, order: Json) -> None:
         """An order was paid: intimacy toward the room's creator for the buyer."""

@@ -23,7 +23,7 @@ from live_server.errors import Forbidden, InvalidState, NotFound
 from live_server.protocol import Json, dumps, event, is_safe_id, now_ms
 from live_server.services.fans import FanService
 from live_server.services.periodic import Periodic
-from live_server.store.money import MoneyStore
+from live_server.store.red_packets import RedPacketStore
 from live_server.store.rooms import RoomStore
 
 KEYWORD_ROOMS_TTL_S = 10.0  # a missed red packet event costs at most this long
@@ -36,11 +36,11 @@ def _packet_id(value: object) -> str:
 
 
 class RedPacketService:
-    def __init__(self, settings: Settings, rooms: RoomStore, money: MoneyStore,
+    def __init__(self, settings: Settings, rooms: RoomStore, store: RedPacketStore,
                  fans: FanService) -> None:
         self.cfg = settings.money
         self.rooms = rooms
-        self.money = money
+        self.store = store
         self.fans = fans
         # packet id → (room id, creator id, condition): fixed at launch, for grabs
         self._static: dict[str, tuple[str, str, str]] = {}
@@ -64,10 +64,10 @@ class RedPacketService:
         packet = {"id": new_packet_id(), "room_id": room_id, "creator_id": uid,
                   "creator_name": who.name, "created_at": now, **fields}
         shares = split_for(fields["split"], fields["total"], fields["shares"])
-        balance = await self.money.create_packet(packet, shares, now)
-        view = await self.money.packet(packet["id"], with_record=False)
+        balance = await self.store.create_packet(packet, shares, now)
+        view = await self.store.packet(packet["id"], with_record=False)
         assert view is not None
-        seq = await self.money.room_event(room_id, dumps(event("red_packet", {
+        seq = await self.store.room_event(room_id, dumps(event("red_packet", {
             "packet": view, "server_time": now}, ts=now)))
         return {"packet": view, "balance": balance, "seq": seq}
 
@@ -79,7 +79,7 @@ class RedPacketService:
         now = now_ms()
         follows = (packet["condition"] == "followers"
                    and await self.fans.follows(uid, packet["creator_id"]))
-        amount, left, finished = await self.money.grab(
+        amount, left, finished = await self.store.grab(
             packet, uid, who.name or uid, now, self.cfg.grab_sample_every, follows)
         if finished:
             await self._finished(packet["id"], now)
@@ -87,29 +87,29 @@ class RedPacketService:
         return {"packet_id": packet["id"], "amount": amount, "shares_left": left}
 
     async def view(self, who: Identity, packet_id: object) -> Json:
-        found = await self.money.packet(_packet_id(packet_id))
+        found = await self.store.packet(_packet_id(packet_id))
         if found is None:
             raise NotFound("no such red packet")
         if who.user_id is not None:
-            found["mine"] = await self.money.claim(found["id"], who.user_id)
+            found["mine"] = await self.store.claim(found["id"], who.user_id)
         return found
 
     async def room_packets(self, room_id: str) -> list[Json]:
         await self.rooms.require(room_id)
-        return await self.money.room_packets(room_id, self.cfg.room_list_max)
+        return await self.store.room_packets(room_id, self.cfg.room_list_max)
 
     async def note_chat(self, room: Room, user_id: str, text: str) -> None:
         """A chat message was sent: if it says an open keyword packet's keyword, its sender
         may grab that packet."""
         if await self._keyword_packets_open(room.id):
-            await self.money.note_chat(room.id, user_id, normalise_keyword(text))
+            await self.store.note_chat(room.id, user_id, normalise_keyword(text))
 
     async def _keyword_packets_open(self, room_id: str) -> bool:
         known = self._keyword_rooms.get(room_id)
         now = time.monotonic()
         if known is not None and now - known[1] < KEYWORD_ROOMS_TTL_S:
             return known[0]
-        open_now = await self.money.has_keyword_packets(room_id)
+        open_now = await self.store.has_keyword_packets(room_id)
         if len(self._keyword_rooms) > 10_000:
             self._keyword_rooms.clear()
         self._keyword_rooms[room_id] = (open_now, now)
@@ -125,7 +125,7 @@ class RedPacketService:
             room_id, creator_id, condition = self._static[pid]
             return {"id": pid, "room_id": room_id, "creator_id": creator_id,
                     "condition": condition}
-        found = await self.money.packet(pid, with_record=False)
+        found = await self.store.packet(pid, with_record=False)
         if found is None:
             raise NotFound("no such red packet")
         if len(self._static) >= 10_000:
@@ -135,17 +135,17 @@ class RedPacketService:
 
     async def _finished(self, packet_id: str, now: int) -> None:
         """Tell the room once: called by the one grab or clock step that finished it."""
-        view = await self.money.packet(packet_id, with_record=False)
+        view = await self.store.packet(packet_id, with_record=False)
         if view is None:
             return
-        await self.money.room_event(view["room_id"], dumps(event("red_packet_finished", {
+        await self.store.room_event(view["room_id"], dumps(event("red_packet_finished", {
             "packet_id": packet_id, "reason": view["reason"], "luckiest": view["luckiest"],
             "refunded": view["refunded"], "shares_left": view["shares_left"]}, ts=now)))
 
     async def tick(self, packet_id: str, now: int) -> str:
-        what, _refund, packet = await self.money.tick(packet_id, now)
+        what, _refund, packet = await self.store.tick(packet_id, now)
         if what == "opened" and packet is not None:
-            await self.money.room_event(packet["room_id"], dumps(event(
+            await self.store.room_event(packet["room_id"], dumps(event(
                 "red_packet_opened", {"packet_id": packet_id, "expires_at":
                                       packet["expires_at"]}, ts=now)))
         elif what == "expired":
@@ -165,7 +165,7 @@ class PacketClock(Periodic):
         super().__init__(interval_ms)
 
     async def run_once(self, now: int) -> int:
-        due = await self.service.money.due(now)
+        due = await self.service.store.due(now)
         for packet_id in due:
             await self.service.tick(packet_id, now)
         return len(due)

@@ -1,8 +1,9 @@
 """Wallets: the wallet view, the development top-up, and the money audit.
 
 Every movement of money is a script that changes balances and appends to the ledger in one
-step (see ``store/money.py``); ``audit()`` is the independent check that the two agree: it
-recomputes every balance and every red packet from the ledger alone (``live-server audit``).
+step (``store/wallets.py``, ``store/red_packets.py``, ``store/fans.py``); ``audit()`` is the
+independent check that the two agree: it recomputes every balance and every red packet from
+the ledger alone (``live-server audit``).
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ from live_server.auth import Identity, require_user
 from live_server.config import Settings
 from live_server.errors import Forbidden, InvalidField
 from live_server.protocol import Json, now_ms
-from live_server.store.money import MoneyStore
+from live_server.store.red_packets import RedPacketStore
+from live_server.store.wallets import WalletStore
 
 
 class WalletService:
-    def __init__(self, settings: Settings, money: MoneyStore) -> None:
+    def __init__(self, settings: Settings, store: WalletStore) -> None:
         self.settings = settings
         self.cfg = settings.money
-        self.money = money
+        self.store = store
 
     async def wallet(self, who: Identity) -> Json:
         uid = require_user(who)
-        balance, recent = await self.money.wallet(uid, self.cfg.recent_entries)
+        balance, recent = await self.store.wallet(uid, self.cfg.recent_entries)
         return {"user": uid, "balance": balance, "currency": self.settings.shelf.currency,
                 "entries": recent,
                 "dev_topup": self.cfg.dev_topup and not self.settings.production}
@@ -38,7 +40,7 @@ class WalletService:
         uid = require_user(who)
         if not 1 <= amount <= self.cfg.max_topup_cents:
             raise InvalidField(f"'amount' must be between 1 and {self.cfg.max_topup_cents}")
-        balance = await self.money.topup(uid, amount, now_ms(), "dev-" + secrets.token_hex(6))
+        balance = await self.store.topup(uid, amount, now_ms(), "dev-" + secrets.token_hex(6))
         return {"user": uid, "balance": balance}
 
 
@@ -50,14 +52,14 @@ class AuditReport:
     mismatches: list[str] = dataclasses.field(default_factory=list)
 
 
-async def audit(money: MoneyStore) -> AuditReport:
+async def audit(wallets: WalletStore, packets: RedPacketStore) -> AuditReport:
     """Recompute every wallet and every packet from the ledger; list what disagrees."""
     report = AuditReport()
     users: dict[str, int] = {}
-    packets: dict[str, int] = {}
+    held: dict[str, int] = {}  # packet id → cents the ledger says it holds
     grabs: dict[str, dict[str, int]] = {}
     refunds: dict[str, int] = {}
-    async for entry in money.ledger_entries():
+    async for entry in wallets.ledger_entries():
         report.entries += 1
         amount = int(entry["amount"])
         if amount <= 0:
@@ -67,7 +69,7 @@ async def audit(money: MoneyStore) -> AuditReport:
             if kind == "user":
                 users[name] = users.get(name, 0) + sign * amount
             elif kind == "packet":
-                packets[name] = packets.get(name, 0) + sign * amount
+                held[name] = held.get(name, 0) + sign * amount
         if entry["reason"] == "grab":
             user = entry["to"].partition(":")[2]
             per = grabs.setdefault(entry["ref"], {})
@@ -76,7 +78,7 @@ async def audit(money: MoneyStore) -> AuditReport:
             per[user] = amount
         elif entry["reason"] == "refund":
             refunds[entry["ref"]] = refunds.get(entry["ref"], 0) + amount
-    stored = await money.balances()
+    stored = await wallets.balances()
     report.accounts = len(set(users) | set(stored))
     for user in sorted(set(users) | set(stored)):
         want, have = users.get(user, 0), stored.get(user, 0)
@@ -84,17 +86,17 @@ async def audit(money: MoneyStore) -> AuditReport:
             report.mismatches.append(f"wallet {user}: ledger says {want}, balance is {have}")
         if have < 0:
             report.mismatches.append(f"wallet {user}: negative balance {have}")
-    stored_packets = await money.packet_ids()
+    stored_packets = await packets.packet_ids()
     for pid in stored_packets:
         report.packets += 1
-        fields, shares, claims = await money.packet_books(pid)
+        fields, shares, claims = await packets.packet_books(pid)
         if not fields:
             report.mismatches.append(f"packet {pid}: missing")
             continue
         total = int(loads(fields["json"])["total"])
         left = int(fields["left_amt"])
-        if packets.get(pid, 0) != left:
-            report.mismatches.append(f"packet {pid}: ledger holds {packets.get(pid, 0)}, "
+        if held.get(pid, 0) != left:
+            report.mismatches.append(f"packet {pid}: ledger holds {held.get(pid, 0)}, "
                                      f"packet says {left} left")
         if sum(shares) != left:
             report.mismatches.append(f"packet {pid}: shares left sum to {sum(shares)}, "
@@ -109,6 +111,6 @@ async def audit(money: MoneyStore) -> AuditReport:
             report.mismatches.append(f"packet {pid}: refunded twice or not recorded")
         if any(a < 1 for a in claims.values()) or any(s < 1 for s in shares):
             report.mismatches.append(f"packet {pid}: a share below one cent")
-    for pid in set(packets) - set(stored_packets):
+    for pid in set(held) - set(stored_packets):
         report.mismatches.append(f"packet {pid}: in the ledger but not stored")
     return report

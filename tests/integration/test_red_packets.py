@@ -41,7 +41,8 @@ async def grab(live: LiveApp, pid: str, user: str) -> tuple[int, Any]:
 
 
 async def assert_audit_clean(live: LiveApp) -> None:
-    report = await audit(live.client.app[SERVICES].wallets.money)
+    s = live.client.app[SERVICES]
+    report = await audit(s.wallets.store, s.red_packets.store)
     assert report.mismatches == [], report.mismatches
 
 
@@ -183,7 +184,8 @@ async def test_expiry_refunds_the_remainder_exactly_once(live: LiveApp) -> None:
     assert view["refunded"] == 700 and view["amount_left"] == 0
     status, err = await grab(live, packet["id"], "late")
     assert status == 409 and err["error"]["code"] == "expired"
-    refunds = [e async for e in svc.money.ledger_entries() if e["reason"] == "refund"]
+    wallets = live.client.app[SERVICES].wallets.store
+    refunds = [e async for e in wallets.ledger_entries() if e["reason"] == "refund"]
     assert [int(e["amount"]) for e in refunds] == [700]
     await assert_audit_clean(live)
 
@@ -228,8 +230,8 @@ async def test_audit_reports_a_tampered_balance_and_exits_non_zero(live: LiveApp
                               capture_output=True, text=True, timeout=60)
     clean = await asyncio.to_thread(run_audit)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    money = live.client.app[SERVICES].wallets.money
-    await money.core.client.hincrby(money.keys.balances, "vic", 1)  # money out of nowhere
+    wallets = live.client.app[SERVICES].wallets.store
+    await wallets.core.client.hincrby(wallets.keys.balances, "vic", 1)  # money out of nowhere
     dirty = await asyncio.to_thread(run_audit)
     assert dirty.returncode == 1
     assert "MISMATCH wallet vic" in dirty.stdout

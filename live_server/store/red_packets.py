@@ -1,44 +1,26 @@
-"""Wallets, the ledger and red packets in Valkey.
+"""Red packets in Valkey: launch, grab, the clock's steps, keyword eligibility, and the
+books the audit checks.
 
-Every key here carries the hash tag ``{wallets}``: a movement between any two accounts (a
-creator, a packet, a grabber) is one script on one slot, and its ledger entry is written in
-the same script. The room is told afterwards through ``room_event`` (its own slot).
+The packet's keys carry the hash tag ``{wallets}``: launching takes the total from the
+creator's wallet and a grab credits the grabber, each in one script with its ledger entry.
+The room is told afterwards through ``room_event`` (the room's own slot).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
 
-from live_server.errors import Conflict, GrabRefused, InsufficientFunds, LiveError, NotFound
+from live_server.errors import GrabRefused, InsufficientFunds, LiveError, NotFound
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
 
 
-class MoneyStore:
+class RedPacketStore:
     def __init__(self, core: StoreCore, *, history_max: int, recent_max: int) -> None:
         self.core = core
         self.keys = core.keys
         self.history_max = history_max
         self.recent_max = recent_max
-
-    # Wallets ----------------------------------------------------------------------------
-
-    async def topup(self, user_id: str, amount: int, now: int, ref: str) -> int:
-        k = self.keys
-        reply = await self.core.script("wallet_topup", [k.balances, k.ledger, k.recent(user_id)],
-                                       [now, user_id, amount, self.recent_max, ref])
-        return int(reply[1])
-
-    async def wallet(self, user_id: str, limit: int) -> tuple[int, list[Json]]:
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            pipe.hget(self.keys.balances, user_id)
-            pipe.lrange(self.keys.recent(user_id), 0, limit - 1)
-            bal, recent = await pipe.execute()
-        return int(bal or 0), [orjson.loads(r) for r in recent]
-
-    # Red packets ------------------------------------------------------------------------
 
     async def create_packet(self, packet: Json, shares: list[int], now: int) -> int:
         """Take the total from the creator and store the packet; returns the new balance."""
@@ -170,104 +152,7 @@ class MoneyStore:
                                        [k.channel, self.history_max, body])
         return int(reply[1]) if text(reply[0]) == "ok" else 0
 
-    # Fans -------------------------------------------------------------------------------
-
-    async def follow(self, user_id: str, creator_id: str, on: bool) -> int:
-        """Follow or unfollow; the creator's follower count."""
-        key = self.keys.followers(creator_id)
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            if on:
-                pipe.sadd(key, user_id)
-            else:
-                pipe.srem(key, user_id)
-            pipe.scard(key)
-            _, count = await pipe.execute()
-        return int(count)
-
-    async def follows(self, user_id: str, creator_id: str) -> bool:
-        return bool(await self.core.client.sismember(self.keys.followers(creator_id), user_id))
-
-    async def add_intimacy(self, creator_id: str, user_id: str, points: int, cap: int,
-                           day: int, source: str) -> tuple[int, int]:
-        """(points added, new total): at most ``cap`` points a user earns from ``source``
-        per ``day``."""
-        reply = await self.core.script(
-            "intimacy_add",
-            [self.keys.intimacy(creator_id), self.keys.intimacy_day(creator_id, day)],
-            [user_id, points, cap, 2 * 86_400, source])
-        return int(reply[0]), int(reply[1])
-
-    async def add_intimacy_many(self, items: list[tuple[str, str, int]], cap: int, day: int,
-                                source: str) -> None:
-        """add_intimacy for many (creator, user, points) of one source, in one pipelined round."""
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            for creator_id, user_id, points in items:
-                self.core.scripts.queue(
-                    pipe, "intimacy_add",
-                    [self.keys.intimacy(creator_id), self.keys.intimacy_day(creator_id, day)],
-                    [user_id, points, cap, 2 * 86_400, source])
-            await self.core.scripts.execute(pipe)
-
-    async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:
-        """(intimacy points, fan-club member) of a user toward a creator."""
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            pipe.zscore(self.keys.intimacy(creator_id), user_id)
-            pipe.hexists(self.keys.fan_club(creator_id), user_id)
-            points, member = await pipe.execute()
-        return int(points or 0), bool(member)
-
-    async def fans_card(self, creator_id: str, user_id: str | None, day: int, top: int,
-                        ) -> tuple[int, int, bool, bool, int, int, list[tuple[str, int]]]:
-        """(followers, fan-club members, user follows, user is a member, user's intimacy total,
-        user's points on ``day``, the ``top`` fans by intimacy) in one round trip."""
-        k = self.keys
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            pipe.scard(k.followers(creator_id))
-            pipe.hlen(k.fan_club(creator_id))
-            pipe.sismember(k.followers(creator_id), user_id or "")
-            pipe.hexists(k.fan_club(creator_id), user_id or "")
-            pipe.zscore(k.intimacy(creator_id), user_id or "")
-            pipe.hget(k.intimacy_day(creator_id, day), user_id or "")
-            pipe.zrevrange(k.intimacy(creator_id), 0, top - 1, withscores=True)
-            followers, members, follows, member, total, today, best = await pipe.execute()
-        return (int(followers), int(members), bool(follows), bool(member), int(total or 0),
-                int(today or 0), [(u.decode(), int(score)) for u, score in best])
-
-    async def join_club(self, user_id: str, creator_id: str, fee: int, now: int) -> int:
-        """Pay the fee and join; the member's balance."""
-        k = self.keys
-        reply = await self.core.script(
-            "fan_club_join",
-            [k.balances, k.ledger, k.recent(user_id), k.recent(creator_id),
-             k.fan_club(creator_id)],
-            [now, user_id, creator_id, fee, self.recent_max])
-        status = text(reply[0])
-        if status == "ok":
-            return int(reply[1])
-        if status == "member":
-            raise Conflict("already a member of this fan club", code="already_member")
-        if status == "insufficient_funds":
-            raise InsufficientFunds("not enough money in the wallet", balance=int(reply[1]),
-                                    needed=fee)
-        raise LiveError(f"unexpected reply {status}", code="internal", status=500)
-
     # Audit reads ------------------------------------------------------------------------
-
-    async def ledger_entries(self, batch: int = 5000) -> AsyncIterator[dict[str, str]]:
-        """Every ledger entry, oldest first (an async iterator of dicts)."""
-        start = "-"
-        while True:
-            rows = await self.core.client.xrange(self.keys.ledger, start, "+", count=batch)
-            if not rows:
-                return
-            for entry_id, fields in rows:
-                yield {key.decode(): value.decode() for key, value in fields.items()} | {
-                    "id": entry_id.decode()}
-            start = "(" + rows[-1][0].decode()
-
-    async def balances(self) -> dict[str, int]:
-        raw = await self.core.client.hgetall(self.keys.balances)
-        return {key.decode(): int(value) for key, value in raw.items()}
 
     async def packet_ids(self) -> list[str]:
         return [m.decode() for m in await self.core.client.zrange(self.keys.all_packets, 0, -1)]
