@@ -61,6 +61,7 @@ class WsSettings:
     heartbeat_s: float
     auth_timeout_ms: int
     max_frames_per_s: int
+    max_queued_requests: int
     slow_close_grace_ms: int
 
 
@@ -368,6 +369,7 @@ def _validated(settings: Settings) -> Settings:
         "realtime.tick_ms": settings.realtime.tick_ms,
         "ws.max_frame_bytes": settings.ws.max_frame_bytes,
         "ws.max_out_buffer_bytes": settings.ws.max_out_buffer_bytes,
+        "ws.max_queued_requests": settings.ws.max_queued_requests,
         "history.max_events": settings.history.max_events,
         "chat.max_length": settings.chat.max_length,
         "chat.burst": settings.chat.burst,

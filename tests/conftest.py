@@ -109,7 +109,7 @@ class LiveApp:
 
 class LiveTestServer(TestServer):
     """aiohttp's test server with the server's own runner, so sockets meet the same front door
-    (lean websocket gateway) as in production."""
+    (and room sockets) as in production."""
 
     async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
         return LiveRunner(self.app, **kwargs)

@@ -1,9 +1,8 @@
 """One websocket connection as the fan-out sees it: a transport to write bytes to, and who it is.
 
 Writes are synchronous ``transport.write`` calls of whole frames (the hub's batches, replies and
-pings; the lean gateway's pongs and close frames). On a socket aiohttp owns (``web.ws``), its
-writer also writes whole uncompressed frames synchronously (pongs, close), so frames never
-interleave.
+pings; the room socket's pongs and close frames), so frames never interleave, whichever code read
+the socket's upgrade.
 """
 
 from __future__ import annotations

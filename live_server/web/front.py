@@ -1,12 +1,13 @@
-"""The front door of every connection: a room websocket upgrade goes to the lean gateway,
-everything else to aiohttp, before aiohttp has built anything for it.
+"""The front door of every connection: a room websocket upgrade goes straight to a
+``RoomSocket``, everything else to aiohttp, before aiohttp has built anything for it.
 
 It reads only the first request of a connection. If those bytes cannot begin ``GET /ws/rooms/``
 the connection is handed to aiohttp at once (the bytes already read included), so ordinary HTTP
 pays one comparison. A complete, valid upgrade to a room is answered with the 101 here and the
-socket is given to a ``LeanSocket``; anything unusual (a malformed head, an odd header, the server
+socket is given to a ``RoomSocket``; anything unusual (a malformed head, an odd header, the server
 shutting down) goes to aiohttp too, which answers it as before. An upgrade that arrives later on a
-keep-alive connection is already aiohttp's, and ``web.ws`` serves it with the same rules.
+keep-alive connection is already aiohttp's: ``web.ws`` writes its 101 and feeds what follows to a
+``RoomSocket`` too, so every room socket runs the same code.
 
 ``LiveRunner`` is aiohttp's ``AppRunner`` with this factory in place of aiohttp's: every site
 (TCP, socket, the test server) then uses it without knowing.
@@ -22,7 +23,7 @@ from aiohttp import web
 
 from live_server.web import gateway
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
-from live_server.web.lean import LeanSocket
+from live_server.web.room_socket import RoomSocket
 from live_server.web.wsproto import MAX_HEAD_BYTES, accept_response, parse_upgrade
 
 _PREFIX = b"GET " + gateway.ROOM_PATH.encode()
@@ -31,12 +32,12 @@ HEAD_TIMEOUT_S = 10.0  # a websocket client that has not finished its request he
 
 class FrontDoor:
     """The protocol factory the listening sockets call, in front of aiohttp's ``web.Server``.
-    It also keeps the lean sockets, so a stop can cut the ones still open."""
+    It also keeps the room sockets it started, so a stop can cut the ones still open."""
 
     def __init__(self, inner: web.Server, app: web.Application) -> None:
         self.inner = inner
         self.app = app
-        self.sockets: set[LeanSocket] = set()
+        self.sockets: set[RoomSocket] = set()
 
     def __call__(self) -> asyncio.Protocol:
         return _Sniffer(self)
@@ -59,11 +60,11 @@ class FrontDoor:
             with contextlib.suppress(Exception):
                 sock.transport.abort()
 
-    def forget(self, sock: LeanSocket) -> None:
+    def forget(self, sock: RoomSocket) -> None:
         self.sockets.discard(sock)
 
     def take(self, transport: asyncio.Transport, head: bytes, rest: bytes) -> bool:
-        """Serve the connection as a lean room websocket if ``head`` is a plain upgrade to a
+        """Serve the connection as a room websocket if ``head`` is a plain upgrade to a
         room and the server is up; False leaves it to aiohttp."""
         upgrade = parse_upgrade(head, gateway.ROOM_PATH)
         if upgrade is None:
@@ -72,7 +73,7 @@ class FrontDoor:
         services = self.app.get(SERVICES)
         if not room_id or "/" in room_id or services is None or self.app[SHUTTING_DOWN][0]:
             return False
-        sock = LeanSocket(services, room_id, upgrade.query, self.forget)
+        sock = RoomSocket(services, room_id, upgrade.query, self.forget)
         self.sockets.add(sock)
         transport.write(accept_response(upgrade.key))
         transport.set_protocol(sock)

@@ -24,6 +24,10 @@ class Metrics:
                                 ["result"], registry=r)
         self.closes = Counter("live_ws_closes_total", "Websocket closes by close code",
                               ["code"], registry=r)
+        self.read_pauses = Counter(
+            "live_ws_read_pauses_total",
+            "Times a room socket stopped reading because ws.max_queued_requests were waiting",
+            registry=r)
         self.requests = Counter("live_ws_requests_total", "Websocket requests by op",
                                 ["op"], registry=r)
         self.errors = Counter("live_errors_total", "Errors answered, by code", ["code"],

@@ -1,11 +1,17 @@
 """The server side of RFC 6455 without I/O: the upgrade request, the 101 answer, and a reader of
 client frames.
 
-The lean gateway (``web.lean``) owns a viewer's socket after the upgrade instead of aiohttp, so
-an idle viewer costs a transport and a few small objects rather than a parsed request, a request
-handler, a websocket reader and writer and a task. This module is the part of that which is pure
-protocol, kept apart so it can be tested frame by frame. It is deliberately strict: whatever it
-does not recognise as a plain, valid upgrade is left to aiohttp, which answers it properly.
+Every room socket (``web.room_socket``) reads its client's frames with ``FrameReader``; the front
+door (``web.front``) reads fresh upgrades with ``parse_upgrade``, and aiohttp's handler
+(``web.ws``) checks the upgrades it parsed with the same ``handshake_key``. This is the part that
+is pure protocol, kept apart so it can be tested frame by frame (and against the ``websockets``
+package's own parser, ``tests/unit/test_ws_codec.py``). ``parse_upgrade`` is deliberately strict:
+whatever it does not recognise as a plain, valid upgrade is left to aiohttp, which answers it.
+
+Why a reader of our own rather than ``websockets``' sans-I/O ``ServerProtocol``: that object,
+its parser generator and its buffer would be kept for every idle viewer (measured: see
+``docs/ARCHITECTURE.md``, "The websocket gateway"); this reader is one small object with a
+bytes buffer. Unmasking uses ``websockets``' C ``apply_mask``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import binascii
 import dataclasses
 import hashlib
 import struct
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, unquote
 
 try:  # the C version that ships with the websockets package; the same function in Python else
@@ -68,11 +75,24 @@ def parse_upgrade(head: bytes, path_prefix: str) -> Upgrade | None:
             headers[key] = value.strip()
     if "content-length" in headers or "transfer-encoding" in headers:
         return None
+    ws_key = handshake_key(headers)
+    if ws_key is None:
+        return None
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(query_text, keep_blank_values=True):
+        query.setdefault(name, value)  # like aiohttp's MultiDict.get: the first value wins
+    return Upgrade(path=unquote(path), query=query, key=ws_key)
+
+
+def handshake_key(headers: Mapping[str, str]) -> str | None:
+    """The client's ``Sec-WebSocket-Key`` if the headers (looked up by lower-case name) make a
+    valid RFC 6455 upgrade: ``Upgrade: websocket``, ``Connection: upgrade``, version 13, a
+    host, and a key of 16 base64 bytes. Both ways into a room socket check the same rules."""
     if "websocket" not in _tokens(headers.get("upgrade", "")):
         return None
     if "upgrade" not in _tokens(headers.get("connection", "")):
         return None
-    if headers.get("sec-websocket-version") != "13" or "host" not in headers:
+    if headers.get("sec-websocket-version") != "13" or headers.get("host") is None:
         return None
     key = headers.get("sec-websocket-key", "")
     try:
@@ -80,22 +100,23 @@ def parse_upgrade(head: bytes, path_prefix: str) -> Upgrade | None:
             return None
     except (binascii.Error, ValueError):
         return None
-    query: dict[str, str] = {}
-    for name, value in parse_qsl(query_text, keep_blank_values=True):
-        query.setdefault(name, value)  # like aiohttp's MultiDict.get: the first value wins
-    return Upgrade(path=unquote(path), query=query, key=key)
+    return key
 
 
 def _tokens(value: str) -> set[str]:
     return {t.strip().lower() for t in value.split(",")}
 
 
+def accept_value(key: str) -> bytes:
+    """``Sec-WebSocket-Accept`` for a client's key."""
+    return base64.b64encode(hashlib.sha1(key.encode() + _GUID).digest())
+
+
 def accept_response(key: str) -> bytes:
     """The 101 answer; no extensions (frames are never compressed, so the fan-out can write the
     same bytes to everyone) and no subprotocol."""
-    accept = base64.b64encode(hashlib.sha1(key.encode() + _GUID).digest())
     return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept_value(key) + b"\r\n\r\n")
 
 
 class Fault(Exception):

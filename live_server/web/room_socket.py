@@ -1,17 +1,29 @@
-"""The lean gateway: a room websocket owned by one small protocol object instead of aiohttp.
+"""Every room websocket, from the 101 on: one protocol object, whichever code read the request.
 
-An idle viewer is most of a live room, and under aiohttp each one kept a parsed request, a
-request handler with its parser, a websocket reader and writer, and a handler task parked in
-``receive()`` (about 13 KB, measured). Here a viewer is the transport, this object, its frame
-reader, the ``Conn`` and the ``Session``; no task exists while it is idle. A task runs only for
-work that awaits the store: the join, and the requests the viewer sends (one at a time, in
-order). The rules are the same as aiohttp's path (``web.ws``): both use ``web.gateway`` and
-``services.session``.
+A fresh connection's upgrade is read by the front door (``web.front``), which writes the 101 and
+hands the transport to a ``RoomSocket``. An upgrade that arrives on a keep-alive connection that
+already carried HTTP is read by aiohttp; its handler (``web.ws``) writes the 101 and feeds the
+bytes that follow to a ``RoomSocket`` too. So the rules of a room socket exist once, here:
+
+- **auth**: credentials in the query, or a first ``auth`` frame within ``ws.auth_timeout_ms``;
+- **flood**: every client frame counts (text, binary, ping, pong, close), over one-second
+  windows; more than ``ws.max_frames_per_s`` closes with 4029;
+- **requests** are handled one at a time, in order, by one task that exists only while some are
+  queued; the queue holds at most ``ws.max_queued_requests``, and reading pauses while it is full
+  (TCP back-pressure instead of an ever-growing list);
+- **kick and close**: our close frame, then the client's answer or an abort after the grace
+  period; a ban or a shutdown cuts the socket off at once (``Hub.kick``).
+
+Why a protocol object rather than a task per socket: an idle viewer is most of a live room, and
+under aiohttp each one kept a parsed request, a request handler with its parser, a websocket
+reader and writer and a handler task parked in ``receive()`` (about 13 KB, measured). Here an
+idle viewer is the transport, this object, its frame reader, the ``Conn`` and the ``Session``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,9 +50,9 @@ _AUTH, _JOINING, _OPEN, _CLOSING = 0, 1, 2, 3
 _NO_QUERY: Mapping[str, str] = {}
 
 
-class LeanSocket(asyncio.Protocol):
-    """One room websocket from the 101 on. ``start`` is called by the front door right after
-    it wrote the 101 and handed the transport over."""
+class RoomSocket(asyncio.Protocol):
+    """One room websocket. ``start`` is called right after the 101 was written, with the bytes
+    that came after the request head; ``on_gone`` is called once, when the socket is done."""
 
     __slots__ = (
         "close_code",
@@ -49,7 +61,9 @@ class LeanSocket(asyncio.Protocol):
         "finished",
         "inbox",
         "lost",
+        "max_queued",
         "on_gone",
+        "paused",
         "query",
         "reader",
         "room_id",
@@ -63,7 +77,7 @@ class LeanSocket(asyncio.Protocol):
     )
 
     def __init__(self, s: Services, room_id: str, query: Mapping[str, str],
-                 on_gone: Callable[[LeanSocket], None]) -> None:
+                 on_gone: Callable[[RoomSocket], None]) -> None:
         self.s = s
         self.room_id = room_id
         self.query = query
@@ -72,7 +86,9 @@ class LeanSocket(asyncio.Protocol):
         self.state = _AUTH
         self.session: Session | None = None
         self.conn: Conn | None = None
-        self.inbox: list[bytes] | None = None
+        self.inbox: deque[bytes] | None = None
+        self.max_queued = s.settings.ws.max_queued_requests
+        self.paused = False
         self.task: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.window = 0.0
@@ -117,26 +133,36 @@ class LeanSocket(asyncio.Protocol):
         now = asyncio.get_running_loop().time()
         if self.conn is not None:
             self.conn.seen_at = now
+        if self.state != _CLOSING and self._flooded(len(messages), now):
+            self.close(CloseCode.FLOOD, "flood")
+            return
         for op, payload in messages:
             if self.state == _CLOSING:
                 if op == OP_CLOSE:  # the answer to our close: done
                     self.transport.close()
                     return
             elif op == OP_TEXT:
-                self._text(payload, now)
+                self._text(payload)
             elif op == OP_PING:
                 self.transport.write(pong_frame(payload))
-            elif op == OP_PONG:
-                pass  # seen_at is all a pong is for
             elif op == OP_CLOSE:
                 self._client_close(payload)
                 return
+            elif op == OP_PONG:
+                pass  # seen_at is all a pong is for
             elif self.state == _AUTH:  # binary first frame
                 self._refuse(gateway.not_text_first())
             else:
                 self.close(CloseCode.BINARY, "binary_not_supported")
 
-    def _text(self, payload: bytes, now: float) -> None:
+    def _flooded(self, frames: int, now: float) -> bool:
+        """Count client frames in the current one-second window; True past the limit."""
+        if now - self.window >= 1.0:
+            self.window, self.count = now, 0
+        self.count += frames
+        return self.count > self.s.settings.ws.max_frames_per_s
+
+    def _text(self, payload: bytes) -> None:
         if self.state == _AUTH:
             self._cancel_timer()
             try:
@@ -146,17 +172,22 @@ class LeanSocket(asyncio.Protocol):
                 return
             self._join(who, since)
             return
-        if now - self.window >= 1.0:
-            self.window, self.count = now, 0
-        self.count += 1
-        if self.count > self.s.settings.ws.max_frames_per_s:
-            self.close(CloseCode.FLOOD, "flood")
-            return
-        if self.inbox is None:
-            self.inbox = []
-        self.inbox.append(payload)
+        inbox = self.inbox
+        if inbox is None:
+            inbox = self.inbox = deque()
+        inbox.append(payload)
+        if len(inbox) >= self.max_queued and not self.paused:
+            self.paused = True
+            self.transport.pause_reading()
+            self.s.metrics.read_pauses.inc()
         if self.state == _OPEN and self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._drain())
+
+    def _resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
 
     # Join and requests ----------------------------------------------------------------------
 
@@ -188,15 +219,18 @@ class LeanSocket(asyncio.Protocol):
                 self.task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
-        """The viewer's requests one at a time, in the order they came."""
+        """The viewer's requests one at a time, in the order they came; reading resumes once
+        the queue is down to half its bound."""
         session, inbox = self.session, self.inbox
         assert session is not None and inbox is not None
         hub = self.s.node.hub
         conn = session.conn
         try:
             while inbox and self.state == _OPEN and not conn.closed:
-                reply = await session.handle(inbox.pop(0))
+                reply = await session.handle(inbox.popleft())
                 hub.send(conn, text_frame(reply))
+                if self.paused and len(inbox) <= self.max_queued // 2:
+                    self._resume()
         finally:
             self.task = None
 
@@ -204,7 +238,7 @@ class LeanSocket(asyncio.Protocol):
 
     def close(self, code: int, reason: str) -> None:
         """Send our close frame; the client answers with its own, or is cut off after the
-        grace period."""
+        grace period. Reading resumes, so that answer can arrive."""
         if self.state == _CLOSING or self.transport.is_closing():
             return
         self.state = _CLOSING
@@ -212,6 +246,7 @@ class LeanSocket(asyncio.Protocol):
         if self.conn is not None and self.conn.close_code is None:
             self.conn.close_code = code
         self._cancel_timer()
+        self._resume()
         self.transport.write(close_frame(code, reason))
         self.timer = asyncio.get_running_loop().call_later(
             self.s.settings.ws.slow_close_grace_ms / 1000, self.transport.abort)
