@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from loadtest import floor
-from loadtest.compare import dig, format_ratios, ratios
+from loadtest.compare import compare, dig, format_ratios, ratios
 from loadtest.figures import machine
+from loadtest.options import build_parser, options_from
 from loadtest.report import out_dir, summary_table, write_all, write_json
+from loadtest.runner import execute
 
 Verdict = tuple[str, float | bool | None, Any, bool]
 
@@ -100,10 +102,6 @@ def command_for(entry: dict[str, Any]) -> list[str]:
 
 
 async def run_entry(entry: dict[str, Any], out: Path, quiet: bool) -> dict[str, Any]:
-    from loadtest.cli import build_parser, options_from
-    from loadtest.compare import compare
-    from loadtest.runner import execute
-
     argv = [*command_for(entry), "--out", str(out), "--label", entry["name"]]
     if quiet:
         argv.append("--quiet")

@@ -14,7 +14,11 @@ import copy
 import math
 from typing import Any
 
+from loadtest.options import options_from
 from loadtest.report import out_dir, summary_table, write_json
+from loadtest.report.html import write_html
+from loadtest.runner import execute, run_and_report
+from loadtest.scenarios import load_all
 
 #: (label, path into the figures) of every figure compared
 METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -72,9 +76,6 @@ def format_ratios(rows: list[dict[str, Any]]) -> str:
 
 async def compare(ns: argparse.Namespace) -> dict[str, Any]:
     """Run the rounds; returns {"ours": [...], "peer": [...], "ratios": [...]}."""
-    from loadtest.cli import options_from
-    from loadtest.runner import execute
-
     ours: list[dict[str, Any]] = []
     peer: list[dict[str, Any]] = []
     for r in range(max(1, int(getattr(ns, "rounds", 1)))):
@@ -88,15 +89,10 @@ async def compare(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_compare(ns: argparse.Namespace) -> int:
-    from loadtest.report.html import write_html
-    from loadtest.scenarios import load_all
-
     if getattr(load_all()[ns.scenario], "own_peer", False):
         # The scenario starts its own peer (webrtc: aiortc MediaRelay) within one run.
-        from loadtest.cli import run_one
-
         ns.peer, ns.spawn_server = True, True
-        return run_one(ns)
+        return run_and_report(options_from(ns))
     result = asyncio.run(compare(ns))
     for rep in result["ours"] + result["peer"]:
         print(summary_table(rep))

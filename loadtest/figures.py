@@ -28,7 +28,7 @@ from loadtest.untyped import load
 psutil = load("psutil")
 
 if TYPE_CHECKING:
-    from loadtest.runner import Run
+    from loadtest.run import Run
 
 
 def machine() -> dict[str, Any]:

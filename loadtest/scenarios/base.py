@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from loadtest.stats import Histogram
 
 if TYPE_CHECKING:
-    from loadtest.runner import Run
+    from loadtest.run import Run
 
 
 class Scenario:

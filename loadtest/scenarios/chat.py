@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from loadtest.runner import Run
+from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, connect_all
 

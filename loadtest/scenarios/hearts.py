@@ -15,7 +15,7 @@ import asyncio
 import math
 
 from loadtest import api
-from loadtest.runner import Run
+from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, connect_all
 

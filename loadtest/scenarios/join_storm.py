@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from loadtest.probes import cpu_delta
-from loadtest.runner import Run
+from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, mark_idle
 

@@ -18,7 +18,7 @@ from typing import Any
 from loadtest import api
 from loadtest.clients import Talker
 from loadtest.pacing import paced
-from loadtest.runner import Run
+from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, connect_all, reply_percentiles, requests_of
 from loadtest.tokens import creator_token

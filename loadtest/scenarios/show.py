@@ -19,7 +19,7 @@ import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from loadtest.runner import Run
+from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, mark_idle
 from loadtest.scenarios.flash_sale import product_view, shelve_product, start_sale

@@ -62,7 +62,7 @@ from loadtest.worker import Swarm, action
 psutil = load("psutil")
 
 if TYPE_CHECKING:
-    from loadtest.runner import Run
+    from loadtest.run import Run
 
 #: Issue targets, reported (not enforced): viewers per server core, late joiner's first picture.
 TARGET_VIEWERS_PER_CORE = 150

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from loadtest.cli import build_parser, main, options_from
+from loadtest.cli import main
+from loadtest.options import build_parser, options_from
 from loadtest.runner import execute
 from loadtest.untyped import load
 
