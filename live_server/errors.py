@@ -6,18 +6,24 @@ from typing import Any
 
 
 class LiveError(Exception):
-    """A failure the client can act on: a stable ``code``, a message, an HTTP status, extras."""
+    """A failure the client can act on: a stable ``code``, a message, an HTTP status, extras.
+
+    Every code is a subclass in this module (docs/PROTOCOL.md's table is checked against
+    :func:`codes`), so a handler raises a class and never spells a code out. A class whose
+    ``family`` is true only groups codes (``except Conflict``) and is never raised itself."""
 
     status = 400
     code = "bad_request"
+    family = True
 
     def __init__(self, message: str = "", *, code: str | None = None, status: int | None = None,
                  **extra: Any) -> None:
-        super().__init__(message or self.code)
+        # code= and status= go once every caller raises a class (tests/unit/test_error_codes.py)
         if code is not None:
             self.code = code
         if status is not None:
             self.status = status
+        super().__init__(message or self.code)
         self.message = message or self.code.replace("_", " ")
         self.extra = extra
 
@@ -27,6 +33,13 @@ class LiveError(Exception):
 
 class BadRequest(LiveError):
     code = "bad_request"
+
+
+class WrongMethod(BadRequest):
+    """A method the path does not take (the JSON API's 405; WHIP/WHEP say
+    ``method_not_allowed``)."""
+
+    status = 405
 
 
 class InvalidJson(LiveError):
@@ -66,6 +79,12 @@ class Forbidden(LiveError):
 
 class GuestsNotAllowed(Forbidden):
     code = "guests_not_allowed"
+
+
+class GuestsMustLogIn(GuestsNotAllowed):
+    """WHEP in a room without guests: 401, the answer that asks for credentials."""
+
+    status = 401
 
 
 class Banned(Forbidden):
@@ -125,10 +144,11 @@ class CloseCode:
 # Shelf, purchases, orders (docs/PROTOCOL.md, "Error codes") -----------------------------------
 
 class Conflict(LiveError):
-    """A purchase refused for a reason the buyer can read: ``code`` says which."""
+    """A request refused for a reason the client can read: the subclass's ``code`` says
+    which."""
 
-    code = "conflict"
     status = 409
+    family = True
 
 
 class SaleNotStarted(Conflict):
@@ -176,4 +196,126 @@ class InsufficientFunds(Conflict):
 
 
 class GrabRefused(Conflict):
-    """``code``: not_open, expired, none_left, already_grabbed or not_eligible."""
+    """A grab refused: the subclass's ``code`` says why."""
+
+    family = True
+
+
+class NotOpen(GrabRefused):
+    code = "not_open"
+
+
+class Expired(GrabRefused):
+    code = "expired"
+
+
+class NoneLeft(GrabRefused):
+    code = "none_left"
+
+
+class AlreadyGrabbed(GrabRefused):
+    code = "already_grabbed"
+
+
+class NotEligible(GrabRefused):
+    code = "not_eligible"
+
+
+# the grab script's refusals, by the status it answers
+GRAB_REFUSALS: dict[str, type[GrabRefused]] = {
+    cls.code: cls for cls in (NotOpen, Expired, NoneLeft, AlreadyGrabbed, NotEligible)}
+
+
+class AlreadyMember(Conflict):
+    code = "already_member"
+
+
+# Chat text (docs/PROTOCOL.md, "Chat rules") ---------------------------------------------------
+
+class MessageEmpty(LiveError):
+    code = "message_empty"
+
+
+class MessageTooLong(LiveError):
+    code = "message_too_long"
+
+
+class KeywordBlocked(LiveError):
+    code = "keyword_blocked"
+
+
+# Live video: WHIP, WHEP (docs/PROTOCOL.md, "Live video") --------------------------------------
+
+class BadSdp(BadRequest):
+    """The body is not an SDP offer we can parse (400)."""
+
+    code = "bad_sdp"
+
+
+class UnsupportedMediaType(LiveError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+class OfferNotAcceptable(LiveError):
+    """A well-formed offer we cannot take: too many tracks, no codec we forward, not the
+    publisher's codec (422 Unprocessable Content)."""
+
+    code = "offer_not_acceptable"
+    status = 422
+
+
+class MethodNotAllowed(LiveError):
+    """WHIP/WHEP ``PATCH``: ``allow`` (an extra) lists the methods the path takes."""
+
+    code = "method_not_allowed"
+    status = 405
+
+
+class MediaRedirect(LiveError):
+    """The room's media lives in another process: HTTP 307 to ``location``."""
+
+    code = "media_elsewhere"
+    status = 307
+
+    def __init__(self, location: str) -> None:
+        super().__init__("the room's media is served by another process")
+        self.location = location
+
+
+class NoPublisher(LiveError):
+    """Nobody publishes in this room yet (WHEP 409 with Retry-After)."""
+
+    code = "no_publisher"
+    status = 409
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("nobody is publishing in this room", retry_after=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class MediaFull(LiveError):
+    code = "media_full"
+    status = 503
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("this room has as many WebRTC viewers as it takes; try HLS",
+                         retry_after=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class MediaDisabled(LiveError):
+    code = "media_disabled"
+    status = 404
+
+
+def codes() -> dict[str, int]:
+    """Every code a client may meet → its HTTP status (the first class that says it)."""
+    found: dict[str, int] = {}
+    todo: list[type[LiveError]] = [LiveError]
+    while todo:
+        cls = todo.pop(0)
+        if cls.__module__ == __name__ and not vars(cls).get("family", False):
+            found.setdefault(cls.code, cls.status)
+        todo.extend(cls.__subclasses__())
+    return found

@@ -7,23 +7,11 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from live_server.errors import InvalidField, LiveError
+from live_server.errors import InvalidField, KeywordBlocked, MessageEmpty, MessageTooLong
 
 MAX_MUTE_S = 30 * 86400
 MAX_SLOW_MODE_S = 3600
 MAX_KEYWORD_LEN = 50
-
-
-class MessageEmpty(LiveError):
-    code = "message_empty"
-
-
-class MessageTooLong(LiveError):
-    code = "message_too_long"
-
-
-class KeywordBlocked(LiveError):
-    code = "keyword_blocked"
 
 
 def normalise_text(text: str, max_length: int) -> str:

@@ -17,25 +17,11 @@ import dataclasses
 from aiortc import sdp as aiortc_sdp
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from live_server.errors import BadRequest, LiveError
+from live_server.errors import BadSdp, OfferNotAcceptable
 from live_server.media import aiortc_hooks
 
 FORWARDED = {"video": ("vp8", "h264"), "audio": ("opus",)}
 MAX_SDP_BYTES = 64 * 1024
-
-
-class BadSdp(BadRequest):
-    """The body is not an SDP offer we can parse (400)."""
-
-    code = "bad_sdp"
-
-
-class OfferNotAcceptable(LiveError):
-    """A well-formed offer we cannot take: too many tracks, no codec we forward, not the
-    publisher's codec (422 Unprocessable Content)."""
-
-    code = "offer_not_acceptable"
-    status = 422
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

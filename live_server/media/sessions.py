@@ -18,9 +18,10 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
+from live_server.errors import OfferNotAcceptable
 from live_server.media import aiortc_hooks
 from live_server.media.relay import RoomRelay
-from live_server.media.sdp import OfferNotAcceptable, Track
+from live_server.media.sdp import Track
 
 log = logging.getLogger(__name__)
 

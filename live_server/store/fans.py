@@ -7,7 +7,7 @@ member, so it is one script on the wallets' slot.
 
 from __future__ import annotations
 
-from live_server.errors import Conflict, InsufficientFunds, LiveError
+from live_server.errors import AlreadyMember, InsufficientFunds, Internal
 from live_server.store.core import StoreCore, text
 
 
@@ -90,8 +90,8 @@ class FanStore:
         if status == "ok":
             return int(reply[1])
         if status == "member":
-            raise Conflict("already a member of this fan club", code="already_member")
+            raise AlreadyMember("already a member of this fan club")
         if status == "insufficient_funds":
             raise InsufficientFunds("not enough money in the wallet", balance=int(reply[1]),
                                     needed=fee)
-        raise LiveError(f"unexpected reply {status}", code="internal", status=500)
+        raise Internal(f"unexpected reply {status}")

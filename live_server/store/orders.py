@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from live_server.domain.orders import order_room
-from live_server.errors import InvalidState, LiveError, NotFound
+from live_server.errors import Internal, InvalidState, NotFound
 from live_server.protocol import Json
 from live_server.store.core import StoreCore, text
 
@@ -52,7 +52,7 @@ class OrderStore:
                                state=text(reply[1]))
         if status == "not_due":
             raise InvalidState("the reservation has not expired yet", state="reserved")
-        raise LiveError(f"unexpected reply {status}", code="internal", status=500)
+        raise Internal(f"unexpected reply {status}")
 
     async def due(self, now: int, limit: int = 500) -> list[str]:
         found = await self.core.client.zrangebyscore(self.keys.orders_due, "-inf", now,

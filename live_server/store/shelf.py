@@ -13,6 +13,7 @@ import orjson
 
 from live_server.errors import (
     InsufficientStock,
+    Internal,
     InvalidField,
     InvalidState,
     LimitReached,
@@ -213,7 +214,7 @@ def buy_refusal(status: str, reply: list[Any]) -> LiveError:
         return InsufficientStock("not that many left", left=int(reply[1]))
     if status == "limit_reached":
         return LimitReached("over the per-buyer limit", may_buy=int(reply[1]))
-    return LiveError(f"unexpected reply {status}", code="internal", status=500)
+    return Internal(f"unexpected reply {status}")
 
 
 def _shelf_reply(reply: list[Any]) -> int:
@@ -237,7 +238,7 @@ def _shelf_reply(reply: list[Any]) -> int:
     if status == "sale_exists":
         raise InvalidState("this product already has a sale that has not closed",
                            state="sale_exists")
-    raise LiveError(f"unexpected reply {status}", code="internal", status=500)
+    raise Internal(f"unexpected reply {status}")
 
 
 def snapshot_fields(ids: list[bytes], products: dict[bytes, bytes], pinned: bytes | None,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from live_server.errors import LiveError, NotFound
+from live_server.errors import BadRequest, LiveError, NotFound
 from live_server.media.hls import PLAYLIST, SEGMENT_RE, InvalidRoomId, room_dir
 from live_server.media.hls_feed import HlsFeeds
 from live_server.web.http import error_response, services
@@ -56,11 +56,11 @@ def _serve(request: web.Request, name: str, content_type: str,
     try:
         folder = room_dir(Path(settings.dir), request.match_info["room_id"])
     except InvalidRoomId:
-        return _refuse(LiveError("not a room id", code="bad_request"))
+        return _refuse(BadRequest("not a room id"))
     if not settings.enabled:
         return _refuse(NotFound("HLS is not enabled on this server"))
     if name != PLAYLIST and not SEGMENT_RE.fullmatch(name):
-        return _refuse(LiveError("not an HLS file name", code="bad_request"))
+        return _refuse(BadRequest("not an HLS file name"))
     path = folder / name
     if not path.is_file():
         return _refuse(NotFound("no such HLS file (not written yet, or gone)"))

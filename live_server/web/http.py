@@ -12,7 +12,15 @@ import orjson
 from aiohttp import web
 
 from live_server.auth import GUEST, Identity, verify
-from live_server.errors import Internal, InvalidField, LiveError, NotFound, PayloadTooLarge
+from live_server.errors import (
+    Internal,
+    InvalidField,
+    LiveError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    WrongMethod,
+)
 from live_server.protocol import Json, loads_object
 from live_server.services.container import Services
 from live_server.web.keys import SERVICES
@@ -31,8 +39,7 @@ def identity(request: web.Request) -> Identity:
         return GUEST
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise LiveError("expected 'Authorization: Bearer <token>'", code="unauthorized",
-                        status=401)
+        raise Unauthorized("expected 'Authorization: Bearer <token>'")
     s = services(request).settings
     return verify(s.auth.secret, token.strip(), leeway_s=s.auth.leeway_s)
 
@@ -83,7 +90,7 @@ async def _answer_errors(request: web.Request, handler: Any) -> web.StreamRespon
     except web.HTTPNotFound:
         return error_response(NotFound("no such route"))
     except web.HTTPMethodNotAllowed:
-        return error_response(LiveError("method not allowed", code="bad_request", status=405))
+        return error_response(WrongMethod("method not allowed"))
     except web.HTTPException:
         raise
     except Exception:
