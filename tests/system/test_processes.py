@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ServerProcess, token
-from tests.helpers import Viewer
+from tests.helpers import FRESH, WS_PATHS, Viewer
 
 pytestmark = pytest.mark.system
 FAST_CHAT = {"LIVE_CHAT_BURST": "200", "LIVE_CHAT_RATE_PER_S": "200",
@@ -85,10 +85,16 @@ async def test_crashed_process_viewers_leave_the_count(server_factory: Any) -> N
     await watcher.close()
 
 
-async def test_graceful_shutdown_tells_clients_to_reconnect(server_factory: Any) -> None:
+@pytest.mark.parametrize("path", WS_PATHS)
+async def test_graceful_shutdown_tells_clients_to_reconnect(server_factory: Any,
+                                                           path: str) -> None:
     server = await server_factory()
     room = await _create_live_room(server)
-    viewers = [await Viewer.connect(server.url, room, token(f"v{i}")) for i in range(3)]
+    Viewer.path = path  # the sockets aiohttp read are told too, not only the front door's
+    try:
+        viewers = [await Viewer.connect(server.url, room, token(f"v{i}")) for i in range(3)]
+    finally:
+        Viewer.path = FRESH
     for v in viewers:
         await v.wait_welcome()
     loop = asyncio.get_running_loop()
