@@ -37,7 +37,7 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     if misc.STATIC_DIR.is_dir():
         app.router.add_static("/static", misc.STATIC_DIR, append_version=False)
     app.cleanup_ctx.append(_services_ctx(settings, info or {}))
-    app.cleanup_ctx.append(media_web.media_ctx())  # after services: closes first
+    app.cleanup_ctx.append(media_web.media_ctx())  # starts services.media; closes it first
     app.cleanup_ctx.append(hls_web.hls_ctx())  # needs the media service; closes before it
     app.on_shutdown.append(_close_websockets)
     return app
@@ -46,27 +46,11 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
 def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         services = Services.build(settings, Metrics(), info)
-        await services.client.ping()
+        await services.ping_store()
         app[SERVICES] = services
         await services.node.start()
         services.scheduler.start()
         services.packet_clock.start()
-        chat = services.chat
-        red_packets = services.red_packets
-        hub = services.hub
-
-        def on_room_event(room_id: str, ev: dict[str, Any]) -> None:
-            kind = ev.get("type")
-            if kind == "keywords_updated":
-                chat.forget_keywords(room_id)
-            elif kind in ("red_packet", "red_packet_opened", "red_packet_finished"):
-                red_packets.forget_keyword_packets(room_id)
-            elif kind == "user_banned":
-                uid = (ev.get("data") or {}).get("user_id")
-                for conn in hub.conns_of(room_id, str(uid)):
-                    hub.kick(conn, CloseCode.BANNED, "banned")
-
-        hub.on_room_event = on_room_event
         try:
             yield
         finally:

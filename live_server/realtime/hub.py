@@ -7,6 +7,10 @@ awaits: a socket whose unsent bytes pass the limit is dropped as a slow consumer
 waits for it. Counters and join notices are coalesced per room and ride with a tick flush at most
 once per ``counters_interval`` (less often in rooms so big that they would cost more than
 ``max_notice_writes_per_s`` socket writes a second).
+
+The hub applies one policy of its own: a ``user_banned`` event closes the banned user's sockets
+in that room. Other reactions to a room's events (caches the services keep) are
+``RoomEventListener``s given to the constructor.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -27,6 +31,14 @@ from live_server.realtime.frames import PING_FRAME, batch_payload, close_frame, 
 from live_server.store.presence import TickReport
 
 log = logging.getLogger(__name__)
+
+
+class RoomEventListener(Protocol):
+    """Told of each event of a room this process serves, decoded once, except the frequent
+    ones nobody reacts to (counters, joins, chat) and events addressed to one user. Called
+    inside the fan-out: it must not block."""
+
+    def note_room_event(self, room_id: str, ev: dict[str, Any]) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,7 +84,8 @@ class LocalRoom:
 class Hub:
     def __init__(self, *, max_out_buffer: int, slow_close_grace_ms: int, join_names: int,
                  max_batch_events: int, stats: HubStats, counters_interval_ms: int = 0,
-                 max_notice_writes_per_s: int = 10_000) -> None:
+                 max_notice_writes_per_s: int = 10_000,
+                 listeners: Sequence[RoomEventListener] = ()) -> None:
         self.counters_interval_s = counters_interval_ms / 1000
         self.max_notice_writes = max_notice_writes_per_s
         self.rooms: dict[str, LocalRoom] = {}
@@ -81,7 +94,7 @@ class Hub:
         self.join_names = join_names
         self.max_batch_events = max_batch_events
         self.stats = stats
-        self.on_room_event: Callable[[str, dict[str, Any]], None] | None = None
+        self.listeners = tuple(listeners)
         self._flush_soon: set[str] = set()
         self._flush_handle: asyncio.Handle | None = None
         # rooms that emptied and must report "0 here" once before being forgotten
@@ -217,8 +230,18 @@ class Hub:
                 room.dirty = True  # the chat total changed: report counters this tick
         for conn in room.joining:
             conn.held.append((seq if isinstance(seq, int) else None, raw))
-        if self.on_room_event is not None and kind not in ("counters", "joins", "chat"):
-            self.on_room_event(room_id, ev)
+        if kind in ("counters", "joins", "chat"):
+            return
+        if kind == "user_banned":
+            self._close_banned(room_id, (ev.get("data") or {}).get("user_id"))
+        for listener in self.listeners:
+            listener.note_room_event(room_id, ev)
+
+    def _close_banned(self, room_id: str, user_id: object) -> None:
+        """A user banned from a room loses their sockets in it, here and in every process
+        serving the room (each gets the event)."""
+        for conn in self.conns_of(room_id, str(user_id)):
+            self.kick(conn, CloseCode.BANNED, "banned")
 
     def _schedule_flush(self, room_id: str) -> None:
         self._flush_soon.add(room_id)
@@ -377,6 +400,17 @@ class Hub:
     @property
     def connection_count(self) -> int:
         return sum(r.local_online for r in self.rooms.values())
+
+    @property
+    def room_count(self) -> int:
+        """Rooms with at least one socket in this process."""
+        return len(self.rooms)
+
+    def busiest_rooms(self, limit: int) -> dict[str, int]:
+        """The ``limit`` rooms served here with the most viewers online (across every
+        process, as the last counters said): room id → online."""
+        top = sorted(self.rooms.values(), key=lambda r: r.online_total, reverse=True)
+        return {r.id: r.online_total for r in top[:limit]}
 
     def all_conns(self) -> list[Conn]:
         return [c for r in self.rooms.values() for c in (*r.conns, *r.joining)]

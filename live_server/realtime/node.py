@@ -14,8 +14,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from live_server.protocol import Json, now_ms
 from live_server.realtime.broker import Broker
@@ -31,11 +30,23 @@ def new_process_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
 
 
+class AudienceListener(Protocol):
+    """Told what this process's viewers did, in batches: the hearts each tick flushed, and
+    once a minute who is watching (intimacy toward each room's creator)."""
+
+    async def note_hearts(self, by_room: dict[str, dict[str, int]]) -> None:
+        """room → user → hearts sent, after the tick's report is stored."""
+        ...
+
+    async def note_watch(self, by_room: dict[str, list[str]]) -> None:
+        """room → logged-in users connected here, each once."""
+        ...
+
+
 class Node:
     def __init__(self, *, hub: Hub, broker_client: Any, rooms: RoomStore,
-                 presence: PresenceStore, tick_ms: int, heartbeat_ms: int,
-                 ping_s: float,
-                 info: Json) -> None:
+                 presence: PresenceStore, audience: AudienceListener, tick_ms: int,
+                 heartbeat_ms: int, ping_s: float, info: Json) -> None:
         self.id = new_process_id()
         self.hub = hub
         self.rooms = rooms
@@ -50,12 +61,7 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._last_presence = 0.0
-        # told, after each flushed report, of the hearts sent per room (room → user → count):
-        # intimacy toward the room's creator (set by the service container)
-        self.on_hearts: Callable[[dict[str, dict[str, int]]], Awaitable[None]] | None = None
-        # told once a minute of the logged-in viewers connected here (room → user ids):
-        # watch intimacy (set by the service container)
-        self.on_watch: Callable[[dict[str, list[str]]], Awaitable[None]] | None = None
+        self.audience = audience
         self.watch_interval_s = 60.0
 
     async def start(self) -> None:
@@ -170,9 +176,9 @@ class Node:
             return
         hearts = {room_id: rep.heart_users for room_id, rep in reports.items()
                   if rep.heart_users}
-        if hearts and self.on_hearts is not None:
+        if hearts:
             try:
-                await self.on_hearts(hearts)
+                await self.audience.note_hearts(hearts)
             except Exception:  # the counters are in; only these points are lost
                 log.warning("heart intimacy failed", exc_info=True)
 
@@ -195,8 +201,6 @@ class Node:
     async def award_watch(self, limit: int = 20_000) -> None:
         """One minute watched for every logged-in user connected here (each user once per room,
         at most ``limit`` of them): one call, one pipelined round."""
-        if self.on_watch is None:
-            return
         watching: dict[str, list[str]] = {}
         left = limit
         for room_id, room in self.hub.rooms.items():
@@ -207,7 +211,7 @@ class Node:
             if left <= 0:
                 break
         if watching:
-            await self.on_watch(watching)
+            await self.audience.note_watch(watching)
 
     async def _heartbeat_loop(self) -> None:
         while True:

@@ -19,7 +19,7 @@ from live_server.domain.chat import (
 from live_server.domain.rooms import Room
 from live_server.errors import InvalidField, NotFound
 from live_server.protocol import Json, dumps, event, now_ms
-from live_server.services.audit import ModerationLog
+from live_server.services.moderation_log import ModerationLog
 from live_server.store.chat import ChatStore
 from live_server.store.rooms import RoomStore
 
@@ -58,6 +58,11 @@ class ChatService:
 
     def forget_keywords(self, room_id: str) -> None:
         self._keywords.pop(room_id, None)
+
+    def note_room_event(self, room_id: str, ev: Json) -> None:
+        """A room served here changed its keywords (in any process): read them again."""
+        if ev.get("type") == "keywords_updated":
+            self.forget_keywords(room_id)
 
     async def _room_filter(self, room_id: str) -> tuple[frozenset[str], str]:
         cached = self._keywords.get(room_id)

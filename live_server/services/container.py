@@ -1,4 +1,10 @@
-"""Everything a request handler may use, built once per process from settings and a client."""
+"""Everything a request handler may use, built once per process from settings and a client.
+
+Listeners are handed to constructors, so the order below is the order of dependence: the
+stores, then the services (fans first: red packets, chat and orders tell it what happened),
+then the hub (told of room events by chat and red packets) and the node (told of hearts and
+watching by fans), and the media service, which goes live through the room service.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,14 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from live_server.config import Settings
+from live_server.media.relay import RelayStats
+from live_server.media.service import MediaService, MediaStats
 from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
-from live_server.services.audit import ModerationLog
 from live_server.services.chat import ChatService
 from live_server.services.fans import FanService
+from live_server.services.moderation_log import ModerationLog
+from live_server.services.ops import OpsService
 from live_server.services.orders import OrderService
 from live_server.services.red_packets import PacketClock, RedPacketService
 from live_server.services.rooms import RoomService
@@ -23,6 +32,7 @@ from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.fans import FanStore
 from live_server.store.keys import Keys
+from live_server.store.media import MediaStore
 from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
 from live_server.store.red_packets import RedPacketStore
@@ -39,15 +49,13 @@ class Services:
     client: aioredis.Redis
     core: StoreCore
     room_store: RoomStore
-    chat_store: ChatStore
     presence: PresenceStore
     hub: Hub
     node: Node
     rooms: RoomService
     chat: ChatService
     modlog: ModerationLog
-    shelf_store: ShelfStore
-    order_store: OrderStore
+    ops: OpsService
     shelf: ShelfService
     orders: OrderService
     scheduler: Scheduler
@@ -55,6 +63,7 @@ class Services:
     fans: FanService
     red_packets: RedPacketService
     packet_clock: PacketClock
+    media: MediaService
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -67,11 +76,29 @@ class Services:
     def build(cls, settings: Settings, metrics: Metrics, info: dict[str, Any]) -> Services:
         client = connect(settings.store.url, settings.store.pool_size)
         core = StoreCore(client, Keys(settings.store.key_prefix), metrics.valkey)
-        room_store = RoomStore(core, history_max=settings.history.max_events,
+        history_max = settings.history.max_events
+        recent_max = settings.money.recent_entries
+        room_store = RoomStore(core, history_max=history_max,
                                process_ttl_ms=settings.server.process_ttl_ms)
-        chat_store = ChatStore(core, history_max=settings.history.max_events,
+        chat_store = ChatStore(core, history_max=history_max,
                                log_max=settings.ops.log_max_entries)
         presence = PresenceStore(core, process_ttl_ms=settings.server.process_ttl_ms)
+        shelf_store = ShelfStore(core, history_max=history_max,
+                                 order_stream_max=settings.shelf.order_stream_max)
+        order_store = OrderStore(core, history_max=history_max,
+                                 order_stream_max=settings.shelf.order_stream_max)
+        media_store = MediaStore(core, history_max=history_max,
+                                 home_ttl_ms=settings.media.home_ttl_ms)
+
+        modlog = ModerationLog(chat_store)
+        rooms = RoomService(settings, room_store, modlog)
+        fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max))
+        red_packets = RedPacketService(settings, room_store, RedPacketStore(
+            core, history_max=history_max, recent_max=recent_max), fans)
+        chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
+                           listeners=(red_packets, fans))
+        orders = OrderService(settings, room_store, order_store, listeners=(fans,))
+
         hub = Hub(max_out_buffer=settings.ws.max_out_buffer_bytes,
                   slow_close_grace_ms=settings.ws.slow_close_grace_ms,
                   join_names=settings.realtime.join_names_per_tick,
@@ -79,38 +106,34 @@ class Services:
                   counters_interval_ms=settings.realtime.counters_interval_ms,
                   max_notice_writes_per_s=settings.realtime.max_notice_writes_per_s,
                   stats=HubStats(frames=metrics.frames, slow_consumer=metrics.slow_consumer,
-                                 received=metrics.received))
+                                 received=metrics.received),
+                  listeners=(chat, red_packets))
         node = Node(hub=hub, broker_client=client, rooms=room_store, presence=presence,
-                    tick_ms=settings.realtime.tick_ms,
+                    audience=fans, tick_ms=settings.realtime.tick_ms,
                     heartbeat_ms=settings.server.process_heartbeat_ms,
                     ping_s=settings.ws.heartbeat_s, info=info)
-        recent_max = settings.money.recent_entries
-        fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max))
-        red_packets = RedPacketService(settings, room_store, RedPacketStore(
-            core, history_max=settings.history.max_events, recent_max=recent_max), fans)
-        modlog = ModerationLog(chat_store)
-        rooms = RoomService(settings, room_store, modlog)
-        chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
-                           listeners=(red_packets, fans))
-        shelf_store = ShelfStore(core, history_max=settings.history.max_events,
-                                 order_stream_max=settings.shelf.order_stream_max)
-        order_store = OrderStore(core, history_max=settings.history.max_events,
-                                 order_stream_max=settings.shelf.order_stream_max)
-        node.on_hearts = fans.note_hearts
-        node.on_watch = fans.note_watch
-        orders = OrderService(settings, room_store, order_store, listeners=(fans,))
+        media = MediaService(settings, room_store, rooms, media_store, MediaStats(
+            relay=RelayStats(forwarded=metrics.media_forwarded.inc,
+                             dropped=metrics.media_dropped.inc,
+                             keyframe_requests=metrics.media_keyframe_requests.inc,
+                             forwarded_bytes=metrics.media_forwarded_bytes.inc),
+            publishers=metrics.media_publishers.set, viewers=metrics.media_viewers.set))
         return cls(settings=settings, metrics=metrics, client=client, core=core,
-                   room_store=room_store, chat_store=chat_store, presence=presence, hub=hub,
-                   node=node, rooms=rooms, chat=chat, modlog=modlog, shelf_store=shelf_store,
-                   order_store=order_store,
+                   room_store=room_store, presence=presence, hub=hub, node=node, rooms=rooms,
+                   chat=chat, modlog=modlog,
+                   ops=OpsService(room_store, presence, chat_store, modlog, media_store),
                    shelf=ShelfService(settings, room_store, shelf_store, modlog),
                    orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,
                                        settings.shelf.scheduler_interval_ms),
                    wallets=WalletService(settings, WalletStore(core, recent_max=recent_max)),
-                   fans=fans,
-                   red_packets=red_packets,
-                   packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms))
+                   fans=fans, red_packets=red_packets,
+                   packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms),
+                   media=media)
+
+    async def ping_store(self) -> None:
+        """Readiness: raises unless Valkey answers."""
+        await self.client.ping()
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -27,6 +27,7 @@ from live_server.store.red_packets import RedPacketStore
 from live_server.store.rooms import RoomStore
 
 KEYWORD_ROOMS_TTL_S = 10.0  # a missed red packet event costs at most this long
+PACKET_EVENTS = frozenset({"red_packet", "red_packet_opened", "red_packet_finished"})
 
 
 def _packet_id(value: object) -> str:
@@ -46,7 +47,7 @@ class RedPacketService:
         self._static: dict[str, tuple[str, str, str]] = {}
         # room id → (has keyword packets open, when read): chat is the hottest write path and
         # almost never meets a keyword packet, so the question is not asked per message; a red
-        # packet event of the room drops the answer (forget_keyword_packets)
+        # packet event of the room drops the answer (note_room_event)
         self._keyword_rooms: dict[str, tuple[bool, float]] = {}
 
     async def launch(self, who: Identity, room_id: str, body: Json) -> Json:
@@ -115,9 +116,11 @@ class RedPacketService:
         self._keyword_rooms[room_id] = (open_now, now)
         return open_now
 
-    def forget_keyword_packets(self, room_id: str) -> None:
-        """A red packet of the room was launched, opened or finished: ask again next time."""
-        self._keyword_rooms.pop(room_id, None)
+    def note_room_event(self, room_id: str, ev: Json) -> None:
+        """A red packet event of a room served here (from any process) may open or close a
+        keyword packet: forget whether the room has one."""
+        if ev.get("type") in PACKET_EVENTS:
+            self._keyword_rooms.pop(room_id, None)
 
     async def _packet_fields(self, packet_id: object) -> Json:
         pid = _packet_id(packet_id)

@@ -7,7 +7,7 @@ from live_server.config import Settings
 from live_server.domain.rooms import Room, parse_create, parse_update
 from live_server.errors import Forbidden, InvalidField
 from live_server.protocol import Json, now_ms
-from live_server.services.audit import ModerationLog
+from live_server.services.moderation_log import ModerationLog
 from live_server.store.rooms import RoomStore
 
 

@@ -28,7 +28,7 @@ from live_server.errors import (
     Unauthorized,
 )
 from live_server.protocol import Json, dumps, is_safe_id, now_ms
-from live_server.services.audit import ModerationLog
+from live_server.services.moderation_log import ModerationLog
 from live_server.services.periodic import Periodic
 from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore

@@ -18,15 +18,7 @@ from aiohttp import web
 from aiohttp.web_runner import BaseRunner
 
 from live_server.errors import BadRequest, LiveError
-from live_server.media.relay import RelayStats
-from live_server.media.service import (
-    MediaFull,
-    MediaRedirect,
-    MediaService,
-    MediaStats,
-    NoPublisher,
-)
-from live_server.store.media import MediaStore
+from live_server.media.service import MediaFull, MediaRedirect, MediaService, NoPublisher
 from live_server.web.http import error_response, identity, json, raw_body
 from live_server.web.keys import SERVICES
 
@@ -197,22 +189,15 @@ class _SameAppRunner(BaseRunner):
 
 
 def media_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
-    """Builds the media service, opens this process's private media port (``media.home_port``
-    on ``server.host``: with several processes on one SO_REUSEPORT port, this is the address
-    that reaches *this* process, recorded as the room's media home) and closes every session
-    at shutdown."""
+    """Starts the media service (built with the other services), opens this process's private
+    media port (``media.home_port`` on ``server.host``: with several processes on one
+    SO_REUSEPORT port, this is the address that reaches *this* process, recorded as the room's
+    media home) and closes every session at shutdown. Append it after the services' context:
+    its clean-up then runs first, while the store is still open."""
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         services = app[SERVICES]
         settings = services.settings
-        m = services.metrics
-        stats = MediaStats(
-            relay=RelayStats(forwarded=m.media_forwarded.inc, dropped=m.media_dropped.inc,
-                             keyframe_requests=m.media_keyframe_requests.inc,
-                             forwarded_bytes=m.media_forwarded_bytes.inc),
-            publishers=m.media_publishers.set, viewers=m.media_viewers.set)
-        store = MediaStore(services.core, history_max=settings.history.max_events,
-                           home_ttl_ms=settings.media.home_ttl_ms)
-        service = MediaService(settings, services.room_store, services.rooms, store, stats)
+        service = services.media
         app[MEDIA] = service
         runner: _SameAppRunner | None = None
         if settings.media.enabled:

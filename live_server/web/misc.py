@@ -24,7 +24,7 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     try:
-        await asyncio.wait_for(services(request).client.ping(), 2)
+        await asyncio.wait_for(services(request).ping_store(), 2)
     except Exception:
         raise NotReady("valkey does not answer") from None
     return json({"ok": True})
@@ -34,10 +34,8 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     s = services(request)
     s.metrics.connections.set(s.hub.connection_count)
-    s.metrics.rooms_local.set(len(s.hub.rooms))
-    top = sorted(s.hub.rooms.values(), key=lambda r: r.online_total, reverse=True)
-    s.metrics.set_room_online(
-        {r.id: r.online_total for r in top[: s.settings.ops.top_rooms_gauge]})
+    s.metrics.rooms_local.set(s.hub.room_count)
+    s.metrics.set_room_online(s.hub.busiest_rooms(s.settings.ops.top_rooms_gauge))
     return web.Response(body=s.metrics.render(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 

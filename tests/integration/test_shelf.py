@@ -334,7 +334,7 @@ async def test_expiry_returns_stock_exactly_once(live_app_factory: Any) -> None:
     now = now_ms()
     # many "processes" notice the same expiries at once
     results = await asyncio.gather(
-        *(svc.order_store.transition(o, "expire", actor="system", now=now) for o in orders
+        *(svc.orders.store.transition(o, "expire", actor="system", now=now) for o in orders
           for _ in range(6)), return_exceptions=True)
     ok = [r for r in results if not isinstance(r, BaseException)]
     assert len(ok) == 3
