@@ -220,7 +220,7 @@ class OrderService:
 
     async def room_orders(self, who: Identity, room_id: str, limit: int) -> Json:
         await self._managed_room(who, room_id)
-        totals = {**await self.store.money(room_id), "currency": self.settings.shelf.currency}
+        totals = {**await self.store.earnings(room_id), "currency": self.settings.shelf.currency}
         return {"orders": await self.store.of_room(room_id, limit), "totals": totals}
 
     async def room_csv(self, who: Identity, room_id: str) -> str:

@@ -48,7 +48,7 @@ class ShelfKeys:
     orders: str     # hash: order id → order JSON
     order_list: str  # zset: order id by creation time
     order_stream: str  # stream: every order event (consumer groups welcome)
-    money: str      # hash: gmv, refunded, commission, paid_orders, refunded_orders
+    earnings: str   # hash: gmv, refunded, commission, paid_orders, refunded_orders
     ledger: str     # stream: commission credits and reversals
 
 
@@ -140,7 +140,7 @@ class Keys:
             shelf=f"{base}:shelf", products=f"{base}:prod", pinned=f"{base}:pin",
             sales=f"{base}:sales", left=f"{base}:left", bought=f"{base}:bought",
             idem=f"{base}:idem", orders=f"{base}:orders", order_list=f"{base}:olist",
-            order_stream=f"{base}:ostream", money=f"{base}:money", ledger=f"{base}:ledger",
+            order_stream=f"{base}:ostream", earnings=f"{base}:earnings", ledger=f"{base}:ledger",
         )
 
     def media_home(self, room_id: str) -> str:

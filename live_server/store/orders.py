@@ -35,7 +35,7 @@ class OrderStore:
         k, s = self.keys.room(room_id), self.keys.shelf(room_id)
         reply = await self.core.script(
             "order_transition",
-            [s.orders, s.sales, s.left, s.bought, s.order_stream, s.money, s.ledger, k.seq,
+            [s.orders, s.sales, s.left, s.bought, s.order_stream, s.earnings, s.ledger, k.seq,
              k.events],
             [k.channel, self.history_max, now, order_id, action, actor, reference,
              self.order_stream_max])
@@ -85,21 +85,22 @@ class OrderStore:
         raws = await self.core.client.hmget(s.orders, ids)
         return [orjson.loads(r) for r in raws if r]
 
-    async def money(self, room_id: str) -> Json:
-        return _money(await self.core.client.hgetall(self.keys.shelf(room_id).money))
+    async def earnings(self, room_id: str) -> Json:
+        """The room's sales totals: GMV, refunds, net, commission, paid and refunded orders."""
+        return _totals(await self.core.client.hgetall(self.keys.shelf(room_id).earnings))
 
     async def books(self, room_ids: list[str], limit: int) -> list[tuple[Json, list[Json]]]:
-        """Each room's money totals and its latest ``limit`` ledger entries, newest first, in
+        """Each room's earnings totals and its latest ``limit`` ledger entries, newest first, in
         one pipeline."""
         if not room_ids:
             return []
         async with self.core.client.pipeline(transaction=False) as pipe:
             for room_id in room_ids:
                 s = self.keys.shelf(room_id)
-                pipe.hgetall(s.money)
+                pipe.hgetall(s.earnings)
                 pipe.xrevrange(s.ledger, count=limit)
             replies = await pipe.execute()
-        return [(_money(money), _ledger(room_id, entries)) for room_id, money, entries
+        return [(_totals(totals), _ledger(room_id, entries)) for room_id, totals, entries
                 in zip(room_ids, replies[0::2], replies[1::2], strict=True)]
 
     async def mark_webhook(self, event_id: str, ttl_s: int) -> bool:
@@ -108,7 +109,7 @@ class OrderStore:
                                                nx=True, ex=ttl_s))
 
 
-def _money(raw: dict[bytes, bytes]) -> Json:
+def _totals(raw: dict[bytes, bytes]) -> Json:
     vals = {k.decode(): int(v) for k, v in raw.items()}
     gmv, refunded = vals.get("gmv", 0), vals.get("refunded", 0)
     return {"gmv": gmv, "refunded": refunded, "net": gmv - refunded,

@@ -2,7 +2,7 @@
 -- refund give the units back to the sale (and to the buyer's allowance) exactly once; pay
 -- credits the creator's commission, refund reverses it. A reservation paid after its expiry
 -- expires instead.
--- KEYS: 1 orders, 2 sales, 3 left, 4 bought, 5 order stream, 6 money, 7 ledger, 8 seq, 9 events
+-- KEYS: 1 orders, 2 sales, 3 left, 4 bought, 5 order stream, 6 earnings, 7 ledger, 8 seq, 9 events
 -- ARGV: 1 channel, 2 maxlen, 3 now, 4 order id, 5 action, 6 actor, 7 payment reference,
 --       8 order stream max
 -- Reply: {'ok', order JSON} | {'expired', order JSON} | {'not_found'}
