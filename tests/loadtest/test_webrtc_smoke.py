@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loadtest.options import build_parser, options_from
 from loadtest.media_clip import encode_clip
 from loadtest.media_hooks import AIORTC_VERSION, check_internals, is_keyframe
+from loadtest.options import build_parser, options_from
 from loadtest.runner import execute
 from loadtest.untyped import load
 
