@@ -70,3 +70,35 @@ async def test_kick_of_an_active_connection_stops_batches_and_replies() -> None:
     hub.tick()
     assert transport.data == b""
     assert b'"seq":1' in other.data
+
+
+async def test_a_ban_closes_the_banned_users_sockets_in_that_room_and_no_others() -> None:
+    seen: list[tuple[str, str]] = []
+
+    class Listener:
+        def note_room_event(self, room_id: str, ev: dict[str, object]) -> None:
+            seen.append((room_id, str(ev["type"])))
+
+    hub = Hub(max_out_buffer=1 << 20, slow_close_grace_ms=100, join_names=3,
+              max_batch_events=500, stats=HubStats(lambda *a: None, lambda: None, lambda: None),
+              listeners=[Listener()])
+    kicked: dict[str, list[tuple[int, str]]] = {}
+    for name, room, user in (("banned", "r1", "u"), ("banned-joining", "r1", "u"),
+                             ("other-user", "r1", "v"), ("other-room", "r2", "u")):
+        conn = Conn(room_id=room, transport=_Transport(), user_id=user, name=user,
+                    role="viewer")
+        kicked[name] = []
+        conn.on_kick = lambda code, reason, name=name: kicked[name].append((code, reason))
+        hub.attach(conn)
+        if name != "banned-joining":
+            hub.activate(conn, 0, [])
+    hub.deliver("r1", orjson.dumps({"seq": 1, "type": "user_banned", "ts": 1,
+                                    "data": {"user_id": "u"}}))
+    assert kicked == {"banned": [(4003, "banned")], "banned-joining": [(4003, "banned")],
+                      "other-user": [], "other-room": []}
+    # the listeners hear the room's events, but not the frequent ones nobody reacts to
+    hub.deliver("r1", _chat(2))
+    hub.deliver("r1", orjson.dumps({"type": "counters", "ts": 1, "data": {"online": 1}}))
+    hub.deliver("r1", orjson.dumps({"seq": 3, "type": "keywords_updated", "ts": 1,
+                                    "data": {}}))
+    assert seen == [("r1", "user_banned"), ("r1", "keywords_updated")]
