@@ -103,7 +103,19 @@ class FanService:
                           now: int | None = None) -> None:
         """One tick's hearts (room → user → count): intimacy toward each room's creator, all in
         one pipelined round."""
-        per, cap = self.cfg.source("heart")
+        await self._earn_many("heart", by_room, now)
+
+    async def note_watch(self, by_room: dict[str, list[str]], now: int | None = None) -> None:
+        """A minute watched (room → logged-in users connected): intimacy toward each room's
+        creator, in one pipelined round."""
+        await self._earn_many("watch", {room_id: dict.fromkeys(users, 1)
+                                        for room_id, users in by_room.items()}, now)
+
+    async def _earn_many(self, source: str, by_room: dict[str, dict[str, int]],
+                         now: int | None) -> None:
+        """``earn`` for many users of one source at once (room → user → count), in one
+        pipelined round: the batched sources come from every viewer of the process."""
+        per, cap = self.cfg.source(source)
         if per <= 0 or cap <= 0:
             return
         items = []
@@ -114,21 +126,7 @@ class FanService:
             items += [(creator_id, uid, per * count) for uid, count in users.items()
                       if uid != creator_id and count > 0]
         if items:
-            await self.store.add_intimacy_many(items, cap, self.day(now), "heart")
-
-    async def note_watch(self, by_room: dict[str, list[str]], now: int | None = None) -> None:
-        """A minute watched (room → logged-in users connected): intimacy toward each room's
-        creator, in one pipelined round."""
-        per, cap = self.cfg.source("watch")
-        if per <= 0 or cap <= 0:
-            return
-        items = []
-        for room_id, users in by_room.items():
-            creator_id = await self._creator_of(room_id)
-            if creator_id is not None:
-                items += [(creator_id, uid, per) for uid in users if uid != creator_id]
-        if items:
-            await self.store.add_intimacy_many(items, cap, self.day(now), "watch")
+            await self.store.add_intimacy_many(items, cap, self.day(now), source)
 
     async def note_paid(self, order: Json) -> None:
         """An order was paid: intimacy toward the room's creator for the buyer."""
