@@ -48,7 +48,10 @@ class ShelfKeys:
     orders: str     # hash: order id → order JSON
     order_list: str  # zset: order id by creation time
     order_stream: str  # stream: every order event (consumer groups welcome)
-    earnings: str   # hash: gmv, refunded, commission, paid_orders, refunded_orders
+    # hash: gmv, refunded, commission, paid_orders, refunded_orders. Its Valkey name stays
+    # ``{room}:money`` (the name it had before "money" came to mean wallets): renaming a key
+    # would hide every existing room's totals.
+    earnings: str
     ledger: str     # stream: commission credits and reversals
 
 
@@ -140,7 +143,7 @@ class Keys:
             shelf=f"{base}:shelf", products=f"{base}:prod", pinned=f"{base}:pin",
             sales=f"{base}:sales", left=f"{base}:left", bought=f"{base}:bought",
             idem=f"{base}:idem", orders=f"{base}:orders", order_list=f"{base}:olist",
-            order_stream=f"{base}:ostream", earnings=f"{base}:earnings", ledger=f"{base}:ledger",
+            order_stream=f"{base}:ostream", earnings=f"{base}:money", ledger=f"{base}:ledger",
         )
 
     def media_home(self, room_id: str) -> str:
