@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from live_server import events
 from live_server.auth import mint
 from live_server.config import Settings
 from live_server.domain.rooms import parse_create
-from live_server.protocol import dumps, event, now_ms
+from live_server.protocol import now_ms
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.keys import Keys
@@ -36,11 +37,10 @@ async def seed(settings: Settings) -> dict[str, Any]:
             await rooms.set_announcement(room.id, {
                 "text": "Welcome! Follow for the 8pm flash sale.", "by": CREATOR, "ts": now_ms()})
             for text in ("Hello everyone, we are live!", "Ask me anything about sizes."):
-                body = dumps(event("chat", {
-                    "user": {"id": CREATOR, "name": "Demo Creator", "role": "creator"},
-                    "text": text, "masked": False}))
-                await chat.send(room.id, CREATOR, body, now=now_ms(), rate_per_s=100, burst=100,
-                                moderator=True, score=0)
+                message = events.chat(user_id=CREATOR, name="Demo Creator", role="creator",
+                                      level=0, fan_club=False, text=text, masked=False)
+                await chat.send(room.id, CREATOR, message, now=now_ms(), rate_per_s=100,
+                                burst=100, moderator=True, score=0)
             await core.client.set(marker, room.id)
         secret, ttl = settings.auth.secret, settings.auth.token_ttl_s
         return {

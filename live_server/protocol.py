@@ -119,7 +119,3 @@ def reply_frame(req_id: Any, data: Json) -> bytes:
 
 def error_frame(req_id: Any, err: LiveError) -> bytes:
     return orjson.dumps({"type": "error", "id": req_id, "error": err.to_dict()})
-
-
-def event(kind: str, data: Json, ts: int | None = None) -> Json:
-    return {"type": kind, "ts": now_ms() if ts is None else ts, "data": data}

@@ -26,6 +26,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
+from live_server import events
 from live_server.auth import Identity, require_moderator
 from live_server.config import Settings
 from live_server.domain.rooms import Room
@@ -213,8 +214,8 @@ class MediaService:
         relay = self.relays.get(session.room_id)
         if relay is not None:
             self._notify(self.on_video_started, session.room_id, relay)
-        await self.store.append_event(session.room_id, "video_started",
-                                      {"codecs": session.codecs, "by": session.user_id})
+        await self.store.append_event(session.room_id,
+                                      events.video_started(session.codecs, session.user_id))
 
     async def _publisher_ended(self, session: MediaSession) -> None:
         self.sessions.pop(session.id, None)
@@ -233,8 +234,7 @@ class MediaService:
         try:
             await self.store.release(room_id, self.process_id)
             if session.connected or session.announced:
-                await self.store.append_event(room_id, "video_stopped",
-                                              {"reason": session.end_reason})
+                await self.store.append_event(room_id, events.video_stopped(session.end_reason))
         except Exception:  # shutting down with Valkey gone: the home key expires by itself
             log.warning("could not record the end of room %s's video", room_id, exc_info=True)
 

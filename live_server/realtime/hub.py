@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from live_server import events as room_events
 from live_server.errors import CloseCode
 from live_server.protocol import GUARANTEED_EVENTS, LATEST_EVENTS
 from live_server.realtime.conn import Conn
@@ -278,9 +279,8 @@ class Hub:
         events = room.batch
         if with_notices:
             if room.join_total:
-                events.append(orjson.dumps({
-                    "type": "joins", "ts": room.joins_ts,
-                    "data": {"count": room.join_total, "names": room.join_shown}}))
+                events.append(
+                    room_events.joins(room.join_total, room.join_shown, room.joins_ts).body)
                 room.join_total, room.join_shown = 0, []
             if room.counters is not None:
                 events.append(room.counters)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
+from live_server import events
 from live_server.auth import Identity, is_moderator, require_moderator, require_user
 from live_server.config import Settings
 from live_server.domain.chat import (
@@ -18,7 +19,7 @@ from live_server.domain.chat import (
 )
 from live_server.domain.rooms import Room
 from live_server.errors import InvalidField, NotFound
-from live_server.protocol import Json, dumps, event, now_ms
+from live_server.protocol import Json, now_ms
 from live_server.services.moderation_log import ModerationLog
 from live_server.store.chat import ChatStore
 from live_server.store.rooms import RoomStore
@@ -93,13 +94,10 @@ class ChatService:
         words, action = await self._room_filter(room.id)
         filtered = apply_keywords(clean, words, action)
         level, member = await self._badge(room, uid)
-        body = dumps(event("chat", {
-            "user": {"id": uid, "name": who.name, "role": who.role, "level": level,
-                     "fan_club": member},
-            "text": filtered.text, "masked": filtered.masked,
-        }))
+        message = events.chat(user_id=uid, name=who.name, role=who.role, level=level,
+                              fan_club=member, text=filtered.text, masked=filtered.masked)
         seq = await self.chat.send(
-            room.id, uid, body, now=now_ms(), rate_per_s=self.settings.chat.rate_per_s,
+            room.id, uid, message, now=now_ms(), rate_per_s=self.settings.chat.rate_per_s,
             burst=self.settings.chat.burst, moderator=is_moderator(who, room.creator_id),
             score=self.settings.chat.score_per_message,
         )

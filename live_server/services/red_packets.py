@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from live_server import events
 from live_server.auth import Identity, require_creator, require_user
 from live_server.config import Settings
 from live_server.domain.redpacket import (
@@ -20,7 +21,7 @@ from live_server.domain.redpacket import (
 )
 from live_server.domain.rooms import Room
 from live_server.errors import Forbidden, InvalidState, NotFound
-from live_server.protocol import Json, dumps, event, is_safe_id, now_ms
+from live_server.protocol import Json, is_safe_id, now_ms
 from live_server.services.fans import FanService
 from live_server.services.periodic import Periodic
 from live_server.store.red_packets import RedPacketStore
@@ -68,8 +69,7 @@ class RedPacketService:
         balance = await self.store.create_packet(packet, shares, now)
         view = await self.store.packet(packet["id"], with_record=False)
         assert view is not None
-        seq = await self.store.room_event(room_id, dumps(event("red_packet", {
-            "packet": view, "server_time": now}, ts=now)))
+        seq = await self.store.room_event(room_id, events.red_packet(view, now))
         return {"packet": view, "balance": balance, "seq": seq}
 
     async def grab(self, who: Identity, packet_id: object, room_id: str | None = None) -> Json:
@@ -141,16 +141,15 @@ class RedPacketService:
         view = await self.store.packet(packet_id, with_record=False)
         if view is None:
             return
-        await self.store.room_event(view["room_id"], dumps(event("red_packet_finished", {
-            "packet_id": packet_id, "reason": view["reason"], "luckiest": view["luckiest"],
-            "refunded": view["refunded"], "shares_left": view["shares_left"]}, ts=now)))
+        await self.store.room_event(view["room_id"], events.red_packet_finished(
+            packet_id, view["reason"], view["luckiest"], view["refunded"], view["shares_left"],
+            now))
 
     async def tick(self, packet_id: str, now: int) -> str:
         what, _refund, packet = await self.store.tick(packet_id, now)
         if what == "opened" and packet is not None:
-            await self.store.room_event(packet["room_id"], dumps(event(
-                "red_packet_opened", {"packet_id": packet_id, "expires_at":
-                                      packet["expires_at"]}, ts=now)))
+            await self.store.room_event(packet["room_id"], events.red_packet_opened(
+                packet_id, packet["expires_at"], now))
         elif what == "expired":
             await self._finished(packet_id, now)
         return what

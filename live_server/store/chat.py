@@ -7,9 +7,12 @@ from typing import Any
 
 import orjson
 
+from live_server import events
 from live_server.errors import Banned, InvalidState, Muted, NotFound, RateLimited, SlowMode
-from live_server.protocol import Json, dumps, event, now_ms
+from live_server.events import RoomEvent
+from live_server.protocol import Json, dumps, now_ms
 from live_server.store.core import StoreCore, text
+from live_server.store.rooms import stored_type
 
 
 class ChatStore:
@@ -19,16 +22,19 @@ class ChatStore:
         self.history_max = history_max
         self.log_max = log_max
 
-    async def send(self, room_id: str, user_id: str, body: bytes, *, now: int, rate_per_s: float,
-                   burst: int, moderator: bool, score: int) -> int:
-        """Append a chat event if the rules let it through; returns its seq."""
+    async def send(self, room_id: str, user_id: str, message: RoomEvent, *, now: int,
+                   rate_per_s: float, burst: int, moderator: bool, score: int) -> int:
+        """Append a chat event (``events.chat``) if the rules let it through; returns its
+        seq."""
+        if message.kind != "chat":
+            raise ValueError(f"not a chat event: {message.kind}")
         k = self.keys.room(room_id)
         reply = await self.core.script(
             "chat_send",
             [k.meta, k.bans, k.mutes, k.rate(user_id), k.slow(user_id), k.seq, k.events,
              k.stats, k.fans, k.chat_minute(now // 60000)],
-            [k.channel, self.history_max, body, user_id, now, rate_per_s, burst,
-             "1" if moderator else "0", score],
+            [k.channel, self.history_max, message.kind, message.body, user_id, now, rate_per_s,
+             burst, "1" if moderator else "0", score],
         )
         status = text(reply[0])
         if status == "ok":
@@ -48,10 +54,10 @@ class ChatStore:
 
     async def delete(self, room_id: str, target_seq: int, by: str) -> tuple[int, Json]:
         k = self.keys.room(room_id)
-        body = dumps(event("chat_deleted", {"target_seq": target_seq, "by": by}))
+        ev = events.chat_deleted(target_seq, by)
         reply = await self.core.script(
             "delete_chat", [k.events, k.deleted, k.seq],
-            [k.channel, self.history_max, body, target_seq],
+            [k.channel, self.history_max, ev.kind, ev.body, target_seq],
         )
         status = text(reply[0])
         if status != "ok":
@@ -61,17 +67,17 @@ class ChatStore:
     async def message(self, room_id: str, seq: int) -> Json | None:
         k = self.keys.room(room_id)
         found = await self.core.client.xrange(k.events, min=f"{seq}-1", max=f"{seq}-1")
-        if not found:
+        if not found or stored_type(found[0][1]) != "chat":
             return None
         value: Json = orjson.loads(found[0][1][b"e"])
-        return value if value.get("type") == "chat" else None
+        return value
 
     async def _hash_event(self, room_id: str, which: str, op: str, field: str, value: str,
-                          body: bytes) -> int:
+                          ev: RoomEvent) -> int:
         k = self.keys.room(room_id)
         reply = await self.core.script(
             "hash_event", [k.meta, getattr(k, which), k.seq, k.events],
-            [k.channel, self.history_max, body, op, field, value],
+            [k.channel, self.history_max, ev.kind, ev.body, op, field, value],
         )
         if text(reply[0]) != "ok":
             raise NotFound("no such room" if op == "set" else f"user is not in the {which} list")
@@ -80,21 +86,20 @@ class ChatStore:
     async def mute(self, room_id: str, user_id: str, until: int, by: str, reason: str) -> int:
         record = {"user_id": user_id, "until": until, "by": by, "reason": reason}
         return await self._hash_event(room_id, "mutes", "set", user_id, dumps(record).decode(),
-                                      dumps(event("user_muted", record)))
+                                      events.user_muted(user_id, until, by, reason))
 
     async def unmute(self, room_id: str, user_id: str, by: str) -> int:
         return await self._hash_event(room_id, "mutes", "del", user_id, "",
-                                      dumps(event("user_unmuted", {"user_id": user_id, "by": by})))
+                                      events.user_unmuted(user_id, by))
 
     async def ban(self, room_id: str, user_id: str, by: str, reason: str) -> int:
         record = {"user_id": user_id, "by": by, "reason": reason, "ts": now_ms()}
-        return await self._hash_event(
-            room_id, "bans", "set", user_id, dumps(record).decode(),
-            dumps(event("user_banned", {"user_id": user_id, "by": by, "reason": reason})))
+        return await self._hash_event(room_id, "bans", "set", user_id, dumps(record).decode(),
+                                      events.user_banned(user_id, by, reason))
 
     async def unban(self, room_id: str, user_id: str, by: str) -> int:
         return await self._hash_event(room_id, "bans", "del", user_id, "",
-                                      dumps(event("user_unbanned", {"user_id": user_id, "by": by})))
+                                      events.user_unbanned(user_id, by))
 
     async def list_hash(self, room_id: str, which: str, now: int) -> list[Json]:
         raw = await self.core.client.hgetall(getattr(self.keys.room(room_id), which))
@@ -105,10 +110,10 @@ class ChatStore:
 
     async def set_keywords(self, room_id: str, words: list[str], action: str) -> int:
         k = self.keys.room(room_id)
-        body = dumps(event("keywords_updated", {"count": len(words), "action": action}))
+        ev = events.keywords_updated(len(words), action)
         reply = await self.core.script(
             "keywords", [k.meta, k.keywords, k.seq, k.events],
-            [k.channel, self.history_max, body, action, *words],
+            [k.channel, self.history_max, ev.kind, ev.body, action, *words],
         )
         if text(reply[0]) != "ok":
             raise NotFound("no such room")

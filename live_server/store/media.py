@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from live_server.errors import NotFound
-from live_server.protocol import Json, dumps, event
+from live_server.events import RoomEvent
 from live_server.store.core import StoreCore, text
 
 
@@ -70,11 +70,12 @@ class MediaStore:
         await self.core.script("media_home", [self.keys.media_home(room_id)],
                                ["release", process_id, "", self.ttl_ms])
 
-    async def append_event(self, room_id: str, kind: str, data: Json) -> int:
-        """A guaranteed room event (sequenced, kept in the history, published)."""
+    async def append_event(self, room_id: str, ev: RoomEvent) -> int:
+        """A guaranteed room event (``events.video_started`` / ``video_stopped``): sequenced,
+        kept in the history, published."""
         k = self.keys.room(room_id)
         reply = await self.core.script("room_event", [k.meta, k.seq, k.events],
-                                       [k.channel, self.history_max, dumps(event(kind, data))])
+                                       [k.channel, self.history_max, ev.kind, ev.body])
         if text(reply[0]) != "ok":
             raise NotFound("no such room")
         return int(reply[1])

@@ -7,6 +7,7 @@ import time
 
 import orjson
 
+from live_server import events
 from live_server.protocol import Json
 from live_server.store.core import StoreCore
 
@@ -32,7 +33,8 @@ class PresenceStore:
         self.ttl_ms = process_ttl_ms
 
     async def tick(self, process_id: str, now: int, reports: dict[str, TickReport]) -> None:
-        """One script call per room, all pipelined into one round trip."""
+        """One script call per room (and a ``joins`` notice where someone joined), all
+        pipelined into one round trip."""
         if not reports:
             return
         # MULTI/EXEC: all rooms' reports apply or none do, so a failed flush can be retried
@@ -46,8 +48,10 @@ class PresenceStore:
                 self.core.scripts.queue(
                     pipe, "tick", [k.stats, k.online, k.online_seen, k.unique, k.fans, k.names],
                     [k.channel, process_id, now, self.ttl_ms, rep.online, rep.hearts,
-                     rep.joins, orjson.dumps(rep.join_names).decode(), len(rep.fans),
-                     *fan_args])
+                     len(rep.fans), *fan_args])
+                if rep.joins > 0:
+                    # after the script, as its counters: every hub adds these up
+                    pipe.publish(k.channel, events.joins(rep.joins, rep.join_names, now).body)
             start = time.perf_counter()
             await self.core.scripts.execute(pipe)
             self.core.timed("tick", start)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import orjson
 
 from live_server.errors import GrabRefused, InsufficientFunds, LiveError, NotFound
+from live_server.events import RoomEvent
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
 
@@ -145,11 +146,12 @@ class RedPacketStore:
                     pipe.sadd(f"{self.keys.packet(pid)}:elig", user_id)
                 await pipe.execute()
 
-    async def room_event(self, room_id: str, body: bytes) -> int:
-        """Append a guaranteed event to the room; 0 if the room is gone."""
+    async def room_event(self, room_id: str, ev: RoomEvent) -> int:
+        """Append a guaranteed event (``events.red_packet*``) to the room; 0 if the room is
+        gone."""
         k = self.keys.room(room_id)
         reply = await self.core.script("room_event", [k.meta, k.seq, k.events],
-                                       [k.channel, self.history_max, body])
+                                       [k.channel, self.history_max, ev.kind, ev.body])
         return int(reply[1]) if text(reply[0]) == "ok" else 0
 
     # Audit reads ------------------------------------------------------------------------

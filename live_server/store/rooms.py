@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from live_server import events
 from live_server.domain.rooms import (
     TRANSITIONS,
     Room,
@@ -15,7 +16,8 @@ from live_server.domain.rooms import (
     to_hash_fields,
 )
 from live_server.errors import InvalidState, NotFound
-from live_server.protocol import Json, dumps, event
+from live_server.events import RoomEvent
+from live_server.protocol import Json
 from live_server.store.core import StoreCore, text
 from live_server.store.shelf import snapshot_fields
 
@@ -98,12 +100,12 @@ class RoomStore:
         ids = await self.core.client.smembers(self.keys.user_rooms(user_id))
         return sorted(i.decode() for i in ids)
 
-    async def _meta_update(self, room_id: str, body: bytes | str, allowed: str,
+    async def _meta_update(self, room_id: str, ev: RoomEvent, allowed: str,
                            fields: list[str]) -> int:
         k = self.keys.room(room_id)
         reply = await self.core.script(
             "meta_update", [k.meta, k.seq, k.events],
-            [k.channel, self.history_max, body, allowed, *fields],
+            [k.channel, self.history_max, ev.kind, ev.body, allowed, *fields],
         )
         status = text(reply[0])
         if status == "not_found":
@@ -116,10 +118,9 @@ class RoomStore:
         room = await self.require(room_id)
         check_transition(room.state, target)
         stamp = "started_at" if target == "live" else "ended_at"
-        data: Json = {"state": target, stamp: now, "by": by}
         allowed = ",".join(TRANSITIONS[target])
         seq = await self._meta_update(
-            room_id, dumps(event("room_state", data, now)), allowed,
+            room_id, events.room_state(target, now, by), allowed,
             ["state", target, stamp, str(now)],
         )
         async with self.core.client.pipeline(transaction=False) as pipe:
@@ -132,20 +133,18 @@ class RoomStore:
 
     async def update(self, room_id: str, fields: dict[str, Any]) -> int:
         return await self._meta_update(
-            room_id, dumps(event("room_updated", fields)), "", to_hash_fields(fields)
+            room_id, events.room_updated(fields), "", to_hash_fields(fields)
         )
 
     async def set_announcement(self, room_id: str, ann: Json | None) -> int:
-        data = ann if ann is not None else {"text": None}
         return await self._meta_update(
-            room_id, dumps(event("announcement", data)), "",
+            room_id, events.announcement(ann), "",
             ["announcement", orjson.dumps(ann).decode() if ann else ""],
         )
 
     async def set_slow_mode(self, room_id: str, seconds: int, by: str) -> int:
         return await self._meta_update(
-            room_id, dumps(event("slow_mode", {"seconds": seconds, "by": by})), "",
-            ["slow_mode_s", str(seconds)],
+            room_id, events.slow_mode(seconds, by), "", ["slow_mode_s", str(seconds)],
         )
 
     # History, recovery, snapshot -------------------------------------------------------------
@@ -272,17 +271,26 @@ def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
+def stored_type(fields: dict[bytes, bytes]) -> str | None:
+    """The event type of a room history entry: its ``t`` field (written by ``append_event``
+    beside the JSON in ``e``), or for an entry from before that field, the JSON's ``type``.
+    Reading a field rather than matching the JSON text keeps readers independent of how an
+    encoder orders or spaces keys."""
+    kind = fields.get(b"t")
+    if kind is not None:
+        return kind.decode()
+    value = orjson.loads(fields[b"e"])
+    return value.get("type") if isinstance(value, dict) else None
+
+
 def _chat_only(entries: list[tuple[bytes, dict[bytes, bytes]]], deleted: set[bytes],
                limit: int) -> list[Json]:
     """Newest-first stream entries → the newest ``limit`` chat events, oldest first."""
     out: list[Json] = []
     for entry_id, fields in entries:
-        if entry_id.split(b"-")[0] in deleted:
+        if entry_id.split(b"-")[0] in deleted or stored_type(fields) != "chat":
             continue
-        raw = fields[b"e"]
-        if b'"type":"chat"' not in raw:
-            continue
-        out.append(orjson.loads(raw))
+        out.append(orjson.loads(fields[b"e"]))
         if len(out) >= limit:
             break
     out.reverse()

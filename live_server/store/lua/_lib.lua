@@ -1,13 +1,139 @@
 -- Shared helpers, prepended to every script when it is registered.
 
--- Give an event its sequence number, keep it in the room's history and publish it.
+-- Room events -------------------------------------------------------------------------------
+-- Every room event a script builds is built by one function below, one per type, so each type
+-- has one shape (the types built in Python are in live_server/events.py). Each returns the
+-- event's type and its JSON text, ready for append_event or publish_event:
+--   append_event(seq_key, events_key, channel, maxlen, ev_sale_ended(...))
+-- Arguments named *_json are JSON text already (product cards, sales, orders, display names):
+-- they are spliced in as they are, never decoded and encoded again (cjson would write an empty
+-- array as {}). Numbers are Lua numbers or decimal strings (ARGV).
+
+-- The protocol's envelope {"type", "ts", "data"} ("to" only on an event for one user), with
+-- its type beside it.
+local function event_json(kind, ts, data_json, to)
+  local head = '{"type":"' .. kind .. '"'
+  if to then
+    head = head .. ',"to":' .. cjson.encode(to)
+  end
+  return kind, head .. ',"ts":' .. ts .. ',"data":' .. data_json .. '}'
+end
+
+-- An object's JSON text from name, JSON text pairs in order: {'left', 3, 'reason', '"ended"'}.
+local function object_json(fields)
+  local parts = {}
+  for i = 1, #fields, 2 do
+    parts[#parts + 1] = '"' .. fields[i] .. '":' .. fields[i + 1]
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- Units left in a product's sale (unsequenced, coalesced per product by each hub).
+local function ev_stock(ts, product_id, left)
+  return event_json('stock', ts, object_json({
+    'product_id', cjson.encode(product_id), 'left', left}))
+end
+
+-- "Someone just bought" (unsequenced, sampled).
+local function ev_bought(ts, product_id, name_json, quantity)
+  return event_json('bought', ts, object_json({
+    'product_id', cjson.encode(product_id), 'name', name_json, 'quantity', quantity}))
+end
+
+-- The shelf after an edit: every card in shelf order ('null' for a missing card).
+local function ev_shelf_updated(ts, cards_json, by_json)
+  return event_json('shelf_updated', ts, object_json({
+    'products', '[' .. table.concat(cards_json, ',') .. ']', 'by', by_json}))
+end
+
+-- The product being explained, or 'null' when the pin is cleared.
+local function ev_product_pinned(ts, card_json, by_json)
+  return event_json('product_pinned', ts, object_json({
+    'product', card_json, 'by', by_json}))
+end
+
+-- A shelf product's card after an edit or take-down.
+local function ev_product_updated(ts, card_json)
+  return event_json('product_updated', ts, object_json({
+    'product', card_json}))
+end
+
+-- A sale set to start later: clients count down to sale.start_at against server_time.
+local function ev_sale_countdown(ts, sale_json, left, server_time)
+  return event_json('sale_countdown', ts, object_json({
+    'sale', sale_json, 'left', left, 'server_time', server_time}))
+end
+
+-- A sale opened: created open (server_time given), by its clock (neither), or reopened by units
+-- coming back to a sold-out sale (reopened true).
+local function ev_sale_started(ts, sale_json, left, server_time, reopened)
+  local fields = {'sale', sale_json, 'left', left}
+  if server_time then
+    fields[#fields + 1], fields[#fields + 2] = 'server_time', server_time
+  end
+  if reopened then
+    fields[#fields + 1], fields[#fields + 2] = 'reopened', 'true'
+  end
+  return event_json('sale_started', ts, object_json(fields))
+end
+
+-- A sale closed: reason 'sold_out', 'ended' or 'cancelled'.
+local function ev_sale_ended(ts, sale_json, left, reason)
+  return event_json('sale_ended', ts, object_json({
+    'sale', sale_json, 'left', left, 'reason', cjson.encode(reason)}))
+end
+
+-- A buyer's order after a transition: addressed to the buyer only ("to"), never stored.
+local function ev_order(ts, order_json, buyer)
+  return event_json('order', ts, order_json, buyer)
+end
+
+-- "X grabbed ¥Y" (unsequenced, sampled).
+local function ev_red_packet_grabbed(ts, packet_id, name_json, amount, left)
+  return event_json('red_packet_grabbed', ts, object_json({
+    'packet_id', cjson.encode(packet_id), 'name', name_json, 'amount', amount, 'left', left}))
+end
+
+-- The room's totals (unsequenced; the hub keeps the latest).
+local function ev_counters(ts, online, hearts, unique, peak, chat)
+  return event_json('counters', ts, object_json({
+    'online', online, 'hearts', hearts, 'unique', unique, 'peak', peak, 'chat', chat}))
+end
+
+-- Storing and publishing --------------------------------------------------------------------
+
+-- Give an event its sequence number, keep it in the room's history and publish it. The entry
+-- holds the type as its own field 't' beside the JSON 'e', so readers (history, snapshot,
+-- delete) pick chat out without decoding or matching the JSON text.
 -- body: the event JSON without "seq" (an object: starts with '{' and has at least one key).
-local function append_event(seq_key, events_key, channel, body, maxlen)
+local function append_event(seq_key, events_key, channel, maxlen, kind, body)
   local seq = redis.call('INCR', seq_key)
   local full = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
-  redis.call('XADD', events_key, 'MAXLEN', maxlen, seq .. '-1', 'e', full)
+  redis.call('XADD', events_key, 'MAXLEN', maxlen, seq .. '-1', 'e', full, 't', kind)
   redis.call('PUBLISH', channel, full)
   return seq
+end
+
+-- Publish an unsequenced event (not stored): publish_event(channel, ev_stock(...)).
+local function publish_event(channel, _kind, body)
+  redis.call('PUBLISH', channel, body)
+end
+
+-- The type and JSON of a room history entry (its field list {name, value, ...}). Entries
+-- written before the 't' field existed carry only 'e': their type is read from the JSON.
+local function stored_event(fields)
+  local kind, body
+  for i = 1, #fields, 2 do
+    if fields[i] == 't' then
+      kind = fields[i + 1]
+    elseif fields[i] == 'e' then
+      body = fields[i + 1]
+    end
+  end
+  if not kind and body then
+    kind = cjson.decode(body)['type']
+  end
+  return kind, body
 end
 
 -- The room's state, or the reply that refuses a change to a missing or ended room.

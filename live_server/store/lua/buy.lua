@@ -73,21 +73,17 @@ redis.call('HSET', KEYS[7], ARGV[8], ojson)
 redis.call('ZADD', KEYS[8], now, ARGV[8])
 redis.call('HSET', KEYS[6], ikey, ARGV[8])
 redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[11], '*', 'type', 'reserved', 'order', ojson)
-local pid_json = cjson.encode(pid)
 -- stock left: unsequenced, coalesced per room and product by each process's hub
-redis.call('PUBLISH', ARGV[1], '{"type":"stock","ts":' .. ARGV[3] .. ',"data":{"product_id":' ..
-  pid_json .. ',"left":' .. left .. '}}')
+publish_event(ARGV[1], ev_stock(ARGV[3], pid, left))
 local n = redis.call('HINCRBY', KEYS[4], 'n:' .. pid, 1)
 if (n - 1) % tonumber(ARGV[10]) == 0 then  -- "someone just bought": lossy, sampled
-  redis.call('PUBLISH', ARGV[1], '{"type":"bought","ts":' .. ARGV[3] ..
-    ',"data":{"product_id":' .. pid_json .. ',"name":' .. ARGV[12] .. ',"quantity":' .. qty ..
-    '}}')
+  publish_event(ARGV[1], ev_bought(ARGV[3], pid, ARGV[12], qty))
 end
 if left == 0 then
   sale['state'], sale['reason'] = 'closed', 'sold_out'
   local encoded = cjson.encode(sale)
   redis.call('HSET', KEYS[3], pid, encoded)
-  append_event(KEYS[10], KEYS[11], ARGV[1], '{"type":"sale_ended","ts":' .. ARGV[3] ..
-    ',"data":{"sale":' .. encoded .. ',"left":0,"reason":"sold_out"}}', ARGV[2])
+  append_event(KEYS[10], KEYS[11], ARGV[1], ARGV[2],
+    ev_sale_ended(ARGV[3], encoded, 0, 'sold_out'))
 end
 return {'ok', ojson, left}

@@ -36,15 +36,14 @@ if action == 'cancel' or action == 'expire' or action == 'refund' then
     local sale = cjson.decode(sjson)
     if sale['id'] == o['sale_id'] then
       local left = redis.call('HINCRBY', KEYS[3], pid, qty)
-      redis.call('PUBLISH', ARGV[1], '{"type":"stock","ts":' .. ARGV[3] ..
-        ',"data":{"product_id":' .. cjson.encode(pid) .. ',"left":' .. left .. '}}')
+      publish_event(ARGV[1], ev_stock(ARGV[3], pid, left))
       if sale['state'] == 'closed' and sale['reason'] == 'sold_out'
           and now < tonumber(sale['end_at']) then
         sale['state'], sale['reason'] = 'open', ''
         local encoded = cjson.encode(sale)
         redis.call('HSET', KEYS[2], pid, encoded)
-        append_event(KEYS[8], KEYS[9], ARGV[1], '{"type":"sale_started","ts":' .. ARGV[3] ..
-          ',"data":{"sale":' .. encoded .. ',"left":' .. left .. ',"reopened":true}}', ARGV[2])
+        append_event(KEYS[8], KEYS[9], ARGV[1], ARGV[2],
+          ev_sale_started(ARGV[3], encoded, left, nil, true))
       end
     end
   end
@@ -71,8 +70,7 @@ ojson = cjson.encode(o)
 redis.call('HSET', KEYS[1], oid, ojson)
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'type', to[action], 'order', ojson)
 -- the buyer's own sockets in the room hear of it at once (addressed, not broadcast)
-redis.call('PUBLISH', ARGV[1], '{"type":"order","to":' .. cjson.encode(o['buyer']) .. ',"ts":' ..
-  ARGV[3] .. ',"data":' .. ojson .. '}')
+publish_event(ARGV[1], ev_order(ARGV[3], ojson, o['buyer']))
 if late then
   return {'expired', ojson}
 end

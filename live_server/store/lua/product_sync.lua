@@ -11,6 +11,5 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'ended' or not state or not redis.call('LPOS', KEYS[2], pid) then
   return {'ok', 0}
 end
-local body = '{"type":"product_updated","ts":' .. ARGV[3] .. ',"data":{"product":' .. ARGV[5] ..
-  '}}'
-return {'ok', append_event(KEYS[4], KEYS[5], ARGV[1], body, ARGV[2])}
+return {'ok', append_event(KEYS[4], KEYS[5], ARGV[1], ARGV[2],
+  ev_product_updated(ARGV[3], ARGV[5]))}

@@ -50,9 +50,7 @@ if amount > tonumber(redis.call('HGET', KEYS[4], 'best_amt')) then
 end
 local grabbed = tonumber(p['shares']) - left
 if (grabbed - 1) % tonumber(ARGV[7]) == 0 then  -- "X grabbed ¥Y": lossy, sampled
-  redis.call('PUBLISH', ARGV[6], '{"type":"red_packet_grabbed","ts":' .. ARGV[1] ..
-    ',"data":{"packet_id":' .. cjson.encode(ARGV[3]) .. ',"name":' .. ARGV[4] ..
-    ',"amount":' .. amount .. ',"left":' .. left .. '}}')
+  publish_event(ARGV[6], ev_red_packet_grabbed(ARGV[1], ARGV[3], ARGV[4], amount, left))
 end
 local finished = 0
 if left == 0 then

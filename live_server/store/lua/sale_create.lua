@@ -20,14 +20,19 @@ if prior and cjson.decode(prior)['state'] ~= 'closed' then
   return {'sale_exists'}
 end
 local sale = cjson.decode(ARGV[5])
-local kind = 'sale_countdown'
-if now >= tonumber(sale['start_at']) then
+local opens_now = now >= tonumber(sale['start_at'])
+if opens_now then
   sale['state'] = 'open'
-  kind = 'sale_started'
 end
 local encoded = cjson.encode(sale)
 redis.call('HSET', KEYS[4], pid, encoded)
 redis.call('HSET', KEYS[5], pid, ARGV[6])
-local body = '{"type":"' .. kind .. '","ts":' .. ARGV[3] .. ',"data":{"sale":' .. encoded ..
-  ',"left":' .. ARGV[6] .. ',"server_time":' .. ARGV[3] .. '}}'
-return {'ok', append_event(KEYS[6], KEYS[7], ARGV[1], body, ARGV[2]), sale['state']}
+local seq
+if opens_now then
+  seq = append_event(KEYS[6], KEYS[7], ARGV[1], ARGV[2],
+    ev_sale_started(ARGV[3], encoded, ARGV[6], ARGV[3]))
+else
+  seq = append_event(KEYS[6], KEYS[7], ARGV[1], ARGV[2],
+    ev_sale_countdown(ARGV[3], encoded, ARGV[6], ARGV[3]))
+end
+return {'ok', seq, sale['state']}

@@ -13,22 +13,26 @@ if sale['id'] ~= ARGV[5] then
   return {'gone'}
 end
 local left = tonumber(redis.call('HGET', KEYS[2], pid) or '0')
-local function emit(kind, extra)
-  redis.call('HSET', KEYS[1], pid, cjson.encode(sale))
-  local body = '{"type":"' .. kind .. '","ts":' .. ARGV[3] .. ',"data":{"sale":' ..
-    cjson.encode(sale) .. ',"left":' .. left .. extra .. '}}'
-  append_event(KEYS[3], KEYS[4], ARGV[1], body, ARGV[2])
+-- Store the sale as it now is and announce it (the event built by ev_sale_*).
+local function store_sale()
+  local encoded = cjson.encode(sale)
+  redis.call('HSET', KEYS[1], pid, encoded)
+  return encoded
+end
+local function close(reason)
+  sale['state'], sale['reason'] = 'closed', reason
+  append_event(KEYS[3], KEYS[4], ARGV[1], ARGV[2],
+    ev_sale_ended(ARGV[3], store_sale(), left, reason))
 end
 if sale['state'] ~= 'closed' then
   if ARGV[6] == 'cancel' then
-    sale['state'], sale['reason'] = 'closed', 'cancelled'
-    emit('sale_ended', ',"reason":"cancelled"')
+    close('cancelled')
   elseif now >= tonumber(sale['end_at']) then
-    sale['state'], sale['reason'] = 'closed', 'ended'
-    emit('sale_ended', ',"reason":"ended"')
+    close('ended')
   elseif sale['state'] == 'scheduled' and now >= tonumber(sale['start_at']) then
     sale['state'] = 'open'
-    emit('sale_started', '')
+    append_event(KEYS[3], KEYS[4], ARGV[1], ARGV[2],
+      ev_sale_started(ARGV[3], store_sale(), left))
   end
 end
 local due = 0

@@ -60,12 +60,10 @@ local cards = {}
 for _, id in ipairs(ids) do
   table.insert(cards, redis.call('HGET', KEYS[3], id) or 'null')
 end
-local now = ARGV[3]
-local body = '{"type":"shelf_updated","ts":' .. now .. ',"data":{"products":[' ..
-  table.concat(cards, ',') .. '],"by":' .. ARGV[4] .. '}}'
-local seq = append_event(KEYS[5], KEYS[6], ARGV[1], body, ARGV[2])
+local seq = append_event(KEYS[5], KEYS[6], ARGV[1], ARGV[2],
+  ev_shelf_updated(ARGV[3], cards, ARGV[4]))
 if unpinned then
-  seq = append_event(KEYS[5], KEYS[6], ARGV[1], '{"type":"product_pinned","ts":' .. now ..
-    ',"data":{"product":null,"by":' .. ARGV[4] .. '}}', ARGV[2])
+  seq = append_event(KEYS[5], KEYS[6], ARGV[1], ARGV[2],
+    ev_product_pinned(ARGV[3], 'null', ARGV[4]))
 end
 return {'ok', seq}

@@ -16,6 +16,5 @@ else
   card = redis.call('HGET', KEYS[3], pid) or 'null'
   redis.call('SET', KEYS[4], pid)
 end
-local body = '{"type":"product_pinned","ts":' .. ARGV[3] .. ',"data":{"product":' .. card ..
-  ',"by":' .. ARGV[4] .. '}}'
-return {'ok', append_event(KEYS[5], KEYS[6], ARGV[1], body, ARGV[2])}
+return {'ok', append_event(KEYS[5], KEYS[6], ARGV[1], ARGV[2],
+  ev_product_pinned(ARGV[3], card, ARGV[4]))}

@@ -39,8 +39,8 @@ if recent > 0 then
     if #chats >= recent then
       break
     end
-    local body = entry[2][2]
-    if string.find(body, '"type":"chat"', 1, true) then
+    local kind, body = stored_event(entry[2])
+    if kind == 'chat' then
       local seq = string.match(entry[1], '^(%d+)')
       if redis.call('SISMEMBER', KEYS[8], seq) == 0 then
         chats[#chats + 1] = body

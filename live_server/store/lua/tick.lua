@@ -1,11 +1,11 @@
--- One process's per-tick report for one room: its hearts, its online count, who joined.
+-- One process's per-tick report for one room: its hearts, its online count, its fans' scores.
 -- Sums presence over live processes (a crashed process drops out after ttl), keeps the peak,
 -- and publishes a 'counters' event only when a total changed since the last broadcast, so the
--- room sees at most one counters event per change whichever process reports it.
+-- room sees at most one counters event per change whichever process reports it. (Who joined
+-- is published beside this script, in the same transaction: store/presence.py.)
 -- KEYS: 1 stats, 2 online, 3 online_seen, 4 unique (HLL), 5 fans, 6 names
 -- ARGV: 1 channel, 2 process id, 3 now ms, 4 ttl ms, 5 local online, 6 hearts delta,
---       7 join count, 8 join names (JSON array text), 9 number of fan pairs n,
---       then n × (user id, score delta, display name)
+--       7 number of fan pairs n, then n × (user id, score delta, display name)
 -- Reply: {online, hearts, unique, peak, chat, published (0/1)}
 local proc, now, ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local local_online, hearts_delta = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -32,9 +32,9 @@ if hearts_delta > 0 then
 else
   hearts = tonumber(redis.call('HGET', KEYS[1], 'hearts') or '0')
 end
-local n = tonumber(ARGV[9])
+local n = tonumber(ARGV[7])
 for i = 0, n - 1 do
-  local uid, delta, name = ARGV[10 + i * 3], ARGV[11 + i * 3], ARGV[12 + i * 3]
+  local uid, delta, name = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
   if tonumber(delta) > 0 then
     redis.call('ZINCRBY', KEYS[5], delta, uid)
   end
@@ -53,13 +53,7 @@ if tonumber(st[3] or '-1') ~= online or tonumber(st[4] or '-1') ~= hearts
     or tonumber(st[5] or '-1') ~= unique or tonumber(st[6] or '-1') ~= chat then
   redis.call('HSET', KEYS[1], 'b_online', online, 'b_hearts', hearts, 'b_unique', unique,
              'b_chat', chat)
-  redis.call('PUBLISH', ARGV[1], '{"type":"counters","ts":' .. now .. ',"data":{"online":' ..
-             online .. ',"hearts":' .. hearts .. ',"unique":' .. unique .. ',"peak":' .. peak ..
-             ',"chat":' .. chat .. '}}')
+  publish_event(ARGV[1], ev_counters(ARGV[3], online, hearts, unique, peak, chat))
   published = 1
-end
-if tonumber(ARGV[7]) > 0 then
-  redis.call('PUBLISH', ARGV[1], '{"type":"joins","ts":' .. now .. ',"data":{"count":' ..
-             ARGV[7] .. ',"names":' .. ARGV[8] .. '}}')
 end
 return {online, hearts, unique, peak, chat, published}

@@ -1,0 +1,130 @@
+"""Room events built in Python: one builder per event type, so each type has one shape.
+
+Clients (``static/js/``, the load generator, integration tests) read these fields, and a type
+built in two places drifts; so nothing else assembles an event. The types built inside Lua
+scripts (shelf, sales, stock, orders, grabs, counters) have their builders in
+``store/lua/_lib.lua`` instead, one per type as well.
+
+Every event is the protocol's envelope ``{"type", "ts", "data"}``; a sequenced one gets its
+``seq`` from ``append_event`` in Lua when it is stored. A builder returns the encoded bytes with
+their type beside them (``RoomEvent``): the store keeps the type as a field of the room's
+stream entry, so readers pick chat messages out of the history without decoding every entry or
+depending on how an encoder orders keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import orjson
+
+from live_server.protocol import Json, now_ms
+
+
+class RoomEvent(NamedTuple):
+    """One encoded room event and its type (``kind`` equals the JSON's ``type``)."""
+
+    kind: str
+    body: bytes
+
+
+def _event(kind: str, data: Any, ts: int | None) -> RoomEvent:
+    return RoomEvent(kind, orjson.dumps(
+        {"type": kind, "ts": now_ms() if ts is None else ts, "data": data}))
+
+
+# Chat and moderation -------------------------------------------------------------------------
+
+def chat(*, user_id: str, name: str, role: str | None, level: int, fan_club: bool, text: str,
+         masked: bool, ts: int | None = None) -> RoomEvent:
+    """A chat message; ``level``/``fan_club``: the sender's badge toward the room's creator."""
+    return _event("chat", {
+        "user": {"id": user_id, "name": name, "role": role, "level": level, "fan_club": fan_club},
+        "text": text, "masked": masked,
+    }, ts)
+
+
+def chat_deleted(target_seq: int, by: str, ts: int | None = None) -> RoomEvent:
+    return _event("chat_deleted", {"target_seq": target_seq, "by": by}, ts)
+
+
+def user_muted(user_id: str, until: int, by: str, reason: str,
+               ts: int | None = None) -> RoomEvent:
+    return _event("user_muted", {"user_id": user_id, "until": until, "by": by, "reason": reason},
+                  ts)
+
+
+def user_unmuted(user_id: str, by: str, ts: int | None = None) -> RoomEvent:
+    return _event("user_unmuted", {"user_id": user_id, "by": by}, ts)
+
+
+def user_banned(user_id: str, by: str, reason: str, ts: int | None = None) -> RoomEvent:
+    return _event("user_banned", {"user_id": user_id, "by": by, "reason": reason}, ts)
+
+
+def user_unbanned(user_id: str, by: str, ts: int | None = None) -> RoomEvent:
+    return _event("user_unbanned", {"user_id": user_id, "by": by}, ts)
+
+
+def keywords_updated(count: int, action: str, ts: int | None = None) -> RoomEvent:
+    """The room's keyword list changed; the words themselves are not broadcast."""
+    return _event("keywords_updated", {"count": count, "action": action}, ts)
+
+
+# The room ------------------------------------------------------------------------------------
+
+def room_state(state: str, at: int, by: str) -> RoomEvent:
+    """The room went live (``started_at``) or ended (``ended_at``) at ``at``."""
+    stamp = "started_at" if state == "live" else "ended_at"
+    return _event("room_state", {"state": state, stamp: at, "by": by}, at)
+
+
+def room_updated(fields: Json, ts: int | None = None) -> RoomEvent:
+    """The changed room fields, as validated by ``domain.rooms.parse_update``."""
+    return _event("room_updated", fields, ts)
+
+
+def announcement(ann: Json | None, ts: int | None = None) -> RoomEvent:
+    """``ann`` is the stored announcement (``text``, ``by``, ``ts``); None clears it."""
+    return _event("announcement", ann if ann is not None else {"text": None}, ts)
+
+
+def slow_mode(seconds: int, by: str, ts: int | None = None) -> RoomEvent:
+    return _event("slow_mode", {"seconds": seconds, "by": by}, ts)
+
+
+def joins(count: int, names: list[str], ts: int) -> RoomEvent:
+    """Arrivals (unsequenced): one process's per tick, or the sum a hub sends its sockets."""
+    return _event("joins", {"count": count, "names": names}, ts)
+
+
+# Live video ----------------------------------------------------------------------------------
+
+def video_started(codecs: dict[str, str], by: str | None,
+                  ts: int | None = None) -> RoomEvent:
+    """The publisher connected; ``codecs``: kind → codec (``video``, maybe ``audio``)."""
+    return _event("video_started", {"codecs": codecs, "by": by}, ts)
+
+
+def video_stopped(reason: str, ts: int | None = None) -> RoomEvent:
+    return _event("video_stopped", {"reason": reason}, ts)
+
+
+# Red packets (grabs are announced by rp_grab.lua) --------------------------------------------
+
+def red_packet(packet: Json, server_time: int) -> RoomEvent:
+    """A packet was launched; clients count down to ``packet.open_at`` against
+    ``server_time``."""
+    return _event("red_packet", {"packet": packet, "server_time": server_time}, server_time)
+
+
+def red_packet_opened(packet_id: str, expires_at: int, ts: int) -> RoomEvent:
+    return _event("red_packet_opened", {"packet_id": packet_id, "expires_at": expires_at}, ts)
+
+
+def red_packet_finished(packet_id: str, reason: str, luckiest: Json | None, refunded: int,
+                        shares_left: int, ts: int) -> RoomEvent:
+    return _event("red_packet_finished", {
+        "packet_id": packet_id, "reason": reason, "luckiest": luckiest, "refunded": refunded,
+        "shares_left": shares_left,
+    }, ts)
