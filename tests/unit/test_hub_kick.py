@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import orjson
 
+from live_server import events
+from live_server.events import RoomEvent
 from live_server.realtime.conn import Conn
 from live_server.realtime.hub import Hub, HubStats
 
@@ -34,8 +36,14 @@ def _hub() -> Hub:
                max_batch_events=500, stats=HubStats(lambda *a: None, lambda: None, lambda: None))
 
 
+def _published(ev: RoomEvent, seq: int) -> bytes:
+    """The event as the store publishes it once sequenced (``append_event`` adds ``seq``)."""
+    return orjson.dumps({"seq": seq, **orjson.loads(ev.body)})
+
+
 def _chat(seq: int) -> bytes:
-    return orjson.dumps({"seq": seq, "type": "chat", "ts": 1, "data": {"text": "hi"}})
+    return _published(events.chat(user_id="v", name="V", role="viewer", level=0,
+                                  fan_club=False, text="hi", masked=False), seq)
 
 
 async def test_kick_while_joining_sends_no_welcome_and_no_events() -> None:
@@ -92,13 +100,12 @@ async def test_a_ban_closes_the_banned_users_sockets_in_that_room_and_no_others(
         hub.attach(conn)
         if name != "banned-joining":
             hub.activate(conn, 0, [])
-    hub.deliver("r1", orjson.dumps({"seq": 1, "type": "user_banned", "ts": 1,
-                                    "data": {"user_id": "u"}}))
+    hub.deliver("r1", _published(events.user_banned("u", "alice", "spam"), 1))
     assert kicked == {"banned": [(4003, "banned")], "banned-joining": [(4003, "banned")],
                       "other-user": [], "other-room": []}
     # the listeners hear the room's events, but not the frequent ones nobody reacts to
     hub.deliver("r1", _chat(2))
+    # counters are built by tick.lua (ev_counters), not in Python
     hub.deliver("r1", orjson.dumps({"type": "counters", "ts": 1, "data": {"online": 1}}))
-    hub.deliver("r1", orjson.dumps({"seq": 3, "type": "keywords_updated", "ts": 1,
-                                    "data": {}}))
+    hub.deliver("r1", _published(events.keywords_updated(0, "mask"), 3))
     assert seen == [("r1", "user_banned"), ("r1", "keywords_updated")]

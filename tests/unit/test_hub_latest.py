@@ -39,6 +39,7 @@ async def test_stock_events_coalesce_to_the_latest_per_product_per_tick() -> Non
     hub.activate(conn, 0, [])
 
     def stock(pid: str, left: int) -> bytes:
+        # as buy.lua publishes it (built by ev_stock in _lib.lua, checked in test_lua_events)
         return orjson.dumps({"type": "stock", "ts": 1, "data": {"product_id": pid,
                                                                 "left": left}})
     for left in range(50, 0, -1):
