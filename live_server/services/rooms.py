@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from live_server.auth import Identity, require_creator, require_moderator
 from live_server.config import Settings
-from live_server.domain.rooms import Room, parse_create, parse_update
-from live_server.errors import Forbidden, InvalidField
+from live_server.domain.rooms import Room, parse_create, parse_update, shared
+from live_server.errors import Banned, Forbidden, GuestsNotAllowed, InvalidField, NotFound
 from live_server.protocol import Json, now_ms
 from live_server.services.moderation_log import ModerationLog
 from live_server.store.rooms import RoomStore
@@ -27,6 +27,18 @@ class RoomService:
         out["counters"] = await self.rooms.counters(room_id, now_ms())
         out["announcement"] = room.announcement
         return out
+
+    async def admit(self, room_id: str, who: Identity) -> Room:
+        """The room, if ``who`` may watch it now: it exists, it lets guests in or ``who`` is
+        logged in, and ``who`` is not banned from it (one pipelined read)."""
+        room, banned = await self.rooms.get_for_user(room_id, who.user_id)
+        if room is None:
+            raise NotFound("no such room")
+        if who.is_guest and not room.allow_guests:
+            raise GuestsNotAllowed("log in to watch this room")
+        if banned:
+            raise Banned("you are banned from this room")
+        return shared(room)
 
     async def listing(self, state: str, limit: int, who: Identity) -> list[Json]:
         if state == "live":
@@ -82,7 +94,7 @@ class RoomService:
                       limit: int) -> list[Json]:
         room = await self.rooms.require(room_id)
         if who.is_guest and not room.allow_guests:
-            raise Forbidden("log in to read this room", code="guests_not_allowed")
+            raise GuestsNotAllowed("log in to read this room")
         return await self.rooms.history(room_id, before, limit)
 
     async def top_fans(self, room_id: str, limit: int) -> list[Json]:

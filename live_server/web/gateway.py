@@ -16,7 +16,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from live_server.auth import GUEST, Identity, verify
-from live_server.domain.rooms import Room, shared
+from live_server.domain.rooms import Room
 from live_server.errors import (
     Banned,
     CloseCode,
@@ -97,17 +97,22 @@ def auth_timeout() -> Refused:
     return Refused(Unauthorized("no auth frame in time"), CloseCode.AUTH_TIMEOUT, "auth_timeout")
 
 
+# A refused admission's close code and reason, by the error the room service raised.
+_ADMISSION: dict[type[LiveError], tuple[int, str]] = {
+    NotFound: (CloseCode.ROOM_NOT_FOUND, "room_not_found"),
+    GuestsNotAllowed: (CloseCode.GUESTS_NOT_ALLOWED, GuestsNotAllowed.code),
+    Banned: (CloseCode.BANNED, Banned.code),
+}
+
+
 async def admit(s: Services, room_id: str, who: Identity) -> Room:
-    """The room, if this identity may watch it now."""
-    room, banned = await s.room_store.get_for_user(room_id, who.user_id)
-    if room is None:
-        raise Refused(NotFound("no such room"), CloseCode.ROOM_NOT_FOUND, "room_not_found")
-    if who.is_guest and not room.allow_guests:
-        raise Refused(GuestsNotAllowed("log in to watch this room"),
-                      CloseCode.GUESTS_NOT_ALLOWED, GuestsNotAllowed.code)
-    if banned:
-        raise Refused(Banned("you are banned from this room"), CloseCode.BANNED, Banned.code)
-    return shared(room)
+    """The room, if this identity may watch it now (``RoomService.admit``); a refusal carries
+    the close code that goes with its reason."""
+    try:
+        return await s.rooms.admit(room_id, who)
+    except (NotFound, GuestsNotAllowed, Banned) as err:
+        code, reason = _ADMISSION[type(err)]
+        raise Refused(err, code, reason) from None
 
 
 # What may go wrong from the credentials to the welcome: turned into a refusal by ``refusal``.
