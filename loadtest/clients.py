@@ -80,9 +80,7 @@ class Sink(asyncio.Protocol):
         self.token = token
         self.state = HANDSHAKE
         self.transport: asyncio.Transport | None = None
-        self.reader = wsproto.FrameReader()
-        self.key = wsproto.new_key()
-        self.head = bytearray()
+        self.ws = wsproto.Client(host, port, dialect.path(room, token))
         self.t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
         self.joined: asyncio.Future[bool] = loop.create_future()
@@ -92,51 +90,60 @@ class Sink(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        path = self.dialect.path(self.room, self.token)
-        self.transport.write(wsproto.build_handshake(self.host, self.port, path, self.key))
+        self.transport.write(self.ws.data_to_send())
 
     def data_received(self, data: bytes) -> None:
         self.tally.bytes += len(data)
-        if self.state == HANDSHAKE:
-            self.head += data
-            try:
-                used = wsproto.parse_handshake(self.head, self.key)
-            except wsproto.HandshakeError as exc:
-                self._fail(f"http_{exc.status}" if exc.status else "bad_handshake")
-                return
-            if not used:
-                return
-            data = bytes(self.head[used:])
-            self.head = bytearray()
-            self.state = JOINING
-            if not data:
-                return
         try:
-            frames = self.reader.feed(data)
+            frames = self.ws.feed(data)
+        except wsproto.HandshakeError as exc:
+            self._fail(f"http_{exc.status}" if exc.status else "bad_handshake")
+            return
         except wsproto.ProtocolError as exc:
+            # The library has queued a close frame with exc.code (after any pongs it owed).
+            self._upgraded()
             self._frames(exc.frames)
+            self._flush()
             self.tally.protocol_errors += 1
             if self.state != CLOSED:
-                self._send_close(exc.code)
                 self._record_close(exc.code)
             self._abort("protocol_error")
             return
-        self._frames(frames)
+        if self._upgraded():
+            self._frames(frames)
+            self._flush()
 
-    def _frames(self, frames: list[tuple[int, bytes]]) -> None:
+    def _upgraded(self) -> bool:
+        """Leave HANDSHAKE once the server's 101 is accepted; False while it has not come."""
+        if self.state == HANDSHAKE:
+            if not self.ws.upgraded:
+                return False
+            self.state = JOINING
+        return True
+
+    def _frames(self, frames: list[wsproto.Message]) -> None:
+        # Pongs and the echo of a close are the library's; a viewer only counts and reacts.
         for opcode, payload in frames:
             if opcode == wsproto.OP_TEXT:
                 self.on_text(payload)
             elif opcode == wsproto.OP_PING:
                 self.tally.pings += 1
-                self._write(wsproto.encode_frame(wsproto.OP_PONG, payload))
             elif opcode == wsproto.OP_CLOSE:
-                self._on_close(payload)
+                self._on_close()
                 return
             elif opcode == wsproto.OP_BINARY:
                 self.tally.frames += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.state == HANDSHAKE and exc is None:
+            # A refusal whose body runs to the end of the stream is complete only now.
+            try:
+                self.ws.feed_eof()
+            except wsproto.HandshakeError as err:
+                if err.status:
+                    self._fail(f"http_{err.status}")
+            except wsproto.ProtocolError:
+                pass
         if self.state in (HANDSHAKE, JOINING):
             self._fail(f"closed_{self.close_code}" if self.close_code else "reset")
         elif self.state in (OPEN, CLOSING):
@@ -184,14 +191,11 @@ class Sink(asyncio.Protocol):
     def on_joined(self, payload: bytes) -> None:
         """Hook for tracers, which want the welcome's sequence number."""
 
-    def _on_close(self, payload: bytes) -> None:
-        try:
-            code, _reason = wsproto.parse_close(payload)
-        except wsproto.ProtocolError:
-            code = wsproto.CLOSE_PROTOCOL_ERROR
+    def _on_close(self) -> None:
+        received = self.ws.close_received()
+        code = received[0] if received is not None else 1005
         self._record_close(code)
-        if self.state != CLOSING:
-            self._send_close(code if code != 1005 else wsproto.CLOSE_NORMAL)
+        self._flush()  # the library's echo of the close, unless this viewer closed first
         if self.state == JOINING:
             self._fail(f"closed_{code}")
         elif self.state == OPEN:
@@ -211,17 +215,21 @@ class Sink(asyncio.Protocol):
         if t is not None and not t.is_closing():
             t.write(data)
 
-    def send_text(self, text: str) -> None:
-        self._write(wsproto.encode_frame(wsproto.OP_TEXT, text.encode()))
+    def _flush(self) -> None:
+        out = self.ws.data_to_send()
+        if out:
+            self._write(out)
 
-    def _send_close(self, code: int) -> None:
-        self._write(wsproto.encode_close(code))
+    def send_text(self, text: str) -> None:
+        self.ws.send_text(text.encode())
+        self._flush()
 
     def close(self) -> None:
         """Start a clean close (1000); the server's close frame or a timeout ends it."""
         if self.state == OPEN:
             self.state = CLOSING
-            self._send_close(wsproto.CLOSE_NORMAL)
+            self.ws.send_close(wsproto.CLOSE_NORMAL)
+            self._flush()
         elif self.state in (HANDSHAKE, JOINING):
             self._abort("cancelled")
 

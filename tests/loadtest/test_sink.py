@@ -4,31 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 import time
 from collections.abc import Awaitable, Callable
 
 import pytest
+from websockets.frames import Close, Frame
+from websockets.streams import StreamReader
+from websockets.utils import accept_key
 
 from loadtest import wsproto
 from loadtest.clients import Sink, Talker, Tally, Tracer, open_client
 from loadtest.dialects import DIALECTS
-from tests.loadtest.test_wsproto import frame
+from tests.loadtest.test_wsproto import altered, frame
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 async def read_client_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """One frame from the client, which must be masked."""
-    b0, b1 = await reader.readexactly(2)
-    assert b1 & 0x80, "client frames must be masked"
-    n = b1 & 0x7F
-    if n == 126:
-        n = struct.unpack("!H", await reader.readexactly(2))[0]
-    elif n == 127:
-        n = struct.unpack("!Q", await reader.readexactly(8))[0]
-    key = await reader.readexactly(4)
-    return b0 & 0x0F, wsproto.mask_bytes(await reader.readexactly(n), key)
+    """One frame from the client, read by websockets' parser as a server reads it: an unmasked
+    client frame fails the test. Reads byte by byte, so nothing of the next frame is taken."""
+    buf = StreamReader()
+    parser = Frame.parse(buf.read_exact, mask=True)
+    while True:
+        try:
+            next(parser)
+        except StopIteration as done:
+            got: Frame = done.value
+            return got.opcode, bytes(got.data)
+        buf.feed_data(await reader.readexactly(1))
+
+
+def close_code(payload: bytes) -> int:
+    return Close.parse(payload).code
 
 
 async def upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -41,7 +48,7 @@ async def upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     else:
         writer.write(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Accept: {wsproto.accept_for(key)}\r\n\r\n".encode())
+            f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n".encode())
     await writer.drain()
     return head
 
@@ -82,7 +89,7 @@ async def test_sink_counts_answers_pings_and_echoes_close() -> None:
                 + frame(0, events[third : 2 * third], fin=False) + frame(0, events[2 * third :]))
         await w.drain()
         seen["pong"] = await read_client_frame(r)
-        w.write(frame(8, struct.pack("!H", 4008) + b"slow_consumer"))
+        w.write(frame(8, Close(4008, "slow_consumer").serialize()))
         await w.drain()
         seen["close"] = await read_client_frame(r)
 
@@ -96,7 +103,7 @@ async def test_sink_counts_answers_pings_and_echoes_close() -> None:
     assert "GET /ws/rooms/r1?token=tok HTTP/1.1" in str(seen["head"])
     assert seen["pong"] == (wsproto.OP_PONG, b"abc")
     assert seen["close"][0] == wsproto.OP_CLOSE  # type: ignore[index]
-    assert wsproto.parse_close(seen["close"][1])[0] == 4008  # type: ignore[index]
+    assert close_code(seen["close"][1]) == 4008  # type: ignore[index]
     assert code == 4008
     assert (tally.joined, tally.pings, tally.events, tally.chats) == (1, 1, 3, 2)
     assert tally.closes == {4008: 1}
@@ -104,8 +111,9 @@ async def test_sink_counts_answers_pings_and_echoes_close() -> None:
     assert tally.connect_ms.count == 1
 
 
-@pytest.mark.parametrize("bad", [frame(1, b"x", mask=True), frame(1, b"x", rsv=0x20),
-                                 frame(9, b"p", fin=False)])
+@pytest.mark.parametrize("bad", [frame(1, b"x", mask=True),
+                                 altered(frame(1, b"x"), set_bits=0x20),
+                                 altered(frame(9, b"p"), clear_bits=0x80)])
 async def test_sink_closes_1002_on_protocol_violation(bad: bytes) -> None:
     got: dict[str, object] = {}
 
@@ -124,7 +132,7 @@ async def test_sink_closes_1002_on_protocol_violation(bad: bytes) -> None:
     assert not errors
     op, payload = got["close"]  # type: ignore[misc]
     assert op == wsproto.OP_CLOSE
-    assert wsproto.parse_close(payload)[0] == 1002
+    assert close_code(payload) == 1002
     assert tally.protocol_errors == 1
     assert tally.closes == {1002: 1}
 
@@ -149,7 +157,7 @@ async def test_error_before_welcome_is_a_failure() -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await upgrade(r, w)
         w.write(frame(1, b'{"type":"error","id":null,"error":{"code":"unauthorized"}}'))
-        w.write(frame(8, struct.pack("!H", 4001)))
+        w.write(frame(8, Close(4001, "").serialize()))
         await w.drain()
         await read_client_frame(r)
 
@@ -246,7 +254,7 @@ async def test_socketio_dialect_join_ping_and_count() -> None:
         got["pong"] = await read_client_frame(r)
         w.write(frame(1, b'42["chat",{"seq":4,"ts":1,"data":{"text":"x"}}]'))
         w.write(frame(1, b'42["other",{}]'))
-        w.write(frame(8, struct.pack("!H", 1000)))
+        w.write(frame(8, Close(1000, "").serialize()))
         await w.drain()
         await read_client_frame(r)
 
