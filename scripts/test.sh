@@ -17,4 +17,6 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 "$PY" -m ruff check live_server loadtest tests
 "$PY" -m mypy
+# The import contracts in pyproject.toml ([tool.importlinter]); no cache folder in the tree.
+"$VENV/bin/lint-imports" --no-cache --no-logo
 exec "$PY" -m pytest "$@"
