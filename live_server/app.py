@@ -14,7 +14,7 @@ from live_server.errors import CloseCode
 from live_server.services.container import Services
 from live_server.web import hls as hls_web
 from live_server.web import media as media_web
-from live_server.web import misc, money, ops, rooms, shelf, ws
+from live_server.web import misc, openapi, ops, shelf, table, ws
 from live_server.web.http import error_middleware
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
 from live_server.web.metrics import Metrics
@@ -26,10 +26,10 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     app = web.Application(middlewares=[error_middleware],
                           client_max_size=settings.http.max_body_bytes)
     app[SHUTTING_DOWN] = [False]
-    app.add_routes(rooms.routes)
+    app.add_routes(table.routes)  # every operation of the command table (live_server/commands)
     app.add_routes(ops.routes)
-    app.add_routes(shelf.routes)
-    app.add_routes(money.routes)
+    app.add_routes(shelf.routes)  # the payment webhook and the orders CSV
+    app.add_routes(openapi.routes)  # /api/openapi.json and /api/docs
     app.add_routes(ws.routes)
     app.add_routes(misc.routes)
     app.add_routes(media_web.routes)  # WHIP/WHEP (live_server/media)

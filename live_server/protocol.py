@@ -32,12 +32,6 @@ GUARANTEED_EVENTS = frozenset({
 # newest one and sends it with the next tick (at most one per tick per product).
 LATEST_EVENTS = frozenset({"stock"})
 
-WS_OPS = frozenset({
-    "auth", "ping", "chat", "heart", "snapshot", "history", "report", "delete", "mute", "unmute",
-    "ban", "unban", "slow_mode", "announce", "buy", "product", "shelf", "pin",
-})
-
-
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 

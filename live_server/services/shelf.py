@@ -21,6 +21,7 @@ from live_server.domain.shelf import (
 )
 from live_server.errors import (
     Forbidden,
+    GuestsNotAllowed,
     InvalidField,
     InvalidState,
     NotFound,
@@ -209,7 +210,7 @@ class ShelfService:
     async def product_view(self, who: Identity, room_id: str, product_id: str) -> Json:
         room = await self.rooms.require(room_id)
         if who.is_guest and not room.allow_guests:
-            raise Forbidden("log in to see this room", code="guests_not_allowed")
+            raise GuestsNotAllowed("log in to see this room")
         card, sale, left, pinned, bought = await self.store.product_state(
             room_id, product_id, who.user_id)
         if card is None:

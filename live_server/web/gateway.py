@@ -134,9 +134,8 @@ def session_for(s: Services, who: Identity, room: Room, transport: Transport) ->
     conn = Conn(room_id=room.id, transport=transport, user_id=who.user_id, name=who.name,
                 role=who.role)
     return Session(settings=s.settings, who=who, room=room, conn=conn, node=s.node,
-                   rooms=s.rooms, chat=s.chat, room_store=s.room_store, presence=s.presence,
-                   on_error=s.count_error, on_op=s.count_request, shelf=s.shelf,
-                   red_packets=s.red_packets)
+                   room_store=s.room_store, presence=s.presence, on_error=s.count_error,
+                   on_op=s.count_request, services=s)
 
 
 def tune_socket(s: Services, transport: Any) -> None:

@@ -1,0 +1,37 @@
+"""Who may run a command, as ``auth.py``'s rules say it.
+
+A level that depends only on the token (a logged-in user, a creator, ops) is checked before the
+fields are read, on both transports. A level that depends on a room, a product or an order (its
+creator, its owner, its buyer) is checked by the service against what it loads, so that an
+unknown room is ``not_found`` whoever asks; the level still says which errors it may answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from live_server.auth import Identity, require_creator, require_ops, require_user
+from live_server.errors import Forbidden, LiveError, Unauthorized
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Access:
+    name: str
+    doc: str
+    check: Callable[[Identity], object] | None = None  # token-only rules, checked first
+    errors: tuple[type[LiveError], ...] = ()
+
+
+ANYONE = Access("anyone", "anyone, guests included")
+USER = Access("user", "a logged-in user (viewer, creator or ops)", require_user, (Forbidden,))
+CREATOR = Access("creator", "a creator or ops", require_creator, (Forbidden,))
+OPS = Access("ops", "ops", require_ops, (Unauthorized, Forbidden))
+MODERATOR = Access("moderator", "the room's creator or ops (a moderator)",
+                   errors=(Unauthorized, Forbidden))
+ROOM_CREATOR = Access("room_creator", "the room's creator (ops included: 403)",
+                      errors=(Unauthorized, Forbidden))
+PRODUCT_OWNER = Access("product_owner", "the product's creator; ops too where said",
+                       errors=(Unauthorized, Forbidden))
+ORDER_PARTY = Access("order_party", "the order's buyer, the room's creator or ops, as said",
+                     errors=(Unauthorized, Forbidden))

@@ -1,0 +1,174 @@
+"""The HTTP endpoints outside the command table, declared for the OpenAPI document: health,
+readiness, metrics, pages, identity and the development login, the ops listings, WHIP/WHEP and
+video, HLS, the orders CSV, the payment webhook, the room websocket and the document itself.
+
+Their handlers live in ``web/misc.py``, ``web/ops.py``, ``web/media.py``, ``web/hls.py``,
+``web/shelf.py``, ``web/ws.py`` and ``web/openapi.py``; a test checks that every route the
+application serves is declared here or in the table, and nothing more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from live_server.commands.fields import Choice, Field, Integer, SafeId, Text
+from live_server.errors import (
+    BadRequest,
+    BadSdp,
+    Banned,
+    Forbidden,
+    GuestsMustLogIn,
+    InvalidField,
+    InvalidSignature,
+    InvalidState,
+    LiveError,
+    MediaDisabled,
+    MediaFull,
+    MediaRedirect,
+    MethodNotAllowed,
+    NoPublisher,
+    NotFound,
+    NotReady,
+    OfferNotAcceptable,
+    PaymentDeclined,
+    Replayed,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+
+JSON = "application/json"
+SDP = "application/sdp"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One method on one path. ``body``: JSON fields, or the media type of a body that is not
+    JSON; ``answer``: what a success carries, in ``content_type``."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    who: str = "anyone"
+    status: int = 200
+    answer: str = ""
+    content_type: str = JSON
+    query: tuple[Field, ...] = ()
+    body: tuple[Field, ...] | str | None = None
+    errors: tuple[type[LiveError], ...] = ()
+    token: bool = True  # a token, if sent, is checked (401 when bad)
+
+
+_OPS_LIMITS = {"/api/ops/rooms": 200, "/api/ops/reports": 100, "/api/ops/moderation": 100}
+
+
+def _ops(path: str, summary: str, answer: str, *extra: Field) -> Endpoint:
+    return Endpoint("GET", path, summary, "ops", "ops", answer=answer,
+                    query=(Integer("limit", required=False, default=_OPS_LIMITS[path], lo=1,
+                                   hi=1000), *extra), errors=(Unauthorized, Forbidden))
+
+
+def _page(path: str, summary: str) -> Endpoint:
+    return Endpoint("GET", path, summary, "pages", answer="the page", content_type="text/html",
+                    token=False)
+
+
+_WHIP_ERRORS = (BadSdp, UnsupportedMediaType, OfferNotAcceptable, Unauthorized, Forbidden,
+                NotFound, InvalidState, MediaDisabled)
+_WHEP_ERRORS = (BadSdp, UnsupportedMediaType, OfferNotAcceptable, GuestsMustLogIn, Banned,
+                NotFound, InvalidState, NoPublisher, MediaRedirect, MediaFull, MediaDisabled)
+
+
+def _media(kind: str, who: str, errors: tuple[type[LiveError], ...]) -> tuple[Endpoint, ...]:
+    endpoint = f"/api/rooms/{{room_id}}/{kind}"
+    session = endpoint + "/{session_id}"
+    name = kind.upper()
+    return (
+        Endpoint("POST", endpoint, f"{name}: send an SDP offer, get the answer (`Location`: "
+                 "the session)" + (" (`?golive=1`: go live too)" if kind == "whip" else ""),
+                 "media", who, 201, "the SDP answer", SDP, body=SDP, errors=errors,
+                 query=(Choice("golive", "1: a scheduled room goes live", required=False,
+                               choices=("1", "true", "yes")),) if kind == "whip" else ()),
+        Endpoint("OPTIONS", endpoint, f"{name} preflight: `Accept-Post`, `Link` (ICE servers)",
+                 "media", status=204, token=False),
+        Endpoint("PATCH", endpoint, "No trickle ICE or ICE restart: 405 with `Allow`",
+                 "media", errors=(MethodNotAllowed,), token=False),
+        Endpoint("DELETE", session, f"End the {name} session (whoever holds its URL)",
+                 "media", "the holder of the session URL", 204, errors=(NotFound,),
+                 token=False),
+        Endpoint("OPTIONS", session, "Preflight of the session URL", "media", status=204,
+                 token=False),
+        Endpoint("PATCH", session, "No trickle ICE or ICE restart: 405 with `Allow`", "media",
+                 errors=(MethodNotAllowed,), token=False),
+    )
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("GET", "/healthz", "The process runs", "health",
+             answer="`{\"ok\": true, \"process\"}`", token=False),
+    Endpoint("GET", "/readyz", "Valkey answers", "health", answer="`{\"ok\": true}`",
+             errors=(NotReady,), token=False),
+    Endpoint("GET", "/metrics", "Prometheus metrics", "health", answer="Prometheus text",
+             content_type="text/plain", token=False),
+    Endpoint("GET", "/api/me", "Who the token says", "identity", "anyone with a token",
+             answer="`{\"id\", \"name\", \"role\", \"exp\"}`", errors=(Unauthorized,)),
+    Endpoint("POST", "/api/dev/token", "Development login (only when auth.dev_login is on)",
+             "identity", answer="`{\"token\"}`", errors=(Forbidden, InvalidField),
+             body=(SafeId("user", "the user id"),
+                   Text("name", "display name", required=False, max_len=40),
+                   Choice("role", required=False, default="viewer",
+                          choices=("viewer", "creator", "ops")))),
+    _page("/", "Live rooms"),
+    _page("/watch/{room_id}", "A room's viewer page"),
+    _page("/studio", "The creator studio"),
+    _page("/ops", "The ops console"),
+    Endpoint("GET", "/static/{path}", "The pages' files (scripts, styles, vendored players)",
+             "pages", answer="the file", content_type="application/octet-stream",
+             errors=(NotFound,), token=False),
+    Endpoint("GET", "/ws/rooms/{room_id}", "The room websocket (upgrade): see "
+             "`x-websocket-ops`", "websocket", status=101, answer="Switching Protocols",
+             query=(Text("token", "a JWT (or send an `auth` frame)", required=False,
+                         max_len=4096),
+                    Integer("since", "the last seq seen", required=False),
+                    Choice("guest", "1: join as a guest at once", required=False,
+                           choices=("1",))),
+             token=False),
+    _ops("/api/ops/rooms", "Live rooms with counters, processes, chat per minute and video",
+         "`{\"rooms\", \"processes\"}`"),
+    _ops("/api/ops/reports", "Chat reports, newest first", "`{\"reports\"}`"),
+    _ops("/api/ops/moderation", "The moderation log, newest first", "`{\"actions\"}`",
+         Text("room", "only this room", required=False, max_len=64)),
+    *_media("whip", "the room's creator, or ops", _WHIP_ERRORS),
+    *_media("whep", "anyone the room admits", _WHEP_ERRORS),
+    Endpoint("GET", "/api/rooms/{room_id}/video", "Whether a publisher is live, in which codecs",
+             "media", answer="`{\"publishing\", \"codecs\"?, \"whep\"?}`"),
+    Endpoint("GET", "/hls/{room_id}/index.m3u8", "The room's live HLS playlist", "hls",
+             answer="the playlist", content_type="application/vnd.apple.mpegurl",
+             errors=(BadRequest, NotFound), token=False),
+    Endpoint("HEAD", "/hls/{room_id}/index.m3u8", "The playlist's headers", "hls",
+             errors=(BadRequest, NotFound), token=False),
+    Endpoint("GET", "/hls/{room_id}/{segment}", "One MPEG-TS segment", "hls",
+             answer="the segment", content_type="video/mp2t", errors=(BadRequest, NotFound),
+             token=False),
+    Endpoint("HEAD", "/hls/{room_id}/{segment}", "The segment's headers", "hls",
+             errors=(BadRequest, NotFound), token=False),
+    Endpoint("OPTIONS", "/hls/{room_id}/{segment}", "CORS preflight", "hls", status=204,
+             token=False),
+    Endpoint("GET", "/api/rooms/{room_id}/orders.csv", "A room's orders as CSV, oldest first",
+             "orders", "the room's creator, ops", answer="CSV", content_type="text/csv",
+             errors=(Unauthorized, Forbidden, NotFound)),
+    Endpoint("POST", "/api/payments/webhook", "The payment gateway's signed notice "
+             "(`X-Live-Signature`)", "orders", "the payment gateway",
+             answer="`{\"order\"}`", token=False,
+             errors=(InvalidSignature, Replayed, InvalidField, InvalidState, NotFound,
+                     PaymentDeclined),
+             body=(Text("id", "the gateway's event id", max_len=100, trim=False),
+                   Choice("type", choices=("payment.succeeded", "payment.refunded")),
+                   Text("order_id", max_len=200, trim=False),
+                   Integer("amount", "cents: the order's amount"),
+                   Text("reference", required=False, max_len=100, trim=False))),
+    Endpoint("GET", "/api/openapi.json", "This document", "documents",
+             answer="OpenAPI 3.1", token=False),
+    Endpoint("GET", "/api/docs", "This document, readable", "documents", answer="the page",
+             content_type="text/html", token=False),
+)
