@@ -283,25 +283,29 @@ class MediaRedirect(LiveError):
         self.location = location
 
 
-class NoPublisher(LiveError):
+class RetryLater(LiveError):
+    """Refused for now: ``retry_after_s`` goes in ``Retry-After`` and ``error.retry_after``."""
+
+    family = True
+    why = ""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(self.why, retry_after=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class NoPublisher(RetryLater):
     """Nobody publishes in this room yet (WHEP 409 with Retry-After)."""
 
     code = "no_publisher"
     status = 409
-
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__("nobody is publishing in this room", retry_after=retry_after_s)
-        self.retry_after_s = retry_after_s
+    why = "nobody is publishing in this room"
 
 
-class MediaFull(LiveError):
+class MediaFull(RetryLater):
     code = "media_full"
     status = 503
-
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__("this room has as many WebRTC viewers as it takes; try HLS",
-                         retry_after=retry_after_s)
-        self.retry_after_s = retry_after_s
+    why = "this room has as many WebRTC viewers as it takes; try HLS"
 
 
 class MediaDisabled(LiveError):

@@ -4,11 +4,15 @@ orders and a creator's earnings. (The payment webhook and the CSV export are HTT
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from live_server.auth import Identity
 from live_server.commands.access import CREATOR, MODERATOR, ORDER_PARTY, USER
-from live_server.commands.command import Call, Command, Route
+from live_server.commands.command import Call, Command, Route, Run
 from live_server.commands.fields import Choice, Integer, Text
 from live_server.errors import BadRequest, InvalidState, NotFound, PaymentDeclined
 from live_server.protocol import Json
+from live_server.services.orders import OrderService
 
 ORDER = "/api/orders/{order_id}"
 ORDER_ID = Text("order_id", "`o.<room>.<hex>`", max_len=200, trim=False)
@@ -23,25 +27,19 @@ async def _earnings(call: Call) -> Json:
     return await call.services.orders.earnings(call.who, call.args["limit"])
 
 
-async def _get(call: Call) -> Json:
-    return await call.services.orders.get(call.who, call.args["order_id"])
+OrderCall = Callable[[Identity, str], Awaitable[Json]]
+
+
+def _on_order(pick: Callable[[OrderService], OrderCall]) -> Run:
+    """A command on one order: the service's method, looked up at call time."""
+    async def run(call: Call) -> Json:
+        return await pick(call.services.orders)(call.who, call.args["order_id"])
+    return run
 
 
 async def _pay(call: Call) -> Json:
     a = call.args
     return await call.services.orders.pay(call.who, a["order_id"], a["outcome"])
-
-
-async def _cancel(call: Call) -> Json:
-    return await call.services.orders.cancel(call.who, call.args["order_id"])
-
-
-async def _fulfil(call: Call) -> Json:
-    return await call.services.orders.fulfil(call.who, call.args["order_id"])
-
-
-async def _refund(call: Call) -> Json:
-    return await call.services.orders.refund(call.who, call.args["order_id"])
 
 
 async def _room_orders(call: Call) -> Json:
@@ -57,7 +55,8 @@ COMMANDS = (
             _earnings, CREATOR, (Integer("limit", required=False, default=100, lo=1, hi=1000),),
             http=Route("GET", "/api/me/earnings"),
             reply="`{\"totals\", \"currency\", \"ledger\"}`"),
-    Command("get_order", "One order (its buyer, the room's creator, ops).", _get, ORDER_PARTY,
+    Command("get_order", "One order (its buyer, the room's creator, ops).",
+            _on_order(lambda s: s.get), ORDER_PARTY,
             (ORDER_ID,), (NotFound,), http=Route("GET", ORDER), reply="the order"),
     Command("pay", "Pay a reserved order with the development provider.", _pay, USER,
             (ORDER_ID, Choice("outcome", "what the development provider answers",
@@ -66,12 +65,14 @@ COMMANDS = (
             (*TRANSITION_ERRORS, PaymentDeclined, BadRequest),
             http=Route("POST", ORDER + "/pay"), reply="the order, `paid`"),
     Command("cancel_order", "Cancel a reserved order (its buyer, the room's creator, ops).",
-            _cancel, USER, (ORDER_ID,), TRANSITION_ERRORS,
+            _on_order(lambda s: s.cancel), USER, (ORDER_ID,), TRANSITION_ERRORS,
             http=Route("POST", ORDER + "/cancel"), reply="the order, `cancelled`"),
-    Command("fulfil_order", "Mark a paid order fulfilled (the room's creator).", _fulfil, USER,
+    Command("fulfil_order", "Mark a paid order fulfilled (the room's creator).",
+            _on_order(lambda s: s.fulfil), USER,
             (ORDER_ID,), TRANSITION_ERRORS, http=Route("POST", ORDER + "/fulfil"),
             reply="the order, `fulfilled`"),
-    Command("refund_order", "Refund a paid order (the room's creator, ops).", _refund, USER,
+    Command("refund_order", "Refund a paid order (the room's creator, ops).",
+            _on_order(lambda s: s.refund), USER,
             (ORDER_ID,), TRANSITION_ERRORS, http=Route("POST", ORDER + "/refund"),
             reply="the order, `refunded`"),
     Command("room_orders", "A room's orders and totals (its creator, ops).", _room_orders,

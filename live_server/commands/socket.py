@@ -61,6 +61,7 @@ COMMANDS = (
             reply="a `pong` frame: `{\"type\": \"pong\", \"id\", \"server_time\"}`"),
     Command("auth", "Credentials: the first frame only (see the room websocket); later an "
             "error.", _auth, op="auth", errors=(InvalidField,),
+            reply="first frame: the `welcome`; any later `auth` is `invalid_field`",
             fields=(Text("token", "a JWT, or null for a guest", required=False, nullable=True,
                          max_len=4096),
                     Integer("since", "the last seq seen (recovery)", required=False))),
