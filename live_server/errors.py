@@ -16,13 +16,9 @@ class LiveError(Exception):
     code = "bad_request"
     family = True
 
-    def __init__(self, message: str = "", *, code: str | None = None, status: int | None = None,
-                 **extra: Any) -> None:
-        # code= and status= go once every caller raises a class (tests/unit/test_error_codes.py)
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
+    def __init__(self, message: str = "", **extra: Any) -> None:
+        if "code" in extra or "status" in extra:  # a code is a class here, never an argument
+            raise TypeError("raise the errors.py class that has this code and status")
         super().__init__(message or self.code)
         self.message = message or self.code.replace("_", " ")
         self.extra = extra

@@ -30,7 +30,16 @@ from live_server import events
 from live_server.auth import Identity, require_moderator
 from live_server.config import Settings
 from live_server.domain.rooms import Room
-from live_server.errors import GuestsNotAllowed, InvalidState, LiveError, NotFound
+from live_server.errors import (
+    Banned,
+    GuestsMustLogIn,
+    InvalidState,
+    MediaDisabled,
+    MediaFull,
+    MediaRedirect,
+    NoPublisher,
+    NotFound,
+)
 from live_server.media import aiortc_hooks, ice, sdp
 from live_server.media.relay import RelayStats, RoomRelay
 from live_server.media.sessions import MediaSession
@@ -40,43 +49,6 @@ from live_server.store.media import MediaStore
 from live_server.store.rooms import RoomStore
 
 log = logging.getLogger(__name__)
-
-
-class MediaRedirect(LiveError):
-    """The room's media lives in another process: HTTP 307 to ``location``."""
-
-    code = "media_elsewhere"
-    status = 307
-
-    def __init__(self, location: str) -> None:
-        super().__init__("the room's media is served by another process")
-        self.location = location
-
-
-class NoPublisher(LiveError):
-    """Nobody publishes in this room yet (WHEP 409 with Retry-After)."""
-
-    code = "no_publisher"
-    status = 409
-
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__("nobody is publishing in this room", retry_after=retry_after_s)
-        self.retry_after_s = retry_after_s
-
-
-class MediaFull(LiveError):
-    code = "media_full"
-    status = 503
-
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__("this room has as many WebRTC viewers as it takes; try HLS",
-                         retry_after=retry_after_s)
-        self.retry_after_s = retry_after_s
-
-
-class MediaDisabled(LiveError):
-    code = "media_disabled"
-    status = 404
 
 
 @dataclasses.dataclass(slots=True)
@@ -256,9 +228,9 @@ class MediaService:
         if room is None:
             raise NotFound("no such room")
         if who.is_guest and not room.allow_guests:
-            raise GuestsNotAllowed("log in to watch this room", status=401)
+            raise GuestsMustLogIn("log in to watch this room")
         if banned:
-            raise LiveError("you are banned from this room", code="banned", status=403)
+            raise Banned("you are banned from this room")
         if room.state == "ended":
             raise InvalidState("the room has ended", state=room.state)
         retry_s = max(1, self.cfg.home_ttl_ms // 2000)

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import orjson
 
-from live_server.errors import GrabRefused, InsufficientFunds, LiveError, NotFound
+from live_server.errors import (
+    GRAB_REFUSALS,
+    AlreadyGrabbed,
+    InsufficientFunds,
+    Internal,
+    NotFound,
+    NotOpen,
+)
 from live_server.events import RoomEvent
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
@@ -40,7 +47,7 @@ class RedPacketStore:
         if status == "insufficient_funds":
             raise InsufficientFunds("not enough money in the wallet", balance=int(reply[1]),
                                     needed=packet["total"])
-        raise LiveError(f"unexpected reply {status}", code="internal", status=500)
+        raise Internal(f"unexpected reply {status}")
 
     async def grab(self, packet: Json, user_id: str, name: str, now: int,
                    sample_every: int, follows: bool = False) -> tuple[int, int, bool]:
@@ -60,18 +67,16 @@ class RedPacketStore:
         if status == "not_found":
             raise NotFound("no such red packet")
         if status == "not_open":
-            raise GrabRefused("the red packet is not open yet", code="not_open",
-                              open_at=int(reply[1]))
+            raise NotOpen("the red packet is not open yet", open_at=int(reply[1]))
         if status == "already_grabbed":
-            raise GrabRefused("you already grabbed this red packet", code="already_grabbed",
-                              amount=int(reply[1]))
+            raise AlreadyGrabbed("you already grabbed this red packet", amount=int(reply[1]))
         messages = {"expired": "the red packet has expired",
                     "not_eligible": "this red packet is for followers, fan-club members or "
                                     "those who sent its keyword",
                     "none_left": "every share has been grabbed"}
         if status in messages:
-            raise GrabRefused(messages[status], code=status)
-        raise LiveError(f"unexpected reply {status}", code="internal", status=500)
+            raise GRAB_REFUSALS[status](messages[status])
+        raise Internal(f"unexpected reply {status}")
 
     async def tick(self, packet_id: str, now: int) -> tuple[str, int, Json | None]:
         """Run one due clock step; reschedule or forget it. (what happened, refund, packet)."""

@@ -17,8 +17,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from aiohttp.web_runner import BaseRunner
 
-from live_server.errors import BadRequest, LiveError
-from live_server.media.service import MediaFull, MediaRedirect, MediaService, NoPublisher
+from live_server.errors import (
+    BadSdp,
+    LiveError,
+    MediaFull,
+    MediaRedirect,
+    MethodNotAllowed,
+    NoPublisher,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from live_server.media.service import MediaService
 from live_server.web.http import error_response, identity, json, raw_body
 from live_server.web.keys import SERVICES
 
@@ -37,11 +46,6 @@ _CORS = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class UnsupportedMediaType(LiveError):
-    code = "unsupported_media_type"
-    status = 415
 
 
 def media(request: web.Request) -> MediaService:
@@ -75,9 +79,9 @@ async def _offer(request: web.Request) -> str:
     try:
         text = (await raw_body(request)).decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest("the SDP offer is not UTF-8", code="bad_sdp") from None
+        raise BadSdp("the SDP offer is not UTF-8") from None
     if not text.strip():
-        raise BadRequest("empty SDP offer", code="bad_sdp")
+        raise BadSdp("empty SDP offer")
     return text
 
 
@@ -105,8 +109,8 @@ def _options(allow: str, accept_post: bool) -> Handler:
 
 def _no_patch(allow: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        raise LiveError("trickle ICE and ICE restarts are not supported: send all candidates "
-                        "in the offer", code="method_not_allowed", status=405, allow=allow)
+        raise MethodNotAllowed("trickle ICE and ICE restarts are not supported: send all "
+                               "candidates in the offer", allow=allow)
     return handler
 
 
@@ -115,8 +119,7 @@ def _no_patch(allow: str) -> Handler:
 async def whip_post(request: web.Request) -> web.StreamResponse:
     who = identity(request)
     if who.is_guest:
-        raise LiveError("a creator token is needed to publish (Authorization: Bearer ...)",
-                        code="unauthorized", status=401)
+        raise Unauthorized("a creator token is needed to publish (Authorization: Bearer ...)")
     offer = await _offer(request)
     room_id = request.match_info["room_id"]
     golive = request.query.get("golive", "") in ("1", "true", "yes")
