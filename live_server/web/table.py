@@ -2,9 +2,9 @@
 (``live_server/commands``).
 
 A request is bound like a websocket frame: the path parameters (except ``room_id``, the room
-the command acts in), then the query for GET or the JSON body for any other method, are the
-command's fields; a field sent twice (path and body) or a query parameter a POST does not take
-is ``invalid_field``. The token is checked first, everywhere (a bad one is never a guest).
+the command acts in), then the query for GET (and HEAD) or the JSON body for any other method,
+are the command's fields; a field sent twice (path and body) or a query parameter a POST does
+not take is ``invalid_field``. The token is checked first, everywhere (a bad one is never a guest).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ async def request_fields(command: Command, request: web.Request) -> Json:
         if name != "room_id":
             field = by_name.get(name)
             msg[name] = field.from_text(raw) if field is not None else raw
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # aiohttp answers HEAD with the GET handler
         for name, raw in request.query.items():
             field = by_name.get(name)
             if name in msg:

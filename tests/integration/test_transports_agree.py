@@ -146,3 +146,10 @@ async def test_every_http_body_and_query_is_validated(live: LiveApp) -> None:
     # and nothing of it changed the room
     status, got = await live.call("GET", f"/api/rooms/{room}")
     assert got["state"] == "live"
+
+
+async def test_head_reads_the_query_like_get(live: LiveApp) -> None:
+    async with live.client.head("/api/rooms?state=live&limit=5") as resp:
+        assert resp.status == 200
+    async with live.client.head("/api/rooms?limit=abc") as resp:
+        assert resp.status == 400
