@@ -5,6 +5,7 @@ orders and a creator's earnings. (The payment webhook and the CSV export are HTT
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from live_server.auth import Identity
 from live_server.commands.access import CREATOR, MODERATOR, ORDER_PARTY, USER
@@ -12,7 +13,9 @@ from live_server.commands.command import Call, Command, Route, Run
 from live_server.commands.fields import Choice, Integer, Text
 from live_server.errors import BadRequest, InvalidState, NotFound, PaymentDeclined
 from live_server.protocol import Json
-from live_server.services.orders import OrderService
+
+if TYPE_CHECKING:
+    from live_server.services.orders import OrderService
 
 ORDER = "/api/orders/{order_id}"
 ORDER_ID = Text("order_id", "`o.<room>.<hex>`", max_len=200, trim=False)
