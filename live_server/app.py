@@ -10,14 +10,14 @@ from typing import Any
 from aiohttp import web
 
 from live_server.config import Settings
+from live_server.container import Services
 from live_server.errors import CloseCode
-from live_server.services.container import Services
+from live_server.metrics import Metrics
 from live_server.web import hls as hls_web
 from live_server.web import media as media_web
 from live_server.web import misc, openapi, ops, shelf, table, ws
 from live_server.web.http import error_middleware
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
-from live_server.web.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from live_server.errors import InvalidField, LiveError
 from live_server.protocol import Json
 
 if TYPE_CHECKING:
-    from live_server.services.container import Services
+    from live_server.container import Services
 
 
 class RoomSession(Protocol):

@@ -13,9 +13,8 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from live_server.auth import GUEST, Identity, verify
+from live_server.container import STORE_ERRORS, Services
 from live_server.domain.rooms import Room
 from live_server.errors import (
     Banned,
@@ -29,8 +28,7 @@ from live_server.errors import (
 )
 from live_server.protocol import get_str, loads_object
 from live_server.realtime.conn import Conn, Transport
-from live_server.services.container import Services
-from live_server.services.session import Session
+from live_server.web.session import Session
 
 log = logging.getLogger(__name__)
 ROOM_PATH = "/ws/rooms/"
@@ -116,7 +114,7 @@ async def admit(s: Services, room_id: str, who: Identity) -> Room:
 
 
 # What may go wrong from the credentials to the welcome: turned into a refusal by ``refusal``.
-JOIN_FAILURES = (Refused, LiveError, OSError, RedisError, TimeoutError)
+JOIN_FAILURES: tuple[type[BaseException], ...] = (Refused, LiveError, *STORE_ERRORS)
 
 
 def refusal(exc: BaseException) -> Refused:
@@ -133,9 +131,7 @@ def refusal(exc: BaseException) -> Refused:
 def session_for(s: Services, who: Identity, room: Room, transport: Transport) -> Session:
     conn = Conn(room_id=room.id, transport=transport, user_id=who.user_id, name=who.name,
                 role=who.role)
-    return Session(settings=s.settings, who=who, room=room, conn=conn, node=s.node,
-                   room_store=s.room_store, presence=s.presence, on_error=s.count_error,
-                   on_op=s.count_request, services=s)
+    return Session(who=who, room=room, conn=conn, services=s)
 
 
 def tune_socket(s: Services, transport: Any) -> None:

@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from live_server.auth import GUEST, Identity, verify
+from live_server.container import Services
 from live_server.errors import (
     Internal,
     InvalidField,
@@ -22,7 +23,6 @@ from live_server.errors import (
     WrongMethod,
 )
 from live_server.protocol import Json, loads_object
-from live_server.services.container import Services
 from live_server.web.keys import SERVICES
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from live_server.services.container import Services
+    from live_server.container import Services
 
 SERVICES: web.AppKey[Services] = web.AppKey("services")
 SHUTTING_DOWN: web.AppKey[list[bool]] = web.AppKey("shutting_down")

@@ -28,14 +28,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from live_server.auth import Identity
+from live_server.container import Services
 from live_server.errors import CloseCode
 from live_server.protocol import error_frame
 from live_server.realtime.conn import Conn
 from live_server.realtime.frames import close_frame, pong_frame, text_frame
-from live_server.services.container import Services
-from live_server.services.session import Session
 from live_server.web import gateway
 from live_server.web.gateway import Refused
+from live_server.web.session import Session
 from live_server.web.wsproto import (
     OP_CLOSE,
     OP_PING,

@@ -20,9 +20,9 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 from yarl import URL
 
+from live_server.metrics import Metrics
 from live_server.web.front import FrontDoor
 from live_server.web.keys import SERVICES
-from live_server.web.metrics import Metrics
 from tests.conftest import LiveApp, token
 from tests.helpers import FRESH, KEEP_ALIVE, WAIT_S, WS_PATHS, Viewer
 

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from live_server.config import Settings
 from live_server.media.relay import RelayStats
 from live_server.media.service import MediaService, MediaStats
+from live_server.metrics import Metrics
 from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
 from live_server.services.chat import ChatService
@@ -27,6 +29,7 @@ from live_server.services.orders import OrderService
 from live_server.services.red_packets import PacketClock, RedPacketService
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
+from live_server.services.viewing import ViewingService
 from live_server.services.wallets import WalletService
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
@@ -39,7 +42,10 @@ from live_server.store.red_packets import RedPacketStore
 from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
 from live_server.store.wallets import WalletStore
-from live_server.web.metrics import Metrics
+
+# What a failing or unreachable store raises, for the layers above that must not know the client
+# library (the room socket turns these into close 1011 ``internal`` during a join).
+STORE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 
 
 @dataclasses.dataclass
@@ -64,6 +70,7 @@ class Services:
     red_packets: RedPacketService
     packet_clock: PacketClock
     media: MediaService
+    viewing: ViewingService
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -129,7 +136,7 @@ class Services:
                    wallets=WalletService(settings, WalletStore(core, recent_max=recent_max)),
                    fans=fans, red_packets=red_packets,
                    packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms),
-                   media=media)
+                   media=media, viewing=ViewingService(settings, node, room_store, presence))
 
     async def ping_store(self) -> None:
         """Readiness: raises unless Valkey answers."""
