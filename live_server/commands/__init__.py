@@ -2,10 +2,10 @@
 
 An operation (chat, buy, mute, create a room, grab a red packet, ...) is one
 :class:`~live_server.commands.command.Command` in one of this package's area modules
-(``socket``, ``rooms``, ``chat``, ``shelf``, ``orders``, ``money``): its fields with their types
-and bounds (``fields.py``), who may run it (``access.py``, ``auth.py``'s rules), the errors it
-may answer, its websocket op and/or its HTTP route, and a small async ``run`` that calls one
-service. ``table.py`` collects them.
+(``socket``, ``rooms``, ``chat``, ``shelf``, ``orders``, ``money``, ``ops``): its fields with
+their types and bounds (``fields.py``), who may run it (``access.py``, ``auth.py``'s rules),
+the errors it may answer, its websocket op and/or its HTTP route, and a small async ``run``
+that calls one service. ``table.py`` collects them.
 
 Both transports use the entry as it is: the room socket's ``Session.handle`` binds a request
 frame to the command named by its ``op`` (``op`` and ``id`` are the envelope, every other key a

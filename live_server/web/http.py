@@ -15,7 +15,6 @@ from live_server.auth import GUEST, Identity, verify
 from live_server.container import Services
 from live_server.errors import (
     Internal,
-    InvalidField,
     LiveError,
     NotFound,
     PayloadTooLarge,
@@ -96,18 +95,6 @@ async def _answer_errors(request: web.Request, handler: Any) -> web.StreamRespon
     except Exception:
         ref = secrets.token_hex(4)
         log.exception("unhandled error (ref %s) on %s %s", ref, request.method, request.path)
-        request.app[SERVICES].metrics.errors.labels("internal").inc()
+        request.app[SERVICES].metrics.errors.labels(Internal.code).inc()
         return error_response(Internal(f"internal error (ref {ref})"))
 
-
-def int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidField(f"'{name}' must be an integer") from None
-    if not lo <= value <= hi:
-        raise InvalidField(f"'{name}' must be between {lo} and {hi}")
-    return value

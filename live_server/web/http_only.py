@@ -1,8 +1,8 @@
 """The HTTP endpoints outside the command table, declared for the OpenAPI document: health,
-readiness, metrics, pages, identity and the development login, the ops listings, WHIP/WHEP and
+readiness, metrics, pages, identity and the development login, WHIP/WHEP and
 video, HLS, the orders CSV, the payment webhook, the room websocket and the document itself.
 
-Their handlers live in ``web/misc.py``, ``web/ops.py``, ``web/media.py``, ``web/hls.py``,
+Their handlers live in ``web/misc.py``, ``web/media.py``, ``web/hls.py``,
 ``web/shelf.py``, ``web/ws.py`` and ``web/openapi.py``; a test checks that every route the
 application serves is declared here or in the table, and nothing more.
 """
@@ -57,15 +57,6 @@ class Endpoint:
     body: tuple[Field, ...] | str | None = None
     errors: tuple[type[LiveError], ...] = ()
     token: bool = True  # a token, if sent, is checked (401 when bad)
-
-
-_OPS_LIMITS = {"/api/ops/rooms": 200, "/api/ops/reports": 100, "/api/ops/moderation": 100}
-
-
-def _ops(path: str, summary: str, answer: str, *extra: Field) -> Endpoint:
-    return Endpoint("GET", path, summary, "ops", "ops", answer=answer,
-                    query=(Integer("limit", required=False, default=_OPS_LIMITS[path], lo=1,
-                                   hi=1000), *extra), errors=(Unauthorized, Forbidden))
 
 
 def _page(path: str, summary: str) -> Endpoint:
@@ -133,11 +124,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                     Choice("guest", "1: join as a guest at once", required=False,
                            choices=("1",))),
              token=False),
-    _ops("/api/ops/rooms", "Live rooms with counters, processes, chat per minute and video",
-         "`{\"rooms\", \"processes\"}`"),
-    _ops("/api/ops/reports", "Chat reports, newest first", "`{\"reports\"}`"),
-    _ops("/api/ops/moderation", "The moderation log, newest first", "`{\"actions\"}`",
-         Text("room", "only this room", required=False, max_len=64)),
     *_media("whip", "the room's creator, or ops", _WHIP_ERRORS),
     *_media("whep", "anyone the room admits", _WHEP_ERRORS),
     Endpoint("GET", "/api/rooms/{room_id}/video", "Whether a publisher is live, in which codecs",

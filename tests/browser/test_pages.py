@@ -468,6 +468,30 @@ async def test_index_lists_live_rooms(server: str, browser: Browser) -> None:
 
 
 @pytest.mark.system
+async def test_the_api_page_documents_every_route(server: str, browser: Browser) -> None:
+    """The header's API link opens /api/docs: the vendored viewer renders the generated
+    document (its operations, the websocket ops table) with nothing fetched from elsewhere."""
+    page = await open_page(browser, server, "/", None)
+    await page.wait_for("!!document.querySelector('nav a[href=\"/api/docs\"]')")
+    await page.eval("document.querySelector('nav a[href=\"/api/docs\"]').click()")
+    await page.wait_for("location.pathname === '/api/docs'")
+    body = "document.body.innerText"
+    await page.wait_for(f"{body}.includes('/api/rooms/{{room_id}}/buy')", within=20)
+    await page.wait_for(f"{body}.includes('/api/ops/moderation')")
+    await page.wait_for(f"{body}.includes('idempotency_key')")
+    # Redoc's bundle always asks its CDN for a small logo; the page's CSP refuses it, so the
+    # only request that left this origin is that refused one, and nothing else went wrong
+    logo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+    outside = await page.eval(
+        "performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(u => !u.startsWith(location.origin))")
+    assert set(outside) <= {logo}
+    assert await page.eval("document.querySelectorAll('img[alt=\"redocly logo\"]').length") == 0
+    await page.screenshot("api-docs")
+    assert [e for e in page.errors if logo not in e] == []
+
+
+@pytest.mark.system
 async def test_watch_chat_hearts_and_moderation(server: str, browser: Browser) -> None:
     creator = token(server, "pages_host", "creator", "Host")
     viewer = token(server, "pages_viewer", "viewer", "Vic <i>")
