@@ -31,7 +31,6 @@ from live_server.auth import Identity, require_moderator
 from live_server.config import Settings
 from live_server.domain.rooms import Room
 from live_server.errors import (
-    Banned,
     GuestsMustLogIn,
     InvalidState,
     MediaDisabled,
@@ -224,13 +223,7 @@ class MediaService:
     async def watch(self, who: Identity, room_id: str, offer: str) -> tuple[MediaSession, str]:
         """(session, SDP answer) for a viewer's offer."""
         self._require_enabled()
-        room, banned = await self.room_store.get_for_user(room_id, who.user_id)
-        if room is None:
-            raise NotFound("no such room")
-        if who.is_guest and not room.allow_guests:
-            raise GuestsMustLogIn("log in to watch this room")
-        if banned:
-            raise Banned("you are banned from this room")
+        room = await self.rooms.admit(room_id, who, guests_refused=GuestsMustLogIn)
         if room.state == "ended":
             raise InvalidState("the room has ended", state=room.state)
         retry_s = max(1, self.cfg.home_ttl_ms // 2000)

@@ -28,14 +28,16 @@ class RoomService:
         out["announcement"] = room.announcement
         return out
 
-    async def admit(self, room_id: str, who: Identity) -> Room:
+    async def admit(self, room_id: str, who: Identity,
+                    guests_refused: type[GuestsNotAllowed] = GuestsNotAllowed) -> Room:
         """The room, if ``who`` may watch it now: it exists, it lets guests in or ``who`` is
-        logged in, and ``who`` is not banned from it (one pipelined read)."""
+        logged in, and ``who`` is not banned from it (one pipelined read). The room socket and
+        WHEP both ask here; WHEP refuses a guest with ``GuestsMustLogIn`` (401)."""
         room, banned = await self.rooms.get_for_user(room_id, who.user_id)
         if room is None:
             raise NotFound("no such room")
         if who.is_guest and not room.allow_guests:
-            raise GuestsNotAllowed("log in to watch this room")
+            raise guests_refused("log in to watch this room")
         if banned:
             raise Banned("you are banned from this room")
         return shared(room)
