@@ -94,6 +94,24 @@ def require_creator(who: Identity) -> str:
     return uid
 
 
+def require_seller(who: Identity, *, ops_may: bool = False) -> str:
+    """A catalogue is a creator's: the role decides, not the id, so a viewer token that carries
+    a creator's id is still a viewer. Ops read a product and take it down or put it back
+    (``ops_may``) but never create or edit one."""
+    uid = require_user(who)
+    if who.role == "creator" or (ops_may and who.is_ops):
+        return uid
+    raise Forbidden("only creators have a catalogue" if not who.is_ops
+                    else "ops take products down but do not edit catalogues")
+
+
+def require_product_role(who: Identity, *, ops_may: bool = False) -> str:
+    """:func:`require_seller` for a request about one product: no token there is ``401``."""
+    if who.user_id is None:
+        raise Unauthorized("a token is needed")
+    return require_seller(who, ops_may=ops_may)
+
+
 def require_ops(who: Identity) -> str:
     if who.user_id is None:
         raise Unauthorized("a token is needed")

@@ -4,6 +4,8 @@ A level that depends only on the token (a logged-in user, a creator, ops) is che
 fields are read, on both transports. A level that depends on a room, a product or an order (its
 creator, its owner, its buyer) is checked by the service against what it loads, so that an
 unknown room is ``not_found`` whoever asks; the level still says which errors it may answer.
+A product's levels check the role from the token first (a viewer token carrying a creator's id
+is a viewer); whether the product is the caller's is the service's check.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from live_server.auth import Identity, require_creator, require_ops, require_user
+from live_server.auth import (
+    Identity,
+    require_creator,
+    require_ops,
+    require_product_role,
+    require_seller,
+    require_user,
+)
 from live_server.errors import Forbidden, LiveError, Unauthorized
 
 
@@ -31,7 +40,12 @@ MODERATOR = Access("moderator", "the room's creator or ops (a moderator)",
                    errors=(Unauthorized, Forbidden))
 ROOM_CREATOR = Access("room_creator", "the room's creator (ops included: 403)",
                       errors=(Unauthorized, Forbidden))
-PRODUCT_OWNER = Access("product_owner", "the product's creator; ops too where said",
-                       errors=(Unauthorized, Forbidden))
+SELLER = Access("seller", "a creator (ops and viewers have no catalogue)", require_seller,
+                (Forbidden,))
+PRODUCT_OWNER = Access("product_owner", "the product's creator (ops: 403)",
+                       lambda who: require_product_role(who), (Unauthorized, Forbidden))
+PRODUCT_OWNER_OR_OPS = Access("product_owner_or_ops", "the product's creator, or ops",
+                              lambda who: require_product_role(who, ops_may=True),
+                              (Unauthorized, Forbidden))
 ORDER_PARTY = Access("order_party", "the order's buyer, the room's creator or ops, as said",
                      errors=(Unauthorized, Forbidden))

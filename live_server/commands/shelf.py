@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from live_server.commands.access import ANYONE, CREATOR, PRODUCT_OWNER, ROOM_CREATOR, USER
+from live_server.commands.access import (
+    ANYONE,
+    PRODUCT_OWNER,
+    PRODUCT_OWNER_OR_OPS,
+    ROOM_CREATOR,
+    SELLER,
+    USER,
+)
 from live_server.commands.command import Call, Command, Route
 from live_server.commands.fields import ABSENT, Field, Integer, ListOf, ProductId, SafeId, Text
 from live_server.domain.rooms import MAX_TIME_MS
@@ -140,12 +147,12 @@ SHELF_ERRORS = (NotFound, InvalidState, TakenDown)
 COMMANDS = (
     # the catalogue
     Command("create_product", "Add a product to the caller's catalogue.", _create_product,
-            CREATOR, _product_fields(creating=True), http=Route("POST", "/api/products", 201),
+            SELLER, _product_fields(creating=True), http=Route("POST", "/api/products", 201),
             reply="the product (with `commission_bp`)"),
-    Command("list_products", "The caller's catalogue.", _catalogue, CREATOR,
+    Command("list_products", "The caller's catalogue.", _catalogue, SELLER,
             http=Route("GET", "/api/products"), reply="`{\"products\": [...]}`"),
     Command("get_product", "One product of the caller's catalogue (ops: any).", _get_product,
-            PRODUCT_OWNER, (PRODUCT_ID,), OWNER_ERRORS, http=Route("GET", PRODUCT),
+            PRODUCT_OWNER_OR_OPS, (PRODUCT_ID,), OWNER_ERRORS, http=Route("GET", PRODUCT),
             reply="the product"),
     Command("update_product", "Edit a product; the shelves' copies follow "
             "(`product_updated`).", _update_product, PRODUCT_OWNER,
@@ -155,12 +162,12 @@ COMMANDS = (
             PRODUCT_OWNER, (PRODUCT_ID,), OWNER_ERRORS, http=Route("DELETE", PRODUCT),
             reply="`{}`"),
     Command("take_down", "Stop a product everywhere (owner or ops).", _take_down,
-            PRODUCT_OWNER,
+            PRODUCT_OWNER_OR_OPS,
             (PRODUCT_ID, Text("reason", required=False, default="", max_len=200)),
             OWNER_ERRORS, http=Route("POST", PRODUCT + "/takedown"),
             reply="the product, `status: taken_down`"),
     Command("restore", "Put a taken-down product back on sale (the owner after their own "
-            "take-down, ops always).", _restore, PRODUCT_OWNER, (PRODUCT_ID,),
+            "take-down, ops always).", _restore, PRODUCT_OWNER_OR_OPS, (PRODUCT_ID,),
             (NotFound, InvalidState), http=Route("POST", PRODUCT + "/restore"),
             reply="the product, `status: on_sale`"),
     # the shelf and the pin

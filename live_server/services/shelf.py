@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from live_server.auth import Identity, require_creator, require_user
+from live_server.auth import Identity, require_product_role, require_seller, require_user
 from live_server.config import Settings
 from live_server.domain.rooms import Room
 from live_server.domain.shelf import (
@@ -57,33 +57,34 @@ class ShelfService:
     # Catalogue --------------------------------------------------------------------------
 
     async def create_product(self, who: Identity, body: Json) -> Json:
-        uid = require_creator(who)
+        uid = require_seller(who)
         if await self.store.catalogue_size(uid) >= self.settings.shelf.max_catalogue:
             raise InvalidField("the catalogue is full")
         product = parse_product(body, self.limits, creator_id=uid, now=now_ms())
         await self.store.save_product(product)
         return product
 
-    async def _own_product(self, who: Identity, product_id: str) -> Json:
-        if who.user_id is None:
-            raise Unauthorized("a token is needed")
+    async def _own_product(self, who: Identity, product_id: str, *,
+                           ops_may: bool = False) -> Json:
+        """The product, if ``who`` may act on it: its creator with a creator token, or ops
+        where ``ops_may`` (read, take down, restore). The role is checked before the product is
+        loaded, the owner after."""
+        uid = require_product_role(who, ops_may=ops_may)
         product = await self.store.product(product_id)
         if product is None:
             raise NotFound("no such product")
-        if product["creator_id"] != who.user_id and not who.is_ops:
+        if not who.is_ops and product["creator_id"] != uid:
             raise Forbidden("only the product's creator may do this")
         return product
 
     async def get_product(self, who: Identity, product_id: str) -> Json:
-        return await self._own_product(who, product_id)
+        return await self._own_product(who, product_id, ops_may=True)
 
     async def catalogue(self, who: Identity) -> list[Json]:
-        return await self.store.catalogue(require_creator(who))
+        return await self.store.catalogue(require_seller(who))
 
     async def update_product(self, who: Identity, product_id: str, body: Json) -> Json:
         product = await self._own_product(who, product_id)
-        if product["creator_id"] != who.user_id:
-            raise Forbidden("only the product's creator may edit it")
         updated = apply_update(product, body, self.limits, now_ms())
         await self.store.save_product(updated)
         await self._push(updated)
@@ -93,13 +94,11 @@ class ShelfService:
         """Remove from the catalogue. Rooms keep their copy for orders already placed; the
         product can no longer be put on a shelf."""
         product = await self._own_product(who, product_id)
-        if product["creator_id"] != who.user_id:
-            raise Forbidden("only the product's creator may delete it")
         await self.store.delete_product(product["creator_id"], product_id)
 
     async def take_down(self, who: Identity, product_id: str, reason: str) -> Json:
         """The owner or ops stop a product everywhere: purchases are refused at once."""
-        product = await self._own_product(who, product_id)
+        product = await self._own_product(who, product_id, ops_may=True)
         assert who.user_id is not None
         product = {**product, "status": "taken_down", "updated_at": now_ms(),
                    "takedown": {"by": who.user_id, "reason": reason}}
@@ -113,7 +112,7 @@ class ShelfService:
     async def restore(self, who: Identity, product_id: str) -> Json:
         """Back on sale. A product ops took down comes back only by ops: the owner cannot
         overrule a moderation decision."""
-        product = await self._own_product(who, product_id)
+        product = await self._own_product(who, product_id, ops_may=True)
         assert who.user_id is not None
         if product.get("status") != "taken_down":
             raise InvalidState("the product is on sale", state=product.get("status"))

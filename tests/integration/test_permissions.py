@@ -184,3 +184,59 @@ async def test_room_transitions_follow_the_state_machine(live: LiveApp) -> None:
     assert rid not in [r["id"] for r in live_rooms["rooms"]]
     status, answer = await live.call("POST", "/api/rooms/nope/start", "alice", "creator")
     assert status == 404 and answer["error"]["code"] == "not_found"
+
+
+# The catalogue: a creator owns theirs; ops may read any product and take it down or put it back,
+# never create or edit; a viewer nothing, even with a token that carries the owner's id.
+CATALOGUE_CALLERS = {
+    "owner": ("alice", "creator"), "viewer_with_owner_id": ("alice", "viewer"),
+    "other_creator": ("oscar", "creator"), "viewer": ("vera", "viewer"),
+    "ops": ("olga", "ops"), "ops_with_owner_id": ("alice", "ops"), "guest": (None, "viewer"),
+}
+NEW_PRODUCT = {"title": "Tea", "list_price": 2000, "live_price": 1500, "stock": 5}
+OWN_OR_OPS = frozenset({"owner", "ops", "ops_with_owner_id"})
+CATALOGUE_ACTIONS: dict[str, tuple[str, str, Any, frozenset[str]]] = {
+    "create": ("POST", "/api/products", NEW_PRODUCT, frozenset({"owner", "other_creator"})),
+    "list": ("GET", "/api/products", None, frozenset({"owner", "other_creator"})),
+    "read": ("GET", "/api/products/{pid}", None, OWN_OR_OPS),
+    "edit": ("PATCH", "/api/products/{pid}", {"live_price": 1}, frozenset({"owner"})),
+    "delete": ("DELETE", "/api/products/{pid}", None, frozenset({"owner"})),
+    "take_down": ("POST", "/api/products/{pid}/takedown", {"reason": "x"}, OWN_OR_OPS),
+    "restore": ("POST", "/api/products/{pid}/restore", None, OWN_OR_OPS),
+}
+
+
+async def _catalogue_state(live: LiveApp, pid: str) -> Any:
+    """The owner's catalogue as the owner reads it: what a refused call must leave alone."""
+    _, listing = await live.call("GET", "/api/products", "alice", "creator")
+    _, product = await live.call("GET", f"/api/products/{pid}", "alice", "creator")
+    return listing, product
+
+
+@pytest.mark.parametrize("caller", CATALOGUE_CALLERS)
+@pytest.mark.parametrize("action", CATALOGUE_ACTIONS)
+async def test_catalogue_role_matrix(live: LiveApp, caller: str, action: str) -> None:
+    method, path, body, allowed = CATALOGUE_ACTIONS[action]
+    status, product = await live.call("POST", "/api/products", "alice", "creator",
+                                      json=NEW_PRODUCT)
+    assert status == 201, product
+    pid = product["id"]
+    if action == "restore":  # the owner's own take-down, which the owner may undo
+        status, _ = await live.call("POST", f"/api/products/{pid}/takedown", "alice", "creator")
+        assert status == 200
+    before = await _catalogue_state(live, pid)
+    user, role = CATALOGUE_CALLERS[caller]
+    status, answer = await live.call(method, path.replace("{pid}", pid), user, role,
+                                     json=body)
+    if caller in allowed:
+        assert status < 300, (status, answer)
+        return
+    if caller == "guest":
+        assert (status, answer["error"]["code"]) in ((401, "unauthorized"),
+                                                     (403, "forbidden")), answer
+    else:
+        assert (status, answer["error"]["code"]) == (403, "forbidden"), answer
+    assert await _catalogue_state(live, pid) == before
+    _, mine = await live.call("GET", "/api/products", user, "creator")
+    if user is not None and user != "alice":
+        assert mine["products"] == []  # nothing was created in the caller's name either
