@@ -77,7 +77,7 @@ async def test_launch_and_grab_with_events_record_and_audit(live: LiveApp) -> No
     status, made = await launch(live, room, total=1000, shares=3, split="random")
     assert status == 201, made
     packet = made["packet"]
-    assert (made["balance"] == 4000 and packet["state"] == "waiting") or packet["state"] == "open"
+    assert made["balance"] == 4000 and packet["state"] == "open"  # no countdown: open at once
     announced = await viewer.wait_for(lambda: viewer.of_type("red_packet"))
     assert announced[0]["data"]["packet"]["id"] == packet["id"] and announced[0]["seq"] > 0
     reply = await viewer.request("grab", packet_id=packet["id"])
@@ -148,6 +148,27 @@ async def test_keyword_admits_exactly_who_said_it_after_the_announcement(live: L
     for v in (early, *viewers.values()):
         await v.close()
     await assert_audit_clean(live)
+
+
+async def test_a_packet_is_open_at_once_without_countdown_and_waiting_with_one(
+        live: LiveApp) -> None:
+    """The state in the launch answer, the packet's record and the ``red_packet`` event."""
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    viewer = await Viewer.connect(live.base, room, token("vic"))
+    await viewer.wait_welcome()
+    for countdown_s, state in ((0, "open"), (30, "waiting")):
+        status, made = await launch(live, room, total=100, shares=2, countdown_s=countdown_s)
+        assert status == 201 and made["packet"]["state"] == state, made
+        pid = made["packet"]["id"]
+        status, record = await live.call("GET", f"/api/red-packets/{pid}", "vic")
+        assert status == 200 and record["state"] == state, record
+        _, listing = await live.call("GET", f"/api/rooms/{room}/red-packets")
+        assert [p["state"] for p in listing["packets"] if p["id"] == pid] == [state]
+        event = await viewer.wait_for(lambda: [e for e in viewer.of_type("red_packet")
+                                               if e["data"]["packet"]["id"] == pid])
+        assert event[0]["data"]["packet"]["state"] == state, event
+    await viewer.close()
 
 
 async def test_countdown_refuses_grabs_until_open(live: LiveApp) -> None:

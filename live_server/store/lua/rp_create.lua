@@ -1,5 +1,6 @@
 -- Create a red packet: take its total from the creator's wallet into the packet, store the
--- precomputed shares, schedule it. All money keys share the {wallets} hash tag: one slot.
+-- precomputed shares, schedule it (open now, or waiting for its countdown). All money keys
+-- share the {wallets} hash tag: one slot.
 -- KEYS: 1 balances, 2 ledger, 3 creator's recent entries, 4 packet hash, 5 shares list,
 --       6 room's packets zset, 7 due zset, 8 every packet zset, 9 room's keyword packets hash
 -- ARGV: 1 now, 2 creator, 3 packet id, 4 packet JSON, 5 total, 6 recent max, 7 first due ms,
@@ -20,7 +21,12 @@ local count = #ARGV - 8
 for i = 9, #ARGV, 1000 do
   redis.call('RPUSH', KEYS[5], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-redis.call('HSET', KEYS[4], 'json', ARGV[4], 'state', 'waiting', 'left_n', count,
+-- a packet without a countdown opens at once; the clock opens the others at open_at
+local state = 'open'
+if tonumber(cjson.decode(ARGV[4])['open_at']) > tonumber(ARGV[1]) then
+  state = 'waiting'
+end
+redis.call('HSET', KEYS[4], 'json', ARGV[4], 'state', state, 'left_n', count,
   'left_amt', total, 'refunded', 0, 'best_amt', 0)
 redis.call('ZADD', KEYS[6], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[7], ARGV[7], ARGV[3])
