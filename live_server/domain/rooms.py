@@ -7,6 +7,7 @@ import secrets
 import weakref
 from typing import Any
 
+from live_server.domain.urls import check_image_url
 from live_server.errors import InvalidField, InvalidState
 from live_server.protocol import Json, get_bool, get_int, get_str
 
@@ -93,7 +94,7 @@ def parse_create(body: Json, now: int) -> dict[str, Any]:
         scheduled_at = get_int(body, "scheduled_at", lo=0, hi=MAX_TIME_MS)
     return {
         "title": title,
-        "cover": _clean_text(body, "cover", COVER_MAX) or "",
+        "cover": check_image_url("cover", _clean_text(body, "cover", COVER_MAX) or ""),
         "notice": _clean_text(body, "notice", NOTICE_MAX) or "",
         "allow_guests": get_bool(body, "allow_guests", True),
         "scheduled_at": scheduled_at,
@@ -109,7 +110,7 @@ def parse_update(body: Json) -> dict[str, Any]:
             value = _clean_text(body, name, limit)
             if name == "title" and not value:
                 raise InvalidField("'title' must be 1-100 characters")
-            out[name] = value or ""
+            out[name] = check_image_url(name, value or "") if name == "cover" else value or ""
     if "allow_guests" in body:
         out["allow_guests"] = get_bool(body, "allow_guests", True)
     unknown = set(body) - {"title", "cover", "notice", "allow_guests"}

@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from live_server.domain.rooms import MAX_TIME_MS
+from live_server.domain.urls import check_image_url
 from live_server.errors import InvalidField
 from live_server.protocol import Json, get_int, get_str
 
@@ -60,11 +61,8 @@ def _text(body: Json, name: str, max_len: int, *, required: bool) -> str | None:
     return value.strip() if value is not None else None
 
 
-def _url(body: Json) -> str | None:
-    value = _text(body, "image_url", URL_MAX, required=False)
-    if value and not value.startswith(("https://", "http://", "/")):
-        raise InvalidField("'image_url' must be an http(s) URL or a path")
-    return value
+def _url(body: Json) -> str:
+    return check_image_url("image_url", _text(body, "image_url", URL_MAX, required=False) or "")
 
 
 def _fields(body: Json, limits: Limits, *, creating: bool) -> dict[str, Any]:
@@ -77,7 +75,7 @@ def _fields(body: Json, limits: Limits, *, creating: bool) -> dict[str, Any]:
     if creating or "description" in body:
         out["description"] = _text(body, "description", DESCRIPTION_MAX, required=False) or ""
     if creating or "image_url" in body:
-        out["image_url"] = _url(body) or ""
+        out["image_url"] = _url(body)
     for name, hi, default in (
         ("list_price", limits.max_price, None), ("live_price", limits.max_price, None),
         ("stock", limits.max_stock, None), ("per_buyer_limit", limits.max_per_buyer, 1),

@@ -27,7 +27,7 @@ import orjson
 from live_server import events as room_events
 from live_server.errors import CloseCode
 from live_server.protocol import GUARANTEED_EVENTS, LATEST_EVENTS
-from live_server.realtime.conn import Conn
+from live_server.realtime.conn import Conn, Transport
 from live_server.realtime.frames import PING_FRAME, batch_payload, close_frame, text_frame
 from live_server.store.presence import TickReport
 
@@ -133,9 +133,9 @@ class Hub:
         later = [raw for seq, raw in conn.held if seq is None or seq > upto_seq]
         conn.held.clear()
         for frame in first_frames:
-            self._write(room, conn, frame, 0)
-        if later and not conn.closed:
-            self._write(room, conn, text_frame(batch_payload(room.id_bytes, later)), len(later))
+            self.send(conn, frame)
+        if later:
+            self.send(conn, text_frame(batch_payload(room.id_bytes, later)), len(later))
         if not conn.closed:
             room.conns.add(conn)
             if conn.user_id is not None:
@@ -201,7 +201,7 @@ class Hub:
             if mine:  # usually the buyer is connected to one process, if any
                 frame = text_frame(batch_payload(room.id_bytes, [raw]))
                 for conn in list(mine):
-                    self._write(room, conn, frame, 1)
+                    self.send(conn, frame, 1)
             return
         if kind == "counters":
             room.counters = raw
@@ -303,42 +303,51 @@ class Hub:
             if transport.get_write_buffer_size() > limit:
                 slow.append(conn)
         for conn in slow:
-            self.drop_slow(room, conn)
+            self.drop_slow(conn)
         if written:
             self.stats.frames(written, written * len(frame), written * len(events))
 
-    def send(self, conn: Conn, frame: bytes) -> None:
-        """A frame for one connection (a reply); subject to the same slow-consumer rule."""
-        room = self.rooms.get(conn.room_id)
-        if room is not None:
-            self._write(room, conn, frame, 0)
+    def send(self, conn: Conn, frame: bytes, n_events: int = 0) -> None:
+        """One frame to one connection (a welcome, a reply, a pong), whether or not it is in a
+        room's fan-out yet; past ``max_out_buffer`` unsent bytes it is dropped as a slow
+        consumer, like a socket the fan-out filled."""
+        if not conn.closed and self.write(conn.transport, frame, n_events):
+            self.drop_slow(conn)
 
-    def _write(self, room: LocalRoom, conn: Conn, frame: bytes, n_events: int) -> None:
-        """One frame to one connection (welcome, replies), under the same slow-consumer rule."""
-        transport = conn.transport
-        if conn.closed or transport.is_closing():
-            return
+    def write(self, transport: Transport, frame: bytes, n_events: int = 0) -> bool:
+        """Write a frame unless the transport is closing; True when the unsent bytes are now
+        past the limit (the caller drops the socket: ``drop_slow``, or ``cut_slow`` for a
+        socket that has no ``Conn`` yet)."""
+        if transport.is_closing():
+            return False
         transport.write(frame)
         self.stats.frames(1, len(frame), n_events)
-        if transport.get_write_buffer_size() > self.max_out_buffer:
-            self.drop_slow(room, conn)
+        return transport.get_write_buffer_size() > self.max_out_buffer
 
-    def drop_slow(self, room: LocalRoom, conn: Conn) -> None:
-        """Out of the room now; the close frame is queued behind what it has not read yet,
-        the socket closes once that is flushed (transport.close), and is aborted if the client
-        does not read it within the grace period."""
-        _cut_off(room, conn)
+    def drop_slow(self, conn: Conn) -> None:
+        """Out of its room now, nothing more written to it but the close frame (``cut_slow``)."""
+        room = self.rooms.get(conn.room_id)
+        if room is not None:
+            _cut_off(room, conn)
+        conn.closed = True
         conn.close_code = CloseCode.SLOW_CONSUMER
+        self.cut_slow(conn.transport)
+
+    def cut_slow(self, transport: Transport) -> None:
+        """The 4008 close frame is queued behind what the client has not read yet and the
+        transport closes once that is flushed; after the grace period it is aborted whatever
+        its state. A closing transport whose client never reads stays open with its whole
+        buffer (closing waits for the flush), so "closing" is no reason to spare it."""
         self.stats.slow_consumer()
         with contextlib.suppress(Exception):
-            conn.transport.write(close_frame(CloseCode.SLOW_CONSUMER, "slow_consumer"))
-            conn.transport.close()
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.slow_close_grace_s, _abort_if_open, conn)
+            transport.write(close_frame(CloseCode.SLOW_CONSUMER, "slow_consumer"))
+            transport.close()
+        asyncio.get_running_loop().call_later(self.slow_close_grace_s, transport.abort)
 
     def ping_all(self, now: float, dead_after: float) -> None:
         """One heartbeat round for the whole process (instead of a timer per socket): abort
         the sockets nothing was heard from for ``dead_after`` seconds, ping the others."""
+        limit = self.max_out_buffer
         for room in list(self.rooms.values()):
             for conn in list(room.conns):
                 transport = conn.transport
@@ -347,7 +356,9 @@ class Hub:
                     conn.close_code = 1006  # no close frame: the peer is gone
                     transport.abort()
                 elif not transport.is_closing():
-                    transport.write(PING_FRAME)
+                    transport.write(PING_FRAME)  # not counted in the frame metrics
+                    if transport.get_write_buffer_size() > limit:
+                        self.drop_slow(conn)
 
     def kick(self, conn: Conn, code: int, reason: str) -> None:
         """Ask the connection's handler to close it with ``code`` (bans, shutdown). The hub
@@ -414,11 +425,6 @@ class Hub:
 
     def all_conns(self) -> list[Conn]:
         return [c for r in self.rooms.values() for c in (*r.conns, *r.joining)]
-
-
-def _abort_if_open(conn: Conn) -> None:
-    if not conn.transport.is_closing():
-        conn.transport.abort()
 
 
 def _cut_off(room: LocalRoom, conn: Conn) -> None:

@@ -144,7 +144,7 @@ class RoomSocket(asyncio.Protocol):
             elif op == OP_TEXT:
                 self._text(payload)
             elif op == OP_PING:
-                self.transport.write(pong_frame(payload))
+                self._send(pong_frame(payload))
             elif op == OP_CLOSE:
                 self._client_close(payload)
                 return
@@ -234,6 +234,20 @@ class RoomSocket(asyncio.Protocol):
         finally:
             self.task = None
 
+    def _send(self, frame: bytes) -> None:
+        """A frame this socket writes itself (a pong, a refusal), under the hub's buffer limit
+        like everything the hub writes: a client that pings and never reads is a slow
+        consumer, with or without a ``Conn`` yet. Only close frames are written directly: one
+        per socket, and an abort follows it."""
+        hub = self.s.node.hub
+        if self.conn is not None:
+            hub.send(self.conn, frame)
+        elif hub.write(self.transport, frame):
+            self.state = _CLOSING
+            self.close_code = CloseCode.SLOW_CONSUMER
+            self._cancel_timer()
+            hub.cut_slow(self.transport)
+
     # Closing --------------------------------------------------------------------------------
 
     def close(self, code: int, reason: str) -> None:
@@ -254,8 +268,8 @@ class RoomSocket(asyncio.Protocol):
     def _refuse(self, refused: Refused) -> None:
         """An error frame with id null, then the close code that goes with it."""
         gateway.count_refusal(self.s, refused)
-        if not self.transport.is_closing() and self.state != _CLOSING:
-            self.transport.write(text_frame(error_frame(None, refused.err)))
+        if self.state != _CLOSING:
+            self._send(text_frame(error_frame(None, refused.err)))
         self.close(refused.close_code, refused.reason)
 
     def _kicked(self, code: int, reason: str) -> None:
@@ -278,6 +292,10 @@ class RoomSocket(asyncio.Protocol):
         self.close_code = code
         self.transport.write(close_frame(code) if code != 1005 else b"\x88\x00")
         self.transport.close()
+        # closing waits for the buffer to drain, which a client that does not read never lets
+        self._cancel_timer()
+        self.timer = asyncio.get_running_loop().call_later(
+            self.s.settings.ws.slow_close_grace_ms / 1000, self.transport.abort)
 
     def _auth_timeout(self) -> None:
         self.timer = None
