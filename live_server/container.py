@@ -26,6 +26,7 @@ from live_server.services.fans import FanService
 from live_server.services.moderation_log import ModerationLog
 from live_server.services.ops import OpsService
 from live_server.services.orders import OrderService
+from live_server.services.periodic import ClockStats
 from live_server.services.red_packets import PacketClock, RedPacketService
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
@@ -125,6 +126,7 @@ class Services:
                              keyframe_requests=metrics.media_keyframe_requests.inc,
                              forwarded_bytes=metrics.media_forwarded_bytes.inc),
             publishers=metrics.media_publishers.set, viewers=metrics.media_viewers.set))
+        clocks = ClockStats(failed=metrics.scheduler_failed, parked=metrics.set_scheduler_parked)
         return cls(settings=settings, metrics=metrics, client=client, core=core,
                    room_store=room_store, presence=presence, hub=hub, node=node, rooms=rooms,
                    chat=chat, modlog=modlog,
@@ -132,10 +134,11 @@ class Services:
                    shelf=ShelfService(settings, room_store, shelf_store, modlog),
                    orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,
-                                       settings.shelf.scheduler_interval_ms),
+                                       settings.shelf.scheduler_interval_ms, stats=clocks),
                    wallets=WalletService(settings, WalletStore(core, recent_max=recent_max)),
                    fans=fans, red_packets=red_packets,
-                   packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms),
+                   packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms,
+                                            stats=clocks),
                    media=media, viewing=ViewingService(settings, node, room_store, presence))
 
     async def ping_store(self) -> None:

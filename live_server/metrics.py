@@ -69,6 +69,16 @@ class Metrics:
                                                "Keyframe requests (PLI) sent to publishers, "
                                                "after coalescing", registry=r)
 
+        # the clocks (services/periodic.py): items that failed, items parked for an operator
+        self.scheduler_failures = Counter(
+            "live_scheduler_failures_total",
+            "Due items (sale transitions, reservation expiries, packet steps) that failed",
+            ["clock"], registry=r)
+        self.scheduler_parked = Gauge(
+            "live_scheduler_parked",
+            "Items a clock moved aside after repeated failures (<schedule>:parked in Valkey)",
+            ["clock"], registry=r)
+
     def count_error(self, code: str) -> None:
         self.errors.labels(code).inc()
 
@@ -94,6 +104,12 @@ class Metrics:
         self.room_online.clear()
         for room_id, online in top.items():
             self.room_online.labels(room_id).set(online)
+
+    def scheduler_failed(self, clock: str) -> None:
+        self.scheduler_failures.labels(clock).inc()
+
+    def set_scheduler_parked(self, clock: str, parked: int) -> None:
+        self.scheduler_parked.labels(clock).set(parked)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -23,7 +23,7 @@ from live_server.domain.rooms import Room
 from live_server.errors import Forbidden, InvalidState, NotFound
 from live_server.protocol import Json, is_safe_id, now_ms
 from live_server.services.fans import FanService
-from live_server.services.periodic import Periodic
+from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
 from live_server.store.red_packets import RedPacketStore
 from live_server.store.rooms import RoomStore
 
@@ -157,17 +157,23 @@ class RedPacketService:
 
 class PacketClock(Periodic):
     """Per process: every ``money.scheduler_interval_ms``, run the packets' due clock steps
-    (open, expiry refund). Every process may do it at once: each step is a script that acts
-    only if it is still to be done (the shelf's scheduler pattern)."""
+    (open, expiry refund). Every process may do it at once: each claims its packets with a
+    lease (``Periodic.work``), and each step is a script that acts only if it is still to be
+    done (the shelf's scheduler pattern)."""
 
     name = "packet-clock"
 
-    def __init__(self, service: RedPacketService, interval_ms: int) -> None:
+    def __init__(self, service: RedPacketService, interval_ms: int, *,
+                 stats: ClockStats | None = None, lease_ms: int = LEASE_MS,
+                 park_after: int = PARK_AFTER) -> None:
         self.service = service
-        super().__init__(interval_ms)
+        super().__init__(interval_ms, stats=stats, lease_ms=lease_ms, park_after=park_after)
+        self.due = self.schedule(service.store.core, service.store.keys.packets_due)
 
     async def run_once(self, now: int) -> int:
-        due = await self.service.store.due(now)
-        for packet_id in due:
+        """One pass; returns how many due packets it claimed."""
+
+        async def step(packet_id: str) -> None:
             await self.service.tick(packet_id, now)
-        return len(due)
+
+        return await self.work(self.due, now, step)

@@ -30,7 +30,7 @@ from live_server.errors import (
 )
 from live_server.protocol import Json, dumps, is_safe_id, now_ms
 from live_server.services.moderation_log import ModerationLog
-from live_server.services.periodic import Periodic
+from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
 from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
@@ -255,24 +255,28 @@ def _json(value: Json) -> str:
 
 class Scheduler(Periodic):
     """Per process: every ``shelf.scheduler_interval_ms``, run the sale transitions and the
-    reservation expiries that are due. Every process may do it at once: each transition is a
-    script that acts only if it is still to be done, so it happens exactly once."""
+    reservation expiries that are due. Every process may do it at once: each claims its items
+    with a lease (``Periodic.work``), and each transition is a script that acts only if it is
+    still to be done, so it happens exactly once."""
 
     name = "shelf-scheduler"
 
-    def __init__(self, shelf: ShelfStore, orders: OrderStore, interval_ms: int) -> None:
+    def __init__(self, shelf: ShelfStore, orders: OrderStore, interval_ms: int, *,
+                 stats: ClockStats | None = None, lease_ms: int = LEASE_MS,
+                 park_after: int = PARK_AFTER) -> None:
         self.shelf = shelf
         self.orders = orders
-        super().__init__(interval_ms)
+        super().__init__(interval_ms, stats=stats, lease_ms=lease_ms, park_after=park_after)
+        self.sales_due = self.schedule(shelf.core, shelf.keys.sales_due)
+        self.orders_due = self.schedule(orders.core, orders.keys.orders_due)
 
     async def run_once(self, now: int) -> int:
-        """One pass; returns how many due items it looked at."""
-        seen = 0
-        for member in await self.shelf.due_sales(now):
-            seen += 1
+        """One pass; returns how many due items it claimed."""
+
+        async def sale(member: str) -> None:
             await self.shelf.sale_tick(member, now)
-        for order_id in await self.orders.due(now):
-            seen += 1
+
+        async def expire(order_id: str) -> None:
             try:
                 await self.orders.transition(order_id, "expire", actor="system", now=now)
             except NotFound:
@@ -280,4 +284,6 @@ class Scheduler(Periodic):
             except InvalidState as exc:  # paid, cancelled or expired already (elsewhere)
                 if exc.extra.get("state") != "reserved":
                     await self.orders.forget_due(order_id)
-        return seen
+
+        return (await self.work(self.sales_due, now, sale)
+                + await self.work(self.orders_due, now, expire))
