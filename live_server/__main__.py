@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -20,7 +21,7 @@ from aiohttp import web
 from live_server import config
 from live_server.app import create_app
 from live_server.auth import ROLES, mint
-from live_server.store.embedded import EmbeddedValkey
+from live_server.store.embedded import EmbeddedValkey, die_with_parent
 from live_server.web.front import LiveRunner
 
 log = logging.getLogger("live_server")
@@ -120,8 +121,11 @@ def _supervise(args: argparse.Namespace, settings: config.Settings) -> int:
     env[config.env_name("server", "host")] = settings.server.host
     cmd = [sys.executable, "-m", "live_server", "serve", "--worker"]
 
+    # a worker must not outlive us (a kill -9 of the supervisor would leave it on the port)
+    tie = functools.partial(die_with_parent, os.getpid())
+
     def spawn() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(cmd, env=env)
+        return subprocess.Popen(cmd, env=env, preexec_fn=tie)
 
     children = [spawn() for _ in range(args.workers)]
     log.info("started %d workers: %s", len(children), [c.pid for c in children])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import shutil
 import signal
 import socket
@@ -48,10 +49,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
+    """Run in a child before it execs (``preexec_fn``): the kernel sends it SIGTERM when its
+    parent dies (Linux's PR_SET_PDEATHSIG; elsewhere nothing). ``parent``, the pid that started
+    it, closes the race where the parent died before this call: the child then exits at once."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 class EmbeddedValkey:
@@ -80,7 +86,7 @@ class EmbeddedValkey:
         ]
         self.proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)
@@ -124,4 +130,4 @@ class EmbeddedValkey:
         self.stop()
 
 
-__all__ = ["EmbeddedError", "EmbeddedValkey", "find_binary", "free_port"]
+__all__ = ["EmbeddedError", "EmbeddedValkey", "die_with_parent", "find_binary", "free_port"]

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
+import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -127,3 +132,50 @@ async def test_workers_share_one_port(server_factory: Any) -> None:
         await v.wait_for(lambda v=v: v.chat_texts() == ["to everyone"])
     for v in viewers:
         await v.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid``, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+async def test_workers_die_with_a_killed_supervisor(server_factory: Any) -> None:
+    server = await server_factory(workers=2)
+    workers = _children(server.pid)
+    assert len(workers) == 2
+    server.stop(signal.SIGKILL)  # no chance to forward anything to its workers
+    try:
+        for _ in range(150):  # a bounded wait: 15 s
+            if not any(map(_alive, workers)) and not _port_taken(server.port):
+                break
+            await asyncio.sleep(0.1)
+        assert [pid for pid in workers if _alive(pid)] == [], "workers outlived the supervisor"
+        assert not _port_taken(server.port), "the port still answers"
+    finally:
+        for pid in workers:  # orphans, if the test failed
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
