@@ -1,8 +1,15 @@
 """Order use cases: pay (through a payment provider), cancel, fulfil, refund, the signed payment
-webhook, listings, GMV, CSV export and the creator's earnings."""
+webhook, listings, GMV, CSV export and the creator's earnings.
+
+Paying never charges twice: the order is claimed first (``paying``, with a lease), then charged,
+then confirmed with the claim's token; a concurrent ``pay`` meets the claim and is refused before
+any charge. A process that dies between claim and confirm leaves a claim whose lease runs out,
+after which the order can be paid (or expires) again."""
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import csv
 import dataclasses
 import hashlib
@@ -16,7 +23,7 @@ from typing import Protocol
 
 from live_server.auth import Identity, require_creator, require_user
 from live_server.config import DEV_WEBHOOK_SECRET, Settings
-from live_server.domain.orders import check_action, order_room
+from live_server.domain.orders import check_action, effective_state, order_room
 from live_server.errors import (
     BadRequest,
     Forbidden,
@@ -25,7 +32,6 @@ from live_server.errors import (
     InvalidState,
     NotFound,
     PaymentDeclined,
-    Replayed,
     Unauthorized,
 )
 from live_server.protocol import Json, loads_object, now_ms
@@ -33,6 +39,11 @@ from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
 
 log = logging.getLogger(__name__)
+
+# How long a payment claim holds an order: longer than any charge may take (CHARGE_TIMEOUT_S),
+# so a claim only runs out when its process died between claim and confirm.
+PAY_LEASE_MS = 60_000
+CHARGE_TIMEOUT_S = 30.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,9 +56,11 @@ class PaymentResult:
 class PaymentProvider(Protocol):
     """What the order service needs from a payment gateway. A real gateway confirms through
     the signed webhook (``OrderService.webhook``); ``charge`` is for providers that answer at
-    once (the development provider)."""
+    once (the development provider), which must charge an order at most once whoever calls
+    (a real one would pass the order id as the gateway's idempotency key)."""
 
     name: str
+    charges_at_once: bool
 
     async def charge(self, order: Json, outcome: str) -> PaymentResult: ...
 
@@ -56,9 +69,14 @@ class DevProvider:
     """Development payments: the buyer says ``confirm`` or ``decline``. Never in production."""
 
     name = "dev"
+    charges_at_once = True
+
+    def __init__(self) -> None:
+        self.charged: collections.Counter[str] = collections.Counter()  # order id → charges
 
     async def charge(self, order: Json, outcome: str) -> PaymentResult:
         if outcome == "confirm":
+            self.charged[str(order["id"])] += 1
             return PaymentResult(True, "dev_" + secrets.token_hex(6))
         return PaymentResult(False, "", "declined by the development provider")
 
@@ -67,6 +85,7 @@ class WebhookProvider:
     """A real gateway: the page hands the buyer to it; its signed webhook marks the order paid."""
 
     name = "webhook"
+    charges_at_once = False
 
     async def charge(self, order: Json, outcome: str) -> PaymentResult:
         raise BadRequest("payments are confirmed by the payment gateway's webhook")
@@ -120,24 +139,38 @@ class OrderService:
         return order
 
     async def pay(self, who: Identity, order_id: str, outcome: str) -> Json:
+        """Claim, charge, confirm. A declined charge releases the claim at once; a charge that
+        fails or times out keeps it until its lease runs out (the provider may have charged)."""
         uid = require_user(who)
         order = await self._order(order_id)
         if order["buyer"] != uid:
             raise NotFound("no such order")
-        check_action(order["state"], "pay")
+        check_action(effective_state(order, now_ms()), "claim")
         if outcome not in ("confirm", "decline"):
             raise InvalidField("'outcome' must be confirm or decline")
-        result = await self.provider.charge(order, outcome)
+        if not self.provider.charges_at_once:
+            raise BadRequest("payments are confirmed by the payment gateway's webhook")
+        claim = secrets.token_hex(12)
+        claimed = await self._apply(order_id, "claim", uid, claim=claim)
+        async with asyncio.timeout(CHARGE_TIMEOUT_S):
+            result = await self.provider.charge(claimed, outcome)
         if not result.ok:
+            await self.store.transition(order_id, "release", actor=uid, now=now_ms(),
+                                        claim=claim)
             raise PaymentDeclined(result.message or "payment declined")
-        return await self._apply(order_id, "pay", uid, result.reference)
+        return await self._apply(order_id, "pay", uid, result.reference, claim=claim)
 
-    async def _apply(self, order_id: str, action: str, actor: str, reference: str = "") -> Json:
-        order, done = await self.store.transition(order_id, action, actor=actor, now=now_ms(),
-                                                  reference=reference)
+    async def _apply(self, order_id: str, action: str, actor: str, reference: str = "", *,
+                     claim: str = "", event_id: str = "") -> Json:
+        order, done = await self.store.transition(
+            order_id, action, actor=actor, now=now_ms(), reference=reference, claim=claim,
+            lease_ms=PAY_LEASE_MS, event_id=event_id)
         if not done:
             raise InvalidState("the reservation expired before the payment", state="expired")
-        if action == "pay":
+        if order["state"] == "paid_late":
+            log.warning("late payment %s for order %s: recorded as paid_late, to refund",
+                        reference, order_id)
+        elif action == "pay":
             for listener in self.listeners:
                 try:
                     await listener.note_paid(order)
@@ -168,7 +201,10 @@ class OrderService:
 
     async def webhook(self, raw: bytes, signature: str) -> Json:
         """A payment gateway's notice: verified signature, fresh timestamp, event id never seen.
-        ``payment.succeeded`` pays the order; ``payment.refunded`` refunds it."""
+        ``payment.succeeded`` pays the order (``paid_late`` if its reservation had ended);
+        ``payment.refunded`` refunds it. The event id is checked and recorded on the order in
+        the transition's own step: an event whose transition failed is not seen, so the
+        gateway's retry is tried again rather than answered ``replayed``."""
         cfg = self.settings.payments
         if self.settings.production and cfg.webhook_secret == DEV_WEBHOOK_SECRET:
             raise InvalidSignature("the webhook secret is not configured")
@@ -193,11 +229,9 @@ class OrderService:
         order = await self._order(order_id)
         if body.get("amount") != order["amount"]:
             raise InvalidField("'amount' does not match the order")
-        if not await self.store.mark_webhook(event_id, cfg.webhook_tolerance_s * 2):
-            raise Replayed("this event was already received")
         reference = str(body.get("reference") or event_id)[:100]
         action = "pay" if kind == "payment.succeeded" else "refund"
-        return await self._apply(order_id, action, "gateway", reference)
+        return await self._apply(order_id, action, "gateway", reference, event_id=event_id)
 
     # Listings ---------------------------------------------------------------------------
 
@@ -236,7 +270,7 @@ class OrderService:
         uid = require_creator(who)
         rooms = await self.rooms.owned_ids(uid)
         total = {"gmv": 0, "refunded": 0, "net": 0, "commission": 0, "paid_orders": 0,
-                 "refunded_orders": 0}
+                 "refunded_orders": 0, "late_paid": 0, "late_paid_orders": 0}
         entries: list[Json] = []
         for money, ledger in await self.store.books(rooms, limit):
             for key in total:

@@ -69,7 +69,6 @@ class Keys:
         self.product_owner = f"{prefix}:prodowner"  # hash: product id → creator id
         self.sales_due = f"{prefix}:sales:due"      # zset: "room|product|sale" → next transition
         self.orders_due = f"{prefix}:orders:due"    # zset: order id → reservation expiry
-        self.webhook_seen = f"{prefix}:pay:seen:"   # + event id: a webhook already taken
 
     # Money: every wallet, the ledger and every red packet share the hash tag ``{wallets}``, so
     # a transfer between any two accounts is one script on one slot (docs/ARCHITECTURE.md).

@@ -1,4 +1,5 @@
-"""Orders in Valkey: transitions (one script each call), listings, money and the ledger."""
+"""Orders in Valkey: transitions (one script each call, payment claims and gateway events
+included), listings, money and the ledger."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import orjson
 
 from live_server.domain.orders import order_room
-from live_server.errors import Internal, InvalidState, NotFound
+from live_server.errors import Internal, InvalidState, NotFound, Replayed
 from live_server.protocol import Json
 from live_server.store.core import StoreCore, text
 
@@ -27,8 +28,13 @@ class OrderStore:
         return orjson.loads(raw) if raw else None
 
     async def transition(self, order_id: str, action: str, *, actor: str, now: int,
-                         reference: str = "") -> tuple[Json, bool]:
-        """(order after, True) or (expired order, False) when paying too late."""
+                         reference: str = "", claim: str = "", lease_ms: int = 0,
+                         event_id: str = "") -> tuple[Json, bool]:
+        """(order after, True), or (expired order, False) when a claim came too late.
+
+        ``claim`` is the token of a payment claim (``claim``, ``release``, and ``pay`` confirming
+        it); ``event_id`` a payment gateway's event, checked and recorded on the order in the
+        same step as the transition (a repeat is ``replayed``)."""
         room_id = order_room(order_id)
         if room_id is None:
             raise NotFound("no such order")
@@ -38,19 +44,22 @@ class OrderStore:
             [s.orders, s.sales, s.left, s.bought, s.order_stream, s.earnings, s.ledger, k.seq,
              k.events],
             [k.channel, self.history_max, now, order_id, action, actor, reference,
-             self.order_stream_max])
+             self.order_stream_max, claim, lease_ms, event_id])
         status = text(reply[0])
         if status in ("ok", "expired"):
             order: Json = orjson.loads(reply[1])
-            if order["state"] != "reserved":
+            if order["state"] not in ("reserved", "paying"):
                 await self.core.client.zrem(self.keys.orders_due, order_id)
             return order, status == "ok"
         if status == "not_found":
             raise NotFound("no such order")
+        if status == "replayed":
+            raise Replayed("this event was already received")
         if status == "invalid_state":
             raise InvalidState(f"cannot {action} an order that is {text(reply[1])}",
                                state=text(reply[1]))
-        if status == "not_due":
+        if status == "not_due":  # still held (reserved, or a payment claim's lease runs)
+            await self.core.client.zadd(self.keys.orders_due, {order_id: int(reply[1])})
             raise InvalidState("the reservation has not expired yet", state="reserved")
         raise Internal(f"unexpected reply {status}")
 
@@ -86,7 +95,8 @@ class OrderStore:
         return [orjson.loads(r) for r in raws if r]
 
     async def earnings(self, room_id: str) -> Json:
-        """The room's sales totals: GMV, refunds, net, commission, paid and refunded orders."""
+        """The room's sales totals: GMV, refunds, net, commission, paid and refunded orders, and
+        the late payments still to refund (``late_paid`` cents over ``late_paid_orders``)."""
         return _totals(await self.core.client.hgetall(self.keys.shelf(room_id).earnings))
 
     async def books(self, room_ids: list[str], limit: int) -> list[tuple[Json, list[Json]]]:
@@ -103,11 +113,6 @@ class OrderStore:
         return [(_totals(totals), _ledger(room_id, entries)) for room_id, totals, entries
                 in zip(room_ids, replies[0::2], replies[1::2], strict=True)]
 
-    async def mark_webhook(self, event_id: str, ttl_s: int) -> bool:
-        """True the first time an event id is seen (within ``ttl_s``)."""
-        return bool(await self.core.client.set(self.keys.webhook_seen + event_id, b"1",
-                                               nx=True, ex=ttl_s))
-
 
 def _totals(raw: dict[bytes, bytes]) -> Json:
     vals = {k.decode(): int(v) for k, v in raw.items()}
@@ -115,7 +120,9 @@ def _totals(raw: dict[bytes, bytes]) -> Json:
     return {"gmv": gmv, "refunded": refunded, "net": gmv - refunded,
             "commission": vals.get("commission", 0),
             "paid_orders": vals.get("paid_orders", 0),
-            "refunded_orders": vals.get("refunded_orders", 0)}
+            "refunded_orders": vals.get("refunded_orders", 0),
+            "late_paid": vals.get("late_paid", 0),
+            "late_paid_orders": vals.get("late_paid_orders", 0)}
 
 
 def _ledger(room_id: str, entries: list[Any]) -> list[Json]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from live_server.domain.orders import ACTIONS, check_action, order_room
+from live_server.domain.orders import ACTIONS, STATES, check_action, effective_state, order_room
 from live_server.domain.shelf import (
     Limits,
     check_window,
@@ -71,12 +71,21 @@ def test_end_before_or_at_start_is_refused(start: int, delta: int) -> None:
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_order_transitions(action: str) -> None:
-    src, dst = ACTIONS[action]
-    assert check_action(src, action) == dst
-    for other in ("reserved", "paid", "fulfilled", "cancelled", "expired", "refunded"):
-        if other != src:
+    for src, dst in ACTIONS[action].items():
+        assert check_action(src, action) == dst
+    for other in STATES:
+        if other not in ACTIONS[action]:
             with pytest.raises(InvalidState):
                 check_action(other, action)
+
+
+def test_only_a_payment_leaves_an_ended_reservation_and_a_lapsed_claim_is_reserved() -> None:
+    assert {a for a, moves in ACTIONS.items() if "expired" in moves} == {"pay"}
+    assert check_action("cancelled", "pay") == check_action("expired", "pay") == "paid_late"
+    assert check_action("paid_late", "refund") == "refunded"
+    claim = {"state": "paying", "pay_until": 1000}
+    assert effective_state(claim, 999) == "paying" and effective_state(claim, 1000) == "reserved"
+    assert effective_state({"state": "paid"}, 10**13) == "paid"
 
 
 def test_order_ids_name_their_room() -> None:

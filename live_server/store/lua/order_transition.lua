@@ -1,35 +1,66 @@
--- One order transition, atomically: pay, cancel, expire, fulfil, refund. Cancel, expire and
--- refund give the units back to the sale (and to the buyer's allowance) exactly once; pay
--- credits the creator's commission, refund reverses it. A reservation paid after its expiry
--- expires instead.
+-- One order transition, atomically (docs/ARCHITECTURE.md, "Orders"): claim, release, pay,
+-- cancel, expire, fulfil, refund. Cancel, expire and refund give the units back to the sale
+-- (and to the buyer's allowance) exactly once; pay credits the creator's commission, refund
+-- reverses it. Paying is claim (reserved → paying, with a lease), charge, pay (confirm with the
+-- claim's token); a claim whose lease ran out counts as reserved. A claim after the
+-- reservation's expiry expires it instead. A payment for a reservation that ended (expired,
+-- cancelled, or reserved past its expiry without a claim) is kept as paid_late (no units, no
+-- commission; counted in the earnings' late_paid until refunded). A gateway event id is checked
+-- and recorded on the order in the same step, so a failed transition leaves it unseen.
 -- KEYS: 1 orders, 2 sales, 3 left, 4 bought, 5 order stream, 6 earnings, 7 ledger, 8 seq, 9 events
 -- ARGV: 1 channel, 2 maxlen, 3 now, 4 order id, 5 action, 6 actor, 7 payment reference,
---       8 order stream max
+--       8 order stream max, 9 claim token ('' for none), 10 lease ms (claim),
+--       11 gateway event id ('' for none)
 -- Reply: {'ok', order JSON} | {'expired', order JSON} | {'not_found'}
---        | {'invalid_state', state, order JSON} | {'not_due', expires_at}
+--        | {'invalid_state', state, order JSON} | {'not_due', due at} | {'replayed', order JSON}
 local now, oid, action = tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local token, event_id = ARGV[9], ARGV[11]
 local ojson = redis.call('HGET', KEYS[1], oid)
 if not ojson then
   return {'not_found'}
 end
 local o = cjson.decode(ojson)
-local from = {pay = 'reserved', cancel = 'reserved', expire = 'reserved', fulfil = 'paid',
-              refund = 'paid'}
-local to = {pay = 'paid', cancel = 'cancelled', expire = 'expired', fulfil = 'fulfilled',
-            refund = 'refunded'}
-if o['state'] ~= from[action] then
-  return {'invalid_state', o['state'], ojson}
+if event_id ~= '' and (o['pay_event'] == event_id or o['refund_event'] == event_id) then
+  return {'replayed', ojson}
 end
-local late = false
-if action == 'expire' and now < tonumber(o['expires_at']) then
+local state = o['state']
+local mine = token ~= '' and state == 'paying' and o['pay_claim'] == token
+if state == 'paying' and not mine and now >= tonumber(o['pay_until']) then
+  state = 'reserved'  -- the claim's lease ran out: its process died between claim and confirm
+end
+local expired_at = now >= tonumber(o['expires_at'])
+
+local to
+if action == 'claim' then
+  if state == 'reserved' then to = 'paying' end
+elseif action == 'release' then
+  if mine then to = 'reserved' end
+elseif action == 'pay' then
+  if mine or state == 'reserved' or (token == '' and state == 'paying') then
+    to = 'paid'
+  elseif state == 'expired' or state == 'cancelled' then
+    to = 'paid_late'
+  end
+elseif action == 'cancel' or action == 'expire' then
+  if state == 'reserved' then to = (action == 'cancel') and 'cancelled' or 'expired' end
+elseif action == 'fulfil' then
+  if state == 'paid' then to = 'fulfilled' end
+elseif action == 'refund' then
+  if state == 'paid' or state == 'paid_late' then to = 'refunded' end
+end
+if not to then
+  if action == 'expire' and state == 'paying' then
+    return {'not_due', math.max(tonumber(o['pay_until']), tonumber(o['expires_at']))}
+  end
+  return {'invalid_state', state, ojson}
+end
+if action == 'expire' and not expired_at then
   return {'not_due', o['expires_at']}
 end
-if action == 'pay' and now >= tonumber(o['expires_at']) then
-  action, late = 'expire', true
-end
-o['state'], o['updated_at'] = to[action], now
+
 local qty, pid, amount = tonumber(o['quantity']), o['product_id'], tonumber(o['amount'])
-if action == 'cancel' or action == 'expire' or action == 'refund' then
+
+local function give_back()
   redis.call('HINCRBY', KEYS[4], pid .. ':' .. o['buyer'], -qty)
   local sjson = redis.call('HGET', KEYS[2], pid)
   if sjson then
@@ -48,30 +79,76 @@ if action == 'cancel' or action == 'expire' or action == 'refund' then
     end
   end
 end
-if action == 'pay' then
+
+local function record(kind)
+  -- the order, its stream entry and the buyer's own sockets (addressed, not broadcast)
+  o['updated_at'], o['by'] = now, ARGV[6]
+  ojson = cjson.encode(o)
+  redis.call('HSET', KEYS[1], oid, ojson)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'type', kind, 'order', ojson)
+  publish_event(ARGV[1], ev_order(ARGV[3], ojson, o['buyer']))
+end
+
+-- a claim and its release hold the order for one payment; neither is an order event
+if to == 'paying' and expired_at then
+  o['state'] = 'expired'
+  give_back()
+  record('expired')
+  return {'expired', ojson}
+end
+if to == 'paying' or to == 'reserved' then
+  o['state'], o['updated_at'] = to, now
+  if to == 'paying' then
+    o['pay_claim'], o['pay_until'] = token, now + tonumber(ARGV[10])
+  else
+    o['pay_claim'], o['pay_until'] = nil, nil
+  end
+  ojson = cjson.encode(o)
+  redis.call('HSET', KEYS[1], oid, ojson)
+  return {'ok', ojson}
+end
+
+o['pay_claim'], o['pay_until'] = nil, nil
+if to == 'paid' and state == 'reserved' and expired_at then
+  -- the gateway's payment came after the reservation's end, unclaimed: end it, keep the money
+  o['state'] = 'expired'
+  give_back()
+  record('expired')
+  to = 'paid_late'
+end
+if to == 'cancelled' or to == 'expired' or (to == 'refunded' and state == 'paid') then
+  give_back()
+end
+if to == 'paid' or to == 'paid_late' then
+  o['paid_at'], o['payment_ref'] = now, ARGV[7]
+  if event_id ~= '' then o['pay_event'] = event_id end
+end
+if to == 'paid' then
   local x = amount * tonumber(o['commission_bp'])
   local c = (x - x % 10000) / 10000  -- rounded down to a whole cent
-  o['commission'], o['paid_at'], o['payment_ref'] = c, now, ARGV[7]
+  o['commission'] = c
   redis.call('HINCRBY', KEYS[6], 'gmv', amount)
   redis.call('HINCRBY', KEYS[6], 'commission', c)
   redis.call('HINCRBY', KEYS[6], 'paid_orders', 1)
   redis.call('XADD', KEYS[7], '*', 'kind', 'credit', 'order', oid, 'amount', amount,
              'commission', c, 'ts', ARGV[3])
-elseif action == 'refund' then
-  local c = tonumber(o['commission'])
-  redis.call('HINCRBY', KEYS[6], 'refunded', amount)
-  redis.call('HINCRBY', KEYS[6], 'commission', -c)
-  redis.call('HINCRBY', KEYS[6], 'refunded_orders', 1)
-  redis.call('XADD', KEYS[7], '*', 'kind', 'reversal', 'order', oid, 'amount', -amount,
-             'commission', -c, 'ts', ARGV[3])
+elseif to == 'paid_late' then
+  redis.call('HINCRBY', KEYS[6], 'late_paid', amount)
+  redis.call('HINCRBY', KEYS[6], 'late_paid_orders', 1)
+elseif to == 'refunded' then
+  if event_id ~= '' then o['refund_event'] = event_id end
+  if state == 'paid' then
+    local c = tonumber(o['commission'])
+    redis.call('HINCRBY', KEYS[6], 'refunded', amount)
+    redis.call('HINCRBY', KEYS[6], 'commission', -c)
+    redis.call('HINCRBY', KEYS[6], 'refunded_orders', 1)
+    redis.call('XADD', KEYS[7], '*', 'kind', 'reversal', 'order', oid, 'amount', -amount,
+               'commission', -c, 'ts', ARGV[3])
+  else  -- a late payment handed back: it was never in the sales totals
+    redis.call('HINCRBY', KEYS[6], 'late_paid', -amount)
+    redis.call('HINCRBY', KEYS[6], 'late_paid_orders', -1)
+  end
 end
-o['by'] = ARGV[6]
-ojson = cjson.encode(o)
-redis.call('HSET', KEYS[1], oid, ojson)
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'type', to[action], 'order', ojson)
--- the buyer's own sockets in the room hear of it at once (addressed, not broadcast)
-publish_event(ARGV[1], ev_order(ARGV[3], ojson, o['buyer']))
-if late then
-  return {'expired', ojson}
-end
+o['state'] = to
+record(to)
 return {'ok', ojson}
