@@ -133,6 +133,7 @@ class CloseCode:
     BANNED = 4003
     ROOM_NOT_FOUND = 4004
     SLOW_CONSUMER = 4008
+    RESYNC = 4010  # the room's stream went back (the store lost writes): reconnect, resync
     FLOOD = 4029
     GUESTS_NOT_ALLOWED = 4030
 

@@ -14,6 +14,7 @@ import orjson
 from live_server.errors import InvalidField, InvalidJson, LiveError, MissingField
 
 Json = dict[str, Any]
+MAX_SEQ = 2**53  # the largest sequence number (and integer field) a JSON client can hold exactly
 
 # Event types that must never be dropped and flush the room's batch at once.
 GUARANTEED_EVENTS = frozenset({

@@ -39,7 +39,7 @@ class Viewer:
 
     @classmethod
     async def connect(cls, base: str, room_id: str, token: str | None = None,
-                      since: int | None = None, guest: bool = False,
+                      since: int | None = None, guest: bool = False, epoch: str | None = None,
                       session: aiohttp.ClientSession | None = None, **kw: Any) -> Viewer:
         own = session is None
         http = session or aiohttp.ClientSession()
@@ -50,6 +50,8 @@ class Viewer:
             params["guest"] = "1"
         if since is not None:
             params["since"] = str(since)
+        if epoch is not None:
+            params["epoch"] = epoch
         url = base.replace("http", "ws", 1) + f"/ws/rooms/{room_id}"
         if cls.path == KEEP_ALIVE:  # leave a used connection in the pool for the upgrade
             async with http.get(base + "/healthz") as resp:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from live_server.commands.access import MODERATOR, USER
 from live_server.commands.command import Call, Command, Route
-from live_server.commands.fields import MAX_SEQ, Choice, Integer, ListOf, SafeId, Text
+from live_server.commands.fields import Choice, Integer, ListOf, SafeId, Text
 from live_server.domain.chat import MAX_KEYWORD_LEN, MAX_MUTE_S
 from live_server.errors import InvalidField, NotFound
-from live_server.protocol import Json
+from live_server.protocol import MAX_SEQ, Json
 
 ROOM = "/api/rooms/{room_id}"
 REASON = Text("reason", "why: kept in the moderation log", required=False, default="",

@@ -17,11 +17,10 @@ from typing import Any
 from live_server.config import Settings
 from live_server.domain.shelf import is_product_id
 from live_server.errors import InvalidField, LiveError, MissingField
-from live_server.protocol import Json, is_safe_id
+from live_server.protocol import MAX_SEQ, Json, is_safe_id
 
 Bound = int | Callable[[Settings], int]
 ABSENT: Any = object()  # an optional field that was not sent and has no default
-MAX_SEQ = 2**53
 
 
 def bound(value: Bound, settings: Settings) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from live_server.commands.access import ANYONE, CREATOR, MODERATOR
 from live_server.commands.command import Call, Command, Route
-from live_server.commands.fields import ABSENT, MAX_SEQ, Boolean, Choice, Integer, Text
+from live_server.commands.fields import ABSENT, Boolean, Choice, Integer, Text
 from live_server.domain.chat import MAX_SLOW_MODE_S
 from live_server.domain.rooms import COVER_MAX, MAX_TIME_MS, NOTICE_MAX, TITLE_MAX
 from live_server.errors import Forbidden, GuestsNotAllowed, InvalidField, InvalidState, NotFound
-from live_server.protocol import Json
+from live_server.protocol import MAX_SEQ, Json
 
 ROOM = "/api/rooms/{room_id}"
 

@@ -25,6 +25,14 @@ def new_room_id() -> str:
     return "r_" + secrets.token_urlsafe(9)
 
 
+def new_epoch() -> str:
+    """A fresh name for a room's event stream. Sequence numbers are only comparable within one
+    epoch: a new one is drawn when the room is created and whenever its stream is found to have
+    gone back (the store lost writes), so a client's ``since`` from before cannot be mistaken
+    for a position in the new stream."""
+    return secrets.token_hex(4)
+
+
 def check_transition(current: str, target: str) -> None:
     if current not in TRANSITIONS.get(target, ()):
         raise InvalidState(f"cannot go from {current} to {target}", state=current)
@@ -46,6 +54,7 @@ class Room:
     started_at: int | None
     ended_at: int | None
     announcement: Json | None
+    epoch: str = ""  # the event stream's epoch (rooms made before epochs existed: "")
 
     @classmethod
     def from_hash(cls, raw: dict[bytes, bytes]) -> Room:
@@ -66,7 +75,7 @@ class Room:
             keyword_action=h.get("keyword_action", ""),
             created_at=int(h.get("created_at", "0")), scheduled_at=opt_int("scheduled_at"),
             started_at=opt_int("started_at"), ended_at=opt_int("ended_at"),
-            announcement=orjson.loads(ann) if ann else None,
+            announcement=orjson.loads(ann) if ann else None, epoch=h.get("epoch", ""),
         )
 
     def public(self) -> Json:

@@ -67,6 +67,9 @@ class LocalRoom:
     joins_ts: int = 0
     notices_sent_at: float = -1e9  # loop time counters/joins last went out
     last_seq: int = 0
+    # the last sequenced event delivered here, to tell after a pub/sub outage whether the store
+    # still holds it (a store that lost writes reuses seqs for other events)
+    last_event: tuple[int, bytes] | None = None
     latest: dict[str, bytes] = dataclasses.field(default_factory=dict)  # LATEST_EVENTS
     # per-tick report for the presence/counters flush
     hearts: int = 0
@@ -223,6 +226,7 @@ class Hub:
                 if seq <= room.last_seq:
                     return  # already delivered (a resync overlapped the live stream)
                 room.last_seq = seq
+                room.last_event = (seq, raw)
             room.batch.append(raw)
             room.batch_events += 1
             if kind in GUARANTEED_EVENTS or room.batch_events >= self.max_batch_events:
@@ -359,6 +363,22 @@ class Hub:
                     transport.write(PING_FRAME)  # not counted in the frame metrics
                     if transport.get_write_buffer_size() > limit:
                         self.drop_slow(conn)
+
+    def resync(self, room_id: str, seq: int) -> int:
+        """The room's stream is not the one this process followed (the store lost writes, or
+        pub/sub was down longer than the history reaches): every socket of the room is closed
+        with 4010 ``resync`` and reconnects (``since`` with its ``epoch``: a new snapshot), and
+        the process follows the stream from ``seq`` on. Returns how many were closed."""
+        room = self.rooms.get(room_id)
+        if room is None:
+            return 0
+        conns = [*room.conns, *room.joining]
+        for conn in conns:
+            self.kick(conn, CloseCode.RESYNC, "resync")
+        room.batch.clear()
+        room.batch_events = 0
+        room.last_seq, room.last_event = seq, None
+        return len(conns)
 
     def kick(self, conn: Conn, code: int, reason: str) -> None:
         """Ask the connection's handler to close it with ``code`` (bans, shutdown). The hub

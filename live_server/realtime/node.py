@@ -135,13 +135,25 @@ class Node:
         self.hub.deliver(self.rooms.keys.room_from_channel(channel), data)
 
     async def _on_resubscribed(self, channels: list[str]) -> None:
-        """Fill what pub/sub lost while it was down from each room's history."""
+        """Fill what pub/sub lost while it was down from each room's history. Where that is
+        impossible the room's sockets resynchronise (``Hub.resync``): the history no longer
+        reaches back, or the store came back without its last writes (its seq went back, or
+        the last event delivered here is not in it any more); in that case the room's stream
+        also gets a new epoch, so that no client's old position passes for a new one."""
         for room in list(self.hub.rooms.values()):
-            recovered, events, _cur = await self.rooms.missed(room.id, room.last_seq)
-            for raw in events:
-                self.hub.deliver(room.id, raw)
-            if not recovered:
-                log.warning("room %s: pub/sub gap older than the history", room.id)
+            delivered = room.last_seq
+            state, events, current = await self.rooms.resume(room.id, delivered,
+                                                              room.last_event)
+            if state == "ok":
+                for raw in events:
+                    self.hub.deliver(room.id, raw)
+                continue
+            if state == "rollback":
+                await self.rooms.reset_epoch(room.id)
+            closed = self.hub.resync(room.id, current)
+            log.warning("room %s: %s after a pub/sub outage (delivered up to %d, the store is at "
+                        "%d): %d sockets resynchronise", room.id, state, delivered, current,
+                        closed)
 
     # Tick ---------------------------------------------------------------------------------
 

@@ -42,15 +42,17 @@ class ViewingService:
         snap["server_time"] = now_ms()  # for countdowns: the client's clock may be off
         return shared(room), snap, seq
 
-    async def join(self, conn: Conn, who: Identity, room: Room, since: int | None) -> Room:
+    async def join(self, conn: Conn, who: Identity, room: Room, since: int | None,
+                   epoch: str | None = None) -> Room:
         """Hold live events, read the snapshot or the missed events, then go live; the room as
-        the snapshot read it (``room`` again after a recovery)."""
+        the snapshot read it (``room`` again after a recovery). ``since`` counts in ``epoch``
+        when the client gives one: from another epoch it gets a snapshot."""
         await self.node.join(conn)
         recovered, snap = False, None
         missed: list[bytes] = []
         seq = last = 0
         if since is not None:
-            recovered, missed, _current = await self.rooms.missed(room.id, since)
+            recovered, missed, _current = await self.rooms.missed(room.id, since, epoch)
         if recovered and since is not None:
             seq, last = since, since + len(missed)
             await self.presence.joined(room.id, conn.visitor_id, who.user_id, who.name)
@@ -59,7 +61,8 @@ class ViewingService:
             missed, last = [], seq
         welcome = dumps({
             "type": "welcome", "conn_id": conn.id, "server_time": now_ms(),
-            "user": who.public(), "recovered": recovered, "seq": seq, "snapshot": snap,
+            "user": who.public(), "recovered": recovered, "seq": seq,
+            "epoch": epoch if recovered and epoch is not None else room.epoch, "snapshot": snap,
         })
         frames = [text_frame(welcome)]
         if missed:

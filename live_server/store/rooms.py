@@ -12,6 +12,7 @@ from live_server.domain.rooms import (
     TRANSITIONS,
     Room,
     check_transition,
+    new_epoch,
     new_room_id,
     to_hash_fields,
 )
@@ -47,7 +48,7 @@ class RoomStore:
         room_id = new_room_id()
         k = self.keys.room(room_id)
         values = {"id": room_id, "creator_id": creator_id, "state": "scheduled",
-                  "slow_mode_s": 0, "keyword_action": "", **fields}
+                  "slow_mode_s": 0, "keyword_action": "", "epoch": new_epoch(), **fields}
         start = time.perf_counter()
         async with self.core.client.pipeline(transaction=False) as pipe:
             pipe.hset(k.meta, mapping=dict(zip(*[iter(to_hash_fields(values))] * 2, strict=True)))
@@ -149,17 +150,19 @@ class RoomStore:
 
     # History, recovery, snapshot -------------------------------------------------------------
 
-    async def missed(self, room_id: str, since: int) -> tuple[bool, list[bytes], int]:
+    async def missed(self, room_id: str, since: int,
+                     epoch: str | None = None) -> tuple[bool, list[bytes], int]:
         """Events after ``since``: (recovered, raw events oldest first, current seq).
-        Not recovered when the first wanted event has left the history or ``since`` is in the
-        future of this room."""
+        Not recovered when the first wanted event has left the history, ``since`` is in the
+        future of this room, or ``epoch`` (when given) is not the stream's epoch any more."""
         k = self.keys.room(room_id)
         async with self.core.client.pipeline(transaction=True) as pipe:
             pipe.get(k.seq)
             pipe.xrange(k.events, min=f"{since + 1}-0", max="+")
-            cur_raw, entries = await pipe.execute()
+            pipe.hget(k.meta, "epoch")
+            cur_raw, entries, current_epoch = await pipe.execute()
         current = int(cur_raw or 0)
-        if since > current:
+        if since > current or (epoch is not None and epoch != text(current_epoch or b"")):
             return False, [], current
         events = [fields[b"e"] for _id, fields in entries]
         if since < current:
@@ -167,6 +170,38 @@ class RoomStore:
             if first != since + 1:
                 return False, [], current
         return True, events, current
+
+    async def resume(self, room_id: str, since: int, last: tuple[int, bytes] | None,
+                     ) -> tuple[str, list[bytes], int]:
+        """After pub/sub was down, where the room's stream stands against what this process
+        delivered up to ``since`` (``last``: the seq and bytes of the last event it delivered,
+        if any). ``("ok", events after since, seq)``; ``("gap", [], seq)`` when the history no
+        longer reaches back; ``("rollback", [], seq)`` when the store lost writes: its seq is
+        behind ``since``, or the event at ``last``'s seq is not the one delivered (the seq went
+        back and was used again by new events)."""
+        k = self.keys.room(room_id)
+        check_seq = last[0] if last is not None else since + 1
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.get(k.seq)
+            pipe.xrange(k.events, min=f"{min(check_seq, since + 1)}-0", max="+")
+            cur_raw, entries = await pipe.execute()
+        current = int(cur_raw or 0)
+        if current < since:
+            return "rollback", [], current
+        by_seq = {int(entry_id.split(b"-")[0]): fields for entry_id, fields in entries}
+        if last is not None and last[0] in by_seq and by_seq[last[0]].get(b"e") != last[1]:
+            return "rollback", [], current
+        events = [fields[b"e"] for seq, fields in by_seq.items() if seq > since]
+        if current > since and (since + 1) not in by_seq:
+            return "gap", [], current
+        return "ok", events, current
+
+    async def reset_epoch(self, room_id: str) -> str:
+        """A new epoch for a room whose stream went back (several processes may each set
+        one: a client holding any older epoch resynchronises, which is all that matters)."""
+        epoch = new_epoch()
+        await self.core.script("epoch_reset", [self.keys.room(room_id).meta], [epoch])
+        return epoch
 
     async def history(self, room_id: str, before: int | None, limit: int) -> list[Json]:
         """Chat messages (not deleted) before ``before``, oldest first."""

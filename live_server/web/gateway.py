@@ -8,7 +8,9 @@ or aiohttp's handler in ``web.ws``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import socket
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +28,7 @@ from live_server.errors import (
     NotFound,
     Unauthorized,
 )
-from live_server.protocol import get_str, loads_object
+from live_server.protocol import MAX_SEQ, get_str, loads_object
 from live_server.realtime.conn import Conn, Transport
 from live_server.web.session import Session
 
@@ -42,17 +44,53 @@ class Refused(Exception):
         self.err, self.close_code, self.reason = err, close_code, reason
 
 
-def since_of(value: Any) -> int | None:
-    if value is None or value == "":
+@dataclasses.dataclass(frozen=True, slots=True)
+class Position:
+    """Where a reconnecting client left the room's stream: the last seq it saw (``since``) and
+    the stream's epoch it saw it in; both None for a fresh join."""
+
+    since: int | None = None
+    epoch: str | None = None
+
+
+FRESH = Position()
+_DIGITS = re.compile(r"[0-9]{1,16}")
+_EPOCH = re.compile(r"[A-Za-z0-9_-]{0,32}")
+
+
+def _bad(field: str, why: str) -> Refused:
+    return Refused(InvalidField(f"'{field}' {why}"), CloseCode.NORMAL, "bad_request")
+
+
+def since_of(value: Any, text: bool = True) -> int | None:
+    """A ``since`` from a query string (``text``: ASCII digits) or an ``auth`` frame (a JSON
+    integer), 0..2^53; absent or empty: None. Nothing else passes (no floats, booleans,
+    strings in JSON, signs, spaces or other scripts' digits)."""
+    if value is None or (text and value == ""):
         return None
-    try:
-        since = int(value)
-    except (TypeError, ValueError):
-        raise Refused(InvalidField("'since' must be an integer"), CloseCode.NORMAL,
-                      "bad_request") from None
-    if since < 0:
-        raise Refused(InvalidField("'since' must be >= 0"), CloseCode.NORMAL, "bad_request")
-    return since
+    if text and isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise _bad("since", "must be a whole number (digits only)")
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad("since", "must be an integer")
+    if not 0 <= value <= MAX_SEQ:
+        raise _bad("since", f"must be between 0 and {MAX_SEQ}")
+    return value
+
+
+def epoch_of(value: Any) -> str | None:
+    """The stream epoch the client's ``since`` counts in (from its last ``welcome``)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _EPOCH.fullmatch(value):
+        raise _bad("epoch", "must be the epoch of a welcome (up to 32 letters and digits)")
+    return value
+
+
+def position_of(fields: Mapping[str, Any], text: bool = True) -> Position:
+    since = since_of(fields.get("since"), text)
+    return Position(since, epoch_of(fields.get("epoch")) if since is not None else None)
 
 
 def _verify(s: Services, token: str) -> Identity:
@@ -63,18 +101,19 @@ def _verify(s: Services, token: str) -> Identity:
         raise Refused(err, CloseCode.UNAUTHORIZED, "unauthorized") from None
 
 
-def from_query(s: Services, query: Mapping[str, str]) -> tuple[Identity, int | None] | None:
+def from_query(s: Services, query: Mapping[str, str]) -> tuple[Identity, Position] | None:
     """Credentials from the URL, or None when the client will send an ``auth`` frame first."""
     if query.get("token"):
-        return _verify(s, query["token"]), since_of(query.get("since"))
+        return _verify(s, query["token"]), position_of(query)
     if query.get("guest") == "1":
-        return GUEST, since_of(query.get("since"))
+        return GUEST, position_of(query)
     return None
 
 
 def from_auth_frame(s: Services, text: str | bytes,
-                    query: Mapping[str, str]) -> tuple[Identity, int | None]:
-    """``{"op": "auth", "token": ..., "since": ...}``; no token means a guest."""
+                    query: Mapping[str, str]) -> tuple[Identity, Position]:
+    """``{"op": "auth", "token": ..., "since": ..., "epoch": ...}``; no token means a guest;
+    ``since`` and ``epoch`` may come from the query instead."""
     try:
         first = loads_object(text)
         if first.get("op") != "auth":
@@ -83,7 +122,7 @@ def from_auth_frame(s: Services, text: str | bytes,
     except LiveError as err:
         raise Refused(err, CloseCode.UNAUTHORIZED, "unauthorized") from None
     who = _verify(s, token) if token else GUEST
-    return who, since_of(first.get("since") if "since" in first else query.get("since"))
+    return who, position_of(first, text=False) if "since" in first else position_of(query)
 
 
 def not_text_first() -> Refused:

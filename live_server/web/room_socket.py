@@ -34,7 +34,7 @@ from live_server.protocol import error_frame
 from live_server.realtime.conn import Conn
 from live_server.realtime.frames import close_frame, pong_frame, text_frame
 from live_server.web import gateway
-from live_server.web.gateway import Refused
+from live_server.web.gateway import Position, Refused
 from live_server.web.session import Session
 from live_server.web.wsproto import (
     OP_CLOSE,
@@ -166,11 +166,11 @@ class RoomSocket(asyncio.Protocol):
         if self.state == _AUTH:
             self._cancel_timer()
             try:
-                who, since = gateway.from_auth_frame(self.s, payload, self.query)
+                who, position = gateway.from_auth_frame(self.s, payload, self.query)
             except Refused as refused:
                 self._refuse(refused)
                 return
-            self._join(who, since)
+            self._join(who, position)
             return
         inbox = self.inbox
         if inbox is None:
@@ -191,12 +191,12 @@ class RoomSocket(asyncio.Protocol):
 
     # Join and requests ----------------------------------------------------------------------
 
-    def _join(self, who: Identity, since: int | None) -> None:
+    def _join(self, who: Identity, position: Position) -> None:
         self.state = _JOINING
         self.query = _NO_QUERY  # the token and the rest are read: keep no copy per viewer
-        self.task = asyncio.get_running_loop().create_task(self._open(who, since))
+        self.task = asyncio.get_running_loop().create_task(self._open(who, position))
 
-    async def _open(self, who: Identity, since: int | None) -> None:
+    async def _open(self, who: Identity, position: Position) -> None:
         s = self.s
         try:
             room = await gateway.admit(s, self.room_id, who)
@@ -206,7 +206,7 @@ class RoomSocket(asyncio.Protocol):
             self.session, self.conn = session, session.conn
             session.conn.on_kick = self._kicked
             gateway.count_join(s)
-            await session.open(since)
+            await session.open(position.since, position.epoch)
             if self.state == _JOINING:
                 self.state = _OPEN
         except gateway.JOIN_FAILURES as exc:

@@ -37,9 +37,10 @@ class Session:
         self.room = room
         return snap, seq
 
-    async def open(self, since: int | None) -> None:
+    async def open(self, since: int | None, epoch: str | None = None) -> None:
         """Join the room: hold live events, read snapshot or missed events, then go live."""
-        self.room = await self.services.viewing.join(self.conn, self.who, self.room, since)
+        self.room = await self.services.viewing.join(self.conn, self.who, self.room, since,
+                                                     epoch)
 
     async def handle(self, text: str | bytes) -> bytes:
         """One request frame → the reply or error frame (JSON bytes)."""

@@ -29,6 +29,7 @@ export class RoomSocket {
     this.token = token;
     this.handlers = handlers;
     this.seq = null; // last sequence number seen
+    this.epoch = null; // the room stream's epoch that seq counts in (from the welcome)
     this.user = null;
     this.ws = null;
     this.nextId = 1;
@@ -76,7 +77,10 @@ export class RoomSocket {
     const params = new URLSearchParams();
     if (this.token) params.set("token", this.token);
     else params.set("guest", "1");
-    if (this.seq !== null && this.seq !== undefined) params.set("since", String(this.seq));
+    if (this.seq !== null && this.seq !== undefined) {
+      params.set("since", String(this.seq));
+      if (typeof this.epoch === "string") params.set("epoch", this.epoch);
+    }
     return `${proto}//${location.host}/ws/rooms/${encodeURIComponent(this.roomId)}?${params}`;
   }
 
@@ -196,6 +200,7 @@ export class RoomSocket {
     this.welcomed = true;
     this.attempt = 0;
     this.user = frame.user || null;
+    if (typeof frame.epoch === "string") this.epoch = frame.epoch;
     this._emit("welcome", frame);
     if (frame.recovered && (frame.snapshot === null || frame.snapshot === undefined)) {
       if (typeof frame.seq === "number") this.seq = frame.seq;
@@ -274,8 +279,9 @@ export class RoomSocket {
       return;
     }
     let delay;
-    if (code === 1012) {
-      // Server restart: come back soon, spread over a second so a whole room does not arrive at once.
+    if (code === 1012 || code === 4010) {
+      // Server restart, or the room's stream was reset (4010: the welcome brings a snapshot):
+      // come back soon, spread over a second so a whole room does not arrive at once.
       delay = 100 + Math.random() * 1000;
     } else {
       const base = code === 4029 ? 5000 : 500; // flood: back off harder
