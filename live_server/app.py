@@ -34,7 +34,7 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     app.add_routes(media_web.routes)  # WHIP/WHEP (live_server/media)
     app.add_routes(hls_web.routes)  # HLS playlists and segments
     if misc.STATIC_DIR.is_dir():
-        app.router.add_static("/static", misc.STATIC_DIR, append_version=False)
+        app.router.register_resource(misc.StaticFiles("/static", misc.STATIC_DIR))
     app.cleanup_ctx.append(_services_ctx(settings, info or {}))
     app.cleanup_ctx.append(media_web.media_ctx())  # starts services.media; closes it first
     app.cleanup_ctx.append(hls_web.hls_ctx())  # needs the media service; closes before it

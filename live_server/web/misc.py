@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from pathlib import Path
 
 from aiohttp import web
@@ -14,6 +15,21 @@ from live_server.web.http import body, identity, json, services
 
 routes = web.RouteTableDef()
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
+
+
+class StaticFiles(web.StaticResource):
+    """``/static/``: aiohttp's static files, except that a name the file system cannot even
+    look up (a component over NAME_MAX or a path over PATH_MAX: ``ENAMETOOLONG``) is a missing
+    file, 404. aiohttp lets that ``OSError`` through, and anyone could turn it into a 500 with
+    a traceback in the log. Other ``OSError``s (a failing disk) stay server errors."""
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await super()._handle(request)
+        except OSError as err:
+            if err.errno != errno.ENAMETOOLONG:
+                raise
+            raise web.HTTPNotFound() from None
 
 
 @routes.get("/healthz")
