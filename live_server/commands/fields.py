@@ -16,7 +16,7 @@ from typing import Any
 
 from live_server.config import Settings
 from live_server.domain.shelf import is_product_id
-from live_server.errors import InvalidField, LiveError, MissingField
+from live_server.errors import InvalidField, MissingField
 from live_server.protocol import MAX_SEQ, Json, is_safe_id
 
 Bound = int | Callable[[Settings], int]
@@ -29,21 +29,20 @@ def bound(value: Bound, settings: Settings) -> int:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Field:
-    """One named value of a command. ``required`` fields answer ``missing`` when absent (a
-    ``MissingField`` unless the protocol says otherwise); optional ones take ``default``, or
-    are left out of the arguments when there is none."""
+    """One named value of a command. ``required`` fields answer ``missing_field`` when absent,
+    for every command (one rule, so a client handles it once); optional ones take ``default``,
+    or are left out of the arguments when there is none."""
 
     name: str
     doc: str = ""
     required: bool = True
     default: Any = ABSENT
     nullable: bool = False
-    missing: type[LiveError] = MissingField
 
     def read(self, msg: Json, settings: Settings) -> Any:
         if self.name not in msg:
             if self.required:
-                raise self.missing(f"'{self.name}' is required")
+                raise MissingField(f"'{self.name}' is required")
             return self.default(settings) if callable(self.default) else self.default
         value = msg[self.name]
         if value is None and self.nullable:

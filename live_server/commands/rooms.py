@@ -8,7 +8,7 @@ from live_server.commands.command import Call, Command, Route
 from live_server.commands.fields import ABSENT, Boolean, Choice, Integer, Text
 from live_server.domain.chat import MAX_SLOW_MODE_S
 from live_server.domain.rooms import COVER_MAX, MAX_TIME_MS, NOTICE_MAX, TITLE_MAX
-from live_server.errors import Forbidden, GuestsNotAllowed, InvalidField, InvalidState, NotFound
+from live_server.errors import Forbidden, GuestsNotAllowed, InvalidState, NotFound
 from live_server.protocol import MAX_SEQ, Json
 
 ROOM = "/api/rooms/{room_id}"
@@ -17,9 +17,9 @@ ROOM = "/api/rooms/{room_id}"
 def _room_fields(creating: bool) -> tuple[Text | Boolean | Integer, ...]:
     """A new room's fields (``title`` required) or a PATCH's (any of them, at least one)."""
     fields: tuple[Text | Boolean | Integer, ...] = (
-        Text("title", "1-100 characters", required=creating, min_len=1, max_len=TITLE_MAX,
-             missing=InvalidField),
-        Text("cover", "cover image URL", required=False, max_len=COVER_MAX),
+        Text("title", "1-100 characters", required=creating, min_len=1, max_len=TITLE_MAX),
+        Text("cover", "cover image: an http(s) URL or a path", required=False,
+             max_len=COVER_MAX),
         Text("notice", "the room's notice", required=False, max_len=NOTICE_MAX),
         Boolean("allow_guests", "whether guests may watch", required=False,
                 default=True if creating else ABSENT),

@@ -89,9 +89,9 @@ def test_nullable_fields() -> None:
     assert bind("announce", {"text": None}) == {"text": None}
 
 
-def test_create_room_title_absent_is_invalid_field_as_documented() -> None:
+def test_create_room_title_absent_is_missing_like_every_required_field() -> None:
     who = Identity(user_id="alice", name="Alice", role="creator")
-    assert refusal("create_room", {}, who)[0] == "invalid_field"
+    assert refusal("create_room", {}, who) == ("missing_field", "'title' is required")
     assert refusal("create_room", {"title": "  "}, who)[0] == "invalid_field"
     assert bind("create_room", {"title": " Show "}, who) == {
         "title": "Show", "allow_guests": True, "scheduled_at": None}

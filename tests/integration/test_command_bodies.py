@@ -1,0 +1,131 @@
+"""One rule for every body, on both transports, built from the command table so that a new
+command is covered the day it is declared: an unknown field is ``invalid_field``, an absent
+required one ``missing_field``, a body that is not a JSON object ``invalid_json``. Each request
+carries a token the command's role admits, so the answer is about the body, not about who asks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+import pytest
+
+from live_server import config
+from live_server.auth import ROLES, Identity, Role
+from live_server.commands.command import Command
+from live_server.commands.fields import Boolean, Choice, Field, Integer, ListOf, bound
+from live_server.commands.table import HTTP, WS_OPS
+from live_server.errors import LiveError
+from tests.conftest import LiveApp, token
+from tests.helpers import Viewer
+
+SETTINGS = config.load(env={})
+UNKNOWN = "zz_not_a_field"
+NOT_OBJECTS = ("{broken", "[1, 2]", '"text"', "17", "null")
+
+
+def sample(field: Field) -> Any:
+    """A value the field accepts, so that only the field under test is wrong."""
+    value: Any
+    if isinstance(field, Integer):
+        value = bound(field.lo, SETTINGS)
+    elif isinstance(field, Boolean):
+        value = True
+    elif isinstance(field, Choice):
+        value = field.choices[0]
+    elif isinstance(field, ListOf):
+        value = [sample(field.item)]
+    elif field.name.endswith("product_id"):
+        value = "p_abc"
+    elif getattr(field, "pattern", None) == "[A-Z]{3}":
+        value = SETTINGS.shelf.currency
+    else:
+        value = "x" * max(1, getattr(field, "min_len", 1))
+    field.check(value, SETTINGS)  # a new field kind needs a sample here: fail loudly
+    return value
+
+
+def role_for(command: Command) -> Role:
+    """The least role the command's token rule admits."""
+    for role in ROLES:
+        try:
+            command.allow(Identity(user_id="tester", name="Tester", role=role))
+        except LiveError:
+            continue
+        return role
+    raise AssertionError(f"{command.name}: no role may run it")
+
+
+def path_of(command: Command) -> tuple[str, set[str]]:
+    """The command's route with every parameter filled in, and the fields the path gives."""
+    assert command.http is not None
+    by_name = {f.name: f for f in command.fields}
+    given = set(re.findall(r"{(\w+)}", command.http.path))
+    path = command.http.path
+    for name in given:
+        value = "r_test" if name == "room_id" else str(sample(by_name[name]))
+        path = path.replace("{" + name + "}", value)
+    return path, given - {"room_id"}
+
+
+def full_body(command: Command, leave_out: set[str]) -> dict[str, Any]:
+    return {f.name: sample(f) for f in command.fields if f.name not in leave_out}
+
+
+def required(command: Command, leave_out: set[str]) -> list[str]:
+    return [f.name for f in command.fields if f.required and f.name not in leave_out]
+
+
+async def http_code(live: LiveApp, command: Command, role: Role, path: str,
+                    body: dict[str, Any] | None = None, raw: str | None = None) -> tuple[int, str]:
+    assert command.http is not None
+    headers = {**live.headers("tester", role), "Content-Type": "application/json"}
+    kwargs: dict[str, Any] = {}
+    if command.http.method == "GET":
+        kwargs["params"] = {k: str(v).lower() if isinstance(v, bool) else str(v)
+                            for k, v in (body or {}).items()}
+    else:
+        kwargs["data"] = raw if raw is not None else orjson.dumps(body or {})
+    async with live.client.request(command.http.method, path, headers=headers, **kwargs) as resp:
+        answer = await resp.json(content_type=None)
+        return resp.status, answer["error"]["code"] if resp.status >= 400 else "ok"
+
+
+@pytest.mark.parametrize("command", HTTP, ids=lambda c: c.name)
+async def test_every_route_refuses_unknown_missing_and_broken_bodies(live: LiveApp,
+                                                                     command: Command) -> None:
+    assert command.http is not None
+    role = role_for(command)
+    path, in_path = path_of(command)
+    body = full_body(command, in_path)
+    got = await http_code(live, command, role, path, {**body, UNKNOWN: 1})
+    assert got == (400, "invalid_field"), (command.name, "unknown field", got)
+    for name in required(command, in_path):
+        got = await http_code(live, command, role, path,
+                              {k: v for k, v in body.items() if k != name})
+        assert got == (400, "missing_field"), (command.name, name, got)
+    if command.http.method != "GET":
+        for raw in NOT_OBJECTS:
+            got = await http_code(live, command, role, path, raw=raw)
+            assert got == (400, "invalid_json"), (command.name, raw, got)
+
+
+WS_COMMANDS = [c for name, c in WS_OPS.items() if name != "auth"]  # auth: the first frame only
+
+
+@pytest.mark.parametrize("command", WS_COMMANDS, ids=lambda c: c.name)
+async def test_every_op_refuses_unknown_and_missing_fields(live: LiveApp,
+                                                           command: Command) -> None:
+    assert command.op is not None
+    room = await live.live_room()
+    viewer = await Viewer.connect(live.base, room, token("tester", role_for(command)))
+    await viewer.wait_welcome()
+    body = full_body(command, set())
+    reply = await viewer.request(command.op, **body, **{UNKNOWN: 1})
+    assert reply.get("error", {}).get("code") == "invalid_field", (command.name, reply)
+    for name in required(command, set()):
+        reply = await viewer.request(command.op, **{k: v for k, v in body.items() if k != name})
+        assert reply.get("error", {}).get("code") == "missing_field", (command.name, name, reply)
+    await viewer.close()
