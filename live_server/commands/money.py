@@ -91,10 +91,13 @@ COMMANDS = (
              Choice("condition", "who may grab", required=False, default="anyone",
                     choices=CONDITIONS),
              Text("keyword", "the keyword condition's phrase", required=False,
-                  max_len=KEYWORD_MAX)),
+                  max_len=KEYWORD_MAX),
+             SafeId("idempotency_key", "one per launch; a retry with the same key answers the "
+                    "packet it launched, debited once", required=False)),
             (NotFound, InvalidState, InsufficientFunds),
-            http=Route("POST", "/api/rooms/{room_id}/red-packets", 201),
-            reply="`{\"packet\", \"balance\", \"seq\"}`"),
+            http=Route("POST", "/api/rooms/{room_id}/red-packets", created="created"),
+            reply="`{\"packet\", \"balance\", \"seq\", \"created\"}` (`seq` null and "
+                  "`created` false for a repeated key)"),
     Command("room_red_packets", "The room's latest red packets, newest first.", _room_packets,
             ANYONE, errors=(NotFound,), http=Route("GET", "/api/rooms/{room_id}/red-packets"),
             reply="`{\"packets\": [...]}`"),

@@ -66,11 +66,14 @@ class RedPacketService:
         packet = {"id": new_packet_id(), "room_id": room_id, "creator_id": uid,
                   "creator_name": who.name, "created_at": now, **fields}
         shares = split_for(fields["split"], fields["total"], fields["shares"])
-        balance = await self.store.create_packet(packet, shares, now)
-        view = await self.store.packet(packet["id"], with_record=False)
+        pid, balance, created = await self.store.create_packet(
+            packet, shares, now, str(body.get("idempotency_key") or ""))
+        view = await self.store.packet(pid, with_record=False)
         assert view is not None
+        if not created:  # a retry: the first launch told the room
+            return {"packet": view, "balance": balance, "seq": None, "created": False}
         seq = await self.store.room_event(room_id, events.red_packet(view, now))
-        return {"packet": view, "balance": balance, "seq": seq}
+        return {"packet": view, "balance": balance, "seq": seq, "created": True}
 
     async def grab(self, who: Identity, packet_id: object, room_id: str | None = None) -> Json:
         uid = require_user(who)

@@ -99,6 +99,10 @@ class Keys:
         """hash: packet id → keyword, for the room's keyword packets still grabbable."""
         return f"{self.prefix}:{{wallets}}:rpkw:{room_id}"
 
+    def launch_keys(self, creator_id: str) -> str:
+        """hash: a creator's launch idempotency key → the packet it launched."""
+        return f"{self.prefix}:{{wallets}}:rpidem:{creator_id}"
+
     def fan_club(self, creator_id: str) -> str:
         """hash: member user id → joined at (ms); joining is a payment, so it is money-slot."""
         return f"{self.prefix}:{{wallets}}:club:{creator_id}"

@@ -30,20 +30,26 @@ class RedPacketStore:
         self.history_max = history_max
         self.recent_max = recent_max
 
-    async def create_packet(self, packet: Json, shares: list[int], now: int) -> int:
-        """Take the total from the creator and store the packet; returns the new balance."""
+    async def create_packet(self, packet: Json, shares: list[int], now: int,
+                            idempotency_key: str = "") -> tuple[str, int, bool]:
+        """Take the total from the creator and store the packet: (packet id, the creator's
+        balance, created). A key the creator used before gives the packet it launched, with
+        ``created`` false and nothing debited."""
         k, pid = self.keys, packet["id"]
         due = packet["open_at"] if packet["open_at"] > now else packet["expires_at"]
         reply = await self.core.script(
             "rp_create",
             [k.balances, k.ledger, k.recent(packet["creator_id"]), k.packet(pid),
              f"{k.packet(pid)}:shares", k.room_packets(packet["room_id"]), k.packets_due,
-             k.all_packets, k.room_keyword_packets(packet["room_id"])],
+             k.all_packets, k.room_keyword_packets(packet["room_id"]),
+             k.launch_keys(packet["creator_id"])],
             [now, packet["creator_id"], pid, dumps(packet), packet["total"], self.recent_max,
-             due, packet["keyword"], *shares])
+             due, packet["keyword"], idempotency_key, *shares])
         status = text(reply[0])
         if status == "ok":
-            return int(reply[1])
+            return pid, int(reply[1]), True
+        if status == "dup":
+            return text(reply[1]), int(reply[2]), False
         if status == "insufficient_funds":
             raise InsufficientFunds("not enough money in the wallet", balance=int(reply[1]),
                                     needed=packet["total"])

@@ -121,6 +121,46 @@ async def test_same_user_grabbing_concurrently_gets_one_share(live: LiveApp) -> 
     await assert_audit_clean(live)
 
 
+async def test_concurrent_launches_with_one_key_make_one_packet_debited_once(
+        live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 5000, "creator")
+    viewer = await Viewer.connect(live.base, room, token("vic"))
+    await viewer.wait_welcome()
+    answers = await asyncio.gather(*(
+        launch(live, room, total=1000, shares=4, idempotency_key="launch-1") for _ in range(10)))
+    assert sorted(status for status, _ in answers) == [200] * 9 + [201], answers
+    assert len({made["packet"]["id"] for _, made in answers}) == 1
+    first = next(made for status, made in answers if status == 201)
+    assert first["created"] is True and first["seq"] > 0 and first["balance"] == 4000
+    assert all(made["created"] is False and made["seq"] is None and made["balance"] == 4000
+               for status, made in answers if status == 200)
+    assert await balance(live, "alice") == 4000
+    status, listing = await live.call("GET", f"/api/rooms/{room}/red-packets")
+    assert status == 200 and len(listing["packets"]) == 1
+    # a retry later, even with other fields, is the same packet; a new key is a new packet
+    status, again = await launch(live, room, total=2000, shares=2, idempotency_key="launch-1")
+    assert status == 200 and again["packet"]["id"] == first["packet"]["id"]
+    assert again["packet"]["total"] == 1000
+    status, other = await launch(live, room, total=500, shares=5, idempotency_key="launch-2")
+    assert status == 201 and other["created"] is True and other["balance"] == 3500
+    # another creator's identical key is their own
+    bob_room = await live.live_room("bob")
+    await topup(live, "bob", 300, "creator")
+    status, bobs = await launch(live, bob_room, "bob", total=300, shares=3,
+                                idempotency_key="launch-1")
+    assert status == 201 and bobs["packet"]["id"] != first["packet"]["id"]
+    status, body = await launch(live, room, total=100, shares=1, idempotency_key="bad key!")
+    assert status == 400 and body["error"]["code"] == "invalid_field"
+    await viewer.wait_for(lambda: len(viewer.of_type("red_packet")) >= 2)
+    announced = [e["data"]["packet"]["id"] for e in viewer.of_type("red_packet")]
+    assert announced == [first["packet"]["id"], other["packet"]["id"]]
+    status, wallet = await live.call("GET", "/api/me/wallet", "alice", "creator")
+    assert [e["reason"] for e in wallet["entries"]].count("red_packet") == 2
+    await viewer.close()
+    await assert_audit_clean(live)
+
+
 async def test_keyword_admits_exactly_who_said_it_after_the_announcement(live: LiveApp) -> None:
     room = await live.live_room()
     await topup(live, "alice", 1000, "creator")
