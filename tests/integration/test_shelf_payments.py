@@ -42,13 +42,20 @@ async def order_kinds(live: LiveApp, room: str) -> list[str]:
     return [fields[b"type"].decode() for _id, fields in entries]
 
 
-async def test_a_gateway_event_whose_transition_failed_is_tried_again_not_replayed(
-        live: LiveApp) -> None:
+async def reserved(live: LiveApp, *, stock: int, price: int) -> tuple[str, str, dict[str, Any]]:
+    """A live room with a product on sale and vic's reservation of one unit: (room, product
+    id, order)."""
     room = await live.live_room()
     p = await product(live)
-    await on_sale(live, room, p["id"], stock=2, price=1000)
-    _, made = await buy(live, room, p["id"], "vic", "k")
-    order = made["order"]
+    await on_sale(live, room, p["id"], stock=stock, price=price)
+    status, made = await buy(live, room, p["id"], "vic", "k")
+    assert status == 201, made
+    return room, p["id"], made["order"]
+
+
+async def test_a_gateway_event_whose_transition_failed_is_tried_again_not_replayed(
+        live: LiveApp) -> None:
+    room, _, order = await reserved(live, stock=2, price=1000)
     # the refund arrives before the payment: the order cannot be refunded yet
     status, body = await webhook(live, "evt_refund", "payment.refunded", order)
     assert status == 409 and body["error"]["code"] == "invalid_state", body
@@ -135,11 +142,8 @@ async def test_concurrent_pays_charge_the_provider_once(live: LiveApp) -> None:
 
 async def test_a_claim_left_by_a_dead_process_holds_the_order_until_its_lease_runs_out(
         live: LiveApp) -> None:
-    room = await live.live_room()
-    p = await product(live)
-    await on_sale(live, room, p["id"], stock=2, price=500)
-    _, made = await buy(live, room, p["id"], "vic", "k")
-    oid = made["order"]["id"]
+    _, _, order = await reserved(live, stock=2, price=500)
+    oid = order["id"]
     store = live.client.app[SERVICES].orders.store
     # a process claims the order for its charge, then dies before confirming
     claimed, _ = await store.transition(oid, "claim", actor="vic", now=now_ms(),
@@ -163,11 +167,8 @@ async def test_a_lapsed_claim_does_not_keep_units_past_the_reservation(
         live_app_factory: Any) -> None:
     live = await live_app_factory(shelf={"reservation_ttl_ms": 100,
                                          "scheduler_interval_ms": 60_000})
-    room = await live.live_room()
-    p = await product(live)
-    await on_sale(live, room, p["id"], stock=1, price=500)
-    _, made = await buy(live, room, p["id"], "vic", "k")
-    oid = made["order"]["id"]
+    room, pid, order = await reserved(live, stock=1, price=500)
+    oid = order["id"]
     svc = live.client.app[SERVICES]
     start = now_ms()
     await svc.orders.store.transition(oid, "claim", actor="vic", now=start,
@@ -180,5 +181,5 @@ async def test_a_lapsed_claim_does_not_keep_units_past_the_reservation(
     await svc.scheduler.run_once(start + 350)
     status, body = await live.call("GET", f"/api/orders/{oid}", "vic")
     assert body["state"] == "expired", body
-    status, view = await live.call("GET", f"/api/rooms/{room}/products/{p['id']}", "zed")
+    status, view = await live.call("GET", f"/api/rooms/{room}/products/{pid}", "zed")
     assert status == 200 and view["stock_left"] == 1
