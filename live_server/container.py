@@ -21,6 +21,7 @@ from live_server.media.service import MediaService, MediaStats
 from live_server.metrics import Metrics
 from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
+from live_server.services.after_commit import AfterCommit
 from live_server.services.chat import ChatService
 from live_server.services.fans import FanService
 from live_server.services.moderation_log import ModerationLog
@@ -99,12 +100,13 @@ class Services:
                                  home_ttl_ms=settings.media.home_ttl_ms)
 
         modlog = ModerationLog(chat_store)
+        after = AfterCommit(lambda step: metrics.after_commit_failures.labels(step).inc())
         rooms = RoomService(settings, room_store, modlog)
         fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max))
         red_packets = RedPacketService(settings, room_store, RedPacketStore(
             core, history_max=history_max, recent_max=recent_max), fans)
         chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
-                           listeners=(red_packets, fans))
+                           listeners=(red_packets, fans), after=after)
         orders = OrderService(settings, room_store, order_store, listeners=(fans,))
 
         hub = Hub(max_out_buffer=settings.ws.max_out_buffer_bytes,
@@ -131,7 +133,7 @@ class Services:
                    room_store=room_store, presence=presence, hub=hub, node=node, rooms=rooms,
                    chat=chat, modlog=modlog,
                    ops=OpsService(room_store, presence, chat_store, modlog, media_store),
-                   shelf=ShelfService(settings, room_store, shelf_store, modlog),
+                   shelf=ShelfService(settings, room_store, shelf_store, modlog, after),
                    orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,
                                        settings.shelf.scheduler_interval_ms, stats=clocks),

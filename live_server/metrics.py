@@ -70,6 +70,10 @@ class Metrics:
                                                "after coalescing", registry=r)
 
         # the clocks (services/periodic.py): items that failed, items parked for an operator
+        self.after_commit_failures = Counter(
+            "live_after_commit_failures_total",
+            "Bookkeeping steps that failed after their action was committed (the action stood)",
+            ["step"], registry=r)
         self.scheduler_failures = Counter(
             "live_scheduler_failures_total",
             "Due items (sale transitions, reservation expiries, packet steps) that failed",

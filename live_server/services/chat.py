@@ -20,6 +20,7 @@ from live_server.domain.chat import (
 from live_server.domain.rooms import Room
 from live_server.errors import InvalidField, NotFound
 from live_server.protocol import Json, now_ms
+from live_server.services.after_commit import AfterCommit
 from live_server.services.moderation_log import ModerationLog
 from live_server.store.chat import ChatStore
 from live_server.store.rooms import RoomStore
@@ -45,13 +46,15 @@ class FanBadges(Protocol):
 class ChatService:
     def __init__(self, settings: Settings, rooms: RoomStore, chat: ChatStore,
                  log: ModerationLog, *, badges: FanBadges,
-                 listeners: Sequence[ChatListener] = ()) -> None:
+                 listeners: Sequence[ChatListener] = (),
+                 after: AfterCommit | None = None) -> None:
         self.settings = settings
         self.rooms = rooms
         self.chat = chat
         self.log = log
         self.badges = badges
         self.listeners = tuple(listeners)  # in order, each awaited before the reply
+        self.after = after or AfterCommit()
         self._global_words = keyword_set(settings.chat.global_keywords)
         self._badges: dict[tuple[str, str], tuple[int, bool, float]] = {}
         # room → (words, action, fetched at): refreshed on keywords_updated and every few s
@@ -101,8 +104,8 @@ class ChatService:
             burst=self.settings.chat.burst, moderator=is_moderator(who, room.creator_id),
             score=self.settings.chat.score_per_message,
         )
-        for listener in self.listeners:
-            await listener.note_chat(room, uid, clean)
+        for listener in self.listeners:  # the message is sent: none of these may undo that
+            await self.after.run("chat_listener", listener.note_chat(room, uid, clean))
         return {"seq": seq, "masked": filtered.masked}
 
     async def _room_for_mod(self, who: Identity, room_id: str) -> tuple[Room, str]:

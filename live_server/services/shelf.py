@@ -3,6 +3,7 @@ card a viewer sees, and buying. Each checks the role first; every write is one s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 
@@ -29,6 +30,7 @@ from live_server.errors import (
     Unauthorized,
 )
 from live_server.protocol import Json, dumps, is_safe_id, now_ms
+from live_server.services.after_commit import AfterCommit
 from live_server.services.moderation_log import ModerationLog
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
 from live_server.store.orders import OrderStore
@@ -44,11 +46,12 @@ def new_order_id(room_id: str) -> str:
 
 class ShelfService:
     def __init__(self, settings: Settings, rooms: RoomStore, shelf: ShelfStore,
-                 log_: ModerationLog) -> None:
+                 log_: ModerationLog, after: AfterCommit | None = None) -> None:
         self.settings = settings
         self.rooms = rooms
         self.store = shelf
         self.log = log_
+        self.after = after or AfterCommit()
         cfg = settings.shelf
         self.limits = Limits(max_price=cfg.max_price_cents, max_stock=cfg.max_stock,
                              max_per_buyer=cfg.max_per_buyer, max_sale_ms=cfg.max_sale_ms,
@@ -246,6 +249,8 @@ class ShelfService:
             room_id, buyer=uid, name=who.name, product_id=product_id, quantity=quantity,
             idempotency_key=idempotency_key, order_id=new_order_id(room_id), now=now_ms(),
             ttl_ms=cfg.reservation_ttl_ms, sample_every=cfg.bought_sample_every)
+        # bought: a failing index write is retried by the scheduler, never an error reply
+        await self.after.run("order_index", self.store.index_order(order))
         return {"order": order, "created": created, "left": left}
 
 
@@ -285,5 +290,8 @@ class Scheduler(Periodic):
                 if exc.extra.get("state") != "reserved":
                     await self.orders.forget_due(order_id)
 
+        if self.shelf.unindexed:  # purchases whose expiry entry failed to be written
+            with contextlib.suppress(Exception):  # a store still failing: next pass
+                await self.shelf.reindex()
         return (await self.work(self.sales_due, now, sale)
                 + await self.work(self.orders_due, now, expire))

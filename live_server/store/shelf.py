@@ -39,6 +39,8 @@ class ShelfStore:
         self.keys = core.keys
         self.history_max = history_max
         self.order_stream_max = order_stream_max
+        # orders whose index entries failed after their purchase (this process's retries)
+        self.unindexed: dict[str, Json] = {}
 
     # Catalogue --------------------------------------------------------------------------
 
@@ -179,23 +181,33 @@ class ShelfStore:
              order_id, ttl_ms, sample_every, self.order_stream_max, dumps(name), room_id])
         status = text(reply[0])
         if status == "ok":
-            order = _card(reply[1])
-            await self._index_order(order)
-            return order, True, int(reply[2])
+            return _card(reply[1]), True, int(reply[2])
         if status == "dup":
-            order = _card(reply[1])
-            await self._index_order(order)
-            return order, False, None
+            return _card(reply[1]), False, None
         raise buy_refusal(status, reply)
 
-    async def _index_order(self, order: Json) -> None:
-        """The buyer's pointer index and the expiry schedule (idempotent; written after the
-        script, so a crash in between leaves the order reachable from its room)."""
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.keys.buyer_orders(order["buyer"]), {order["id"]: order["created_at"]})
-            if order["state"] == "reserved":
-                pipe.zadd(self.keys.orders_due, {order["id"]: order["expires_at"]})
-            await pipe.execute()
+    async def index_order(self, order: Json) -> None:
+        """The buyer's pointer index and the expiry schedule of a new order: other slots than
+        the room's, so written after the buy script (idempotent). If this fails the order is
+        kept in ``unindexed`` and written again by ``reindex`` (the scheduler's every pass):
+        a reservation must not miss its expiry."""
+        try:
+            async with self.core.client.pipeline(transaction=False) as pipe:
+                pipe.zadd(self.keys.buyer_orders(order["buyer"]),
+                          {order["id"]: order["created_at"]})
+                if order["state"] == "reserved":
+                    pipe.zadd(self.keys.orders_due, {order["id"]: order["expires_at"]})
+                await pipe.execute()
+        except Exception:
+            self.unindexed[order["id"]] = order
+            raise
+        self.unindexed.pop(order["id"], None)
+
+    async def reindex(self) -> int:
+        """Write the index entries that failed before; returns how many are still waiting."""
+        for order in list(self.unindexed.values()):
+            await self.index_order(order)
+        return len(self.unindexed)
 
 
 def buy_refusal(status: str, reply: list[Any]) -> LiveError:

@@ -1,0 +1,73 @@
+"""Bookkeeping after a committed action never turns it into an error reply (one that would
+invite the client to chat, buy or grab again): the store is made to fail the step for real
+(a key of the wrong type), the action is answered as done, the failure is counted, and what
+matters (a reservation's expiry entry) is written once the store takes it again."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from live_server.container import Services
+from live_server.web.keys import SERVICES
+from tests.conftest import LiveApp, token
+from tests.helpers import WAIT_S, Viewer
+from tests.integration.test_shelf import buy, on_sale, product
+
+
+def services(live: LiveApp) -> Services:
+    app = live.client.server.app
+    assert app is not None
+    found: Services = app[SERVICES]
+    return found
+
+
+def failures(live: LiveApp, step: str) -> float:
+    value: float = services(live).metrics.after_commit_failures.labels(step)._value.get()
+    return value
+
+
+async def test_a_chat_whose_intimacy_fails_is_still_sent(live: LiveApp) -> None:
+    room = await live.live_room()
+    s = services(live)
+    viewer = await Viewer.connect(live.base, room, token("bob"))
+    await viewer.wait_welcome()
+    # today's intimacy caps of the creator are broken: every intimacy write fails (WRONGTYPE)
+    await s.client.set(s.core.keys.intimacy_day("alice", s.fans.day()), "not a hash")
+    before = failures(live, "chat_listener")
+    reply = await viewer.request("chat", text="still here")
+    assert reply["type"] == "reply" and isinstance(reply["data"]["seq"], int)
+    await viewer.wait_for(lambda: viewer.chat_texts() == ["still here"])
+    assert failures(live, "chat_listener") > before
+    await viewer.close()
+
+
+async def test_a_purchase_whose_index_fails_is_bought_once_and_expires_later(
+        live_app_factory: Any) -> None:
+    live: LiveApp = await live_app_factory(shelf={"reservation_ttl_ms": 1500})
+    room = await live.live_room()
+    p = await product(live)
+    await on_sale(live, room, p["id"], stock=5)
+    s = services(live)
+    due = s.core.keys.orders_due
+    await s.client.set(due, "broken")  # the expiry schedule cannot be written
+    status, body = await buy(live, room, p["id"], "bob", "k-after-commit")
+    assert status == 201, body  # bought: not an error that invites a second purchase
+    order = body["order"]
+    assert failures(live, "order_index") >= 1
+    assert order["id"] in s.shelf.store.unindexed
+    await s.client.delete(due)  # the store takes it again: the scheduler writes the entry
+    for _ in range(int(WAIT_S / 0.05)):
+        if order["id"] not in s.shelf.store.unindexed:
+            break
+        await asyncio.sleep(0.05)
+    assert order["id"] not in s.shelf.store.unindexed
+    # and the reservation expires as it should, giving its unit back
+    for _ in range(int(WAIT_S / 0.1)):
+        _status, seen = await live.call("GET", f"/api/orders/{order['id']}", "bob")
+        if seen["state"] == "expired":
+            break
+        await asyncio.sleep(0.1)
+    assert seen["state"] == "expired"
+    status, again = await buy(live, room, p["id"], "bob", "k-after-commit")
+    assert again["order"]["id"] == order["id"] and again["created"] is False  # once
