@@ -90,12 +90,21 @@ class Command:
     def bind(self, msg: Json, settings: Settings, envelope: Iterable[str] = ()) -> Json:
         """The checked arguments of a request ``msg``; ``envelope`` names keys that are not
         fields (the websocket's ``op`` and ``id``)."""
-        for key in msg:
-            if key not in self.names and key not in envelope:
-                raise InvalidField(f"unknown field '{str(key)[:40]}'")
-        args: Json = {}
-        for field in self.fields:
-            value = field.read(msg, settings)
-            if value is not ABSENT:
-                args[field.name] = value
-        return args
+        return bind_fields(self.fields, msg, settings, envelope, self.names)
+
+
+def bind_fields(fields: tuple[Field, ...], msg: Json, settings: Settings,
+                envelope: Iterable[str] = (), names: frozenset[str] | None = None) -> Json:
+    """The one binding rule, for the table's commands and the few bodies outside it (the
+    payment webhook): unknown fields first (``invalid_field`` naming the first), then each
+    field in order (``missing_field`` / ``invalid_field`` naming it)."""
+    known = names if names is not None else frozenset(f.name for f in fields)
+    for key in msg:
+        if key not in known and key not in envelope:
+            raise InvalidField(f"unknown field '{str(key)[:40]}'")
+    args: Json = {}
+    for field in fields:
+        value = field.read(msg, settings)
+        if value is not ABSENT:
+            args[field.name] = value
+    return args

@@ -148,7 +148,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              answer="`{\"order\"}`", token=False,
              errors=(InvalidSignature, Replayed, InvalidField, InvalidState, NotFound,
                      PaymentDeclined),
-             body=(Text("id", "the gateway's event id", max_len=100, trim=False),
+             body=(Text("id", "the gateway's event id", min_len=1, max_len=100, trim=False),
                    Choice("type", choices=("payment.succeeded", "payment.refunded")),
                    Text("order_id", max_len=200, trim=False),
                    Integer("amount", "cents: the order's amount"),

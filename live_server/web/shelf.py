@@ -6,16 +6,36 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from live_server.commands.command import bind_fields
+from live_server.commands.fields import Field
+from live_server.protocol import loads_object
 from live_server.web.http import identity, json, raw_body, services
+from live_server.web.http_only import ENDPOINTS
 
 routes = web.RouteTableDef()
 
 
+def _declared_body(method: str, path: str) -> tuple[Field, ...]:
+    """An endpoint's JSON fields as ``web/http_only.py`` declares them for the document."""
+    for endpoint in ENDPOINTS:
+        if (endpoint.method, endpoint.path) == (method, path) and isinstance(endpoint.body,
+                                                                             tuple):
+            return endpoint.body
+    raise LookupError(f"{method} {path} declares no JSON body")
+
+
+WEBHOOK_FIELDS = _declared_body("POST", "/api/payments/webhook")
+
+
 @routes.post("/api/payments/webhook")
 async def webhook(request: web.Request) -> web.Response:
-    order = await services(request).orders.webhook(
-        await raw_body(request), request.headers.get("X-Live-Signature", ""))
-    return json({"order": order})
+    """The signature first, then the body bound by the rule every command follows (its fields
+    as the OpenAPI document declares them), then the transition."""
+    svc = services(request)
+    raw = await raw_body(request)
+    svc.orders.verify_webhook(raw, request.headers.get("X-Live-Signature", ""))
+    event = bind_fields(WEBHOOK_FIELDS, loads_object(raw), svc.settings)
+    return json({"order": await svc.orders.webhook(event)})
 
 
 @routes.get("/api/rooms/{room_id}/orders.csv")

@@ -7,6 +7,7 @@ carries a token the command's role admits, so the answer is about the body, not 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import orjson
@@ -18,8 +19,10 @@ from live_server.commands.command import Command
 from live_server.commands.fields import Boolean, Choice, Field, Integer, ListOf, bound
 from live_server.commands.table import HTTP, WS_OPS
 from live_server.errors import LiveError
+from live_server.services.orders import sign
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer
+from tests.integration.test_shelf import buy, on_sale, product
 
 SETTINGS = config.load(env={})
 UNKNOWN = "zz_not_a_field"
@@ -129,3 +132,35 @@ async def test_every_op_refuses_unknown_and_missing_fields(live: LiveApp,
         reply = await viewer.request(command.op, **{k: v for k, v in body.items() if k != name})
         assert reply.get("error", {}).get("code") == "missing_field", (command.name, name, reply)
     await viewer.close()
+
+
+async def test_the_payment_webhook_follows_the_same_rule(live: LiveApp) -> None:
+    """Outside the table (its signature covers the raw body), the same answers once the
+    signature is good; a bad signature is refused first, whatever the body."""
+    room = await live.live_room()
+    p = await product(live)
+    await on_sale(live, room, p["id"], stock=2, price=1000)
+    _, bought = await buy(live, room, p["id"], "vic", "k")
+    order = bought["order"]
+    event = {"id": "evt_1", "type": "payment.succeeded", "order_id": order["id"],
+             "amount": order["amount"], "reference": "gw_1"}
+    secret = live.settings.payments.webhook_secret
+
+    async def post(raw: bytes, key: str = secret) -> tuple[int, str]:
+        headers = {"X-Live-Signature": sign(key, int(time.time()), raw)}
+        async with live.client.post("/api/payments/webhook", data=raw,
+                                    headers=headers) as resp:
+            answer = await resp.json()
+            return resp.status, answer["error"]["code"] if resp.status >= 400 else "ok"
+
+    assert await post(orjson.dumps({**event, UNKNOWN: 1})) == (400, "invalid_field")
+    for name in ("id", "type", "order_id", "amount"):
+        assert await post(orjson.dumps({k: v for k, v in event.items() if k != name})) == (
+            400, "missing_field"), name
+    for raw in NOT_OBJECTS:
+        assert await post(raw.encode()) == (400, "invalid_json"), raw
+        assert await post(raw.encode(), "wrong") == (401, "invalid_signature"), raw
+    assert await post(orjson.dumps({**event, "amount": "1000"})) == (400, "invalid_field")
+    _, still = await live.call("GET", f"/api/orders/{order['id']}", "vic")
+    assert still["state"] == "reserved"  # nothing refused moved the order
+    assert await post(orjson.dumps(event)) == (200, "ok")
