@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from live_server import config
+from live_server import config, logs
 from live_server.app import create_app
 from live_server.auth import ROLES, mint
 from live_server.store.embedded import EmbeddedValkey, die_with_parent
@@ -220,8 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("LIVE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in (None, "serve"):

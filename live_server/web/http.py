@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from live_server import logs
 from live_server.auth import GUEST, Identity, verify
 from live_server.container import Services
 from live_server.errors import (
@@ -21,10 +22,11 @@ from live_server.errors import (
     Unauthorized,
     WrongMethod,
 )
-from live_server.protocol import Json, loads_object
+from live_server.protocol import Json, is_safe_id, loads_object
 from live_server.web.keys import SERVICES
 
 log = logging.getLogger(__name__)
+REQUEST_ID = "X-Request-Id"
 
 
 def services(request: web.Request) -> Services:
@@ -79,7 +81,27 @@ def error_middleware(request: web.Request, handler: Any) -> Awaitable[web.Stream
     return _answer_errors(request, handler)
 
 
+def request_id(request: web.Request) -> str:
+    """The caller's ``X-Request-Id`` when it is a plain id (a proxy's, to follow one request
+    through both logs), else a fresh one."""
+    given = request.headers.get(REQUEST_ID, "")
+    if is_safe_id(given):
+        return given
+    return secrets.token_hex(8)
+
+
 async def _answer_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The answer, with ``X-Request-Id``; every line logged meanwhile carries that id (and the
+    room's, on a room's route). The path is logged without its query: it may hold a token."""
+    rid = request_id(request)
+    with logs.bind(request_id=rid, room_id=request.match_info.get("room_id")):
+        response = await _answer(request, handler)
+    if not response.prepared:  # a streamed answer has sent its headers already
+        response.headers[REQUEST_ID] = rid
+    return response
+
+
+async def _answer(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -92,9 +114,11 @@ async def _answer_errors(request: web.Request, handler: Any) -> web.StreamRespon
         return error_response(WrongMethod("method not allowed"))
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as exc:
         ref = secrets.token_hex(4)
-        log.exception("unhandled error (ref %s) on %s %s", ref, request.method, request.path)
+        # one line per kind of failure (logs.RateLimit): a Valkey outage fails every request
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=True,
+                  extra={"ref": ref, "error": type(exc).__name__})
         request.app[SERVICES].metrics.errors.labels(Internal.code).inc()
         return error_response(Internal(f"internal error (ref {ref})"))
 

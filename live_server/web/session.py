@@ -52,9 +52,12 @@ class Session:
         except LiveError as err:
             self.services.count_error(err.code)
             return error_frame(req_id, err)
-        except Exception:  # a bug or a store failure: answer, keep the connection
+        except Exception as exc:  # a bug or a store failure: answer, keep the connection
             ref = secrets.token_hex(4)
-            log.exception("request failed (ref %s) in room %s", ref, self.room.id)
+            # one line per kind of failure (logs.RateLimit): a Valkey outage fails every frame
+            log.error("request failed", exc_info=True, extra={
+                "ref": ref, "error": type(exc).__name__, "room_id": self.room.id,
+                "conn_id": self.conn.id, "user_id": self.who.user_id})
             self.services.count_error(Internal.code)
             return error_frame(req_id, Internal(f"internal error (ref {ref})"))
 

@@ -1,0 +1,149 @@
+"""The log format and its rate limit (live_server/logs.py), through the standard library's
+logging as the code uses it: lines are JSON with the ids of where they were logged, secrets
+never reach them, one failure kind is written once per window, and a malformed request is one
+INFO line without a traceback."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp.http_exceptions import BadHttpMessage
+
+from live_server import logs
+from live_server.auth import mint
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def out(clock: Clock) -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger of our own with the production handler (JSON, rate limited) on it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.formatter("json"))
+    handler.addFilter(logs.RateLimit(window_s=10.0, clock=clock))
+    logger = logging.getLogger("live_server.test_logs")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    yield logger, stream
+    logger.removeHandler(handler)
+
+
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def fail(logger: logging.Logger, exc: BaseException, **extra: Any) -> None:
+    try:
+        raise exc
+    except BaseException:
+        logger.error("unhandled error on %s %s", "GET", "/api/rooms/r1", exc_info=True,
+                     extra=extra)
+
+
+def test_a_line_is_json_with_the_ids_of_its_context(
+        out: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = out
+    with logs.bind(request_id="req-1", room_id="r1", conn_id=None):
+        logger.info("joined", extra={"conn_id": "c9"})
+    logger.info("after")
+    first, second = lines(stream)
+    assert list(first)[:4] == ["timestamp", "level", "logger", "message"]
+    assert first["message"] == "joined" and first["level"] == "info"
+    assert (first["request_id"], first["room_id"], first["conn_id"]) == ("req-1", "r1", "c9")
+    assert isinstance(first["pid"], int) and first["timestamp"].endswith("Z")
+    assert "request_id" not in second and "room_id" not in second
+
+
+def test_one_failure_kind_is_written_once_per_window(
+        out: tuple[logging.Logger, io.StringIO], clock: Clock) -> None:
+    logger, stream = out
+    for _ in range(1000):
+        fail(logger, ConnectionError("Valkey is down"))
+        clock.now += 0.003  # 1000 failures in 3 s
+    fail(logger, KeyError("other"))  # another kind has its own first line
+    written = lines(stream)
+    assert len(written) == 2
+    assert "ConnectionError: Valkey is down" in written[0]["exception"]
+    assert "KeyError" in written[1]["exception"]
+    clock.now += 10
+    fail(logger, ConnectionError("Valkey is down"))
+    summary = lines(stream)[2]
+    assert summary["suppressed"] == 999 and "exception" not in summary
+    clock.now += 60  # quiet for a while: the next burst starts whole again
+    fail(logger, ConnectionError("Valkey is down"))
+    assert "exception" in lines(stream)[3] and len(lines(stream)) == 4
+
+
+def test_info_lines_are_not_limited(out: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = out
+    for i in range(50):
+        logger.info("room %s started", i)
+    assert len(lines(stream)) == 50
+
+
+def test_secrets_never_reach_the_log(out: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = out
+    jwt = mint("x" * 40, "vic", "viewer", ttl_s=60)
+    logger.info("upgrade GET /ws/rooms/r1?since=3&token=%s", jwt)
+    logger.warning("header Authorization: Bearer %s", jwt, extra={"url": f"/x?token={jwt}"})
+    fail(logger, ValueError(f"bad token {jwt}"))
+    text = stream.getvalue()
+    assert jwt not in text and jwt.split(".")[1] not in text
+    first, second, third = lines(stream)
+    assert first["message"] == "upgrade GET /ws/rooms/r1?since=3&token=[redacted]"
+    assert second["message"] == "header Authorization: Bearer [redacted]"
+    assert second["url"] == "/x?token=[redacted]"
+    assert "bad token [redacted]" in third["exception"]
+
+
+def test_a_malformed_request_is_one_info_line_without_traceback(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server = logging.getLogger("aiohttp.server")
+    monkeypatch.setattr(server, "level", logging.INFO)
+    try:
+        raise BadHttpMessage("Invalid header value char")
+    except BadHttpMessage:
+        record = server.makeRecord(
+            "aiohttp.server", logging.ERROR, __file__, 1, "Error handling request from %s",
+            ("10.0.0.7",), exc_info=sys.exc_info())
+    assert logs.ClientErrors().filter(record)
+    assert record.levelno == logging.INFO and record.exc_info is None
+    assert record.getMessage() == ("malformed HTTP request from 10.0.0.7: BadHttpMessage 400: "
+                                   "Invalid header value char")
+    limit = logs.RateLimit(window_s=10.0, clock=Clock())
+    assert limit.filter(record) and not limit.filter(record)  # limited like a failure
+
+
+def test_the_format_is_json_in_production_and_text_elsewhere() -> None:
+    assert logs.chosen_format({"LIVE_LOG_FORMAT": "text", "LIVE_SERVER_ENV": "production"}) \
+        == "text"
+    assert logs.chosen_format({"LIVE_SERVER_ENV": "production"}) == "json"
+    assert logs.chosen_format({"LIVE_SERVER_ENV": "development"}) == "text"
+    assert logs.chosen_format({}) == "text"
+
+
+def test_the_text_format_is_one_readable_line() -> None:
+    record = logging.LogRecord("live_server.app", logging.WARNING, __file__, 1,
+                               "worker %d exited", (42,), None)
+    record.room_id = "r1"
+    line = logs.formatter("text").format(record)
+    assert "worker 42 exited" in line and "room_id=r1" in line and "\n" not in line
