@@ -104,7 +104,7 @@ class Services:
         rooms = RoomService(settings, room_store, modlog)
         fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max))
         red_packets = RedPacketService(settings, room_store, RedPacketStore(
-            core, history_max=history_max, recent_max=recent_max), fans)
+            core, history_max=history_max, recent_max=recent_max), fans, after)
         chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
                            listeners=(red_packets, fans), after=after)
         orders = OrderService(settings, room_store, order_store, listeners=(fans,))

@@ -22,6 +22,7 @@ from live_server.domain.redpacket import (
 from live_server.domain.rooms import Room
 from live_server.errors import Forbidden, InvalidState, NotFound
 from live_server.protocol import Json, is_safe_id, now_ms
+from live_server.services.after_commit import AfterCommit
 from live_server.services.fans import FanService
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
 from live_server.store.red_packets import RedPacketStore
@@ -39,11 +40,12 @@ def _packet_id(value: object) -> str:
 
 class RedPacketService:
     def __init__(self, settings: Settings, rooms: RoomStore, store: RedPacketStore,
-                 fans: FanService) -> None:
+                 fans: FanService, after: AfterCommit | None = None) -> None:
         self.cfg = settings.money
         self.rooms = rooms
         self.store = store
         self.fans = fans
+        self.after = after or AfterCommit()
         # packet id → (room id, creator id, condition): fixed at launch, for grabs
         self._static: dict[str, tuple[str, str, str]] = {}
         # room id → (has keyword packets open, when read): chat is the hottest write path and
@@ -85,9 +87,11 @@ class RedPacketService:
                    and await self.fans.follows(uid, packet["creator_id"]))
         amount, left, finished = await self.store.grab(
             packet, uid, who.name or uid, now, self.cfg.grab_sample_every, follows)
+        # the money moved: the notice and the points may fail, the grab stands
         if finished:
-            await self._finished(packet["id"], now)
-        await self.fans.earn(packet["creator_id"], uid, "grab", now=now)
+            await self.after.run("packet_finished", self._finished(packet["id"], now))
+        await self.after.run("grab_intimacy",
+                             self.fans.earn(packet["creator_id"], uid, "grab", now=now))
         return {"packet_id": packet["id"], "amount": amount, "shares_left": left}
 
     async def view(self, who: Identity, packet_id: object) -> Json:

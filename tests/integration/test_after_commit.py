@@ -12,6 +12,7 @@ from live_server.container import Services
 from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
 from tests.helpers import WAIT_S, Viewer
+from tests.integration.test_red_packets import assert_audit_clean, balance, grab, launch, topup
 from tests.integration.test_shelf import buy, on_sale, product
 
 
@@ -71,3 +72,21 @@ async def test_a_purchase_whose_index_fails_is_bought_once_and_expires_later(
     assert seen["state"] == "expired"
     status, again = await buy(live, room, p["id"], "bob", "k-after-commit")
     assert again["order"]["id"] == order["id"] and again["created"] is False  # once
+
+
+async def test_a_grab_whose_notice_and_points_fail_is_still_paid(live: LiveApp) -> None:
+    room = await live.live_room()
+    s = services(live)
+    await topup(live, "alice", 1000, "creator")
+    status, body = await launch(live, room, total=100, shares=1)
+    assert status == 201, body
+    pid = body["packet"]["id"]
+    await s.client.set(s.core.keys.intimacy_day("alice", s.fans.day()), "not a hash")
+    before = await balance(live, "bob")
+    status, got = await grab(live, pid, "bob")
+    assert status == 200 and got["amount"] == 100, got  # the money moved: answered as such
+    assert await balance(live, "bob") == before + 100
+    assert failures(live, "grab_intimacy") >= 1
+    status, again = await grab(live, pid, "bob")
+    assert status == 409 and again["error"]["code"] == "already_grabbed"  # and only once
+    await assert_audit_clean(live)
