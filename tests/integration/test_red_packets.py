@@ -205,8 +205,8 @@ async def test_a_packet_is_open_at_once_without_countdown_and_waiting_with_one(
         assert status == 200 and record["state"] == state, record
         _, listing = await live.call("GET", f"/api/rooms/{room}/red-packets")
         assert [p["state"] for p in listing["packets"] if p["id"] == pid] == [state]
-        event = await viewer.wait_for(lambda: [e for e in viewer.of_type("red_packet")
-                                               if e["data"]["packet"]["id"] == pid])
+        event = await viewer.wait_for(lambda pid=pid: [
+            e for e in viewer.of_type("red_packet") if e["data"]["packet"]["id"] == pid])
         assert event[0]["data"]["packet"]["state"] == state, event
     await viewer.close()
 
