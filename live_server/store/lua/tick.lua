@@ -1,6 +1,6 @@
 -- One process's per-tick report for one room: its hearts, its online count, its fans' scores.
--- Sums presence over live processes (a crashed process drops out after ttl), keeps the peak,
--- and publishes a 'counters' event only when a total changed since the last broadcast, so the
+-- Sums presence over live processes (a crashed process drops out after ttl), keeps the peak
+-- (see below), and publishes a 'counters' event only when a total changed since the last broadcast, so the
 -- room sees at most one counters event per change whichever process reports it. (Who joined
 -- is published beside this script, in the same transaction: store/presence.py.)
 -- KEYS: 1 stats, 2 online, 3 online_seen, 4 unique (HLL), 5 fans, 6 names
@@ -17,11 +17,14 @@ else
   redis.call('HDEL', KEYS[3], proc)
 end
 local online = 0
+local expired_since = nil -- the earliest last report of a process that expired just now
 local seen = redis.call('HGETALL', KEYS[3])
 for i = 1, #seen, 2 do
-  if tonumber(seen[i + 1]) < now - ttl then
+  local at = tonumber(seen[i + 1])
+  if at < now - ttl then
     redis.call('HDEL', KEYS[2], seen[i])
     redis.call('HDEL', KEYS[3], seen[i])
+    if expired_since == nil or at < expired_since then expired_since = at end
   else
     online = online + tonumber(redis.call('HGET', KEYS[2], seen[i]) or '0')
   end
@@ -40,11 +43,38 @@ for i = 0, n - 1 do
   end
   redis.call('HSET', KEYS[6], uid, name)
 end
-local st = redis.call('HMGET', KEYS[1], 'peak', 'chat', 'b_online', 'b_hearts', 'b_unique', 'b_chat')
+local st = redis.call('HMGET', KEYS[1], 'peak', 'chat', 'b_online', 'b_hearts', 'b_unique', 'b_chat',
+                     'peak_final', 'peak_log')
 local peak = tonumber(st[1] or '0')
-if online > peak then
-  peak = online
-  redis.call('HSET', KEYS[1], 'peak', peak)
+-- The peak is raised at once, but a raise can count viewers twice: a crashed process's entry
+-- lives on for ttl while its viewers reconnect to other processes. So the raises of the last
+-- ttl are kept ('peak_log': {ms, online} ascending); when a process expires, the raises after
+-- its last report are undone (they may have counted its viewers after it died). A raise older
+-- than ttl is final ('peak_final'): every process it counted has reported since, or expired
+-- in this very call, before this point.
+if expired_since ~= nil or online > peak then
+  local log, final = {}, peak -- a room from before the log: its peak is final
+  if st[8] then
+    log, final = cjson.decode(st[8]), tonumber(st[7] or '0')
+  end
+  local kept = {}
+  for _, raise in ipairs(log) do
+    if expired_since ~= nil and raise[1] > expired_since then
+      break -- this one and every later one may count a dead process's viewers
+    elseif raise[1] < now - ttl then
+      if raise[2] > final then final = raise[2] end
+    else
+      kept[#kept + 1] = raise
+    end
+  end
+  peak = final
+  if #kept > 0 and kept[#kept][2] > peak then peak = kept[#kept][2] end
+  if online > peak then
+    peak = online
+    kept[#kept + 1] = {now, online}
+  end
+  redis.call('HSET', KEYS[1], 'peak', peak, 'peak_final', final,
+             'peak_log', #kept > 0 and cjson.encode(kept) or '[]')
 end
 local chat = tonumber(st[2] or '0')
 local unique = redis.call('PFCOUNT', KEYS[4])
