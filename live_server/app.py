@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Application:
     app = web.Application(middlewares=[error_middleware],
-                          client_max_size=settings.http.max_body_bytes)
+                          client_max_size=settings.http.max_body_bytes,
+                          # aiohttp's own default keeps an idle keep-alive connection an hour
+                          handler_args={"keepalive_timeout":
+                                        settings.http.keepalive_timeout_ms / 1000})
     app[SHUTTING_DOWN] = [False]
     app.add_routes(table.routes)  # every operation of the command table (live_server/commands)
     app.add_routes(shelf.routes)  # the payment webhook and the orders CSV

@@ -103,6 +103,10 @@ class HeartsSettings:
 @dataclasses.dataclass(frozen=True, slots=True)
 class HttpSettings:
     max_body_bytes: int
+    idle_timeout_ms: int
+    header_timeout_ms: int
+    keepalive_timeout_ms: int
+    max_connections_per_ip: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -387,10 +391,15 @@ def _validated(settings: Settings) -> Settings:
         "money.grab_sample_every": settings.money.grab_sample_every,
         "money.recent_entries": settings.money.recent_entries,
         "fans.top": settings.fans.top,
+        "http.idle_timeout_ms": settings.http.idle_timeout_ms,
+        "http.header_timeout_ms": settings.http.header_timeout_ms,
+        "http.keepalive_timeout_ms": settings.http.keepalive_timeout_ms,
     }
     for name, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{name} must be positive")
+    if settings.http.max_connections_per_ip < 0:
+        raise ConfigError("http.max_connections_per_ip must be >= 0 (0: no cap)")
     for source in INTIMACY_SOURCES:
         if min(settings.fans.source(source)) < 0:
             raise ConfigError(f"fans.{source}_points and fans.{source}_daily_cap must be >= 0")

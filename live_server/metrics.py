@@ -40,6 +40,15 @@ class Metrics:
         self.slow_consumers = Counter("live_slow_consumer_disconnects_total",
                                       "Sockets closed because they did not read fast enough",
                                       registry=r)
+        self.connections_refused = Counter(
+            "live_connections_refused_total",
+            "Connections closed at once: their client address already had "
+            "http.max_connections_per_ip open", registry=r)
+        self.connections_timed_out = Counter(
+            "live_connections_timed_out_total",
+            "Connections the front door closed: nothing sent within http.idle_timeout_ms "
+            "(stage idle), or the first request head unfinished after http.header_timeout_ms "
+            "(stage header)", ["stage"], registry=r)
         self.pubsub_in = Counter("live_pubsub_messages_total", "Pub/sub messages received",
                                  registry=r)
         self.valkey_seconds = Histogram(
@@ -100,6 +109,12 @@ class Metrics:
 
     def slow_consumer(self) -> None:
         self.slow_consumers.inc()
+
+    def connection_refused(self) -> None:
+        self.connections_refused.inc()
+
+    def connection_timed_out(self, stage: str) -> None:
+        self.connections_timed_out.labels(stage).inc()
 
     def valkey(self, op: str, seconds: float) -> None:
         self.valkey_seconds.labels(op).observe(seconds)

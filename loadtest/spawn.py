@@ -231,6 +231,8 @@ async def spawn(
             "LIVE_AUTH_SECRET": secret,
             "LIVE_STORE_KEY_PREFIX": f"lt{secrets.token_hex(3)}",
             "PYTHONUNBUFFERED": "1",
+            # every simulated viewer connects from the loopback address: no per-address cap
+            "LIVE_HTTP_MAX_CONNECTIONS_PER_IP": "0",
         }
     )
     child_env.update(env or {})

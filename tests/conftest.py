@@ -53,6 +53,8 @@ def make_settings(valkey_url: str, **sections: dict[str, Any]) -> config.Setting
         "server": {"env": "test", "process_heartbeat_ms": 300, "process_ttl_ms": 1200},
         "auth": {"secret": TEST_SECRET},
         "ws": {"heartbeat_s": 5},
+        # every test client connects from 127.0.0.1: room for the tests that open hundreds
+        "http": {"max_connections_per_ip": 1000},
         # every test's HLS under the system temp folder, never the checkout's var/
         "hls": {"dir": str(Path(tempfile.gettempdir()) / "live-test-hls" / secrets.token_hex(4))},
     }

@@ -9,6 +9,14 @@ shutting down) goes to aiohttp too, which answers it as before. An upgrade that 
 keep-alive connection is already aiohttp's: ``web.ws`` writes its 101 and feeds what follows to a
 ``RoomSocket`` too, so every room socket runs the same code.
 
+Because it sees every connection first, it is also where a connection's hold on the process is
+bounded: a connection that sends nothing for ``http.idle_timeout_ms``, or whose first request
+head is not complete ``http.header_timeout_ms`` after its first byte, is closed (aiohttp would
+wait ``keepalive_timeout`` for the first, and forever for the second); and one client address
+gets at most ``http.max_connections_per_ip`` open connections, counted from ``connection_made``
+until the connection ends, whoever serves it by then. Later requests on a keep-alive connection
+are bounded by aiohttp's keep-alive timeout (``http.keepalive_timeout_ms``, set in ``app``).
+
 ``LiveRunner`` is aiohttp's ``AppRunner`` with this factory in place of aiohttp's: every site
 (TCP, socket, the test server) then uses it without knowing.
 """
@@ -17,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Any, cast
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from live_server.web import gateway
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
@@ -27,7 +37,19 @@ from live_server.web.room_socket import RoomSocket
 from live_server.web.wsproto import MAX_HEAD_BYTES, accept_response, parse_upgrade
 
 _PREFIX = b"GET " + gateway.ROOM_PATH.encode()
-HEAD_TIMEOUT_S = 10.0  # a websocket client that has not finished its request head by then
+_END = b"\r\n\r\n"
+# what can begin a request: a method (letters) and its space; anything else goes to aiohttp at
+# once, which answers it (a 400), rather than waiting out the header timeout
+_REQUEST_START = re.compile(rb"[A-Z]{1,20}(?: |\Z)")
+MAX_FIRST_HEAD_BYTES = 65536  # a first request head longer than this is refused (431)
+_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
+              b"Content-Length: 0\r\n\r\n")
+
+
+def _address(transport: asyncio.BaseTransport | None) -> str | None:
+    """The client's IP address; None for a connection without one (a Unix socket)."""
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None
 
 
 class FrontDoor:
@@ -38,6 +60,18 @@ class FrontDoor:
         self.inner = inner
         self.app = app
         self.sockets: set[RoomSocket] = set()
+        services = app[SERVICES]
+        limits = services.settings.http
+        self.metrics = services.metrics
+        self.idle_s = limits.idle_timeout_ms / 1000
+        self.header_s = limits.header_timeout_ms / 1000
+        self.cap = limits.max_connections_per_ip
+        self.open_per_ip: dict[str, int] = {}  # only while there is a cap
+        if self.cap:
+            # aiohttp has no hook for the end of a connection it serves, but its handler tells
+            # its server: listen there to give the connection's place back
+            self._inner_lost = inner.connection_lost
+            inner.connection_lost = self._http_lost  # type: ignore[method-assign]
 
     def __call__(self) -> asyncio.Protocol:
         return _Sniffer(self)
@@ -62,6 +96,38 @@ class FrontDoor:
 
     def forget(self, sock: RoomSocket) -> None:
         self.sockets.discard(sock)
+        self.release(sock.transport)
+
+    def admit(self, transport: asyncio.BaseTransport) -> bool:
+        """Count a new connection against its client's address; False over the cap."""
+        if not self.cap:
+            return True
+        ip = _address(transport)
+        if ip is None:
+            return True
+        count = self.open_per_ip.get(ip, 0)
+        if count >= self.cap:
+            self.metrics.connection_refused()
+            return False
+        self.open_per_ip[ip] = count + 1
+        return True
+
+    def release(self, transport: asyncio.BaseTransport | None) -> None:
+        """A connection that ``admit`` counted has ended."""
+        if not self.cap:
+            return
+        ip = _address(transport)
+        if ip is None:
+            return
+        count = self.open_per_ip.get(ip, 0) - 1
+        if count > 0:
+            self.open_per_ip[ip] = count
+        else:
+            self.open_per_ip.pop(ip, None)
+
+    def _http_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        self.release(handler.transport)
+        self._inner_lost(handler, exc)
 
     def take(self, transport: asyncio.Transport, head: bytes, rest: bytes) -> bool:
         """Serve the connection as a room websocket if ``head`` is a plain upgrade to a
@@ -82,50 +148,74 @@ class FrontDoor:
 
 
 class _Sniffer(asyncio.Protocol):
-    """Holds a connection only until its first request shows what it is."""
+    """Holds a connection only until its first request head is complete, then hands it on."""
 
     __slots__ = ("buf", "door", "timer", "transport")
 
     def __init__(self, door: FrontDoor) -> None:
         self.door = door
         self.transport: asyncio.Transport | None = None
-        self.buf = b""
+        self.buf: bytearray | None = None  # a head that came in pieces, while it is incomplete
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
+        door = self.door
+        tcp = cast(asyncio.Transport, transport)
+        if not door.admit(tcp):
+            tcp.abort()  # never counted, so nothing to give back when it is lost
+            return
+        self.transport = tcp
+        self.timer = asyncio.get_running_loop().call_later(door.idle_s, self._time_out, "idle")
 
     def data_received(self, data: bytes) -> None:
+        held = self.buf
+        if held is None:
+            head: bytes | bytearray = data
+            end = data.find(_END)
+        else:
+            seen = len(held)
+            held += data
+            head = held
+            end = held.find(_END, max(0, seen - 3))
+        if end >= 0:
+            self._cancel_timer()
+            self.buf = None
+            whole = bytes(head)
+            if not (end <= MAX_HEAD_BYTES and whole.startswith(_PREFIX)
+                    and self.door.take(self._transport(), whole[:end], whole[end + 4:])):
+                self._hand_over(whole)
+            return
+        if not _REQUEST_START.match(head[:21]):
+            self._hand_over(bytes(head))  # not HTTP: aiohttp answers it at once
+        elif len(head) > MAX_FIRST_HEAD_BYTES:
+            self._cancel_timer()
+            self.buf = None
+            self._transport().write(_TOO_LARGE)
+            self._transport().close()
+        elif held is None:  # the first piece of a head: it has header_s to be complete
+            self.buf = bytearray(data)
+            self._cancel_timer()
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_later(self.door.header_s, self._time_out, "header")
+
+    def _transport(self) -> asyncio.Transport:
         transport = self.transport
         assert transport is not None
-        buf = self.buf + data if self.buf else data
-        if not buf.startswith(_PREFIX[:len(buf)]):
-            self._hand_over(buf)
-            return
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > MAX_HEAD_BYTES:
-                self._hand_over(buf)
-                return
-            self.buf = buf
-            if self.timer is None:
-                loop = asyncio.get_running_loop()
-                self.timer = loop.call_later(HEAD_TIMEOUT_S, transport.abort)
-            return
-        self._cancel_timer()
-        self.buf = b""
-        if not self.door.take(transport, buf[:end], buf[end + 4:]):
-            self._hand_over(buf)
+        return transport
 
     def _hand_over(self, buf: bytes) -> None:
         self._cancel_timer()
-        self.buf = b""
-        transport = self.transport
-        assert transport is not None
+        self.buf = None
+        transport = self._transport()
         handler = self.door.inner()
         transport.set_protocol(handler)
         handler.connection_made(transport)
         handler.data_received(buf)
+
+    def _time_out(self, stage: str) -> None:
+        self.timer = None
+        self.door.metrics.connection_timed_out(stage)
+        self._transport().abort()
 
     def eof_received(self) -> bool | None:
         self._cancel_timer()
@@ -133,6 +223,8 @@ class _Sniffer(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
+        if self.transport is not None:  # admitted, and never handed on
+            self.door.release(self.transport)
 
     def _cancel_timer(self) -> None:
         if self.timer is not None:

@@ -1,0 +1,186 @@
+"""What a connection may hold, over real sockets: one that sends nothing, one that trickles its
+request head, one idle between keep-alive requests are each cut after their timeout, and one
+client address gets at most ``http.max_connections_per_ip`` open connections, whatever they
+carry (HTTP, a room websocket the front door read, one aiohttp read)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+from typing import Any
+
+import pytest
+from yarl import URL
+
+from live_server.metrics import Metrics
+from live_server.web.front import FrontDoor
+from live_server.web.keys import SERVICES
+from tests.conftest import LiveApp, token
+
+LOOPBACK = "127.0.0.1"
+WAIT_S = 5.0
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def _door(live: LiveApp) -> FrontDoor:
+    runner = live.client.server.runner
+    assert runner is not None
+    server: Any = runner.server
+    assert isinstance(server, FrontDoor)
+    return server
+
+
+def _metrics(live: LiveApp) -> Metrics:
+    app = live.client.server.app
+    assert app is not None
+    found: Metrics = app[SERVICES].metrics
+    return found
+
+
+def _sample(live: LiveApp, name: str, **labels: str) -> float:
+    return _metrics(live).registry.get_sample_value(name, labels) or 0.0
+
+
+async def _open(live: LiveApp) -> Stream:
+    url = URL(live.base)
+    assert url.host is not None and url.port is not None
+    return await asyncio.open_connection(url.host, url.port)
+
+
+async def _hung_up(stream: Stream, within_s: float = WAIT_S) -> bytes:
+    """Everything the server sent until it closed the connection (fails if it does not)."""
+    reader, _ = stream
+    got = b""
+    deadline = time.monotonic() + within_s
+    try:
+        while True:
+            chunk = await asyncio.wait_for(reader.read(65536), deadline - time.monotonic())
+            if not chunk:
+                return got
+            got += chunk
+    except ConnectionResetError:
+        return got
+    except TimeoutError:
+        raise AssertionError(f"still open after {within_s} s (got {got!r})") from None
+
+
+async def _get(stream: Stream, target: str = "/healthz") -> bytes:
+    """One keep-alive request; the answer's head (the body is read and dropped)."""
+    reader, writer = stream
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length"))
+    await asyncio.wait_for(reader.readexactly(length), WAIT_S)
+    return head
+
+
+async def _upgrade(stream: Stream, room: str, user: str) -> bytes:
+    reader, writer = stream
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(f"GET /ws/rooms/{room}?token={token(user)} HTTP/1.1\r\nHost: test\r\n"
+                 f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
+
+
+async def _count_back_to(live: LiveApp, n: int) -> None:
+    for _ in range(int(WAIT_S / 0.02)):
+        if _door(live).open_per_ip.get(LOOPBACK, 0) == n:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{_door(live).open_per_ip} open, expected {n}")
+
+
+async def test_a_connection_that_sends_nothing_is_closed(live_app_factory: Any) -> None:
+    live = await live_app_factory(http={"idle_timeout_ms": 300, "header_timeout_ms": 5000})
+    started = time.monotonic()
+    stream = await _open(live)
+    assert await _hung_up(stream) == b""
+    assert time.monotonic() - started >= 0.25
+    assert _sample(live, "live_connections_timed_out_total", stage="idle") == 1
+
+
+@pytest.mark.parametrize("first_line", [b"GET /healthz HTTP/1.1\r\n",
+                                        b"GET /ws/rooms/r1 HTTP/1.1\r\n",
+                                        b"POST /api/rooms HTTP/1.1\r\n"])
+async def test_a_trickling_request_head_is_cut(live_app_factory: Any, first_line: bytes) -> None:
+    live = await live_app_factory(http={"idle_timeout_ms": 5000, "header_timeout_ms": 400})
+    stream = await _open(live)
+    _, writer = stream
+    writer.write(first_line)
+    started = time.monotonic()
+
+    async def trickle() -> None:
+        for i in range(100):  # one header line every 50 ms, never the blank line
+            await asyncio.sleep(0.05)
+            writer.write(f"X-Slow-{i}: a\r\n".encode())
+
+    dripping = asyncio.create_task(trickle())
+    try:
+        assert await _hung_up(stream) == b""
+    finally:
+        dripping.cancel()
+    assert time.monotonic() - started >= 0.35
+    assert _sample(live, "live_connections_timed_out_total", stage="header") == 1
+
+
+async def test_keep_alive_connections_are_cut_when_idle(live_app_factory: Any) -> None:
+    live = await live_app_factory(http={"keepalive_timeout_ms": 400})
+    idle = await _open(live)
+    assert (await _get(idle)).startswith(b"HTTP/1.1 200")
+    assert await _hung_up(idle) == b""  # idle after its answer
+    trickling = await _open(live)
+    assert (await _get(trickling)).startswith(b"HTTP/1.1 200")
+    trickling[1].write(b"GET /healthz HTTP/1.1\r\nX-Slow: a\r\n")  # a second head, never ended
+    assert await _hung_up(trickling) == b""
+
+
+async def test_one_address_gets_at_most_the_cap(live_app_factory: Any) -> None:
+    live = await live_app_factory(http={"max_connections_per_ip": 3})
+    room = await live.live_room()
+    await live.client.session.close()  # the test client's pooled connection no longer counts
+    await _count_back_to(live, 0)
+    fresh_ws, http, late_ws = await _open(live), await _open(live), await _open(live)
+    assert (await _upgrade(fresh_ws, room, "ann")).startswith(b"HTTP/1.1 101")  # front door's
+    assert (await _get(http)).startswith(b"HTTP/1.1 200")
+    assert (await _get(late_ws)).startswith(b"HTTP/1.1 200")
+    assert (await _upgrade(late_ws, room, "bob")).startswith(b"HTTP/1.1 101")  # aiohttp's
+    await _count_back_to(live, 3)
+
+    refused = await _open(live)
+    refused[1].write(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+    assert await _hung_up(refused, within_s=1.0) == b""  # closed at once, nothing answered
+    assert _sample(live, "live_connections_refused_total") == 1
+    assert (await _get(http)).startswith(b"HTTP/1.1 200")  # the first three still work
+
+    # each kind of connection gives its place back when it ends
+    replacements = []
+    for stream in (fresh_ws, http, late_ws):
+        stream[1].close()
+        await _count_back_to(live, 2)
+        again = await _open(live)
+        assert (await _get(again)).startswith(b"HTTP/1.1 200")
+        replacements.append(again)
+    assert _sample(live, "live_connections_refused_total") == 1
+    for _, writer in replacements:
+        writer.close()
+    await _count_back_to(live, 0)
+
+
+async def test_what_cannot_be_http_is_answered_at_once(live: LiveApp) -> None:
+    stream = await _open(live)
+    stream[1].write(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a TLS hello, say
+    answer = await _hung_up(stream, within_s=1.0)  # not held for the header timeout
+    assert answer.split(b" ")[1] == b"400", answer
+
+
+async def test_an_oversized_first_head_is_refused(live: LiveApp) -> None:
+    stream = await _open(live)
+    stream[1].write(b"GET /healthz HTTP/1.1\r\n" + b"X-Big: " + b"a" * 4000 + b"\r\n")
+    for _ in range(20):  # 80 KB of headers and no end
+        stream[1].write(b"X-More: " + b"b" * 4000 + b"\r\n")
+    answer = await _hung_up(stream, within_s=1.0)
+    assert answer.startswith(b"HTTP/1.1 431"), answer
