@@ -97,6 +97,9 @@ export function fmtClock(ms) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
 
+/** Refusals after which the outcome is unknown: the same idempotency key must be sent again. */
+export const UNSURE = new Set(["disconnected", "timeout", "network", "internal", "not_ready", "bad_response"]);
+
 /** An idempotency key: 1-64 of letters, digits, '_', '-', '.', '@'. */
 export function newIdempotencyKey() {
   if (crypto.randomUUID) return `k-${crypto.randomUUID()}`;

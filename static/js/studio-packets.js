@@ -3,7 +3,7 @@
 
 import { api, describeError } from "./api.js";
 import { $, el, replace, flash, fmtTime, stateBadge } from "./dom.js";
-import { centsText, parseCount, parseMoney } from "./shelf.js";
+import { UNSURE, centsText, newIdempotencyKey, parseCount, parseMoney } from "./shelf.js";
 import { describePacketError } from "./watch-packets.js";
 
 /** mountStudioPackets({notify(text, kind)}) -> {select(room), events(list)} */
@@ -45,6 +45,7 @@ export function mountStudioPackets({ notify }) {
     }
   });
 
+  let pendingLaunch = null; // {sig, key} of a launch whose answer was lost
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!room) return;
@@ -61,12 +62,20 @@ export function mountStudioPackets({ notify }) {
       condition: f.condition.value,
     };
     if (body.condition === "keyword") body.keyword = keyword;
+    // One launch key per packet, kept while its outcome is unknown: sending the same form again
+    // after a lost answer is the same packet, debited once.
+    const sig = JSON.stringify([room.id, body]);
+    if (!pendingLaunch || pendingLaunch.sig !== sig) pendingLaunch = { sig, key: newIdempotencyKey() };
+    body.idempotency_key = pendingLaunch.key;
     try {
       const res = await api("POST", `/api/rooms/${encodeURIComponent(room.id)}/red-packets`, body);
-      flash(msg, `Red packet sent: ¥${centsText(res.packet.total)} in ${res.packet.shares} shares.`, "ok");
+      pendingLaunch = null;
+      const again = res.created === false ? " (it was already sent: not debited twice)" : "";
+      flash(msg, `Red packet sent: ¥${centsText(res.packet.total)} in ${res.packet.shares} shares${again}.`, "ok");
       loadWallet();
       loadPackets();
     } catch (err) {
+      if (!UNSURE.has(err.code)) pendingLaunch = null;
       flash(msg, describePacketError(err), "error", 10000);
     }
   });

@@ -4,12 +4,11 @@
 
 import { api, describeError } from "./api.js";
 import { $, el, replace, flash, fmtTime, safeImageUrl, stateBadge } from "./dom.js";
-import { ShelfState, fmtClock, fmtMoney, newIdempotencyKey, phaseText } from "./shelf.js";
+import { ShelfState, UNSURE, fmtClock, fmtMoney, newIdempotencyKey, phaseText } from "./shelf.js";
 
 const TICK_MS = 250;
 const ORDERS_REFRESH_MS = 30000;
 const BOUGHT_SHOW_MS = 3500;
-const UNSURE = new Set(["disconnected", "timeout", "network", "internal", "not_ready", "bad_response"]);
 
 /**
  * mountWatchShelf({socket, roomId, loggedIn(), openLogin(), notify(text, kind)})
