@@ -14,33 +14,16 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from live_server.metrics import Metrics
-from live_server.web.front import FrontDoor
-from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
+from tests.integration.test_ws_paths import door, metrics
 
 LOOPBACK = "127.0.0.1"
 WAIT_S = 5.0
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
-def _door(live: LiveApp) -> FrontDoor:
-    runner = live.client.server.runner
-    assert runner is not None
-    server: Any = runner.server
-    assert isinstance(server, FrontDoor)
-    return server
-
-
-def _metrics(live: LiveApp) -> Metrics:
-    app = live.client.server.app
-    assert app is not None
-    found: Metrics = app[SERVICES].metrics
-    return found
-
-
 def _sample(live: LiveApp, name: str, **labels: str) -> float:
-    return _metrics(live).registry.get_sample_value(name, labels) or 0.0
+    return metrics(live).registry.get_sample_value(name, labels) or 0.0
 
 
 async def _open(live: LiveApp) -> Stream:
@@ -88,10 +71,10 @@ async def _upgrade(stream: Stream, room: str, user: str) -> bytes:
 
 async def _count_back_to(live: LiveApp, n: int) -> None:
     for _ in range(int(WAIT_S / 0.02)):
-        if _door(live).open_per_ip.get(LOOPBACK, 0) == n:
+        if door(live).open_per_ip.get(LOOPBACK, 0) == n:
             return
         await asyncio.sleep(0.02)
-    raise AssertionError(f"{_door(live).open_per_ip} open, expected {n}")
+    raise AssertionError(f"{door(live).open_per_ip} open, expected {n}")
 
 
 async def test_a_connection_that_sends_nothing_is_closed(live_app_factory: Any) -> None:
