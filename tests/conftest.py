@@ -211,6 +211,7 @@ async def server_factory(valkey_url: str,
             "LIVE_AUTH_SECRET": TEST_SECRET, "LIVE_STORE_KEY_PREFIX": key_prefix or prefix,
             "LIVE_SERVER_ENV": "test", "LIVE_SERVER_PROCESS_HEARTBEAT_MS": "300",
             "LIVE_SERVER_PROCESS_TTL_MS": "1200", "PYTHONUNBUFFERED": "1",
+            "LIVE_HTTP_MAX_CONNECTIONS_PER_IP": "1000",  # every test client is 127.0.0.1
         })
         if redis_url:
             full_env["REDIS_URL"] = redis_url
