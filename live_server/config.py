@@ -191,6 +191,7 @@ class MediaSettings:
     ice_servers: tuple[str, ...]
     advertise_host: str
     announced_ip: str
+    ice_addresses: tuple[str, ...]
     home_port: int
     home_ttl_ms: int
     viewer_queue_frames: int
@@ -338,6 +339,20 @@ def load(
     return _validated(Settings(**sections))
 
 
+def _check_ice_address(entry: str) -> None:
+    """An entry of ``media.ice_addresses`` is a bindable IP address or an interface name; which
+    of them exist on this host is checked when the media service starts."""
+    try:
+        address = ipaddress.ip_address(entry)
+    except ValueError:
+        if not entry or any(c.isspace() or c in ",/[]" for c in entry):
+            raise ConfigError(f"media.ice_addresses: {entry!r} is neither an IP address nor "
+                              "an interface name") from None
+        return
+    if address.is_unspecified or address.is_multicast:
+        raise ConfigError(f"media.ice_addresses: {entry!r} cannot be a candidate's address")
+
+
 def _validated(settings: Settings) -> Settings:
     """Refuse settings that would run but be unsafe or meaningless."""
     if settings.server.env not in ("development", "production", "test"):
@@ -349,6 +364,8 @@ def _validated(settings: Settings) -> Settings:
             ipaddress.ip_address(settings.media.announced_ip)
         except ValueError:
             raise ConfigError("media.announced_ip must be an IP address") from None
+    for entry in settings.media.ice_addresses:
+        _check_ice_address(entry)
     if settings.payments.provider not in ("dev", "webhook"):
         raise ConfigError("payments.provider must be 'dev' or 'webhook'")
     if settings.production and settings.payments.provider == "dev":
@@ -406,6 +423,8 @@ def _validated(settings: Settings) -> Settings:
     levels = settings.fans.levels
     if any(t <= 0 for t in levels) or list(levels) != sorted(set(levels)):
         raise ConfigError("fans.levels must be positive and increasing")
+    if settings.store.appendfsync not in ("always", "everysec", "no"):
+        raise ConfigError("store.appendfsync must be always, everysec or no")
     if not 0 <= settings.fans.day_starts_at_utc_hour <= 23:
         raise ConfigError("fans.day_starts_at_utc_hour must be between 0 and 23")
     return settings

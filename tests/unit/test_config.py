@@ -44,6 +44,7 @@ def test_fan_levels_count_the_thresholds_reached() -> None:
     ({"LIVE_FANS_LEVELS": "5,x"}, "fans.levels"),
     ({"LIVE_FANS_DAY_STARTS_AT_UTC_HOUR": "24"}, "fans.day_starts_at_utc_hour"),
     ({"LIVE_MEDIA_ANNOUNCED_IP": "media.example.com"}, "media.announced_ip"),
+    ({"LIVE_STORE_APPENDFSYNC": "sometimes"}, "store.appendfsync"),
 ])
 def test_bad_values_are_refused_with_the_setting_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(config.ConfigError, match=message):
