@@ -57,6 +57,8 @@ def make_settings(valkey_url: str, **sections: dict[str, Any]) -> config.Setting
         "http": {"max_connections_per_ip": 1000},
         # every test's HLS under the system temp folder, never the checkout's var/
         "hls": {"dir": str(Path(tempfile.gettempdir()) / "live-test-hls" / secrets.token_hex(4))},
+        # WebRTC on loopback only: no test binds a socket on the machine's other interfaces
+        "media": {"ice_addresses": ["127.0.0.1"]},
     }
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)
@@ -212,6 +214,7 @@ async def server_factory(valkey_url: str,
             "LIVE_SERVER_ENV": "test", "LIVE_SERVER_PROCESS_HEARTBEAT_MS": "300",
             "LIVE_SERVER_PROCESS_TTL_MS": "1200", "PYTHONUNBUFFERED": "1",
             "LIVE_HTTP_MAX_CONNECTIONS_PER_IP": "1000",  # every test client is 127.0.0.1
+            "LIVE_MEDIA_ICE_ADDRESSES": "127.0.0.1",  # WebRTC on loopback only
         })
         if redis_url:
             full_env["REDIS_URL"] = redis_url

@@ -30,16 +30,29 @@ Negotiation
     codecs aiortc would accept, so the answer can be narrowed to one codec per kind with the
     public ``RTCRtpTransceiver.setCodecPreferences``.
 
+Gathering (aioice, aiortc's ICE)
+    ``aioice.ice.Connection.gather_candidates`` binds one UDP socket per address returned by the
+    module function ``get_host_addresses(use_ipv4, use_ipv6)`` (every address of every
+    interface but 127.0.0.1, ::1 and link-local) and has no setting to choose them.
+    ``host_candidates`` replaces that module function, once, with one that asks the chooser set
+    for the current context (``media.ice_addresses``) and otherwise behaves as aioice's own.
+    aiortc gathers inside ``setLocalDescription`` in tasks that ``asyncio.gather`` creates there,
+    which copy the caller's context, so the choice reaches exactly the connections whose
+    descriptions are set inside the ``with`` block.
+
 ``tests/integration/test_media_hooks.py`` checks every name, signature and source line used
 here against the installed aiortc, and fails loudly when an upgrade changes them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import aioice.ice
 import aiortc
 from aiortc.codecs import CODECS
 from aiortc.codecs.h264 import H264Encoder
@@ -143,6 +156,34 @@ def passthrough_sender(sender: RTCRtpSender, codec: str,
 
 def is_passthrough(sender: RTCRtpSender) -> bool:
     return isinstance(getattr(sender, "_RTCRtpSender__encoder", None), Packetizer)
+
+
+#: (use_ipv4, use_ipv6) -> the local addresses to bind host candidates on
+AddressChooser = Callable[[bool, bool], list[str]]
+
+_AIOICE_HOST_ADDRESSES: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
+_chooser: contextvars.ContextVar[AddressChooser | None] = contextvars.ContextVar(
+    "ice_host_addresses", default=None)
+
+
+def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    choose = _chooser.get()
+    if choose is None:
+        return _AIOICE_HOST_ADDRESSES(use_ipv4, use_ipv6)
+    return choose(use_ipv4, use_ipv6)
+
+
+@contextlib.contextmanager
+def host_candidates(choose: AddressChooser | None) -> Iterator[None]:
+    """Within the block, ICE gathering binds host candidates on ``choose``'s addresses instead
+    of every non-loopback address of the host (``None``: aioice's own choice). Wrap the
+    ``setLocalDescription`` call, where aiortc gathers."""
+    aioice.ice.get_host_addresses = _host_addresses
+    token = _chooser.set(choose)
+    try:
+        yield
+    finally:
+        _chooser.reset(token)
 
 
 def common_codecs(kind: str, remote: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:

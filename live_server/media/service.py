@@ -71,6 +71,7 @@ class MediaService:
         self.process_id = "m" + secrets.token_hex(6)
         self.ice_servers = ice.parse(self.cfg.ice_servers)
         self.rtc_config = ice.rtc_configuration(self.ice_servers)
+        self.host_addresses = ice.host_addresses(self.cfg.ice_addresses)
         self.port: int | None = None    # this process's private media port (web layer sets it)
         self.relays: dict[str, RoomRelay] = {}
         self.publishers: dict[str, MediaSession] = {}
@@ -164,7 +165,8 @@ class MediaService:
             relay.set_source(t.kind, t.codec_name, t.codec.clockRate)
         session = MediaSession(room_id, "publisher", self.rtc_config, self.cfg.session_idle_ms,
                                on_connected=self._publisher_connected,
-                               on_end=self._publisher_ended, user_id=uid)
+                               on_end=self._publisher_ended, user_id=uid,
+                               host_addresses=self.host_addresses)
         # the room was told the video runs: if this session never connects, say it stopped
         session.announced = old is not None and (old.connected or old.announced)
         self.sessions[session.id] = session
@@ -240,7 +242,8 @@ class MediaService:
         published = {t.kind: t.codec for t in self.publishers[room_id].tracks}
         tracks = sdp.plan_view(offer, published)
         session = MediaSession(room_id, "viewer", self.rtc_config, self.cfg.session_idle_ms,
-                               on_end=self._viewer_ended, user_id=who.user_id)
+                               on_end=self._viewer_ended, user_id=who.user_id,
+                               host_addresses=self.host_addresses)
         self.sessions[session.id] = session
         self._count()
         try:

@@ -43,7 +43,8 @@ class MediaSession:
 
     def __init__(self, room_id: str, role: str, config: RTCConfiguration, idle_ms: int,
                  *, on_connected: Callback | None = None, on_end: Callback | None = None,
-                 user_id: str | None = None) -> None:
+                 user_id: str | None = None,
+                 host_addresses: aiortc_hooks.AddressChooser | None = None) -> None:
         self.id = secrets.token_urlsafe(18)  # the resource URL's secret part
         self.room_id = room_id
         self.role = role
@@ -57,6 +58,7 @@ class MediaSession:
         self.announced = False  # video_started was sent for this room (by a predecessor)
         self.end_reason = ""
         self._idle_ms = idle_ms
+        self._host_addresses = host_addresses  # media.ice_addresses (None: every address)
         self._idle: asyncio.TimerHandle | None = None
         self._on_connected = on_connected
         self._on_end = on_end
@@ -105,7 +107,8 @@ class MediaSession:
     async def _answer(self, offer: str) -> str:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-            await self.pc.setLocalDescription(await self.pc.createAnswer())
+            with aiortc_hooks.host_candidates(self._host_addresses):
+                await self.pc.setLocalDescription(await self.pc.createAnswer())
         except (ValueError, InvalidAccessError, InvalidStateError, OperationError) as exc:
             # what sdp.py does not check, aiortc refuses here: still the offer's fault
             raise OfferNotAcceptable(f"cannot negotiate this offer: {exc}") from None

@@ -1,5 +1,7 @@
 """aiortc peers for the media tests: a publisher that encodes a synthetic picture (the client
-side encodes, as a browser or OBS would) and viewers that decode what they receive."""
+side encodes, as a browser or OBS would) and viewers that decode what they receive. They gather
+ICE candidates on 127.0.0.1 only (aioice alone would use every other address of the machine),
+as the test servers do (``media.ice_addresses``): the tests' media never leaves loopback."""
 
 from __future__ import annotations
 
@@ -20,11 +22,20 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from multidict import CIMultiDict
 
+from live_server.media import aiortc_hooks, ice
 from tests.helpers import WAIT_S
 
 WIDTH, HEIGHT = 320, 240
 # aiortc falls back to a public STUN server when none is given: tests use none at all
 NO_ICE_SERVERS = RTCConfiguration(iceServers=[])
+LOOPBACK = ice.HostAddresses(("127.0.0.1",))
+
+
+async def local_offer(pc: RTCPeerConnection) -> str:
+    """``pc``'s offer with its candidates, gathered on loopback only."""
+    with aiortc_hooks.host_candidates(LOOPBACK):
+        await pc.setLocalDescription(await pc.createOffer())
+    return str(pc.localDescription.sdp)
 
 
 class MovingPicture(VideoStreamTrack):
@@ -48,6 +59,12 @@ class MovingPicture(VideoStreamTrack):
         frame.pts, frame.time_base = pts, time_base
         self.sent += 1
         return frame
+
+
+def candidate_addresses(sdp: str) -> list[str]:
+    """The address of every candidate (host, srflx, relay) an SDP carries."""
+    # a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type>
+    return [line.split(" ")[4] for line in sdp.split("\r\n") if line.startswith("a=candidate:")]
 
 
 def _prefer(transceiver: Any, kind: str, codec: str) -> None:
@@ -92,8 +109,7 @@ class Publisher:
         self.headers: CIMultiDict[str] = CIMultiDict()
 
     async def offer(self) -> str:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        return str(self.pc.localDescription.sdp)
+        return await local_offer(self.pc)
 
     @property
     def ended(self) -> bool:
@@ -168,9 +184,8 @@ class Viewer:
 
     async def watch(self, http: aiohttp.ClientSession, url: str,
                     token: str | None = None) -> int:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
         self.status, self.headers, body = await post_sdp(
-            http, url, self.pc.localDescription.sdp, token)
+            http, url, await local_offer(self.pc), token)
         if self.status == 201:
             self.location = self.headers["Location"]
             await self.pc.setRemoteDescription(RTCSessionDescription(body, "answer"))

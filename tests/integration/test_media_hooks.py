@@ -7,9 +7,11 @@ import inspect
 from typing import Any
 
 import aiohttp
+import aioice.ice
 import aiortc
 import pytest
-from aiortc import RTCPeerConnection
+from aioice.ice import Connection
+from aiortc import RTCIceGatherer, RTCPeerConnection
 from aiortc.codecs import h264, opus, vpx
 from aiortc.codecs.h264 import H264Encoder, h264_depayload
 from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
@@ -29,6 +31,7 @@ from tests.integration.media_peers import (
     Publisher,
     Viewer,
     app_of,
+    candidate_addresses,
 )
 
 CHANGED = ("aiortc changed an internal that live_server/media/aiortc_hooks.py relies on; "
@@ -70,6 +73,39 @@ def test_sending_internals_are_unchanged() -> None:
     assert _params(H264Encoder._split_bitstream) == ["buf"], CHANGED
     assert _params(H264Encoder._packetize) == ["packages"], CHANGED
     assert _params(find_common_codecs) == ["local_codecs", "remote_codecs"], CHANGED
+
+
+def test_gathering_internals_are_unchanged() -> None:
+    # aioice binds host candidates on what this module function returns, looked up at each
+    # gathering: host_candidates replaces it
+    assert _params(aioice.ice.get_host_addresses) == ["use_ipv4", "use_ipv6"], CHANGED
+    gather = inspect.getsource(Connection.gather_candidates)
+    assert "addresses = get_host_addresses(" in gather, CHANGED
+    assert "get_component_candidates(component=component, addresses=addresses)" in gather, CHANGED
+    component = inspect.getsource(Connection.get_component_candidates)
+    assert "for address in addresses:" in component and "local_addr=(address, 0)" in component
+    # aiortc gathers inside setLocalDescription, in tasks that inherit the caller's context
+    local = inspect.getsource(RTCPeerConnection.setLocalDescription)
+    assert "await self.__gather()" in local, CHANGED
+    gatherer = inspect.getsource(RTCPeerConnection._RTCPeerConnection__gather)  # type: ignore[attr-defined]
+    assert "await asyncio.gather(*coros)" in gatherer, CHANGED
+    assert "await self._connection.gather_candidates()" in inspect.getsource(
+        RTCIceGatherer.gather), CHANGED
+
+
+async def test_host_candidates_choose_the_addresses_of_one_connection_only() -> None:
+    chosen, default = (RTCPeerConnection(configuration=NO_ICE_SERVERS) for _ in range(2))
+    try:
+        for pc in (chosen, default):
+            pc.addTransceiver("video", direction="recvonly")
+        with aiortc_hooks.host_candidates(lambda v4, v6: ["127.0.0.1"]):
+            await chosen.setLocalDescription(await chosen.createOffer())
+        await default.setLocalDescription(await default.createOffer())
+        assert candidate_addresses(chosen.localDescription.sdp) == ["127.0.0.1"]
+        assert "127.0.0.1" not in candidate_addresses(default.localDescription.sdp)
+    finally:
+        await chosen.close()
+        await default.close()
 
 
 async def test_hooks_attach_to_fresh_aiortc_objects() -> None:

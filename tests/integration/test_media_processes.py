@@ -10,7 +10,7 @@ import pytest
 from aiortc import RTCSessionDescription
 
 from tests.conftest import token
-from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer
+from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer, local_offer
 
 pytestmark = pytest.mark.system
 
@@ -41,8 +41,7 @@ async def test_whep_on_the_other_worker_is_redirected_to_the_media_home(
             for _ in range(ATTEMPTS):
                 viewer = Viewer()
                 viewers.append(viewer)
-                await viewer.pc.setLocalDescription(await viewer.pc.createOffer())
-                offer = viewer.pc.localDescription.sdp
+                offer = await local_offer(viewer.pc)
                 async with aiohttp.ClientSession(  # a new connection, maybe another worker
                         connector=aiohttp.TCPConnector(force_close=True)) as fresh:
                     async with fresh.post(f"{server.url}/api/rooms/{room}/whep", data=offer,

@@ -18,15 +18,11 @@ from tests.integration.media_peers import (
     Publisher,
     Viewer,
     app_of,
+    local_offer,
     post_sdp,
 )
 
-ADDRESS = "192.0.2.2"  # the machine's non-loopback address (aioice skips 127.0.0.1)
-
-
-async def _offer(pc: RTCPeerConnection) -> str:
-    await pc.setLocalDescription(await pc.createOffer())
-    return str(pc.localDescription.sdp)
+ADDRESS = "127.0.0.1"  # the tests' ICE stays on loopback (media.ice_addresses)
 
 
 async def _nothing_open(live: LiveApp, room: str) -> None:
@@ -95,7 +91,7 @@ async def test_whip_refusals(live: LiveApp) -> None:
     creator = token("alice", "creator")
     pc = RTCPeerConnection(configuration=NO_ICE_SERVERS)
     pc.addTransceiver(MovingPicture(), direction="sendonly")
-    good = await _offer(pc)
+    good = await local_offer(pc)
     await pc.close()
     async with aiohttp.ClientSession() as http:
         # wrong content type
@@ -116,7 +112,7 @@ async def test_whip_refusals(live: LiveApp) -> None:
         two = RTCPeerConnection(configuration=NO_ICE_SERVERS)
         two.addTransceiver(MovingPicture(), direction="sendonly")
         two.addTransceiver(MovingPicture(), direction="sendonly")
-        status, _, body = await post_sdp(http, url, await _offer(two), creator)
+        status, _, body = await post_sdp(http, url, await local_offer(two), creator)
         await two.close()
         assert status == 422 and "at most one video" in body
         # no codec we forward (audio in PCMU only)
@@ -124,7 +120,7 @@ async def test_whip_refusals(live: LiveApp) -> None:
         t = pcmu.addTransceiver("audio", direction="sendonly")
         t.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs
                                if c.mimeType == "audio/PCMU"])
-        status, _, body = await post_sdp(http, url, await _offer(pcmu), creator)
+        status, _, body = await post_sdp(http, url, await local_offer(pcmu), creator)
         await pcmu.close()
         assert status == 422 and "opus" in body
         # unknown room
@@ -172,7 +168,7 @@ async def test_whep_conformance(live: LiveApp) -> None:
             t = h264_only.addTransceiver("video", direction="recvonly")
             t.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs
                                    if c.mimeType == "video/H264"])
-            status, _, body = await post_sdp(http, url, await _offer(h264_only))
+            status, _, body = await post_sdp(http, url, await local_offer(h264_only))
             await h264_only.close()
             assert status == 422 and "VP8" in body
         finally:
@@ -258,7 +254,7 @@ async def test_configured_ice_servers_are_used_and_announced(live_app_factory: A
     try:
         port = transport.get_extra_info("sockname")[1]
         live = await live_app_factory(media={"ice_servers": [
-            f"stun:{ADDRESS}:{port}", "turn:user:secret@turn.example.com:3478"]})
+            f"stun:{ADDRESS}:{port}", f"turn:user:secret@{ADDRESS}:9"]})
         room = await live.live_room("alice")
         publisher = Publisher("VP8")
         async with aiohttp.ClientSession() as http:
@@ -267,7 +263,7 @@ async def test_configured_ice_servers_are_used_and_announced(live_app_factory: A
                                                token("alice", "creator")) == 201
                 links = publisher.headers.getall("Link")
                 assert f'<stun:{ADDRESS}:{port}>; rel="ice-server"' in links
-                assert any(link.startswith("<turn:turn.example.com:3478>") and
+                assert any(link.startswith(f"<turn:{ADDRESS}:9>") and
                            'username="user"' in link for link in links)
                 assert stun_server.requests >= 1  # the server's own gathering asked it
                 assert "typ srflx" in publisher.pc.remoteDescription.sdp

@@ -1,0 +1,98 @@
+"""media.ice_addresses: which addresses the server's ICE host candidates use, read where a
+WebRTC client reads them (the ``a=candidate`` lines of WHIP/WHEP answers), and the test suite's
+own WebRTC kept on loopback (the test peers' offers)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import aiohttp
+import ifaddr
+import pytest
+
+from live_server.config import ConfigError
+from live_server.media import ice
+from tests.conftest import LiveApp, token
+from tests.integration.media_peers import Publisher, Viewer, candidate_addresses
+
+
+def outside_addresses() -> dict[str, set[str]]:
+    """This machine's addresses that are not loopback (nor link-local), by interface name."""
+    out: dict[str, set[str]] = {}
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            parsed = ipaddress.ip_address(address)
+            if not parsed.is_loopback and not parsed.is_link_local:
+                out.setdefault(adapter.name, set()).add(address)
+    return out
+
+
+async def exchange(live: LiveApp) -> dict[str, str]:
+    """A WHIP publisher and a WHEP viewer that decodes its video: the four SDPs."""
+    room = await live.live_room("alice")
+    publisher = Publisher("VP8")
+    viewer = Viewer()
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            assert await viewer.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+            await viewer.wait_for(lambda: viewer.decoded >= 1)  # ICE connected on them
+            return {"whip offer": publisher.pc.localDescription.sdp,
+                    "whip answer": publisher.pc.remoteDescription.sdp,
+                    "whep offer": viewer.pc.localDescription.sdp,
+                    "whep answer": viewer.pc.remoteDescription.sdp}
+        finally:
+            await viewer.close()
+            await publisher.close()
+
+
+async def test_test_servers_and_peers_gather_on_loopback_only(live: LiveApp) -> None:
+    assert live.settings.media.ice_addresses == ("127.0.0.1",)  # every test server's setting
+    for name, sdp in (await exchange(live)).items():
+        addresses = candidate_addresses(sdp)
+        assert addresses, f"the {name} has no candidate"
+        assert addresses == ["127.0.0.1"] * len(addresses), (name, addresses)
+
+
+async def test_an_interface_name_gathers_on_that_interfaces_addresses(
+        live_app_factory: Any) -> None:
+    live = await live_app_factory(media={"ice_addresses": ["lo"]})
+    sdps = await exchange(live)
+    for name in ("whip answer", "whep answer"):
+        assert set(candidate_addresses(sdps[name])) <= {"127.0.0.1", "::1"}, name
+        assert "127.0.0.1" in candidate_addresses(sdps[name]), name
+
+
+async def test_without_the_setting_answers_carry_the_machines_other_addresses(
+        live_app_factory: Any) -> None:
+    outside = set().union(*outside_addresses().values())
+    if not outside:
+        pytest.skip("this machine has no interface but loopback: nothing else to gather on")
+    live = await live_app_factory(media={"ice_addresses": []})
+    sdps = await exchange(live)
+    for name in ("whip answer", "whep answer"):
+        answered = set(candidate_addresses(sdps[name]))
+        assert outside <= answered, (name, answered)
+        assert "127.0.0.1" not in answered  # aioice's own choice leaves loopback out
+
+
+def test_an_interface_is_chosen_by_name() -> None:
+    for name, addresses in outside_addresses().items():
+        assert set(ice.HostAddresses((name,))(True, True)) == addresses
+        v4 = {a for a in addresses if ":" not in a}
+        assert set(ice.HostAddresses((name,))(True, False)) == v4
+    assert ice.HostAddresses(("127.0.0.1", "lo"))(True, False) == ["127.0.0.1"]
+
+
+async def test_an_entry_that_is_not_on_this_host_is_refused_at_start(
+        live_app_factory: Any, settings_factory: Any) -> None:
+    for entry in ("no-such-if0", "203.0.113.7"):  # 203.0.113.0/24: documentation, never ours
+        with pytest.raises(ConfigError, match=r"media\.ice_addresses"):
+            await live_app_factory(media={"ice_addresses": ["127.0.0.1", entry]})
+    for entry in ("0.0.0.0", "::", "eth 0", ""):
+        with pytest.raises(ConfigError, match=r"media\.ice_addresses"):
+            settings_factory(media={"ice_addresses": [entry]})
+    assert ice.host_addresses(()) is None  # empty: aioice's own choice
