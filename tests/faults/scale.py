@@ -24,7 +24,7 @@ class Scale:
 
 
 SHORT = Scale(servers=1, buyers=6, grabbers=6, chatters=3, watchers=2, show_s=6.0,
-              faults_at=(2.0,), down_s=1.0, max_orders=100, launches=12)
+              faults_at=(2.0,), down_s=1.0, max_orders=200, launches=12)
 FULL = Scale(servers=2, buyers=20, grabbers=20, chatters=8, watchers=12, show_s=40.0,
              faults_at=(5.0, 15.0, 27.0), down_s=3.0, max_orders=240, launches=80)
 
