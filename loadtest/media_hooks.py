@@ -22,6 +22,14 @@ The publisher (``RTCRtpSender``)
     only flag the (unused) encoder; ``on_keyframe_request`` sets an instance attribute of that
     name so the looping track can jump to its next keyframe instead.
 
+Gathering (aioice)
+    ``aioice.ice.Connection.gather_candidates`` binds a host candidate on every address the
+    module function ``get_host_addresses(use_ipv4, use_ipv6)`` returns: every address of the
+    machine but loopback. ``gather_on`` replaces that function with one that returns the
+    addresses chosen for the current context, so a run against a server on 127.0.0.1 keeps its
+    media on loopback (aiortc gathers in ``setLocalDescription``, in tasks that copy the
+    caller's context).
+
 The load test must never import ``live_server``; this module is the generator's minimal
 counterpart of the server's hooks. ``check_version`` refuses any other aiortc version, and
 ``check_internals`` verifies the names used here (the smoke test calls it).
@@ -29,13 +37,19 @@ counterpart of the server's hooks. ``check_version`` refuses any other aiortc ve
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
+import ipaddress
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import aioice.ice
 import aiortc
+from aioice.ice import Connection
+from aiortc.rtcpeerconnection import RTCPeerConnection
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, decoder_worker
 from aiortc.rtcrtpsender import RTCRtpSender
 
@@ -76,7 +90,47 @@ def check_internals() -> list[str]:
         problems.append("RTCRtpSender._next_encoded_frame no longer packs non-Frame data")
     if "self._send_keyframe()" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
         problems.append("RTCRtpSender._handle_rtcp_packet no longer calls _send_keyframe()")
+    if "addresses = get_host_addresses(" not in inspect.getsource(Connection.gather_candidates):
+        problems.append("aioice's Connection.gather_candidates no longer asks get_host_addresses")
+    if "await self.__gather()" not in inspect.getsource(RTCPeerConnection.setLocalDescription):
+        problems.append("RTCPeerConnection.setLocalDescription no longer gathers itself")
     return problems
+
+
+_AIOICE_HOST_ADDRESSES: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
+_chosen: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "loadtest_ice_addresses", default=None)
+
+
+def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    chosen = _chosen.get()
+    if chosen is None:
+        return _AIOICE_HOST_ADDRESSES(use_ipv4, use_ipv6)
+    return [a for a in chosen if (use_ipv6 if ":" in a else use_ipv4)]
+
+
+@contextlib.contextmanager
+def gather_on(addresses: tuple[str, ...] | None) -> Iterator[None]:
+    """Within the block, host candidates are bound on ``addresses`` only (``None``: every
+    address but loopback, aioice's choice). Wrap ``setLocalDescription``."""
+    aioice.ice.get_host_addresses = _host_addresses
+    token = _chosen.set(addresses)
+    try:
+        yield
+    finally:
+        _chosen.reset(token)
+
+
+def addresses_for(host: str) -> tuple[str, ...] | None:
+    """Where a peer of a server at ``host`` (a name or an address) gathers: 127.0.0.1 when the
+    server is on this machine's loopback (the media stays there too), else wherever aioice
+    would."""
+    if host == "localhost":
+        return ("127.0.0.1",)
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            return ("127.0.0.1",)
+    return None
 
 
 def is_keyframe(codec: str, data: bytes) -> bool:
@@ -134,8 +188,10 @@ __all__ = [
     "AIORTC_VERSION",
     "CountingTap",
     "UnsupportedAiortc",
+    "addresses_for",
     "check_internals",
     "check_version",
+    "gather_on",
     "is_keyframe",
     "on_keyframe_request",
     "tap_receiver",

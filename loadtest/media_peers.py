@@ -9,9 +9,10 @@ noted with their arrival time. The publisher never encodes: it loops a pre-encod
 HTTP, `docs/PROTOCOL.md`): POST `application/sdp` with a bearer token, follow `307` to the
 room's media home, `DELETE` the `Location` at the end.
 
-No ICE servers are configured, ever: aiortc would otherwise use a public STUN server. aioice
-leaves 127.0.0.1 out of its host candidates, so on a one-machine run ICE pairs the machine's
-other interface address with itself.
+No ICE servers are configured, ever: aiortc would otherwise use a public STUN server. Against
+a server on 127.0.0.1 (a one-machine run, `--spawn-server`) the peers gather on 127.0.0.1 only
+(`media_hooks.gather_on`; aioice alone would leave loopback out and use the machine's other
+addresses), so the run's media never leaves loopback; against another host, on every address.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from aiortc import (
 )
 
 from loadtest.media_clip import Clip, LoopTrack
-from loadtest.media_hooks import on_keyframe_request, tap_receiver
+from loadtest.media_hooks import addresses_for, gather_on, on_keyframe_request, tap_receiver
 
 SDP = "application/sdp"
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=20)
@@ -84,6 +85,13 @@ async def post_sdp(
     raise SignalError(307, "too many redirects")
 
 
+async def local_offer(pc: Any, url: str) -> str:
+    """``pc``'s offer with its candidates, gathered where a peer of ``url`` should."""
+    with gather_on(addresses_for(urllib.parse.urlsplit(url).hostname or "")):
+        await pc.setLocalDescription(await pc.createOffer())
+    return str(pc.localDescription.sdp)
+
+
 async def delete_session(http: aiohttp.ClientSession, location: str, token: str | None) -> None:
     """End a WHIP/WHEP session (best effort: the server may have ended it already)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -126,8 +134,7 @@ class Publisher:
                       limit_s: float = 20.0) -> None:
         """POST the offer, apply the answer, wait (bounded) until media flows."""
         self.token = token
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer, self.location = await post_sdp(http, url, self.pc.localDescription.sdp, token)
+        answer, self.location = await post_sdp(http, url, await local_offer(self.pc, url), token)
         await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         if not await _wait_state(self.pc, self._changed, "connected", limit_s):
             raise SignalError(0, f"publisher ICE/DTLS not connected ({self.pc.connectionState})")
@@ -220,8 +227,7 @@ class Viewer:
         self._t0 = time.monotonic()
         s.status = "posting"
         try:
-            await self.pc.setLocalDescription(await self.pc.createOffer())
-            answer, self.location = await post_sdp(http, url, self.pc.localDescription.sdp,
+            answer, self.location = await post_sdp(http, url, await local_offer(self.pc, url),
                                                    token)
             s.answer_ms = round(1000 * (time.monotonic() - self._t0), 2)
             await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))

@@ -233,6 +233,8 @@ async def spawn(
             "PYTHONUNBUFFERED": "1",
             # every simulated viewer connects from the loopback address: no per-address cap
             "LIVE_HTTP_MAX_CONNECTIONS_PER_IP": "0",
+            # it listens on loopback: its WebRTC gathers there too, as the generator's peers do
+            "LIVE_MEDIA_ICE_ADDRESSES": LOOPBACK,
         }
     )
     child_env.update(env or {})

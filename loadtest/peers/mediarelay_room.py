@@ -16,7 +16,9 @@ both with the same publisher and viewer code:
 
 Each viewer gets `relay.subscribe(track, buffered=False)`: an encoder slower than the frame
 rate skips frames instead of queueing them without bound. No ICE servers are configured (aiortc
-would use a public STUN server otherwise). It serves any number of rooms, each independent.
+would use a public STUN server otherwise); bound to a loopback `--host` (the default), its ICE
+host candidates are on 127.0.0.1 only, as ours are in the benchmark (`media.ice_addresses`).
+It serves any number of rooms, each independent.
 
 Run: `python -m loadtest.peers.mediarelay_room --port P --secret S` (the benchmark starts it
 itself with `webrtc --peer` or `compare webrtc`, and stops it by pid).
@@ -37,6 +39,8 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
+from loadtest.media_hooks import addresses_for, gather_on
+
 log = logging.getLogger("mediarelay_room")
 SDP = "application/sdp"
 
@@ -55,8 +59,9 @@ class Room:
 class RelayServer:
     """The rooms of this process and the WHIP/WHEP handlers."""
 
-    def __init__(self, secret: str | None) -> None:
+    def __init__(self, secret: str | None, host: str = "127.0.0.1") -> None:
         self.secret = secret
+        self.ice_addresses = addresses_for(host)  # loopback stays on loopback
         self.rooms: dict[str, Room] = {}
 
     def _claims(self, request: web.Request) -> dict[str, Any] | None:
@@ -83,6 +88,11 @@ class RelayServer:
     @staticmethod
     def _pc() -> Any:
         return RTCPeerConnection(configuration=RTCConfiguration(iceServers=[]))
+
+    async def _answer(self, pc: Any) -> str:
+        with gather_on(self.ice_addresses):
+            await pc.setLocalDescription(await pc.createAnswer())
+        return str(pc.localDescription.sdp)
 
     def _created(self, request: web.Request, kind: str, sid: str, answer: str) -> web.Response:
         room_id = request.match_info["room"]
@@ -113,10 +123,10 @@ class RelayServer:
         pc.on("connectionstatechange", on_state)
 
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
+        answer = await self._answer(pc)
         sid = secrets.token_urlsafe(18)
         room.publisher, room.publisher_id = pc, sid
-        return self._created(request, "whip", sid, pc.localDescription.sdp)
+        return self._created(request, "whip", sid, answer)
 
     async def whep(self, request: web.Request) -> web.StreamResponse:
         offer = await self._offer(request)
@@ -128,7 +138,7 @@ class RelayServer:
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         # Decoded once by the relay, encoded again by this viewer's sender.
         pc.addTrack(room.relay.subscribe(room.video, buffered=False))
-        await pc.setLocalDescription(await pc.createAnswer())
+        answer = await self._answer(pc)
         room.viewers[sid] = pc
 
         async def on_state() -> None:
@@ -138,7 +148,7 @@ class RelayServer:
 
         pc.on("connectionstatechange", on_state)
 
-        return self._created(request, "whep", sid, pc.localDescription.sdp)
+        return self._created(request, "whep", sid, answer)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         room = self.rooms.get(request.match_info["room"])
@@ -171,8 +181,8 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def build_app(secret: str | None) -> web.Application:
-    server = RelayServer(secret)
+def build_app(secret: str | None, host: str = "127.0.0.1") -> web.Application:
+    server = RelayServer(secret, host)
     app = web.Application()
     app.router.add_get("/readyz", readyz)
     app.router.add_post("/api/rooms/{room}/whip", server.whip)
@@ -197,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     except ImportError:
         loop = asyncio.new_event_loop()
-    web.run_app(build_app(args.secret), host=args.host, port=args.port, access_log=None,
+    web.run_app(build_app(args.secret, args.host), host=args.host, port=args.port, access_log=None,
                 print=None, loop=loop, shutdown_timeout=5)
 
 

@@ -13,6 +13,10 @@ import pytest
 
 from live_server.config import ConfigError
 from live_server.media import ice
+from loadtest import media_peers as lt_peers
+from loadtest import spawn
+from loadtest.media_clip import encode_clip
+from loadtest.peers import mediarelay_room
 from tests.conftest import LiveApp, token
 from tests.integration.media_peers import Publisher, Viewer, candidate_addresses
 
@@ -96,3 +100,41 @@ async def test_an_entry_that_is_not_on_this_host_is_refused_at_start(
         with pytest.raises(ConfigError, match=r"media\.ice_addresses"):
             settings_factory(media={"ice_addresses": [entry]})
     assert ice.host_addresses(()) is None  # empty: aioice's own choice
+
+
+async def _live_room(http: aiohttp.ClientSession, base: str, creator: str) -> str:
+    auth = {"Authorization": f"Bearer {creator}"}
+    async with http.post(f"{base}/api/rooms", json={"title": "Show"}, headers=auth) as resp:
+        room = str((await resp.json())["id"])
+    async with http.post(f"{base}/api/rooms/{room}/start", headers=auth) as resp:
+        assert resp.status == 200
+    return room
+
+
+async def test_the_load_generators_peers_and_the_servers_it_spawns_stay_on_loopback(
+        aiohttp_server: Any) -> None:
+    clip = encode_clip(codec="h264", width=160, height=96, fps=10, seconds=1)
+    relay_peer = await aiohttp_server(mediarelay_room.build_app(None, "127.0.0.1"),
+                                      host="127.0.0.1")
+    ours = await spawn.spawn("live")  # as `--spawn-server` starts it: its own Valkey
+    try:
+        creator = token("alice", "creator", secret=ours.secret)
+        async with aiohttp.ClientSession() as http:
+            room = await _live_room(http, ours.url, creator)
+            for name, base in {"ours": f"{ours.url}/api/rooms/{room}",
+                               "MediaRelay peer": str(relay_peer.make_url(f"/api/rooms/{room}"))
+                               }.items():
+                publisher, viewer = lt_peers.Publisher(clip), lt_peers.Viewer(0, "h264")
+                try:
+                    await publisher.publish(http, f"{base}/whip", creator)
+                    assert await viewer.watch(http, f"{base}/whep", None, 10), viewer.stats.wire()
+                    for pc in (publisher.pc, viewer.pc):
+                        for sdp in (pc.localDescription.sdp, pc.remoteDescription.sdp):
+                            addresses = candidate_addresses(sdp)
+                            assert addresses, name
+                            assert addresses == ["127.0.0.1"] * len(addresses), (name, addresses)
+                finally:
+                    await viewer.close(http)
+                    await publisher.close(http)
+    finally:
+        ours.stop()
