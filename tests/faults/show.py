@@ -58,6 +58,7 @@ class Show:
     room: str = ""
     product: str = ""
     sale_stock: int = 0
+    uncoded: int = 0  # failed attempts answered without a coded error (or not answered at all)
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
     def url(self) -> str:
@@ -84,6 +85,8 @@ class Show:
             attempts += 1
             answer = await self.call(method, path, user, role, body)
             answer.attempts = attempts
+            if not answer.ok and answer.code in (None, "unreachable"):
+                self.uncoded += 1
             if answer.code not in RETRIED or loop.time() >= deadline:
                 return answer
             await asyncio.sleep(RETRY_PAUSE_S)
