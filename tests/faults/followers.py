@@ -82,10 +82,14 @@ class Follower:
         return True
 
     async def _run(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            await self._follow(session)
+
+    async def _follow(self, session: aiohttp.ClientSession) -> None:
         for _ in range(MAX_CONNECTS):
             if self._stop.is_set():
                 return
-            viewer = await self._connect()
+            viewer = await self._connect(session)
             if viewer is None:
                 await asyncio.sleep(RECONNECT_PAUSE_S)
                 continue
@@ -104,12 +108,13 @@ class Follower:
             self.close_codes.append(viewer.close_code)
             self.rejoins += 1
 
-    async def _connect(self) -> Viewer | None:
+    async def _connect(self, session: aiohttp.ClientSession) -> Viewer | None:
         url = self.urls[self.connects % len(self.urls)]
         self.connects += 1
         try:
             viewer = await Viewer.connect(url, self.room, token(self.user), since=self.last_seq,
-                                          epoch=self.epoch if self.last_seq is not None else None)
+                                          epoch=self.epoch if self.last_seq is not None else None,
+                                          session=session)
         except (aiohttp.ClientError, OSError):
             return None
         try:

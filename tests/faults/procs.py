@@ -4,15 +4,19 @@ its own AOF, and the workers of a ``serve --workers N`` supervisor."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped, unused-ignore]
 import redis.asyncio as aioredis
 
 from live_server.store.embedded import EmbeddedValkey
+from tests.conftest import ROOT, ServerProcess
 
 
 class RestartableValkey:
@@ -86,3 +90,15 @@ def port_taken(port: int) -> bool:
 def kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+def serve_again(server: ServerProcess, workers: int) -> ServerProcess:
+    """Start the same service again, on the same port with the same settings, as an operator's
+    service manager would after its supervisor died (readiness is the caller's to await)."""
+    log_path = server.log_path.with_name(server.log_path.stem + "-again.log")
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "live_server", "serve", "--host", "127.0.0.1",
+             "--port", str(server.port), "--workers", str(workers)],
+            env=server.env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
+    return dataclasses.replace(server, proc=proc, log_path=log_path)

@@ -36,7 +36,7 @@ async def test_a_valkey_stall_leaves_nothing_half_done(
         loop = asyncio.get_running_loop()
         for at, pause_s in zip(scale.faults_at, scale.stalls_s, strict=True):
             await asyncio.sleep(max(0.0, start + at - loop.time()))
-            assert await store.execute_command("CLIENT", "PAUSE", int(pause_s * 1000), "ALL")
+            assert await store.client_pause(int(pause_s * 1000), all=True)
             await asyncio.sleep(pause_s)
 
     try:
