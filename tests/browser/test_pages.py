@@ -51,6 +51,11 @@ CHROMIUM_FLAGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
+    # WebRTC toward loopback: Chromium leaves 127.0.0.1 out of its candidates unless told, and
+    # the test server's are on 127.0.0.1 only (media.ice_addresses), so media goes to 127.0.0.1.
+    # No switch or policy takes the machine's other interfaces out of Chromium's own candidates
+    # (test_video.py reads the answers, the offer and the pair in use)
+    "--allow-loopback-in-peer-connection",
     "--autoplay-policy=no-user-gesture-required",
 ]
 
@@ -340,7 +345,8 @@ class ServerProcess:
     def start(self) -> None:
         cmd = [sys.executable, "-m", "live_server", "serve", "--demo"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT),
+               "LIVE_MEDIA_ICE_ADDRESSES": "127.0.0.1"}  # WebRTC on loopback only
         with (self.workdir / "server.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 cmd, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT

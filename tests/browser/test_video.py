@@ -1,7 +1,9 @@
 """Live video in a real Chromium: the studio page publishes its (fake) camera over WHIP, a watch
 page plays it over WHEP, and the frames really decode (getStats: framesDecoded grows, the frame
 size is the publisher's). With H.264 the room also gets HLS, which a page without WebRTC plays
-and PyAV decodes. No public STUN server: the server's host candidate is the machine's address.
+and PyAV decodes. No public STUN server: the test server's host candidates are on 127.0.0.1 only
+(media.ice_addresses) and Chromium adds its loopback address to its own, so the media of both
+pages goes to 127.0.0.1 (the candidate pair in use is read from getStats).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tests.browser.test_pages import (  # fixtures and helpers of the page tests
     server,  # noqa: F401 - a fixture
     token,
 )
+from tests.integration.media_peers import candidate_addresses
 
 INBOUND = """(async () => {
   const p = document.querySelector('#player').livePlayer;
@@ -50,6 +53,36 @@ OUTBOUND = """(async () => {
   if (size) codec = stats.get(size.codecId)?.mimeType;
   return size && {...size, codec};
 })()"""
+
+
+# the peer connection's SDPs and the addresses of the candidate pair in use
+ICE_PATH = """(async (pc) => {
+  if (!pc) return null;
+  const stats = await pc.getStats();
+  let pair = null;
+  for (const s of stats.values()) {
+    if (s.type === 'transport' && s.selectedCandidatePairId) {
+      pair = stats.get(s.selectedCandidatePairId);
+    }
+  }
+  if (!pair) return null;
+  return {local: stats.get(pair.localCandidateId).address,
+          remote: stats.get(pair.remoteCandidateId).address,
+          offer: pc.localDescription.sdp, answer: pc.remoteDescription.sdp};
+})(%s)"""
+
+
+async def assert_media_on_loopback(page: Page, pc: str) -> None:
+    """The server answered with loopback candidates only, the page offered its loopback
+    address, and the pair that carries the media sends to 127.0.0.1, so every packet goes over
+    the loopback interface. (Chromium may send from the socket it bound on another interface:
+    it prefers that network's cost, and no switch removes it from its candidates.)"""
+    path = await page.wait_for(f"{ICE_PATH % pc}.then(p => p && p.local && p)", within=10)
+    assert isinstance(path, dict)
+    answered = candidate_addresses(path["answer"])
+    assert answered and answered == ["127.0.0.1"] * len(answered), answered
+    assert "127.0.0.1" in candidate_addresses(path["offer"])
+    assert path["remote"] == "127.0.0.1", path
 
 
 async def start_broadcast(studio: Page, room_id: str, codec: str) -> dict[str, object]:
@@ -86,6 +119,9 @@ async def test_studio_publishes_and_a_viewer_decodes_the_frames(
     await watch.wait_for("document.querySelector('#player').livePlayer.mode === 'webrtc'",
                          within=20)
     first = await frames_decoded(watch)
+    await assert_media_on_loopback(studio, "document.querySelector('#video-section')"
+                                           ".livePublisher.pc")
+    await assert_media_on_loopback(watch, "document.querySelector('#player').livePlayer.pc")
     await asyncio.sleep(1.0)
     later = await frames_decoded(watch)
     assert later["decoded"] > first["decoded"]  # frames keep arriving and decoding
