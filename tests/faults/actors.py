@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from tests.faults.followers import Follower
 from tests.faults.show import CREATOR, RETRIED, Show
 
-PACE_S = 0.05  # between one client's actions
+PACE_S = 0.05  # between one client's actions, unless told otherwise
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Acks:
 
 
 async def buyer(show: Show, acks: Acks, user: str, until: float, retry_until: float,
-                most: int) -> None:
+                most: int, pace_s: float = PACE_S) -> None:
     """Buys one unit after another, each with its own idempotency key, retrying a purchase
     with the same key after a failure."""
     loop = asyncio.get_running_loop()
@@ -49,7 +49,7 @@ async def buyer(show: Show, acks: Acks, user: str, until: float, retry_until: fl
             acks.unanswered += 1
         else:
             acks.refusal(answer.code)
-        await asyncio.sleep(PACE_S)
+        await asyncio.sleep(pace_s)
 
 
 async def launcher(show: Show, acks: Acks, until: float, retry_until: float, most: int,

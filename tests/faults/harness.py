@@ -46,7 +46,7 @@ class Run:
             fault(start),
             launcher(show, acks, until, retry_until, scale.launches,
                      every_s=scale.show_s / scale.launches),
-            *(buyer(show, acks, f"b{i}", until, retry_until, scale.max_orders)
+            *(buyer(show, acks, f"b{i}", until, retry_until, scale.max_orders, scale.pace_s)
               for i in range(scale.buyers)),
             *(grabber(show, acks, f"g{i}", until, retry_until) for i in range(scale.grabbers)),
             *(chatter(f, acks, until) for f in self.followers[:scale.chatters]))
