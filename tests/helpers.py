@@ -53,10 +53,15 @@ class Viewer:
         if epoch is not None:
             params["epoch"] = epoch
         url = base.replace("http", "ws", 1) + f"/ws/rooms/{room_id}"
-        if cls.path == KEEP_ALIVE:  # leave a used connection in the pool for the upgrade
-            async with http.get(base + "/healthz") as resp:
-                await resp.read()
-        ws = await http.ws_connect(url, params=params, **kw)
+        try:
+            if cls.path == KEEP_ALIVE:  # leave a used connection in the pool for the upgrade
+                async with http.get(base + "/healthz") as resp:
+                    await resp.read()
+            ws = await http.ws_connect(url, params=params, **kw)
+        except BaseException:
+            if own:
+                await http.close()
+            raise
         viewer = cls(ws, http if own else None)
         return viewer
 
