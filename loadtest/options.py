@@ -17,6 +17,7 @@ from typing import Any
 from loadtest import floor
 from loadtest.run import RunOptions
 from loadtest.scenarios import load_all
+from loadtest.spawn import FSYNC_CHOICES
 from loadtest.tokens import default_secret
 
 COMMON_DESTS: set[str] = set()
@@ -50,6 +51,9 @@ def add_common(p: argparse.ArgumentParser, scenario: type[Any]) -> None:
                         "and stop it at the end; CPU and memory are then read from its pids")
     g.add_argument("--workers", type=int, default=1,
                    help="server processes when spawning (`serve --workers N`; default 1)")
+    g.add_argument("--valkey-fsync", choices=FSYNC_CHOICES, default="off",
+                   help="the spawned Valkey's AOF: off (default, no persistence), everysec or "
+                        "always (every write waits for the disk: what durability costs)")
     g.add_argument("--server-kind", dest="kind", choices=("live", "sio"), default="live",
                    help="what the target speaks: live (ours, default) or sio (the Socket.IO peer)")
     g.add_argument("--room", help="use this existing room instead of creating and starting one")
@@ -163,6 +167,7 @@ def options_from(ns: argparse.Namespace) -> RunOptions:
         tracers=ns.tracers,
         spawn_server=ns.spawn_server,
         workers=ns.workers,
+        valkey_fsync=ns.valkey_fsync,
         tick_ms=ns.tick_ms,
         server_env=dict(ns.server_env),
         server_pids=ns.server_pids,

@@ -60,6 +60,7 @@ class RunOptions:
     tracers: int = 50
     spawn_server: bool = False
     workers: int = 1
+    valkey_fsync: str = "off"
     tick_ms: int | None = None
     server_env: dict[str, str] = field(default_factory=dict)
     server_pids: list[int] = field(default_factory=list)

@@ -60,7 +60,8 @@ async def resolve_target(opts: RunOptions, scenario: Scenario) -> Target:
         if opts.tick_ms:
             env["LIVE_REALTIME_TICK_MS"] = str(opts.tick_ms)
         env.update(opts.server_env)
-        sp = await spawn(opts.kind, workers=opts.workers, env=env, cwd=os.getcwd())
+        sp = await spawn(opts.kind, workers=opts.workers, env=env, cwd=os.getcwd(),
+                         fsync=opts.valkey_fsync)
         return Target(
             kind=opts.kind,
             url=sp.url,

@@ -159,16 +159,23 @@ async def _wait_valkey(url: str, proc: subprocess.Popen[bytes], limit_s: float) 
     raise SpawnError("valkey-server not ready in time")
 
 
-async def start_valkey(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
-    """A throw-away Valkey on a free loopback port, no persistence."""
+FSYNC_CHOICES = ("off", "everysec", "always")
+
+
+async def start_valkey(workdir: str, fsync: str = "off") -> tuple[subprocess.Popen[bytes], str]:
+    """A throw-away Valkey on a free loopback port: no persistence (``off``), or an AOF in
+    ``workdir`` flushed to disk every second or after every write, as a production server would
+    run it (to measure what durability costs)."""
     port = free_port()
+    aof = (["--appendonly", "no"] if fsync == "off"
+           else ["--appendonly", "yes", "--appendfsync", fsync])
     proc = popen(
         [
             valkey_binary(),
             "--port", str(port),
             "--bind", LOOPBACK,
             "--save", "",
-            "--appendonly", "no",
+            *aof,
             "--dir", workdir,
             "--maxclients", "10000",
         ],
@@ -211,6 +218,7 @@ async def spawn(
     env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
     cwd: str | None = None,
+    fsync: str = "off",
 ) -> Spawned:
     """Start our server (`kind="live"`) or the Socket.IO peer (`kind="sio"`) with a new Valkey.
 
@@ -219,7 +227,7 @@ async def spawn(
     command line.
     """
     workdir = tempfile.mkdtemp(prefix=f"loadtest-{kind}-")
-    valkey, valkey_url = await start_valkey(workdir)
+    valkey, valkey_url = await start_valkey(workdir, fsync)
     port = free_port()
     secret = secrets.token_urlsafe(24)
     py = sys.executable
