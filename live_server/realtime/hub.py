@@ -101,8 +101,9 @@ class Hub:
         self.listeners = tuple(listeners)
         self._flush_soon: set[str] = set()
         self._flush_handle: asyncio.Handle | None = None
-        # rooms that emptied and must report "0 here" once before being forgotten
-        self.departed: set[str] = set()
+        # rooms that emptied and must report "0 here" once before being forgotten, with what
+        # their last viewers did since the last tick (acknowledged hearts are never dropped)
+        self.departed: dict[str, TickReport] = {}
 
     # Membership --------------------------------------------------------------------------
 
@@ -114,7 +115,9 @@ class Hub:
         if room is None:
             room = LocalRoom(id=conn.room_id, id_bytes=conn.room_id.encode())
             self.rooms[conn.room_id] = room
-            self.departed.discard(conn.room_id)
+            gone = self.departed.pop(conn.room_id, None)
+            if gone is not None:  # back before the tick: its pending report is the room's again
+                _restore(room, gone)
         room.joining.add(conn)
         room.dirty = True
         return first
@@ -155,7 +158,7 @@ class Hub:
         room.dirty = True
         if not room.conns and not room.joining:
             del self.rooms[conn.room_id]
-            self.departed.add(conn.room_id)
+            self.departed[conn.room_id] = _take_report(room)
             return True
         return False
 
@@ -399,34 +402,21 @@ class Hub:
         quiet rooms (the periodic presence refresh)."""
         reports: dict[str, TickReport] = {}
         for room in self.rooms.values():
-            if not (room.dirty or everything):
-                continue
-            reports[room.id] = TickReport(
-                online=room.local_online, hearts=room.hearts, joins=room.join_count,
-                join_names=room.join_names, fans=room.fans, heart_users=room.heart_users,
-            )
-            room.hearts, room.join_count, room.join_names, room.fans = 0, 0, [], {}
-            room.heart_users = {}
-            room.dirty = False
-        for room_id in self.departed:
-            reports.setdefault(room_id, TickReport(online=0))
-        self.departed = set()
+            if room.dirty or everything:
+                reports[room.id] = _take_report(room)
+        reports.update(self.departed)  # a departed room has no entry in ``rooms``
+        self.departed = {}
         return reports
 
     def restore_reports(self, reports: dict[str, TickReport]) -> None:
         """A failed flush puts hearts and scores back, so a Valkey hiccup loses none."""
         for room_id, rep in reports.items():
             room = self.rooms.get(room_id)
-            if room is None:
-                if rep.online == 0:
-                    self.departed.add(room_id)
+            if room is None:  # gone since: its "0 here" report carries these too
+                gone = self.departed.setdefault(room_id, TickReport(online=0))
+                _add_pending(gone, rep)
                 continue
-            room.hearts += rep.hearts
-            for uid, (score, name) in rep.fans.items():
-                room.fans[uid] = (room.fans.get(uid, (0, name))[0] + score, name)
-            for uid, count in rep.heart_users.items():
-                room.heart_users[uid] = room.heart_users.get(uid, 0) + count
-            room.dirty = True
+            _restore(room, rep)
 
     @property
     def connection_count(self) -> int:
@@ -445,6 +435,32 @@ class Hub:
 
     def all_conns(self) -> list[Conn]:
         return [c for r in self.rooms.values() for c in (*r.conns, *r.joining)]
+
+
+def _take_report(room: LocalRoom) -> TickReport:
+    """The room's report for this tick; its pending hearts, joins and scores start again."""
+    report = TickReport(online=room.local_online, hearts=room.hearts, joins=room.join_count,
+                        join_names=room.join_names, fans=room.fans,
+                        heart_users=room.heart_users)
+    room.hearts, room.join_count, room.join_names, room.fans = 0, 0, [], {}
+    room.heart_users = {}
+    room.dirty = False
+    return report
+
+
+def _add_pending(into: LocalRoom | TickReport, rep: TickReport) -> None:
+    """Add a report's hearts, scores and heart senders to a room's pending ones (or another
+    report's): what was acknowledged is reported once, later rather than never."""
+    into.hearts += rep.hearts
+    for uid, (score, name) in rep.fans.items():
+        into.fans[uid] = (into.fans.get(uid, (0, name))[0] + score, name)
+    for uid, count in rep.heart_users.items():
+        into.heart_users[uid] = into.heart_users.get(uid, 0) + count
+
+
+def _restore(room: LocalRoom, rep: TickReport) -> None:
+    _add_pending(room, rep)
+    room.dirty = True
 
 
 def _cut_off(room: LocalRoom, conn: Conn) -> None:
