@@ -1,0 +1,148 @@
+"""schemathesis against the server's own OpenAPI document (generated from the command table),
+with every token kind: no answer is a 5xx, and every 4xx carries the documented error body
+``{"error": {"code", "message"}}`` with a code from ``live_server.errors.codes()``, one that the
+document lists for that route and status.
+
+Path parameters are sometimes replaced by ids that exist (the world's room, product, order,
+packet), so generated bodies also reach the services behind the lookups."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from live_server.errors import codes
+from tests.conftest import LiveApp
+from tests.fuzz.world import TOKEN_KINDS, World, build_world, token_of
+
+CODES = codes()
+EXAMPLES_PER_OPERATION = 80
+FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=True,
+                max_examples=EXAMPLES_PER_OPERATION,
+                suppress_health_check=list(HealthCheck))
+# Not fuzzed from the document, each for a reason:
+EXCLUDED = (
+    # WHIP/WHEP take SDP offers (application/sdp), which the document cannot describe as a
+    # schema; every answer starts a WebRTC peer. Their bodies are tested with real peers
+    # (tests/integration/test_media_offers.py, test_media_whip_whep.py).
+    r"/whip", r"/whep",
+    # HLS playlists and segments are files (tests/integration/test_hls_http.py)
+    r"^/hls/",
+    # pages, static files and the Redoc page answer HTML or files, not the JSON API
+    r"^/$", r"^/watch/", r"^/studio$", r"^/ops$", r"^/static/", r"^/api/docs$",
+    # a websocket upgrade: fuzzed frame by frame in test_ws_fuzz.py
+    r"^/ws/",
+)
+
+
+@dataclasses.dataclass
+class Tally:
+    operations: int = 0
+    requests: int = 0
+    by_class: dict[str, int] = dataclasses.field(default_factory=dict)
+    server_errors: list[str] = dataclasses.field(default_factory=list)
+    undocumented: set[str] = dataclasses.field(default_factory=set)
+
+
+def _real_ids(world: World) -> dict[str, str]:
+    return {"room_id": world.room, "product_id": world.product, "order_id": world.order,
+            "packet_id": world.packet, "creator_id": "alice", "user_id": "eve",
+            "seq": str(world.chat_seq)}
+
+
+def _documented(operation: Any) -> set[tuple[int, str]]:
+    """The (status, code) pairs the document lists for an operation (each error response's
+    description names its codes)."""
+    out: set[tuple[int, str]] = set()
+    for status, response in operation.definition.raw.get("responses", {}).items():
+        if status.isdigit():
+            out |= {(int(status), code) for code in re.findall(r"`(\w+)`",
+                                                               response.get("description", ""))}
+    return out
+
+
+def _check(response: requests.Response, tally: Tally, what: str,
+           documented: set[tuple[int, str]]) -> None:
+    status = response.status_code
+    tally.requests += 1
+    tally.by_class[f"{status // 100}xx"] = tally.by_class.get(f"{status // 100}xx", 0) + 1
+    if status >= 500:
+        tally.server_errors.append(f"{what} → {status}: {response.text[:200]}")
+    assert status < 500, (what, status, response.text[:500])
+    if 400 <= status < 500:
+        body = response.json()
+        assert isinstance(body, dict) and set(body) == {"error"}, (what, status, body)
+        error = body["error"]
+        assert error["code"] in CODES, (what, status, body)
+        assert isinstance(error["message"], str) and error["message"], (what, status, body)
+        if (status, error["code"]) not in documented:
+            tally.undocumented.add(f"{what} {status} {error['code']}")
+
+
+def fuzz_operations(world: World, tally: Tally) -> None:
+    """Every operation of the document but the excluded ones, ``EXAMPLES_PER_OPERATION``
+    generated requests each, from a thread (the server runs on the test's event loop)."""
+    base = world.live.base
+    schema = schemathesis.openapi.from_url(base + "/api/openapi.json")
+    for pattern in EXCLUDED:
+        schema = schema.exclude(path_regex=pattern)
+    real = _real_ids(world)
+    tokens = {kind: token_of(kind) for kind in TOKEN_KINDS}
+    session = requests.Session()
+    for result in schema.get_all_operations():
+        tally.operations += 1
+        _fuzz_operation(result.ok(), base, real, tokens, session, tally)
+    session.close()
+
+
+def _fuzz_operation(operation: Any, base: str, real: dict[str, str],
+                    tokens: dict[str, str | None], session: requests.Session,
+                    tally: Tally) -> None:
+    what = f"{operation.method.upper()} {operation.path}"
+    documented = _documented(operation)
+    # valid requests by the document, and requests it says are invalid
+    cases = st.one_of(operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
+                      operation.as_strategy(schemathesis.GenerationMode.NEGATIVE))
+
+    @FUZZ
+    @given(case=cases, kind=st.sampled_from(TOKEN_KINDS),
+           use_real=st.booleans())
+    def one(case: Any, kind: str, use_real: bool) -> None:
+        if use_real and case.path_parameters:
+            case.path_parameters = {name: real.get(name, value)
+                                    for name, value in case.path_parameters.items()}
+        token = tokens[kind]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = case.call(base_url=base, headers=headers, session=session, timeout=15)
+        _check(response, tally, what, documented)
+
+    one()
+
+
+async def test_openapi_operations_with_every_token_kind(
+        live_app_factory: Callable[..., Awaitable[LiveApp]],
+        record_property: Callable[[str, Any], None]) -> None:
+    world = await build_world(await live_app_factory())
+    tally = Tally()
+    started = time.monotonic()
+    await asyncio.get_running_loop().run_in_executor(None, fuzz_operations, world, tally)
+    status, health = await world.live.call("GET", "/healthz")
+    assert status == 200, health
+    classes = ", ".join(f"{k} {v:,}" for k, v in sorted(tally.by_class.items()))
+    record_property("fuzz", f"fuzz http (schemathesis): {tally.requests:,} requests over "
+                    f"{tally.operations} operations ({classes}), {len(tally.server_errors)} "
+                    f"5xx, {len(tally.undocumented)} undocumented codes, "
+                    f"{time.monotonic() - started:.1f} s")
+    assert tally.server_errors == []
+    # the document is generated from the command table: it lists every code a route answers
+    assert sorted(tally.undocumented) == []
+    assert tally.operations >= 60
