@@ -11,10 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.faults.harness import Run
+from tests.faults.harness import run_on_own_valkey
 from tests.faults.procs import RestartableValkey
 from tests.faults.scale import SCALES, Scale
-from tests.faults.show import FAST_ENV, Show
 
 pytestmark = pytest.mark.system
 
@@ -23,12 +22,7 @@ pytestmark = pytest.mark.system
 async def test_valkey_killed_and_restarted_mid_show(
         server_factory: Any, own_valkey: RestartableValkey, http: aiohttp.ClientSession,
         scale: Scale) -> None:
-    servers = [await server_factory(redis_url=own_valkey.url, env=FAST_ENV)
-               for _ in range(scale.servers)]
-    show = Show(http, [s.url for s in servers])
-    await show.setup(sale_stock=scale.buyers * scale.max_orders)
-    run = Run(show, scale)
-    await run.join(scale.chatters + scale.watchers)
+    run, servers = await run_on_own_valkey(server_factory, own_valkey.url, http, scale)
 
     async def kill_and_restart(start: float) -> None:
         loop = asyncio.get_running_loop()

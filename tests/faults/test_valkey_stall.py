@@ -12,10 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.faults.harness import Run
+from tests.faults.harness import run_on_own_valkey
 from tests.faults.procs import RestartableValkey
 from tests.faults.scale import SCALES, Scale
-from tests.faults.show import FAST_ENV, Show
 
 pytestmark = pytest.mark.system
 
@@ -24,12 +23,7 @@ pytestmark = pytest.mark.system
 async def test_a_valkey_stall_leaves_nothing_half_done(
         server_factory: Any, own_valkey: RestartableValkey, http: aiohttp.ClientSession,
         scale: Scale) -> None:
-    servers = [await server_factory(redis_url=own_valkey.url, env=FAST_ENV)
-               for _ in range(scale.servers)]
-    show = Show(http, [s.url for s in servers])
-    await show.setup(sale_stock=scale.buyers * scale.max_orders)
-    run = Run(show, scale)
-    await run.join(scale.chatters + scale.watchers)
+    run, servers = await run_on_own_valkey(server_factory, own_valkey.url, http, scale)
     store = own_valkey.admin()
 
     async def stall(start: float) -> None:
@@ -41,7 +35,7 @@ async def test_a_valkey_stall_leaves_nothing_half_done(
 
     try:
         await run.act(stall)
-        assert show.uncoded == 0, f"{show.uncoded} failures without a coded error"
+        assert run.show.uncoded == 0, f"{run.show.uncoded} failures without a coded error"
         await run.check(f"Valkey paused {len(scale.stalls_s)}x ({scale.stalls_s} s), "
                         f"{scale.servers} server process(es)", store, servers[0].key_prefix,
                         servers[0].env)
