@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import ConnectionError as StoreConnectionError
+from redis.exceptions import TimeoutError as StoreTimeoutError
 
 from live_server.config import Settings
 from live_server.media.relay import RelayStats
@@ -48,6 +50,12 @@ from live_server.store.wallets import WalletStore
 # What a failing or unreachable store raises, for the layers above that must not know the client
 # library (the room socket turns these into close 1011 ``internal`` during a join).
 STORE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+# The store cannot be reached right now (down, restarting, still loading its data, too slow):
+# the client should try again shortly (503 / close 1013 ``not_ready``), and it is no bug of
+# ours, so it stays out of the ``internal`` count that alerts fire on. Other store errors (a
+# script's error, a key of the wrong type) remain ``internal``.
+STORE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    StoreConnectionError, StoreTimeoutError, BusyLoadingError, OSError, TimeoutError)
 
 
 @dataclasses.dataclass

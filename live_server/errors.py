@@ -111,6 +111,8 @@ class SlowMode(RateLimited):
 
 
 class NotReady(LiveError):
+    """The store cannot be reached right now; answered with ``Retry-After``."""
+
     code = "not_ready"
     status = 503
 
@@ -128,6 +130,7 @@ class CloseCode:
     TOO_LARGE = 1009
     INTERNAL = 1011
     RESTART = 1012
+    TRY_AGAIN_LATER = 1013  # the store cannot be reached now (RFC 6455 "Try Again Later")
     AUTH_TIMEOUT = 4000
     UNAUTHORIZED = 4001
     BANNED = 4003

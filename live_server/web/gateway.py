@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from live_server.auth import GUEST, Identity, verify
-from live_server.container import STORE_ERRORS, Services
+from live_server.container import STORE_ERRORS, STORE_UNAVAILABLE, Services
 from live_server.domain.rooms import Room
 from live_server.errors import (
     Banned,
@@ -26,6 +26,7 @@ from live_server.errors import (
     InvalidField,
     LiveError,
     NotFound,
+    NotReady,
     Unauthorized,
 )
 from live_server.protocol import MAX_SEQ, get_str, loads_object
@@ -163,6 +164,10 @@ def refusal(exc: BaseException) -> Refused:
         return exc
     if isinstance(exc, LiveError):
         return Refused(exc, CloseCode.NORMAL, exc.code)
+    if isinstance(exc, STORE_UNAVAILABLE):
+        log.warning("websocket join: the store cannot be reached: %s", exc)
+        return Refused(NotReady("the store cannot be reached; try again shortly"),
+                       CloseCode.TRY_AGAIN_LATER, NotReady.code)
     log.warning("websocket join failed: %s", exc)
     return Refused(Internal("try again shortly"), CloseCode.INTERNAL, "internal")
 

@@ -13,11 +13,12 @@ from aiohttp import web
 
 from live_server import logs
 from live_server.auth import GUEST, Identity, verify
-from live_server.container import Services
+from live_server.container import STORE_UNAVAILABLE, Services
 from live_server.errors import (
     Internal,
     LiveError,
     NotFound,
+    NotReady,
     PayloadTooLarge,
     Unauthorized,
     WrongMethod,
@@ -114,6 +115,14 @@ async def _answer(request: web.Request, handler: Any) -> web.StreamResponse:
         return error_response(WrongMethod("method not allowed"))
     except web.HTTPException:
         raise
+    except STORE_UNAVAILABLE as exc:
+        # one line per kind of failure (logs.RateLimit): an outage fails every request alike
+        log.warning("store unavailable on %s %s", request.method, request.path, exc_info=True,
+                    extra={"error": type(exc).__name__})
+        request.app[SERVICES].metrics.errors.labels(NotReady.code).inc()
+        response = error_response(NotReady("the store cannot be reached; try again shortly"))
+        response.headers["Retry-After"] = "1"
+        return response
     except Exception as exc:
         ref = secrets.token_hex(4)
         # one line per kind of failure (logs.RateLimit): a Valkey outage fails every request

@@ -14,9 +14,16 @@ import secrets
 from live_server.auth import Identity
 from live_server.commands.command import Call
 from live_server.commands.table import WS_OPS
-from live_server.container import Services
+from live_server.container import STORE_UNAVAILABLE, Services
 from live_server.domain.rooms import Room
-from live_server.errors import Internal, InvalidField, LiveError, MissingField, UnknownOp
+from live_server.errors import (
+    Internal,
+    InvalidField,
+    LiveError,
+    MissingField,
+    NotReady,
+    UnknownOp,
+)
 from live_server.protocol import Json, error_frame, loads_object, reply_frame
 from live_server.realtime.conn import Conn
 
@@ -52,6 +59,12 @@ class Session:
         except LiveError as err:
             self.services.count_error(err.code)
             return error_frame(req_id, err)
+        except STORE_UNAVAILABLE as exc:  # an outage: try again shortly; keep the connection
+            log.warning("store unavailable", exc_info=True, extra={
+                "error": type(exc).__name__, "room_id": self.room.id, "conn_id": self.conn.id,
+                "user_id": self.who.user_id})
+            self.services.count_error(NotReady.code)
+            return error_frame(req_id, NotReady("the store cannot be reached; try again shortly"))
         except Exception as exc:  # a bug or a store failure: answer, keep the connection
             ref = secrets.token_hex(4)
             # one line per kind of failure (logs.RateLimit): a Valkey outage fails every frame
