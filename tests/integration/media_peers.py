@@ -6,7 +6,9 @@ as the test servers do (``media.ice_addresses``): the tests' media never leaves 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -23,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError
 from multidict import CIMultiDict
 
 from live_server.media import aiortc_hooks, ice
+from tests.conftest import token
 from tests.helpers import WAIT_S
 
 WIDTH, HEIGHT = 320, 240
@@ -217,3 +220,34 @@ def app_of(live: Any) -> Any:
     """The in-process aiohttp app behind the ``live`` fixture."""
     app = getattr(live, "app", None)
     return app if app is not None else live.client.app
+
+
+@dataclasses.dataclass
+class OnAir:
+    """A room whose creator publishes over WHIP, a WHEP viewer that has not watched yet, and the
+    HTTP session they use."""
+
+    room: str
+    publisher: Publisher
+    viewer: Viewer
+    http: aiohttp.ClientSession
+    whep: str
+
+    async def watch(self) -> None:
+        assert await self.viewer.watch(self.http, self.whep) == 201
+
+
+@contextlib.asynccontextmanager
+async def on_air(live: Any, codec: str = "VP8") -> AsyncIterator[OnAir]:
+    """A live room of alice's with her publisher on air (both peers closed at the end)."""
+    room = await live.live_room("alice")
+    publisher, viewer = Publisher(codec), Viewer()
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            yield OnAir(room, publisher, viewer, http, f"{live.base}/api/rooms/{room}/whep")
+        finally:
+            await viewer.close()
+            await publisher.close()
+

@@ -17,6 +17,7 @@ from tests.integration.media_peers import (
     Publisher,
     Viewer,
     app_of,
+    on_air,
     post_sdp,
 )
 
@@ -95,23 +96,15 @@ async def test_late_joiner_gets_a_picture_after_a_forwarded_keyframe_request(
 
 
 async def test_a_viewers_keyframe_request_reaches_the_publisher(live: LiveApp) -> None:
-    room = await live.live_room("alice")
-    publisher = Publisher("H264")
-    viewer = Viewer()
-    async with aiohttp.ClientSession() as http:
-        try:
-            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
-                                           token("alice", "creator")) == 201
-            assert await viewer.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
-            await viewer.wait_for(lambda: viewer.decoded >= 20)
-            before = publisher.keyframe_requests
-            await viewer.request_keyframe()
-            await publisher.wait_for(lambda: publisher.keyframe_requests > before)
-            seen = viewer.decoded
-            await viewer.wait_for(lambda: viewer.decoded >= seen + 10)
-        finally:
-            await viewer.close()
-            await publisher.close()
+    async with on_air(live, "H264") as air:
+        publisher, viewer = air.publisher, air.viewer
+        await air.watch()
+        await viewer.wait_for(lambda: viewer.decoded >= 20)
+        before = publisher.keyframe_requests
+        await viewer.request_keyframe()
+        await publisher.wait_for(lambda: publisher.keyframe_requests > before)
+        seen = viewer.decoded
+        await viewer.wait_for(lambda: viewer.decoded >= seen + 10)
 
 
 async def test_reconnecting_publisher_resumes_the_room(live: LiveApp) -> None:

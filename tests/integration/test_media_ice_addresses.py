@@ -19,7 +19,7 @@ from loadtest import spawn
 from loadtest.media_clip import encode_clip
 from loadtest.peers import mediarelay_room
 from tests.conftest import LiveApp, token
-from tests.integration.media_peers import Publisher, Viewer, candidate_addresses
+from tests.integration.media_peers import candidate_addresses, on_air
 
 
 def outside_addresses() -> dict[str, set[str]]:
@@ -36,22 +36,13 @@ def outside_addresses() -> dict[str, set[str]]:
 
 async def exchange(live: LiveApp) -> dict[str, str]:
     """A WHIP publisher and a WHEP viewer that decodes its video: the four SDPs."""
-    room = await live.live_room("alice")
-    publisher = Publisher("VP8")
-    viewer = Viewer()
-    async with aiohttp.ClientSession() as http:
-        try:
-            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
-                                           token("alice", "creator")) == 201
-            assert await viewer.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
-            await viewer.wait_for(lambda: viewer.decoded >= 1)  # ICE connected on them
-            return {"whip offer": publisher.pc.localDescription.sdp,
-                    "whip answer": publisher.pc.remoteDescription.sdp,
-                    "whep offer": viewer.pc.localDescription.sdp,
-                    "whep answer": viewer.pc.remoteDescription.sdp}
-        finally:
-            await viewer.close()
-            await publisher.close()
+    async with on_air(live) as air:
+        await air.watch()
+        await air.viewer.wait_for(lambda: air.viewer.decoded >= 1)  # ICE connected on them
+        return {"whip offer": air.publisher.pc.localDescription.sdp,
+                "whip answer": air.publisher.pc.remoteDescription.sdp,
+                "whep offer": air.viewer.pc.localDescription.sdp,
+                "whep answer": air.viewer.pc.remoteDescription.sdp}
 
 
 async def test_test_servers_and_peers_gather_on_loopback_only(live: LiveApp) -> None:
