@@ -154,6 +154,7 @@ export class ShelfState {
     this.pinned = null;
     this.sales = {};
     this.left = {};
+    this.variantLeft = {}; // product id -> {variant id -> units left to buy here}, when told
     this.offset = 0; // server clock - local clock, from server_time fields
   }
 
@@ -172,6 +173,7 @@ export class ShelfState {
     this.pinned = snap.pinned || null;
     this.sales = {};
     this.left = {};
+    this.variantLeft = {};
     for (const [pid, sale] of Object.entries(snap.sales || {})) {
       this.sales[pid] = sale;
       this.left[pid] = Number(sale.left) || 0;
@@ -226,7 +228,11 @@ export class ShelfState {
         break;
       }
       case "stock":
-        if (d.product_id) {
+        if (d.product_id && d.variant_id) {
+          // a variant's units left in the room (not the sale's)
+          this.variantLeft[d.product_id] = { ...this.variantLeft[d.product_id], [d.variant_id]: Number(d.left) || 0 };
+          this.onChange("stock", ev);
+        } else if (d.product_id) {
           this.left[d.product_id] = Number(d.left) || 0;
           if (this.sales[d.product_id]) this.sales[d.product_id].left = this.left[d.product_id];
           this.onChange("stock", ev);
@@ -241,6 +247,33 @@ export class ShelfState {
       default:
         break;
     }
+  }
+
+  /** Units left per variant as far as the events told, with the card's variants: [{variant, left|null}]. */
+  variantStock(pid) {
+    const card = this.product(pid) || {};
+    const variants = Array.isArray(card.variants) ? card.variants : [];
+    const known = this.variantLeft[pid] || {};
+    return variants.map((v) => ({
+      variant: v,
+      left: v.id in known ? known[v.id] : typeof v.left === "number" ? v.left : null,
+    }));
+  }
+
+  /** True when every variant of the product is known to have nothing left here. */
+  soldOut(pid) {
+    const list = this.variantStock(pid);
+    return list.length > 0 && list.every((x) => x.left !== null && x.left <= 0);
+  }
+
+  /** "S · M · L sold out": which variants are left (empty for a product with one variant). */
+  variantsText(pid) {
+    const list = this.variantStock(pid);
+    if (list.length < 2) return "";
+    return list.map(({ variant, left }) => {
+      const name = Object.values(variant.options || {}).join(" / ") || variant.id;
+      return left !== null && left <= 0 ? `${name} sold out` : name;
+    }).join(" · ");
   }
 
   /**
@@ -259,13 +292,14 @@ export class ShelfState {
     const start = Number(sale.start_at);
     const end = Number(sale.end_at);
     const salePrice = { price: Number(sale.price), currency: sale.currency || card.currency || "" };
+    // outside an open sale the product sells at its live price
     if (sale.state === "closed") {
       const phase = sale.reason === "sold_out" ? "sold_out" : sale.reason === "cancelled" ? "cancelled" : "ended";
       return { ...base, phase };
     }
-    if (now >= end) return { ...base, ...salePrice, phase: "ended" };
-    if (sale.state === "scheduled" && now < start) return { ...base, ...salePrice, phase: "scheduled", until: start };
-    if (left !== null && left <= 0) return { ...base, ...salePrice, phase: "sold_out" };
+    if (now >= end) return { ...base, phase: "ended" };
+    if (sale.state === "scheduled" && now < start) return { ...base, phase: "scheduled", until: start, salePrice: salePrice.price };
+    if (left !== null && left <= 0) return { ...base, phase: "sold_out" };
     if (sale.state === "scheduled") return { ...base, ...salePrice, phase: "starting", until: end };
     return { ...base, ...salePrice, phase: "open", until: end };
   }
@@ -275,13 +309,13 @@ export class ShelfState {
 export function phaseText(st, now = Date.now()) {
   switch (st.phase) {
     case "scheduled":
-      return `flash sale in ${fmtClock(st.until - now)}`;
+      return `flash sale${st.salePrice !== undefined ? ` at ${centsText(st.salePrice)}` : ""} in ${fmtClock(st.until - now)}`;
     case "starting":
       return "the sale is opening…";
     case "open":
       return `on sale · ends in ${st.until - now > 3_600_000 ? fmtDuration(st.until - now) : fmtClock(st.until - now)}`;
     case "sold_out":
-      return "sold out";
+      return "the flash sale sold out";
     case "ended":
       return "the sale has ended";
     case "cancelled":
@@ -289,6 +323,6 @@ export function phaseText(st, now = Date.now()) {
     case "taken_down":
       return "taken down";
     default:
-      return "not on sale yet";
+      return "live price";
   }
 }

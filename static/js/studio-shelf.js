@@ -8,6 +8,7 @@ import {
   ShelfState, currencyOf, fmtMoney, fmtPercent, localInputToMs, moneyInput, msToLocalInput, parseCount,
   parseMoney, parsePercent, percentInput, phaseText,
 } from "./shelf.js";
+import { mountVariantEditor, variantStockText } from "./studio-variants.js";
 
 const ORDERS_REFRESH_MS = 5000;
 const enc = encodeURIComponent;
@@ -29,6 +30,7 @@ export function mountStudioShelf({ me, notify }) {
   // ---- catalogue -----------------------------------------------------------------------------
   const productForm = $("#product-form");
   const productMsg = $("#product-msg");
+  const variantEditor = mountVariantEditor({ root: $("#variant-editor"), stockInput: productForm.elements.stock });
 
   async function loadCatalogue() {
     if (!isCreator) return;
@@ -56,7 +58,8 @@ export function mountStudioShelf({ me, notify }) {
               p.description ? el("div", { className: "muted small clamp2", text: p.description }) : null),
             el("td", { className: "num", text: fmtMoney(p.list_price, p.currency) }),
             el("td", { className: "num", text: fmtMoney(p.live_price, p.currency) }),
-            el("td", { className: "num", text: String(p.stock) }),
+            el("td", { className: "num" }, String(p.stock),
+              variantStockText(p) ? el("div", { className: "muted small variant-stock-list", text: variantStockText(p) }) : null),
             el("td", { className: "num", text: String(p.per_buyer_limit) }),
             el("td", { className: "num", text: fmtPercent(p.commission_bp) }),
             el("td", {}, stateBadge(p.status), p.takedown && p.takedown.reason ? el("div", { className: "muted small", text: p.takedown.reason }) : null),
@@ -90,6 +93,8 @@ export function mountStudioShelf({ me, notify }) {
     if (stock === null) errors.push("the stock as a whole number");
     if (limit === null) errors.push("a per-buyer limit of at least 1");
     if (bp === null) errors.push("the commission as a percentage from 0 to 100 (two decimals at most)");
+    const variants = variantEditor.read();
+    if (variants.error) errors.push(variants.error);
     if (errors.length) return { error: `Please give ${errors.join(", ")}.` };
     return {
       body: {
@@ -102,6 +107,7 @@ export function mountStudioShelf({ me, notify }) {
         stock,
         per_buyer_limit: limit,
         commission_bp: bp,
+        ...(variants.variants ? { options: variants.options, variants: variants.variants } : {}),
       },
     };
   }
@@ -111,6 +117,7 @@ export function mountStudioShelf({ me, notify }) {
     productForm.elements.id.value = "";
     $("#product-save").textContent = "Create product";
     $("#product-cancel").hidden = true;
+    variantEditor.load(null);
   }
 
   function editProduct(p) {
@@ -125,6 +132,7 @@ export function mountStudioShelf({ me, notify }) {
     f.stock.value = String(p.stock);
     f.per_buyer_limit.value = String(p.per_buyer_limit);
     f.commission.value = percentInput(p.commission_bp);
+    variantEditor.load(p);
     $("#product-save").textContent = "Save changes";
     $("#product-cancel").hidden = false;
     productForm.scrollIntoView({ block: "nearest", behavior: "smooth" });

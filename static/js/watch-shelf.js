@@ -1,10 +1,11 @@
 // The viewer's side of the live shelf: the shelf drawer, the pinned "now explaining" card, the
-// flash-sale countdowns, "someone just bought" notices, buying over the websocket with an
-// idempotency key per click, and "my orders" with the development payment provider.
+// flash-sale countdowns, "someone just bought" notices, the "Buy" buttons that open the
+// checkout sheet (watch-checkout.js), and "my orders" as a list.
 
 import { api, describeError } from "./api.js";
 import { $, el, replace, flash, fmtTime, safeImageUrl, stateBadge } from "./dom.js";
-import { ShelfState, UNSURE, fmtClock, fmtMoney, newIdempotencyKey, phaseText } from "./shelf.js";
+import { ShelfState, fmtClock, fmtMoney, phaseText } from "./shelf.js";
+import { mountCheckout } from "./watch-checkout.js";
 
 const TICK_MS = 250;
 const ORDERS_REFRESH_MS = 30000;
@@ -18,7 +19,6 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
   const shelfList = $("#shelf");
   const pinnedBox = $("#pinned");
   const boughtBox = $("#bought");
-  const buyMsg = $("#buy-msg");
   const panel = $("#shelf-panel");
   const toggle = $("#shelf-toggle");
   const ordersPanel = $("#orders-panel");
@@ -27,8 +27,11 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
 
   const state = new ShelfState(onChange);
   const refs = new Map(); // product id -> [{price, status, btn}] (shelf item and pinned card)
-  const busy = new Set(); // product ids with a purchase on the way
   let roomEnded = false;
+  const checkout = mountCheckout({
+    socket, roomId, state, loggedIn, openLogin, notify,
+    onOrder: (order) => applyOrder(order),
+  });
 
   // ---- the drawer (a bottom sheet on phones) ------------------------------------------------
   function openDrawer(open) {
@@ -42,7 +45,11 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
   // ---- rendering ------------------------------------------------------------------------------
   function onChange(what, ev) {
     if (what === "bought") return showBought(ev.data || {});
-    if (what === "order") return applyOrder(ev.data || {});
+    if (what === "order") {
+      applyOrder(ev.data || {});
+      return checkout.order(ev.data || {});
+    }
+    if (what === "stock" || what === "sale" || what === "product") checkout.refresh();
     if (what === "stock" || what === "sale") return refreshAll();
     if (what === "all" || what === "shelf" || what === "product") renderShelf();
     if (what === "all" || what === "pinned" || what === "product" || what === "shelf") renderPinned();
@@ -70,7 +77,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     return el("button", {
       type: "button", className: "btn btn-primary buy-btn", text: "Buy",
       dataset: { product: card.id },
-      on: { click: () => buy(card.id) },
+      on: { click: () => checkout.open(card.id) },
     });
   }
 
@@ -90,6 +97,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
             price: el("span", { className: "price" }),
             list: el("s", { className: "muted small list-price" }),
             status: el("span", { className: "sale-status small" }),
+            variants: el("span", { className: "variant-left small muted" }),
             btn: buyButton(card),
             pinned: el("span", { className: "badge pin-badge", text: "now explaining", hidden: true }),
           };
@@ -101,7 +109,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
               el("div", { className: "row" }, el("strong", { className: "shelf-title", text: card.title || "" }), ref.pinned),
               card.description ? el("p", { className: "shelf-desc muted small", text: card.description }) : null,
               el("div", { className: "row" }, ref.price, ref.list),
-              ref.status),
+              ref.status, ref.variants),
             ref.btn);
         })
       : el("li", { className: "muted small empty", text: "Nothing on the shelf yet." }));
@@ -121,6 +129,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
       price: el("span", { className: "price" }),
       list: el("s", { className: "muted small list-price" }),
       status: el("span", { className: "sale-status small" }),
+      variants: el("span", { className: "variant-left small muted" }),
       btn: buyButton(card),
     };
     remember(card.id, ref);
@@ -130,38 +139,41 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
         el("span", { className: "badge explaining", text: "Now explaining", title: "讲解中", attrs: { lang: "en" } }),
         el("strong", { className: "pinned-title", text: card.title || "" }),
         el("div", { className: "row" }, ref.price, ref.list),
-        ref.status),
+        ref.status, ref.variants),
       ref.btn);
     pinnedBox.dataset.product = card.id;
     refreshAll();
   }
 
-  /** Prices, countdowns, stock and buttons: every tick, without rebuilding the lists. */
+  /**
+   * Prices, countdowns, stock and buttons: every tick, without rebuilding the lists. A shelf
+   * product is buyable the whole show at its live price; an open flash sale shows its price and
+   * countdown instead (the sheet then buys inside the sale).
+   */
   function refreshAll() {
     const now = state.now();
     for (const [pid, list] of refs) {
       if (!list.length) continue;
       const card = state.product(pid) || {};
       const st = state.status(pid);
-      const canBuy = (st.phase === "open" || st.phase === "starting") && !roomEnded;
+      const soldOut = state.soldOut(pid);
+      const canBuy = st.phase !== "taken_down" && !soldOut && !roomEnded;
       let label = phaseText(st, now);
       if (st.left !== null && (st.phase === "open" || st.phase === "starting" || st.phase === "scheduled")) label += ` · ${st.left} left`;
+      const variants = state.variantsText(pid);
       for (const ref of list) {
         ref.price.textContent = fmtMoney(st.price, st.currency || card.currency);
         const listPrice = Number(card.list_price) || 0;
         ref.list.textContent = listPrice > st.price ? fmtMoney(listPrice, card.currency) : "";
         ref.status.textContent = label;
         ref.status.dataset.phase = st.phase;
-        ref.btn.disabled = busy.has(pid) || !canBuy;
-        ref.btn.textContent = busy.has(pid) ? "Buying…"
-          : st.phase === "sold_out" ? "Sold out"
-          : st.phase === "scheduled" ? `Starts in ${fmtClock(st.until - now)}`
-          : st.phase === "taken_down" ? "Unavailable"
-          : st.phase === "ended" || st.phase === "cancelled" ? "Sale ended"
-          : st.phase === "none" ? "Not on sale"
+        if (ref.variants) ref.variants.textContent = variants;
+        ref.btn.disabled = !canBuy;
+        ref.btn.textContent = st.phase === "taken_down" ? "Unavailable"
+          : soldOut ? "Sold out"
           : roomEnded ? "Live ended"
-          : loggedIn() ? "Buy" : "Log in to buy";
-        if (canBuy && !loggedIn()) ref.btn.disabled = false;
+          : !loggedIn() ? "Log in to buy"
+          : "Buy";
         if (ref.pinned) ref.pinned.hidden = !(state.pinned && state.pinned.id === pid);
       }
     }
@@ -183,83 +195,6 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     }, BOUGHT_SHOW_MS);
   }
 
-  // ---- buying: one idempotency key per click, kept until the answer is known -------------------
-  const PENDING_KEY = `live_server.buy.${roomId}`;
-  const pending = new Map(loadPending()); // product id -> {key, quantity}
-  function loadPending() {
-    try {
-      const v = JSON.parse(sessionStorage.getItem(PENDING_KEY) || "[]");
-      return Array.isArray(v) ? v.filter((e) => Array.isArray(e) && e[1] && typeof e[1].key === "string") : [];
-    } catch {
-      return [];
-    }
-  }
-  function savePending() {
-    try {
-      if (pending.size) sessionStorage.setItem(PENDING_KEY, JSON.stringify([...pending]));
-      else sessionStorage.removeItem(PENDING_KEY);
-    } catch {
-      /* storage off: the key lives in this page only */
-    }
-  }
-
-  async function buy(pid, { retry = false } = {}) {
-    if (!loggedIn()) {
-      openLogin();
-      return;
-    }
-    if (busy.has(pid)) return;
-    let p = pending.get(pid);
-    if (!p) {
-      if (retry) return;
-      p = { key: newIdempotencyKey(), quantity: 1 };
-      pending.set(pid, p);
-      savePending();
-    }
-    busy.add(pid);
-    refreshAll();
-    const title = state.product(pid)?.title || "the product";
-    const fields = { product_id: pid, quantity: p.quantity, idempotency_key: p.key };
-    try {
-      const res = socket.open
-        ? await socket.request("buy", fields)
-        : await api("POST", `/api/rooms/${encodeURIComponent(roomId)}/buy`, fields);
-      pending.delete(pid);
-      savePending();
-      const o = res.order || {};
-      const text = res.created === false
-        ? `You already ordered ${title} with this click (order ${o.id}).`
-        : `Reserved ${title} for ${fmtMoney(o.amount, o.currency)} — pay before ${fmtTime(o.expires_at)}.`;
-      flash(buyMsg, text, "ok", 10000);
-      notify(text, "ok");
-      if (typeof res.left === "number") {
-        state.left[pid] = res.left;
-      }
-      loadOrders();
-    } catch (err) {
-      if (UNSURE.has(err.code)) {
-        // The outcome is unknown: keep the key; the retry (automatic after the reconnect, or
-        // the next click) sends the same one, so the server answers with the same order.
-        flash(buyMsg, `Connection trouble while buying ${title}; it is retried with the same order key when the room reconnects.`, "error", 0);
-        buyMsg.dataset.pending = "1";
-      } else {
-        pending.delete(pid);
-        savePending();
-        const text = describeError(err);
-        flash(buyMsg, text, "error", 10000);
-        notify(text, "error");
-      }
-    } finally {
-      busy.delete(pid);
-      refreshAll();
-    }
-  }
-
-  function retryPending() {
-    if (!pending.size || !loggedIn()) return;
-    for (const pid of pending.keys()) buy(pid, { retry: true });
-  }
-
   // ---- my orders -----------------------------------------------------------------------------------
   let orders = [];
   const orderRefs = []; // {order, expiry}
@@ -270,14 +205,12 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     try {
       const data = await api("GET", "/api/me/orders?limit=50");
       orders = Array.isArray(data.orders) ? data.orders : [];
-      provider = data.payment_provider || "dev";
+      checkout.provider = data.payment_provider;
       renderOrders();
     } catch (err) {
       flash(ordersMsg, describeError(err), "error", 8000);
     }
   }
-
-  let provider = "dev";
 
   /** An order update pushed to this viewer: replace it in the list (or add it) and redraw. */
   function applyOrder(order) {
@@ -296,20 +229,22 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
           const expiry = el("span", { className: "small order-expiry" });
           if (reserved) orderRefs.push({ order: o, expiry });
           const other = o.room_id && o.room_id !== roomId;
+          const variant = o.variant && typeof o.variant === "object" ? Object.values(o.variant).join(" / ") : "";
           return el("li", { className: "order", dataset: { order: o.id, state: o.state } },
             el("div", { className: "row" },
               stateBadge(o.state),
-              el("strong", { className: "grow order-title", text: `${o.title || o.product_id}${o.quantity > 1 ? ` ×${o.quantity}` : ""}` }),
+              el("strong", { className: "grow order-title", text: `${o.title || o.product_id}${variant ? ` (${variant})` : ""}${o.quantity > 1 ? ` ×${o.quantity}` : ""}` }),
               el("span", { className: "price", text: fmtMoney(o.amount, o.currency) })),
             el("div", { className: "muted small" },
               `ordered ${fmtTime(o.created_at)}`,
+              o.discount ? ` · coupon −${fmtMoney(o.discount, o.currency)}` : "",
               o.paid_at ? ` · paid ${fmtTime(o.paid_at)}` : "",
               other ? el("span", {}, " · ", el("a", { href: `/watch/${encodeURIComponent(o.room_id)}`, text: o.room_title || "another live" })) : null),
             reserved ? el("div", { className: "row" },
               expiry,
               el("span", { className: "grow" }),
-              provider === "dev" ? el("button", { type: "button", className: "btn btn-small btn-primary pay-btn", text: "Pay", title: "Pay with the development provider (confirm)", on: { click: (e) => pay(o, "confirm", e.target) } }) : el("span", { className: "muted small", text: "awaiting payment" }),
-              provider === "dev" ? el("button", { type: "button", className: "btn btn-small decline-btn", text: "Decline", title: "Development provider: the payment is declined", on: { click: (e) => pay(o, "decline", e.target) } }) : null,
+              // paying is the checkout sheet's job: this resumes it for the reserved order
+              other ? null : el("button", { type: "button", className: "btn btn-small btn-primary resume-btn", text: "Complete payment", on: { click: () => checkout.resume(o) } }),
               el("button", { type: "button", className: "btn btn-small btn-danger cancel-btn", text: "Cancel", on: { click: (e) => cancel(o, e.target) } })) : null);
         })
       : el("li", { className: "muted small", text: "No orders yet." }));
@@ -341,19 +276,6 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     renderOrders();
   }
 
-  async function pay(order, outcome, btn) {
-    btn.disabled = true;
-    try {
-      const fresh = await api("POST", `/api/orders/${encodeURIComponent(order.id)}/pay`, { outcome });
-      updateOrder(fresh);
-      flash(ordersMsg, `Paid ${fmtMoney(fresh.amount, fresh.currency)} for ${fresh.title}.`, "ok", 8000);
-    } catch (err) {
-      flash(ordersMsg, describeError(err), "error", 10000);
-      btn.disabled = false;
-      if (err.code === "invalid_state") loadOrders();
-    }
-  }
-
   async function cancel(order, btn) {
     if (!confirm(`Cancel the order for ${order.title}?`)) return;
     btn.disabled = true;
@@ -376,7 +298,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
   // ---- socket plumbing ------------------------------------------------------------------------
   return {
     state,
-    buy,
+    checkout,
     loadOrders,
     snapshot(snap) {
       roomEnded = !!(snap && snap.room && snap.room.state === "ended");
@@ -387,11 +309,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
       state.applyEvents(list);
     },
     opened() {
-      if (buyMsg.dataset.pending && !pending.size) {
-        flash(buyMsg, "", "info", 0);
-        buyMsg.dataset.pending = "";
-      }
-      retryPending();
+      checkout.opened();
     },
     /** After a recovery the unsequenced stock figures may be stale: ask for the shelf again. */
     async recovered() {
