@@ -23,8 +23,10 @@ from live_server.media.service import MediaService, MediaStats
 from live_server.metrics import Metrics
 from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
+from live_server.services.addresses import AddressService
 from live_server.services.after_commit import AfterCommit
 from live_server.services.chat import ChatService
+from live_server.services.coupons import CouponService
 from live_server.services.fans import FanService
 from live_server.services.moderation_log import ModerationLog
 from live_server.services.ops import OpsService
@@ -35,8 +37,10 @@ from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
 from live_server.services.viewing import ViewingService
 from live_server.services.wallets import WalletService
+from live_server.store.addresses import AddressStore
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
+from live_server.store.coupons import CouponStore
 from live_server.store.fans import FanStore
 from live_server.store.keys import Keys
 from live_server.store.media import MediaStore
@@ -81,6 +85,8 @@ class Services:
     packet_clock: PacketClock
     media: MediaService
     viewing: ViewingService
+    coupons: CouponService
+    addresses: AddressService
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -149,7 +155,10 @@ class Services:
                    fans=fans, red_packets=red_packets,
                    packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms,
                                             stats=clocks),
-                   media=media, viewing=ViewingService(settings, node, room_store, presence))
+                   media=media, viewing=ViewingService(settings, node, room_store, presence),
+                   coupons=CouponService(settings, room_store,
+                                         CouponStore(core, history_max=history_max)),
+                   addresses=AddressService(AddressStore(core)))
 
     async def ping_store(self) -> None:
         """Readiness: raises unless Valkey answers."""

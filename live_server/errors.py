@@ -230,6 +230,40 @@ class AlreadyMember(Conflict):
     code = "already_member"
 
 
+# Coupons -------------------------------------------------------------------------------------
+
+class CouponRefused(Conflict):
+    """A coupon claim refused: the subclass's ``code`` says why; nothing was claimed."""
+
+    family = True
+
+
+class CouponNotStarted(CouponRefused):
+    code = "coupon_not_started"
+
+
+class CouponEnded(CouponRefused):
+    code = "coupon_ended"
+
+
+class CouponGone(CouponRefused):
+    """Every copy of the coupon (its ``quota``) has been claimed."""
+
+    code = "coupon_gone"
+
+
+class CouponLimit(CouponRefused):
+    """The caller already holds as many copies as the coupon's ``per_user`` allows."""
+
+    code = "coupon_limit"
+
+
+class CouponStopped(CouponRefused):
+    """The room's creator stopped the coupon: no new claims (copies claimed stay usable)."""
+
+    code = "coupon_stopped"
+
+
 # Chat text (docs/PROTOCOL.md, "Chat rules") ---------------------------------------------------
 
 class MessageEmpty(LiveError):

@@ -25,13 +25,16 @@ GUARANTEED_EVENTS = frozenset({
     "sale_ended",
     # red packets
     "red_packet", "red_packet_opened", "red_packet_finished",
+    # coupons
+    "coupon_pinned",
     # live video (WHIP publisher connected / gone)
     "video_started", "video_stopped",
 })
 
-# Unsequenced events of which only the latest per room and product matters: the hub keeps the
-# newest one and sends it with the next tick (at most one per tick per product).
-LATEST_EVENTS = frozenset({"stock"})
+# Unsequenced events of which only the latest per room and subject matters (type → the data
+# field naming the subject): the hub keeps the newest one and sends it with the next tick (at
+# most one per tick per product's stock, per coupon's copies left).
+LATEST_EVENTS: dict[str, str] = {"stock": "product_id", "coupon": "coupon_id"}
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000

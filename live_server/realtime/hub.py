@@ -214,8 +214,10 @@ class Hub:
             data = ev.get("data") or {}
             room.online_total = int(data.get("online", room.online_total))
         elif kind in LATEST_EVENTS:
-            # e.g. stock left: keep the newest per product; it rides with the next tick
-            room.latest[f"{kind}:{(ev.get('data') or {}).get('product_id')}"] = raw
+            # stock left, a coupon's copies left: keep the newest per subject; it rides with
+            # the next tick
+            subject = (ev.get("data") or {}).get(LATEST_EVENTS[kind])
+            room.latest[f"{kind}:{subject}"] = raw
         elif kind == "joins":
             # Several processes and ticks publish join notices; sum them until they go out.
             data = ev.get("data") or {}

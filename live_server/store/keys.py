@@ -55,6 +55,17 @@ class ShelfKeys:
     ledger: str     # stream: commission credits and reversals
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CouponKeys:
+    """A room's coupons: under the room's hash tag, so a claim (quota, per-user count) and a
+    purchase that uses a copy are each one script on the room's slot."""
+
+    coupons: str    # hash: coupon id → coupon JSON (with its claimed and used counts)
+    claims: str     # hash: "<coupon id>:<user>" → copies the user claimed
+    uses: str       # hash: "<coupon id>:<user>" → copies the user used
+    pinned: str     # string: the pinned coupon id
+
+
 class Keys:
     """Names for one deployment; ``prefix`` lets several deployments (or tests) share a server."""
 
@@ -148,6 +159,16 @@ class Keys:
             idem=f"{base}:idem", orders=f"{base}:orders", order_list=f"{base}:olist",
             order_stream=f"{base}:ostream", earnings=f"{base}:money", ledger=f"{base}:ledger",
         )
+
+    def coupons(self, room_id: str) -> CouponKeys:
+        base = f"{self.prefix}:{{{room_id}}}"
+        return CouponKeys(coupons=f"{base}:coupons", claims=f"{base}:cclaim",
+                          uses=f"{base}:cuse", pinned=f"{base}:cpin")
+
+    def address(self, user_id: str) -> str:
+        """string: the user's shipping address (JSON); only they, and an order's creator and
+        ops through the order, ever read it."""
+        return f"{self.prefix}:u:{{{user_id}}}:address"
 
     def media_home(self, room_id: str) -> str:
         """string: "<process id>|<url>|<kind>=<codec>,..." of the process holding the room's

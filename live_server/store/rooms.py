@@ -267,18 +267,19 @@ class RoomStore:
         """(room, snapshot, seq) from one script, so that ``seq`` matches the content.
         ``visit`` = (visitor id, display name) also records a join (unique viewers, the name
         shown on the fans board): a join reads its snapshot in one command."""
-        k, sk = self.keys.room(room_id), self.keys.shelf(room_id)
+        k, sk, ck = self.keys.room(room_id), self.keys.shelf(room_id), self.keys.coupons(room_id)
         reply = await self.core.script(
             "snapshot",
             [k.meta, k.seq, k.stats, k.online, k.online_seen, k.unique, k.events, k.deleted,
-             k.fans, k.names, k.mutes, sk.shelf, sk.products, sk.pinned, sk.sales, sk.left],
+             k.fans, k.names, k.mutes, sk.shelf, sk.products, sk.pinned, sk.sales, sk.left,
+             ck.pinned, ck.coupons],
             [user_id or "", visit[0] if visit else "", visit[1] if visit else "", recent, top,
              now, self.process_ttl_ms, max(recent * 4, 50)],
         )
         if text(reply[0]) != "ok":
             return None
         (_ok, meta, seq, hearts, peak, chat, online, unique, chats, fans, mute, shelf_ids,
-         products, pinned, sales, left) = reply
+         products, pinned, sales, left, coupon) = reply
         room = Room.from_hash(dict(zip(meta[::2], meta[1::2], strict=True)))
         muted_until = None
         if mute:
@@ -298,6 +299,7 @@ class RoomStore:
             "me": {"muted_until": muted_until, "moderator": False},
             **snapshot_fields(shelf_ids, _pairs(products), pinned, _pairs(sales),
                               _pairs(left)),
+            "pinned_coupon": orjson.loads(coupon) if coupon else None,
         }
         return room, snap, int(seq)
 

@@ -84,5 +84,5 @@ def test_every_guaranteed_type_built_in_python_has_a_builder() -> None:
     built = {kind for _ev, kind, _data in CASES}
     # the rest are built by the Lua scripts (store/lua/_lib.lua, tests/integration/test_lua_events)
     lua_built = {"shelf_updated", "product_pinned", "product_updated", "sale_countdown",
-                 "sale_started", "sale_ended"}
+                 "sale_started", "sale_ended", "coupon_pinned"}
     assert GUARANTEED_EVENTS == (built & GUARANTEED_EVENTS) | lua_built

@@ -100,6 +100,52 @@ local function ev_counters(ts, online, hearts, unique, peak, chat)
     'online', online, 'hearts', hearts, 'unique', unique, 'peak', peak, 'chat', chat}))
 end
 
+-- Coupons -----------------------------------------------------------------------------------
+-- A coupon's JSON text from its decoded table, its fields always in this order. view:
+--   'store'  as kept in {room}:coupons (claimed and used counts included);
+--   'full'   'store' plus 'left' (quota - claimed): what the room's creator reads;
+--   'public' without the used count, plus 'left': what viewers see (pinned card, lists).
+-- A script that changes a coupon (claim, stop, a purchase using it, a use given back) writes
+-- it back with coupon_json(c, 'store'): cjson.encode would turn an empty product_ids into {}.
+local function coupon_json(c, view)
+  local ids = {}
+  for i, pid in ipairs(c.product_ids or {}) do
+    ids[i] = cjson.encode(pid)
+  end
+  local function int(v)
+    return string.format('%d', tonumber(v) or 0)
+  end
+  local fields = {
+    'id', cjson.encode(c.id), 'room_id', cjson.encode(c.room_id),
+    'title', cjson.encode(c.title), 'kind', cjson.encode(c.kind),
+    'amount_off', int(c.amount_off), 'percent_bp', int(c.percent_bp),
+    'max_off', int(c.max_off), 'min_spend', int(c.min_spend),
+    'product_ids', '[' .. table.concat(ids, ',') .. ']',
+    'quota', int(c.quota), 'per_user', int(c.per_user),
+    'start_at', int(c.start_at), 'end_at', int(c.end_at), 'created_at', int(c.created_at),
+    'claimed', int(c.claimed), 'state', cjson.encode(c.state)}
+  if view ~= 'public' then
+    fields[#fields + 1], fields[#fields + 2] = 'used', int(c.used)
+  end
+  if view ~= 'store' then
+    local left = math.max(0, (tonumber(c.quota) or 0) - (tonumber(c.claimed) or 0))
+    fields[#fields + 1], fields[#fields + 2] = 'left', int(left)
+  end
+  return object_json(fields)
+end
+
+-- The coupon pinned in the room (its public card), or 'null' when the pin is cleared.
+local function ev_coupon_pinned(ts, card_json, by_json)
+  return event_json('coupon_pinned', ts, object_json({
+    'coupon', card_json, 'by', by_json}))
+end
+
+-- Copies of a coupon left to claim (unsequenced, coalesced per coupon by each hub).
+local function ev_coupon(ts, coupon_id, left)
+  return event_json('coupon', ts, object_json({
+    'coupon_id', cjson.encode(coupon_id), 'left', left}))
+end
+
 -- Storing and publishing --------------------------------------------------------------------
 
 -- Give an event its sequence number, keep it in the room's history and publish it. The entry

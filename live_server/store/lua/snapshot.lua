@@ -2,7 +2,7 @@
 -- visit of a joining viewer (unique viewers, the display name for the fans board).
 -- KEYS: 1 meta, 2 seq, 3 stats, 4 online, 5 online_seen, 6 unique (HLL), 7 events, 8 deleted,
 --       9 fans, 10 names, 11 mutes, 12 shelf, 13 shelf products, 14 pinned, 15 sales,
---       16 stock left
+--       16 stock left, 17 pinned coupon id, 18 coupons
 -- ARGV: 1 user id ('' for a guest), 2 visitor id ('' = no visit to record), 3 display name,
 --       4 recent chat wanted, 5 top fans wanted, 6 now ms, 7 process ttl ms,
 --       8 history entries to scan for recent chat
@@ -10,7 +10,7 @@
 --      | {'ok', meta (HGETALL pairs), seq, hearts, peak, chat, online, unique,
 --         recent chat (event JSON, newest first), fans (user, score, name triples), mute or nil,
 --         shelf ids, shelf products (HGETALL pairs), pinned id or nil, sales (HGETALL pairs),
---         stock left (HGETALL pairs)}
+--         stock left (HGETALL pairs), pinned coupon (public card JSON) or false}
 local meta = redis.call('HGETALL', KEYS[1])
 if #meta == 0 then
   return {'not_found'}
@@ -62,8 +62,16 @@ local mute = false
 if uid ~= '' then
   mute = redis.call('HGET', KEYS[11], uid)
 end
+local coupon = false
+local coupon_id = redis.call('GET', KEYS[17])
+if coupon_id then
+  local raw = redis.call('HGET', KEYS[18], coupon_id)
+  if raw then
+    coupon = coupon_json(cjson.decode(raw), 'public')
+  end
+end
 return {'ok', meta, redis.call('GET', KEYS[2]) or '0', st[1] or '0', st[2] or '0', st[3] or '0',
         online, redis.call('PFCOUNT', KEYS[6]), chats, fans, mute,
         redis.call('LRANGE', KEYS[12], 0, -1), redis.call('HGETALL', KEYS[13]),
         redis.call('GET', KEYS[14]), redis.call('HGETALL', KEYS[15]),
-        redis.call('HGETALL', KEYS[16])}
+        redis.call('HGETALL', KEYS[16]), coupon}

@@ -1,0 +1,30 @@
+-- Pin a coupon in the room (the "claim" banner), or clear the pin, and announce it with the
+-- coupon's public card. Only an active coupon that has not ended may be pinned.
+-- KEYS: 1 meta, 2 coupons, 3 pinned, 4 seq, 5 events
+-- ARGV: 1 channel, 2 maxlen, 3 now, 4 by (JSON string), 5 coupon id ('' clears)
+-- Reply: {'ok', seq, card JSON or 'null'} | {'not_found'} | {'invalid_state', state}
+--      | {'no_coupon'} | {'coupon_stopped'} | {'coupon_ended', end_at}
+local _state, refused = open_room(KEYS[1])
+if refused then
+  return refused
+end
+local cid, card = ARGV[5], 'null'
+if cid == '' then
+  redis.call('DEL', KEYS[3])
+else
+  local raw = redis.call('HGET', KEYS[2], cid)
+  if not raw then
+    return {'no_coupon'}
+  end
+  local c = cjson.decode(raw)
+  if c.state ~= 'active' then
+    return {'coupon_stopped'}
+  end
+  if tonumber(ARGV[3]) >= tonumber(c.end_at) then
+    return {'coupon_ended', c.end_at}
+  end
+  card = coupon_json(c, 'public')
+  redis.call('SET', KEYS[3], cid)
+end
+return {'ok', append_event(KEYS[4], KEYS[5], ARGV[1], ARGV[2],
+  ev_coupon_pinned(ARGV[3], card, ARGV[4])), card}
