@@ -13,14 +13,14 @@ const enc = encodeURIComponent;
 
 /** The address fields as the server names them (domain/address.py), with their labels. */
 const ADDRESS_FIELDS = [
-  { name: "name", label: "Full name", max: 60, required: true, auto: "name" },
-  { name: "phone", label: "Phone", max: 20, required: true, auto: "tel", mode: "tel" },
-  { name: "country", label: "Country (2 letters)", max: 2, required: true, auto: "country", upper: true },
-  { name: "region", label: "Region / state", max: 60, auto: "address-level1" },
-  { name: "city", label: "City", max: 60, required: true, auto: "address-level2" },
-  { name: "line1", label: "Address line 1", max: 120, required: true, auto: "address-line1", wide: true },
-  { name: "line2", label: "Address line 2", max: 120, auto: "address-line2", wide: true },
-  { name: "postal_code", label: "Postal code", max: 16, auto: "postal-code" },
+  { name: "name", label: "Full name", max: 60, required: true, auto: "name", hint: "1-60 characters." },
+  { name: "phone", label: "Phone", max: 20, required: true, auto: "tel", mode: "tel", hint: "6-20 characters: digits, spaces, + - ( ), at least 5 digits." },
+  { name: "country", label: "Country (2 letters)", max: 2, required: true, auto: "country", upper: true, hint: "The two-letter country code, e.g. CN, US, DE." },
+  { name: "region", label: "Region / state", max: 60, auto: "address-level1", hint: "At most 60 characters." },
+  { name: "city", label: "City", max: 60, required: true, auto: "address-level2", hint: "1-60 characters." },
+  { name: "line1", label: "Address line 1", max: 120, required: true, auto: "address-line1", wide: true, hint: "1-120 characters." },
+  { name: "line2", label: "Address line 2", max: 120, auto: "address-line2", wide: true, hint: "At most 120 characters." },
+  { name: "postal_code", label: "Postal code", max: 16, auto: "postal-code", hint: "Letters, digits, spaces and - only (at most 16)." },
 ];
 
 /** Refusals that concern the coupon: the sheet falls back to the best usable one. */
@@ -75,8 +75,9 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     close: el("button", { type: "button", className: "btn btn-small co-close", text: "Close", attrs: { "aria-label": "Close checkout" } }),
   };
   const fieldErrors = new Map(); // field name -> its error element
+  const variantBox = el("section", { className: "co-section", attrs: { "aria-label": "Variant" } }, ui.variants, ui.variantNote);
   const chooseTop = el("div", { className: "co-choose" },
-    el("section", { className: "co-section", attrs: { "aria-label": "Variant" } }, ui.variants, ui.variantNote),
+    variantBox,
     el("section", { className: "co-section co-qty-row" },
       el("label", { className: "co-qty-label", attrs: { for: "co-qty" }, text: "Quantity" }),
       el("div", { className: "row co-stepper" }, ui.minus, ui.qty, ui.plus, ui.qtyNote)));
@@ -301,6 +302,11 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
   }
 
   function renderVariants() {
+    drawVariants();
+    variantBox.hidden = !ui.variants.childElementCount && !ui.variantNote.textContent;
+  }
+
+  function drawVariants() {
     const options = optionsOf();
     const variants = variantsOf();
     if (!co.view) {
@@ -576,7 +582,10 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     } catch (err) {
       const field = fieldOf(err);
       if (field && fieldErrors.has(field)) {
-        showFieldError(field, err.message || describeError(err));
+        // the server names the field; the words are the page's (its message may be a pattern)
+        const spec = ADDRESS_FIELDS.find((x) => x.name === field);
+        const text = err.code === "missing_field" || !body[field] ? "Required." : `Not valid: ${spec.hint}`;
+        showFieldError(field, text);
         f[field].focus();
       } else {
         flash(ui.addressMsg, describeError(err), "error", 0);
