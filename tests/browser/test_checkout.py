@@ -65,7 +65,7 @@ def shop(base: str, tag: str) -> dict[str, Any]:
 
 def visible(selector: str) -> str:
     return (f"(() => {{ const e = document.querySelector({js(selector)});"
-            " return !!e && !e.hidden && e.getClientRects().length > 0; }})()")
+            " return !!e && !e.hidden && e.getClientRects().length > 0; })()")
 
 
 def has_text(selector: str, text: str) -> str:
@@ -153,6 +153,11 @@ async def enter_address(page: Page) -> None:
     assert await page.eval("document.querySelector('#co-address-form').hidden")
 
 
+def unexpected(errors: list[str]) -> list[str]:
+    """The page's errors but the one the test provokes: the refused address (a 400)."""
+    return [e for e in errors if not ("/api/me/address" in e and "400" in e)]
+
+
 def no_address_shown(address: dict[str, str]) -> str:
     words = [address["name"], address["line1"], address["phone"]]
     return f"!{js(words)}.some(w => document.body.innerText.includes(w))"
@@ -200,8 +205,8 @@ async def test_checkout_with_variant_coupon_address_and_dev_payment(
     # the other viewer saw the purchase happen, never the buyer's address
     assert await watcher.eval(no_address_shown(ADDRESS))
     assert http("GET", f"{server}/api/me/address", token=other)["address"] is None
-    for p in (page, watcher):
-        assert p.errors == [], p.errors
+    assert unexpected(page.errors) == [], page.errors
+    assert watcher.errors == [], watcher.errors
 
 
 @pytest.fixture(scope="module")
@@ -262,4 +267,4 @@ async def test_checkout_waits_for_the_webhook_payment(
     assert "98.00" in await page.text("#checkout .co-order-amount")
     await page.wait_for("!!document.querySelector('#my-orders li[data-state=paid]')")
     await page.screenshot("checkout-webhook-paid")
-    assert page.errors == [], page.errors
+    assert unexpected(page.errors) == [], page.errors
