@@ -15,7 +15,7 @@ from live_server.errors import CloseCode
 from live_server.metrics import Metrics
 from live_server.web import hls as hls_web
 from live_server.web import media as media_web
-from live_server.web import misc, openapi, shelf, table, ws
+from live_server.web import misc, openapi, shelf, show_report, table, ws
 from live_server.web.http import error_middleware
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
 
@@ -31,6 +31,7 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     app[SHUTTING_DOWN] = [False]
     app.add_routes(table.routes)  # every operation of the command table (live_server/commands)
     app.add_routes(shelf.routes)  # the payment webhook and the orders CSV
+    app.add_routes(show_report.routes)  # a show's report as CSV
     app.add_routes(openapi.routes)  # /api/openapi.json and /api/docs
     app.add_routes(ws.routes)
     app.add_routes(misc.routes)

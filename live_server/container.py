@@ -35,6 +35,7 @@ from live_server.services.periodic import ClockStats
 from live_server.services.red_packets import PacketClock, RedPacketService
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
+from live_server.services.show_report import ShowReportService
 from live_server.services.viewing import ViewingService
 from live_server.services.wallets import WalletService
 from live_server.store.addresses import AddressStore
@@ -49,6 +50,7 @@ from live_server.store.presence import PresenceStore
 from live_server.store.red_packets import RedPacketStore
 from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
+from live_server.store.show_report import ReportStore
 from live_server.store.wallets import WalletStore
 
 # What a failing or unreachable store raises, for the layers above that must not know the client
@@ -85,6 +87,7 @@ class Services:
     packet_clock: PacketClock
     media: MediaService
     viewing: ViewingService
+    show_reports: ShowReportService
     coupons: CouponService
     addresses: AddressService
     # bound once, handed to every session (no per-connection closures)
@@ -115,7 +118,8 @@ class Services:
 
         modlog = ModerationLog(chat_store)
         after = AfterCommit(lambda step: metrics.after_commit_failures.labels(step).inc())
-        rooms = RoomService(settings, room_store, modlog)
+        show_reports = ShowReportService(settings, room_store, ReportStore(core), after)
+        rooms = RoomService(settings, room_store, modlog, ended=(show_reports,))
         fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max))
         red_packets = RedPacketService(settings, room_store, RedPacketStore(
             core, history_max=history_max, recent_max=recent_max), fans, after)
@@ -152,7 +156,7 @@ class Services:
                    scheduler=Scheduler(shelf_store, order_store,
                                        settings.shelf.scheduler_interval_ms, stats=clocks),
                    wallets=WalletService(settings, WalletStore(core, recent_max=recent_max)),
-                   fans=fans, red_packets=red_packets,
+                   fans=fans, red_packets=red_packets, show_reports=show_reports,
                    packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms,
                                             stats=clocks),
                    media=media, viewing=ViewingService(settings, node, room_store, presence),

@@ -130,8 +130,11 @@ async def _cancel_sale(call: Call) -> Json:
 
 
 async def _product(call: Call) -> Json:
-    return await call.services.shelf.product_view(call.who, call.room_id,
+    view = await call.services.shelf.product_view(call.who, call.room_id,
                                                   call.args["product_id"])
+    await call.services.show_reports.note_card_view(call.who, call.room_id,
+                                                    call.args["product_id"])
+    return view
 
 
 async def _buy(call: Call) -> Json:

@@ -4,12 +4,24 @@ is generated from both."""
 
 from __future__ import annotations
 
-from live_server.commands import addresses, chat, coupons, money, ops, orders, rooms, shelf, socket
+from live_server.commands import (
+    addresses,
+    chat,
+    coupons,
+    money,
+    ops,
+    orders,
+    rooms,
+    shelf,
+    show_report,
+    socket,
+)
 from live_server.commands.command import Command
 
 COMMANDS: tuple[Command, ...] = (*socket.COMMANDS, *rooms.COMMANDS, *chat.COMMANDS,
                                  *shelf.COMMANDS, *orders.COMMANDS, *money.COMMANDS,
-                                 *ops.COMMANDS, *coupons.COMMANDS, *addresses.COMMANDS)
+                                 *ops.COMMANDS, *coupons.COMMANDS, *addresses.COMMANDS,
+                                 *show_report.COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 WS_OPS: dict[str, Command] = {c.op: c for c in COMMANDS if c.op is not None}
 HTTP: tuple[Command, ...] = tuple(c for c in COMMANDS if c.http is not None)

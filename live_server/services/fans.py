@@ -76,7 +76,7 @@ class FanService:
         uid = require_user(who)
         if uid == creator_id:
             raise InvalidField("you cannot follow yourself")
-        await self.store.follow(uid, creator_id, on)
+        await self.store.follow(uid, creator_id, on, now_ms())
         return await self.fans(who, creator_id)
 
     async def join_club(self, who: Identity, creator_id: str) -> Json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from live_server.auth import Identity, require_creator, require_moderator
 from live_server.config import Settings
 from live_server.domain.rooms import Room, parse_create, parse_update, shared
@@ -11,11 +13,19 @@ from live_server.services.moderation_log import ModerationLog
 from live_server.store.rooms import RoomStore
 
 
+class RoomEndListener(Protocol):
+    """Told right after a room ended (the show report freezes then); it must not raise."""
+
+    async def room_ended(self, room_id: str, now: int) -> None: ...
+
+
 class RoomService:
-    def __init__(self, settings: Settings, rooms: RoomStore, log: ModerationLog) -> None:
+    def __init__(self, settings: Settings, rooms: RoomStore, log: ModerationLog,
+                 ended: tuple[RoomEndListener, ...] = ()) -> None:
         self.settings = settings
         self.rooms = rooms
         self.log = log
+        self.ended = ended
 
     async def create(self, who: Identity, body: Json) -> Room:
         uid = require_creator(who)
@@ -66,7 +76,11 @@ class RoomService:
 
     async def transition(self, who: Identity, room_id: str, target: str) -> Json:
         _room, uid = await self._moderated(who, room_id)
-        await self.rooms.transition(room_id, target, uid, now_ms())
+        now = now_ms()
+        await self.rooms.transition(room_id, target, uid, now)
+        if target == "ended":
+            for listener in self.ended:
+                await listener.room_ended(room_id, now)
         if who.is_ops and target == "ended":
             await self.log.record(room_id, uid, "end_room", None, "")
         return await self.public(room_id)

@@ -17,16 +17,18 @@ class FanStore:
         self.keys = core.keys
         self.recent_max = recent_max
 
-    async def follow(self, user_id: str, creator_id: str, on: bool) -> int:
-        """Follow or unfollow; the creator's follower count."""
+    async def follow(self, user_id: str, creator_id: str, on: bool, now: int) -> int:
+        """Follow or unfollow; the creator's follower count. The first follow is timed (kept
+        on unfollow): a show report counts the followers it won."""
         key = self.keys.followers(creator_id)
         async with self.core.client.pipeline(transaction=True) as pipe:
             if on:
                 pipe.sadd(key, user_id)
+                pipe.zadd(self.keys.follow_times(creator_id), {user_id: now}, nx=True)
             else:
                 pipe.srem(key, user_id)
             pipe.scard(key)
-            _, count = await pipe.execute()
+            count = (await pipe.execute())[-1]
         return int(count)
 
     async def follows(self, user_id: str, creator_id: str) -> bool:

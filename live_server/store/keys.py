@@ -66,6 +66,21 @@ class CouponKeys:
     pinned: str     # string: the pinned coupon id
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReportKeys:
+    """What a show's report is built from that nothing else keeps, and the frozen report: under
+    the room's hash tag (domain/show_report.py says what each figure means)."""
+
+    minutes: str       # hash: o:<minute> → sum of online samples, n:<minute> → their count
+    card_views: str    # hash: product id → product cards answered
+    card_viewers: str  # HyperLogLog: logged-in users who opened any card
+    report: str        # string: the report frozen when the room ended (JSON)
+
+    def card_viewers_of(self, product_id: str) -> str:
+        """HyperLogLog: logged-in users who opened this product's card."""
+        return f"{self.card_viewers}:{product_id}"
+
+
 class Keys:
     """Names for one deployment; ``prefix`` lets several deployments (or tests) share a server."""
 
@@ -189,3 +204,13 @@ class Keys:
 
     def user_rooms(self, user_id: str) -> str:
         return f"{self.prefix}:u:{{{user_id}}}:rooms"
+
+    def follow_times(self, creator_id: str) -> str:
+        """zset: follower → when they first followed this creator (ms; kept on unfollow, so a
+        show counts only new followers)."""
+        return f"{self.prefix}:u:{{{creator_id}}}:followed"
+
+    def report(self, room_id: str) -> ReportKeys:
+        base = f"{self.prefix}:{{{room_id}}}"
+        return ReportKeys(minutes=f"{base}:minutes", card_views=f"{base}:cviews",
+                          card_viewers=f"{base}:cvu", report=f"{base}:report")

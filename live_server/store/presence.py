@@ -46,7 +46,8 @@ class PresenceStore:
                 for uid, (score, name) in rep.fans.items():
                     fan_args += [uid, score, name]
                 self.core.scripts.queue(
-                    pipe, "tick", [k.stats, k.online, k.online_seen, k.unique, k.fans, k.names],
+                    pipe, "tick", [k.stats, k.online, k.online_seen, k.unique, k.fans, k.names,
+                                   self.keys.report(room_id).minutes],
                     [k.channel, process_id, now, self.ttl_ms, rep.online, rep.hearts,
                      len(rep.fans), *fan_args])
                 if rep.joins > 0:

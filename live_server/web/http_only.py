@@ -112,6 +112,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _page("/", "Live rooms"),
     _page("/watch/{room_id}", "A room's viewer page"),
     _page("/studio", "The creator studio"),
+    _page("/shows", "A creator's shows and each show's report"),
     _page("/ops", "The ops console"),
     Endpoint("GET", "/static/{path}", "The pages' files (scripts, styles, vendored players)",
              "pages", answer="the file", content_type="application/octet-stream",
@@ -144,6 +145,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/rooms/{room_id}/orders.csv", "A room's orders as CSV, oldest first",
              "orders", "the room's creator, ops", answer="CSV", content_type="text/csv",
              errors=(Unauthorized, Forbidden, NotFound)),
+    Endpoint("GET", "/api/rooms/{room_id}/report.csv", "A show's report as CSV: the figures, "
+             "the products, the minutes", "show_report", "the room's creator, ops", answer="CSV",
+             content_type="text/csv", errors=(Unauthorized, Forbidden, NotFound, InvalidState)),
     Endpoint("POST", "/api/payments/webhook", "The payment gateway's signed notice "
              "(`X-Live-Signature`)", "orders", "the payment gateway",
              answer="`{\"order\"}`", token=False,

@@ -99,6 +99,11 @@ async def studio(request: web.Request) -> web.FileResponse:
     return _page("studio.html")
 
 
+@routes.get("/shows")
+async def shows_page(request: web.Request) -> web.FileResponse:
+    return _page("shows.html")
+
+
 @routes.get("/ops")
 async def ops_page(request: web.Request) -> web.FileResponse:
     return _page("ops.html")

@@ -50,5 +50,6 @@ local seq = append_event(KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 redis.call('HINCRBY', KEYS[8], 'chat', 1)
 redis.call('ZINCRBY', KEYS[9], ARGV[10], uid)
 redis.call('INCR', KEYS[10])
-redis.call('PEXPIRE', KEYS[10], 180000)
+-- kept two days: the show report's chat-per-minute series reads every minute of the show
+redis.call('PEXPIRE', KEYS[10], 172800000)
 return {'ok', seq}

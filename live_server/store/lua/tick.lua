@@ -3,7 +3,10 @@
 -- (see below), and publishes a 'counters' event only when a total changed since the last broadcast, so the
 -- room sees at most one counters event per change whichever process reports it. (Who joined
 -- is published beside this script, in the same transaction: store/presence.py.)
--- KEYS: 1 stats, 2 online, 3 online_seen, 4 unique (HLL), 5 fans, 6 names
+-- Each call is also one sample of the room's online total for the show report's per-minute
+-- series (KEYS[7]: o:<minute> adds the samples, n:<minute> counts them; their mean is the minute's
+-- online, domain/show_report.py).
+-- KEYS: 1 stats, 2 online, 3 online_seen, 4 unique (HLL), 5 fans, 6 names, 7 report minutes
 -- ARGV: 1 channel, 2 process id, 3 now ms, 4 ttl ms, 5 local online, 6 hearts delta,
 --       7 number of fan pairs n, then n × (user id, score delta, display name)
 -- Reply: {online, hearts, unique, peak, chat, published (0/1)}
@@ -29,6 +32,9 @@ for i = 1, #seen, 2 do
     online = online + tonumber(redis.call('HGET', KEYS[2], seen[i]) or '0')
   end
 end
+local minute = math.floor(now / 60000)
+redis.call('HINCRBY', KEYS[7], 'o:' .. minute, online)
+redis.call('HINCRBY', KEYS[7], 'n:' .. minute, 1)
 local hearts
 if hearts_delta > 0 then
   hearts = redis.call('HINCRBY', KEYS[1], 'hearts', hearts_delta)
