@@ -29,6 +29,7 @@ from live_server.errors import CloseCode
 from live_server.protocol import GUARANTEED_EVENTS, LATEST_EVENTS
 from live_server.realtime.conn import Conn, Transport
 from live_server.realtime.frames import PING_FRAME, batch_payload, close_frame, text_frame
+from live_server.realtime.gone import GONE_EVENTS, GoneRecord
 from live_server.store.presence import TickReport
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ class Hub:
     def __init__(self, *, max_out_buffer: int, slow_close_grace_ms: int, join_names: int,
                  max_batch_events: int, stats: HubStats, counters_interval_ms: int = 0,
                  max_notice_writes_per_s: int = 10_000,
-                 listeners: Sequence[RoomEventListener] = ()) -> None:
+                 listeners: Sequence[RoomEventListener] = (),
+                 gone: GoneRecord | None = None) -> None:
         self.counters_interval_s = counters_interval_ms / 1000
         self.max_notice_writes = max_notice_writes_per_s
         self.rooms: dict[str, LocalRoom] = {}
@@ -99,6 +101,9 @@ class Hub:
         self.max_batch_events = max_batch_events
         self.stats = stats
         self.listeners = tuple(listeners)
+        # what the rooms' events say is gone (closed sales, empty packets): the buy and grab
+        # paths refuse from it without a Valkey round trip
+        self.gone = gone if gone is not None else GoneRecord()
         self._flush_soon: set[str] = set()
         self._flush_handle: asyncio.Handle | None = None
         # rooms that emptied and must report "0 here" once before being forgotten, with what
@@ -115,6 +120,7 @@ class Hub:
         if room is None:
             room = LocalRoom(id=conn.room_id, id_bytes=conn.room_id.encode())
             self.rooms[conn.room_id] = room
+            self.gone.follow(conn.room_id)
             gone = self.departed.pop(conn.room_id, None)
             if gone is not None:  # back before the tick: its pending report is the room's again
                 _restore(room, gone)
@@ -159,6 +165,7 @@ class Hub:
         if not room.conns and not room.joining:
             del self.rooms[conn.room_id]
             self.departed[conn.room_id] = _take_report(room)
+            self.gone.unfollow(conn.room_id)
             return True
         return False
 
@@ -244,6 +251,8 @@ class Hub:
             return
         if kind == "user_banned":
             self._close_banned(room_id, (ev.get("data") or {}).get("user_id"))
+        if kind in GONE_EVENTS:
+            self.gone.note_event(room_id, ev)
         for listener in self.listeners:
             listener.note_room_event(room_id, ev)
 
@@ -383,6 +392,9 @@ class Hub:
         room.batch.clear()
         room.batch_events = 0
         room.last_seq, room.last_event = seq, None
+        # what its events said may be what the store lost: known again from new events only
+        self.gone.forget_room(room_id)
+        self.gone.follow(room_id)
         return len(conns)
 
     def kick(self, conn: Conn, code: int, reason: str) -> None:

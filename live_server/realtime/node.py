@@ -139,7 +139,10 @@ class Node:
         impossible the room's sockets resynchronise (``Hub.resync``): the history no longer
         reaches back, or the store came back without its last writes (its seq went back, or
         the last event delivered here is not in it any more); in that case the room's stream
-        also gets a new epoch, so that no client's old position passes for a new one."""
+        also gets a new epoch, so that no client's old position passes for a new one. What the
+        events said is gone is forgotten first: some may be missing (the refill brings the
+        sequenced ones back)."""
+        self.hub.gone.forget_gone()
         for room in list(self.hub.rooms.values()):
             delivered = room.last_seq
             state, events, current = await self.rooms.resume(room.id, delivered,

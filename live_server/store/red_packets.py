@@ -8,6 +8,8 @@ The room is told afterwards through ``room_event`` (the room's own slot).
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from live_server.errors import (
@@ -15,6 +17,7 @@ from live_server.errors import (
     AlreadyGrabbed,
     InsufficientFunds,
     Internal,
+    LiveError,
     NotFound,
     NotOpen,
 )
@@ -70,19 +73,7 @@ class RedPacketStore:
         status = text(reply[0])
         if status == "ok":
             return int(reply[1]), int(reply[2]), bool(int(reply[3]))
-        if status == "not_found":
-            raise NotFound("no such red packet")
-        if status == "not_open":
-            raise NotOpen("the red packet is not open yet", open_at=int(reply[1]))
-        if status == "already_grabbed":
-            raise AlreadyGrabbed("you already grabbed this red packet", amount=int(reply[1]))
-        messages = {"expired": "the red packet has expired",
-                    "not_eligible": "this red packet is for followers, fan-club members or "
-                                    "those who sent its keyword",
-                    "none_left": "every share has been grabbed"}
-        if status in messages:
-            raise GRAB_REFUSALS[status](messages[status])
-        raise Internal(f"unexpected reply {status}")
+        raise grab_refusal(status, reply)
 
     async def tick(self, packet_id: str, now: int) -> tuple[str, int, Json | None]:
         """Run one due clock step; reschedule or forget it. (what happened, refund, packet)."""
@@ -180,6 +171,24 @@ class RedPacketStore:
             fields, shares, claims = await pipe.execute()
         return ({key.decode(): value.decode() for key, value in fields.items()},
                 [int(s) for s in shares], {u.decode(): int(a) for u, a in claims.items()})
+
+
+def grab_refusal(status: str, reply: list[Any]) -> LiveError:
+    """The error for a refusing reply of ``rp_grab.lua`` (also what a process that knows the
+    answer already gives without asking: ``services/local_refusals.py``)."""
+    if status == "not_found":
+        return NotFound("no such red packet")
+    if status == "not_open":
+        return NotOpen("the red packet is not open yet", open_at=int(reply[1]))
+    if status == "already_grabbed":
+        return AlreadyGrabbed("you already grabbed this red packet", amount=int(reply[1]))
+    messages = {"expired": "the red packet has expired",
+                "not_eligible": "this red packet is for followers, fan-club members or "
+                                "those who sent its keyword",
+                "none_left": "every share has been grabbed"}
+    if status in messages:
+        return GRAB_REFUSALS[status](messages[status])
+    return Internal(f"unexpected reply {status}")
 
 
 def packet_view(fields: dict[bytes, bytes], record: list[bytes] | None) -> Json:
