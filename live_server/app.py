@@ -54,11 +54,15 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
         await services.node.start()
         services.scheduler.start()
         services.packet_clock.start()
+        services.webhook_worker.start()  # outgoing webhooks: deliveries, order events
+        services.order_feed.start()
         try:
             yield
         finally:
             await services.scheduler.stop()
             await services.packet_clock.stop()
+            await services.order_feed.stop()
+            await services.webhook_worker.stop()
             await services.node.stop()
             await services.close()
     return ctx

@@ -209,6 +209,24 @@ class HlsSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class WebhooksSettings:
+    allow_private: bool
+    timeout_ms: int
+    retry_schedule_ms: tuple[int, ...]
+    disable_after_failures: int
+    concurrency: int
+    per_endpoint_in_flight: int
+    poll_interval_ms: int
+    log_max: int
+    keep_max: int
+    max_per_owner: int
+    cache_ms: int
+    follow_interval_ms: int
+    follow_ended_ms: int
+    claim_idle_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     store: StoreSettings
@@ -226,6 +244,7 @@ class Settings:
     fans: FansSettings
     media: MediaSettings
     hls: HlsSettings
+    webhooks: WebhooksSettings
 
     @property
     def production(self) -> bool:
@@ -376,6 +395,10 @@ def _validated(settings: Settings) -> Settings:
         # like dev login: money is never made out of thin air in production
         settings = dataclasses.replace(
             settings, money=dataclasses.replace(settings.money, dev_topup=False))
+    if settings.production and settings.webhooks.allow_private:
+        # like dev login: a production server never posts to its own network (SSRF)
+        settings = dataclasses.replace(
+            settings, webhooks=dataclasses.replace(settings.webhooks, allow_private=False))
     if settings.production:
         secret = settings.auth.secret
         if secret == DEV_SECRET or len(secret) < 32:
@@ -411,10 +434,20 @@ def _validated(settings: Settings) -> Settings:
         "http.idle_timeout_ms": settings.http.idle_timeout_ms,
         "http.header_timeout_ms": settings.http.header_timeout_ms,
         "http.keepalive_timeout_ms": settings.http.keepalive_timeout_ms,
+        "webhooks.timeout_ms": settings.webhooks.timeout_ms,
+        "webhooks.concurrency": settings.webhooks.concurrency,
+        "webhooks.per_endpoint_in_flight": settings.webhooks.per_endpoint_in_flight,
+        "webhooks.poll_interval_ms": settings.webhooks.poll_interval_ms,
+        "webhooks.log_max": settings.webhooks.log_max,
+        "webhooks.keep_max": settings.webhooks.keep_max,
+        "webhooks.follow_interval_ms": settings.webhooks.follow_interval_ms,
+        "webhooks.claim_idle_ms": settings.webhooks.claim_idle_ms,
     }
     for name, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{name} must be positive")
+    if any(d <= 0 for d in settings.webhooks.retry_schedule_ms):
+        raise ConfigError("webhooks.retry_schedule_ms must be positive waits")
     if settings.http.max_connections_per_ip < 0:
         raise ConfigError("http.max_connections_per_ip must be >= 0 (0: no cap)")
     for source in INTIMACY_SOURCES:

@@ -78,6 +78,14 @@ class Metrics:
                                                "Keyframe requests (PLI) sent to publishers, "
                                                "after coalescing", registry=r)
 
+        # the losers of a rush answered here (services/local_refusals.py, realtime/gone.py)
+        self.local_refusals = Counter(
+            "live_local_refusals_total",
+            "Buys and grabs refused without a Valkey round trip because this process knew the "
+            "answer (a closed flash sale, a red packet empty or expired), by the refusal's code "
+            "and stage (at_once: on arrival; after_wait: once its turn at Valkey came)",
+            ["kind", "stage"], registry=r)
+
         # the clocks (services/periodic.py): items that failed, items parked for an operator
         self.after_commit_failures = Counter(
             "live_after_commit_failures_total",
@@ -91,6 +99,22 @@ class Metrics:
             "live_scheduler_parked",
             "Items a clock moved aside after repeated failures (<schedule>:parked in Valkey)",
             ["clock"], registry=r)
+
+        # outgoing webhooks (services/webhook_delivery.py)
+        self.webhook_attempts = Counter(
+            "live_webhook_attempts_total",
+            "Webhook delivery attempts by outcome: delivered (2xx), retry (failed, another "
+            "attempt scheduled), failed (the retry schedule spent)", ["outcome"], registry=r)
+        self.webhook_seconds = Histogram(
+            "live_webhook_attempt_seconds", "One webhook delivery attempt, request to answer",
+            registry=r, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
+        self.webhook_queued = Gauge(
+            "live_webhook_queued",
+            "Webhook deliveries waiting (due or retrying) for enabled endpoints", registry=r)
+        self.webhook_disabled = Counter(
+            "live_webhook_endpoints_disabled_total",
+            "Endpoints disabled after webhooks.disable_after_failures failed deliveries",
+            registry=r)
 
     def count_error(self, code: str) -> None:
         self.errors.labels(code).inc()
@@ -124,11 +148,18 @@ class Metrics:
         for room_id, online in top.items():
             self.room_online.labels(room_id).set(online)
 
+    def local_refused(self, kind: str, stage: str) -> None:
+        self.local_refusals.labels(kind, stage).inc()
+
     def scheduler_failed(self, clock: str) -> None:
         self.scheduler_failures.labels(clock).inc()
 
     def set_scheduler_parked(self, clock: str, parked: int) -> None:
         self.scheduler_parked.labels(clock).set(parked)
+
+    def webhook_attempt(self, outcome: str, seconds: float) -> None:
+        self.webhook_attempts.labels(outcome).inc()
+        self.webhook_seconds.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

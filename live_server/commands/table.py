@@ -15,13 +15,14 @@ from live_server.commands import (
     shelf,
     show_report,
     socket,
+    webhooks,
 )
 from live_server.commands.command import Command
 
 COMMANDS: tuple[Command, ...] = (*socket.COMMANDS, *rooms.COMMANDS, *chat.COMMANDS,
                                  *shelf.COMMANDS, *orders.COMMANDS, *money.COMMANDS,
                                  *ops.COMMANDS, *coupons.COMMANDS, *addresses.COMMANDS,
-                                 *show_report.COMMANDS)
+                                 *show_report.COMMANDS, *webhooks.COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 WS_OPS: dict[str, Command] = {c.op: c for c in COMMANDS if c.op is not None}
 HTTP: tuple[Command, ...] = tuple(c for c in COMMANDS if c.http is not None)
