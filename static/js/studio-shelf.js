@@ -148,6 +148,7 @@ export function mountStudioShelf({ me, notify }) {
       return;
     }
     const id = f.id.value;
+    if (id && body.variants) delete body.stock; // each variant's stock is in `variants`
     try {
       const saved = id
         ? await api("PATCH", `/api/products/${enc(id)}`, body)
@@ -348,6 +349,17 @@ export function mountStudioShelf({ me, notify }) {
     f.price.value = moneyInput(card.live_price);
     const catalogued = catalogue.find((p) => p.id === card.id);
     f.stock.value = String(catalogued ? catalogued.stock : card.stock);
+    // a sale is of one variant: the creator picks it when there are several
+    const variants = catalogued && Array.isArray(catalogued.variants) ? catalogued.variants : [];
+    $("#sale-variant-label").hidden = variants.length < 2;
+    replace(f.variant_id, variants.map((v) => el("option", {
+      value: v.id, text: `${Object.values(v.options || {}).join(" / ") || v.id} (${v.stock ?? 0} in stock)`,
+    })));
+    const first = variants.find((v) => Number(v.stock) > 0) || variants[0];
+    if (first && variants.length > 1) {
+      f.variant_id.value = first.id;
+      f.stock.value = String(first.stock ?? 0);
+    }
     f.start.value = "";
     f.end.value = msToLocalInput(Date.now() + 3_600_000);
     flash(saleMsg, "", "info", 0);
@@ -355,6 +367,12 @@ export function mountStudioShelf({ me, notify }) {
     saleForm.scrollIntoView({ block: "nearest", behavior: "smooth" });
     f.price.focus();
   }
+  saleForm.elements.variant_id.addEventListener("change", () => {
+    const f = saleForm.elements;
+    const product = catalogue.find((p) => p.id === f.product_id.value);
+    const v = product && (product.variants || []).find((x) => x.id === f.variant_id.value);
+    if (v) f.stock.value = String(v.stock ?? 0);
+  });
   $("#sale-cancel-form").addEventListener("click", () => {
     saleForm.hidden = true;
   });
@@ -378,6 +396,7 @@ export function mountStudioShelf({ me, notify }) {
     }
     const body = { product_id: f.product_id.value, price, stock, end_at: end };
     if (start !== null) body.start_at = start;
+    if (!$("#sale-variant-label").hidden && f.variant_id.value) body.variant_id = f.variant_id.value;
     try {
       const sale = await api("POST", roomPath("/sales"), body);
       saleForm.hidden = true;

@@ -156,8 +156,9 @@ export function mountVariantEditor({ root, stockInput }) {
       const opts = product && Array.isArray(product.options) ? product.options : [];
       hadOptions = opts.length > 0;
       for (const v of (product && Array.isArray(product.variants)) ? product.variants : []) {
+        const stock = String(v.stock ?? 0);
         known.set(comboKey(v.options || {}), {
-          id: v.id, stock: String(v.stock ?? 0), price: signedInput(v.price_delta), image: v.image_url || "",
+          id: v.id, stock, loadedStock: stock, price: signedInput(v.price_delta), image: v.image_url || "",
         });
       }
       for (const o of opts) addRow(o.name, o.values || []);
@@ -165,7 +166,10 @@ export function mountVariantEditor({ root, stockInput }) {
       render();
     },
 
-    /** What to send: {} without options (the product's one variant), else {options, variants, stock}; {error} when a cell is wrong. */
+    /**
+     * What to send: {} without options (the product's one variant), else {options, variants,
+     * stock} (stock: their sum, for a new product); {error} when a cell is wrong.
+     */
     read() {
       remember();
       const opts = options();
@@ -189,6 +193,8 @@ export function mountVariantEditor({ root, stockInput }) {
         if (delta === null) return { error: `the price adjustment of ${label} as an amount like -5.00 or +2.50` };
         const v = { options: c, stock: units, price_delta: delta, image_url: (k.image || "").trim() };
         if (k.id) v.id = k.id;
+        // a kept variant's stock is sent only when changed: sales move the counters meanwhile
+        if (k.id && String(k.stock ?? "0").trim() === k.loadedStock) delete v.stock;
         variants.push(v);
         stock += units;
       }
@@ -197,13 +203,16 @@ export function mountVariantEditor({ root, stockInput }) {
   };
 }
 
-/** "S / Red: 3 · M / Red: 0" for the catalogue: the stock of each variant (empty for one). */
+/**
+ * "S / Red: 3 · M / Red: 0 (+2 in lives)" for the catalogue: each variant's units in stock and
+ * those drawn into rooms' allotments and sales (empty for a product with one variant).
+ */
 export function variantStockText(product) {
   const variants = Array.isArray(product.variants) ? product.variants : [];
   if (variants.length < 2) return "";
   return variants.map((v) => {
     const name = Object.values(v.options || {}).join(" / ") || v.id;
-    const units = typeof v.left === "number" ? v.left : v.stock;
-    return `${name}: ${units ?? "?"}`;
+    const out = Number(v.out) || 0;
+    return `${name}: ${v.stock ?? "?"}${out > 0 ? ` (+${out} in lives)` : ""}`;
   }).join(" · ");
 }

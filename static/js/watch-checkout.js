@@ -727,6 +727,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
 
   async function payOrder(order) {
     if (!co) return;
+    if (order.state === "paid" || order.state === "fulfilled") return showPaid(order); // a repeated key
     if (provider === "webhook") return waitFor(order);
     if (!provider) {
       flash(ui.msg, "How payments work here is not known yet: reload the page and try again.", "error", 0);
@@ -846,7 +847,12 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     order: orderChanged,
     /** After a reconnect: a reservation whose answer was lost is sent again with its key. */
     opened() {
-      if (co && co.attempt && !co.attempt.order && co.phase === "choose" && dialog.open) payNow({ retry: true });
+      if (!co || !co.attempt || !dialog.open) return;
+      if (!co.attempt.order && co.phase === "choose") payNow({ retry: true });
+      else if (co.phase === "waiting") {
+        // an `order` event sent while the socket was down is not replayed: read the order
+        api("GET", `/api/orders/${enc(co.attempt.order.id)}`).then(orderChanged).catch(() => {});
+      }
     },
     get provider() {
       return provider;

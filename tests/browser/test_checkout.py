@@ -268,3 +268,58 @@ async def test_checkout_waits_for_the_webhook_payment(
     await page.wait_for("!!document.querySelector('#my-orders li[data-state=paid]')")
     await page.screenshot("checkout-webhook-paid")
     assert unexpected(page.errors) == [], page.errors
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_studio_variant_editor(
+        server: str, browser: Browser, size: tuple[int, int]) -> None:  # noqa: F811 - fixtures
+    """The creator defines an option and its variants' stock, price adjustment and image in
+    the product form; the catalogue shows stock per variant; editing keeps the variants' ids."""
+    tag = f"{size[0]}"
+    creator = token(server, f"co_studio_{tag}", "creator", "Studio")
+    make_room(server, creator, f"Variant studio {tag}")
+    studio = await open_page(browser, server, "/studio", creator, *size)
+    await studio.wait_for("!!document.querySelector('#product-form .option-add')")
+    await studio.click("#product-form .option-add")
+    await studio.fill("#product-form .option-name", "Size")
+    await studio.fill("#product-form .option-values", "S, M, M")  # a repeat counts once
+    await studio.wait_for("document.querySelectorAll('#product-form .variant-table tbody tr')"
+                          ".length === 2")
+    row = "#product-form .variant-table tbody tr"
+    await studio.fill(f"{row}:nth-child(1) .variant-stock", "5")
+    await studio.fill(f"{row}:nth-child(2) .variant-stock", "3")
+    await studio.fill(f"{row}:nth-child(2) .variant-price", "+1.50")
+    await studio.fill(f"{row}:nth-child(2) .variant-image", "/static/m.png")
+    assert await studio.eval("document.querySelector('#product-form [name=stock]').value") == "8"
+    await studio.submit("#product-form", title="Tee", list_price="20", live_price="15",
+                        currency="CNY", per_buyer_limit="2", commission="0")
+    await studio.wait_for(has_text("#catalogue", "Tee"))
+    (product,) = http("GET", f"{server}/api/products", token=creator)["products"]
+    assert product["options"] == [{"name": "Size", "values": ["S", "M"]}]
+    by_size = {v["options"]["Size"]: v for v in product["variants"]}
+    assert (by_size["S"]["stock"], by_size["M"]["stock"]) == (5, 3)
+    assert (by_size["S"]["price_delta"], by_size["M"]["price_delta"]) == (0, 150)
+    assert by_size["M"]["image_url"] == "/static/m.png"
+    listed = f'#catalogue tr[data-product="{product["id"]}"] .variant-stock-list'
+    await studio.wait_for(has_text(listed, "S: 5"))
+    assert "M: 3" in await studio.text(listed)
+    assert await studio.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+    # edit: the grid comes back filled; a changed stock keeps the variant's id
+    await studio.eval(
+        f"[...document.querySelectorAll('#catalogue tr[data-product=\"{product['id']}\"] button')]"
+        ".find(b => b.textContent === 'Edit').click()"
+    )
+    await studio.wait_for(f"document.querySelector('{row}:nth-child(2) .variant-stock')"
+                          "?.value === '3'")
+    assert await studio.eval(
+        f"document.querySelector('{row}:nth-child(2) .variant-price').value") == "+1.50"
+    await studio.fill(f"{row}:nth-child(2) .variant-stock", "4")
+    await studio.eval("document.querySelector('#product-form').requestSubmit()")
+    await studio.wait_for(has_text(listed, "M: 4"))
+    (edited,) = http("GET", f"{server}/api/products", token=creator)["products"]
+    assert {v["id"] for v in edited["variants"]} == {v["id"] for v in product["variants"]}
+    assert {v["options"]["Size"]: v["stock"] for v in edited["variants"]} == {"S": 5, "M": 4}
+    await studio.screenshot(f"studio-variants-{tag}")
+    assert studio.errors == [], studio.errors
