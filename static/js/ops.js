@@ -4,6 +4,7 @@ import { api, currentUser, describeError } from "./api.js";
 import { mountHeader } from "./auth.js";
 import { $, el, replace, setText, flash, fmtAgo, fmtCount, fmtDateTime, fmtTime, stateBadge, toast } from "./dom.js";
 import { currencyOf, fmtMoney } from "./shelf.js";
+import { mountWebhooks } from "./studio-webhooks.js";
 
 const ROOMS_REFRESH_MS = 2000;
 const SLOW_REFRESH_MS = 10000;
@@ -34,6 +35,7 @@ function userLabel(u) {
 }
 
 function start() {
+  mountWebhooks($("#webhooks-section"), { title: "Platform webhooks", scope: "every room" });
   const opsError = $("#ops-error");
   function showError(err) {
     if (err) {
