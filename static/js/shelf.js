@@ -227,17 +227,23 @@ export class ShelfState {
         this.onChange("sale", ev);
         break;
       }
-      case "stock":
-        if (d.product_id && d.variant_id) {
-          // a variant's units left in the room (not the sale's)
-          this.variantLeft[d.product_id] = { ...this.variantLeft[d.product_id], [d.variant_id]: Number(d.left) || 0 };
-          this.onChange("stock", ev);
-        } else if (d.product_id) {
-          this.left[d.product_id] = Number(d.left) || 0;
-          if (this.sales[d.product_id]) this.sales[d.product_id].left = this.left[d.product_id];
-          this.onChange("stock", ev);
+      case "stock": {
+        // units left of one variant: the open sale's when it is that sale's variant, else what
+        // ordinary buying can still take (the room's allotment and the catalogue)
+        const pid = d.product_id;
+        if (!pid) break;
+        const vid = d.variant_id || "v0";
+        const sale = this.sales[pid];
+        const left = Number(d.left) || 0;
+        if (sale && sale.state === "open" && (sale.variant_id || "v0") === vid) {
+          this.left[pid] = left;
+          sale.left = left;
+        } else {
+          this.variantLeft[pid] = { ...this.variantLeft[pid], [vid]: left };
         }
+        this.onChange("stock", ev);
         break;
+      }
       case "bought":
         this.onChange("bought", ev);
         break;

@@ -225,8 +225,11 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
       if (!co || co.pid !== pid) return;
       co.view = view;
       const variants = variantsOf();
-      const firstLeft = variants.find((v) => left(v) > 0) || variants[0];
-      co.selected = firstLeft ? { ...(firstLeft.options || {}) } : {};
+      // the flash sale's variant first while its sale is open, else the first with units left
+      const sale = openSale();
+      const onSale = sale && variants.find((v) => v.id === (sale.variant_id || "v0") && left(v) > 0);
+      const first = onSale || variants.find((v) => left(v) > 0) || variants[0];
+      co.selected = first ? { ...(first.options || {}) } : {};
     } catch (err) {
       if (co && co.pid === pid) flash(ui.msg, describeError(err), "error", 0);
     }
@@ -295,6 +298,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     } else {
       co.selected = next;
     }
+    co.saleId = (saleNow() || {}).id || null; // the quote below covers the sale's price
     co.attempt = null;
     saveAttempt();
     renderAll();
@@ -390,11 +394,20 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
   }
 
   // ---- the sale, the price ------------------------------------------------------------------
-  /** The product's flash sale when it is open now (a purchase then carries its sale_id). */
-  function saleNow() {
+  /** The product's flash sale when it is open now (it sells one variant). */
+  function openSale() {
     if (!co) return null;
     const st = state.status(co.pid);
     return st.phase === "open" && st.sale ? st.sale : null;
+  }
+
+  /** The open sale when the chosen variant is the one it sells: the purchase carries its sale_id. */
+  function saleNow() {
+    const sale = openSale();
+    const v = currentVariant();
+    if (!sale) return null;
+    if (!v) return variantsOf().length <= 1 ? sale : null;
+    return (sale.variant_id || "v0") === v.id ? sale : null;
   }
 
   function renderHead(card) {
@@ -412,11 +425,15 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     const card = state.product(co.pid) || {};
     const st = state.status(co.pid);
     const v = currentVariant();
-    const unit = co.quote ? co.quote.unit_price
-      : v && typeof v.price === "number" && !saleNow() ? v.price : st.price;
+    const unit = co.quote ? co.quote.unit_price : v && typeof v.price === "number" ? v.price : st.price;
     ui.price.textContent = fmtMoney(unit, st.currency || card.currency);
     ui.sale.dataset.phase = st.phase;
-    ui.sale.textContent = st.phase === "open" ? `Flash sale · ends in ${fmtClock(st.until - state.now())}` : "";
+    const sale = openSale();
+    const saleVariant = sale && variantsOf().find((x) => x.id === (sale.variant_id || "v0"));
+    const saleName = saleVariant ? Object.values(saleVariant.options || {}).join(" / ") : "";
+    ui.sale.textContent = !sale ? ""
+      : saleNow() ? `Flash sale · ends in ${fmtClock(st.until - state.now())}`
+      : `Flash sale on ${saleName || "another variant"} · ends in ${fmtClock(st.until - state.now())}`;
     const saleId = (saleNow() || {}).id || null;
     if (saleId !== co.saleId) {
       // the sale opened or closed while the sheet is open: the price is another one now

@@ -303,6 +303,9 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     snapshot(snap) {
       roomEnded = !!(snap && snap.room && snap.room.state === "ended");
       state.applySnapshot(snap);
+      // the snapshot's cards do not say how many of each variant are left; the shelf op does
+      const unknown = state.products.some((c) => (c.variants || []).some((v) => typeof v.left !== "number"));
+      if (unknown && socket.open) this.recovered();
     },
     events(list) {
       for (const ev of list) if (ev.type === "room_state") roomEnded = (ev.data || {}).state === "ended";
