@@ -14,6 +14,7 @@ from live_server.domain.coupons import ROOM_MAX, is_coupon_id, parse_coupon
 from live_server.domain.rooms import Room
 from live_server.errors import Forbidden, GuestsNotAllowed, NotFound, Unauthorized
 from live_server.protocol import Json, now_ms
+from live_server.services.webhooks import WebhookEmitter
 from live_server.store.coupons import CouponStore
 from live_server.store.rooms import RoomStore
 
@@ -25,10 +26,12 @@ def _coupon_id(value: str) -> str:
 
 
 class CouponService:
-    def __init__(self, settings: Settings, rooms: RoomStore, store: CouponStore) -> None:
+    def __init__(self, settings: Settings, rooms: RoomStore, store: CouponStore,
+                 webhooks: WebhookEmitter | None = None) -> None:
         self.settings = settings
         self.rooms = rooms
         self.store = store
+        self.webhooks = webhooks
 
     async def _creator_of(self, who: Identity, room_id: str) -> tuple[Room, str]:
         """The room, if ``who`` is its creator with a creator token (ops: 403, a coupon is the
@@ -71,8 +74,12 @@ class CouponService:
         """One copy for a logged-in user; one script (the room, the ban, the window, the cap
         and the quota are its checks), so concurrent claims never pass the quota."""
         uid = require_user(who)
-        card, claimed, used = await self.store.claim(room_id, _coupon_id(coupon_id), uid,
-                                                     now_ms())
+        card, claimed, used, creator_id = await self.store.claim(
+            room_id, _coupon_id(coupon_id), uid, now_ms())
+        if self.webhooks is not None:  # after the commit: never fails the claim
+            await self.webhooks.emit("coupon.claimed", room_id, creator_id, {
+                "coupon_id": card["id"], "user_id": uid, "claimed": claimed,
+                "left": card["left"]})
         return {"coupon": card, "mine": {"claimed": claimed, "used": used}}
 
     async def mine(self, who: Identity, room_id: str) -> Json:

@@ -50,14 +50,14 @@ class CouponStore:
         return _json(_checked(reply)[1])
 
     async def claim(self, room_id: str, coupon_id: str, user_id: str, now: int,
-                    ) -> tuple[Json, int, int]:
-        """(the coupon's public card, copies the user claimed, copies they used), or the
-        refusal; a refused claim changes nothing."""
+                    ) -> tuple[Json, int, int, str]:
+        """(the coupon's public card, copies the user claimed, copies they used, the room's
+        creator), or the refusal; a refused claim changes nothing."""
         k, c = self.keys.room(room_id), self.keys.coupons(room_id)
         reply = _checked(await self.core.script(
             "coupon_claim", [k.meta, k.bans, c.coupons, c.claims, c.uses],
             [k.channel, now, coupon_id, user_id]))
-        return _json(reply[1]), int(reply[2]), int(reply[3])
+        return _json(reply[1]), int(reply[2]), int(reply[3]), text(reply[4])
 
     async def pin(self, room_id: str, coupon_id: str | None, by: str, now: int,
                   ) -> tuple[int, Json | None]:

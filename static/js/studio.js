@@ -6,6 +6,7 @@ import { mountHeader } from "./auth.js";
 import { $, el, replace, flash, fmtDateTime, fmtTime, copyText, stateBadge, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountStudioCoupons } from "./studio-coupons.js";
 import { mountStudioPackets } from "./studio-packets.js";
 import { mountStudioShelf } from "./studio-shelf.js";
 import { mountStudioVideo } from "./studio-video.js";
@@ -38,6 +39,7 @@ if (!me || me.expired || (me.role !== "creator" && me.role !== "ops")) {
 function start() {
   const shelf = mountStudioShelf({ me, notify: (text, kind) => toast(text, kind) });
   const packets = mountStudioPackets({ notify: (text, kind) => toast(text, kind) });
+  const coupons = mountStudioCoupons({ notify: (text, kind) => toast(text, kind) });
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   // ---- known rooms (this browser) ---------------------------------------------------------
   function knownIds() {
@@ -232,11 +234,13 @@ function start() {
       snapshot: (snap, info) => {
         viewHandlers.snapshot(snap, info);
         if (mine === socket) shelf.snapshot(snap);
+        if (mine === socket) coupons.snapshot(snap);
       },
       events: (list, frame) => {
         viewHandlers.events(list, frame);
         if (mine === socket) shelf.events(list);
         if (mine === socket) packets.events(list);
+        if (mine === socket) coupons.events(list);
       },
       status: (state, info) => {
         conn.dataset.state = state;
@@ -246,6 +250,7 @@ function start() {
     };
     shelf.select(room, socket);
     packets.select(room);
+    coupons.select(room);
     video.select(room);
     socket.start();
     loadKeywords();

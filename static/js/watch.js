@@ -5,6 +5,7 @@ import { mountHeader } from "./auth.js";
 import { $, el, flash, fmtDuration, fmtTime, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountWatchCoupons } from "./watch-coupons.js";
 import { mountWatchFans } from "./watch-fans.js";
 import { mountWatchPackets } from "./watch-packets.js";
 import { mountWatchShelf } from "./watch-shelf.js";
@@ -103,6 +104,14 @@ const packets = mountWatchPackets({
   notify: (text, kind) => toast(text, kind),
 });
 
+const coupons = mountWatchCoupons({
+  socket,
+  roomId,
+  loggedIn: () => !!(socket.user || me),
+  openLogin: () => auth.open(),
+  notify: (text, kind) => toast(text, kind),
+});
+
 const fans = mountWatchFans({
   loggedIn: () => !!(socket.user || me),
   openLogin: () => auth.open(),
@@ -118,12 +127,14 @@ socket.handlers = {
     viewHandlers.snapshot(snap, info);
     shelf.snapshot(snap);
     packets.snapshot(snap);
+    coupons.snapshot(snap);
     fans.snapshot(snap);
   },
   events: (list, frame) => {
     viewHandlers.events(list, frame);
     shelf.events(list);
     packets.events(list);
+    coupons.events(list);
     player.events(list);
   },
   recovered: () => {
@@ -286,7 +297,7 @@ async function refreshFans() {
 setInterval(refreshFans, FANS_REFRESH_MS);
 
 // For debugging in the console and for the browser tests.
-window.liveRoom = { socket, view, shelf };
+window.liveRoom = { socket, view, shelf, coupons };
 
 window.addEventListener("pagehide", () => socket.stop());
 window.addEventListener("pageshow", (e) => {

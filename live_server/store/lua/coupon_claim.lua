@@ -4,7 +4,8 @@
 -- published (unsequenced `coupon`, coalesced per coupon by each hub).
 -- KEYS: 1 meta, 2 bans, 3 coupons, 4 claims, 5 uses
 -- ARGV: 1 channel, 2 now, 3 coupon id, 4 user id
--- Reply: {'ok', coupon (public view), copies the user claimed, copies the user used}
+-- Reply: {'ok', coupon (public view), copies the user claimed, copies the user used,
+--         the room's creator}
 --      | {'not_found'} | {'invalid_state', state} | {'banned'} | {'no_coupon'}
 --      | {'coupon_stopped'} | {'coupon_not_started', start_at} | {'coupon_ended', end_at}
 --      | {'coupon_limit', copies the user claimed} | {'coupon_gone'}
@@ -43,4 +44,5 @@ redis.call('HSET', KEYS[3], cid, coupon_json(c, 'store'))
 mine = redis.call('HINCRBY', KEYS[4], field, 1)
 publish_event(ARGV[1], ev_coupon(ARGV[2], cid, tonumber(c.quota) - c.claimed))
 return {'ok', coupon_json(c, 'public'), mine,
-        tonumber(redis.call('HGET', KEYS[5], field) or '0')}
+        tonumber(redis.call('HGET', KEYS[5], field) or '0'),
+        redis.call('HGET', KEYS[1], 'creator_id') or ''}
