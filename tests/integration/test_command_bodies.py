@@ -25,6 +25,7 @@ from tests.helpers import Viewer
 from tests.integration.test_shelf import buy, on_sale, product
 
 SETTINGS = config.load(env={})
+ADDRESS_SAMPLES = {"phone": "+44 20 7946 0958", "country": "GB", "postal_code": "SW1Y 4LE"}
 UNKNOWN = "zz_not_a_field"
 NOT_OBJECTS = ("{broken", "[1, 2]", '"text"', "17", "null")
 
@@ -42,6 +43,8 @@ def sample(field: Field) -> Any:
         value = [sample(field.item)]
     elif field.name.endswith("product_id"):
         value = "p_abc"
+    elif field.name in ADDRESS_SAMPLES:
+        value = ADDRESS_SAMPLES[field.name]
     elif getattr(field, "pattern", None) == "[A-Z]{3}":
         value = SETTINGS.shelf.currency
     else:
