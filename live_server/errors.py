@@ -188,6 +188,27 @@ class Replayed(Conflict):
     code = "replayed"
 
 
+class PriceChanged(Conflict):
+    """The amount to pay is not the ``expected_amount`` the buyer saw: ``amount`` is the
+    current one; nothing was reserved."""
+
+    code = "price_changed"
+
+
+class CouponUnusable(Conflict):
+    """The coupon named for a purchase cannot be used on it: ``reason`` says why
+    (``not_claimed``, ``stopped``, ``not_started``, ``ended``, ``other_products``,
+    ``min_spend``); nothing was reserved."""
+
+    code = "coupon_unusable"
+
+
+class AddressRequired(Conflict):
+    """Paying needs a shipping address: neither the order nor the buyer has one."""
+
+    code = "address_required"
+
+
 # Wallets and red packets ---------------------------------------------------------------------
 
 class InsufficientFunds(Conflict):

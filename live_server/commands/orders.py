@@ -11,7 +11,7 @@ from live_server.auth import Identity
 from live_server.commands.access import CREATOR, MODERATOR, ORDER_PARTY, USER
 from live_server.commands.command import Call, Command, Route, Run
 from live_server.commands.fields import Choice, Integer, Text
-from live_server.errors import BadRequest, InvalidState, NotFound, PaymentDeclined
+from live_server.errors import AddressRequired, BadRequest, InvalidState, NotFound, PaymentDeclined
 from live_server.protocol import Json
 
 if TYPE_CHECKING:
@@ -61,11 +61,13 @@ COMMANDS = (
     Command("get_order", "One order (its buyer, the room's creator, ops).",
             _on_order(lambda s: s.get), ORDER_PARTY,
             (ORDER_ID,), (NotFound,), http=Route("GET", ORDER), reply="the order"),
-    Command("pay", "Pay a reserved order with the development provider.", _pay, USER,
+    Command("pay", "Pay a reserved order with the development provider; the buyer's saved "
+            "shipping address is copied onto the order (`address_required` when neither has "
+            "one).", _pay, USER,
             (ORDER_ID, Choice("outcome", "what the development provider answers",
                               required=False, default="confirm",
                               choices=("confirm", "decline"))),
-            (*TRANSITION_ERRORS, PaymentDeclined, BadRequest),
+            (*TRANSITION_ERRORS, PaymentDeclined, BadRequest, AddressRequired),
             http=Route("POST", ORDER + "/pay"), reply="the order, `paid`"),
     Command("cancel_order", "Cancel a reserved order (its buyer, the room's creator, ops).",
             _on_order(lambda s: s.cancel), USER, (ORDER_ID,), TRANSITION_ERRORS,

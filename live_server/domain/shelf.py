@@ -13,6 +13,15 @@ from typing import Any
 
 from live_server.domain.rooms import MAX_TIME_MS
 from live_server.domain.urls import check_image_url
+from live_server.domain.variants import (
+    check_against_options,
+    check_variant_prices,
+    find_variant,
+    parse_options,
+    parse_variants,
+    public_variants,
+    sole_variant,
+)
 from live_server.errors import InvalidField
 from live_server.protocol import Json, get_int, get_str
 
@@ -22,7 +31,7 @@ TITLE_MAX, DESCRIPTION_MAX, URL_MAX = 100, 2000, 500
 MAX_BP = 10000
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 EDITABLE = ("title", "description", "image_url", "list_price", "live_price", "currency",
-            "stock", "per_buyer_limit", "commission_bp")
+            "stock", "per_buyer_limit", "commission_bp", "options", "variants")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,6 +90,10 @@ def _fields(body: Json, limits: Limits, *, creating: bool) -> dict[str, Any]:
         ("stock", limits.max_stock, None), ("per_buyer_limit", limits.max_per_buyer, 1),
         ("commission_bp", MAX_BP, 0),
     ):
+        if name == "stock" and creating and "variants" in body:
+            if "stock" in body:
+                raise InvalidField("give 'stock' per variant in 'variants', not both")
+            continue
         if creating or name in body:
             lo = 1 if name in ("per_buyer_limit",) else 0
             out[name] = get_int(body, name, lo=lo, hi=hi,
@@ -102,21 +115,66 @@ def parse_product(body: Json, limits: Limits, *, creator_id: str, now: int) -> J
         raise InvalidField(f"unknown field(s): {', '.join(sorted(unknown))}")
     fields = _fields(body, limits, creating=True)
     check_prices(fields["list_price"], fields["live_price"])
-    return {"id": new_product_id(), "creator_id": creator_id, **fields, "status": "on_sale",
-            "created_at": now, "updated_at": now}
+    options = parse_options(body.get("options", []))
+    if "variants" in body:
+        variants = parse_variants(body["variants"], options, live_price=fields["live_price"],
+                                  max_stock=limits.max_stock, max_price=limits.max_price)
+    elif options:
+        raise InvalidField("'options' need 'variants' (one per combination sold)")
+    else:
+        variants = [sole_variant(fields["stock"])]
+    fields["stock"] = sum(int(v["stock"]) for v in variants)
+    return {"id": new_product_id(), "creator_id": creator_id, **fields, "options": options,
+            "variants": variants, "status": "on_sale", "created_at": now, "updated_at": now}
 
 
-def apply_update(product: Json, body: Json, limits: Limits, now: int) -> Json:
-    """The product with a PATCH applied; at least one known field."""
+def variants_of(product: Json) -> list[Json]:
+    """A product's variants (a product stored before variants existed has the sole one)."""
+    found: list[Json] = product.get("variants") or [sole_variant(int(product.get("stock", 0)))]
+    return found
+
+
+def apply_update(product: Json, body: Json, limits: Limits,
+                 now: int) -> tuple[Json, dict[str, int], list[str]]:
+    """The product with a PATCH applied (at least one known field); the variants whose stock
+    the PATCH sets (id → units available); the variants it removes. ``stock`` sets the
+    available units of a one-variant product; ``variants`` replaces the list, keeping the
+    ids it names."""
     unknown = set(body) - set(EDITABLE)
     if unknown:
         raise InvalidField(f"unknown field(s): {', '.join(sorted(unknown))}")
     fields = _fields(body, limits, creating=False)
-    if not fields:
+    if not fields and "options" not in body and "variants" not in body:
         raise InvalidField("nothing to update")
     out = {**product, **fields, "updated_at": now}
     check_prices(int(out["list_price"]), int(out["live_price"]))
-    return out
+    old = variants_of(product)
+    options = (parse_options(body["options"]) if "options" in body
+               else list(product.get("options") or []))
+    stock_set: dict[str, int] = {}
+    if "variants" in body:
+        if "stock" in body:
+            raise InvalidField("give 'stock' per variant in 'variants', not both")
+        variants = parse_variants(body["variants"], options, live_price=int(out["live_price"]),
+                                  max_stock=limits.max_stock, max_price=limits.max_price,
+                                  existing=old)
+        for item, variant in zip(body["variants"], variants, strict=True):
+            if "stock" in item or "id" not in item:
+                stock_set[variant["id"]] = int(variant["stock"])
+    else:
+        variants = [dict(v) for v in old]
+        check_against_options(variants, options)
+        check_variant_prices(variants, int(out["live_price"]))
+        if "stock" in body:
+            if len(variants) != 1:
+                raise InvalidField("'stock' sets a one-variant product's units; give each "
+                                   "variant's 'stock' in 'variants'")
+            variants[0]["stock"] = stock_set[variants[0]["id"]] = int(fields["stock"])
+    kept = {v["id"] for v in variants}
+    removed = [v["id"] for v in old if v["id"] not in kept]
+    out.update(options=options, variants=variants,
+               stock=sum(int(v["stock"]) for v in variants))
+    return out, stock_set, removed
 
 
 def check_prices(list_price: int, live_price: int) -> None:
@@ -125,8 +183,10 @@ def check_prices(list_price: int, live_price: int) -> None:
 
 
 def parse_sale(body: Json, limits: Limits, *, product: Json, now: int) -> Json:
-    """A flash sale for a product on the shelf: price, stock, start and end (ms)."""
-    unknown = set(body) - {"product_id", "price", "stock", "start_at", "end_at"}
+    """A flash sale of one variant of a product on the shelf (``variant_id``, optional when
+    it has one): price, stock (drawn from the catalogue when the sale is created), start and
+    end (ms)."""
+    unknown = set(body) - {"product_id", "variant_id", "price", "stock", "start_at", "end_at"}
     if unknown:
         raise InvalidField(f"unknown field(s): {', '.join(sorted(unknown))}")
     price = get_int(body, "price", lo=0, hi=limits.max_price)
@@ -134,11 +194,11 @@ def parse_sale(body: Json, limits: Limits, *, product: Json, now: int) -> Json:
     start_at = get_int(body, "start_at", lo=0, hi=MAX_TIME_MS, default=now)
     end_at = get_int(body, "end_at", lo=0, hi=MAX_TIME_MS)
     check_window(start_at, end_at, now, limits.max_sale_ms)
-    if stock > int(product["stock"]):
-        raise InvalidField(f"'stock' is more than the product's stock ({product['stock']})")
     if price > int(product["list_price"]):
         raise InvalidField("'price' must not be above the product's list price")
-    return {"id": new_sale_id(), "product_id": product["id"], "price": price, "stock": stock,
+    variant = find_variant(product, get_str(body, "variant_id", max_len=24, required=False))
+    return {"id": new_sale_id(), "product_id": product["id"], "variant_id": variant["id"],
+            "variant": variant["options"], "price": price, "stock": stock,
             "start_at": start_at, "end_at": end_at, "currency": product["currency"],
             "state": "scheduled", "reason": "", "created_at": now}
 
@@ -177,5 +237,14 @@ def may_buy(limit: int, bought: int, left: int) -> int:
 
 
 def public_product(product: Json) -> Json:
-    """The product as viewers see it (the commission rate is the creator's business)."""
-    return {k: v for k, v in product.items() if k not in ("commission_bp", "takedown")}
+    """The product as viewers see it: the commission rate is the creator's business, and the
+    stock lives in counters (the views add what is left)."""
+    out = {k: v for k, v in product.items() if k not in ("commission_bp", "takedown", "stock")}
+    out["options"] = list(product.get("options") or [])
+    out["variants"] = public_variants(variants_of(product))
+    return out
+
+
+def unit_price(live_price: int, price_delta: int) -> int:
+    """A variant's price at the live price: never below 0. buy.lua applies the same rule."""
+    return max(0, live_price + price_delta)

@@ -25,6 +25,7 @@ from live_server.auth import Identity, require_creator, require_user
 from live_server.config import DEV_WEBHOOK_SECRET, Settings
 from live_server.domain.orders import check_action, effective_state, order_room
 from live_server.errors import (
+    AddressRequired,
     BadRequest,
     Forbidden,
     InvalidField,
@@ -97,9 +98,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-CSV_FIELDS = ("id", "created_at", "updated_at", "state", "buyer", "product_id", "title",
-              "quantity", "unit_price", "amount", "currency", "commission_bp", "commission",
-              "payment_ref")
+CSV_FIELDS = ("id", "created_at", "updated_at", "state", "buyer", "product_id", "variant_id",
+              "title", "quantity", "unit_price", "subtotal", "discount", "coupon_id", "amount",
+              "currency", "commission_bp", "commission", "payment_ref", "paid_at")
 
 
 class PaymentListener(Protocol):
@@ -150,8 +151,13 @@ class OrderService:
             raise InvalidField("'outcome' must be confirm or decline")
         if not self.provider.charges_at_once:
             raise BadRequest("payments are confirmed by the payment gateway's webhook")
+        # the buyer's saved address, copied onto the order (the one it has otherwise); a
+        # reservation already over is answered by the claim (expired), not by this
+        address = await self.store.address(uid)
+        if address is None and not order.get("address") and now_ms() < order["expires_at"]:
+            raise AddressRequired("a shipping address is needed: save one first")
         claim = secrets.token_hex(12)
-        claimed = await self._apply(order_id, "claim", uid, claim=claim)
+        claimed = await self._apply(order_id, "claim", uid, claim=claim, address=address)
         async with asyncio.timeout(CHARGE_TIMEOUT_S):
             result = await self.provider.charge(claimed, outcome)
         if not result.ok:
@@ -161,10 +167,10 @@ class OrderService:
         return await self._apply(order_id, "pay", uid, result.reference, claim=claim)
 
     async def _apply(self, order_id: str, action: str, actor: str, reference: str = "", *,
-                     claim: str = "", event_id: str = "") -> Json:
+                     claim: str = "", event_id: str = "", address: Json | None = None) -> Json:
         order, done = await self.store.transition(
             order_id, action, actor=actor, now=now_ms(), reference=reference, claim=claim,
-            lease_ms=PAY_LEASE_MS, event_id=event_id)
+            lease_ms=PAY_LEASE_MS, event_id=event_id, address=address)
         if not done:
             raise InvalidState("the reservation expired before the payment", state="expired")
         if order["state"] == "paid_late":
@@ -230,7 +236,11 @@ class OrderService:
             raise InvalidField("'amount' does not match the order")
         reference = str(event.get("reference") or event_id)[:100]
         action = "pay" if kind == "payment.succeeded" else "refund"
-        return await self._apply(order_id, action, "gateway", reference, event_id=event_id)
+        # the gateway took the money: the buyer's address is copied if they saved one, the
+        # payment is never refused for the want of one
+        address = await self.store.address(order["buyer"]) if action == "pay" else None
+        return await self._apply(order_id, action, "gateway", reference, event_id=event_id,
+                                 address=address)
 
     # Listings ---------------------------------------------------------------------------
 

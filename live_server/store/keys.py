@@ -194,6 +194,44 @@ class Keys:
         """hash: product id → product JSON, per creator."""
         return f"{self.prefix}:u:{{{creator_id}}}:products"
 
+    # Stock (store/stock.py): the catalogue's units live with the catalogue, under the
+    # creator's tag; a room holds an allotment drawn from it by transfers (docs/ARCHITECTURE.md).
+
+    def stock(self, creator_id: str) -> str:
+        """hash: "<product>:<variant>" → units available in the warehouse; "out:<product>:
+        <variant>" → units drawn into rooms (allotments, sales, orders) not given back."""
+        return f"{self.prefix}:u:{{{creator_id}}}:stock"
+
+    def allotment(self, room_id: str) -> str:
+        """hash: "<product>:<variant>" → units the room holds for ordinary buying;
+        "cat:<product>:<variant>" → the catalogue's units as of the last transfer (a hint)."""
+        return f"{self.prefix}:{{{room_id}}}:alloc"
+
+    def transfers_out(self, holder: str) -> str:
+        """hash: transfer id → the pending transfer (JSON) whose source is this slot's stock;
+        ``holder`` is ``u|<creator>`` (a catalogue) or ``r|<room>`` (a room)."""
+        return f"{self._holder(holder)}:xout"
+
+    def transfers_in(self, holder: str) -> str:
+        """zset: transfer id → when it was credited here (each is credited once; kept a day)."""
+        return f"{self._holder(holder)}:xin"
+
+    def _holder(self, holder: str) -> str:
+        kind, name = holder.split("|", 1)
+        return f"{self.prefix}:u:{{{name}}}" if kind == "u" else f"{self.prefix}:{{{name}}}"
+
+    @property
+    def transfers_due(self) -> str:
+        """zset: holder ("u|<creator>" or "r|<room>") with pending transfers → when the
+        reconciler looks at it (a due schedule)."""
+        return f"{self.prefix}:xfer:due"
+
+    @property
+    def allotment_rooms(self) -> str:
+        """zset: room id holding an allotment → when to check whether it ended (a due
+        schedule: an ended room's allotment goes back to the catalogue)."""
+        return f"{self.prefix}:alloc:due"
+
     def buyer_orders(self, user_id: str) -> str:
         """zset: a buyer's order ids by creation time (a pointer index)."""
         return f"{self.prefix}:u:{{{user_id}}}:orders"

@@ -9,8 +9,9 @@ import orjson
 
 from live_server.domain.orders import order_room
 from live_server.errors import Internal, InvalidState, NotFound, Replayed
-from live_server.protocol import Json
+from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
+from live_server.store.stock import StockStore, room_holder
 
 
 class OrderStore:
@@ -19,6 +20,7 @@ class OrderStore:
         self.keys = core.keys
         self.history_max = history_max
         self.order_stream_max = order_stream_max
+        self.stock = StockStore(core)
 
     async def get(self, order_id: str) -> Json | None:
         room_id = order_room(order_id)
@@ -29,24 +31,32 @@ class OrderStore:
 
     async def transition(self, order_id: str, action: str, *, actor: str, now: int,
                          reference: str = "", claim: str = "", lease_ms: int = 0,
-                         event_id: str = "") -> tuple[Json, bool]:
+                         event_id: str = "", address: Json | None = None) -> tuple[Json, bool]:
         """(order after, True), or (expired order, False) when a claim came too late.
 
         ``claim`` is the token of a payment claim (``claim``, ``release``, and ``pay`` confirming
         it); ``event_id`` a payment gateway's event, checked and recorded on the order in the
-        same step as the transition (a repeat is ``replayed``)."""
+        same step as the transition (a repeat is ``replayed``); ``address`` the buyer's
+        shipping address, copied onto the order by a claim or a payment. Units that go back
+        to the catalogue (cancel, expiry, refund outside the order's sale) are a transfer the
+        script records, finished here (or by the reconciler should this process die)."""
         room_id = order_room(order_id)
         if room_id is None:
             raise NotFound("no such order")
-        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+        k, s, c = self.keys.room(room_id), self.keys.shelf(room_id), self.keys.coupons(room_id)
+        if action in ("cancel", "expire", "refund", "claim", "pay"):
+            await self.stock.expect_room_transfer(room_id, now)
         reply = await self.core.script(
             "order_transition",
             [s.orders, s.sales, s.left, s.bought, s.order_stream, s.earnings, s.ledger, k.seq,
-             k.events],
+             k.events, s.products, self.keys.transfers_out(room_holder(room_id)), c.coupons,
+             c.uses],
             [k.channel, self.history_max, now, order_id, action, actor, reference,
-             self.order_stream_max, claim, lease_ms, event_id])
+             self.order_stream_max, claim, lease_ms, event_id,
+             dumps(address) if address else ""])
         status = text(reply[0])
         if status in ("ok", "expired"):
+            await self.stock.finish_from(room_id, reply[2], now)
             order: Json = orjson.loads(reply[1])
             if order["state"] not in ("reserved", "paying"):
                 await self.core.client.zrem(self.keys.orders_due, order_id)
@@ -62,6 +72,11 @@ class OrderStore:
             await self.core.client.zadd(self.keys.orders_due, {order_id: int(reply[1])})
             raise InvalidState("the reservation has not expired yet", state="reserved")
         raise Internal(f"unexpected reply {status}")
+
+    async def address(self, user_id: str) -> Json | None:
+        """The user's saved shipping address (written by the address service), or None."""
+        raw = await self.core.client.get(self.keys.address(user_id))
+        return orjson.loads(raw) if raw else None
 
     async def due(self, now: int, limit: int = 500) -> list[str]:
         found = await self.core.client.zrangebyscore(self.keys.orders_due, "-inf", now,

@@ -1,17 +1,21 @@
 """Catalogue, shelf, pin, flash sales and purchases in Valkey.
 
-The catalogue lives per creator (``u:{creator}:products``). A product put on a room's shelf is
-copied into the room (``{room}:prod``), so every script of the shelf and every purchase touches
-the room's slot only; catalogue edits and take-downs are pushed to the copies.
+The catalogue lives per creator (``u:{creator}:products``), its stock beside it
+(``u:{creator}:stock``, ``store/stock.py``). A product put on a room's shelf is copied into the
+room (``{room}:prod``), and the room sells from units it holds (its allotment, a sale's units),
+so every script of the shelf and every purchase touches the room's slot only; catalogue edits
+and take-downs are pushed to the copies, units come and go by transfers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
 
 from live_server.errors import (
+    CouponUnusable,
     InsufficientStock,
     Internal,
     InvalidField,
@@ -19,6 +23,7 @@ from live_server.errors import (
     LimitReached,
     LiveError,
     NotFound,
+    PriceChanged,
     SaleEnded,
     SaleNotStarted,
     SoldOut,
@@ -26,6 +31,7 @@ from live_server.errors import (
 )
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
+from live_server.store.stock import CREDITED_KEEP_MS, Short, StockStore, room_holder
 
 
 def _card(raw: bytes | str) -> Json:
@@ -39,16 +45,29 @@ class ShelfStore:
         self.keys = core.keys
         self.history_max = history_max
         self.order_stream_max = order_stream_max
+        self.stock = StockStore(core)
         # orders whose index entries failed after their purchase (this process's retries)
         self.unindexed: dict[str, Json] = {}
 
     # Catalogue --------------------------------------------------------------------------
 
-    async def save_product(self, product: Json) -> None:
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            pipe.hset(self.keys.catalogue(product["creator_id"]), product["id"], dumps(product))
-            pipe.hset(self.keys.product_owner, product["id"], product["creator_id"])
-            await pipe.execute()
+    async def save_product(self, product: Json, *, creating: bool = False,
+                           stock_set: dict[str, int] | None = None,
+                           removed: list[str] | None = None) -> None:
+        """The product and the counters of the variants whose units it sets, in one script
+        (a removed variant must have no units out in rooms)."""
+        reply = await self.stock.save_product(product, creating=creating,
+                                              stock_set=stock_set or {}, removed=removed or [])
+        status = text(reply[0])
+        if status == "not_found":
+            raise NotFound("no such product")
+        if status == "units_out":
+            raise InvalidState(f"variant '{text(reply[1])}' has {int(reply[2])} unit(s) out in "
+                               "rooms (allotments, sales, orders): it can be removed once they "
+                               "are back", state="units_out", variant_id=text(reply[1]),
+                               units=int(reply[2]))
+        await self.core.client.hset(self.keys.product_owner, product["id"],
+                                    product["creator_id"])
 
     async def catalogue_size(self, creator_id: str) -> int:
         return int(await self.core.client.hlen(self.keys.catalogue(creator_id)))
@@ -111,13 +130,16 @@ class ShelfStore:
             pipe.get(s.pinned)
             pipe.hgetall(s.sales)
             pipe.hgetall(s.left)
-            ids, products, pinned, sales, left = await pipe.execute()
-        return snapshot_fields(ids, products, pinned, sales, left)
+            pipe.hgetall(self.keys.allotment(room_id))
+            ids, products, pinned, sales, left, alloc = await pipe.execute()
+        return {**snapshot_fields(ids, products, pinned, sales, left),
+                "allotment": _allotment(alloc)}
 
-    async def product_state(self, room_id: str, product_id: str, user_id: str | None,
-                            ) -> tuple[Json | None, Json | None, int, bool, int]:
-        """One product's (room copy, or None when not on the shelf; sale; units left in it;
-        pinned?; units ``user_id`` holds) in one transaction."""
+    async def product_state(self, room_id: str, product_id: str,
+                            user_id: str | None) -> ProductState:
+        """One product's room copy (None when not on the shelf), sale, units left in it,
+        pin, units ``user_id`` holds and the room's allotment per variant, in one
+        transaction."""
         s = self.keys.shelf(room_id)
         async with self.core.client.pipeline(transaction=True) as pipe:
             pipe.lpos(s.shelf, product_id)
@@ -126,22 +148,47 @@ class ShelfStore:
             pipe.hget(s.left, product_id)
             pipe.get(s.pinned)
             pipe.hget(s.bought, f"{product_id}:{user_id}")
-            at, card, sale, left, pinned, bought = await pipe.execute()
-        return (_card(card) if card and at is not None else None, _card(sale) if sale else None,
-                int(left or 0), pinned == product_id.encode(),
-                int(bought or 0) if user_id is not None else 0)
+            pipe.hgetall(self.keys.allotment(room_id))
+            at, card, sale, left, pinned, bought, alloc = await pipe.execute()
+        prefix = product_id + ":"
+        return ProductState(
+            card=_card(card) if card and at is not None else None,
+            sale=_card(sale) if sale else None, left=int(left or 0),
+            pinned=pinned == product_id.encode(),
+            bought=int(bought or 0) if user_id is not None else 0,
+            allotment={f[len(prefix):]: n for f, n in _allotment(alloc).items()
+                       if f.startswith(prefix)})
 
     # Sales ------------------------------------------------------------------------------
 
-    async def create_sale(self, room_id: str, sale: Json, now: int) -> tuple[int, str]:
+    async def create_sale(self, room_id: str, creator_id: str, sale: Json,
+                          now: int) -> tuple[int, str]:
+        """Draw the sale's units from the catalogue (all or nothing: ``insufficient_stock``
+        with what is left), then create the sale, which credits them. A sale refused by the
+        room leaves its units in the room's allotment, given back to the catalogue at once."""
+        pid, vid = sale["product_id"], sale["variant_id"]
+        try:
+            record, _left = await self.stock.take_draw(creator_id, room_id, pid, vid,
+                                                       int(sale["stock"]), now)
+        except Short as short:
+            raise InsufficientStock("the catalogue has fewer units", left=short.left) from None
         k, s = self.keys.room(room_id), self.keys.shelf(room_id)
         reply = await self.core.script(
-            "sale_create", [k.meta, s.shelf, s.products, s.sales, s.left, k.seq, k.events],
-            [k.channel, self.history_max, now, sale["product_id"], dumps(sale), sale["stock"]])
-        seq = _shelf_reply(reply)  # or the refusal
+            "sale_create",
+            [k.meta, s.shelf, s.products, s.sales, s.left, k.seq, k.events,
+             self.keys.transfers_in(record["to"])],
+            [k.channel, self.history_max, now, pid, dumps(sale), record["units"],
+             record["id"], CREDITED_KEEP_MS])
+        if text(reply[0]) != "ok":
+            await self.stock.finish(record, now)  # to the allotment (a 'dup' if it is there)
+            await self.stock.release(room_id, creator_id, pid, now)
+            if text(reply[0]) == "transfer_done":
+                raise Internal("the sale's units were credited elsewhere; try again")
+            _shelf_reply(reply)  # the refusal
+        await self.stock.ack(record)
         state = text(reply[2])
         await self.schedule_sale(room_id, sale, state)
-        return seq, state
+        return int(reply[1]), state
 
     async def schedule_sale(self, room_id: str, sale: Json, state: str) -> None:
         due = sale["start_at"] if state == "scheduled" else sale["end_at"]
@@ -152,9 +199,14 @@ class ShelfStore:
         """Run one due sale transition; reschedule or forget it. Returns the sale's state."""
         room_id, product_id, sale_id = member.split("|")
         k, s = self.keys.room(room_id), self.keys.shelf(room_id)
+        await self.stock.expect_room_transfer(room_id, now)
         reply = await self.core.script(
-            "sale_tick", [s.sales, s.left, k.seq, k.events],
-            [k.channel, self.history_max, now, product_id, sale_id, action])
+            "sale_tick",
+            [s.sales, s.left, k.seq, k.events, s.products,
+             self.keys.transfers_out(room_holder(room_id))],
+            [k.channel, self.history_max, now, product_id, sale_id, action, room_id])
+        if text(reply[0]) == "ok":
+            await self.stock.finish_from(room_id, reply[3], now)  # a closed sale's units
         if text(reply[0]) != "ok" or int(reply[1]) == 0:
             await self.core.client.zrem(self.keys.sales_due, member)
             return text(reply[2]) if text(reply[0]) == "ok" else None
@@ -168,23 +220,70 @@ class ShelfStore:
 
     # Buying -----------------------------------------------------------------------------
 
-    async def buy(self, room_id: str, *, buyer: str, name: str, product_id: str, quantity: int,
-                  idempotency_key: str, order_id: str, now: int, ttl_ms: int,
-                  sample_every: int) -> tuple[Json, bool, int | None]:
-        """(order, created now?, stock left when created) or the precise refusal."""
-        k, s = self.keys.room(room_id), self.keys.shelf(room_id)
-        reply = await self.core.script(
-            "buy",
-            [k.meta, s.products, s.sales, s.left, s.bought, s.idem, s.orders, s.order_list,
-             s.order_stream, k.seq, k.events],
-            [k.channel, self.history_max, now, buyer, product_id, quantity, idempotency_key,
-             order_id, ttl_ms, sample_every, self.order_stream_max, dumps(name), room_id])
+    async def buy(self, room_id: str, purchase: Purchase, *, order_id: str, now: int,
+                  ttl_ms: int, sample_every: int, address: Json | None,
+                  retries: int = 4) -> tuple[Json, bool, int | None]:
+        """(order, created now?, units left when created) or the precise refusal. When the
+        room's allotment is short the script says by how much; exactly that is drawn from the
+        catalogue (``sold_out`` / ``insufficient_stock`` when it has too few) and the purchase
+        runs again, at most ``retries`` times (other buyers may take the units drawn)."""
+        for _ in range(retries):
+            reply = await self._buy_script(room_id, purchase, "buy", now=now, order_id=order_id,
+                                           ttl_ms=ttl_ms, sample_every=sample_every,
+                                           address=address)
+            status = text(reply[0])
+            if status == "ok":
+                return _card(reply[1]), True, int(reply[2])
+            if status == "dup":
+                return _card(reply[1]), False, None
+            if status != "need":
+                raise buy_refusal(status, reply)
+            shortage, held = int(reply[1]), int(reply[2])
+            creator, vid = text(reply[3]), text(reply[4])
+            try:
+                await self.stock.draw(creator, room_id, purchase.product_id, vid, shortage, now)
+            except Short as short:
+                raise _short(short.left + held) from None
+        field = f"{purchase.product_id}:{vid}"  # taken by others each time: what is left now
+        in_room = await self.stock.allotment(room_id, [field])
+        available = await self.stock.available(creator, [field])
+        raise _short(in_room[field] + available[field])
+
+    async def quote(self, room_id: str, purchase: Purchase, now: int) -> Json:
+        """What the purchase would cost now (the buy script, read-only), with the units left:
+        the sale's, or the room's allotment and the catalogue's."""
+        reply = await self._buy_script(room_id, purchase, "quote", now=now)
         status = text(reply[0])
-        if status == "ok":
-            return _card(reply[1]), True, int(reply[2])
-        if status == "dup":
-            return _card(reply[1]), False, None
-        raise buy_refusal(status, reply)
+        if status != "quote":
+            raise buy_refusal(status, reply)
+        quote: Json = orjson.loads(reply[1])
+        creator = quote.pop("creator_id")
+        if not quote.pop("from_sale"):
+            field = f"{purchase.product_id}:{quote['variant_id']}"
+            quote["left"] += (await self.stock.available(creator, [field]))[field]
+        if quote["left"] < purchase.quantity:
+            raise _short(int(quote["left"]))
+        return quote
+
+    async def _buy_script(self, room_id: str, p: Purchase, mode: str, *, now: int,
+                          order_id: str = "", ttl_ms: int = 0, sample_every: int = 1,
+                          address: Json | None = None) -> Any:
+        k, s, c = self.keys.room(room_id), self.keys.shelf(room_id), self.keys.coupons(room_id)
+        return await self.core.script(
+            "buy",
+            [k.meta, s.shelf, s.products, s.sales, s.left, self.keys.allotment(room_id),
+             s.bought, s.idem, s.orders, s.order_list, s.order_stream, k.seq, k.events,
+             c.coupons, c.claims, c.uses],
+            [k.channel, self.history_max, now, p.buyer, p.product_id, p.variant_id or "",
+             p.quantity, p.idempotency_key, order_id, ttl_ms, sample_every,
+             self.order_stream_max, dumps(p.name), room_id, p.sale_id or "", p.coupon_id or "",
+             "" if p.expected_amount is None else p.expected_amount, mode,
+             dumps(address) if address else ""])
+
+    async def address(self, user_id: str) -> Json | None:
+        """The user's saved shipping address (written by the address service), or None."""
+        raw = await self.core.client.get(self.keys.address(user_id))
+        return _card(raw) if raw else None
 
     async def index_order(self, order: Json) -> None:
         """The buyer's pointer index and the expiry schedule of a new order: other slots than
@@ -210,16 +309,66 @@ class ShelfStore:
         return len(self.unindexed)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProductState:
+    card: Json | None
+    sale: Json | None
+    left: int  # units left in the sale
+    pinned: bool
+    bought: int
+    allotment: dict[str, int]  # variant id → units the room holds
+
+
+def _allotment(raw: dict[bytes, bytes]) -> dict[str, int]:
+    """``<product>:<variant>`` → units, without the catalogue hints."""
+    return {k.decode(): int(v) for k, v in raw.items() if not k.startswith(b"cat:")}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Purchase:
+    """What a buyer asks for: a buy, or its quote (no idempotency key)."""
+
+    buyer: str
+    name: str
+    product_id: str
+    quantity: int
+    variant_id: str | None = None
+    idempotency_key: str = ""
+    sale_id: str | None = None
+    coupon_id: str | None = None
+    expected_amount: int | None = None
+
+
+def _short(left: int) -> LiveError:
+    if left <= 0:
+        return SoldOut("sold out")
+    return InsufficientStock("not that many left", left=left)
+
+
 def buy_refusal(status: str, reply: list[Any]) -> LiveError:
     if status == "not_found":
         return NotFound(f"no such {text(reply[1])}")
+    if status == "invalid_state":
+        return InvalidState(f"room is {text(reply[1])}", state=text(reply[1]))
+    if status == "bad_variant":
+        why = text(reply[1])
+        return InvalidField(
+            "'variant_id' is required: the product comes in several variants" if why == "required"
+            else "'variant_id' is not the variant this sale sells" if why == "not_the_sale"
+            else "'variant_id' is not a variant of this product", field="variant_id")
+    if status == "coupon_unusable":
+        return CouponUnusable(f"the coupon cannot be used here ({text(reply[1])})",
+                              reason=text(reply[1]))
+    if status == "price_changed":
+        return PriceChanged("the amount changed", amount=int(reply[1]))
     if status == "taken_down":
         return TakenDown("the product has been taken down")
     if status == "not_started":
         start = int(reply[1])
         return SaleNotStarted("the sale has not started", start_at=start or None)
     if status == "sale_ended":
-        return SaleEnded("the sale has ended", end_at=int(reply[1]))
+        end = int(reply[1])
+        return SaleEnded("the sale has ended", end_at=end or None)
     if status == "sold_out":
         return SoldOut("sold out")
     if status == "insufficient_stock":

@@ -17,6 +17,7 @@ from live_server import config
 from live_server.auth import ROLES, Identity, Role
 from live_server.commands.command import Command
 from live_server.commands.fields import Boolean, Choice, Field, Integer, ListOf, bound
+from live_server.commands.shelf import JsonList
 from live_server.commands.table import HTTP, WS_OPS
 from live_server.errors import LiveError
 from live_server.services.orders import sign
@@ -25,6 +26,7 @@ from tests.helpers import Viewer
 from tests.integration.test_shelf import buy, on_sale, product
 
 SETTINGS = config.load(env={})
+PURCHASE_SAMPLES = {"variant_id": "v0", "sale_id": "s_abc", "coupon_id": "best"}
 ADDRESS_SAMPLES = {"phone": "+44 20 7946 0958", "country": "GB", "postal_code": "SW1Y 4LE"}
 UNKNOWN = "zz_not_a_field"
 NOT_OBJECTS = ("{broken", "[1, 2]", '"text"', "17", "null")
@@ -41,8 +43,12 @@ def sample(field: Field) -> Any:
         value = field.choices[0]
     elif isinstance(field, ListOf):
         value = [sample(field.item)]
+    elif isinstance(field, JsonList):
+        value = []
     elif field.name.endswith("product_id"):
         value = "p_abc"
+    elif field.name in PURCHASE_SAMPLES:
+        value = PURCHASE_SAMPLES[field.name]
     elif field.name in ADDRESS_SAMPLES:
         value = ADDRESS_SAMPLES[field.name]
     elif getattr(field, "pattern", None) == "[A-Z]{3}":

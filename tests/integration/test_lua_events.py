@@ -19,7 +19,8 @@ ORDER = {"id": "o.r_1.ab", "buyer": "bob", "state": "paid", "amount": 3980}
 
 # Lua expression calling one builder → (type, data, extra envelope fields)
 CASES: list[tuple[str, str, Any, dict[str, Any]]] = [
-    ("ev_stock('7', 'p_1', 3)", "stock", {"product_id": "p_1", "left": 3}, {}),
+    ("ev_stock('7', 'p_1', 3, 'v_2')", "stock",
+     {"product_id": "p_1", "variant_id": "v_2", "left": 3}, {}),
     ("ev_bought('7', 'p_1', '\"Bob\"', 2)", "bought",
      {"product_id": "p_1", "name": "Bob", "quantity": 2}, {}),
     ("ev_shelf_updated('7', {ARGV[1], 'null'}, '\"alice\"')", "shelf_updated",

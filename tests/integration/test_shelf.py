@@ -40,9 +40,22 @@ async def on_sale(live: LiveApp, room: str, pid: str, *, stock: int = 10, price:
 
 
 async def buy(live: LiveApp, room: str, pid: str, user: str, key: str,
-              quantity: int = 1) -> tuple[int, Any]:
+              quantity: int = 1, **more: Any) -> tuple[int, Any]:
+    """A purchase; ``more``: variant_id, sale_id (a flash-sale button sends it), coupon_id,
+    expected_amount."""
     return await live.call("POST", f"/api/rooms/{room}/buy", user, json={
-        "product_id": pid, "quantity": quantity, "idempotency_key": key})
+        "product_id": pid, "quantity": quantity, "idempotency_key": key, **more})
+
+
+ADDRESS = {"name": "Vic Buyer", "phone": "+86 138 0000 0000", "country": "CN",
+           "region": "Zhejiang", "city": "Hangzhou", "line1": "1 Tea Road", "line2": "",
+           "postal_code": "310000"}
+
+
+async def save_address(live: LiveApp, user: str) -> None:
+    """The buyer's shipping address: paying needs one."""
+    status, body = await live.call("PUT", "/api/me/address", user, json=ADDRESS)
+    assert status == 200, body
 
 
 async def test_catalogue_crud_and_permissions(live: LiveApp) -> None:
@@ -179,25 +192,35 @@ async def test_sale_rules_and_bad_input_reserve_nothing(live: LiveApp) -> None:
     now = now_ms()
     for bad in ({"price": -5, "stock": 1, "end_at": now + 1000},
                 {"price": 5, "stock": 0, "end_at": now + 1000},
-                {"price": 5, "stock": 501, "end_at": now + 1000},
                 {"price": 5, "stock": 1, "start_at": now + 5000, "end_at": now + 1000},
                 {"price": 5, "stock": 1, "end_at": now - 1},
-                {"price": 5.5, "stock": 1, "end_at": now + 1000}):
+                {"price": 5.5, "stock": 1, "end_at": now + 1000},
+                {"price": 5, "stock": 1, "end_at": now + 1000, "variant_id": "v_nope"}):
         status, body = await live.call("POST", f"/api/rooms/{room}/sales", "alice", "creator",
                                        json={"product_id": p["id"], **bad})
         assert status == 400, (bad, body)
-    # not started yet
-    await on_sale(live, room, p["id"], stock=5, start_in=60_000)
-    status, body = await buy(live, room, p["id"], "vic", "k1")
+    # more than the catalogue holds: refused with what it has, nothing drawn
+    status, body = await live.call("POST", f"/api/rooms/{room}/sales", "alice", "creator",
+                                   json={"product_id": p["id"], "price": 5, "stock": 501,
+                                         "end_at": now + 1000})
+    assert status == 409 and body["error"]["code"] == "insufficient_stock", body
+    assert body["error"]["left"] == 500
+    # the sale's button (sale_id) before the start, after the cancel
+    sale = await on_sale(live, room, p["id"], stock=5, start_in=60_000)
+    status, body = await buy(live, room, p["id"], "vic", "k1", sale_id=sale["id"])
     assert status == 409 and body["error"]["code"] == "not_started"
     status, body = await live.call("DELETE", f"/api/rooms/{room}/sales/{p['id']}", "alice",
                                    "creator")
     assert status == 200
-    status, body = await buy(live, room, p["id"], "vic", "k1")
+    status, body = await buy(live, room, p["id"], "vic", "k1", sale_id=sale["id"])
     assert body["error"]["code"] == "sale_ended"
+    _, owner = await live.call("GET", f"/api/products/{p['id']}", "alice", "creator")
+    assert owner["stock"] == 500  # the cancelled sale's units are back in the catalogue
     await on_sale(live, room, p["id"], stock=5)
     for bad in ({"quantity": 0}, {"quantity": -1}, {"quantity": 10**9}, {"quantity": "2"},
-                {"idempotency_key": ""}, {"idempotency_key": "a b"}, {"product_id": "x"}):
+                {"idempotency_key": ""}, {"idempotency_key": "a b"}, {"product_id": "x"},
+                {"variant_id": "v_other"}, {"variant_id": 3}, {"colour": "red"},
+                {"expected_amount": -1}, {"coupon_id": "nonsense"}):
         body_ = {"product_id": p["id"], "quantity": 1, "idempotency_key": "k", **bad}
         status, body = await live.call("POST", f"/api/rooms/{room}/buy", "vic", json=body_)
         assert status == 400, (bad, body)
@@ -242,14 +265,15 @@ async def test_idempotent_buy_over_websocket_after_reconnect(live: LiveApp) -> N
 async def test_per_buyer_limit_under_concurrency_and_sold_out_event(live: LiveApp) -> None:
     room = await live.live_room()
     p = await product(live, per_buyer_limit=3)
-    await on_sale(live, room, p["id"], stock=8)
+    sale = await on_sale(live, room, p["id"], stock=8)
     watcher = await Viewer.connect(live.base, room, token("wat"))
     await watcher.wait_welcome()
-    results = await asyncio.gather(*(buy(live, room, p["id"], "greedy", f"g{i}")
-                                     for i in range(20)))
+    results = await asyncio.gather(*(buy(live, room, p["id"], "greedy", f"g{i}",
+                                         sale_id=sale["id"]) for i in range(20)))
     assert sum(1 for s, _ in results if s == 201) == 3
     assert {b["error"]["code"] for s, b in results if s != 201} == {"limit_reached"}
-    results = await asyncio.gather(*(buy(live, room, p["id"], f"u{i}", "k") for i in range(10)))
+    results = await asyncio.gather(*(buy(live, room, p["id"], f"u{i}", "k", sale_id=sale["id"])
+                                     for i in range(10)))
     assert sum(1 for s, _ in results if s == 201) == 5
     assert {b["error"]["code"] for s, b in results if s != 201} == {"sold_out"}
     await watcher.wait_for(lambda: watcher.of_type("sale_ended"))
@@ -265,21 +289,27 @@ async def test_per_buyer_limit_under_concurrency_and_sold_out_event(live: LiveAp
 async def test_orders_pay_refund_cancel_restore_stock_and_commission(live: LiveApp) -> None:
     room = await live.live_room()
     p = await product(live, commission_bp=1250, per_buyer_limit=5)
-    await on_sale(live, room, p["id"], stock=4, price=999)
-    _, one = await buy(live, room, p["id"], "vic", "a", quantity=2)
-    _, two = await buy(live, room, p["id"], "vic", "b", quantity=2)
+    sale = await on_sale(live, room, p["id"], stock=4, price=999)
+    _, one = await buy(live, room, p["id"], "vic", "a", quantity=2, sale_id=sale["id"])
+    _, two = await buy(live, room, p["id"], "vic", "b", quantity=2, sale_id=sale["id"])
     o1, o2 = one["order"]["id"], two["order"]["id"]
-    status, body = await buy(live, room, p["id"], "zed", "c")
+    status, body = await buy(live, room, p["id"], "zed", "c", sale_id=sale["id"])
     assert body["error"]["code"] == "sold_out"
     # somebody else cannot pay or see my order
     status, _ = await live.call("POST", f"/api/orders/{o1}/pay", "zed", json={})
     assert status == 404
+    # no shipping address: refused before any charge; then saved, and copied at pay
+    status, body = await live.call("POST", f"/api/orders/{o1}/pay", "vic", json={})
+    assert status == 409 and body["error"]["code"] == "address_required", body
+    await save_address(live, "vic")
     status, body = await live.call("POST", f"/api/orders/{o1}/pay", "vic",
                                    json={"outcome": "decline"})
     assert status == 402 and body["error"]["code"] == "payment_declined"
     status, paid = await live.call("POST", f"/api/orders/{o1}/pay", "vic",
                                    json={"outcome": "confirm"})
     assert status == 200 and paid["state"] == "paid"
+    assert {k: paid["address"][k] for k in ADDRESS} == ADDRESS
+    assert paid["paid_at"] >= paid["created_at"]
     assert paid["commission"] == 1998 * 1250 // 10000 == 249
     status, body = await live.call("POST", f"/api/orders/{o1}/pay", "vic", json={})
     assert status == 409 and body["error"]["code"] == "invalid_state"
@@ -433,6 +463,7 @@ async def test_a_paid_order_earns_the_buyer_intimacy_toward_the_creator_up_to_th
     room = await live.live_room()
     p = await product(live, per_buyer_limit=5)
     await on_sale(live, room, p["id"], stock=5, price=100)
+    await save_address(live, "vic")
     paid = []
     for key in "abc":
         _, made = await buy(live, room, p["id"], "vic", key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer
-from tests.integration.test_shelf import buy, on_sale, product
+from tests.integration.test_shelf import buy, on_sale, product, save_address
 
 
 async def test_restore_after_take_down_respects_who_took_it_down(live: LiveApp) -> None:
@@ -79,6 +79,7 @@ async def test_order_updates_reach_only_the_buyer(live: LiveApp) -> None:
     other = await Viewer.connect(live.base, room, token("zed"))
     for v in (buyer, buyer_tab2, other):
         await v.wait_welcome()
+    await save_address(live, "vic")
     status, reply = await buy(live, room, p["id"], "vic", "k-pay")
     assert status == 201, reply
     order_id = reply["order"]["id"]

@@ -16,7 +16,7 @@ from live_server.protocol import now_ms
 from live_server.services.orders import DevProvider, sign
 from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp
-from tests.integration.test_shelf import buy, on_sale, product
+from tests.integration.test_shelf import buy, on_sale, product, save_address
 
 
 async def webhook(live: LiveApp, event_id: str, kind: str, order: dict[str, Any]
@@ -48,6 +48,7 @@ async def reserved(live: LiveApp, *, stock: int, price: int) -> tuple[str, str, 
     room = await live.live_room()
     p = await product(live)
     await on_sale(live, room, p["id"], stock=stock, price=price)
+    await save_address(live, "vic")
     status, made = await buy(live, room, p["id"], "vic", "k")
     assert status == 201, made
     return room, p["id"], made["order"]
@@ -122,6 +123,7 @@ async def test_concurrent_pays_charge_the_provider_once(live: LiveApp) -> None:
     room = await live.live_room()
     p = await product(live, per_buyer_limit=5)
     await on_sale(live, room, p["id"], stock=5, price=700)
+    await save_address(live, "vic")
     for key in "abc":
         _, made = await buy(live, room, p["id"], "vic", key)
         oid = made["order"]["id"]

@@ -134,8 +134,8 @@ def test_every_command_is_reachable_once() -> None:
     # the socket's ops, as docs/PROTOCOL.md lists them
     assert set(WS_OPS) == {
         "auth", "ping", "chat", "heart", "snapshot", "history", "report", "delete", "mute",
-        "unmute", "ban", "unban", "slow_mode", "announce", "buy", "product", "shelf", "pin",
-        "grab"}
+        "unmute", "ban", "unban", "slow_mode", "announce", "buy", "quote", "product", "shelf",
+        "pin", "grab"}
 
 
 def test_schemas_carry_the_deployments_bounds() -> None:

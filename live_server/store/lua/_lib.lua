@@ -28,10 +28,12 @@ local function object_json(fields)
   return '{' .. table.concat(parts, ',') .. '}'
 end
 
--- Units left in a product's sale (unsequenced, coalesced per product by each hub).
-local function ev_stock(ts, product_id, left)
+-- Units left of a product's variant (unsequenced, coalesced per product and variant by each
+-- hub): in its sale, or for ordinary buying.
+local function ev_stock(ts, product_id, left, variant_id)
   return event_json('stock', ts, object_json({
-    'product_id', cjson.encode(product_id), 'left', left}))
+    'product_id', cjson.encode(product_id), 'variant_id', cjson.encode(variant_id or 'v0'),
+    'left', left}))
 end
 
 -- "Someone just bought" (unsequenced, sampled).

@@ -1,17 +1,22 @@
 -- One order transition, atomically (docs/ARCHITECTURE.md, "Orders"): claim, release, pay,
--- cancel, expire, fulfil, refund. Cancel, expire and refund give the units back to the sale
--- (and to the buyer's allowance) exactly once; pay credits the creator's commission, refund
--- reverses it. Paying is claim (reserved → paying, with a lease), charge, pay (confirm with the
+-- cancel, expire, fulfil, refund. Cancel, expire and refund give the units back exactly once
+-- (and the buyer's allowance): to the order's sale while it is the product's sale and open (or
+-- sold out within its window: it reopens), else to the catalogue, as a pending transfer
+-- recorded here (store/stock.py finishes it). Cancel and expire give a used coupon back. Pay
+-- credits the creator's commission (on the amount paid, after the discount), refund reverses
+-- it; a claim or a payment copies the buyer's address onto the order when one is given. Paying is claim (reserved → paying, with a lease), charge, pay (confirm with the
 -- claim's token); a claim whose lease ran out counts as reserved. A claim after the
 -- reservation's expiry expires it instead. A payment for a reservation that ended (expired,
 -- cancelled, or reserved past its expiry without a claim) is kept as paid_late (no units, no
 -- commission; counted in the earnings' late_paid until refunded). A gateway event id is checked
 -- and recorded on the order in the same step, so a failed transition leaves it unseen.
--- KEYS: 1 orders, 2 sales, 3 left, 4 bought, 5 order stream, 6 earnings, 7 ledger, 8 seq, 9 events
+-- KEYS: 1 orders, 2 sales, 3 left, 4 bought, 5 order stream, 6 earnings, 7 ledger, 8 seq,
+--       9 events, 10 products, 11 the room's pending transfers, 12 coupons, 13 coupon uses
 -- ARGV: 1 channel, 2 maxlen, 3 now, 4 order id, 5 action, 6 actor, 7 payment reference,
 --       8 order stream max, 9 claim token ('' for none), 10 lease ms (claim),
---       11 gateway event id ('' for none)
--- Reply: {'ok', order JSON} | {'expired', order JSON} | {'not_found'}
+--       11 gateway event id ('' for none), 12 the buyer's address JSON ('' for none)
+-- Reply: {'ok', order JSON, give-back record JSON or ''} | {'expired', order JSON, record or ''}
+--        | {'not_found'}
 --        | {'invalid_state', state, order JSON} | {'not_due', due at} | {'replayed', order JSON}
 local now, oid, action = tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local token, event_id = ARGV[9], ARGV[11]
@@ -59,25 +64,55 @@ if action == 'expire' and not expired_at then
 end
 
 local qty, pid, amount = tonumber(o['quantity']), o['product_id'], tonumber(o['amount'])
+local vid = o['variant_id'] or 'v0'
+local transfer = ''
 
 local function give_back()
   redis.call('HINCRBY', KEYS[4], pid .. ':' .. o['buyer'], -qty)
   local sjson = redis.call('HGET', KEYS[2], pid)
-  if sjson then
+  if sjson and o['sale_id'] and o['sale_id'] ~= cjson.null then
     local sale = cjson.decode(sjson)
-    if sale['id'] == o['sale_id'] then
+    local reopen = sale['state'] == 'closed' and sale['reason'] == 'sold_out'
+      and now < tonumber(sale['end_at'])
+    if sale['id'] == o['sale_id'] and (sale['state'] ~= 'closed' or reopen) then
       local left = redis.call('HINCRBY', KEYS[3], pid, qty)
-      publish_event(ARGV[1], ev_stock(ARGV[3], pid, left))
-      if sale['state'] == 'closed' and sale['reason'] == 'sold_out'
-          and now < tonumber(sale['end_at']) then
+      publish_event(ARGV[1], ev_stock(ARGV[3], pid, left, vid))
+      if reopen then
         sale['state'], sale['reason'] = 'open', ''
         local encoded = cjson.encode(sale)
         redis.call('HSET', KEYS[2], pid, encoded)
         append_event(KEYS[8], KEYS[9], ARGV[1], ARGV[2],
           ev_sale_started(ARGV[3], encoded, left, nil, true))
       end
+      return
     end
   end
+  -- not to a sale: back to the catalogue, a transfer finished by the caller (or reconciler)
+  local card = cjson.decode(redis.call('HGET', KEYS[10], pid))
+  local field = pid .. ':' .. vid
+  local id = 'g.' .. oid
+  transfer = cjson.encode({id = id, to = 'u|' .. card['creator_id'], field = field,
+                           out = 'out:' .. field, units = qty, at = now})
+  redis.call('HSET', KEYS[11], id, transfer)
+end
+
+-- a coupon used by a reservation that ended unpaid is the buyer's to use again
+local function give_coupon_back()
+  local cid = o['coupon_id']
+  if not cid or cid == cjson.null then
+    return
+  end
+  redis.call('HINCRBY', KEYS[13], cid .. ':' .. o['buyer'], -1)
+  local raw = redis.call('HGET', KEYS[12], cid)
+  if raw then
+    local c = cjson.decode(raw)
+    c['used'] = math.max(0, (tonumber(c['used']) or 0) - 1)
+    redis.call('HSET', KEYS[12], cid, coupon_json(c, 'store'))
+  end
+end
+
+if ARGV[12] ~= '' and (action == 'claim' or action == 'pay') then
+  o['address'] = cjson.decode(ARGV[12])
 end
 
 local function record(kind)
@@ -93,8 +128,9 @@ end
 if to == 'paying' and expired_at then
   o['state'] = 'expired'
   give_back()
+  give_coupon_back()
   record('expired')
-  return {'expired', ojson}
+  return {'expired', ojson, transfer}
 end
 if to == 'paying' or to == 'reserved' then
   o['state'], o['updated_at'] = to, now
@@ -105,7 +141,7 @@ if to == 'paying' or to == 'reserved' then
   end
   ojson = cjson.encode(o)
   redis.call('HSET', KEYS[1], oid, ojson)
-  return {'ok', ojson}
+  return {'ok', ojson, ''}
 end
 
 o['pay_claim'], o['pay_until'] = nil, nil
@@ -113,11 +149,15 @@ if to == 'paid' and state == 'reserved' and expired_at then
   -- the gateway's payment came after the reservation's end, unclaimed: end it, keep the money
   o['state'] = 'expired'
   give_back()
+  give_coupon_back()
   record('expired')
   to = 'paid_late'
 end
 if to == 'cancelled' or to == 'expired' or (to == 'refunded' and state == 'paid') then
   give_back()
+end
+if to == 'cancelled' or to == 'expired' then
+  give_coupon_back()
 end
 if to == 'paid' or to == 'paid_late' then
   o['paid_at'], o['payment_ref'] = now, ARGV[7]
@@ -151,4 +191,4 @@ elseif to == 'refunded' then
 end
 o['state'] = to
 record(to)
-return {'ok', ojson}
+return {'ok', ojson, transfer}
