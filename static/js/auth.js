@@ -127,7 +127,7 @@ export function mountAuth(container, { onChange = () => location.reload(), defau
 export function mountHeader(active, options = {}) {
   const header = document.getElementById("top");
   const nav = el("nav", { className: "nav" },
-    [["/", "Live", "live"], ["/studio", "Studio", "studio"], ["/ops", "Ops", "ops"], ["/api/docs", "API", "api"]].map(([href, label, key]) =>
+    [["/", "Live", "live"], ["/studio", "Studio", "studio"], ["/shows", "My shows", "shows"], ["/ops", "Ops", "ops"], ["/api/docs", "API", "api"]].map(([href, label, key]) =>
       el("a", { href, text: label, className: key === active ? "active" : "", attrs: key === active ? { "aria-current": "page" } : {} })));
   const authBox = el("div", { className: "auth-slot" });
   replace(header, el("a", { className: "brand", href: "/", text: "live" }), nav, authBox);

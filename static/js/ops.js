@@ -70,6 +70,7 @@ function start() {
     replace(cells.actions,
       el("span", { className: "row" },
         el("a", { className: "btn btn-small", href: `/watch/${enc(id)}`, target: "_blank", rel: "noopener", text: "Open" }),
+        el("a", { className: "btn btn-small", href: `/shows?room=${enc(id)}`, target: "_blank", rel: "noopener", text: "Report" }),
         el("button", { type: "button", className: "btn btn-small", text: "Ban user…", on: { click: () => openBan(id, rows.get(id)?.title) } }),
         el("button", { type: "button", className: "btn btn-small", text: "Shelf & orders", on: { click: () => showCommerce(id) } }),
         el("button", { type: "button", className: "btn btn-small btn-danger", text: "End", on: { click: () => endRoom(id, rows.get(id)?.title) } })));

@@ -8,6 +8,7 @@ import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountStudioCoupons } from "./studio-coupons.js";
 import { mountStudioPackets } from "./studio-packets.js";
+import { mountStudioReport } from "./studio-report.js";
 import { mountStudioShelf } from "./studio-shelf.js";
 import { mountStudioVideo } from "./studio-video.js";
 
@@ -39,6 +40,7 @@ if (!me || me.expired || (me.role !== "creator" && me.role !== "ops")) {
 function start() {
   const shelf = mountStudioShelf({ me, notify: (text, kind) => toast(text, kind) });
   const packets = mountStudioPackets({ notify: (text, kind) => toast(text, kind) });
+  const report = mountStudioReport({ notify: (text, kind) => toast(text, kind) });
   const coupons = mountStudioCoupons({ notify: (text, kind) => toast(text, kind) });
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   // ---- known rooms (this browser) ---------------------------------------------------------
@@ -275,6 +277,7 @@ function start() {
     const ended = room.state === "ended";
     $("#chat-input").disabled = ended;
     $("#chat-send").disabled = ended;
+    report.roomChanged(room);
   }
 
   function fillEditForm(room) {
