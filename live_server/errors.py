@@ -54,6 +54,13 @@ class InvalidField(LiveError):
     code = "invalid_field"
 
 
+class UrlNotAllowed(InvalidField):
+    """A webhook URL that points at this machine or a private network (refused unless
+    ``webhooks.allow_private``): deliveries must not reach inside the deployment."""
+
+    code = "url_not_allowed"
+
+
 class PayloadTooLarge(LiveError):
     code = "payload_too_large"
     status = 413

@@ -22,6 +22,7 @@ from live_server.errors import InvalidField, NotFound
 from live_server.protocol import Json, now_ms
 from live_server.services.after_commit import AfterCommit
 from live_server.services.moderation_log import ModerationLog
+from live_server.services.webhooks import WebhookEmitter
 from live_server.store.chat import ChatStore
 from live_server.store.rooms import RoomStore
 
@@ -47,8 +48,10 @@ class ChatService:
     def __init__(self, settings: Settings, rooms: RoomStore, chat: ChatStore,
                  log: ModerationLog, *, badges: FanBadges,
                  listeners: Sequence[ChatListener] = (),
-                 after: AfterCommit | None = None) -> None:
+                 after: AfterCommit | None = None,
+                 webhooks: WebhookEmitter | None = None) -> None:
         self.settings = settings
+        self.webhooks = webhooks  # told of report.filed after the report is stored
         self.rooms = rooms
         self.chat = chat
         self.log = log
@@ -169,7 +172,7 @@ class ChatService:
 
     async def report(self, who: Identity, room_id: str, seq: int, reason: str) -> str:
         uid = require_user(who)
-        await self.rooms.require(room_id)
+        room = await self.rooms.require(room_id)
         reason = reason.strip()
         if not reason or len(reason) > self.settings.chat.report_reason_max:
             raise InvalidField(
@@ -177,7 +180,10 @@ class ChatService:
         message = await self.chat.message(room_id, seq)
         if message is None:
             raise NotFound("no such message")
-        return await self.chat.add_report({
-            "ts": now_ms(), "room_id": room_id, "reporter": uid, "reason": reason,
-            "message": message,
-        })
+        report = {"ts": now_ms(), "room_id": room_id, "reporter": uid, "reason": reason,
+                  "message": message}
+        report_id = await self.chat.add_report(report)
+        if self.webhooks is not None:
+            await self.webhooks.emit("report.filed", room_id, room.creator_id,
+                                     {"report": {"id": report_id, **report}})
+        return report_id

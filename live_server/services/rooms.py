@@ -10,6 +10,7 @@ from live_server.domain.rooms import Room, parse_create, parse_update, shared
 from live_server.errors import Banned, Forbidden, GuestsNotAllowed, InvalidField, NotFound
 from live_server.protocol import Json, now_ms
 from live_server.services.moderation_log import ModerationLog
+from live_server.services.webhooks import WebhookEmitter
 from live_server.store.rooms import RoomStore
 
 
@@ -21,11 +22,13 @@ class RoomEndListener(Protocol):
 
 class RoomService:
     def __init__(self, settings: Settings, rooms: RoomStore, log: ModerationLog,
-                 ended: tuple[RoomEndListener, ...] = ()) -> None:
+                 ended: tuple[RoomEndListener, ...] = (),
+                 webhooks: WebhookEmitter | None = None) -> None:
         self.settings = settings
         self.rooms = rooms
         self.log = log
         self.ended = ended
+        self.webhooks = webhooks  # told of room.started / room.ended after the commit
 
     async def create(self, who: Identity, body: Json) -> Room:
         uid = require_creator(who)
@@ -83,7 +86,11 @@ class RoomService:
                 await listener.room_ended(room_id, now)
         if who.is_ops and target == "ended":
             await self.log.record(room_id, uid, "end_room", None, "")
-        return await self.public(room_id)
+        view = await self.public(room_id)
+        if self.webhooks is not None:
+            await self.webhooks.emit("room.started" if target == "live" else "room.ended",
+                                     room_id, view["creator_id"], {"room": view})
+        return view
 
     async def update(self, who: Identity, room_id: str, body: Json) -> Json:
         await self._moderated(who, room_id)

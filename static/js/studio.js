@@ -11,6 +11,7 @@ import { mountStudioPackets } from "./studio-packets.js";
 import { mountStudioReport } from "./studio-report.js";
 import { mountStudioShelf } from "./studio-shelf.js";
 import { mountStudioVideo } from "./studio-video.js";
+import { mountWebhooks } from "./studio-webhooks.js";
 
 const KNOWN_KEY = "live_server.studio.rooms"; // ids of rooms this browser created or opened
 const LIST_REFRESH_MS = 15000;
@@ -43,6 +44,7 @@ function start() {
   const report = mountStudioReport({ notify: (text, kind) => toast(text, kind) });
   const coupons = mountStudioCoupons({ notify: (text, kind) => toast(text, kind) });
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
+  mountWebhooks($("#webhooks-section"));
   // ---- known rooms (this browser) ---------------------------------------------------------
   function knownIds() {
     try {
