@@ -136,6 +136,24 @@ local function coupon_json(c, view)
   return object_json(fields)
 end
 
+-- A room's coupon, decoded, if it still takes claims and pins: active (not stopped) and not
+-- ended at now. Returns the coupon, or nil and the refusal ({'no_coupon'}, {'coupon_stopped'},
+-- {'coupon_ended', end_at}).
+local function live_coupon(coupons_key, cid, now)
+  local raw = redis.call('HGET', coupons_key, cid)
+  if not raw then
+    return nil, {'no_coupon'}
+  end
+  local c = cjson.decode(raw)
+  if c.state ~= 'active' then
+    return nil, {'coupon_stopped'}
+  end
+  if tonumber(now) >= tonumber(c.end_at) then
+    return nil, {'coupon_ended', c.end_at}
+  end
+  return c, nil
+end
+
 -- The coupon pinned in the room (its public card), or 'null' when the pin is cleared.
 local function ev_coupon_pinned(ts, card_json, by_json)
   return event_json('coupon_pinned', ts, object_json({

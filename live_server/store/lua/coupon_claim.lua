@@ -17,19 +17,12 @@ local uid, now, cid = ARGV[4], tonumber(ARGV[2]), ARGV[3]
 if redis.call('HEXISTS', KEYS[2], uid) == 1 then
   return {'banned'}
 end
-local raw = redis.call('HGET', KEYS[3], cid)
-if not raw then
-  return {'no_coupon'}
-end
-local c = cjson.decode(raw)
-if c.state ~= 'active' then
-  return {'coupon_stopped'}
+local c, gone = live_coupon(KEYS[3], cid, now)
+if gone then
+  return gone
 end
 if now < tonumber(c.start_at) then
   return {'coupon_not_started', c.start_at}
-end
-if now >= tonumber(c.end_at) then
-  return {'coupon_ended', c.end_at}
 end
 local field = cid .. ':' .. uid
 local mine = tonumber(redis.call('HGET', KEYS[4], field) or '0')

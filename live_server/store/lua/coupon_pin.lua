@@ -12,16 +12,9 @@ local cid, card = ARGV[5], 'null'
 if cid == '' then
   redis.call('DEL', KEYS[3])
 else
-  local raw = redis.call('HGET', KEYS[2], cid)
-  if not raw then
-    return {'no_coupon'}
-  end
-  local c = cjson.decode(raw)
-  if c.state ~= 'active' then
-    return {'coupon_stopped'}
-  end
-  if tonumber(ARGV[3]) >= tonumber(c.end_at) then
-    return {'coupon_ended', c.end_at}
+  local c, gone = live_coupon(KEYS[2], cid, ARGV[3])
+  if gone then
+    return gone
   end
   card = coupon_json(c, 'public')
   redis.call('SET', KEYS[3], cid)
