@@ -97,15 +97,13 @@ async def fits(page: Page) -> None:
     assert box["t"] >= -1 and box["b"] <= box["h"] + 1, box
 
 
-async def claim_pinned_coupon(page: Page, base: str, room: str, coupon: str, tok: str) -> None:
+async def claim_pinned_coupon(page: Page, coupon: str) -> None:
     """The viewer claims the pinned coupon from the room's banner."""
-    del base, room, tok
-    button = f'[data-coupon="{coupon}"] button.claim-btn, #coupon-banner button'
-    await page.wait_for(f"!!document.querySelector({js(button)})")
-    await page.click(button)
-    await page.wait_for(
-        "(document.querySelector('#coupon-banner')?.textContent || '').match(/claimed/i)"
-    )
+    banner = f'#coupon-banner[data-coupon="{coupon}"]'
+    await page.wait_for(f"!document.querySelector({js(banner)})?.hidden")
+    await page.wait_for(f"!document.querySelector('{banner} .coupon-claim').disabled")
+    await page.click(f"{banner} .coupon-claim")
+    await page.wait_for(has_text(f"{banner} .coupon-result", "Claimed"))
 
 
 async def open_sheet(page: Page, pid: str) -> None:
@@ -176,7 +174,7 @@ async def test_checkout_with_variant_coupon_address_and_dev_payment(
     watcher = await open_page(browser, server, f"/watch/{s['room']}", other, *size)
     await watcher.wait_for(CONNECTED)
 
-    await claim_pinned_coupon(page, server, s["room"], s["coupon"], buyer)
+    await claim_pinned_coupon(page, s["coupon"])
     await open_sheet(page, s["product"])
     assert await page.text("#co-title") == "Hoodie <b>warm</b>"  # text, never markup
     await pick_and_check_price(page)
@@ -244,7 +242,7 @@ async def test_checkout_waits_for_the_webhook_payment(
     buyer = token(base, "co_buyer_wh", "viewer", "Buyer")
     page = await open_page(browser, base, f"/watch/{s['room']}", buyer, *PHONE)
     await page.wait_for(CONNECTED)
-    await claim_pinned_coupon(page, base, s["room"], s["coupon"], buyer)
+    await claim_pinned_coupon(page, s["coupon"])
     await open_sheet(page, s["product"])
     await pick_and_check_price(page)
     await enter_address(page)
