@@ -88,6 +88,8 @@ async def test_only_its_owner_reads_it_and_guests_have_none(live: LiveApp) -> No
 
 
 async def test_the_address_never_reaches_a_room(live: LiveApp) -> None:
+    """Saved, used for an order and paid: the buyer and the room's creator see it on the
+    order; no room event (stored or live) and no other viewer's frame carries it."""
     room = await live.live_room()
     status, _ = await live.call("PUT", ME, "vic", json=address(line1="221B Baker Street"))
     assert status == 200
@@ -98,28 +100,39 @@ async def test_the_address_never_reaches_a_room(live: LiveApp) -> None:
     assert status == 201
     await live.call("PUT", f"/api/rooms/{room}/coupon_pin", "alice", "creator",
                     json={"coupon_id": coupon["id"]})
+    status, product = await live.call("POST", "/api/products", "alice", "creator", json={
+        "title": "Scarf", "list_price": 9900, "live_price": 7900, "stock": 5})
+    assert status == 201, product
+    status, _ = await live.call("POST", f"/api/rooms/{room}/shelf", "alice", "creator",
+                                json={"product_id": product["id"]})
+    assert status == 201
     watcher = await Viewer.connect(live.base, room, token("wes"))
     await watcher.wait_welcome()
     vic = await Viewer.connect(live.base, room, token("vic"))
     await vic.wait_welcome()
     assert (await vic.request("chat", text="hello"))["type"] == "reply"
     assert (await vic.request("claim_coupon", coupon_id=coupon["id"]))["type"] == "reply"
+    bought = await vic.request("buy", product_id=product["id"], quantity=1,
+                               idempotency_key="k1", coupon_id=coupon["id"])
+    assert bought["type"] == "reply", bought
+    order_id = bought["data"]["order"]["id"]
+    status, paid = await live.call("POST", f"/api/orders/{order_id}/pay", "vic")
+    assert status == 200, paid
+    status, seen = await live.call("GET", f"/api/orders/{order_id}", "vic")
+    assert status == 200 and seen["address"]["line1"] == "221B Baker Street"
+    assert (seen["discount"], seen["coupon_id"]) == (500, coupon["id"])
+    status, mine = await live.call("GET", f"/api/rooms/{room}/my_coupons", "vic")
+    assert [c["mine"] for c in mine["coupons"]] == [{"claimed": 1, "used": 1}]
+    status, listed = await live.call("GET", f"/api/rooms/{room}/orders", "alice", "creator")
+    assert status == 200 and "221B Baker Street" in repr(listed)
+    status, err = await live.call("GET", f"/api/orders/{order_id}", "wes")
+    assert status == 404 and "Baker" not in repr(err)  # another buyer's order does not exist
     await watcher.wait_for(lambda: watcher.chat_texts() == ["hello"])
     await watcher.wait_for(lambda: watcher.of_type("coupon"))
-    for viewer in (watcher, vic):
-        assert all(b"Baker" not in repr(frame).encode() for frame in viewer.frames)
+    assert all(b"Baker" not in repr(frame).encode() for frame in watcher.frames)
+    assert all(b"Baker" not in repr(e).encode() for e in vic.events if "to" not in e)
     valkey = live.client.app[SERVICES].core.client
-    pattern = f"{live.settings.store.key_prefix}:{{{room}}}:*"
-    keys = [k async for k in valkey.scan_iter(match=pattern)]
-    assert keys
-    for key in keys:
-        kind = (await valkey.type(key)).decode()
-        if kind == "stream":
-            entries = await valkey.xrange(key)
-            assert all(b"Baker" not in b"".join(f.values()) for _i, f in entries)
-        elif kind == "hash":
-            assert all(b"Baker" not in v for v in (await valkey.hgetall(key)).values())
-        elif kind == "string":
-            assert b"Baker" not in (await valkey.get(key) or b"")
+    events = await valkey.xrange(live.client.app[SERVICES].core.keys.room(room).events)
+    assert events and all(b"Baker" not in b"".join(f.values()) for _i, f in events)
     for viewer in (watcher, vic):
         await viewer.close()
