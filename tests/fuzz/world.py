@@ -118,9 +118,10 @@ async def _chat(live: LiveApp, room: str) -> int:
 # The state a refused request must leave alone --------------------------------------------------
 
 # Keys and hash fields that a viewer changes by being there (joining, watching, leaving), not by
-# any request: presence reports, unique viewers, the display names a join records (for the fans
-# board), the peak and the totals last broadcast.
-AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names")
+# any request: presence reports (and their per-minute samples for the show report), unique
+# viewers, the display names a join records (for the fans board), the peak and the totals last
+# broadcast.
+AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names", ":minutes")
 AUDIENCE_FIELDS = ("peak", "peak_log", "peak_final")
 
 
