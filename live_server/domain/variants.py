@@ -92,7 +92,8 @@ def parse_variants(value: Any, options: list[Json], *, live_price: int, max_stoc
         prior = known.get(vid) if vid is not None else None
         out.append({
             "id": vid if vid is not None else new_variant_id(),
-            "options": _variant_options(item.get("options", {}), options),
+            "options": _variant_options(
+                item.get("options", prior["options"] if prior is not None else {}), options),
             "stock": _int(item, "stock", 0, max_stock,
                           int(prior["stock"]) if prior is not None else 0),
             "price_delta": _int(item, "price_delta", -max_price, max_price,
