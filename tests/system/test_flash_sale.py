@@ -27,7 +27,7 @@ async def _setup(server: ServerProcess) -> tuple[str, str]:
         room = (await post("/api/rooms", {"title": "Flash"}))["id"]
         await post(f"/api/rooms/{room}/start", {})
         product = await post("/api/products", {
-            "title": "Phone", "list_price": 99900, "live_price": 89900, "stock": 1000,
+            "title": "Phone", "list_price": 99900, "live_price": 89900, "stock": UNITS,
             "per_buyer_limit": 1, "commission_bp": 500})
         await post(f"/api/rooms/{room}/shelf", {"product_id": product["id"]})
         now = now_ms()
