@@ -148,7 +148,7 @@ export function mountStudioShelf({ me, notify }) {
       return;
     }
     const id = f.id.value;
-    if (id && body.variants) delete body.stock; // each variant's stock is in `variants`
+    if (body.variants) delete body.stock; // each variant's stock is in `variants`
     try {
       const saved = id
         ? await api("PATCH", `/api/products/${enc(id)}`, body)
