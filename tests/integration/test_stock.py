@@ -402,3 +402,19 @@ async def test_two_rooms_share_one_catalogue_without_overselling(live: LiveApp) 
     assert len(made) == 30
     owner = await owner_view(live, p["id"])
     assert owner["stock"] == 0 and owner["variants"][0]["out"] == 30
+
+
+async def test_the_demo_shelf_has_variants_with_stock(live: LiveApp) -> None:
+    from live_server.demo import seed
+    made = await seed(live.settings)
+    room = made["room_id"]
+    status, shelf = await live.call("GET", f"/api/rooms/{room}/shelf")
+    assert status == 200, shelf
+    cardigan, scarf, mug = shelf["products"]
+    assert shelf["pinned"]["id"] == cardigan["id"]
+    lefts = {(v["options"]["Size"], v["options"]["Colour"]): (v["price"], v["left"])
+             for v in cardigan["variants"]}
+    assert lefts[("M", "Oat")] == (39900, 20) and lefts[("L", "Forest")] == (41900, 0)
+    assert [(v["id"], v["left"]) for v in scarf["variants"]] == [("v0", 50)]
+    status, made_order = await buy(live, room, mug["id"], "vic", "demo")
+    assert status == 201 and made_order["order"]["amount"] == 3500
