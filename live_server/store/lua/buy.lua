@@ -6,6 +6,7 @@
 -- price plus the variant's price_delta, units from the room's allotment; an allotment short of
 -- the quantity answers 'need' with the shortage, which the caller draws from the catalogue
 -- before running the purchase again. Coupons: ARGV[16] a claimed coupon id, or 'best'.
+-- A buy naming a sale without a variant buys the sale's variant.
 -- KEYS: 1 meta, 2 shelf, 3 products, 4 sales, 5 left, 6 allotment, 7 bought, 8 idem, 9 orders,
 --       10 order list, 11 order stream, 12 seq, 13 events, 14 coupons, 15 coupon claims,
 --       16 coupon uses
@@ -45,14 +46,22 @@ end
 -- the variant: named, or the only one (a product stored before variants has 'v0')
 local variants = product['variants'] or {{id = 'v0', options = {}, price_delta = 0}}
 local variant
-if ARGV[6] == '' then
+local wanted = ARGV[6]
+if wanted == '' and ARGV[15] ~= '' and #variants ~= 1 then
+  -- a flash sale's button: the sale's variant
+  local named = redis.call('HGET', KEYS[4], pid)
+  if named and cjson.decode(named)['id'] == ARGV[15] then
+    wanted = cjson.decode(named)['variant_id'] or ''
+  end
+end
+if wanted == '' then
   if #variants ~= 1 then
     return {'bad_variant', 'required'}
   end
   variant = variants[1]
 else
   for _, v in ipairs(variants) do
-    if v['id'] == ARGV[6] then variant = v end
+    if v['id'] == wanted then variant = v end
   end
   if not variant then
     return {'bad_variant', 'unknown'}
