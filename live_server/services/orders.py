@@ -153,7 +153,7 @@ class OrderService:
             raise BadRequest("payments are confirmed by the payment gateway's webhook")
         # the buyer's saved address, copied onto the order (the one it has otherwise); a
         # reservation already over is answered by the claim (expired), not by this
-        address = await self.store.address(uid)
+        address = await self.store.addresses.get(uid)
         if address is None and not order.get("address") and now_ms() < order["expires_at"]:
             raise AddressRequired("a shipping address is needed: save one first")
         claim = secrets.token_hex(12)
@@ -238,7 +238,8 @@ class OrderService:
         action = "pay" if kind == "payment.succeeded" else "refund"
         # the gateway took the money: the buyer's address is copied if they saved one, the
         # payment is never refused for the want of one
-        address = await self.store.address(order["buyer"]) if action == "pay" else None
+        address = (await self.store.addresses.get(order["buyer"]) if action == "pay"
+                   else None)
         return await self._apply(order_id, action, "gateway", reference, event_id=event_id,
                                  address=address)
 

@@ -309,7 +309,7 @@ class ShelfService:
         order, created, left = await self.store.buy(
             room_id, purchase, order_id=new_order_id(room_id), now=now_ms(),
             ttl_ms=cfg.reservation_ttl_ms, sample_every=cfg.bought_sample_every,
-            address=await self.store.address(purchase.buyer))
+            address=await self.store.addresses.get(purchase.buyer))
         # bought: a failing index write is retried by the scheduler, never an error reply
         await self.after.run("order_index", self.store.index_order(order))
         return {"order": order, "created": created, "left": left}

@@ -10,6 +10,7 @@ import orjson
 from live_server.domain.orders import order_room
 from live_server.errors import Internal, InvalidState, NotFound, Replayed
 from live_server.protocol import Json, dumps
+from live_server.store.addresses import AddressStore
 from live_server.store.core import StoreCore, text
 from live_server.store.stock import StockStore, room_holder
 
@@ -21,6 +22,7 @@ class OrderStore:
         self.history_max = history_max
         self.order_stream_max = order_stream_max
         self.stock = StockStore(core)
+        self.addresses = AddressStore(core)  # a buyer's address, copied onto the order
 
     async def get(self, order_id: str) -> Json | None:
         room_id = order_room(order_id)
@@ -72,11 +74,6 @@ class OrderStore:
             await self.core.client.zadd(self.keys.orders_due, {order_id: int(reply[1])})
             raise InvalidState("the reservation has not expired yet", state="reserved")
         raise Internal(f"unexpected reply {status}")
-
-    async def address(self, user_id: str) -> Json | None:
-        """The user's saved shipping address (written by the address service), or None."""
-        raw = await self.core.client.get(self.keys.address(user_id))
-        return orjson.loads(raw) if raw else None
 
     async def due(self, now: int, limit: int = 500) -> list[str]:
         found = await self.core.client.zrangebyscore(self.keys.orders_due, "-inf", now,

@@ -30,6 +30,7 @@ from live_server.errors import (
     TakenDown,
 )
 from live_server.protocol import Json, dumps
+from live_server.store.addresses import AddressStore
 from live_server.store.core import StoreCore, text
 from live_server.store.stock import CREDITED_KEEP_MS, Short, StockStore, room_holder
 
@@ -46,6 +47,7 @@ class ShelfStore:
         self.history_max = history_max
         self.order_stream_max = order_stream_max
         self.stock = StockStore(core)
+        self.addresses = AddressStore(core)  # a buyer's address, copied onto the order
         # orders whose index entries failed after their purchase (this process's retries)
         self.unindexed: dict[str, Json] = {}
 
@@ -279,11 +281,6 @@ class ShelfStore:
              self.order_stream_max, dumps(p.name), room_id, p.sale_id or "", p.coupon_id or "",
              "" if p.expected_amount is None else p.expected_amount, mode,
              dumps(address) if address else ""])
-
-    async def address(self, user_id: str) -> Json | None:
-        """The user's saved shipping address (written by the address service), or None."""
-        raw = await self.core.client.get(self.keys.address(user_id))
-        return _card(raw) if raw else None
 
     async def index_order(self, order: Json) -> None:
         """The buyer's pointer index and the expiry schedule of a new order: other slots than
