@@ -32,9 +32,10 @@ GUARANTEED_EVENTS = frozenset({
 })
 
 # Unsequenced events of which only the latest per room and subject matters (type → the data
-# field naming the subject): the hub keeps the newest one and sends it with the next tick (at
-# most one per tick per product's stock, per coupon's copies left).
-LATEST_EVENTS: dict[str, str] = {"stock": "product_id", "coupon": "coupon_id"}
+# fields naming the subject): the hub keeps the newest one and sends it with the next tick (at
+# most one per tick per product variant's stock, per coupon's copies left).
+LATEST_EVENTS: dict[str, tuple[str, ...]] = {"stock": ("product_id", "variant_id"),
+                                             "coupon": ("coupon_id",)}
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000

@@ -223,7 +223,8 @@ class Hub:
         elif kind in LATEST_EVENTS:
             # stock left, a coupon's copies left: keep the newest per subject; it rides with
             # the next tick
-            subject = (ev.get("data") or {}).get(LATEST_EVENTS[kind])
+            data = ev.get("data") or {}
+            subject = ":".join(str(data.get(name)) for name in LATEST_EVENTS[kind])
             room.latest[f"{kind}:{subject}"] = raw
         elif kind == "joins":
             # Several processes and ticks publish join notices; sum them until they go out.
