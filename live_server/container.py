@@ -21,6 +21,7 @@ from live_server.config import Settings
 from live_server.media.relay import RelayStats
 from live_server.media.service import MediaService, MediaStats
 from live_server.metrics import Metrics
+from live_server.realtime.gone import GoneRecord
 from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
 from live_server.services.addresses import AddressService
@@ -28,6 +29,7 @@ from live_server.services.after_commit import AfterCommit
 from live_server.services.chat import ChatService
 from live_server.services.coupons import CouponService
 from live_server.services.fans import FanService
+from live_server.services.local_refusals import LocalRefusals
 from live_server.services.moderation_log import ModerationLog
 from live_server.services.ops import OpsService
 from live_server.services.orders import OrderService
@@ -87,6 +89,7 @@ class Services:
     packet_clock: PacketClock
     media: MediaService
     viewing: ViewingService
+    local_refusals: LocalRefusals
     show_reports: ShowReportService
     coupons: CouponService
     addresses: AddressService
@@ -121,8 +124,13 @@ class Services:
         show_reports = ShowReportService(settings, room_store, ReportStore(core), after)
         rooms = RoomService(settings, room_store, modlog, ended=(show_reports,))
         fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max))
+        # buys naming a sale and grabs take turns for half the pool: the losers of a rush
+        # are refused from what the hub heard is gone, never queued in the pool
+        local_refusals = LocalRefusals(GoneRecord(), permits=settings.store.pool_size // 2,
+                                       count=metrics.local_refused)
         red_packets = RedPacketService(settings, room_store, RedPacketStore(
-            core, history_max=history_max, recent_max=recent_max), fans, after)
+            core, history_max=history_max, recent_max=recent_max), fans, after,
+            refusals=local_refusals)
         chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
                            listeners=(red_packets, fans), after=after)
         orders = OrderService(settings, room_store, order_store, listeners=(fans,))
@@ -135,7 +143,7 @@ class Services:
                   max_notice_writes_per_s=settings.realtime.max_notice_writes_per_s,
                   stats=HubStats(frames=metrics.frames, slow_consumer=metrics.slow_consumer,
                                  received=metrics.received),
-                  listeners=(chat, red_packets))
+                  listeners=(chat, red_packets), gone=local_refusals.gone)
         node = Node(hub=hub, broker_client=client, rooms=room_store, presence=presence,
                     audience=fans, tick_ms=settings.realtime.tick_ms,
                     heartbeat_ms=settings.server.process_heartbeat_ms,
@@ -160,6 +168,7 @@ class Services:
                    packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms,
                                             stats=clocks),
                    media=media, viewing=ViewingService(settings, node, room_store, presence),
+                   local_refusals=local_refusals,
                    coupons=CouponService(settings, room_store,
                                          CouponStore(core, history_max=history_max)),
                    addresses=AddressService(AddressStore(core)))

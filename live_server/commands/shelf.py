@@ -224,7 +224,10 @@ async def _product(call: Call) -> Json:
 
 
 async def _buy(call: Call) -> Json:
-    return await call.services.shelf.buy(call.who, call.room_id, call.args)
+    # a buy naming a sale this process knows closed is answered here (services/local_refusals)
+    return await call.services.local_refusals.buy(
+        call.room_id, call.who.user_id, call.args,
+        lambda: call.services.shelf.buy(call.who, call.room_id, call.args))
 
 
 async def _quote(call: Call) -> Json:

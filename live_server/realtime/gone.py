@@ -14,14 +14,18 @@ The rules, each chosen so that a local answer is always the one the script would
   of the room, before it is subscribed). ``sale_ended`` marks a watched sale closed with its
   reason and ``end_at``; ``sale_started`` with ``reopened`` (units came back), a ``stock``
   event with units left for its product, or the product's card changing (``shelf_updated``,
-  ``product_updated``) forget that. A ``buy`` naming a closed, watched sale is refused
-  ``sold_out`` (reason ``sold_out``) or ``sale_ended`` with ``end_at`` (``ended``,
-  ``cancelled``) — unless this process sent that buyer's idempotency key for this sale to
-  Valkey before: then it goes to Valkey again and the script answers the order it made (or the
-  refusal it gave). Every key sent while the room is followed is kept with its sale (and a key
-  in flight when the room starts being followed is taken over), so for a watched sale the
-  record knows every key this process ever sent. A retry reaching another process after a lost
-  reply is refused there: the order is in the buyer's ``my_orders``.
+  ``product_updated``) forget that; the start of another sale of its product makes it
+  ``sale_ended`` with ``end_at`` 0 (the script's answer for a sale that is not the product's
+  current one). A ``buy`` naming a closed, watched sale is refused ``sold_out`` (reason
+  ``sold_out``) or ``sale_ended`` with ``end_at`` (``ended``, ``cancelled``), when it is for
+  the sale's product and variant (the script checks those first): its ``variant_id`` is the
+  sale's, or it names none and the sale is still the product's current one (the script then
+  takes the sale's variant). Not when this process sent that buyer's idempotency key for this
+  sale to Valkey before: then it goes to Valkey again and the script answers the order it made
+  (or the refusal it gave). Every key sent while the room is followed is kept with its sale
+  (and a key in flight when the room starts being followed is taken over), so for a watched
+  sale the record knows every key this process ever sent. A retry reaching another process
+  after a lost reply is refused there: the order is in the buyer's ``my_orders``.
 * **Red packets.** Facts about a packet never go back once true (shares are never returned to a
   packet), so they are learnt from grab replies as well as from ``red_packet_grabbed`` (``left``
   0) and ``red_packet_finished``. A packet known expired is refused ``expired``. A packet known
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 SALE_EVENTS = frozenset({"sale_countdown", "sale_started", "sale_ended", "stock",
@@ -66,11 +71,23 @@ class Refusal(NamedTuple):
         return [self.status] if self.value is None else [self.status, self.value]
 
 
+class SaleBuy(NamedTuple):
+    """What a buy naming a sale says, as far as the rules need it."""
+
+    sale_id: str
+    product_id: str
+    variant_id: str | None
+    user_id: str
+    key: str
+
+
 @dataclasses.dataclass(slots=True)
 class _Sale:
     watched: bool = False
     product_id: str | None = None
+    variant_id: str | None = None
     closed: Refusal | None = None
+    superseded: bool = False  # another sale of its product started since
     keys: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     lost: bool = False  # keys were dropped (too many): never watched again
 
@@ -101,6 +118,8 @@ class GoneRecord:
         self._in_flight: dict[tuple[str, str, str, str], int] = {}
         self._packets: OrderedDict[str, _Packet] = OrderedDict()
         self._claims_held = 0
+        # told when a waiting buy or grab may now be refused (LocalRefusals re-asks them)
+        self.on_change: Callable[[], None] = lambda: None
 
     # Following rooms ---------------------------------------------------------------------
 
@@ -179,19 +198,24 @@ class GoneRecord:
         sale = self._sale(room, sale_info["id"])
         if sale is None:
             return
-        pid = sale_info.get("product_id")
+        pid, vid = sale_info.get("product_id"), sale_info.get("variant_id")
         sale.product_id = pid if isinstance(pid, str) else sale.product_id
+        sale.variant_id = vid if isinstance(vid, str) else sale.variant_id
         if kind == "sale_ended":
             reason = data.get("reason")
             if reason == "sold_out":
                 sale.closed = Refusal("sold_out")
             elif isinstance(sale_info.get("end_at"), int):
                 sale.closed = Refusal("sale_ended", sale_info["end_at"])
+            self.on_change()
         elif data.get("reopened"):
             sale.closed = None
         else:  # its start: every key this process sends for it from now on is known here
             sale.watched = not sale.lost
             sale.closed = None
+            for sid, other in room.sales.items():  # no longer the product's current sale
+                if sid != sale_info["id"] and other.product_id == sale.product_id:
+                    other.closed, other.superseded = Refusal("sale_ended", 0), True
 
     def _reopen_product(self, room: _Room, product_id: object, sale_id: object = None) -> None:
         """Units came back to a product (or its card changed): its closures are not trusted."""
@@ -213,17 +237,23 @@ class GoneRecord:
 
     # Buying ------------------------------------------------------------------------------
 
-    def sale_refusal(self, room_id: str, sale_id: str, user_id: str,
-                     key: str) -> Refusal | None:
-        """The buy script's refusal for a buy naming ``sale_id``, when it is known here;
-        None: ask Valkey."""
+    def sale_refusal(self, room_id: str, buy: SaleBuy) -> Refusal | None:
+        """The buy script's refusal for a buy naming a sale, when it is known here; None: ask
+        Valkey."""
         room = self._rooms.get(room_id)
         if room is None:
             return None
-        sale = room.sales.get(sale_id)
+        sale = room.sales.get(buy.sale_id)
         if sale is None or not sale.watched or sale.closed is None:
             return None
-        if (user_id, key) in sale.keys:
+        if buy.product_id != sale.product_id or sale.variant_id is None:
+            return None  # the script answers about the product it names first
+        if buy.variant_id is None:
+            if sale.superseded:
+                return None  # the script would say a variant is required, if it is
+        elif buy.variant_id != sale.variant_id:
+            return None
+        if (buy.user_id, buy.key) in sale.keys:
             return None  # sent before: the script answers it (the order, if it made one)
         return sale.closed
 
@@ -274,7 +304,10 @@ class GoneRecord:
 
     def packet_expired(self, packet_id: str, room_id: str) -> None:
         """The packet expired (its event, or a grab refused ``expired``): so it stays."""
-        self._packet(packet_id, room_id).expired = True
+        p = self._packet(packet_id, room_id)
+        if not p.expired:
+            p.expired = True
+            self.on_change()
 
     def claims_wanted(self, packet_id: str) -> bool:
         """The packet is empty but its claims are not known here yet."""
@@ -290,6 +323,7 @@ class GoneRecord:
         self._claims_held += len(claims)
         while self._claims_held > self.max_claims and self._packets:
             self._drop_packet(next(iter(self._packets)))
+        self.on_change()
 
     def packet_refusal(self, packet_id: str, user_id: str, *, now: int, condition: str,
                        expires_at: int) -> Refusal | None:

@@ -8,6 +8,8 @@ they expire. The room is told through guaranteed events.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 from live_server import events
@@ -20,13 +22,17 @@ from live_server.domain.redpacket import (
     split_for,
 )
 from live_server.domain.rooms import Room
-from live_server.errors import Forbidden, InvalidState, NotFound
+from live_server.errors import Expired, Forbidden, InvalidState, LiveError, NoneLeft, NotFound
 from live_server.protocol import Json, is_safe_id, now_ms
+from live_server.realtime.gone import GoneRecord
 from live_server.services.after_commit import AfterCommit
 from live_server.services.fans import FanService
+from live_server.services.local_refusals import LocalRefusals
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
-from live_server.store.red_packets import RedPacketStore
+from live_server.store.red_packets import RedPacketStore, grab_refusal
 from live_server.store.rooms import RoomStore
+
+log = logging.getLogger(__name__)
 
 KEYWORD_ROOMS_TTL_S = 10.0  # a missed red packet event costs at most this long
 PACKET_EVENTS = frozenset({"red_packet", "red_packet_opened", "red_packet_finished"})
@@ -40,14 +46,21 @@ def _packet_id(value: object) -> str:
 
 class RedPacketService:
     def __init__(self, settings: Settings, rooms: RoomStore, store: RedPacketStore,
-                 fans: FanService, after: AfterCommit | None = None) -> None:
+                 fans: FanService, after: AfterCommit | None = None,
+                 refusals: LocalRefusals | None = None) -> None:
         self.cfg = settings.money
         self.rooms = rooms
         self.store = store
         self.fans = fans
         self.after = after or AfterCommit()
-        # packet id → (room id, creator id, condition): fixed at launch, for grabs
-        self._static: dict[str, tuple[str, str, str]] = {}
+        # grabs of a packet known empty or expired are answered without Valkey
+        self.refusals = refusals or LocalRefusals(GoneRecord(), permits=32)
+        self.gone = self.refusals.gone
+        # an empty packet's claims being read (one read per process and packet)
+        self._claims_reads: dict[str, asyncio.Future[None]] = {}
+        # packet id → (room id, creator id, condition, expires_at): fixed at launch, for grabs
+        self._static: dict[str, tuple[str, str, str, int]] = {}
+        self._static_reads: dict[str, asyncio.Future[Json | None]] = {}
         # room id → (has keyword packets open, when read): chat is the hottest write path and
         # almost never meets a keyword packet, so the question is not asked per message; a red
         # packet event of the room drops the answer (note_room_event)
@@ -78,21 +91,59 @@ class RedPacketService:
         return {"packet": view, "balance": balance, "seq": seq, "created": True}
 
     async def grab(self, who: Identity, packet_id: object, room_id: str | None = None) -> Json:
+        """One grab. A packet this process knows to be empty or expired is refused here, with
+        the script's own answer (``realtime/gone.py`` has the rules); otherwise the grab takes
+        its turn at Valkey (``LocalRefusals``), and its reply teaches the record."""
         uid = require_user(who)
         packet = await self._packet_fields(packet_id)
         if room_id is not None and packet["room_id"] != room_id:
             raise NotFound("no such red packet in this room")
         now = now_ms()
-        follows = (packet["condition"] == "followers"
-                   and await self.fans.follows(uid, packet["creator_id"]))
-        amount, left, finished = await self.store.grab(
-            packet, uid, who.name or uid, now, self.cfg.grab_sample_every, follows)
-        # the money moved: the notice and the points may fail, the grab stands
+        pid = packet["id"]
+
+        def refuse() -> LiveError | None:
+            known = self.gone.packet_refusal(pid, uid, now=now, condition=packet["condition"],
+                                             expires_at=packet["expires_at"])
+            return None if known is None else grab_refusal(known.status, known.reply)
+
+        async def claims() -> None:
+            if self.gone.claims_wanted(pid):
+                await self._read_claims(pid)
+
+        amount, left, finished = await self.refusals.run(
+            refuse, lambda: self._take(packet, uid, who.name or uid, now), prepare=claims)
+        # the money moved: the notice and the points may fail, the grab stands (and they run
+        # after the turn, which only the grab script needs)
         if finished:
-            await self.after.run("packet_finished", self._finished(packet["id"], now))
+            await self.after.run("packet_finished", self._finished(pid, now))
         await self.after.run("grab_intimacy",
                              self.fans.earn(packet["creator_id"], uid, "grab", now=now))
-        return {"packet_id": packet["id"], "amount": amount, "shares_left": left}
+        return {"packet_id": pid, "amount": amount, "shares_left": left}
+
+    async def _take(self, packet: Json, uid: str, name: str,
+                    now: int) -> tuple[int, int, bool]:
+        """The grab script; what its reply says is gone goes into the record (and an empty
+        packet's claims are read at once, so the grabs queued behind are answered here)."""
+        follows = (packet["condition"] == "followers"
+                   and await self.fans.follows(uid, packet["creator_id"]))
+        pid, room_id = packet["id"], packet["room_id"]
+        try:
+            amount, left, finished = await self.store.grab(
+                packet, uid, name, now, self.cfg.grab_sample_every, follows)
+        except NoneLeft:
+            self._empty(pid, room_id)
+            raise
+        except Expired:
+            self.gone.packet_expired(pid, room_id)
+            raise
+        if left == 0:
+            self._empty(pid, room_id)
+        return amount, left, finished
+
+    def _empty(self, packet_id: str, room_id: str) -> None:
+        self.gone.packet_empty(packet_id, room_id)
+        if self.gone.claims_wanted(packet_id) and packet_id not in self._claims_reads:
+            self._start_claims_read(packet_id)
 
     async def view(self, who: Identity, packet_id: object) -> Json:
         found = await self.store.packet(_packet_id(packet_id))
@@ -132,16 +183,46 @@ class RedPacketService:
     async def _packet_fields(self, packet_id: object) -> Json:
         pid = _packet_id(packet_id)
         if pid in self._static:
-            room_id, creator_id, condition = self._static[pid]
+            room_id, creator_id, condition, expires_at = self._static[pid]
             return {"id": pid, "room_id": room_id, "creator_id": creator_id,
-                    "condition": condition}
-        found = await self.store.packet(pid, with_record=False)
+                    "condition": condition, "expires_at": expires_at}
+        # One read for every grab that arrives before it is answered: in a rush thousands do,
+        # and a read each would cost more than the grabs themselves.
+        reading = self._static_reads.get(pid)
+        if reading is None:
+            reading = asyncio.ensure_future(self.store.packet(pid, with_record=False))
+            self._static_reads[pid] = reading
+            reading.add_done_callback(lambda _: self._static_reads.pop(pid, None))
+        found = await asyncio.shield(reading)
         if found is None:
             raise NotFound("no such red packet")
         if len(self._static) >= 10_000:
             self._static.clear()
-        self._static[pid] = (found["room_id"], found["creator_id"], found["condition"])
+        self._static[pid] = (found["room_id"], found["creator_id"], found["condition"],
+                             found["expires_at"])
         return found
+
+    async def _read_claims(self, packet_id: str) -> None:
+        """Read an empty packet's claims once for every grab waiting on them; a failed read
+        only means these grabs ask Valkey."""
+        reading = self._claims_reads.get(packet_id) or self._start_claims_read(packet_id)
+        await asyncio.shield(reading)
+
+    def _start_claims_read(self, packet_id: str) -> asyncio.Future[None]:
+        reading = asyncio.ensure_future(self._claims(packet_id))
+        self._claims_reads[packet_id] = reading
+        reading.add_done_callback(lambda _: self._claims_reads.pop(packet_id, None))
+        return reading
+
+    async def _claims(self, packet_id: str) -> None:
+        """A failed read only means the grabs waiting on it ask Valkey, which answers them."""
+        try:
+            fields, _shares, claims = await self.store.packet_books(packet_id)
+        except Exception:
+            log.warning("reading the claims of red packet %s failed", packet_id, exc_info=True)
+            return
+        if fields and int(fields.get("left_n", "1")) == 0:
+            self.gone.note_claims(packet_id, claims)
 
     async def _finished(self, packet_id: str, now: int) -> None:
         """Tell the room once: called by the one grab or clock step that finished it."""
@@ -151,6 +232,7 @@ class RedPacketService:
         await self.store.room_event(view["room_id"], events.red_packet_finished(
             packet_id, view["reason"], view["luckiest"], view["refunded"], view["shares_left"],
             now))
+
 
     async def tick(self, packet_id: str, now: int) -> str:
         what, _refund, packet = await self.store.tick(packet_id, now)

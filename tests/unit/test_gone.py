@@ -12,7 +12,7 @@ import orjson
 
 from live_server.errors import AlreadyGrabbed, Expired, NoneLeft, SaleEnded, SoldOut
 from live_server.realtime.conn import Conn
-from live_server.realtime.gone import GoneRecord, Refusal
+from live_server.realtime.gone import GoneRecord, Refusal, SaleBuy
 from live_server.realtime.hub import Hub, HubStats
 from live_server.store.red_packets import grab_refusal
 from live_server.store.shelf import buy_refusal
@@ -22,8 +22,8 @@ ROOM = "r1"
 
 def sale_event(kind: str, sale_id: str = "s1", *, product: str = "p1", end_at: int = 9_000,
                **data: Any) -> dict[str, Any]:
-    sale = {"id": sale_id, "product_id": product, "price": 100, "start_at": 0,
-            "end_at": end_at, "state": "closed" if kind == "sale_ended" else "open"}
+    sale = {"id": sale_id, "product_id": product, "variant_id": "v0", "price": 100,
+            "start_at": 0, "end_at": end_at, "state": "closed" if kind == "sale_ended" else "open"}
     return {"type": kind, "ts": 1, "seq": 1, "data": {"sale": sale, "left": 0, **data}}
 
 
@@ -34,6 +34,11 @@ def open_sale(gone: GoneRecord, sale_id: str = "s1", product: str = "p1") -> Non
 
 def sold_out(gone: GoneRecord, sale_id: str = "s1") -> None:
     gone.note_event(ROOM, sale_event("sale_ended", sale_id, reason="sold_out"))
+
+
+def ask(gone: GoneRecord, sale_id: str, user: str, key: str, *, product: str = "p1",
+        variant: str | None = "v0") -> Refusal | None:
+    return gone.sale_refusal(ROOM, SaleBuy(sale_id, product, variant, user, key))
 
 
 def followed() -> GoneRecord:
@@ -47,14 +52,14 @@ def followed() -> GoneRecord:
 def test_a_watched_sale_that_sold_out_refuses_sold_out_as_the_script_does() -> None:
     gone = followed()
     open_sale(gone)
-    assert gone.sale_refusal(ROOM, "s1", "u1", "k1") is None  # open: ask Valkey
+    assert ask(gone, "s1", "u1", "k1") is None  # open: ask Valkey
     sold_out(gone)
-    known = gone.sale_refusal(ROOM, "s1", "u1", "k1")
+    known = ask(gone, "s1", "u1", "k1")
     assert known == Refusal("sold_out")
     assert known is not None
     err = buy_refusal(known.status, known.reply)
     assert isinstance(err, SoldOut) and err.code == "sold_out"
-    assert gone.sale_refusal(ROOM, "s2", "u1", "k1") is None  # another sale: unknown
+    assert ask(gone, "s2", "u1", "k1") is None  # another sale: unknown
 
 
 def test_a_sale_that_ended_or_was_cancelled_refuses_sale_ended_with_its_end() -> None:
@@ -62,22 +67,46 @@ def test_a_sale_that_ended_or_was_cancelled_refuses_sale_ended_with_its_end() ->
         gone = followed()
         gone.note_event(ROOM, sale_event("sale_countdown", server_time=1))
         gone.note_event(ROOM, sale_event("sale_ended", end_at=4_321, reason=reason))
-        known = gone.sale_refusal(ROOM, "s1", "u1", "k1")
+        known = ask(gone, "s1", "u1", "k1")
         assert known == Refusal("sale_ended", 4_321)
         assert known is not None
         err = buy_refusal(known.status, known.reply)
         assert isinstance(err, SaleEnded) and err.extra == {"end_at": 4_321}
 
 
+def test_only_a_buy_of_the_sales_product_and_variant_is_refused() -> None:
+    # the script checks the product and the variant before the sale: their refusals come first
+    gone = followed()
+    open_sale(gone)
+    sold_out(gone)
+    assert ask(gone, "s1", "u", "k", product="p2") is None
+    assert ask(gone, "s1", "u", "k", variant="v_other") is None
+    # no variant named: the script takes the sale's while it is the product's current sale
+    assert ask(gone, "s1", "u", "k", variant=None) == Refusal("sold_out")
+
+
+def test_a_new_sale_of_the_product_makes_the_old_one_sale_ended_at_zero() -> None:
+    gone = followed()
+    open_sale(gone, "s1")
+    sold_out(gone, "s1")
+    open_sale(gone, "s2")  # the product's current sale now
+    assert ask(gone, "s1", "u", "k") == Refusal("sale_ended", 0)
+    # without a variant the script may ask for one first (a product of several variants)
+    assert ask(gone, "s1", "u", "k", variant=None) is None
+    assert ask(gone, "s2", "u", "k") is None
+    open_sale(gone, "s3", product="p2")  # another product's sale changes nothing here
+    assert ask(gone, "s1", "u", "k") == Refusal("sale_ended", 0)
+
+
 def test_a_sale_whose_start_was_not_seen_here_is_never_refused_here() -> None:
     # its keys sent before this process followed the room are not known here
     gone = followed()
     sold_out(gone)
-    assert gone.sale_refusal(ROOM, "s1", "u1", "k1") is None
+    assert ask(gone, "s1", "u1", "k1") is None
     gone = GoneRecord()  # not followed at all
     open_sale(gone)
     sold_out(gone)
-    assert gone.sale_refusal(ROOM, "s1", "u1", "k1") is None
+    assert ask(gone, "s1", "u1", "k1") is None
 
 
 def test_a_key_this_process_sent_goes_to_valkey_again_after_the_sell_out() -> None:
@@ -86,9 +115,9 @@ def test_a_key_this_process_sent_goes_to_valkey_again_after_the_sell_out() -> No
     gone.sending(ROOM, "s1", "winner", "k1")
     gone.answered(ROOM, "s1", "winner", "k1")
     sold_out(gone)
-    assert gone.sale_refusal(ROOM, "s1", "winner", "k1") is None  # the script answers the order
-    assert gone.sale_refusal(ROOM, "s1", "winner", "k2") == Refusal("sold_out")  # a new key
-    assert gone.sale_refusal(ROOM, "s1", "other", "k1") == Refusal("sold_out")
+    assert ask(gone, "s1", "winner", "k1") is None  # the script answers the order
+    assert ask(gone, "s1", "winner", "k2") == Refusal("sold_out")  # a new key
+    assert ask(gone, "s1", "other", "k1") == Refusal("sold_out")
 
 
 def test_a_key_in_flight_before_the_room_was_followed_is_taken_over() -> None:
@@ -98,8 +127,8 @@ def test_a_key_in_flight_before_the_room_was_followed_is_taken_over() -> None:
     open_sale(gone)
     gone.answered(ROOM, "s1", "early", "k1")
     sold_out(gone)
-    assert gone.sale_refusal(ROOM, "s1", "early", "k1") is None
-    assert gone.sale_refusal(ROOM, "s1", "late", "k1") == Refusal("sold_out")
+    assert ask(gone, "s1", "early", "k1") is None
+    assert ask(gone, "s1", "late", "k1") == Refusal("sold_out")
 
 
 def test_units_coming_back_forget_the_closure() -> None:
@@ -114,9 +143,9 @@ def test_units_coming_back_forget_the_closure() -> None:
         open_sale(gone)
         sold_out(gone)
         gone.note_event(ROOM, ev)
-        assert gone.sale_refusal(ROOM, "s1", "u", "k") is None, ev["type"]
+        assert ask(gone, "s1", "u", "k") is None, ev["type"]
         sold_out(gone)  # still watched: the next sell-out counts again
-        assert gone.sale_refusal(ROOM, "s1", "u", "k") == Refusal("sold_out"), ev["type"]
+        assert ask(gone, "s1", "u", "k") == Refusal("sold_out"), ev["type"]
 
 
 def test_stock_of_another_product_or_none_left_changes_nothing() -> None:
@@ -125,7 +154,7 @@ def test_stock_of_another_product_or_none_left_changes_nothing() -> None:
     sold_out(gone)
     gone.note_event(ROOM, {"type": "stock", "ts": 1, "data": {"product_id": "p2", "left": 5}})
     gone.note_event(ROOM, {"type": "stock", "ts": 1, "data": {"product_id": "p1", "left": 0}})
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") == Refusal("sold_out")
+    assert ask(gone, "s1", "u", "k") == Refusal("sold_out")
 
 
 def test_a_room_is_forgotten_when_unfollowed_resynchronised_or_ended() -> None:
@@ -137,19 +166,19 @@ def test_a_room_is_forgotten_when_unfollowed_resynchronised_or_ended() -> None:
 
     gone = ready()
     gone.unfollow(ROOM)
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") is None
+    assert ask(gone, "s1", "u", "k") is None
     gone.follow(ROOM)
     sold_out(gone)  # its start was before this following began: not watched
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") is None
+    assert ask(gone, "s1", "u", "k") is None
 
     gone = ready()
     gone.forget_room(ROOM)
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") is None
+    assert ask(gone, "s1", "u", "k") is None
 
     gone = ready()
     gone.note_event(ROOM, {"type": "room_state", "ts": 1, "seq": 9,
                            "data": {"state": "ended", "ended_at": 1, "by": "c"}})
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") is None
+    assert ask(gone, "s1", "u", "k") is None
     assert gone.rooms_followed == 0
 
 
@@ -160,10 +189,10 @@ def test_a_lost_pubsub_connection_forgets_closures_but_keeps_watching() -> None:
     gone.answered(ROOM, "s1", "winner", "k1")
     sold_out(gone)
     gone.forget_gone()
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") is None
+    assert ask(gone, "s1", "u", "k") is None
     sold_out(gone)  # e.g. refilled from the room's history
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") == Refusal("sold_out")
-    assert gone.sale_refusal(ROOM, "s1", "winner", "k1") is None
+    assert ask(gone, "s1", "u", "k") == Refusal("sold_out")
+    assert ask(gone, "s1", "winner", "k1") is None
 
 
 def test_too_many_keys_for_a_sale_stop_its_local_refusals_for_good() -> None:
@@ -174,10 +203,10 @@ def test_too_many_keys_for_a_sale_stop_its_local_refusals_for_good() -> None:
         gone.sending(ROOM, "s1", f"u{n}", "k")
         gone.answered(ROOM, "s1", f"u{n}", "k")
     sold_out(gone)
-    assert gone.sale_refusal(ROOM, "s1", "new", "k") is None
+    assert ask(gone, "s1", "new", "k") is None
     open_sale(gone)  # a start seen again does not make it watched: keys were dropped
     sold_out(gone)
-    assert gone.sale_refusal(ROOM, "s1", "new", "k") is None
+    assert ask(gone, "s1", "new", "k") is None
 
 
 def test_too_many_sales_in_a_room_stop_its_local_refusals_until_forgotten() -> None:
@@ -186,12 +215,12 @@ def test_too_many_sales_in_a_room_stop_its_local_refusals_until_forgotten() -> N
     for sid in ("s1", "s2", "s3"):
         open_sale(gone, sid)
         sold_out(gone, sid)
-    assert all(gone.sale_refusal(ROOM, sid, "u", "k") is None for sid in ("s1", "s2", "s3"))
+    assert all(ask(gone, sid, "u", "k") is None for sid in ("s1", "s2", "s3"))
     gone.unfollow(ROOM)
     gone.follow(ROOM)
     open_sale(gone, "s4")
     sold_out(gone, "s4")
-    assert gone.sale_refusal(ROOM, "s4", "u", "k") == Refusal("sold_out")
+    assert ask(gone, "s4", "u", "k") == Refusal("sold_out")
 
 
 # Red packets ---------------------------------------------------------------------------------
@@ -291,17 +320,17 @@ async def test_the_hub_follows_feeds_and_forgets_the_record() -> None:
     hub.activate(conn, 0, [])
     hub.deliver(ROOM, orjson.dumps(sale_event("sale_started", server_time=1) | {"seq": 1}))
     hub.deliver(ROOM, orjson.dumps(sale_event("sale_ended", reason="sold_out") | {"seq": 2}))
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") == Refusal("sold_out")
+    assert ask(gone, "s1", "u", "k") == Refusal("sold_out")
     hub.resync(ROOM, 100)  # the stream went back: what it said is forgotten
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") is None
+    assert ask(gone, "s1", "u", "k") is None
     hub.deliver(ROOM, orjson.dumps(sale_event("sale_started", server_time=1) | {"seq": 101}))
     hub.deliver(ROOM, orjson.dumps(sale_event("sale_ended", reason="sold_out") | {"seq": 102}))
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") == Refusal("sold_out")
+    assert ask(gone, "s1", "u", "k") == Refusal("sold_out")
     conn2 = Conn(room_id=ROOM, transport=transport, user_id="v", name="V", role="viewer")  # type: ignore[arg-type]
     hub.attach(conn2)
     hub.detach(conn)
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") == Refusal("sold_out")  # still followed
+    assert ask(gone, "s1", "u", "k") == Refusal("sold_out")  # still followed
     hub.detach(conn2)
-    assert gone.sale_refusal(ROOM, "s1", "u", "k") is None  # the last socket left
+    assert ask(gone, "s1", "u", "k") is None  # the last socket left
     transport.close()
     theirs.close()
