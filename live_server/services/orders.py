@@ -23,7 +23,9 @@ from typing import Protocol
 
 from live_server.auth import Identity, require_creator, require_user
 from live_server.config import DEV_WEBHOOK_SECRET, Settings
+from live_server.domain.address import FIELDS as ADDRESS_FIELDS
 from live_server.domain.orders import check_action, effective_state, order_room
+from live_server.domain.show_report import csv_cell
 from live_server.errors import (
     AddressRequired,
     BadRequest,
@@ -271,9 +273,11 @@ class OrderService:
         await self._managed_room(who, room_id)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(CSV_FIELDS)
+        writer.writerow([*CSV_FIELDS, *(f"ship_{f}" for f in ADDRESS_FIELDS)])
         for order in reversed(await self.store.of_room(room_id)):
-            writer.writerow([_csv_cell(order.get(f, "")) for f in CSV_FIELDS])
+            address = order.get("address") or {}
+            writer.writerow([csv_cell(order.get(f, "")) for f in CSV_FIELDS]
+                            + [csv_cell(address.get(f, "")) for f in ADDRESS_FIELDS])
         return out.getvalue()
 
     async def earnings(self, who: Identity, limit: int) -> Json:
@@ -290,8 +294,3 @@ class OrderService:
         return {"totals": {**total, "currency": self.settings.shelf.currency},
                 "ledger": entries[:limit], "currency": self.settings.shelf.currency}
 
-
-def _csv_cell(value: object) -> str:
-    """Plain text; a cell that a spreadsheet would run as a formula gets a leading quote."""
-    cell = "" if value is None else str(value)
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell

@@ -4,6 +4,8 @@ flash sales, buying, orders, payments, permissions and bad input."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import time
 from typing import Any
 
@@ -342,8 +344,14 @@ async def test_orders_pay_refund_cancel_restore_stock_and_commission(live: LiveA
     async with live.client.get(f"/api/rooms/{room}/orders.csv",
                                headers=live.headers("alice", "creator")) as resp:
         assert resp.status == 200 and resp.content_type == "text/csv"
-        lines = (await resp.text()).strip().splitlines()
-    assert lines[0].startswith("id,created_at") and len(lines) == 3
+        rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert len(rows) == 2
+    # the creator ships from it: the paid order's row carries the shipping address
+    paid_row = next(r for r in rows if r["id"] == o1)
+    # (a cell a spreadsheet would run as a formula, like "+86 ...", gets a leading quote)
+    assert {k: paid_row[f"ship_{k}"] for k in ADDRESS} == {
+        **ADDRESS, "phone": "'" + ADDRESS["phone"]}
+    assert all(r["ship_name"] == "" for r in rows if r["id"] != o1)
     # the order stream has every order event, in order
     from live_server.web.keys import SERVICES
     svc = live.client.server.app[SERVICES]
