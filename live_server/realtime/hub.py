@@ -226,6 +226,8 @@ class Hub:
             data = ev.get("data") or {}
             subject = ":".join(str(data.get(name)) for name in LATEST_EVENTS[kind])
             room.latest[f"{kind}:{subject}"] = raw
+            if kind in GONE_EVENTS:
+                self.gone.note_event(room_id, ev)
         elif kind == "joins":
             # Several processes and ticks publish join notices; sum them until they go out.
             data = ev.get("data") or {}
@@ -240,6 +242,10 @@ class Hub:
                     return  # already delivered (a resync overlapped the live stream)
                 room.last_seq = seq
                 room.last_event = (seq, raw)
+            if kind in GONE_EVENTS:
+                # before the room's flush is scheduled: the buys and grabs this refuses are
+                # answered first (a sold-out sale's thousands of losers), then the room hears it
+                self.gone.note_event(room_id, ev)
             room.batch.append(raw)
             room.batch_events += 1
             if kind in GUARANTEED_EVENTS or room.batch_events >= self.max_batch_events:
@@ -252,8 +258,6 @@ class Hub:
             return
         if kind == "user_banned":
             self._close_banned(room_id, (ev.get("data") or {}).get("user_id"))
-        if kind in GONE_EVENTS:
-            self.gone.note_event(room_id, ev)
         for listener in self.listeners:
             listener.note_room_event(room_id, ev)
 

@@ -3,7 +3,9 @@
 Why: the opening second of a flash sale is the hardest write burst a room sees, and the one where
 a mistake costs money. Every viewer but the `--tracers` (they watch) is a buyer: once all are in
 the room, each sends one `buy` (per-buyer limit 1, its own idempotency key) at once (or at
-`--buy-rate`/s). The figures are reservations per second and the `buy` reply latency (p50/p99).
+`--buy-rate`/s), naming the sale (`sale_id`, from the create-sale reply) as a flash-sale button
+does. The figures are reservations per second, answers per second (winners and losers) and the
+`buy` reply latency of every answer (p50/p99).
 The invariants are read back through the public API: exactly min(N, M) reservations, each by a
 distinct buyer, the stock left at zero when N ≥ M, and every other buyer told `sold_out`.
 """
@@ -26,20 +28,23 @@ from loadtest.worker import Swarm, action
 
 @action("buy_once")
 async def _buy_once(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
-    """Every talker of this process sends one `buy` (its idempotency key is its viewer index);
-    with `rate` > 0 they go out at that rate, else all at once."""
-    pid = str(args["product_id"])
+    """Every talker of this process sends one `buy` (its idempotency key is its viewer index)
+    naming the sale when one is given; with `rate` > 0 they go out at that rate, else all at
+    once. `send_ms`: how long this process took to send them."""
+    fields: dict[str, Any] = {"product_id": str(args["product_id"]), "quantity": 1}
+    if args.get("sale_id"):
+        fields["sale_id"] = str(args["sale_id"])
     rate = float(args.get("rate") or 0.0)
     talkers = [(s.index, s.client) for s in sw.open_slots("talker")
                if isinstance(s.client, Talker)]
     sent = 0
+    began = time.perf_counter()
     async for batch in paced(len(talkers), rate, sw.monotonic_deadline()):
         for n in batch:
             index, client = talkers[n]
-            if client.request("buy", {"product_id": pid, "quantity": 1,
-                                      "idempotency_key": f"lt-{index}"}):
+            if client.request("buy", {**fields, "idempotency_key": f"lt-{index}"}):
                 sent += 1
-    return {"sent": sent}
+    return {"sent": sent, "send_ms": round((time.perf_counter() - began) * 1000.0, 1)}
 
 
 async def shelve_product(run: Run, stock: int, *, pin: bool = False) -> str:
@@ -56,13 +61,15 @@ async def shelve_product(run: Run, stock: int, *, pin: bool = False) -> str:
     return pid
 
 
-async def start_sale(run: Run, pid: str, units: int) -> None:
-    """A flash sale of `units` on the product, open now for an hour."""
+async def start_sale(run: Run, pid: str, units: int) -> str:
+    """A flash sale of `units` on the product, open now for an hour; its id (the buy buttons
+    of a sale send it)."""
     creator = creator_token(run.target.secret)
     now = int(time.time() * 1000)
-    await api.call("POST", f"{run.target.url}/api/rooms/{run.room}/sales", creator, {
+    sale = await api.call("POST", f"{run.target.url}/api/rooms/{run.room}/sales", creator, {
         "product_id": pid, "price": 4900, "stock": units, "start_at": now,
         "end_at": now + 3600_000})
+    return str(sale["id"])
 
 
 async def product_view(run: Run, pid: str) -> dict[str, Any]:
@@ -96,22 +103,22 @@ class FlashSale(Scenario):
     def server_env(self) -> dict[str, str]:
         return {"LIVE_SHELF_RESERVATION_TTL_MS": "600000"}
 
-    async def _stage(self, run: Run) -> str:
+    async def _stage(self, run: Run) -> tuple[str, str]:
         pid = await shelve_product(run, self.units)
-        await start_sale(run, pid, self.units)
-        return pid
+        return pid, await start_sale(run, pid, self.units)
 
     async def drive(self, run: Run) -> None:
         if run.target.kind != "live":
             raise ValueError("flash-sale runs against live_server only")
         await connect_all(run)
-        pid = await self._stage(run)
+        pid, sale_id = await self._stage(run)
         run.set_phase("buy")
         await run.mark("measure_start")
         rate = float(self.params.get("buy_rate") or 0.0)
         limit = run.viewers / rate + 30.0 if rate > 0 else 30.0
-        await run.call("buy_once", limit, role="talker", rate=rate or None,
-                       product_id=pid)
+        sends = await run.call("buy_once", limit, role="talker", rate=rate or None,
+                               product_id=pid, sale_id=sale_id)
+        self.state["send_ms"] = max((float(r.get("send_ms", 0)) for r in sends), default=0.0)
         await run.call("wait_replies", 60.0, wait_s=30.0)
         await run.mark("measure_end")
         run.set_phase("verify")
@@ -140,6 +147,7 @@ class FlashSale(Scenario):
             "reservations_per_s": round(accepted / span, 1),
             "buys_answered_per_s": round((accepted + sum(rejected.values())) / span, 1),
             "reply_ms_p50": p50, "reply_ms_p99": p99,
+            "generator_send_ms": self.state.get("send_ms"),
             "orders_read_back": len(orders), "distinct_buyers": len(buyers),
             "stock_left": view.get("stock_left"),
         }

@@ -4,7 +4,8 @@ Why: a red packet is a money burst — every viewer in the room presses Grab in 
 and each grab moves money between two wallets. The creator (`lt-creator`) tops up with the
 development top-up and launches K random-split packets of `--shares` shares; once every viewer
 is in the room, each sends one `grab` per packet at once (or at `--grab-rate`/s). The figures are
-grabs per second (answered and successful) and the `grab` reply latency (p50/p99). The money
+grabs per second (answered and successful) and the `grab` reply latency of every answer, winners
+and losers (p50/p99). The money
 invariants are read back through the public API: exactly min(N, shares) grabs per packet by
 distinct users, each ≥ 1 cent, shares summing to the packet's total, every loser told
 `none_left`, and the creator's wallet + every grabbed share = the money before.
@@ -13,6 +14,7 @@ distinct users, each ≥ 1 cent, shares summing to the packet's total, every los
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from loadtest import api
@@ -30,17 +32,18 @@ TOTAL_PER_SHARE = 888  # cents: a packet of S shares holds S × 8.88
 @action("grab_all")
 async def _grab_all(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
     """Every talker of this process sends one `grab` per packet; with `rate` > 0 the grabs go
-    out at that rate, else all at once."""
+    out at that rate, else all at once. `send_ms`: how long this process took to send them."""
     packets = [str(p) for p in args["packet_ids"]]
     rate = float(args.get("rate") or 0.0)
     talkers = [s.client for s in sw.open_slots("talker") if isinstance(s.client, Talker)]
     sent = 0
+    began = time.perf_counter()
     async for batch in paced(len(packets) * len(talkers), rate, sw.monotonic_deadline()):
         for n in batch:
             packet, client = packets[n // len(talkers)], talkers[n % len(talkers)]
             if client.request("grab", {"packet_id": packet}):
                 sent += 1
-    return {"sent": sent}
+    return {"sent": sent, "send_ms": round((time.perf_counter() - began) * 1000.0, 1)}
 
 
 async def stage_packets(run: Run, packets: int, shares: int) -> tuple[list[str], int]:
@@ -127,7 +130,9 @@ class RedPacketStorm(Scenario):
         await run.mark("measure_start")
         rate = float(self.params.get("grab_rate") or 0.0)
         limit = run.viewers * len(ids) / rate + 30.0 if rate > 0 else 30.0
-        await run.call("grab_all", limit, role="talker", rate=rate or None, packet_ids=ids)
+        sends = await run.call("grab_all", limit, role="talker", rate=rate or None,
+                               packet_ids=ids)
+        self.state["send_ms"] = max((float(r.get("send_ms", 0)) for r in sends), default=0.0)
         await run.call("wait_replies", 60.0, wait_s=30.0)
         await run.mark("measure_end")
         run.set_phase("verify")
@@ -153,6 +158,7 @@ class RedPacketStorm(Scenario):
             "grabs_per_s": round(accepted / span, 1),
             "grabs_answered_per_s": round((accepted + sum(rejected.values())) / span, 1),
             "reply_ms_p50": p50, "reply_ms_p99": p99,
+            "generator_send_ms": self.state.get("send_ms"),
             "claims_read_back": sum(len(v.get("record") or []) for v in views),
             "creator_before": funds, "creator_after": after,
         }

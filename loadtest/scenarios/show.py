@@ -66,8 +66,8 @@ async def _flash_sale(show: Show, run: Run, seconds: float) -> None:
     await asyncio.sleep(seconds / 2)
     units = max(1, show.talkers(run.viewers) // 2)
     pid = await shelve_product(run, units)
-    await start_sale(run, pid, units)
-    await run.call("buy_once", 30.0, role="talker", product_id=pid)
+    sale_id = await start_sale(run, pid, units)
+    await run.call("buy_once", 30.0, role="talker", product_id=pid, sale_id=sale_id)
     await run.call("wait_replies", 30.0, wait_s=10.0)
     show.state["sale"] = {"units": units, "view": await product_view(run, pid)}
 
