@@ -146,9 +146,10 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     const saved = loadAttempt();
     if (saved && saved.fields && saved.fields.product_id === pid) co.attempt = saved;
     show();
+    renderAll(); // nothing of an earlier purchase stays on screen
     renderHead(card);
-    ui.variants.replaceChildren();
     ui.variantNote.textContent = "Loading…";
+    variantBox.hidden = false;
     await Promise.all([loadView(), loadAddress(), loadProvider()]);
     if (!co || co.pid !== pid) return;
     const fields = co.attempt && co.attempt.fields;
@@ -179,15 +180,24 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     co.resuming = true;
     show();
     renderHead(state.product(order.product_id) || { title: order.title, currency: order.currency });
-    await Promise.all([loadAddress(), loadProvider()]);
+    // the order as it is now (it may have been paid or have expired since the list was read)
+    const [fresh] = await Promise.all([
+      api("GET", `/api/orders/${enc(order.id)}`).catch(() => order), loadAddress(), loadProvider()]);
     if (!co || co.attempt?.order?.id !== order.id) return;
+    order = { ...order, ...fresh };
+    co.attempt.order = order;
+    onOrder(order);
     renderAll();
+    if (order.state !== "reserved") return orderChanged(order);
     if (provider === "webhook") return waitFor(order);
     flash(ui.msg, `Order ${order.title || ""} is reserved until ${fmtTime(order.expires_at)}: pay to complete it.`, "info", 0);
   }
 
   function show() {
     flash(ui.msg, "", "info", 0);
+    flash(ui.addressMsg, "", "info", 0);
+    ui.result.dataset.state = "";
+    replace(ui.result);
     ui.addressForm.hidden = true;
     ui.addressEdit.hidden = false;
     layout();
@@ -201,7 +211,8 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
   }
   ui.close.addEventListener("click", close);
   dialog.addEventListener("close", () => {
-    co = null;
+    // the event comes a task after the closing: a sheet opened again since keeps its purchase
+    if (!dialog.open) co = null;
   });
   // a tap on the backdrop (outside the sheet's box) closes it, like Escape
   dialog.addEventListener("click", (e) => {
@@ -542,7 +553,8 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
 
   // ---- the address --------------------------------------------------------------------------
   function renderAddress() {
-    ui.addressText.textContent = address ? addressLine(address) : "No shipping address yet.";
+    ui.addressText.textContent = address ? addressLine(address)
+      : address === null ? "No shipping address yet." : "Loading…";
     ui.addressText.classList.toggle("muted", !address);
     ui.addressEdit.textContent = address ? "Edit" : "Add an address";
     ui.addressEdit.disabled = co.phase === "busy" || co.phase === "paid";
@@ -830,7 +842,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     const merged = { ...mine, ...order };
     co.attempt.order = merged;
     if (merged.state === "paid" || merged.state === "fulfilled") showPaid(merged);
-    else if (co.phase === "waiting" && merged.state !== "reserved") {
+    else if ((co.phase === "waiting" || co.resuming) && merged.state !== "reserved") {
       co.phase = "choose";
       co.attempt = null;
       co.resuming = false;

@@ -63,6 +63,18 @@ def shop(base: str, tag: str) -> dict[str, Any]:
     return {"creator": creator, "room": rid, "product": pid, "coupon": coupon["id"]}
 
 
+# every `buy` key the page sends, in order
+RECORD_KEYS = """(() => {
+  const s = window.liveRoom.socket;
+  const request = s.request.bind(s);
+  window.sentKeys = [];
+  s.request = (op, fields, opts) => {
+    if (op === 'buy') window.sentKeys.push(fields.idempotency_key);
+    return request(op, fields, opts);
+  };
+})()"""
+
+
 def visible(selector: str) -> str:
     return (f"(() => {{ const e = document.querySelector({js(selector)});"
             " return !!e && !e.hidden && e.getClientRects().length > 0; })()")
@@ -200,6 +212,20 @@ async def test_checkout_with_variant_coupon_address_and_dev_payment(
     assert (order["state"], order["amount"], order["discount"]) == ("paid", 9800, 200)
     assert order["variant"] == {"Size": "M"}
     assert order["address"]["line1"] == ADDRESS["line1"]
+
+    # a second purchase (S, the coupon used up: no discount) is a new attempt with a new key
+    await page.eval(RECORD_KEYS)
+    await open_sheet(page, s["product"])
+    await page.wait_for(has_text("#checkout .co-total", "99.00"))
+    assert "No coupon" in await page.eval(
+        "document.querySelector('#co-coupon').selectedOptions[0].textContent"
+    )
+    await page.click("#checkout .co-pay")
+    await page.wait_for("document.querySelector('#checkout .co-result')?.dataset.state === 'paid'")
+    await page.click("#checkout .co-done")
+    orders = http("GET", f"{server}/api/me/orders", token=buyer)["orders"]
+    assert sorted(o["variant"]["Size"] for o in orders) == ["M", "S"]
+    assert (await page.eval("window.sentKeys"))[0] != order["idempotency_key"]
     # the other viewer saw the purchase happen, never the buyer's address
     assert await watcher.eval(no_address_shown(ADDRESS))
     assert http("GET", f"{server}/api/me/address", token=other)["address"] is None
@@ -257,6 +283,17 @@ async def test_checkout_waits_for_the_webhook_payment(
     await page.screenshot("checkout-webhook-waiting")
     (order,) = http("GET", f"{base}/api/me/orders", token=buyer)["orders"]
     assert order["state"] == "reserved"
+    # closed meanwhile: "My orders" lists it reserved, and resuming reopens the same wait
+    await page.click("#checkout .co-done")
+    await page.wait_for("!document.querySelector('#checkout').open")
+    reserved = "#my-orders li[data-state=reserved]"
+    await page.wait_for(has_text(f"{reserved} .order-expiry", "reserved until"))
+    await page.eval("document.querySelector('#checkout .co-result').dataset.state = ''")
+    await page.click(f"{reserved} .resume-btn")
+    await page.wait_for("document.querySelector('#checkout').open")
+    await page.wait_for(
+        "document.querySelector('#checkout .co-result')?.dataset.state === 'waiting'"
+    )
 
     paid = send_webhook(base, order)
     assert paid["order"]["state"] == "paid"
