@@ -23,6 +23,16 @@ const ADDRESS_FIELDS = [
   { name: "postal_code", label: "Postal code", max: 16, auto: "postal-code", hint: "Letters, digits, spaces and - only (at most 16)." },
 ];
 
+/** Why a claimed coupon does not apply, in plain words (the buy script's reasons). */
+const COUPON_REASONS = {
+  not_claimed: "already used",
+  stopped: "stopped by the creator",
+  not_started: "not valid yet",
+  ended: "expired",
+  other_products: "not valid for this product",
+  min_spend: "the order is below its minimum spend",
+};
+
 /** Refusals that concern the coupon: the sheet falls back to the best usable one. */
 function isCouponError(code) {
   return typeof code === "string" && code.startsWith("coupon");
@@ -524,7 +534,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     for (const c of list) {
       const text = c.usable
         ? `${c.title} (−${fmtMoney(c.discount, q.currency)})`
-        : `${c.title} — ${c.reason || "not usable here"}`;
+        : `${c.title} — ${COUPON_REASONS[c.reason] || "not usable here"}`;
       opts.push(el("option", { value: c.id, text, disabled: !c.usable }));
     }
     replace(ui.coupon, opts);
@@ -866,7 +876,8 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
   }
 
   function couponRefusal(err) {
-    return `That coupon cannot be used here${err.message ? ` (${err.message})` : ""}; the best one you have is applied instead.`;
+    const why = COUPON_REASONS[(err.details || {}).reason];
+    return `That coupon cannot be used${why ? `: ${why}` : " here"}. The best one you have is applied instead.`;
   }
 
   return {

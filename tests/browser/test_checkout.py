@@ -63,13 +63,19 @@ def shop(base: str, tag: str) -> dict[str, Any]:
     return {"creator": creator, "room": rid, "product": pid, "coupon": coupon["id"]}
 
 
-# every `buy` key the page sends, in order
-RECORD_KEYS = """(() => {
+# Every `buy` key the page sends, in order; the first says the buyer saw 1.00 more than the
+# price (as when the price moved between the quote and the tap): the server refuses it.
+STALE_FIRST_PRICE = """(() => {
   const s = window.liveRoom.socket;
   const request = s.request.bind(s);
   window.sentKeys = [];
   s.request = (op, fields, opts) => {
-    if (op === 'buy') window.sentKeys.push(fields.idempotency_key);
+    if (op === 'buy') {
+      window.sentKeys.push(fields.idempotency_key);
+      if (window.sentKeys.length === 1) {
+        fields = {...fields, expected_amount: fields.expected_amount + 100};
+      }
+    }
     return request(op, fields, opts);
   };
 })()"""
@@ -213,19 +219,28 @@ async def test_checkout_with_variant_coupon_address_and_dev_payment(
     assert order["variant"] == {"Size": "M"}
     assert order["address"]["line1"] == ADDRESS["line1"]
 
-    # a second purchase (S, the coupon used up: no discount) is a new attempt with a new key
-    await page.eval(RECORD_KEYS)
+    # a second purchase (S; the coupon is used up: no discount, and the list says why); the
+    # price the buyer saw is refused as changed: the sheet shows the total and asks again,
+    # and the next tap is a new attempt with a new key
+    await page.eval(STALE_FIRST_PRICE)
     await open_sheet(page, s["product"])
     await page.wait_for(has_text("#checkout .co-total", "99.00"))
     assert "No coupon" in await page.eval(
         "document.querySelector('#co-coupon').selectedOptions[0].textContent"
     )
+    assert "already used" in await page.text("#co-coupon")
+    await page.click("#checkout .co-pay")
+    await page.wait_for(has_text("#checkout .co-msg", "The price changed"))
+    assert "99.00" in await page.text("#checkout .co-msg")
+    assert http("GET", f"{server}/api/me/orders", token=buyer)["orders"] == [order]
+    await page.wait_for("!document.querySelector('#checkout .co-pay').disabled")
     await page.click("#checkout .co-pay")
     await page.wait_for("document.querySelector('#checkout .co-result')?.dataset.state === 'paid'")
     await page.click("#checkout .co-done")
     orders = http("GET", f"{server}/api/me/orders", token=buyer)["orders"]
     assert sorted(o["variant"]["Size"] for o in orders) == ["M", "S"]
-    assert (await page.eval("window.sentKeys"))[0] != order["idempotency_key"]
+    keys = await page.eval("window.sentKeys")
+    assert len(keys) == 2 and keys[0] != keys[1] and order["idempotency_key"] not in keys
     # the other viewer saw the purchase happen, never the buyer's address
     assert await watcher.eval(no_address_shown(ADDRESS))
     assert http("GET", f"{server}/api/me/address", token=other)["address"] is None
