@@ -41,16 +41,18 @@ WEBHOOK_SECRET = "checkout-test-webhook-secret"
 
 
 def shop(base: str, tag: str) -> dict[str, Any]:
-    """A live room whose creator (over the API) shelved and pinned a product in two variants
-    (S at the live price, M 1.00 dearer) and pinned a coupon of 2.00 off from 5.00."""
+    """A live room whose creator (over the API) shelved and pinned a product in three
+    variants (S at the live price, M 1.00 dearer, L sold out) and pinned a coupon of 2.00 off
+    from 5.00."""
     creator = token(base, f"co_seller_{tag}", "creator", "Seller")
     rid = make_room(base, creator, f"Checkout live {tag}")["id"]
     product = http("POST", f"{base}/api/products", {
         "title": "Hoodie <b>warm</b>", "list_price": 12000, "live_price": 9900,
         "currency": "CNY", "per_buyer_limit": 3,
-        "options": [{"name": "Size", "values": ["S", "M"]}],
+        "options": [{"name": "Size", "values": ["S", "M", "L"]}],
         "variants": [{"options": {"Size": "S"}, "stock": 5, "price_delta": 0},
-                     {"options": {"Size": "M"}, "stock": 3, "price_delta": 100}],
+                     {"options": {"Size": "M"}, "stock": 3, "price_delta": 100},
+                     {"options": {"Size": "L"}, "stock": 0, "price_delta": 100}],
     }, creator)
     pid = product["id"]
     http("POST", f"{base}/api/rooms/{rid}/shelf", {"product_id": pid}, creator)
@@ -133,8 +135,13 @@ async def open_sheet(page: Page, pid: str) -> None:
 
 
 async def pick_and_check_price(page: Page) -> None:
-    """Size M (1.00 dearer); the best coupon (2.00 off) is applied: 100.00 − 2.00 = 98.00."""
+    """Size M (1.00 dearer); the best coupon (2.00 off) is applied: 100.00 − 2.00 = 98.00.
+    L has nothing left: its button says so and cannot be picked, as the card says."""
     await page.wait_for(visible('#checkout .co-value[data-value="M"]'))
+    large = '#checkout .co-value[data-value="L"]'
+    assert await page.eval(f"document.querySelector({js(large)}).disabled")
+    assert "sold out" in await page.text(large)
+    assert "L sold out" in await page.text("#pinned .variant-left")
     await page.click('#checkout .co-value[data-value="M"]')
     await page.wait_for(
         "document.querySelector('#checkout .co-value[data-value=\"M\"]')"
