@@ -40,6 +40,9 @@ from live_server.services.shelf import Scheduler, ShelfService
 from live_server.services.show_report import ShowReportService
 from live_server.services.viewing import ViewingService
 from live_server.services.wallets import WalletService
+from live_server.services.webhook_delivery import DeliveryStats, DeliveryWorker, lease_ms
+from live_server.services.webhook_orders import OrderFeed
+from live_server.services.webhooks import WebhookService
 from live_server.store.addresses import AddressStore
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
@@ -47,6 +50,7 @@ from live_server.store.coupons import CouponStore
 from live_server.store.fans import FanStore
 from live_server.store.keys import Keys
 from live_server.store.media import MediaStore
+from live_server.store.order_feed import OrderFeedStore
 from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
 from live_server.store.red_packets import RedPacketStore
@@ -54,6 +58,7 @@ from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
 from live_server.store.show_report import ReportStore
 from live_server.store.wallets import WalletStore
+from live_server.store.webhooks import WebhookStore
 
 # What a failing or unreachable store raises, for the layers above that must not know the client
 # library (the room socket turns these into close 1011 ``internal`` during a join).
@@ -93,6 +98,9 @@ class Services:
     show_reports: ShowReportService
     coupons: CouponService
     addresses: AddressService
+    webhooks: WebhookService
+    webhook_worker: DeliveryWorker
+    order_feed: OrderFeed
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -122,7 +130,12 @@ class Services:
         modlog = ModerationLog(chat_store)
         after = AfterCommit(lambda step: metrics.after_commit_failures.labels(step).inc())
         show_reports = ShowReportService(settings, room_store, ReportStore(core), after)
-        rooms = RoomService(settings, room_store, modlog, ended=(show_reports,))
+        wh = settings.webhooks
+        webhook_store = WebhookStore(core, lease_ms=lease_ms(settings), log_max=wh.log_max,
+                                     keep_max=wh.keep_max)
+        webhooks = WebhookService(settings, webhook_store, after)
+        rooms = RoomService(settings, room_store, modlog, ended=(show_reports,),
+                            webhooks=webhooks)
         fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max))
         # buys naming a sale and grabs take turns for half the pool: the losers of a rush
         # are refused from what the hub heard is gone, never queued in the pool
@@ -130,9 +143,10 @@ class Services:
                                        count=metrics.local_refused)
         red_packets = RedPacketService(settings, room_store, RedPacketStore(
             core, history_max=history_max, recent_max=recent_max), fans, after,
-            refusals=local_refusals)
+            refusals=local_refusals,
+            webhooks=webhooks)
         chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
-                           listeners=(red_packets, fans), after=after)
+                           listeners=(red_packets, fans), after=after, webhooks=webhooks)
         orders = OrderService(settings, room_store, order_store, listeners=(fans,))
 
         hub = Hub(max_out_buffer=settings.ws.max_out_buffer_bytes,
@@ -170,8 +184,16 @@ class Services:
                    media=media, viewing=ViewingService(settings, node, room_store, presence),
                    local_refusals=local_refusals,
                    coupons=CouponService(settings, room_store,
-                                         CouponStore(core, history_max=history_max)),
-                   addresses=AddressService(AddressStore(core)))
+                                         CouponStore(core, history_max=history_max),
+                                         webhooks=webhooks),
+                   addresses=AddressService(AddressStore(core)),
+                   webhooks=webhooks,
+                   webhook_worker=DeliveryWorker(settings, webhooks, webhook_store, stats=(
+                       DeliveryStats(attempt=metrics.webhook_attempt,
+                                     queued=metrics.webhook_queued.set,
+                                     disabled=metrics.webhook_disabled.inc)), clock_stats=clocks),
+                   order_feed=OrderFeed(settings, webhooks, OrderFeedStore(core), room_store,
+                                        stats=clocks))
 
     async def ping_store(self) -> None:
         """Readiness: raises unless Valkey answers."""

@@ -29,6 +29,7 @@ from live_server.services.after_commit import AfterCommit
 from live_server.services.fans import FanService
 from live_server.services.local_refusals import LocalRefusals
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
+from live_server.services.webhooks import WebhookEmitter
 from live_server.store.red_packets import RedPacketStore, grab_refusal
 from live_server.store.rooms import RoomStore
 
@@ -47,8 +48,10 @@ def _packet_id(value: object) -> str:
 class RedPacketService:
     def __init__(self, settings: Settings, rooms: RoomStore, store: RedPacketStore,
                  fans: FanService, after: AfterCommit | None = None,
-                 refusals: LocalRefusals | None = None) -> None:
+                 refusals: LocalRefusals | None = None,
+                 webhooks: WebhookEmitter | None = None) -> None:
         self.cfg = settings.money
+        self.webhooks = webhooks  # told of red_packet.finished after the room is
         self.rooms = rooms
         self.store = store
         self.fans = fans
@@ -232,7 +235,9 @@ class RedPacketService:
         await self.store.room_event(view["room_id"], events.red_packet_finished(
             packet_id, view["reason"], view["luckiest"], view["refunded"], view["shares_left"],
             now))
-
+        if self.webhooks is not None:
+            await self.webhooks.emit("red_packet.finished", view["room_id"],
+                                     view["creator_id"], {"packet": view})
 
     async def tick(self, packet_id: str, now: int) -> str:
         what, _refund, packet = await self.store.tick(packet_id, now)
