@@ -800,37 +800,34 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     }
   }
 
-  function showPaid(order) {
-    if (!co) return;
-    co.phase = "paid";
-    co.attempt = null;
+  /** The sheet's outcome in place of the choices: "paid" or "waiting" (for the gateway). */
+  function showOutcome(phase, order, title, note, doneText) {
+    co.phase = phase;
+    co.attempt = phase === "paid" ? null : { key: "", fields: null, order };
     saveAttempt();
     layout();
     flash(ui.msg, "", "info", 0);
-    ui.result.dataset.state = "paid";
+    ui.result.dataset.state = phase;
     replace(ui.result,
-      el("p", { className: "co-result-title", text: "Paid" }),
+      el("p", { className: "co-result-title", text: title }),
+      note ? el("p", { className: "muted small", text: note }) : null,
       orderLines(order),
-      el("button", { type: "button", className: "btn co-done", text: "Done", on: { click: close } }));
+      el("button", { type: "button", className: "btn co-done", text: doneText, on: { click: close } }));
     renderPay();
+  }
+
+  function showPaid(order) {
+    if (!co) return;
+    showOutcome("paid", order, "Paid", "", "Done");
     ui.result.querySelector(".co-done").focus();
     notify(`Paid ${fmtMoney(order.amount, order.currency)} for ${order.title || "your order"}.`, "ok");
   }
 
   function waitFor(order) {
     if (!co) return;
-    co.phase = "waiting";
-    co.attempt = { key: "", fields: null, order };
-    saveAttempt();
-    layout();
-    flash(ui.msg, "", "info", 0);
-    ui.result.dataset.state = "waiting";
-    replace(ui.result,
-      el("p", { className: "co-result-title", text: "Waiting for payment" }),
-      el("p", { className: "muted small", text: `Complete the payment with the payment provider before ${fmtTime(order.expires_at)}; this sheet updates when it is confirmed.` }),
-      orderLines(order),
-      el("button", { type: "button", className: "btn co-done", text: "Close", on: { click: close } }));
-    renderPay();
+    showOutcome("waiting", order, "Waiting for payment",
+      `Complete the payment with the payment provider before ${fmtTime(order.expires_at)}; this sheet updates when it is confirmed.`,
+      "Close");
   }
 
   function orderLines(order) {
