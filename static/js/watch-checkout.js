@@ -7,21 +7,10 @@
 import { api, describeError } from "./api.js";
 import { $, el, replace, flash, fmtTime, safeImageUrl } from "./dom.js";
 import { UNSURE, fmtClock, fmtMoney, newIdempotencyKey } from "./shelf.js";
+import { addressLine, mountAddress } from "./watch-address.js";
 
 const QUOTE_DELAY_MS = 120;
 const enc = encodeURIComponent;
-
-/** The address fields as the server names them (domain/address.py), with their labels. */
-const ADDRESS_FIELDS = [
-  { name: "name", label: "Full name", max: 60, required: true, auto: "name", hint: "1-60 characters." },
-  { name: "phone", label: "Phone", max: 20, required: true, auto: "tel", mode: "tel", hint: "6-20 characters: digits, spaces, + - ( ), at least 5 digits." },
-  { name: "country", label: "Country (2 letters)", max: 2, required: true, auto: "country", upper: true, hint: "The two-letter country code, e.g. CN, US, DE." },
-  { name: "region", label: "Region / state", max: 60, auto: "address-level1", hint: "At most 60 characters." },
-  { name: "city", label: "City", max: 60, required: true, auto: "address-level2", hint: "1-60 characters." },
-  { name: "line1", label: "Address line 1", max: 120, required: true, auto: "address-line1", wide: true, hint: "1-120 characters." },
-  { name: "line2", label: "Address line 2", max: 120, auto: "address-line2", wide: true, hint: "At most 120 characters." },
-  { name: "postal_code", label: "Postal code", max: 16, auto: "postal-code", hint: "Letters, digits, spaces and - only (at most 16)." },
-];
 
 /** Why a claimed coupon does not apply, in plain words (the buy script's reasons). */
 const COUPON_REASONS = {
@@ -38,13 +27,6 @@ function isCouponError(code) {
   return typeof code === "string" && code.startsWith("coupon");
 }
 
-/** One line for an address: "Ann Lee, 1 Main St, Springfield, US". */
-export function addressLine(a) {
-  if (!a) return "";
-  return [a.name, a.phone, a.line1, a.line2, a.city, a.region, a.postal_code, a.country]
-    .filter((x) => typeof x === "string" && x.trim()).join(", ");
-}
-
 /**
  * mountCheckout({socket, roomId, state, loggedIn(), openLogin(), notify(text, kind), onOrder(order)})
  * -> {open(productId), resume(order), order(order), opened()}.
@@ -53,7 +35,6 @@ export function addressLine(a) {
 export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, notify, onOrder }) {
   const dialog = $("#checkout");
   let provider = null; // "dev" | "webhook", from GET /api/me/orders
-  let address; // undefined: not read yet; null: none saved
   let co = null; // the sheet's current purchase (see reset())
   let quoteSeq = 0;
   let quoteTimer = null;
@@ -70,10 +51,6 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     qty: el("input", { id: "co-qty", className: "co-qty", type: "number", min: "1", value: "1", inputMode: "numeric" }),
     plus: el("button", { type: "button", className: "btn co-step", text: "+", attrs: { "aria-label": "One more" } }),
     qtyNote: el("span", { className: "muted small co-qty-note" }),
-    addressText: el("p", { className: "co-address-text" }),
-    addressEdit: el("button", { type: "button", className: "btn btn-small co-address-edit", text: "Edit" }),
-    addressForm: el("form", { id: "co-address-form", className: "co-address-form", hidden: true, attrs: { novalidate: true, autocomplete: "on" } }),
-    addressMsg: el("p", { className: "msg co-address-msg", hidden: true, attrs: { role: "status" } }),
     coupon: el("select", { id: "co-coupon", className: "co-coupon" }),
     couponNote: el("span", { className: "muted small co-coupon-note" }),
     subtotal: el("dd", { className: "co-subtotal" }),
@@ -84,16 +61,14 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     pay: el("button", { type: "button", className: "btn btn-primary co-pay", text: "Pay" }),
     close: el("button", { type: "button", className: "btn btn-small co-close", text: "Close", attrs: { "aria-label": "Close checkout" } }),
   };
-  const fieldErrors = new Map(); // field name -> its error element
   const variantBox = el("section", { className: "co-section", attrs: { "aria-label": "Variant" } }, ui.variants, ui.variantNote);
   const chooseTop = el("div", { className: "co-choose" },
     variantBox,
     el("section", { className: "co-section co-qty-row" },
       el("label", { className: "co-qty-label", attrs: { for: "co-qty" }, text: "Quantity" }),
       el("div", { className: "row co-stepper" }, ui.minus, ui.qty, ui.plus, ui.qtyNote)));
-  const addressBox = el("section", { className: "co-section co-address", attrs: { "aria-labelledby": "co-address-h" } },
-    el("div", { className: "row spread" }, el("h3", { id: "co-address-h", text: "Ship to" }), ui.addressEdit),
-    ui.addressText, ui.addressMsg, ui.addressForm);
+  const address = mountAddress({ onSaved: () => ui.pay.focus() });
+  const addressBox = address.node;
   const chooseBottom = el("div", { className: "co-choose" },
     el("section", { className: "co-section co-coupon-row" },
       el("label", { attrs: { for: "co-coupon" }, text: "Coupon" }), ui.coupon, ui.couponNote),
@@ -102,7 +77,6 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
       el("dt", { text: "Coupon discount" }), ui.discount,
       el("dt", { className: "co-total-label", text: "Total" }), ui.total));
 
-  buildAddressForm();
   replace(dialog,
     el("div", { className: "co-head" },
       ui.img,
@@ -110,26 +84,6 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
       ui.close),
     el("div", { className: "co-body" }, chooseTop, addressBox, chooseBottom, ui.result, ui.msg),
     el("div", { className: "co-foot" }, ui.pay));
-
-  function buildAddressForm() {
-    const grid = el("div", { className: "co-address-grid" });
-    for (const f of ADDRESS_FIELDS) {
-      const id = `co-addr-${f.name}`;
-      const err = el("span", { id: `${id}-err`, className: "field-error small", hidden: true });
-      fieldErrors.set(f.name, err);
-      grid.append(el("div", { className: `co-field${f.wide ? " wide" : ""}` },
-        el("label", { attrs: { for: id }, text: f.required ? f.label : `${f.label} (optional)` }),
-        el("input", {
-          id, name: f.name, maxLength: f.max, autocomplete: f.auto,
-          inputMode: f.mode || undefined, attrs: { "aria-describedby": `${id}-err`, required: !!f.required },
-          on: { input: () => showFieldError(f.name, "") },
-        }),
-        err));
-    }
-    replace(ui.addressForm, grid, el("div", { className: "row" },
-      el("button", { type: "submit", className: "btn btn-primary btn-small co-address-save", text: "Save address" }),
-      el("button", { type: "button", className: "btn btn-small co-address-cancel", text: "Cancel", on: { click: () => editAddress(false) } })));
-  }
 
   // ---- opening and closing ----------------------------------------------------------------
   function reset(pid) {
@@ -160,7 +114,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     renderHead(card);
     ui.variantNote.textContent = "Loading…";
     variantBox.hidden = false;
-    await Promise.all([loadView(), loadAddress(), loadProvider()]);
+    await Promise.all([loadView(), address.load(), loadProvider()]);
     if (!co || co.pid !== pid) return;
     const fields = co.attempt && co.attempt.fields;
     if (fields) {
@@ -192,7 +146,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     renderHead(state.product(order.product_id) || { title: order.title, currency: order.currency });
     // the order as it is now (it may have been paid or have expired since the list was read)
     const [fresh] = await Promise.all([
-      api("GET", `/api/orders/${enc(order.id)}`).catch(() => order), loadAddress(), loadProvider()]);
+      api("GET", `/api/orders/${enc(order.id)}`).catch(() => order), address.load(), loadProvider()]);
     if (!co || co.attempt?.order?.id !== order.id) return;
     order = { ...order, ...fresh };
     co.attempt.order = order;
@@ -205,11 +159,9 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
 
   function show() {
     flash(ui.msg, "", "info", 0);
-    flash(ui.addressMsg, "", "info", 0);
+    address.reset();
     ui.result.dataset.state = "";
     replace(ui.result);
-    ui.addressForm.hidden = true;
-    ui.addressEdit.hidden = false;
     layout();
     if (!dialog.open) dialog.showModal();
     ui.close.focus();
@@ -253,16 +205,6 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
       co.selected = first ? { ...(first.options || {}) } : {};
     } catch (err) {
       if (co && co.pid === pid) flash(ui.msg, describeError(err), "error", 0);
-    }
-  }
-
-  async function loadAddress() {
-    if (address !== undefined) return;
-    try {
-      const data = await api("GET", "/api/me/address");
-      address = data.address || null;
-    } catch (err) {
-      flash(ui.addressMsg, `Your saved address cannot be read: ${describeError(err)}`, "error", 0);
     }
   }
 
@@ -561,79 +503,6 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     ui.total.textContent = q ? fmtMoney(q.amount, currency) : "—";
   }
 
-  // ---- the address --------------------------------------------------------------------------
-  function renderAddress() {
-    ui.addressText.textContent = address ? addressLine(address)
-      : address === null ? "No shipping address yet." : "Loading…";
-    ui.addressText.classList.toggle("muted", !address);
-    ui.addressEdit.textContent = address ? "Edit" : "Add an address";
-    ui.addressEdit.disabled = co.phase === "busy" || co.phase === "paid";
-  }
-
-  function editAddress(on) {
-    ui.addressForm.hidden = !on;
-    ui.addressEdit.hidden = on;
-    if (!on) return;
-    const f = ui.addressForm.elements;
-    for (const { name } of ADDRESS_FIELDS) {
-      f[name].value = address && typeof address[name] === "string" ? address[name] : "";
-      showFieldError(name, "");
-    }
-    f.name.focus();
-  }
-  ui.addressEdit.addEventListener("click", () => editAddress(true));
-
-  function showFieldError(name, text) {
-    const err = fieldErrors.get(name);
-    const input = ui.addressForm.elements[name];
-    if (!err || !input) return;
-    err.textContent = text;
-    err.hidden = !text;
-    input.setAttribute("aria-invalid", text ? "true" : "false");
-  }
-
-  /** The field a refusal names: its `field`, else the first 'quoted' name in its message. */
-  function fieldOf(err) {
-    const d = err.details || {};
-    const named = typeof d.field === "string" ? d.field : (/'([a-z0-9_.]+)'/.exec(err.message || "") || [])[1];
-    return named ? named.replace(/^address\./, "") : null;
-  }
-
-  ui.addressForm.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const f = ui.addressForm.elements;
-    const body = {};
-    for (const spec of ADDRESS_FIELDS) {
-      let v = f[spec.name].value.trim();
-      if (spec.upper) v = v.toUpperCase();
-      body[spec.name] = v;
-      showFieldError(spec.name, "");
-    }
-    const save = ui.addressForm.querySelector(".co-address-save");
-    save.disabled = true;
-    try {
-      const data = await api("PUT", "/api/me/address", body);
-      address = data && data.address ? data.address : body;
-      editAddress(false);
-      flash(ui.addressMsg, "Address saved.", "ok", 4000);
-      renderAddress();
-      ui.pay.focus();
-    } catch (err) {
-      const field = fieldOf(err);
-      if (field && fieldErrors.has(field)) {
-        // the server names the field; the words are the page's (its message may be a pattern)
-        const spec = ADDRESS_FIELDS.find((x) => x.name === field);
-        const text = err.code === "missing_field" || !body[field] ? "Required." : `Not valid: ${spec.hint}`;
-        showFieldError(field, text);
-        f[field].focus();
-      } else {
-        flash(ui.addressMsg, describeError(err), "error", 0);
-      }
-    } finally {
-      save.disabled = false;
-    }
-  });
-
   // ---- pay: reserve, then pay ---------------------------------------------------------------
   const ATTEMPT_KEY = `live_server.checkout.${roomId}`;
   function loadAttempt() {
@@ -691,7 +560,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     renderHead(state.product(co.pid) || (co.attempt && co.attempt.order) || {});
     renderVariants();
     renderQuantity();
-    renderAddress();
+    address.render(co.phase === "busy" || co.phase === "paid");
     renderCoupons();
     renderSummary();
     renderPay();
@@ -702,8 +571,8 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
 
   async function payNow({ retry = false } = {}) {
     if (!co || co.phase === "busy") return;
-    if (!address) {
-      editAddress(true);
+    if (!address.get()) {
+      address.edit(true);
       flash(ui.msg, "Add a shipping address first.", "error", 0);
       return;
     }
@@ -783,7 +652,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
       co.phase = "choose";
       if (err.code === "address_required") {
         renderAll();
-        editAddress(true);
+        address.edit(true);
         flash(ui.msg, "A shipping address is needed before paying: add it, then tap Pay again.", "error", 0);
         return;
       }
