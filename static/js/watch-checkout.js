@@ -8,6 +8,7 @@ import { api, describeError } from "./api.js";
 import { $, el, replace, flash, fmtTime, safeImageUrl } from "./dom.js";
 import { UNSURE, fmtClock, fmtMoney, newIdempotencyKey } from "./shelf.js";
 import { addressLine, mountAddress } from "./watch-address.js";
+import { chosenVariant, firstChoice, matches, pick, unitsLeft as left, valueState } from "./variant-pick.js";
 
 const QUOTE_DELAY_MS = 120;
 const enc = encodeURIComponent;
@@ -197,12 +198,9 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
         : await api("GET", `/api/rooms/${enc(roomId)}/products/${enc(pid)}`);
       if (!co || co.pid !== pid) return;
       co.view = view;
-      const variants = variantsOf();
       // the flash sale's variant first while its sale is open, else the first with units left
       const sale = openSale();
-      const onSale = sale && variants.find((v) => v.id === (sale.variant_id || "v0") && left(v) > 0);
-      const first = onSale || variants.find((v) => left(v) > 0) || variants[0];
-      co.selected = first ? { ...(first.options || {}) } : {};
+      co.selected = firstChoice(variantsOf(), sale ? sale.variant_id || "v0" : null);
     } catch (err) {
       if (co && co.pid === pid) flash(ui.msg, describeError(err), "error", 0);
     }
@@ -231,36 +229,13 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     return v && Array.isArray(v.options) ? v.options : [];
   }
 
-  function left(variant) {
-    const n = Number(variant && variant.left);
-    return Number.isFinite(n) ? n : 0;
-  }
-
-  function matches(variant, selected) {
-    const opts = variant.options || {};
-    return Object.entries(selected).every(([k, val]) => opts[k] === val);
-  }
-
   /** The variant the buyer's choices name, or null (not every option chosen yet). */
   function currentVariant() {
-    const variants = variantsOf();
-    if (variants.length === 1) return variants[0];
-    const options = optionsOf();
-    if (options.some((o) => !(o.name in co.selected))) return null;
-    return variants.find((v) => matches(v, co.selected)) || null;
+    return chosenVariant(optionsOf(), variantsOf(), co.selected);
   }
 
   function pickValue(name, value) {
-    const next = { ...co.selected, [name]: value };
-    const variants = variantsOf();
-    if (!variants.some((v) => matches(v, next))) {
-      // that combination does not exist: keep this choice, take the others from a variant that has it
-      const other = variants.find((v) => (v.options || {})[name] === value && left(v) > 0)
-        || variants.find((v) => (v.options || {})[name] === value);
-      co.selected = other ? { ...other.options } : next;
-    } else {
-      co.selected = next;
-    }
+    co.selected = pick(variantsOf(), co.selected, name, value);
     co.saleId = (saleNow() || {}).id || null; // the quote below covers the sale's price
     co.attempt = null;
     saveAttempt();
@@ -288,18 +263,15 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
       return;
     }
     replace(ui.variants, options.map((o) => {
-      const others = Object.fromEntries(Object.entries(co.selected).filter(([k]) => k !== o.name));
       return el("fieldset", { className: "co-option" },
         el("legend", { text: o.name }),
         el("div", { className: "row co-values" }, (o.values || []).map((value) => {
-          const withIt = variants.filter((v) => (v.options || {})[o.name] === value && matches(v, others));
-          const exists = withIt.length > 0;
-          const soldOut = exists && withIt.every((v) => left(v) <= 0);
+          const { soldOut, here } = valueState(variants, co.selected, o.name, value);
           const pressed = co.selected[o.name] === value;
           return el("button", {
             type: "button",
-            className: `btn btn-small co-value${soldOut ? " sold-out" : ""}`,
-            disabled: !exists || soldOut,
+            className: `btn btn-small co-value${soldOut ? " sold-out" : ""}${here ? "" : " elsewhere"}`,
+            disabled: soldOut,
             dataset: { option: o.name, value },
             attrs: { "aria-pressed": String(pressed) },
             on: { click: () => pickValue(o.name, value) },
