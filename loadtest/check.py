@@ -48,6 +48,17 @@ def _mem(report: dict[str, Any]) -> float | None:
     return float(v) if isinstance(v, int | float) else None
 
 
+def _reply_p99(report: dict[str, Any]) -> float | None:
+    """The p99 of every answer to the rush's requests (winners and losers): flash-sale buys or
+    red-packet grabs."""
+    figures = report.get("figures", {})
+    for name in ("flash_sale", "red_packet_storm"):
+        got = (figures.get(name) or {}).get("reply_ms_p99")
+        if isinstance(got, int | float):
+            return float(got)
+    return None
+
+
 def evaluate(targets: dict[str, Any], ours: dict[str, Any],
              peer: dict[str, Any] | None) -> list[Verdict]:
     """(target, limit, measured, holds) per target."""
@@ -78,6 +89,8 @@ def evaluate(targets: dict[str, Any], ours: dict[str, Any],
         "late_join_ms_max": lambda v: le(
             "late joiner's first keyframe, worst ms", float(v),
             dig(ours, ("webrtc", "late_joiner_worst_ms"))),
+        "reply_p99_ms_max": lambda v: le("answer p99 ms (every buy or grab)", float(v),
+                                         _reply_p99(ours)),
         "checks_pass": lambda v: out.append(
             ("the run's own checks", bool(v), all(c["ok"] for c in ours.get("checks", [])),
              all(c["ok"] for c in ours.get("checks", [])) == bool(v))),

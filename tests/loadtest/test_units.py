@@ -112,3 +112,18 @@ def test_webrtc_targets_read_the_webrtc_figures() -> None:
     assert got["WebRTC viewers per server core"] == (268.0, True)
     assert got["late joiner's first keyframe, worst ms"] == (1800.0, False)
     assert got["the run's own checks"] == (True, True)
+
+
+def test_rush_targets_read_the_answer_p99_of_either_rush() -> None:
+    name = "answer p99 ms (every buy or grab)"
+    sale = {"figures": {"flash_sale": {"reply_ms_p99": 280.5}}, "checks": []}
+    storm = {"figures": {"red_packet_storm": {"reply_ms_p99": 410.0}}, "checks": []}
+    got = {n: (measured, ok) for n, _limit, measured, ok in evaluate(
+        {"reply_p99_ms_max": 300}, sale, None)}
+    assert got[name] == (280.5, True)
+    got = {n: (measured, ok) for n, _limit, measured, ok in evaluate(
+        {"reply_p99_ms_max": 400}, storm, None)}
+    assert got[name] == (410.0, False)
+    got = {n: (measured, ok) for n, _limit, measured, ok in evaluate(
+        {"reply_p99_ms_max": 400}, {"figures": {}, "checks": []}, None)}
+    assert got[name] == (None, False)  # nothing measured holds nothing
