@@ -10,7 +10,10 @@ once per ``counters_interval`` (less often in rooms so big that they would cost 
 
 The hub applies one policy of its own: a ``user_banned`` event closes the banned user's sockets
 in that room. Other reactions to a room's events (caches the services keep) are
-``RoomEventListener``s given to the constructor.
+``RoomEventListener``s given to the constructor. What the events say is gone (a closed flash
+sale, an empty red packet) goes to the process's ``GoneRecord`` (``realtime/gone.py``) before
+the room's flush is scheduled, and the hub tells it when it starts and stops following a room
+and when a room resynchronises.
 """
 
 from __future__ import annotations

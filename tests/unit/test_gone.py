@@ -109,12 +109,19 @@ def test_a_sale_whose_start_was_not_seen_here_is_never_refused_here() -> None:
     assert ask(gone, "s1", "u1", "k1") is None
 
 
-def test_a_key_this_process_sent_goes_to_valkey_again_after_the_sell_out() -> None:
+def won_then_sold_out() -> GoneRecord:
+    """A followed room whose sale ``winner`` bought in (key ``k1``, sent from here) and which
+    then sold out."""
     gone = followed()
     open_sale(gone)
     gone.sending(ROOM, "s1", "winner", "k1")
     gone.answered(ROOM, "s1", "winner", "k1")
     sold_out(gone)
+    return gone
+
+
+def test_a_key_this_process_sent_goes_to_valkey_again_after_the_sell_out() -> None:
+    gone = won_then_sold_out()
     assert ask(gone, "s1", "winner", "k1") is None  # the script answers the order
     assert ask(gone, "s1", "winner", "k2") == Refusal("sold_out")  # a new key
     assert ask(gone, "s1", "other", "k1") == Refusal("sold_out")
@@ -183,11 +190,7 @@ def test_a_room_is_forgotten_when_unfollowed_resynchronised_or_ended() -> None:
 
 
 def test_a_lost_pubsub_connection_forgets_closures_but_keeps_watching() -> None:
-    gone = followed()
-    open_sale(gone)
-    gone.sending(ROOM, "s1", "winner", "k1")
-    gone.answered(ROOM, "s1", "winner", "k1")
-    sold_out(gone)
+    gone = won_then_sold_out()
     gone.forget_gone()
     assert ask(gone, "s1", "u", "k") is None
     sold_out(gone)  # e.g. refilled from the room's history
