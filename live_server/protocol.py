@@ -33,8 +33,9 @@ GUARANTEED_EVENTS = frozenset({
 
 # Unsequenced events of which only the latest per room and subject matters (type → the data
 # fields naming the subject): the hub keeps the newest one and sends it with the next tick (at
-# most one per tick per product variant's stock, per coupon's copies left).
-LATEST_EVENTS: dict[str, tuple[str, ...]] = {"stock": ("product_id", "variant_id"),
+# most one per tick per product variant's stock (a sale's units and ordinary units apart), per
+# coupon's copies left).
+LATEST_EVENTS: dict[str, tuple[str, ...]] = {"stock": ("product_id", "variant_id", "sale_id"),
                                              "coupon": ("coupon_id",)}
 
 def now_ms() -> int:

@@ -228,14 +228,15 @@ export class ShelfState {
         break;
       }
       case "stock": {
-        // units left of one variant: the open sale's when it is that sale's variant, else what
-        // ordinary buying can still take (the room's allotment and the catalogue)
+        // units left of one variant: a sale's (the event names it) or what ordinary buying can
+        // still take (the room's allotment and the catalogue)
         const pid = d.product_id;
         if (!pid) break;
         const vid = d.variant_id || "v0";
         const sale = this.sales[pid];
         const left = Number(d.left) || 0;
-        if (sale && sale.state === "open" && (sale.variant_id || "v0") === vid) {
+        if (d.sale_id) {
+          if (!sale || sale.id !== d.sale_id) break;  // an older sale's figure
           this.left[pid] = left;
           sale.left = left;
         } else {

@@ -20,7 +20,9 @@ ORDER = {"id": "o.r_1.ab", "buyer": "bob", "state": "paid", "amount": 3980}
 # Lua expression calling one builder → (type, data, extra envelope fields)
 CASES: list[tuple[str, str, Any, dict[str, Any]]] = [
     ("ev_stock('7', 'p_1', 3, 'v_2')", "stock",
-     {"product_id": "p_1", "variant_id": "v_2", "left": 3}, {}),
+     {"product_id": "p_1", "variant_id": "v_2", "sale_id": None, "left": 3}, {}),
+    ("ev_stock('7', 'p_1', 0, 'v_2', 's_1')", "stock",
+     {"product_id": "p_1", "variant_id": "v_2", "sale_id": "s_1", "left": 0}, {}),
     ("ev_bought('7', 'p_1', '\"Bob\"', 2)", "bought",
      {"product_id": "p_1", "name": "Bob", "quantity": 2}, {}),
     ("ev_shelf_updated('7', {ARGV[1], 'null'}, '\"alice\"')", "shelf_updated",

@@ -1,5 +1,5 @@
 """The hub keeps only the newest stock-left event per product variant and sends it with the next
-tick (two variants of one product never hide each other),
+tick (two variants of one product, or a sale's units and ordinary ones, never hide each other),
 over a real socket (a socket pair), parsed by an independent websocket frame parser."""
 
 from __future__ import annotations
@@ -39,14 +39,15 @@ async def test_stock_events_coalesce_to_the_latest_per_product_per_tick() -> Non
     hub.attach(conn)
     hub.activate(conn, 0, [])
 
-    def stock(pid: str, left: int, variant: str = "v0") -> bytes:
+    def stock(pid: str, left: int, variant: str = "v0", sale: str | None = None) -> bytes:
         # as buy.lua publishes it (built by ev_stock in _lib.lua, checked in test_lua_events)
         return orjson.dumps({"type": "stock", "ts": 1, "data": {
-            "product_id": pid, "variant_id": variant, "left": left}})
+            "product_id": pid, "variant_id": variant, "sale_id": sale, "left": left}})
     for left in range(50, 0, -1):
         hub.deliver("r1", stock("p_a", left))
     hub.deliver("r1", stock("p_b", 7))
     hub.deliver("r1", stock("p_b", 5, "v_red"))
+    hub.deliver("r1", stock("p_b", 2, "v0", "s_1"))  # the sale's units, apart from ordinary ones
     hub.tick()
     hub.tick()  # nothing new: nothing sent
     for left in (3, 2):
@@ -58,6 +59,7 @@ async def test_stock_events_coalesce_to_the_latest_per_product_per_tick() -> Non
     frames = _frames(data)
     assert [[(e["data"]["product_id"], e["data"]["variant_id"], e["data"]["left"])  # type: ignore[index]
              for e in f["events"]] for f in frames] == [  # type: ignore[index]
-        [("p_a", "v0", 1), ("p_b", "v0", 7), ("p_b", "v_red", 5)], [("p_a", "v0", 2)]]
+        [("p_a", "v0", 1), ("p_b", "v0", 7), ("p_b", "v_red", 5), ("p_b", "v0", 2)],
+        [("p_a", "v0", 2)]]
     transport.close()
     theirs.close()

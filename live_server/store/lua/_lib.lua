@@ -30,10 +30,10 @@ end
 
 -- Units left of a product's variant (unsequenced, coalesced per product and variant by each
 -- hub): in its sale, or for ordinary buying.
-local function ev_stock(ts, product_id, left, variant_id)
+local function ev_stock(ts, product_id, left, variant_id, sale_id)
   return event_json('stock', ts, object_json({
     'product_id', cjson.encode(product_id), 'variant_id', cjson.encode(variant_id or 'v0'),
-    'left', left}))
+    'sale_id', sale_id and cjson.encode(sale_id) or 'null', 'left', left}))
 end
 
 -- "Someone just bought" (unsequenced, sampled).

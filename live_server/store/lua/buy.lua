@@ -271,7 +271,7 @@ local shown = left
 if not on_sale then
   shown = left + tonumber(redis.call('HGET', KEYS[6], 'cat:' .. field) or '0')
 end
-publish_event(ARGV[1], ev_stock(ARGV[3], pid, shown, vid))
+publish_event(ARGV[1], ev_stock(ARGV[3], pid, shown, vid, on_sale and sale['id'] or nil))
 local n = redis.call('HINCRBY', KEYS[5], 'n:' .. pid, 1)
 if (n - 1) % tonumber(ARGV[11]) == 0 then  -- "someone just bought": lossy, sampled
   publish_event(ARGV[1], ev_bought(ARGV[3], pid, ARGV[13], qty))

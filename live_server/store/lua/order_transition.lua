@@ -76,7 +76,7 @@ local function give_back()
       and now < tonumber(sale['end_at'])
     if sale['id'] == o['sale_id'] and (sale['state'] ~= 'closed' or reopen) then
       local left = redis.call('HINCRBY', KEYS[3], pid, qty)
-      publish_event(ARGV[1], ev_stock(ARGV[3], pid, left, vid))
+      publish_event(ARGV[1], ev_stock(ARGV[3], pid, left, vid, sale['id']))
       if reopen then
         sale['state'], sale['reason'] = 'open', ''
         local encoded = cjson.encode(sale)

@@ -36,7 +36,7 @@ local function close(reason)
                               out = 'out:' .. field, units = left, at = now})
     redis.call('HSET', KEYS[2], pid, 0)
     redis.call('HSET', KEYS[6], id, give_back)
-    publish_event(ARGV[1], ev_stock(ARGV[3], pid, 0, sale['variant_id']))
+    publish_event(ARGV[1], ev_stock(ARGV[3], pid, 0, sale['variant_id'], sale['id']))
   end
 end
 if sale['state'] ~= 'closed' then
