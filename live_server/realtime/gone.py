@@ -12,38 +12,36 @@ The rules, each chosen so that a local answer is always the one the script would
 * **Sales.** A sale is *watched* once its start (``sale_countdown``, or ``sale_started`` that is
   not a reopening) arrives while the room is followed here (``follow``: the first local socket
   of the room, before it is subscribed). ``sale_ended`` marks a watched sale closed with its
-  reason and ``end_at``; ``sale_started`` with ``reopened`` (units came back), a ``stock``
-  event with units left for its product, or the product's card changing (``shelf_updated``,
+  reason and ``end_at``; ``sale_started`` with ``reopened`` (units came back), a ``stock`` event
+  with units left in that sale (``sale_id``), or the product's card changing (``shelf_updated``,
   ``product_updated``) forget that; the start of another sale of its product makes it
   ``sale_ended`` with ``end_at`` 0 (the script's answer for a sale that is not the product's
   current one). A ``buy`` naming a closed, watched sale is refused ``sold_out`` (reason
-  ``sold_out``) or ``sale_ended`` with ``end_at`` (``ended``, ``cancelled``), when it is for
-  the sale's product and variant (the script checks those first): its ``variant_id`` is the
-  sale's, or it names none and the sale is still the product's current one (the script then
-  takes the sale's variant). Not when this process sent that buyer's idempotency key for this
-  sale to Valkey before: then it goes to Valkey again and the script answers the order it made
-  (or the refusal it gave). Every key sent while the room is followed is kept with its sale
-  (and a key in flight when the room starts being followed is taken over), so for a watched
-  sale the record knows every key this process ever sent. A retry reaching another process
-  after a lost reply is refused there: the order is in the buyer's ``my_orders``.
-* **Red packets.** Facts about a packet never go back once true (shares are never returned to a
-  packet), so they are learnt from grab replies as well as from ``red_packet_grabbed`` (``left``
-  0) and ``red_packet_finished``. A packet known expired is refused ``expired``. A packet known
-  empty is refused only once its claims (user → cents, final once empty) have been read (one
-  read per process and packet, by the service), only for a packet open to ``anyone``
-  (eligibility is checked before shares, and only Valkey knows it), and only before its
-  ``expires_at`` (after it, the script says ``expired``): a user among the claims gets
-  ``already_grabbed`` with their amount, anyone else ``none_left``.
-* **Forgetting.** A room's sales are forgotten when its last local socket leaves (events stop
-  coming); its sales and packets when its stream is resynchronised (``Hub.resync``: the store
-  may have lost writes) and when it ends. After a lost pub/sub connection every closure and
-  every packet is forgotten (``forget_gone``): events may have been missed and Valkey may have
-  restarted without them.
-* **Bounds.** At most ``max_sales`` sales per room (past it the room refuses nothing locally
-  until it is forgotten), ``max_keys`` keys per sale (past it that sale is no longer refused
-  locally), ``max_packets`` packets and ``max_claims`` claims in all (the oldest packets are
-  forgotten first). Forgetting only ever sends a request to Valkey.
-"""
+  ``sold_out``) or ``sale_ended`` with ``end_at`` (``ended``, ``cancelled``), when it is for the
+  sale's product and variant (the script checks those first): its ``variant_id`` is the sale's,
+  or it names none and the sale is still the product's current one (the script then takes the
+  sale's variant). Not when this process sent that buyer's idempotency key for this sale to
+  Valkey before: then it goes to Valkey again and the script answers the order it made (or the
+  refusal it gave). Every key sent while the room is followed is kept with its sale (and a key
+  in flight when the room starts being followed is taken over), so for a watched sale the record
+  knows every key this process ever sent. A retry reaching another process after a lost reply is
+  refused there: the order is in the buyer's ``my_orders``. * **Red packets.** Facts about a
+  packet never go back once true (shares are never returned to a packet), so they are learnt
+  from grab replies as well as from ``red_packet_grabbed`` (``left`` 0) and
+  ``red_packet_finished``. A packet known expired is refused ``expired``. A packet known empty
+  is refused only once its claims (user → cents, final once empty) have been read (one read per
+  process and packet, by the service), only for a packet open to ``anyone`` (eligibility is
+  checked before shares, and only Valkey knows it), and only before its ``expires_at`` (after
+  it, the script says ``expired``): a user among the claims gets ``already_grabbed`` with their
+  amount, anyone else ``none_left``. * **Forgetting.** A room's sales are forgotten when its
+  last local socket leaves (events stop coming); its sales and packets when its stream is
+  resynchronised (``Hub.resync``: the store may have lost writes) and when it ends. After a lost
+  pub/sub connection every closure and every packet is forgotten (``forget_gone``): events may
+  have been missed and Valkey may have restarted without them. * **Bounds.** At most
+  ``max_sales`` sales per room (past it the room refuses nothing locally until it is forgotten),
+  ``max_keys`` keys per sale (past it that sale is no longer refused locally), ``max_packets``
+  packets and ``max_claims`` claims in all (the oldest packets are forgotten first). Forgetting
+  only ever sends a request to Valkey. """
 
 from __future__ import annotations
 
@@ -181,9 +179,11 @@ class GoneRecord:
         elif kind in ("sale_countdown", "sale_started", "sale_ended"):
             self._sale_event(room, str(kind), data)
         elif kind == "stock":
-            left = data.get("left")
-            if isinstance(left, int) and left > 0:
-                self._reopen_product(room, data.get("product_id"), data.get("sale_id"))
+            # units back in a sale (a cancelled or expired reservation); a figure of ordinary
+            # units (sale_id null) says nothing of a sale
+            left, sale_id = data.get("left"), data.get("sale_id")
+            if isinstance(left, int) and left > 0 and sale_id is not None:
+                self._reopen_product(room, data.get("product_id"), sale_id)
         elif kind == "product_updated":
             card = data.get("product")
             self._reopen_product(room, card.get("id") if isinstance(card, dict) else None)

@@ -141,7 +141,7 @@ def test_a_key_in_flight_before_the_room_was_followed_is_taken_over() -> None:
 def test_units_coming_back_forget_the_closure() -> None:
     reopenings: list[dict[str, Any]] = [
         sale_event("sale_started", reopened=True),
-        {"type": "stock", "ts": 1, "data": {"product_id": "p1", "left": 1}},
+        {"type": "stock", "ts": 1, "data": {"product_id": "p1", "sale_id": "s1", "left": 1}},
         {"type": "product_updated", "ts": 1, "seq": 2, "data": {"product": {"id": "p1"}}},
         {"type": "shelf_updated", "ts": 1, "seq": 2, "data": {"products": [], "by": "c"}},
     ]
@@ -155,12 +155,15 @@ def test_units_coming_back_forget_the_closure() -> None:
         assert ask(gone, "s1", "u", "k") == Refusal("sold_out"), ev["type"]
 
 
-def test_stock_of_another_product_or_none_left_changes_nothing() -> None:
+def test_stock_of_another_product_or_sale_none_left_or_ordinary_units_changes_nothing() -> None:
     gone = followed()
     open_sale(gone)
     sold_out(gone)
-    gone.note_event(ROOM, {"type": "stock", "ts": 1, "data": {"product_id": "p2", "left": 5}})
-    gone.note_event(ROOM, {"type": "stock", "ts": 1, "data": {"product_id": "p1", "left": 0}})
+    for data in ({"product_id": "p2", "sale_id": "s9", "left": 5},
+                 {"product_id": "p1", "sale_id": "s1", "left": 0},
+                 {"product_id": "p1", "sale_id": "s0", "left": 3},   # an earlier sale's
+                 {"product_id": "p1", "sale_id": None, "left": 7}):  # bought at the live price
+        gone.note_event(ROOM, {"type": "stock", "ts": 1, "data": data})
     assert ask(gone, "s1", "u", "k") == Refusal("sold_out")
 
 
