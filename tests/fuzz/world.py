@@ -120,8 +120,9 @@ async def _chat(live: LiveApp, room: str) -> int:
 # Keys and hash fields that a viewer changes by being there (joining, watching, leaving), not by
 # any request: presence reports (and their per-minute samples for the show report), unique
 # viewers, the display names a join records (for the fans board), the peak and the totals last
-# broadcast.
-AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names", ":minutes")
+# broadcast. And what every process's clocks write by themselves: the rooms whose order streams
+# the webhook feed follows (``wh:follow``, refreshed from the live rooms on every pass).
+AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names", ":minutes", ":wh:follow")
 AUDIENCE_FIELDS = ("peak", "peak_log", "peak_final")
 
 
