@@ -112,6 +112,16 @@ def require_product_role(who: Identity, *, ops_may: bool = False) -> str:
     return require_seller(who, ops_may=ops_may)
 
 
+def require_room_creator(who: Identity, room_creator_id: str, what: str) -> str:
+    """The room's own creator with a creator token, for what only the seller does in a room
+    (its shelf, its coupons): ops are refused too (``403``), a missing token is ``401``."""
+    if who.user_id is None:
+        raise Unauthorized("a token is needed")
+    if who.role != "creator" or who.user_id != room_creator_id:
+        raise Forbidden(f"only the room's creator may {what}")
+    return who.user_id
+
+
 def require_ops(who: Identity) -> str:
     if who.user_id is None:
         raise Unauthorized("a token is needed")

@@ -8,11 +8,11 @@ until its ``end_at`` (a buyer who claimed it keeps what they were given).
 
 from __future__ import annotations
 
-from live_server.auth import Identity, require_user
+from live_server.auth import Identity, require_room_creator, require_user
 from live_server.config import Settings
 from live_server.domain.coupons import ROOM_MAX, is_coupon_id, parse_coupon
 from live_server.domain.rooms import Room
-from live_server.errors import Forbidden, GuestsNotAllowed, NotFound, Unauthorized
+from live_server.errors import GuestsNotAllowed, NotFound
 from live_server.protocol import Json, now_ms
 from live_server.services.webhooks import WebhookEmitter
 from live_server.store.coupons import CouponStore
@@ -37,11 +37,7 @@ class CouponService:
         """The room, if ``who`` is its creator with a creator token (ops: 403, a coupon is the
         seller's offer; a guest: 401)."""
         room = await self.rooms.require(room_id)
-        if who.user_id is None:
-            raise Unauthorized("a token is needed")
-        if who.role != "creator" or who.user_id != room.creator_id:
-            raise Forbidden("only the room's creator may manage its coupons")
-        return room, who.user_id
+        return room, require_room_creator(who, room.creator_id, "manage its coupons")
 
     async def create(self, who: Identity, room_id: str, body: Json) -> Json:
         await self._creator_of(who, room_id)

@@ -8,7 +8,13 @@ import contextlib
 import logging
 import secrets
 
-from live_server.auth import Identity, require_product_role, require_seller, require_user
+from live_server.auth import (
+    Identity,
+    require_product_role,
+    require_room_creator,
+    require_seller,
+    require_user,
+)
 from live_server.config import Settings
 from live_server.domain.rooms import Room
 from live_server.domain.shelf import (
@@ -31,7 +37,6 @@ from live_server.errors import (
     InvalidState,
     NotFound,
     TakenDown,
-    Unauthorized,
 )
 from live_server.protocol import Json, dumps, is_safe_id, now_ms
 from live_server.services.after_commit import AfterCommit
@@ -164,11 +169,7 @@ class ShelfService:
 
     async def _owned_room(self, who: Identity, room_id: str) -> tuple[Room, str]:
         room = await self.rooms.require(room_id)
-        if who.user_id is None:
-            raise Unauthorized("a token is needed")
-        if who.role != "creator" or who.user_id != room.creator_id:
-            raise Forbidden("only the room's creator may change its shelf")
-        return room, who.user_id
+        return room, require_room_creator(who, room.creator_id, "change its shelf")
 
     async def shelf_add(self, who: Identity, room_id: str, product_id: str,
                         position: int = -1) -> int:
