@@ -68,6 +68,12 @@ def json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
+def csv_file(text: str, filename: str) -> web.Response:
+    """A CSV export the browser saves as ``filename`` (orders, a show's report)."""
+    return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 def error_response(err: LiveError) -> web.Response:
     return json({"error": err.to_dict()}, status=err.status)
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from live_server.commands.command import bind_fields
 from live_server.commands.fields import Field
 from live_server.protocol import loads_object
-from live_server.web.http import identity, json, raw_body, services
+from live_server.web.http import csv_file, identity, json, raw_body, services
 from live_server.web.http_only import ENDPOINTS
 
 routes = web.RouteTableDef()
@@ -42,5 +42,4 @@ async def webhook(request: web.Request) -> web.Response:
 async def room_orders_csv(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     text = await services(request).orders.room_csv(identity(request), room_id)
-    return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="orders-{room_id}.csv"'})
+    return csv_file(text, f"orders-{room_id}.csv")

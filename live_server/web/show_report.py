@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from live_server.web.http import identity, services
+from live_server.web.http import csv_file, identity, services
 
 routes = web.RouteTableDef()
 
@@ -14,5 +14,4 @@ routes = web.RouteTableDef()
 async def show_report_csv(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     text = await services(request).show_reports.csv(identity(request), room_id)
-    return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="report-{room_id}.csv"'})
+    return csv_file(text, f"report-{room_id}.csv")
