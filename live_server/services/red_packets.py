@@ -179,9 +179,14 @@ class RedPacketService:
 
     def note_room_event(self, room_id: str, ev: Json) -> None:
         """A red packet event of a room served here (from any process) may open or close a
-        keyword packet: forget whether the room has one."""
+        keyword packet: forget whether the room has one. A launch carries the packet's fixed
+        fields: kept, so the rush of grabs that follows reads nothing first."""
         if ev.get("type") in PACKET_EVENTS:
             self._keyword_rooms.pop(room_id, None)
+        if ev.get("type") == "red_packet":
+            packet = (ev.get("data") or {}).get("packet")
+            if isinstance(packet, dict):
+                self._keep_static(packet)
 
     async def _packet_fields(self, packet_id: object) -> Json:
         pid = _packet_id(packet_id)
@@ -199,11 +204,19 @@ class RedPacketService:
         found = await asyncio.shield(reading)
         if found is None:
             raise NotFound("no such red packet")
+        self._keep_static(found)
+        return found
+
+    def _keep_static(self, packet: Json) -> None:
+        try:
+            pid = str(packet["id"])
+            fixed = (str(packet["room_id"]), str(packet["creator_id"]), str(packet["condition"]),
+                     int(packet["expires_at"]))
+        except (KeyError, TypeError, ValueError):
+            return
         if len(self._static) >= 10_000:
             self._static.clear()
-        self._static[pid] = (found["room_id"], found["creator_id"], found["condition"],
-                             found["expires_at"])
-        return found
+        self._static[pid] = fixed
 
     async def _read_claims(self, packet_id: str) -> None:
         """Read an empty packet's claims once for every grab waiting on them; a failed read
