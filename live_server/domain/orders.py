@@ -46,6 +46,18 @@ def effective_state(order: Mapping[str, object], now: int) -> str:
     return state
 
 
+def may_still_pay(order: Mapping[str, object], placed_by: int, now: int) -> bool:
+    """Placed by ``placed_by`` and still able to become ``paid``: reserved and not expired, or
+    a payment claim in flight (a claim is only taken before expiry)."""
+    created, expires = order.get("created_at"), order.get("expires_at")
+    if not isinstance(created, int) or created > placed_by:
+        return False
+    state = effective_state(order, now)
+    if state == "paying":
+        return True
+    return state == "reserved" and isinstance(expires, int) and now < expires
+
+
 def order_room(order_id: str) -> str | None:
     """Order ids are ``o.<room id>.<random>``: the room (and so the slot) is in the id."""
     parts = order_id.split(".")

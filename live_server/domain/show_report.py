@@ -47,6 +47,7 @@ class Payment:
     paid_at: int
     coupon_id: str = ""
     discount: int = 0
+    placed_at: int = 0  # when the order was reserved: a show's sale is one placed during it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -161,7 +162,9 @@ def build(facts: ShowFacts, now: int) -> Json:
     span = minutes(facts.started_at, end)
     online = online_per_minute(facts.online, span)
     concurrent = acu(online, span, facts.started_at, end)
-    paid = [p for p in facts.payments if p.paid_at <= end]
+    # what the show sold: orders placed during it, paid then or in their reservation's time
+    # after the end (the report is stored only once none can still be paid)
+    paid = [p for p in facts.payments if p.placed_at <= end]
     gmv = sum(p.amount for p in paid)
     buyers = len({p.buyer for p in paid})
     seen = audience(facts.unique, buyers)

@@ -2,10 +2,13 @@
 when it ends, the CSV, a creator's shows, and the product-card views the report counts.
 
 A report is built from facts the store reads (``store/show_report.py``) by the rules in
-``domain/show_report.py``. It is frozen once, when the room ends (``room_ended``, called by the
-room service; a read of an ended room that finds none freezes it then), so what the show did
-stays as it was at its end; the one figure that follows later changes is the refunds (a refund
-after the show is still the show's refund). Only the room's creator and ops read it.
+``domain/show_report.py``. What the show sold is the orders placed during it, so a reservation
+made in its last minutes and paid after the end still counts. The report is frozen once, when
+the room has ended and no order placed during the show can still be paid (at the end, by
+``room_ended``, called by the room service, when nothing is open; else by the first read after
+the last reservation expired or was paid), so what the show did stays as it was; the one figure
+that follows later changes is the refunds (a refund after the show is still the show's refund).
+Only the room's creator and ops read it.
 """
 
 from __future__ import annotations
@@ -35,11 +38,7 @@ class ShowReportService:
         require_moderator(who, room.creator_id)
         if room.started_at is None:
             raise InvalidState("the show has not started: no report yet", state=room.state)
-        if room.state != "ended":
-            now = now_ms()
-            return build(await self.store.facts(room, now, self.currency), now)
-        report = await self.store.frozen(room.id) or await self._freeze(room)
-        return with_refunds(report, await self.store.refunds(room.id))
+        return await self._current(room, await self.store.frozen(room.id))
 
     async def csv(self, who: Identity, room_id: str) -> str:
         return to_csv(await self.report(who, room_id))
@@ -61,17 +60,23 @@ class ShowReportService:
                 "next_offset": after if after < len(shows) else None}
 
     async def _current(self, room: Room, frozen: Json | None) -> Json:
+        """Live while live; after the end, the show as of its end, stored once no order placed
+        during it can still be paid (until then a reservation paid after the end still
+        counts, and ``frozen`` is false)."""
         if room.state != "ended":
             now = now_ms()
             return build(await self.store.facts(room, now, self.currency), now)
-        return with_refunds(frozen or await self._freeze(room),
-                            await self.store.refunds(room.id))
+        report = frozen or await self._freeze(room)
+        return with_refunds(report, await self.store.refunds(room.id))
 
     async def _freeze(self, room: Room) -> Json:
-        """Build the report as of the room's end and store it, unless one is stored already."""
+        """The report as of the room's end, stored unless an order placed during the show may
+        still be paid (a stored one wins: the first freeze is the report)."""
         assert room.ended_at is not None
         report = build(await self.store.facts(room, room.ended_at, self.currency),
                        room.ended_at)
+        if await self.store.open_orders(room.id, room.ended_at, now_ms()):
+            return report
         return await self.store.freeze(room.id, {**report, "frozen": True,
                                                  "frozen_at": now_ms()})
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from live_server.domain.orders import may_still_pay
 from live_server.domain.rooms import Room
 from live_server.domain.show_report import Packet, Payment, ShowFacts, minutes
 from live_server.protocol import Json
@@ -92,6 +93,12 @@ class ReportStore:
         """The amount of every refund of a paid order in the room, as the ledger has them."""
         return _ledger(await self.core.client.xrange(self.keys.shelf(room_id).ledger))[1]
 
+    async def open_orders(self, room_id: str, end: int, now: int) -> int:
+        """Orders placed by ``end`` that may still be paid (a reservation not yet expired, a
+        payment in flight): while there are any, the show's sales are not final."""
+        raw = await self.core.client.hvals(self.keys.shelf(room_id).orders)
+        return sum(1 for value in raw if may_still_pay(orjson.loads(value), end, now))
+
     async def frozen(self, room_id: str) -> Json | None:
         raw = await self.core.client.get(self.keys.report(room_id).report)
         return orjson.loads(raw) if raw else None
@@ -141,7 +148,8 @@ def _payments(credits: list[tuple[str, int, int]], orders: list[bytes | None],
         out.append(Payment(order_id=order_id, product_id=pid, buyer=str(order.get("buyer", "")),
                            quantity=int(order.get("quantity", 0)), amount=amount, paid_at=at,
                            coupon_id=str(order.get("coupon_id") or ""),
-                           discount=int(order.get("discount") or 0)))
+                           discount=int(order.get("discount") or 0),
+                           placed_at=int(order.get("created_at") or at)))
     return out
 
 

@@ -143,7 +143,7 @@ export function mountReport(root, { notify = () => {} } = {}) {
     title.textContent = `Show report · ${r.title || "Untitled room"}`;
     replace(status, stateBadge(r.state),
       el("span", { text: `${fmtDateTime(r.started_at)} – ${r.ended_at ? fmtDateTime(r.ended_at) : "now"}` }),
-      el("span", { className: "badge", text: r.live ? "live figures" : "final" }));
+      el("span", { className: "badge", text: r.live ? "live figures" : r.frozen ? "final" : "settling: reservations placed in the show may still be paid" }));
     const h = r.headline || {};
     replace(headline, FIGURES.map(([key, label, kind]) =>
       el("div", { className: key === "gmv" ? "counter gmv" : "counter", dataset: { figure: key } },

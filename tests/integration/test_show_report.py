@@ -72,7 +72,8 @@ async def show(live: LiveApp) -> tuple[str, dict[str, str], list[Viewer], dict[s
     await paid(live, room, tea["id"], "vic", "k1")
     wen_order = await paid(live, room, cup["id"], "wen", "k2", quantity=2)
     xia_order = await paid(live, room, tea["id"], "xia", "k3")
-    assert (await buy(live, room, cup["id"], "vic", "k4"))[0] == 201
+    status, reserved = await buy(live, room, cup["id"], "vic", "k4")
+    assert status == 201, reserved
     status, refunded = await live.call("POST", f"/api/orders/{xia_order['id']}/refund",
                                        "alice", "creator")
     assert status == 200 and refunded["state"] == "refunded", refunded
@@ -86,7 +87,8 @@ async def show(live: LiveApp) -> tuple[str, dict[str, str], list[Viewer], dict[s
         "POST", f"/api/red-packets/{launched['packet']['id']}/grab", "vic")
     assert status == 200, grabbed
     return room, {"tea": tea["id"], "cup": cup["id"]}, viewers, {
-        "grabbed": grabbed["amount"], "wen_order": wen_order}
+        "grabbed": grabbed["amount"], "wen_order": wen_order,
+        "vic_reserved": reserved["order"]}
 
 
 def check_headline(h: dict[str, Any], grabbed: int) -> None:
@@ -131,12 +133,25 @@ async def test_a_show_report_live_then_frozen_with_its_csv(live: LiveApp) -> Non
     finally:
         for v in viewers:
             await v.close()
+    # ended, but vic's reservation placed during the show may still be paid: not stored yet
+    settling = await report(live, room)
+    assert settling["live"] is False and settling["frozen"] is False
+    assert settling["ended_at"] == ended["ended_at"]
+    check_headline(settling["headline"], happened["grabbed"])
+    check_products(settling["products"], ids)
+    assert settling["headline"]["duration_ms"] == ended["ended_at"] - ended["started_at"]
+    # paid after the end: still the show's sale; then nothing is open and the report is stored
+    status, late = await live.call("POST", f"/api/orders/{happened['vic_reserved']['id']}/pay",
+                                   "vic", json={})
+    assert status == 200 and late["state"] == "paid", late
     after = await report(live, room)
-    assert after["live"] is False and after["frozen"] is True
-    assert after["ended_at"] == ended["ended_at"]
-    check_headline(after["headline"], happened["grabbed"])
-    check_products(after["products"], ids)
-    assert after["headline"]["duration_ms"] == ended["ended_at"] - ended["started_at"]
+    assert after["frozen"] is True and after["ended_at"] == ended["ended_at"]
+    h = after["headline"]
+    assert (h["orders_placed"], h["orders"], h["buyers"], h["units"]) == (4, 4, 3, 5)
+    assert h["gmv"] == 4998 + 1500 and (h["refunds"], h["refunded"]) == (1, 999)
+    assert after["products"][0] == {"product_id": ids["cup"], "title": "Cup", "views": 1,
+                                    "viewers": 1, "orders": 2, "units": 3, "gmv": 4500}
+    assert after["products"][1] == settling["products"][1]
 
     # the CSV says the same
     async with live.client.get(f"/api/rooms/{room}/report.csv",
@@ -160,7 +175,7 @@ async def test_a_show_report_live_then_frozen_with_its_csv(live: LiveApp) -> Non
     assert status == 200
     later = await report(live, room)
     assert (later["headline"]["refunds"], later["headline"]["refunded"]) == (2, 999 + 3000)
-    assert later["headline"]["gmv"] == 4998 and later["products"] == after["products"]
+    assert later["headline"]["gmv"] == 6498 and later["products"] == after["products"]
     assert later["generated_at"] == after["generated_at"]
 
 

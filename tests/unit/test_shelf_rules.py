@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from live_server.domain.orders import ACTIONS, STATES, check_action, effective_state, order_room
+from live_server.domain.orders import (
+    ACTIONS,
+    STATES,
+    check_action,
+    effective_state,
+    may_still_pay,
+    order_room,
+)
 from live_server.domain.shelf import (
     Limits,
     check_window,
@@ -104,3 +111,20 @@ def test_product_prices_are_bounded(list_price: int, live_price: int) -> None:
     else:
         with pytest.raises(InvalidField):
             parse_product(body, limits, creator_id="a", now=0)
+
+
+def test_which_orders_of_a_show_may_still_be_paid() -> None:
+    end, now = 1_000, 5_000
+
+    def order(state: str, **kw: int) -> dict[str, object]:
+        return {"state": state, "created_at": 900, "expires_at": 6_000, **kw}
+
+    assert may_still_pay(order("reserved"), end, now)
+    assert may_still_pay(order("paying", pay_until=7_000), end, now)
+    assert not may_still_pay(order("reserved", expires_at=5_000), end, now)  # expired
+    # a claim whose lease ran out is reserved again: payable while the reservation runs
+    assert may_still_pay(order("paying", pay_until=4_000), end, now)
+    assert not may_still_pay(order("paying", pay_until=4_000, expires_at=4_500), end, now)
+    assert not may_still_pay(order("reserved", created_at=1_001), end, now)  # after the end
+    for state in ("paid", "cancelled", "expired", "refunded", "paid_late", "fulfilled"):
+        assert not may_still_pay(order(state), end, now), state

@@ -92,13 +92,25 @@ def test_a_show_with_no_viewers_and_no_orders_is_all_zeros() -> None:
     assert report["live"] is False and report["frozen"] is False
 
 
+def test_a_reservation_placed_during_the_show_and_paid_after_its_end_is_the_shows_sale() -> None:
+    end = T0 + 3 * MINUTE_MS
+    during = Payment("o1", "p_a", "vic", 1, 1000, T0 + 10_000, placed_at=T0 + 5_000)
+    late = Payment("o2", "p_a", "wen", 2, 3000, end + 4 * MINUTE_MS, placed_at=end - 1)
+    report = build(facts(unique=10, payments=(during, late)), end)
+    h = report["headline"]
+    assert (h["orders"], h["buyers"], h["units"], h["gmv"]) == (2, 2, 3, 4000)
+    # the series has the show's minutes only: a late payment counts in its last minute
+    assert report["series"]["gmv"] == [1000, 0, 3000]
+
+
 def test_the_report_of_a_show_adds_up() -> None:
     m = T0 // MINUTE_MS
     pay = [Payment("o1", "p_a", "vic", 2, 1800, T0 + 10_000, "c_1", 200),
            Payment("o2", "p_b", "vic", 1, 500, T0 + 70_000),
            Payment("o3", "p_a", "wen", 1, 1000, T0 + 130_000),
-           # paid after the end: not the show's
-           Payment("o4", "p_a", "xia", 1, 1000, T0 + 3 * MINUTE_MS + 1)]
+           # placed after the end (another show's, say): not this show's
+           Payment("o4", "p_a", "xia", 1, 1000, T0 + 3 * MINUTE_MS + 9,
+                   placed_at=T0 + 3 * MINUTE_MS + 1)]
     report = build(facts(
         peak=18, unique=40, hearts=99, chat=17, online={m: (20, 2), m + 1: (30, 2)},
         chat_minutes={m: 10, m + 2: 7}, new_followers=3, fan_club_joins=1,
