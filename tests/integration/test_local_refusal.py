@@ -16,6 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from live_server.realtime.gone import SaleBuy
 from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer
@@ -197,3 +198,33 @@ async def test_an_empty_packet_is_answered_without_valkey_and_keeps_each_grab(
         assert status == 409 and body["error"] == answer(expected), body
     for v in (here, there, late):
         await v.close()
+
+
+async def test_a_lost_pubsub_link_forgets_what_is_gone(live: LiveApp) -> None:
+    # events may have been missed meanwhile: the process asks Valkey again until it hears anew
+    room = await live.live_room()
+    p = await product(live, per_buyer_limit=1)
+    winner, late = await viewers(live, room, "winner", "late")
+    sale = await on_sale(live, room, p["id"], stock=1)
+    buy = {"product_id": p["id"], "quantity": 1, "sale_id": sale["id"]}
+    assert (await winner.request("buy", **buy, idempotency_key="w"))["type"] == "reply"
+    await late.wait_for(lambda: late.of_type("sale_ended"))
+    gone = live.client.app[SERVICES].local_refusals.gone
+    asked = SaleBuy(sale["id"], p["id"], None, "late", "k")
+    assert gone.sale_refusal(room, asked) is not None
+    admin = aioredis.Redis.from_url(live.settings.store.url)
+    try:
+        await admin.client_kill_filter(_type="pubsub")
+    finally:
+        await admin.aclose()
+    for _ in range(200):
+        if gone.sale_refusal(room, asked) is None:
+            break
+        await asyncio.sleep(0.02)
+    assert gone.sale_refusal(room, asked) is None
+    before = local_refusals(live)
+    refused = await late.request("buy", **buy, idempotency_key="k")
+    assert answer(refused)["code"] == "sold_out"  # Valkey's answer
+    assert local_refusals(live) == before
+    await winner.close()
+    await late.close()
