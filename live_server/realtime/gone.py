@@ -25,23 +25,25 @@ The rules, each chosen so that a local answer is always the one the script would
   refusal it gave). Every key sent while the room is followed is kept with its sale (and a key
   in flight when the room starts being followed is taken over), so for a watched sale the record
   knows every key this process ever sent. A retry reaching another process after a lost reply is
-  refused there: the order is in the buyer's ``my_orders``. * **Red packets.** Facts about a
-  packet never go back once true (shares are never returned to a packet), so they are learnt
-  from grab replies as well as from ``red_packet_grabbed`` (``left`` 0) and
-  ``red_packet_finished``. A packet known expired is refused ``expired``. A packet known empty
-  is refused only once its claims (user → cents, final once empty) have been read (one read per
-  process and packet, by the service), only for a packet open to ``anyone`` (eligibility is
-  checked before shares, and only Valkey knows it), and only before its ``expires_at`` (after
-  it, the script says ``expired``): a user among the claims gets ``already_grabbed`` with their
-  amount, anyone else ``none_left``. * **Forgetting.** A room's sales are forgotten when its
-  last local socket leaves (events stop coming); its sales and packets when its stream is
-  resynchronised (``Hub.resync``: the store may have lost writes) and when it ends. After a lost
-  pub/sub connection every closure and every packet is forgotten (``forget_gone``): events may
-  have been missed and Valkey may have restarted without them. * **Bounds.** At most
-  ``max_sales`` sales per room (past it the room refuses nothing locally until it is forgotten),
-  ``max_keys`` keys per sale (past it that sale is no longer refused locally), ``max_packets``
-  packets and ``max_claims`` claims in all (the oldest packets are forgotten first). Forgetting
-  only ever sends a request to Valkey. """
+  refused there: the order is in the buyer's ``my_orders``.
+* **Red packets.** Facts about a packet never go back once true (shares are never returned to a
+  packet), so they are learnt from grab replies as well as from ``red_packet_grabbed`` (``left``
+  0) and ``red_packet_finished``. A packet known expired is refused ``expired``. A packet known
+  empty is refused only once its claims (user → cents, final once empty) have been read (one
+  read per process and packet, by the service), only for a packet open to ``anyone``
+  (eligibility is checked before shares, and only Valkey knows it), and only before its
+  ``expires_at`` (after it, the script says ``expired``): a user among the claims gets
+  ``already_grabbed`` with their amount, anyone else ``none_left``.
+* **Forgetting.** A room's sales are forgotten when its last local socket leaves (events stop
+  coming); its sales and packets when its stream is resynchronised (``Hub.resync``: the store
+  may have lost writes) and when it ends. After a lost pub/sub connection every closure and
+  every packet is forgotten (``forget_gone``): events may have been missed and Valkey may have
+  restarted without them.
+* **Bounds.** At most ``max_sales`` sales per room (past it the room refuses nothing locally
+  until it is forgotten), ``max_keys`` keys per sale (past it that sale is no longer refused
+  locally), ``max_packets`` packets and ``max_claims`` claims in all (the oldest packets are
+  forgotten first). Forgetting only ever sends a request to Valkey.
+"""
 
 from __future__ import annotations
 
