@@ -14,6 +14,15 @@ export const EVENT_TYPES = [
 
 const enc = encodeURIComponent;
 
+// A refusal in words: the states this panel's actions are refused in are an endpoint's or a
+// delivery's (the server's message says which), not a room's, as describeError's sentence says.
+function explain(err) {
+  if (err && err.code === "invalid_state" && err.message) {
+    return `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`;
+  }
+  return describeError(err);
+}
+
 /** mountWebhooks(section, {title, scope}) builds the panel inside `section` and loads it. */
 export function mountWebhooks(section, { title = "Webhooks", scope = "your rooms" } = {}) {
   const msg = el("p", { className: "msg", attrs: { role: "status", hidden: true } });
@@ -63,7 +72,7 @@ export function mountWebhooks(section, { title = "Webhooks", scope = "your rooms
       flash(msg, label, "ok");
       return out;
     } catch (err) {
-      flash(msg, describeError(err), "error");
+      flash(msg, explain(err), "error");
       return null;
     }
   }
