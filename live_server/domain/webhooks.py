@@ -142,8 +142,12 @@ def excerpt(body: bytes) -> str:
     return body[:RESPONSE_EXCERPT].decode("utf-8", errors="replace")
 
 
+SECRET_FIELDS = frozenset({"secret", "previous_secret"})
+
+
 def endpoint_view(endpoint: Json, state: Json) -> Json:
-    """An endpoint as its owner sees it: never the secret (shown once at create and rotate)."""
-    view = {k: v for k, v in endpoint.items() if k != "secret"}
+    """An endpoint as its owner sees it: never a secret (the current one is shown once, at
+    create and rotate; the previous one, still signing for a while after a rotation, never)."""
+    view = {k: v for k, v in endpoint.items() if k not in SECRET_FIELDS}
     view.update(state)
     return view

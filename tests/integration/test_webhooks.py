@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -58,7 +59,6 @@ class Receiver:
             await self.runner.cleanup()
 
     def of_type(self, kind: str) -> list[tuple[dict[str, str], Any]]:
-        import orjson
         out = []
         for headers, body in self.got:
             parsed = orjson.loads(body)
@@ -335,6 +335,11 @@ async def test_roles(app: LiveApp, receiver: Receiver) -> None:
     # rotating: a new secret, shown once; the old one still signs during the grace
     status, rotated = await app.call("POST", f"/api/webhooks/{wid}/rotate", "alice", "creator")
     assert status == 200 and rotated["secret"] != mine["secret"]
+    assert "previous_secret" not in rotated  # the old secret is never shown again
+    for path in ("", f"/{wid}"):
+        status, read = await app.call("GET", f"/api/webhooks{path}", "alice", "creator")
+        text = orjson.dumps(read).decode()
+        assert mine["secret"] not in text and rotated["secret"] not in text, path
     await app.live_room("alice")
     await receiver.wait(lambda: receiver.of_type("room.started"))
     headers, _ = receiver.of_type("room.started")[0]
