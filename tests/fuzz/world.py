@@ -121,8 +121,13 @@ async def _chat(live: LiveApp, room: str) -> int:
 # any request: presence reports (and their per-minute samples for the show report), unique
 # viewers, the display names a join records (for the fans board), the peak and the totals last
 # broadcast. And what every process's clocks write by themselves: the rooms whose order streams
-# the webhook feed follows (``wh:follow``, refreshed from the live rooms on every pass).
-AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names", ":minutes", ":wh:follow")
+# the webhook feed follows (``wh:follow``, refreshed from the live rooms on every pass), and the
+# stock clocks' schedules (``xfer:due``: holders with a transfer to finish, forgotten by the
+# reconciler once the setup's purchase transfers are past their grace; ``alloc:due``: rooms
+# holding an allotment, looked at again every 30 s). The stock itself (the catalogue's counters,
+# the room's allotment, pending transfers) stays in the fingerprint.
+AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names", ":minutes", ":wh:follow",
+                 ":xfer:due", ":alloc:due")
 AUDIENCE_FIELDS = ("peak", "peak_log", "peak_final")
 
 
