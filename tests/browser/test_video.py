@@ -154,8 +154,9 @@ async def test_h264_broadcast_feeds_hls_which_a_page_without_webrtc_plays(
     # the ops console shows the room's video
     ops = await open_page(browser, server, "/ops", token(server, "video_ops", "ops", "Ops"),
                           1400, 1300)
+    await ops.send("Page.bringToFront")  # a page in the background refreshes rarely
     await ops.wait_for(f"document.querySelector('tr[data-room={js(room['id'])}]')"
-                       "?.textContent.includes('on · H264')")
+                       "?.textContent.includes('on · H264')", within=20)
 
     # a browser without WebRTC falls back to HLS and plays it
     page = await browser.new_page()
