@@ -16,6 +16,7 @@ from live_server.metrics import Metrics
 from live_server.web import hls as hls_web
 from live_server.web import media as media_web
 from live_server.web import misc, openapi, shelf, show_report, table, ws
+from live_server.web.headers import security_headers
 from live_server.web.http import error_middleware
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
                           handler_args={"keepalive_timeout":
                                         settings.http.keepalive_timeout_ms / 1000})
     app[SHUTTING_DOWN] = [False]
+    app.on_response_prepare.append(security_headers)  # CSP, frame and sniffing rules
     app.add_routes(table.routes)  # every operation of the command table (live_server/commands)
     app.add_routes(shelf.routes)  # the payment webhook and the orders CSV
     app.add_routes(show_report.routes)  # a show's report as CSV
