@@ -48,18 +48,19 @@ def chat_deleted(target_seq: int, by: str, ts: int | None = None) -> RoomEvent:
     return _event("chat_deleted", {"target_seq": target_seq, "by": by}, ts)
 
 
-def user_muted(user_id: str, until: int, by: str, reason: str,
-               ts: int | None = None) -> RoomEvent:
-    return _event("user_muted", {"user_id": user_id, "until": until, "by": by, "reason": reason},
-                  ts)
+def user_muted(user_id: str, until: int, by: str, ts: int | None = None) -> RoomEvent:
+    """Public: everyone in the room hears it. The reason is for moderators (the mute list and
+    the moderation log), never for the room: a public reason shames or provokes."""
+    return _event("user_muted", {"user_id": user_id, "until": until, "by": by}, ts)
 
 
 def user_unmuted(user_id: str, by: str, ts: int | None = None) -> RoomEvent:
     return _event("user_unmuted", {"user_id": user_id, "by": by}, ts)
 
 
-def user_banned(user_id: str, by: str, reason: str, ts: int | None = None) -> RoomEvent:
-    return _event("user_banned", {"user_id": user_id, "by": by, "reason": reason}, ts)
+def user_banned(user_id: str, by: str, ts: int | None = None) -> RoomEvent:
+    """Public, without the reason (``list_bans`` and the moderation log keep it)."""
+    return _event("user_banned", {"user_id": user_id, "by": by}, ts)
 
 
 def user_unbanned(user_id: str, by: str, ts: int | None = None) -> RoomEvent:

@@ -86,7 +86,7 @@ class ChatStore:
     async def mute(self, room_id: str, user_id: str, until: int, by: str, reason: str) -> int:
         record = {"user_id": user_id, "until": until, "by": by, "reason": reason}
         return await self._hash_event(room_id, "mutes", "set", user_id, dumps(record).decode(),
-                                      events.user_muted(user_id, until, by, reason))
+                                      events.user_muted(user_id, until, by))
 
     async def unmute(self, room_id: str, user_id: str, by: str) -> int:
         return await self._hash_event(room_id, "mutes", "del", user_id, "",
@@ -95,7 +95,7 @@ class ChatStore:
     async def ban(self, room_id: str, user_id: str, by: str, reason: str) -> int:
         record = {"user_id": user_id, "by": by, "reason": reason, "ts": now_ms()}
         return await self._hash_event(room_id, "bans", "set", user_id, dumps(record).decode(),
-                                      events.user_banned(user_id, by, reason))
+                                      events.user_banned(user_id, by))
 
     async def unban(self, room_id: str, user_id: str, by: str) -> int:
         return await self._hash_event(room_id, "bans", "del", user_id, "",

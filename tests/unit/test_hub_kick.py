@@ -100,7 +100,7 @@ async def test_a_ban_closes_the_banned_users_sockets_in_that_room_and_no_others(
         hub.attach(conn)
         if name != "banned-joining":
             hub.activate(conn, 0, [])
-    hub.deliver("r1", _published(events.user_banned("u", "alice", "spam"), 1))
+    hub.deliver("r1", _published(events.user_banned("u", "alice"), 1))
     assert kicked == {"banned": [(4003, "banned")], "banned-joining": [(4003, "banned")],
                       "other-user": [], "other-room": []}
     # the listeners hear the room's events, but not the frequent ones nobody reacts to

@@ -1,0 +1,75 @@
+"""What a moderation action tells whom: the room hears that a user was muted or banned, never
+why (a public reason shames or provokes); the moderators' lists and the ops moderation log keep
+the reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import LiveApp, token
+from tests.helpers import Viewer
+
+REASON = "posted a scam link 4711"
+
+
+async def _join(live: LiveApp, room: str, user: str, role: Any = "viewer") -> Viewer:
+    viewer = await Viewer.connect(live.base, room, token(user, role))
+    await viewer.wait_welcome()
+    return viewer
+
+
+def _saw_reason(viewer: Viewer) -> bool:
+    return any(REASON in json.dumps(frame) for frame in viewer.frames)
+
+
+async def test_a_ban_is_public_but_its_reason_is_not(live: LiveApp) -> None:
+    room = await live.live_room()
+    mod = await _join(live, room, "alice", "creator")
+    carol = await _join(live, room, "carol")
+    await _join(live, room, "bob")
+    status, _ = await live.call("POST", f"/api/rooms/{room}/bans", "alice", "creator",
+                                json={"user_id": "bob", "reason": REASON})
+    assert status == 200
+    await carol.wait_for(lambda: carol.of_type("user_banned"))
+    await mod.wait_for(lambda: mod.of_type("user_banned"))
+    event = carol.of_type("user_banned")[0]["data"]
+    assert event["user_id"] == "bob" and event["by"] == "alice"
+    assert "reason" not in event
+    assert not _saw_reason(carol) and not _saw_reason(mod)
+    # a viewer who arrives later: neither its welcome nor the chat history says why
+    late = await _join(live, room, "dave")
+    history = await late.request("history", limit=50)
+    assert REASON not in json.dumps(history) and not _saw_reason(late)
+    # the room's moderators and ops still see why
+    status, bans = await live.call("GET", f"/api/rooms/{room}/bans", "alice", "creator")
+    assert status == 200
+    assert [(b["user_id"], b["reason"]) for b in bans["bans"]] == [("bob", REASON)]
+    status, log = await live.call("GET", f"/api/ops/moderation?room={room}", "olga", "ops")
+    assert status == 200
+    assert [(a["action"], a["target"], a["reason"]) for a in log["actions"]] == [
+        ("ban", "bob", REASON)]
+    for v in (mod, carol, late):
+        await v.close()
+
+
+async def test_a_mute_is_public_but_its_reason_is_not(live: LiveApp) -> None:
+    room = await live.live_room()
+    mod = await _join(live, room, "alice", "creator")
+    bob = await _join(live, room, "bob")
+    carol = await _join(live, room, "carol")
+    reply = await mod.request("mute", user_id="bob", duration_s=600, reason=REASON)
+    until = reply["data"]["until"]
+    for viewer in (bob, carol):
+        await viewer.wait_for(lambda v=viewer: v.of_type("user_muted"))
+        event = viewer.of_type("user_muted")[0]["data"]
+        assert event == {"user_id": "bob", "until": until, "by": "alice"}
+        assert not _saw_reason(viewer)
+    status, mutes = await live.call("GET", f"/api/rooms/{room}/mutes", "alice", "creator")
+    assert status == 200
+    assert [(m["user_id"], m["reason"]) for m in mutes["mutes"]] == [("bob", REASON)]
+    status, log = await live.call("GET", f"/api/ops/moderation?room={room}", "olga", "ops")
+    assert status == 200
+    assert [(a["action"], a["reason"]) for a in log["actions"]] == [("mute", REASON)]
+    for v in (mod, bob, carol):
+        await v.close()
