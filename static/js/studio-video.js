@@ -1,13 +1,19 @@
-// The studio's camera: pick a camera and a microphone, see the preview, broadcast to the room
-// over WHIP (going live with it if the room is still scheduled), end the broadcast.
+// The studio's camera: pick a camera and a microphone (both on by default: the first of each),
+// see the preview and the microphone's level, broadcast to the room over WHIP (going live with
+// it if the room is still scheduled), end the broadcast. Stopping the broadcast, ending the live
+// or leaving the page stops every local track, so the camera light goes off.
 
 import { describeError, getToken } from "./api.js";
 import { $, el, flash, replace } from "./dom.js";
+import { mountMicLevel } from "./mic-level.js";
 import { publish } from "./webrtc.js";
+
+const NO_MIC = "off"; // the "No microphone" option; "" is the browser's default device
 
 /** mountStudioVideo({notify(text, kind)}) → {select(room), roomChanged(room)} */
 export function mountStudioVideo({ notify }) {
   const preview = $("#preview");
+  const previewOff = $("#preview-off");
   const camSel = $("#cam-select");
   const micSel = $("#mic-select");
   const codecSel = $("#codec-select");
@@ -16,16 +22,25 @@ export function mountStudioVideo({ notify }) {
   const stopBtn = $("#broadcast-stop");
   const msg = $("#video-msg");
   const state = $("#video-state");
+  const level = mountMicLevel($("#mic-level"), $("#mic-level-bar"));
   let stream = null;
   let session = null;
   let room = null;
+  let camOff = false; // while broadcasting: the picture is paused (black frames), sound goes on
+
+  const ended = () => !!room && room.state === "ended";
 
   function render() {
     const on = !!session;
     goBtn.hidden = on;
-    goBtn.disabled = !stream || !room || room.state === "ended";
+    goBtn.disabled = !stream || !room || ended();
     stopBtn.hidden = !on;
-    state.textContent = on ? "broadcasting" : stream ? "camera on" : "camera off";
+    camBtn.textContent = !stream ? "Start camera" : on && camOff ? "Camera on" : "Camera off";
+    camBtn.disabled = !stream && ended();
+    const showing = !!stream && !camOff;
+    previewOff.hidden = showing;
+    previewOff.textContent = ended() ? "Camera off: the live has ended" : "Camera off";
+    state.textContent = on ? (camOff ? "broadcasting, camera off" : "broadcasting") : stream ? "camera on" : "camera off";
     state.dataset.state = on ? "live" : "off";
   }
 
@@ -36,14 +51,25 @@ export function mountStudioVideo({ notify }) {
     } catch {
       return;
     }
-    for (const [sel, kind] of [[camSel, "videoinput"], [micSel, "audioinput"]]) {
+    for (const [sel, kind, name] of [[camSel, "videoinput", "Camera"], [micSel, "audioinput", "Microphone"]]) {
       const current = sel.value;
+      // before permission is given, devices have no id ("" asks for the default one)
       const options = devices.filter((d) => d.kind === kind)
-        .map((d, i) => el("option", { value: d.deviceId, text: d.label || `${kind === "videoinput" ? "Camera" : "Microphone"} ${i + 1}` }));
-      replace(sel, ...(kind === "audioinput" ? [el("option", { value: "", text: "No microphone" })] : []), ...options);
-      if ([...sel.options].some((o) => o.value === current)) sel.value = current;
-      else if (kind === "audioinput" && options.length) sel.value = options[0].value;
+        .map((d, i) => el("option", { value: d.deviceId, text: d.label || `${name} ${i + 1}` }));
+      if (kind === "audioinput") options.push(el("option", { value: NO_MIC, text: "No microphone" }));
+      replace(sel, ...options);
+      // the user's choice is kept while that device exists; otherwise the first device
+      if (current && options.some((o) => o.value === current)) sel.value = current;
+      else if (options.length) sel.value = options[0].value;
     }
+  }
+
+  function constraints(withAudio) {
+    const mic = micSel.value;
+    return {
+      video: { deviceId: camSel.value ? { exact: camSel.value } : undefined, width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
+      audio: !withAudio || mic === NO_MIC ? false : mic ? { deviceId: { exact: mic } } : true,
+    };
   }
 
   async function startCamera() {
@@ -52,18 +78,29 @@ export function mountStudioVideo({ notify }) {
       return;
     }
     stopCamera();
+    const wantsAudio = micSel.value !== NO_MIC;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({
-        video: { deviceId: camSel.value ? { exact: camSel.value } : undefined, width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
-        audio: micSel.value ? { deviceId: { exact: micSel.value } } : micSel.options.length <= 1 ? true : false,
-      });
+      stream = await navigator.mediaDevices.getUserMedia(constraints(true));
     } catch (err) {
-      flash(msg, `The camera could not start: ${err.message || err.name}`, "error", 8000);
       stream = null;
-      render();
-      return;
+      // a camera without its microphone is still a show: say so rather than fail
+      if (wantsAudio) {
+        try {
+          stream = await navigator.mediaDevices.getUserMedia(constraints(false));
+          flash(msg, `The microphone could not start (${err.message || err.name}): the broadcast has no sound.`, "error", 10000);
+        } catch {
+          stream = null;
+        }
+      }
+      if (!stream) {
+        flash(msg, `The camera could not start: ${err.message || err.name}`, "error", 8000);
+        render();
+        return;
+      }
     }
+    camOff = false;
     preview.srcObject = stream;
+    level.watch(stream);
     await listDevices(); // labels are readable once permission is given
     render();
   }
@@ -71,7 +108,23 @@ export function mountStudioVideo({ notify }) {
   function stopCamera() {
     if (stream) for (const t of stream.getTracks()) t.stop();
     stream = null;
+    camOff = false;
+    level.stop();
     preview.srcObject = null;
+    render();
+  }
+
+  /** While broadcasting, the picture pauses (the track sends black); otherwise the camera stops. */
+  function toggleCamera() {
+    if (!stream) {
+      startCamera();
+    } else if (session) {
+      camOff = !camOff;
+      for (const t of stream.getVideoTracks()) t.enabled = !camOff;
+      render();
+    } else {
+      stopCamera();
+    }
   }
 
   async function goLive() {
@@ -87,7 +140,8 @@ export function mountStudioVideo({ notify }) {
           endBroadcast();
         }
       });
-      flash(msg, golive ? "You are broadcasting, and the room is live." : "You are broadcasting.", "ok");
+      const silent = !stream.getAudioTracks().length ? " (no microphone: no sound)" : "";
+      flash(msg, `${golive ? "You are broadcasting, and the room is live" : "You are broadcasting"}${silent}.`, "ok");
     } catch (err) {
       session = null;
       flash(msg, describeError(err), "error", 8000);
@@ -95,24 +149,25 @@ export function mountStudioVideo({ notify }) {
     render();
   }
 
+  /** The broadcast ends and the camera and microphone with it. */
   async function endBroadcast() {
     const s = session;
     session = null;
-    render();
+    stopCamera();
     if (s) await s.close();
   }
 
-  camBtn.addEventListener("click", startCamera);
+  camBtn.addEventListener("click", toggleCamera);
   goBtn.addEventListener("click", goLive);
   stopBtn.addEventListener("click", async () => {
     await endBroadcast();
-    flash(msg, "The broadcast has ended. The room stays open.", "ok");
+    flash(msg, "The broadcast has ended and the camera is off. The room stays open.", "ok");
   });
   camSel.addEventListener("change", () => stream && !session && startCamera());
   micSel.addEventListener("change", () => stream && !session && startCamera());
-  // ended, not just closed: a page restored from the page cache shows the camera, not a broadcast
+  // ended, not just closed: a page restored from the page cache shows the camera off, not a broadcast
   window.addEventListener("pagehide", () => {
-    if (session) endBroadcast();
+    endBroadcast();
   });
   listDevices();
   render();
@@ -120,16 +175,17 @@ export function mountStudioVideo({ notify }) {
   // the studio page exposes the session for its own checks (and the browser tests)
   $("#video-section").livePublisher = { get pc() { return session ? session.pc : null; } };
 
+  function follow(next) {
+    room = next;
+    if (ended() && (session || stream)) endBroadcast();
+    render();
+  }
+
   return {
     async select(next) {
       if (session && room && next && next.id !== room.id) await endBroadcast();
-      room = next;
-      render();
+      follow(next);
     },
-    roomChanged(next) {
-      room = next;
-      if (room && room.state === "ended" && session) endBroadcast();
-      render();
-    },
+    roomChanged: follow,
   };
 }

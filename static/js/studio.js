@@ -174,10 +174,25 @@ function start() {
     return `/api/rooms/${enc(selected.id)}${suffix}`;
   }
 
+  // After the end the counters stand still (the final figures): the room's counters events
+  // are dropped, and a later snapshot (a reconnect) shows the figures kept at the end.
+  let finalCounters = null;
+  function freezeIfEnded() {
+    if (view && !finalCounters && selected && selected.state === "ended") finalCounters = { ...view.counters };
+  }
+  function liveFigures(list) {
+    let over = !!finalCounters || (selected && selected.state === "ended");
+    return list.filter((ev) => {
+      if (ev.type === "room_state") over = !!ev.data && ev.data.state === "ended";
+      return !(over && ev.type === "counters");
+    });
+  }
+
   async function select(id) {
     if (socket) socket.stop();
     socket = null;
     view = null;
+    finalCounters = null;
     let room;
     try {
       room = await api("GET", `/api/rooms/${enc(id)}`);
@@ -236,12 +251,14 @@ function start() {
     socket.handlers = {
       ...viewHandlers,
       snapshot: (snap, info) => {
-        viewHandlers.snapshot(snap, info);
+        viewHandlers.snapshot(mine === socket && finalCounters ? { ...snap, counters: finalCounters } : snap, info);
+        if (mine === socket) freezeIfEnded();
         if (mine === socket) shelf.snapshot(snap);
         if (mine === socket) coupons.snapshot(snap);
       },
       events: (list, frame) => {
-        viewHandlers.events(list, frame);
+        viewHandlers.events(mine === socket ? liveFigures(list) : list, frame);
+        if (mine === socket) freezeIfEnded();
         if (mine === socket) shelf.events(list);
         if (mine === socket) packets.events(list);
         if (mine === socket) coupons.events(list);
@@ -277,6 +294,7 @@ function start() {
     if (![...sel.options].some((o) => Number(o.value) === slow)) sel.append(el("option", { value: String(slow), text: `${slow} s` }));
     sel.value = String(slow);
     const ended = room.state === "ended";
+    $("#counters-final").hidden = !ended;
     $("#chat-input").disabled = ended;
     $("#chat-send").disabled = ended;
     report.roomChanged(room);
@@ -300,7 +318,11 @@ function start() {
       rooms.set(selected.id, { ...rooms.get(selected.id), ...room });
       renderHeader(selected);
       renderRoomList();
+      video.roomChanged(selected); // ending the live stops the camera and microphone
+      freezeIfEnded();
       flash(msg, action === "start" ? "You are live." : "The room has ended.", "ok");
+      // after the end, the post-show report (opened by renderHeader) is what the creator sees
+      if (selected.state === "ended" && !$("#report-section").hidden) $("#report-section").scrollIntoView({ block: "start" });
     } catch (err) {
       flash(msg, describeError(err), "error", 8000);
     }
