@@ -5,6 +5,7 @@ the reason."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import LiveApp, token
@@ -17,6 +18,10 @@ async def _join(live: LiveApp, room: str, user: str, role: Any = "viewer") -> Vi
     viewer = await Viewer.connect(live.base, room, token(user, role))
     await viewer.wait_welcome()
     return viewer
+
+
+def _heard(kind: str, viewer: Viewer) -> Callable[[], list[dict[str, Any]]]:
+    return lambda: viewer.of_type(kind)
 
 
 def _saw_reason(viewer: Viewer) -> bool:
@@ -61,7 +66,7 @@ async def test_a_mute_is_public_but_its_reason_is_not(live: LiveApp) -> None:
     reply = await mod.request("mute", user_id="bob", duration_s=600, reason=REASON)
     until = reply["data"]["until"]
     for viewer in (bob, carol):
-        await viewer.wait_for(lambda v=viewer: v.of_type("user_muted"))
+        await viewer.wait_for(_heard("user_muted", viewer))
         event = viewer.of_type("user_muted")[0]["data"]
         assert event == {"user_id": "bob", "until": until, "by": "alice"}
         assert not _saw_reason(viewer)
