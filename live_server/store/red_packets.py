@@ -18,6 +18,7 @@ from live_server.errors import (
     InsufficientFunds,
     Internal,
     LiveError,
+    NotEligible,
     NotFound,
     NotOpen,
 )
@@ -182,6 +183,11 @@ def grab_refusal(status: str, reply: list[Any]) -> LiveError:
         return NotOpen("the red packet is not open yet", open_at=int(reply[1]))
     if status == "already_grabbed":
         return AlreadyGrabbed("you already grabbed this red packet", amount=int(reply[1]))
+    if status == "not_eligible" and len(reply) > 1 and text(reply[1]):
+        # a keyword packet: the page tells the viewer what to say in chat
+        keyword = text(reply[1])
+        return NotEligible(f"this red packet is for those who sent its keyword '{keyword}' in "
+                           "chat", keyword=keyword)
     messages = {"expired": "the red packet has expired",
                 "not_eligible": "this red packet is for followers, fan-club members or "
                                 "those who sent its keyword",
@@ -197,7 +203,9 @@ def packet_view(fields: dict[bytes, bytes], record: list[bytes] | None) -> Json:
     if packet.get("condition") != "keyword":
         packet.pop("keyword", None)
     best = None
-    if f.get("best_user"):
+    # the best grab so far is not the luckiest until nobody else can beat it: shown only once
+    # the packet finished (while open it would only tell who is ahead)
+    if f.get("best_user") and f["state"] == b"finished":
         best = {"user": f["best_user"].decode(), "name": orjson.loads(f["best_name"]),
                 "amount": int(f["best_amt"])}
     packet.update({

@@ -7,7 +7,8 @@
 -- ARGV: 1 now, 2 user, 3 packet id, 4 name (JSON string), 5 recent max, 6 channel,
 --       7 sample every, 8 follows the creator ('1' | '0'; followers packets)
 -- Reply: {'ok', amount, shares left, finished (0|1)} | {'not_found'} | {'not_open', open_at}
---        | {'expired'} | {'not_eligible'} | {'already_grabbed', amount} | {'none_left'}
+--        | {'expired'} | {'not_eligible', keyword ('' unless a keyword packet)}
+--        | {'already_grabbed', amount} | {'none_left'}
 local raw = redis.call('HGET', KEYS[4], 'json')
 if not raw then
   return {'not_found'}
@@ -26,7 +27,7 @@ local cond = p['condition']
 if (cond == 'keyword' and redis.call('SISMEMBER', KEYS[8], uid) == 0)
     or (cond == 'fan_club' and redis.call('HEXISTS', KEYS[10], uid) == 0)
     or (cond == 'followers' and ARGV[8] ~= '1') then
-  return {'not_eligible'}
+  return {'not_eligible', cond == 'keyword' and p['keyword'] or ''}
 end
 local had = redis.call('HGET', KEYS[6], uid)
 if had then
