@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Run the whole test suite: lint, types, then every test against real Valkey, real websockets,
-# real server processes and a real headless Chromium. Installs what is missing first.
+# Run the whole test suite: lint, types, the page modules' node tests, then every test against
+# real Valkey, real websockets, real server processes and a real headless Chromium. Installs
+# what is missing first.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 cd "$ROOT"
-if ! command -v chromium >/dev/null 2>&1; then
-  # Browser tests need Debian's Chromium (no pip route); install it where we can.
+# need COMMAND PACKAGE FOR: Debian's PACKAGE when COMMAND is missing, installed where we can (root
+# with apt-get), else a clear stop.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing chromium for the browser tests (apt-get)"
+    echo "installing $2 for $3 (apt-get)"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
   else
-    echo "chromium is missing: install it (Debian: sudo apt-get install chromium)" >&2
+    echo "$1 is missing: install it (Debian: sudo apt-get install $2)" >&2
     exit 1
   fi
-fi
+}
+# Browser tests need Debian's Chromium (no pip route); the page modules' pure logic (money,
+# countdowns, shelf state, variants) runs under node --test.
+need chromium chromium "the browser tests"
+need node nodejs "the page modules' tests"
 "$PY" -m ruff check live_server loadtest tests
 "$PY" -m mypy
 # The import contracts in pyproject.toml ([tool.importlinter]); no cache folder in the tree.
 "$VENV/bin/lint-imports" --no-cache --no-logo
+# The page modules' unit tests (tests/js/*.test.mjs): the ES modules imported as the browser does
+# (static/js/*.js has no package.json: node >= 20.19 recognises them as ES modules by their syntax).
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "node $(node --version) is too old for the page modules' tests: node 20.19 or newer is needed" >&2
+  exit 1
+fi
+node --test tests/js/
 exec "$PY" -m pytest "$@"

@@ -3,6 +3,10 @@
 // sales kept current from the snapshot and the room events (docs/PROTOCOL.md, the shelf).
 
 import { fmtDuration, fmtTime } from "./dom.js";
+import { centsDecimal, centsText, fmtMoney } from "./money.js";
+
+// the one money formatter (money.js), re-exported for the modules that import it from here
+export { centsText, fmtMoney };
 
 // ---- money: integer cents, never floats -----------------------------------------------------
 
@@ -18,20 +22,6 @@ export function parseMoney(text) {
   return Number.isSafeInteger(cents) ? cents : null;
 }
 
-/** 1230 -> "12.30" (integer arithmetic on the digits). */
-export function centsText(cents) {
-  const n = Math.trunc(Number(cents) || 0);
-  const neg = n < 0;
-  const digits = String(Math.abs(n)).padStart(3, "0");
-  const whole = digits.slice(0, -2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  return `${neg ? "-" : ""}${whole}.${digits.slice(-2)}`;
-}
-
-/** 1230, "CNY" -> "CNY 12.30" */
-export function fmtMoney(cents, currency = "") {
-  return currency ? `${currency} ${centsText(cents)}` : centsText(cents);
-}
-
 /** The one currency of a list of orders or products, or "" when they mix (or have none). */
 export function currencyOf(list) {
   const codes = new Set(list.map((x) => x.currency).filter(Boolean));
@@ -40,7 +30,7 @@ export function currencyOf(list) {
 
 /** A money amount for an input field: 1230 -> "12.30". */
 export function moneyInput(cents) {
-  return centsText(cents).replace(/,/g, "");
+  return centsDecimal(cents);
 }
 
 /** "12.5" (%) -> 1250 basis points; null when not 0-100 with at most two decimals. */
@@ -299,34 +289,42 @@ export class ShelfState {
     const start = Number(sale.start_at);
     const end = Number(sale.end_at);
     const salePrice = { price: Number(sale.price), currency: sale.currency || card.currency || "" };
-    // outside an open sale the product sells at its live price
+    // outside an open sale the product sells at its live price; the sale's price stays known
+    // so the card can say which price went away (never a silent change of price)
+    const after = { ...base, salePrice: salePrice.price };
     if (sale.state === "closed") {
       const phase = sale.reason === "sold_out" ? "sold_out" : sale.reason === "cancelled" ? "cancelled" : "ended";
-      return { ...base, phase };
+      return { ...after, phase };
     }
-    if (now >= end) return { ...base, phase: "ended" };
+    if (now >= end) return { ...after, phase: "ended" };
     if (sale.state === "scheduled" && now < start) return { ...base, phase: "scheduled", until: start, salePrice: salePrice.price };
-    if (left !== null && left <= 0) return { ...base, phase: "sold_out" };
+    if (left !== null && left <= 0) return { ...after, phase: "sold_out" };
     if (sale.state === "scheduled") return { ...base, ...salePrice, phase: "starting", until: end };
     return { ...base, ...salePrice, phase: "open", until: end };
   }
 }
 
-/** A short label for a product's sale phase. */
+/**
+ * A short label for a product's sale phase. After a flash sale (sold out, ended, cancelled)
+ * the product sells at its live price again: the label names the sale's price that went away
+ * and the price now, so the card's price never changes without a word.
+ */
 export function phaseText(st, now = Date.now()) {
+  const sale = st.salePrice !== undefined ? ` at ${fmtMoney(st.salePrice, st.currency)}` : "";
+  const nowPrice = ` · now ${fmtMoney(st.price, st.currency)}`;
   switch (st.phase) {
     case "scheduled":
-      return `flash sale${st.salePrice !== undefined ? ` at ${centsText(st.salePrice)}` : ""} in ${fmtClock(st.until - now)}`;
+      return `flash sale${sale} in ${fmtClock(st.until - now)}`;
     case "starting":
       return "the sale is opening…";
     case "open":
       return `on sale · ends in ${st.until - now > 3_600_000 ? fmtDuration(st.until - now) : fmtClock(st.until - now)}`;
     case "sold_out":
-      return "the flash sale sold out";
+      return `flash sale${sale} sold out${nowPrice}`;
     case "ended":
-      return "the sale has ended";
+      return `flash sale${sale} ended${nowPrice}`;
     case "cancelled":
-      return "the sale was cancelled";
+      return `flash sale${sale} cancelled${nowPrice}`;
     case "taken_down":
       return "taken down";
     default:

@@ -3,7 +3,7 @@
 
 import { api, describeError } from "./api.js";
 import { $, el, replace, flash, fmtTime, stateBadge } from "./dom.js";
-import { UNSURE, centsText, newIdempotencyKey, parseCount, parseMoney } from "./shelf.js";
+import { UNSURE, fmtMoney, newIdempotencyKey, parseCount, parseMoney } from "./shelf.js";
 import { describePacketError } from "./watch-packets.js";
 
 /** mountStudioPackets({notify(text, kind)}) -> {select(room), events(list)} */
@@ -20,12 +20,12 @@ export function mountStudioPackets({ notify }) {
   async function loadWallet() {
     try {
       const w = await api("GET", "/api/me/wallet");
-      balanceBox.textContent = `¥${centsText(w.balance)}`;
+      balanceBox.textContent = fmtMoney(w.balance, w.currency);
       topupForm.hidden = !w.dev_topup;
       replace(entriesList, (w.entries || []).slice(0, 10).map((e) => el("li", {},
         el("span", { className: "muted", text: fmtTime(e.ts) }), " ",
         el("span", { text: e.reason }), " ",
-        el("strong", { text: `${e.to.startsWith("user:") ? "+" : "−"}¥${centsText(e.amount)}` }))));
+        el("strong", { text: `${e.to.startsWith("user:") ? "+" : "−"}${fmtMoney(e.amount)}` }))));
     } catch (err) {
       flash(walletMsg, describeError(err), "error");
     }
@@ -71,7 +71,7 @@ export function mountStudioPackets({ notify }) {
       const res = await api("POST", `/api/rooms/${encodeURIComponent(room.id)}/red-packets`, body);
       pendingLaunch = null;
       const again = res.created === false ? " (it was already sent: not debited twice)" : "";
-      flash(msg, `Red packet sent: ¥${centsText(res.packet.total)} in ${res.packet.shares} shares${again}.`, "ok");
+      flash(msg, `Red packet sent: ${fmtMoney(res.packet.total)} in ${res.packet.shares} shares${again}.`, "ok");
       loadWallet();
       loadPackets();
     } catch (err) {
@@ -89,10 +89,10 @@ export function mountStudioPackets({ notify }) {
       replace(list, (res.packets || []).length
         ? res.packets.map((p) => el("li", { dataset: { packet: p.id } },
             stateBadge(p.state), " ",
-            el("strong", { text: `¥${centsText(p.total)}` }),
+            el("strong", { text: fmtMoney(p.total) }),
             el("span", { className: "muted small", text: ` · ${p.shares - p.shares_left}/${p.shares} grabbed · ${p.split}${p.condition === "keyword" ? ` · “${p.keyword}”` : ""}` }),
-            p.refunded ? el("span", { className: "muted small", text: ` · ¥${centsText(p.refunded)} back` }) : null,
-            p.luckiest ? el("span", { className: "small", text: ` · luckiest ${p.luckiest.name || p.luckiest.user} ¥${centsText(p.luckiest.amount)}` }) : null))
+            p.refunded ? el("span", { className: "muted small", text: ` · ${fmtMoney(p.refunded)} back` }) : null,
+            p.luckiest ? el("span", { className: "small", text: ` · luckiest ${p.luckiest.name || p.luckiest.user} ${fmtMoney(p.luckiest.amount)}` }) : null))
         : el("li", { className: "muted small", text: "No red packets in this room yet." }));
     } catch (err) {
       flash(msg, describeError(err), "error");

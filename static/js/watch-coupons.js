@@ -6,7 +6,7 @@
 
 import { api, describeError } from "./api.js";
 import { $, el, replace, fmtDateTime, fmtTime } from "./dom.js";
-import { centsText, fmtClock, fmtPercent } from "./shelf.js";
+import { fmtClock, fmtMoney, fmtPercent } from "./shelf.js";
 
 const TICK_MS = 1000;
 const CODES = {
@@ -24,9 +24,9 @@ export function describeCouponError(err) {
 /** "¥5.00 off orders from ¥50.00" / "10% off, up to ¥30.00" (a coupon card's terms). */
 export function couponTerms(c) {
   const off = c.kind === "percent"
-    ? `${fmtPercent(c.percent_bp)} off, up to ¥${centsText(c.max_off)}`
-    : `¥${centsText(c.amount_off)} off`;
-  const min = c.min_spend > 0 ? ` on orders from ¥${centsText(c.min_spend)}` : "";
+    ? `${fmtPercent(c.percent_bp)} off, up to ${fmtMoney(c.max_off)}`
+    : `${fmtMoney(c.amount_off)} off`;
+  const min = c.min_spend > 0 ? ` on orders from ${fmtMoney(c.min_spend)}` : "";
   const scope = c.product_ids && c.product_ids.length ? " · selected products" : "";
   return `${off}${min}${scope}`;
 }

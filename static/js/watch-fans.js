@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { $, el, replace } from "./dom.js";
-import { centsText } from "./shelf.js";
+import { fmtMoney } from "./shelf.js";
 import { describePacketError } from "./watch-packets.js";
 
 /** mountWatchFans({loggedIn(), openLogin(), notify(text, kind)}) -> {snapshot(snap)} */
@@ -21,7 +21,7 @@ export function mountWatchFans({ loggedIn, openLogin, notify }) {
     box.hidden = !card;
     if (!card) return;
     followBtn.textContent = card.following ? "Following ✓" : "Follow";
-    clubBtn.textContent = card.fan_club_member ? "Fan club member ✓" : `Join fan club (¥${centsText(card.fan_club_fee)})`;
+    clubBtn.textContent = card.fan_club_member ? "Fan club member ✓" : `Join fan club (${fmtMoney(card.fan_club_fee, card.currency)})`;
     clubBtn.disabled = !!card.fan_club_member;
     counts.textContent = `${card.followers} followers · ${card.fan_club_members} in the fan club`;
     intimacy.textContent = loggedIn() ? `♥ intimacy ${card.intimacy} (today ${card.intimacy_today}/${card.intimacy_daily_cap})` : "";

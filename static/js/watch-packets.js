@@ -5,7 +5,7 @@
 
 import { api, describeError } from "./api.js";
 import { $, el, replace, fmtTime } from "./dom.js";
-import { centsText, fmtClock } from "./shelf.js";
+import { fmtClock, fmtMoney } from "./shelf.js";
 
 const TICK_MS = 250;
 const CODES = {
@@ -63,7 +63,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
     shown = p;
     box.dataset.packet = p.id;
     ui.title.textContent = `${p.creator_name || "The host"}'s red packet`;
-    ui.info.textContent = `¥${centsText(p.total)} · ${p.shares} shares (${p.split}) · ${p.shares_left} left`;
+    ui.info.textContent = `${fmtMoney(p.total)} · ${p.shares} shares (${p.split}) · ${p.shares_left} left`;
     ui.cond.textContent = p.condition === "keyword" ? `Say “${p.keyword}” in the chat to take part`
       : p.condition === "followers" ? "For followers" : p.condition === "fan_club" ? "For fan-club members" : "";
     tick();
@@ -83,7 +83,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
     else ui.clock.textContent = p.reason === "expired" ? "expired" : "all grabbed";
     const got = mine.get(p.id);
     ui.btn.disabled = state !== "open" || got !== undefined;
-    ui.btn.textContent = got !== undefined ? `You got ¥${centsText(got)}` : "Grab";
+    ui.btn.textContent = got !== undefined ? `You got ${fmtMoney(got)}` : "Grab";
   }
   setInterval(tick, TICK_MS);
 
@@ -100,7 +100,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
         ? await socket.request("grab", { packet_id: p.id })
         : await api("POST", `/api/red-packets/${encodeURIComponent(p.id)}/grab`, {});
       mine.set(p.id, res.amount);
-      ui.result.textContent = `You grabbed ¥${centsText(res.amount)}!`;
+      ui.result.textContent = `You grabbed ${fmtMoney(res.amount)}!`;
       ui.result.dataset.kind = "ok";
       p.shares_left = res.shares_left;
     } catch (err) {
@@ -122,7 +122,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
       if (full.mine !== null && full.mine !== undefined) mine.set(p.id, full.mine);
       replace(ui.record, full.record.length
         ? full.record.map((r) => el("li", {}, el("span", { text: r.name || r.user }), " ",
-            el("strong", { text: `¥${centsText(r.amount)}` }), " ",
+            el("strong", { text: fmtMoney(r.amount) }), " ",
             el("span", { className: "muted", text: fmtTime(r.at) }),
             full.luckiest && full.luckiest.user === r.user ? el("span", { className: "badge", text: "luckiest" }) : null))
         : el("li", { className: "muted", text: "Nobody has grabbed it yet." }));
@@ -158,13 +158,13 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
           state: "finished", reason: d.reason, luckiest: d.luckiest, shares_left: d.shares_left,
         });
         if (shown && shown.id === d.packet_id && d.luckiest) {
-          ui.grabbed.textContent = `Luckiest: ${d.luckiest.name || d.luckiest.user} with ¥${centsText(d.luckiest.amount)}`;
+          ui.grabbed.textContent = `Luckiest: ${d.luckiest.name || d.luckiest.user} with ${fmtMoney(d.luckiest.amount)}`;
         }
         render();
       } else if (ev.type === "red_packet_grabbed" && shown && shown.id === d.packet_id) {
         shown.shares_left = d.left;
-        ui.grabbed.textContent = `${d.name} grabbed ¥${centsText(d.amount)}`;
-        ui.info.textContent = `¥${centsText(shown.total)} · ${shown.shares} shares (${shown.split}) · ${d.left} left`;
+        ui.grabbed.textContent = `${d.name} grabbed ${fmtMoney(d.amount)}`;
+        ui.info.textContent = `${fmtMoney(shown.total)} · ${shown.shares} shares (${shown.split}) · ${d.left} left`;
       }
     }
   }

@@ -774,7 +774,7 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     await viewer.wait_for(CONNECTED)
     await viewer.wait_for(shelf_text("#shelf", title))
     assert await viewer.text("#shelf-count") == "1"
-    assert "CNY 9.90" in await viewer.text("#shelf")
+    assert "¥9.90" in await viewer.text("#shelf")
     # buyable the whole show at its live price, sale or not
     assert not await viewer.eval("document.querySelector('#shelf .buy-btn').disabled")
     assert "live price" in await viewer.text("#shelf .sale-status")
@@ -796,11 +796,11 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     await studio.wait_for("document.querySelector('#sale-form').hidden")
     status = "#pinned .sale-status"
     await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase === 'scheduled'")
-    assert "flash sale at 8.80 in" in await viewer.text(status)
-    assert "CNY 9.90" in await viewer.text("#pinned .price")  # the live price until it opens
+    assert "flash sale at ¥8.80 in" in await viewer.text(status)
+    assert "¥9.90" in await viewer.text("#pinned .price")  # the live price until it opens
     await viewer.screenshot("shelf-countdown")
     await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase === 'open'", 8)
-    assert "CNY 8.80" in await viewer.text("#pinned .price")
+    assert "¥8.80" in await viewer.text("#pinned .price")
     assert "5 left" in await viewer.text(status)
 
     # buy in the sale through the checkout sheet (websocket op, a fresh key per attempt); the
@@ -815,7 +815,7 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     await viewer.eval(DROP_FIRST_BUY)
     await viewer.click("#pinned .buy-btn")
     await viewer.wait_for("document.querySelector('#checkout').open")
-    await viewer.wait_for(shelf_text("#checkout .co-pay", "Pay CNY 8.80"))
+    await viewer.wait_for(shelf_text("#checkout .co-pay", "Pay ¥8.80"))
     await viewer.click("#checkout .co-pay")
     await viewer.wait_for("window.sentKeys.length === 2", 15)
     await viewer.wait_for(
@@ -824,7 +824,7 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     keys = await viewer.eval("window.sentKeys")
     assert keys[0] == keys[1]
     assert len(http("GET", f"{server}/api/me/orders", token=buyer)["orders"]) == 1
-    assert "CNY 8.80" in await viewer.text("#checkout .co-order-amount")
+    assert "¥8.80" in await viewer.text("#checkout .co-order-amount")
     await viewer.click("#checkout .co-done")
     await viewer.wait_for("!!document.querySelector('#my-orders li[data-state=paid]')")
     await tab2.wait_for("!!document.querySelector('#my-orders li[data-state=paid]')")
@@ -842,13 +842,13 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     # the studio: the order, the GMV, the CSV (fetched with the token)
     await studio.click("#orders-refresh")
     await studio.wait_for("!!document.querySelector('#room-orders tr[data-state=paid]')")
-    await studio.wait_for(shelf_text("#gmv .gmv", "CNY 8.80"))
+    await studio.wait_for(shelf_text("#gmv .gmv", "¥8.80"))
     assert "pages_buyer" in await studio.text("#room-orders")
     await studio.click("#orders-csv")
     await studio.wait_for(shelf_text("#orders-msg", "(1 orders)"))
     await studio.click("#earnings-refresh")
-    await studio.wait_for(shelf_text("#earnings .gmv", "CNY 8.80"))
-    assert "CNY 1.10" in await studio.text("#earnings")  # 12.5 % of 8.80
+    await studio.wait_for(shelf_text("#earnings .gmv", "¥8.80"))
+    assert "¥1.10" in await studio.text("#earnings")  # 12.5 % of 8.80
     await studio.screenshot("shelf-studio")
 
     # ops: the room's shelf and orders; take the product down; the viewer sees it at once
@@ -867,6 +867,12 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     await ops.wait_for(shelf_text("#takedown-msg", "back on sale"))
     await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase !== 'taken_down'")
     assert not await viewer.eval("document.querySelector('#pinned .buy-btn').disabled")
+    # the sale is cancelled: the card goes back to the live price and says so, naming the
+    # sale's price that went away (never a silent change of price)
+    http("DELETE", f"{server}/api/rooms/{rid}/sales/{pid}", token=creator)
+    await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase === 'cancelled'")
+    assert "flash sale at ¥8.80 cancelled · now ¥9.90" in await viewer.text(status)
+    assert "¥9.90" in await viewer.text("#pinned .price")
 
     # a phone: the shelf is a bottom sheet opened by the cart button
     phone = await open_page(browser, server, f"/watch/{rid}", buyer, 390, 844)
