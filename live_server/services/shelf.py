@@ -134,7 +134,9 @@ class ShelfService:
         product = {**product, "status": "taken_down", "updated_at": now_ms(),
                    "takedown": {"by": who.user_id, "reason": reason}}
         await self.store.save_product(product)
-        await self._push(product)
+        # ops' decision is news to the creator: their sockets are told why (viewers only see
+        # the product's card change)
+        await self._push(product, ops_takedown=reason if who.is_ops else None)
         if who.is_ops:
             await self.log.record("", who.user_id, "take_down", product["creator_id"], reason,
                                   {"product_id": product_id})
@@ -159,11 +161,11 @@ class ShelfService:
                                   {"product_id": product_id})
         return product
 
-    async def _push(self, product: Json) -> None:
+    async def _push(self, product: Json, ops_takedown: str | None = None) -> None:
         """Refresh the copies in the creator's rooms (those that have the product)."""
         await self.store.sync_product(await self.rooms.owned_ids(product["creator_id"]),
                                       public_product(product), int(product["commission_bp"]),
-                                      now_ms())
+                                      now_ms(), ops_takedown)
 
     # Shelf and pin ----------------------------------------------------------------------
 

@@ -92,17 +92,22 @@ class ShelfStore:
             await pipe.execute()
 
     async def sync_product(self, room_ids: list[str], card: Json, commission_bp: int,
-                           now: int) -> None:
-        """Refresh the rooms' copies (in the rooms that have one), in one pipeline."""
+                           now: int, ops_takedown: str | None = None) -> None:
+        """Refresh the rooms' copies (in the rooms that have one), in one pipeline.
+        ``ops_takedown``: ops took it down for this reason; the creator's sockets in these
+        rooms are told (``product_taken_down``)."""
         if not room_ids:
             return
         body = dumps(card)
+        notice = [] if ops_takedown is None else [
+            card["creator_id"], dumps(card.get("title", "")), dumps(ops_takedown)]
         async with self.core.client.pipeline(transaction=False) as pipe:
             for room_id in room_ids:
                 k, s = self.keys.room(room_id), self.keys.shelf(room_id)
                 self.core.scripts.queue(
                     pipe, "product_sync", [k.meta, s.shelf, s.products, k.seq, k.events],
-                    [k.channel, self.history_max, now, card["id"], body, commission_bp])
+                    [k.channel, self.history_max, now, card["id"], body, commission_bp,
+                     *notice])
             await self.core.scripts.execute(pipe)
 
     # Shelf and pin ----------------------------------------------------------------------

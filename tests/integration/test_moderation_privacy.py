@@ -1,6 +1,7 @@
 """What a moderation action tells whom: the room hears that a user was muted or banned, never
 why (a public reason shames or provokes); the moderators' lists and the ops moderation log keep
-the reason."""
+the reason. A product ops take down: the creator's sockets are told why, the room sees only
+the card change."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer
+from tests.integration.test_shelf import product
 
 REASON = "posted a scam link 4711"
 
@@ -78,3 +80,50 @@ async def test_a_mute_is_public_but_its_reason_is_not(live: LiveApp) -> None:
     assert [(a["action"], a["reason"]) for a in log["actions"]] == [("mute", REASON)]
     for v in (mod, bob, carol):
         await v.close()
+
+
+async def test_a_takedown_by_ops_tells_the_creator_why_and_the_room_only_that(
+        live: LiveApp) -> None:
+    room = await live.live_room()
+    status, other = await live.call("POST", "/api/rooms", "alice", "creator",
+                                    json={"title": "Tomorrow"})  # scheduled, without it
+    assert status == 201
+    pid = (await product(live, title="Glow serum"))["id"]
+    status, _ = await live.call("POST", f"/api/rooms/{room}/shelf", "alice", "creator",
+                                json={"product_id": pid})
+    assert status == 201
+    studio = await _join(live, room, "alice", "creator")
+    planning = await _join(live, other["id"], "alice", "creator")
+    bob = await _join(live, room, "bob")
+    status, _ = await live.call("POST", f"/api/products/{pid}/takedown", "olga", "ops",
+                                json={"reason": REASON})
+    assert status == 200
+    notice = {"product_id": pid, "title": "Glow serum", "reason": REASON, "by": "ops"}
+    for creator_socket in (studio, planning):
+        told = await creator_socket.wait_for(_heard("product_taken_down", creator_socket))
+        assert told[0]["data"] == notice and told[0]["to"] == "alice"
+    await bob.wait_for(_heard("product_updated", bob))
+    await studio.wait_for(_heard("product_updated", studio))
+    assert bob.of_type("product_updated")[-1]["data"]["product"]["status"] == "taken_down"
+    assert not bob.of_type("product_taken_down") and not _saw_reason(bob)
+    # the catalogue keeps the decision for a creator who was not connected
+    status, mine = await live.call("GET", f"/api/products/{pid}", "alice", "creator")
+    assert status == 200 and mine["takedown"] == {"by": "olga", "reason": REASON}
+    for v in (studio, planning, bob):
+        await v.close()
+
+
+async def test_the_creators_own_takedown_is_no_news_to_them(live: LiveApp) -> None:
+    room = await live.live_room()
+    pid = (await product(live))["id"]
+    status, _ = await live.call("POST", f"/api/rooms/{room}/shelf", "alice", "creator",
+                                json={"product_id": pid})
+    assert status == 201
+    studio = await _join(live, room, "alice", "creator")
+    status, _ = await live.call("POST", f"/api/products/{pid}/takedown", "alice", "creator",
+                                json={"reason": "out of season"})
+    assert status == 200
+    # the notice, were there one, is published before the card and sent without batching
+    await studio.wait_for(_heard("product_updated", studio))
+    assert not studio.of_type("product_taken_down")
+    await studio.close()

@@ -60,6 +60,14 @@ local function ev_product_updated(ts, card_json)
     'product', card_json}))
 end
 
+-- Ops took the creator's product down: addressed to the creator only ("to"), never stored (the
+-- room hears product_updated, without the reason).
+local function ev_product_taken_down(ts, creator, product_id, title_json, reason_json)
+  return event_json('product_taken_down', ts, object_json({
+    'product_id', cjson.encode(product_id), 'title', title_json, 'reason', reason_json,
+    'by', '"ops"'}), creator)
+end
+
 -- A sale set to start later: clients count down to sale.start_at against server_time.
 local function ev_sale_countdown(ts, sale_json, left, server_time)
   return event_json('sale_countdown', ts, object_json({
