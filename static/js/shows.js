@@ -89,14 +89,15 @@ function start() {
       data: {
         labels,
         datasets: [
-          { type: "bar", label: `GMV${currency ? ` (${currency})` : ""}`, data: ordered.map((s) => (s.headline?.gmv || 0) / 100), backgroundColor: "#e0245e", yAxisID: "y" },
+          { type: "bar", label: "GMV", data: ordered.map((s) => s.headline?.gmv || 0), backgroundColor: "#e0245e", yAxisID: "y" }, // cents
           { type: "line", label: "Peak viewers", data: ordered.map((s) => s.headline?.pcu || 0), borderColor: "#2456c9", backgroundColor: "#2456c9", yAxisID: "y1", tension: 0.25 },
         ],
       },
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
+        plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${c.dataset.yAxisID === "y" ? fmtMoney(c.parsed.y, currency) : fmtCount(c.parsed.y)}` } } },
         scales: {
-          y: { beginAtZero: true, position: "left" },
+          y: { beginAtZero: true, position: "left", ticks: { precision: 0, callback: (v) => fmtMoney(v, currency) } },
           y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, ticks: { precision: 0 } },
           x: { ticks: { maxTicksLimit: 10 } },
         },

@@ -179,7 +179,7 @@ export function mountReport(root, { notify = () => {} } = {}) {
     }
     const specs = [
       ["online", "Online viewers", "line", s.online, "#2456c9"],
-      ["gmv", `GMV per minute${cur ? ` (${cur})` : ""}`, "bar", s.gmv.map((c) => c / 100), "#e0245e"],
+      ["gmv", "GMV per minute", "bar", s.gmv, "#e0245e"], // cents: the axis and tooltips say them as money
       ["chat", "Chat messages per minute", "bar", s.chat, "#1f8a4c"],
     ];
     replace(chartBox, specs.map(([key, label]) =>
@@ -193,8 +193,8 @@ export function mountReport(root, { notify = () => {} } = {}) {
         data: { labels, datasets: [{ label, data, borderColor: color, backgroundColor: type === "bar" ? color : `${color}33`, fill: type === "line", tension: 0.25, pointRadius: labels.length > 60 ? 0 : 2 }] },
         options: {
           responsive: true, maintainAspectRatio: false, animation: false,
-          plugins: { legend: { display: false } },
-          scales: { y: { beginAtZero: true, ticks: { precision: key === "gmv" ? undefined : 0 } }, x: { ticks: { maxTicksLimit: 8 } } },
+          plugins: { legend: { display: false }, tooltip: key === "gmv" ? { callbacks: { label: (c) => fmtMoney(c.parsed.y, cur) } } : {} },
+          scales: { y: { beginAtZero: true, ticks: { precision: 0, ...(key === "gmv" ? { callback: (v) => fmtMoney(v, cur) } : {}) } }, x: { ticks: { maxTicksLimit: 8 } } },
         },
       }));
     });
