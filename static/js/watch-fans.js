@@ -6,7 +6,10 @@ import { $, el, replace } from "./dom.js";
 import { fmtMoney } from "./shelf.js";
 import { describePacketError } from "./watch-packets.js";
 
-/** mountWatchFans({loggedIn(), openLogin(), notify(text, kind)}) -> {snapshot(snap)} */
+/**
+ * mountWatchFans({loggedIn(), openLogin(), notify(text, kind)}) -> {snapshot(snap), followButton()}
+ * followButton(): one more Follow button (the end screen's) that this module keeps current.
+ */
 export function mountWatchFans({ loggedIn, openLogin, notify }) {
   const box = $("#fan-box");
   let creator = null;
@@ -16,11 +19,12 @@ export function mountWatchFans({ loggedIn, openLogin, notify }) {
   const intimacy = el("span", { className: "small fan-intimacy", attrs: { title: "Intimacy: watching, chat, hearts, buying, grabs and the fan club earn points, each capped per day" } });
   replace(box, followBtn, clubBtn, counts, intimacy);
   let card = null;
+  const followBtns = [followBtn];
 
   function render() {
     box.hidden = !card;
+    for (const b of followBtns) b.textContent = card && card.following ? "Following ✓" : "Follow";
     if (!card) return;
-    followBtn.textContent = card.following ? "Following ✓" : "Follow";
     clubBtn.textContent = card.fan_club_member ? "Fan club member ✓" : `Join fan club (${fmtMoney(card.fan_club_fee, card.currency)})`;
     clubBtn.disabled = !!card.fan_club_member;
     counts.textContent = `${card.followers} followers · ${card.fan_club_members} in the fan club`;
@@ -59,6 +63,12 @@ export function mountWatchFans({ loggedIn, openLogin, notify }) {
   }
 
   return {
+    followButton() {
+      const b = el("button", { type: "button", className: "btn btn-primary fan-follow", on: { click: () => toggleFollow() } });
+      followBtns.push(b);
+      render();
+      return b;
+    },
     snapshot(snap) {
       const id = snap && snap.room && snap.room.creator_id;
       if (id && id !== creator) creator = id;

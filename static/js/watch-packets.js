@@ -18,8 +18,21 @@ const CODES = {
   insufficient_funds: "Not enough money in the wallet.",
 };
 
-export function describePacketError(err) {
+/**
+ * A refusal as text. packet: the packet grabbed, if known; a keyword packet's refusal names the
+ * keyword to send (the error's own `keyword` first, else the packet's).
+ */
+export function describePacketError(err, packet = null) {
+  if (err && err.code === "not_eligible") {
+    const keyword = (err.details && err.details.keyword) || (packet && packet.condition === "keyword" && packet.keyword);
+    if (keyword) return `Say “${keyword}” in the chat first, then grab.`;
+  }
   return CODES[err && err.code] || describeError(err);
+}
+
+/** The luckiest grab is known only once nobody else can beat it: when the packet finished. */
+export function luckiestOf(packet) {
+  return packet && packet.state === "finished" && packet.luckiest ? packet.luckiest : null;
 }
 
 /** mountWatchPackets({socket, roomId, loggedIn(), openLogin(), notify(text, kind)}) */
@@ -107,7 +120,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
       if (err && err.code === "already_grabbed" && err.details && err.details.amount !== undefined) {
         mine.set(p.id, Number(err.details.amount));
       }
-      ui.result.textContent = describePacketError(err);
+      ui.result.textContent = describePacketError(err, p);
       ui.result.dataset.kind = "error";
     }
     render();
@@ -119,17 +132,28 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
     try {
       const full = await api("GET", `/api/red-packets/${encodeURIComponent(p.id)}`);
       packets.set(p.id, { ...p, ...full });
+      const luckiest = luckiestOf(full);
       if (full.mine !== null && full.mine !== undefined) mine.set(p.id, full.mine);
       replace(ui.record, full.record.length
-        ? full.record.map((r) => el("li", {}, el("span", { text: r.name || r.user }), " ",
+        ? full.record.map((r) => el("li", { dataset: { user: r.user } }, el("span", { text: r.name || r.user }), " ",
             el("strong", { text: fmtMoney(r.amount) }), " ",
             el("span", { className: "muted", text: fmtTime(r.at) }),
-            full.luckiest && full.luckiest.user === r.user ? el("span", { className: "badge", text: "luckiest" }) : null))
+            luckiest && luckiest.user === r.user ? luckyBadge() : null))
         : el("li", { className: "muted", text: "Nobody has grabbed it yet." }));
       render();
     } catch (err) {
       notify(describePacketError(err), "error");
     }
+  }
+
+  function luckyBadge() {
+    return el("span", { className: "badge rp-luckiest", text: "luckiest" });
+  }
+
+  /** The packet finished while its record was open: badge the winner's line in place. */
+  function markLuckiest(luckiest) {
+    const line = [...ui.record.children].find((li) => li.dataset.user === luckiest.user);
+    if (line && !line.querySelector(".rp-luckiest")) line.append(luckyBadge());
   }
 
   async function load() {
@@ -158,6 +182,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
           state: "finished", reason: d.reason, luckiest: d.luckiest, shares_left: d.shares_left,
         });
         if (shown && shown.id === d.packet_id && d.luckiest) {
+          markLuckiest(d.luckiest);
           ui.grabbed.textContent = `Luckiest: ${d.luckiest.name || d.luckiest.user} with ${fmtMoney(d.luckiest.amount)}`;
         }
         render();

@@ -1,6 +1,8 @@
 // The watch page's video: WebRTC (WHEP) when the browser can and the server has room for it,
 // else HLS (native where the browser plays it, hls.js otherwise). It follows the room's
-// video_started / video_stopped events, so a viewer who came early sees the show start.
+// video_started / video_stopped events, so a viewer who came early sees the show start. It
+// starts once the room is known to exist and not to have ended (room(state)), and end() stops
+// it for good: an ended or missing room must not be asked for video again.
 
 import { api } from "./api.js";
 import { el, replace } from "./dom.js";
@@ -10,7 +12,10 @@ const HLS_MODULE = "/static/vendor/hls.js-1.7.4/hls.light.min.mjs";
 const RETRY_MS = 10000; // look again this often while waiting, in case an event was missed
 const ICE_GIVE_UP_MS = 8000; // no media path by then: try HLS
 
-/** mountPlayer({root, roomId, token()}) → {events(list), stop(), start()}; root.livePlayer for tests. */
+/**
+ * mountPlayer({root, roomId, token()}) → {room(state), events(list), stop(), start(), end()};
+ * root.livePlayer for tests. Nothing is fetched until room() says the room is not ended.
+ */
 export function mountPlayer({ root, roomId, token }) {
   const video = el("video", { attrs: { autoplay: true, playsinline: true, muted: true, controls: true } });
   video.muted = true; // autoplay needs it; the controls unmute
@@ -21,6 +26,7 @@ export function mountPlayer({ root, roomId, token }) {
   let retry = null;
   let iceTimer = null;
   let generation = 0; // a newer start() makes older async steps stand down
+  let ended = false; // end() was called: no start, poll or retry any more
 
   const handle = { mode: "idle", pc: null, video };
   root.livePlayer = handle;
@@ -55,12 +61,14 @@ export function mountPlayer({ root, roomId, token }) {
   }
 
   function waiting(text = "The creator is not broadcasting right now.") {
+    if (ended) return;
     setMode("waiting", text);
     clearTimeout(retry);
     retry = setTimeout(() => start(), RETRY_MS);
   }
 
   async function start() {
+    if (ended) return;
     const mine = ++generation;
     await stopMedia();
     if (mine !== generation) return;
@@ -151,6 +159,7 @@ export function mountPlayer({ root, roomId, token }) {
   }
 
   function events(list) {
+    if (ended) return;
     for (const ev of list) {
       if (ev.type === "video_started" && handle.mode !== "webrtc" && handle.mode !== "hls") start();
       else if (ev.type === "video_stopped") {
@@ -166,11 +175,24 @@ export function mountPlayer({ root, roomId, token }) {
     stopMedia();
   }
 
+  /** For good: the room ended or does not exist. The element leaves the page's focus order. */
+  function end() {
+    ended = true;
+    stop();
+    setMode("ended", "");
+    video.controls = false;
+  }
+
+  /** The room's state from the snapshot or a room_state event. */
+  function room(state) {
+    if (state === "ended") end();
+    else if (handle.mode === "idle") start();
+  }
+
   window.addEventListener("pagehide", stop);
   // back from the page cache: the media was stopped at pagehide, so look again
   window.addEventListener("pageshow", (e) => {
-    if (e.persisted) start();
+    if (e.persisted && handle.mode !== "idle") start();
   });
-  start();
-  return { events, stop, start };
+  return { room, events, stop, start, end };
 }

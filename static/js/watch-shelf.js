@@ -1,6 +1,8 @@
 // The viewer's side of the live shelf: the shelf drawer, the pinned "now explaining" card, the
 // flash-sale countdowns, "someone just bought" notices, the "Buy" buttons that open the
-// checkout sheet (watch-checkout.js), and "my orders" as a list.
+// checkout sheet (watch-checkout.js), and "my orders" as a list. A product taken down is not
+// for sale, so viewers do not see it at all (the studio still does); once the show has ended
+// nothing is being explained, so the pinned card goes.
 
 import { api, describeError } from "./api.js";
 import { $, el, replace, flash, fmtTime, safeImageUrl, stateBadge } from "./dom.js";
@@ -53,7 +55,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     if (what === "stock" || what === "sale") return refreshAll();
     if (what === "all" || what === "shelf" || what === "product") renderShelf();
     if (what === "all" || what === "pinned" || what === "product" || what === "shelf") renderPinned();
-    if (what === "pinned" && ev && state.pinned) notify(`Now explaining: ${state.pinned.title}`, "info");
+    if (what === "pinned" && ev && visible(state.pinned) && !roomEnded) notify(`Now explaining: ${state.pinned.title}`, "info");
   }
 
   function image(card, className) {
@@ -86,9 +88,14 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
     refs.get(pid).push(ref);
   }
 
+  /** What a viewer may see: the state keeps taken-down cards, so a restore shows them again. */
+  function visible(card) {
+    return !!card && card.status !== "taken_down";
+  }
+
   function renderShelf() {
     for (const [pid, list] of refs) refs.set(pid, list.filter((r) => r.where !== "shelf"));
-    const cards = state.products;
+    const cards = state.products.filter(visible);
     $("#shelf-count").textContent = String(cards.length);
     replace(shelfList, cards.length
       ? cards.map((card, i) => {
@@ -118,7 +125,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
 
   function renderPinned() {
     for (const [pid, list] of refs) refs.set(pid, list.filter((r) => r.where !== "pinned"));
-    const card = state.pinned;
+    const card = visible(state.pinned) && !roomEnded ? state.pinned : null;
     pinnedBox.hidden = !card;
     if (!card) {
       replace(pinnedBox);
@@ -174,7 +181,7 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
           : roomEnded ? "Live ended"
           : !loggedIn() ? "Log in to buy"
           : "Buy";
-        if (ref.pinned) ref.pinned.hidden = !(state.pinned && state.pinned.id === pid);
+        if (ref.pinned) ref.pinned.hidden = roomEnded || !(state.pinned && state.pinned.id === pid);
       }
     }
   }
@@ -308,8 +315,10 @@ export function mountWatchShelf({ socket, roomId, loggedIn, openLogin, notify })
       if (unknown && socket.open) this.recovered();
     },
     events(list) {
+      const wasEnded = roomEnded;
       for (const ev of list) if (ev.type === "room_state") roomEnded = (ev.data || {}).state === "ended";
       state.applyEvents(list);
+      if (roomEnded !== wasEnded) renderPinned();
     },
     opened() {
       checkout.opened();

@@ -5,6 +5,7 @@ import { mountHeader } from "./auth.js";
 import { $, el, flash, fmtDuration, fmtTime, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountEndScreen } from "./watch-end.js";
 import { mountWatchCoupons } from "./watch-coupons.js";
 import { mountWatchFans } from "./watch-fans.js";
 import { mountWatchPackets } from "./watch-packets.js";
@@ -119,6 +120,30 @@ const fans = mountWatchFans({
 });
 
 const player = mountPlayer({ root: $("#player"), roomId, token: () => token });
+const endScreen = mountEndScreen({ root: $("#end-screen"), roomId, follow: fans });
+const stageMedia = $(".stage-media");
+
+/**
+ * The player follows the room's state: it starts once the room is known (so a missing room is
+ * never asked for video) and stops for good when the show ends, which the end screen replaces.
+ */
+function followRoomState() {
+  const state = view.room && view.room.state;
+  player.room(state);
+  if (state !== "ended" || stageMedia.dataset.end) return;
+  stageMedia.dataset.end = "ended";
+  conn.hidden = true; // the state badge says "ended"; a green "live" beside it would not
+  endScreen.ended(view.room);
+}
+
+function roomMissing() {
+  player.end();
+  stageMedia.dataset.end = "missing";
+  conn.hidden = true;
+  $("#title").textContent = "Show not found";
+  showBanner("");
+  endScreen.notFound();
+}
 
 const viewHandlers = view.handlers();
 socket.handlers = {
@@ -129,6 +154,7 @@ socket.handlers = {
     packets.snapshot(snap);
     coupons.snapshot(snap);
     fans.snapshot(snap);
+    followRoomState();
   },
   events: (list, frame) => {
     viewHandlers.events(list, frame);
@@ -136,6 +162,7 @@ socket.handlers = {
     packets.events(list);
     coupons.events(list);
     player.events(list);
+    if (list.some((ev) => ev.type === "room_state")) followRoomState();
   },
   recovered: () => {
     if (!finalClose) showBanner("");
@@ -167,8 +194,8 @@ function onStatus(state, info) {
   } else if (state === "closed" && info.final && info.code !== 1000) {
     finalClose = info;
     conn.textContent = "disconnected";
-    showBanner(describeClose(info.code, info.reason, info.error), "error");
-    if (info.code === 4004) $("#title").textContent = "Room not found";
+    if (info.code === 4004) roomMissing();
+    else showBanner(describeClose(info.code, info.reason, info.error), "error");
   }
   updateControls();
 }

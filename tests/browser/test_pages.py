@@ -859,13 +859,15 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     await ops.wait_for(shelf_text("#commerce-orders", "paid"))
     await ops.submit("#takedown-form", product_id=pid, reason="test takedown")
     await ops.wait_for(shelf_text("#takedown-msg", "taken down"))
-    await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase === 'taken_down'")
-    assert await viewer.eval("document.querySelector('#pinned .buy-btn').disabled")
+    # taken down: gone from the viewer's pinned card and shelf (not shown as "taken down")
+    await viewer.wait_for("document.querySelector('#pinned').hidden")
+    await viewer.wait_for(f"!document.querySelector('#shelf li[data-product={js(pid)}]')")
     await ops.screenshot("shelf-ops")
     # ops puts it back on sale from the room's shelf table (confirm dialog): buyable again
     await ops.wait_for("!!document.querySelector('#commerce-shelf .product-restore')")
     await ops.click("#commerce-shelf .product-restore")
     await ops.wait_for(shelf_text("#takedown-msg", "back on sale"))
+    await viewer.wait_for("!document.querySelector('#pinned').hidden")
     await viewer.wait_for(f"document.querySelector({js(status)}).dataset.phase !== 'taken_down'")
     assert not await viewer.eval("document.querySelector('#pinned .buy-btn').disabled")
     # the sale is cancelled: the card goes back to the live price and says so, naming the
