@@ -139,6 +139,7 @@ function followRoomState() {
 function roomMissing() {
   player.end();
   stageMedia.dataset.end = "missing";
+  $(".watch").dataset.end = "missing"; // no counters, hearts, shelf or chat of a show that is not there
   conn.hidden = true;
   $("#title").textContent = "Show not found";
   showBanner("");

@@ -148,6 +148,7 @@ async def test_a_missing_show_says_so_and_asks_for_no_video(
                             + " && " + has_text("#end-screen", "This show does not exist"))
         assert await page.eval("!!document.querySelector('#end-screen a[href=\"/\"]')")
         assert not await page.eval(visible("#player"))
+        assert not await page.eval(visible(".watch > .chat"))  # nothing to chat about
         later = await quiet(urls)
         assert video_requests(later) == [], later
         assert video_requests(urls) == [], urls
