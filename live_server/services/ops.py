@@ -1,48 +1,98 @@
-"""The ops console's reads: every live room with its figures and video, the processes, chat
-reports and the moderation log. Only ops may read them."""
+"""The ops console: every live room with its figures, sales and video, the processes, the chat
+reports and their handling, and the moderation log. Only ops may read or act."""
 
 from __future__ import annotations
 
 import asyncio
 
 from live_server.auth import Identity, require_ops
+from live_server.errors import InvalidState, NotFound
 from live_server.protocol import Json, now_ms
 from live_server.services.moderation_log import ModerationLog
 from live_server.store.chat import ChatStore
 from live_server.store.media import MediaStore
+from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
 from live_server.store.rooms import RoomStore
+
+REPORT_OUTCOMES = ("resolved", "dismissed")
+REPORT_STATES = ("all", "open", "handled")
+
+
+def by_load(room: Json) -> tuple[int, float]:
+    """The busiest room first: most people watching, then most chat per minute."""
+    online = int((room.get("counters") or {}).get("online") or 0)
+    return -online, -float(room.get("chat_per_min") or 0)
 
 
 class OpsService:
     def __init__(self, rooms: RoomStore, presence: PresenceStore, chat: ChatStore,
-                 modlog: ModerationLog, media: MediaStore) -> None:
+                 modlog: ModerationLog, media: MediaStore, orders: OrderStore) -> None:
         self.rooms = rooms
         self.presence = presence
         self.chat = chat
         self.modlog = modlog
         self.media = media
+        self.orders = orders
 
     async def live_rooms(self, who: Identity, limit: int) -> Json:
-        """The newest ``limit`` live rooms with their counters, presence per process, chat per
-        minute and media home, and the live processes: two pipelines and two reads."""
+        """The newest ``limit`` live rooms, busiest first, with their counters, presence per
+        process, chat per minute, media home and sales (``gmv`` cents and ``paid_orders``),
+        and the live processes: three pipelines and two reads."""
         require_ops(who)
         now = now_ms()
         rooms = await self.rooms.many(await self.rooms.live_ids(limit))
         ids = [r.id for r in rooms]
-        figures, homes = await asyncio.gather(self.rooms.figures_many(ids, now),
-                                              self.media.homes(ids))
+        figures, homes, earnings = await asyncio.gather(
+            self.rooms.figures_many(ids, now), self.media.homes(ids),
+            self.orders.earnings_many(ids))
         out = [
-            {**r.public(), **figures[r.id],
+            {**r.public(), **figures[r.id], "gmv": money["gmv"],
+             "paid_orders": money["paid_orders"],
              "video": ({"publishing": True, "codecs": home.codecs, "home": home.url}
                        if home is not None else {"publishing": False})}
-            for r, home in zip(rooms, homes, strict=True)
+            for r, home, money in zip(rooms, homes, earnings, strict=True)
         ]
-        return {"rooms": out, "processes": await self.presence.processes(now)}
+        return {"rooms": sorted(out, key=by_load),
+                "processes": await self.presence.processes(now)}
 
-    async def reports(self, who: Identity, limit: int) -> list[Json]:
+    async def reports(self, who: Identity, limit: int, state: str = "all") -> list[Json]:
+        """The newest reports (only the open or the handled ones if ``state`` says so), each
+        with its state and its room's title, so ops see what show it came from."""
         require_ops(who)
-        return await self.chat.reports(limit)
+        if state not in REPORT_STATES:
+            raise ValueError(f"unknown report state {state!r}")
+        reports = await self.chat.reports(limit, state)
+        titles = {r.id: r.title for r in await self.rooms.many(
+            sorted({str(rep.get("room_id")) for rep in reports}))}
+        return [{**rep, "room_title": titles.get(str(rep.get("room_id")), "")}
+                for rep in reports]
+
+    async def handle_report(self, who: Identity, report_id: str, outcome: str,
+                            note: str) -> Json:
+        """Mark a report resolved (acted on) or dismissed (nothing wrong); the first decision
+        stands (a second is ``invalid_state``), and it is written to the moderation log
+        against the reported message's author."""
+        uid = require_ops(who)
+        if outcome not in REPORT_OUTCOMES:
+            raise ValueError(f"unknown report outcome {outcome!r}")
+        report = await self.chat.report(report_id)
+        if report is None:
+            raise NotFound("no such report")
+        if report["state"] != "open":
+            raise InvalidState("the report is already handled", state=report["state"])
+        handled: Json = {"state": outcome, "handled_by": uid, "handled_at": now_ms(),
+                         "note": note}
+        if not await self.chat.handle_report(report_id, handled):
+            current = await self.chat.report(report_id)
+            raise InvalidState("the report is already handled",
+                               state=(current or {}).get("state", "handled"))
+        message = report.get("message") or {}
+        author = ((message.get("data") or {}).get("user") or {}).get("id")
+        await self.modlog.record(str(report.get("room_id", "")), uid, f"report_{outcome}",
+                                 author, note,
+                                 {"report_id": report_id, "seq": message.get("seq")})
+        return {**report, **handled}
 
     async def moderation(self, who: Identity, limit: int, room_id: str | None) -> list[Json]:
         require_ops(who)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -141,27 +142,60 @@ class ChatStore:
         await self.core.client.xadd(self.keys.modlog, {"r": dumps(record)},
                                     maxlen=self.log_max, approximate=True)
 
+    async def _batches(self, key: str, size: int) -> AsyncIterator[list[Json]]:
+        """The stream's records, newest first, ``size`` per round trip."""
+        last = "+"
+        while True:
+            batch: list[Any] = await self.core.client.xrevrange(key, max=last, min="-",
+                                                                 count=size)
+            if not batch:
+                return
+            yield [orjson.loads(fields[b"r"]) for _entry_id, fields in batch]
+            if len(batch) < size:
+                return
+            last = "(" + batch[-1][0].decode()
+
     async def _read_log(self, key: str, limit: int, room_id: str | None) -> list[Json]:
         out: list[Json] = []
-        last = "+"
-        while len(out) < limit:
-            batch: list[Any] = await self.core.client.xrevrange(key, max=last, min="-",
-                                                                 count=max(limit, 100))
-            if not batch:
+        async for batch in self._batches(key, max(limit, 100)):
+            out.extend(r for r in batch if room_id is None or r.get("room_id") == room_id)
+            if len(out) >= limit:
                 break
-            for _entry_id, fields in batch:
-                record = orjson.loads(fields[b"r"])
-                if room_id is None or record.get("room_id") == room_id:
-                    out.append(record)
-                    if len(out) >= limit:
-                        break
-            last = "(" + batch[-1][0].decode()
-            if len(batch) < max(limit, 100):
-                break
-        return out
+        return out[:limit]
 
-    async def reports(self, limit: int) -> list[Json]:
-        return await self._read_log(self.keys.reports, limit, None)
+    async def reports(self, limit: int, state: str = "all") -> list[Json]:
+        """The newest ``limit`` reports, each with its ``state`` (``open``, ``resolved`` or
+        ``dismissed``) and, once handled, who handled it, when and the note. ``state``
+        ``open`` or ``handled`` keeps only those, reading further back as needed."""
+        out: list[Json] = []
+        async for batch in self._batches(self.keys.reports, max(limit, 100)):
+            for report in await self._with_outcomes(batch):
+                if state == "all" or (report["state"] == "open") == (state == "open"):
+                    out.append(report)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    async def _with_outcomes(self, batch: list[Json]) -> list[Json]:
+        raws = await self.core.client.hmget(self.keys.report_outcomes,
+                                            [str(r.get("id", "")) for r in batch])
+        return [{**report, **(orjson.loads(raw) if raw else {"state": "open"})}
+                for report, raw in zip(batch, raws, strict=True)]
+
+    async def report(self, report_id: str) -> Json | None:
+        """One report with its state, or None once it left the capped stream (a scan, newest
+        first: ops handle recent reports, and the stream holds at most ``log_max``)."""
+        async for batch in self._batches(self.keys.reports, 500):
+            found = [r for r in batch if r.get("id") == report_id]
+            if found:
+                return (await self._with_outcomes(found))[0]
+        return None
+
+    async def handle_report(self, report_id: str, outcome: Json) -> bool:
+        """Record how a report was handled; false if it already was (the first ops decision
+        stands, so two people acting at once cannot overwrite each other)."""
+        return bool(await self.core.client.hsetnx(self.keys.report_outcomes, report_id,
+                                                  dumps(outcome)))
 
     async def actions(self, limit: int, room_id: str | None) -> list[Json]:
         return await self._read_log(self.keys.modlog, limit, room_id)

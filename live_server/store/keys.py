@@ -90,6 +90,7 @@ class Keys:
         self.all_rooms = f"{prefix}:rooms:all"
         self.processes = f"{prefix}:procs"
         self.reports = f"{prefix}:reports"
+        self.report_outcomes = f"{prefix}:reports:outcomes"  # hash: report id → how handled
         self.modlog = f"{prefix}:modlog"
         self.channel_prefix = f"{prefix}:{{"
         self.product_owner = f"{prefix}:prodowner"  # hash: product id → creator id

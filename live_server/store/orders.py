@@ -111,6 +111,16 @@ class OrderStore:
         the late payments still to refund (``late_paid`` cents over ``late_paid_orders``)."""
         return _totals(await self.core.client.hgetall(self.keys.shelf(room_id).earnings))
 
+    async def earnings_many(self, room_ids: list[str]) -> list[Json]:
+        """Each room's earnings totals (as :meth:`earnings`), in one pipeline."""
+        if not room_ids:
+            return []
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                pipe.hgetall(self.keys.shelf(room_id).earnings)
+            replies = await pipe.execute()
+        return [_totals(raw) for raw in replies]
+
     async def books(self, room_ids: list[str], limit: int) -> list[tuple[Json, list[Json]]]:
         """Each room's earnings totals and its latest ``limit`` ledger entries, newest first, in
         one pipeline."""
