@@ -82,9 +82,10 @@ COMMANDS = (
     Command("create_room", "Create a room (state `scheduled`).", _create, CREATOR,
             _room_fields(creating=True), http=Route("POST", "/api/rooms", 201),
             reply=FULL_ROOM),
-    Command("list_rooms", "Rooms: `live` (public), `mine` (creator, ops), `all` (ops).", _list,
+    Command("list_rooms", "Rooms: `live` (public), `scheduled` (public: upcoming shows with "
+            "their time, soonest first), `mine` (creator, ops), `all` (ops).", _list,
             ANYONE, (Choice("state", "which rooms", required=False, default="live",
-                            choices=("live", "mine", "all")),
+                            choices=("live", "scheduled", "mine", "all")),
                      Integer("limit", required=False, default=50, lo=1, hi=200)),
             errors=(Forbidden,), http=Route("GET", "/api/rooms"),
             reply="`{\"rooms\": [room + counters]}`"),

@@ -13,6 +13,19 @@ from live_server.services.moderation_log import ModerationLog
 from live_server.services.webhooks import WebhookEmitter
 from live_server.store.rooms import RoomStore
 
+# Upcoming shows are read from the newest rooms (there is no index of scheduled rooms): this
+# many are looked at; a show that has not started this long after its time is no longer listed.
+UPCOMING_SCAN = 500
+UPCOMING_GRACE_MS = 3_600_000
+
+
+def upcoming(rooms: list[Room], now: int) -> list[Room]:
+    """Scheduled rooms with a start time, soonest first. A room without a time is a creator's
+    draft, and one long past its time was abandoned: neither is an upcoming show."""
+    due = [r for r in rooms if r.state == "scheduled" and r.scheduled_at is not None
+           and r.scheduled_at >= now - UPCOMING_GRACE_MS]
+    return sorted(due, key=lambda r: (r.scheduled_at or 0, r.id))
+
 
 class RoomEndListener(Protocol):
     """Told right after a room ended (the show report freezes then); it must not raise."""
@@ -58,6 +71,8 @@ class RoomService:
     async def listing(self, state: str, limit: int, who: Identity) -> list[Json]:
         if state == "live":
             ids = await self.rooms.live_ids(limit)
+        elif state == "scheduled":
+            ids = await self.rooms.recent_ids(UPCOMING_SCAN)
         elif state == "mine":
             ids = await self.rooms.owned_ids(require_creator(who))
         elif state == "all":
@@ -65,10 +80,12 @@ class RoomService:
                 raise Forbidden("ops only")
             ids = await self.rooms.recent_ids(limit)
         else:
-            raise InvalidField("'state' must be live, mine or all")
+            raise InvalidField("'state' must be live, scheduled, mine or all")
         rooms = await self.rooms.many(ids)
         if state == "mine":
             rooms.sort(key=lambda r: r.created_at, reverse=True)
+        elif state == "scheduled":
+            rooms = upcoming(rooms, now_ms())
         rooms = rooms[:limit]
         counters = await self.rooms.counters_many([r.id for r in rooms], now_ms())
         return [{**r.public(), "counters": counters[r.id]} for r in rooms]

@@ -1,14 +1,38 @@
 // The login box in the page header: shows who you are; gets a development token
-// (POST /api/dev/token) or takes a pasted token; keeps it in localStorage.
+// (POST /api/dev/token) or takes a pasted token; keeps it in localStorage. An action that
+// needed a login (requireLogin) is run once the login succeeds, so the viewer's click counts.
 
 import { api, ApiError, currentUser, decodeToken, describeError, onTokenChangedElsewhere, setToken } from "./api.js";
 import { el, replace, flash } from "./dom.js";
 
+let pendingAction = null; // what the viewer tried before the login box opened
+let openLoginBox = null; // the header's login box
+
+/** The signed-in role, or "" for a guest or an expired token: what the header links follow. */
+function activeRole() {
+  const me = currentUser();
+  return me && !me.expired ? me.role : "";
+}
+
 /**
- * mountAuth(container, {onChange, defaultRole}) renders the box.
- * onChange() runs after the token changes (default: reload the page).
+ * requireLogin(action): run action() now when logged in; otherwise open the login box and run
+ * it once the login succeeds (on a page that can take the new identity without reloading:
+ * mountAuth's `resume`), so a buy or a grab is not lost to the login. Closing the box forgets it.
  */
-export function mountAuth(container, { onChange = () => location.reload(), defaultRole = "viewer" } = {}) {
+export function requireLogin(action) {
+  if (activeRole()) return action();
+  pendingAction = action;
+  if (openLoginBox) openLoginBox();
+  return undefined;
+}
+
+/**
+ * mountAuth(container, {onChange, resume, onRender, defaultRole}) renders the box.
+ * onChange() runs after the token changes (default: reload the page). After a login that
+ * requireLogin asked for, a page with resume() (an async switch to the new token without
+ * reloading) is resumed instead, then the remembered action runs.
+ */
+export function mountAuth(container, { onChange = () => location.reload(), resume = null, onRender = () => {}, defaultRole = "viewer" } = {}) {
   const who = el("span", { className: "auth-who" });
   const toggle = el("button", { type: "button", className: "btn btn-small auth-toggle", attrs: { "aria-expanded": "false" } });
   const panel = el("div", { className: "auth-panel", hidden: true });
@@ -55,12 +79,31 @@ export function mountAuth(container, { onChange = () => location.reload(), defau
       toggle.textContent = "Log in";
       logout.hidden = true;
     }
+    onRender();
   }
 
   function openPanel(open) {
     panel.hidden = !open;
     toggle.setAttribute("aria-expanded", String(open));
     if (open) userInput.focus();
+    else pendingAction = null;
+  }
+
+  /** After a new token: run the action the login was for, else let the page follow. */
+  async function loggedIn() {
+    const action = pendingAction;
+    openPanel(false);
+    render();
+    if (!action || !resume) {
+      onChange();
+      return;
+    }
+    try {
+      await resume();
+      await action();
+    } catch (err) {
+      flash(msg, describeError(err), "error", 8000);
+    }
   }
 
   toggle.addEventListener("click", () => openPanel(panel.hidden));
@@ -83,9 +126,7 @@ export function mountAuth(container, { onChange = () => location.reload(), defau
       const data = await api("POST", "/api/dev/token", body, { auth: false });
       if (!data.token) throw new ApiError("bad_response", "No token in the answer.");
       setToken(data.token);
-      openPanel(false);
-      render();
-      onChange();
+      await loggedIn();
     } catch (err) {
       const text = err.status === 404 || err.status === 403
         ? "Development login is off on this server; paste a token instead."
@@ -103,9 +144,7 @@ export function mountAuth(container, { onChange = () => location.reload(), defau
     }
     setToken(token);
     pasteInput.value = "";
-    openPanel(false);
-    render();
-    onChange();
+    loggedIn();
   });
 
   render();
@@ -120,16 +159,30 @@ export function mountAuth(container, { onChange = () => location.reload(), defau
       }
     });
   }
+  openLoginBox = () => openPanel(true);
   return { render, open: () => openPanel(true) };
 }
+
+// [href, label, key, who sees it ("": everyone)]
+const NAV = [
+  ["/", "Live", "live", ""],
+  ["/studio", "Studio", "studio", "creator"],
+  ["/shows", "My shows", "shows", "creator"],
+  ["/ops", "Ops", "ops", "ops"],
+  ["/api/docs", "API", "api", ""],
+];
 
 /** The page header with navigation and the login box; returns the auth handle. */
 export function mountHeader(active, options = {}) {
   const header = document.getElementById("top");
-  const nav = el("nav", { className: "nav" },
-    [["/", "Live", "live"], ["/studio", "Studio", "studio"], ["/shows", "My shows", "shows"], ["/ops", "Ops", "ops"], ["/api/docs", "API", "api"]].map(([href, label, key]) =>
+  const nav = el("nav", { className: "nav", attrs: { "aria-label": "Main" } });
+  const links = () => {
+    const role = activeRole();
+    replace(nav, NAV.filter(([, , , who]) => !who || who === role).map(([href, label, key]) =>
       el("a", { href, text: label, className: key === active ? "active" : "", attrs: key === active ? { "aria-current": "page" } : {} })));
+  };
   const authBox = el("div", { className: "auth-slot" });
   replace(header, el("a", { className: "brand", href: "/", text: "live" }), nav, authBox);
-  return mountAuth(authBox, options);
+  const onRender = options.onRender;
+  return mountAuth(authBox, { ...options, onRender: () => { links(); if (onRender) onRender(); } });
 }

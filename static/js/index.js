@@ -1,8 +1,9 @@
-// The list of live rooms: GET /api/rooms, refreshed every few seconds.
+// The landing page: what the site is, the live shows and the upcoming ones (GET /api/rooms with
+// state=live and state=scheduled), refreshed every few seconds.
 
 import { api, describeError } from "./api.js";
 import { mountHeader } from "./auth.js";
-import { $, el, replace, fmtCount, fmtTime, fmtAgo, safeImageUrl, stateBadge } from "./dom.js";
+import { $, el, replace, fmtCount, fmtDuration, fmtTime, fmtAgo, safeImageUrl, stateBadge } from "./dom.js";
 
 const REFRESH_MS = 5000;
 
@@ -12,6 +13,8 @@ const list = $("#rooms");
 const empty = $("#empty");
 const error = $("#error");
 const updated = $("#updated");
+const upcoming = $("#upcoming");
+const upcomingEmpty = $("#upcoming-empty");
 
 function card(room) {
   const c = room.counters || {};
@@ -31,12 +34,31 @@ function card(room) {
           room.started_at ? el("span", { text: `started ${fmtAgo(room.started_at)}` }) : null))));
 }
 
+/** "Sat, Dec 6, 20:00 · in 3 h": the day and time, and how soon for a viewer deciding now. */
+function showTime(ms) {
+  const when = new Date(ms).toLocaleString([], { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const wait = ms - Date.now();
+  return wait > 0 ? `${when} · in ${fmtDuration(wait)}` : `${when} · starting soon`;
+}
+
+function upcomingItem(room) {
+  return el("li", { className: "upcoming-item" },
+    el("time", { className: "upcoming-time", text: showTime(room.scheduled_at), attrs: { datetime: new Date(room.scheduled_at).toISOString() } }),
+    el("a", { className: "upcoming-title", href: `/watch/${encodeURIComponent(room.id)}`, text: room.title || "Untitled show" }));
+}
+
+async function rooms(state) {
+  const data = await api("GET", `/api/rooms?state=${state}&limit=50`, undefined, { auth: false });
+  return Array.isArray(data.rooms) ? data.rooms : [];
+}
+
 async function refresh() {
   try {
-    const data = await api("GET", "/api/rooms?state=live&limit=50", undefined, { auth: false });
-    const rooms = Array.isArray(data.rooms) ? data.rooms : [];
-    replace(list, rooms.map(card));
-    empty.hidden = rooms.length > 0;
+    const [live, later] = await Promise.all([rooms("live"), rooms("scheduled")]);
+    replace(list, live.map(card));
+    empty.hidden = live.length > 0;
+    replace(upcoming, later.map(upcomingItem));
+    upcomingEmpty.hidden = later.length > 0;
     error.hidden = true;
     updated.textContent = `updated ${fmtTime(Date.now())}`;
   } catch (err) {
@@ -44,6 +66,7 @@ async function refresh() {
     error.hidden = false;
   } finally {
     list.setAttribute("aria-busy", "false");
+    upcoming.setAttribute("aria-busy", "false");
   }
 }
 

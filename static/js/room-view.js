@@ -7,6 +7,44 @@ import { append, el, replace, setText, fmtTime, fmtCount, stateBadge } from "./d
 
 const MAX_CHAT = 300;
 const MUTE_SECONDS = 600;
+const REASON_MAX = 200;
+
+/**
+ * askReason({title, label, send, required}) -> the trimmed reason, "" or null (cancelled).
+ * A real modal dialog rather than window.prompt: labelled, keyboard-first (Escape and Cancel
+ * close it), styled with the page, and it keeps focus inside while open.
+ */
+export function askReason({ title, label, send = "Send", required = true }) {
+  return new Promise((resolve) => {
+    const field = el("textarea", { name: "reason", rows: 3, maxLength: REASON_MAX, required, autocomplete: "off" });
+    const heading = el("h2", { id: "reason-title", text: title });
+    const cancel = el("button", { type: "button", className: "btn", text: "Cancel" });
+    const form = el("form", { method: "dialog" },
+      heading,
+      el("label", {}, label, field),
+      el("div", { className: "row" }, cancel, el("button", { type: "submit", className: "btn btn-primary", text: send })));
+    const dialog = el("dialog", { className: "reason-dialog", attrs: { "aria-labelledby": "reason-title" } }, form);
+    let answer = null;
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const text = field.value.trim().slice(0, REASON_MAX);
+      if (required && !text) {
+        field.focus();
+        return;
+      }
+      answer = text;
+      dialog.close();
+    });
+    cancel.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(answer);
+    });
+    document.body.appendChild(dialog);
+    dialog.showModal();
+    field.focus();
+  });
+}
 
 export class RoomView {
   /**
@@ -325,13 +363,8 @@ export class RoomView {
 
   // ---- actions --------------------------------------------------------------------------
   async report(seq) {
-    const reason = prompt("Why do you report this message? (up to 200 characters)");
-    if (reason === null) return;
-    const text = reason.trim().slice(0, 200);
-    if (!text) {
-      this.notify("A report needs a reason.", "error");
-      return;
-    }
+    const text = await askReason({ title: "Report this message", label: `Why? (up to ${REASON_MAX} characters)`, send: "Send report" });
+    if (!text) return;
     try {
       await this.socket.request("report", { seq, reason: text });
       this.notify("Thank you — the report was sent.", "ok");
@@ -359,10 +392,10 @@ export class RoomView {
   }
 
   async ban(user) {
-    const reason = prompt(`Ban ${user.name || user.id} from this room? Reason (optional):`, "");
+    const reason = await askReason({ title: `Ban ${user.name || user.id} from this room?`, label: "Reason (optional, seen by moderators)", send: "Ban", required: false });
     if (reason === null) return;
     const fields = { user_id: user.id };
-    if (reason.trim()) fields.reason = reason.trim().slice(0, 200);
+    if (reason) fields.reason = reason;
     try {
       await this.socket.request("ban", fields);
       this.notify(`${user.name || user.id} is banned.`, "ok");

@@ -5,6 +5,7 @@
 // another place. Amounts are whatever the server says: the page never computes a discount.
 
 import { api, describeError } from "./api.js";
+import { requireLogin } from "./auth.js";
 import { $, el, replace, flash, fmtTime, safeImageUrl } from "./dom.js";
 import { UNSURE, fmtClock, fmtMoney, newIdempotencyKey } from "./shelf.js";
 import { addressLine, mountAddress } from "./watch-address.js";
@@ -102,10 +103,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
   }
 
   async function open(pid) {
-    if (!loggedIn()) {
-      openLogin();
-      return;
-    }
+    if (!loggedIn()) return requireLogin(() => open(pid));
     const card = state.product(pid);
     co = reset(pid);
     const saved = loadAttempt();
@@ -136,10 +134,7 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
 
   /** Continue an order reserved earlier: straight to paying it. */
   async function resume(order) {
-    if (!loggedIn()) {
-      openLogin();
-      return;
-    }
+    if (!loggedIn()) return requireLogin(() => resume(order));
     co = reset(order.product_id);
     co.attempt = { key: "", fields: null, order };
     co.resuming = true;

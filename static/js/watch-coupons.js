@@ -5,6 +5,7 @@
 // may use couponTerms() and describeCouponError() from here.
 
 import { api, describeError } from "./api.js";
+import { requireLogin } from "./auth.js";
 import { $, el, replace, fmtDateTime, fmtTime } from "./dom.js";
 import { fmtClock, fmtMoney, fmtPercent } from "./shelf.js";
 
@@ -83,10 +84,7 @@ export function mountWatchCoupons({ socket, roomId, loggedIn, openLogin, notify 
   async function claim() {
     const c = pinned;
     if (!c) return;
-    if (!loggedIn()) {
-      openLogin();
-      return;
-    }
+    if (!loggedIn()) return requireLogin(claim);
     ui.btn.disabled = true;
     try {
       const res = socket.open

@@ -2,6 +2,7 @@
 // counts; red packets for followers or fan-club members need one of these.
 
 import { api } from "./api.js";
+import { requireLogin } from "./auth.js";
 import { $, el, replace } from "./dom.js";
 import { fmtMoney } from "./shelf.js";
 import { describePacketError } from "./watch-packets.js";
@@ -42,7 +43,7 @@ export function mountWatchFans({ loggedIn, openLogin, notify }) {
   }
 
   async function toggleFollow() {
-    if (!loggedIn()) return openLogin();
+    if (!loggedIn()) return requireLogin(toggleFollow);
     try {
       card = await api(card && card.following ? "DELETE" : "POST", `/api/creators/${encodeURIComponent(creator)}/follow`, {});
       render();
@@ -52,7 +53,7 @@ export function mountWatchFans({ loggedIn, openLogin, notify }) {
   }
 
   async function join() {
-    if (!loggedIn()) return openLogin();
+    if (!loggedIn()) return requireLogin(join);
     try {
       card = await api("POST", `/api/creators/${encodeURIComponent(creator)}/fan-club`, {});
       notify("Welcome to the fan club!", "ok");

@@ -4,6 +4,7 @@
 // HTTP after each snapshot and keeps them current from the room events.
 
 import { api, describeError } from "./api.js";
+import { requireLogin } from "./auth.js";
 import { $, el, replace, fmtTime } from "./dom.js";
 import { fmtClock, fmtMoney } from "./shelf.js";
 
@@ -103,10 +104,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
   async function grab() {
     const p = shown;
     if (!p) return;
-    if (!loggedIn()) {
-      openLogin();
-      return;
-    }
+    if (!loggedIn()) return requireLogin(grab);
     ui.btn.disabled = true;
     try {
       const res = socket.open

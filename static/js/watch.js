@@ -1,7 +1,7 @@
 // The viewer page: /watch/{room_id}.
 
 import { api, currentUser, describeError, getToken } from "./api.js";
-import { mountHeader } from "./auth.js";
+import { mountHeader, requireLogin } from "./auth.js";
 import { $, el, flash, fmtDuration, fmtTime, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
@@ -15,7 +15,7 @@ import { mountPlayer } from "./watch-player.js";
 const HEART_FLUSH_MS = 200;
 const FANS_REFRESH_MS = 30000;
 
-const auth = mountHeader("live");
+const auth = mountHeader("live", { resume: () => takeNewLogin() });
 
 function roomIdFromUrl() {
   const m = location.pathname.match(/^\/watch\/([^/]+)\/?$/);
@@ -37,7 +37,7 @@ const floats = $("#floats");
 const slowBadge = $("#slow");
 const modBadge = $("#mod");
 
-$("#login-to-chat").addEventListener("click", () => auth.open());
+$("#login-to-chat").addEventListener("click", () => requireLogin(() => input.focus()));
 $("#player").dataset.room = roomId || "";
 
 let standingNotice = ""; // shown whenever nothing more urgent is
@@ -197,6 +197,23 @@ function onStatus(state, info) {
     conn.textContent = "disconnected";
     if (info.code === 4004) roomMissing();
     else showBanner(describeClose(info.code, info.reason, info.error), "error");
+  }
+  updateControls();
+}
+
+/** After a login that an action asked for (requireLogin): the socket comes back as the new
+ * user without a reload, so the action can run in the page the viewer is looking at. */
+async function takeNewLogin() {
+  me = currentUser();
+  token = getToken();
+  standingNotice = "";
+  showBanner("");
+  socket.token = token;
+  socket.stop();
+  socket.start();
+  const deadline = Date.now() + 10000;
+  while (!(socket.open && socket.user && me && socket.user.id === me.id) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   updateControls();
 }

@@ -540,11 +540,12 @@ async def test_watch_chat_hearts_and_moderation(server: str, browser: Browser) -
     assert await vic.text("#chat-msg")
     await vic.screenshot("watch-viewer")
 
-    # report (the prompt is answered)
+    # report (the reason dialog is answered)
     await host.submit("#chat-form", text="host says hi")
     await vic.wait_for(has_msg("host says hi"))
-    vic.dialog_answers.append("spam test")
     await click_msg_action(vic, "host says hi", "Report")
+    await vic.wait_for("document.querySelector('dialog.reason-dialog')?.open")
+    await vic.submit("dialog.reason-dialog form", reason="spam test")
     await vic.wait_for(includes("#toast", "report"))
 
     # moderator deletes the viewer's message: it disappears for everyone
@@ -562,8 +563,9 @@ async def test_watch_chat_hearts_and_moderation(server: str, browser: Browser) -
     await host.screenshot("watch-moderator")
 
     # ban: the viewer's socket is closed with 4003; the page says so and stays disconnected
-    host.dialog_answers.append("test ban")
     await click_msg_action(host, "second message", "Ban")
+    await host.wait_for("document.querySelector('dialog.reason-dialog')?.open")
+    await host.submit("dialog.reason-dialog form", reason="test ban")
     await vic.wait_for(
         f"!document.querySelector('#banner').hidden && {includes('#banner', 'banned')}"
     )
@@ -648,8 +650,9 @@ async def test_studio_and_ops(server: str, browser: Browser) -> None:
         browser, server, f"/watch/{rid}", token(server, "pages_reporter", "viewer")
     )
     await reporter.wait_for(has_msg("please report me"))
-    reporter.dialog_answers.append("rude")
     await click_msg_action(reporter, "please report me", "Report")
+    await reporter.wait_for("document.querySelector('dialog.reason-dialog')?.open")
+    await reporter.submit("dialog.reason-dialog form", reason="rude")
     await reporter.wait_for(includes("#toast", "report"))
 
     ops_token = token(server, "pages_ops", "ops", "Ops")
