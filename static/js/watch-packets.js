@@ -2,6 +2,11 @@
 // Grab button (over the websocket), the result, and the packet's record (who grabbed how much).
 // Packets are not in the room snapshot (they live in the money slot): the page reads them over
 // HTTP after each snapshot and keeps them current from the room events.
+// "X grabbed" notices are sampled (one per `money.grab_sample_every` grabs), so the shares left
+// come from the freshest source: the fewest any source reported (grab replies, notices, reads).
+// Once a notice says grabs are going on, the packet is read again while it is open and its
+// banner is seen: at most once per REREAD_MS per packet, less often (up to REREAD_MAX_MS) while
+// reads find nothing new, since the notices in between are not sent.
 
 import { api, describeError } from "./api.js";
 import { requireLogin } from "./auth.js";
@@ -9,6 +14,8 @@ import { $, el, replace, fmtTime } from "./dom.js";
 import { fmtClock, fmtMoney } from "./shelf.js";
 
 const TICK_MS = 250;
+const REREAD_MS = 2000;
+const REREAD_MAX_MS = 30000;
 const CODES = {
   not_open: "Not open yet — wait for the countdown.",
   expired: "This red packet has expired.",
@@ -36,8 +43,18 @@ export function luckiestOf(packet) {
   return packet && packet.state === "finished" && packet.luckiest ? packet.luckiest : null;
 }
 
-/** mountWatchPackets({socket, roomId, loggedIn(), openLogin(), notify(text, kind)}) */
-export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify }) {
+/** The shares left as the freshest of two reports: shares are only ever taken, so the fewer. */
+export function freshestLeft(known, reported) {
+  const r = Number(reported);
+  if (reported === null || reported === undefined || !Number.isFinite(r)) return known;
+  return known === null || known === undefined ? r : Math.min(Number(known), r);
+}
+
+/**
+ * mountWatchPackets({socket, roomId, loggedIn(), openLogin(), notify(text, kind), onGrab()})
+ * onGrab(): this viewer grabbed a share (intimacy and the wallet moved).
+ */
+export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify, onGrab = () => {} }) {
   const box = $("#rp-banner");
   const packets = new Map(); // id -> packet
   const mine = new Map(); // id -> amount grabbed by me
@@ -59,6 +76,56 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
     el("div", { className: "row" }, ui.btn, ui.recordBtn), ui.result, ui.grabbed, ui.record);
 
   const now = () => Date.now() + offset;
+  const rereads = new Map(); // id -> {at: ms of the last read, gap: ms until the next, timer}
+
+  /** A report of the shares left: kept only when fresher (fewer) than what is known. */
+  function noteLeft(p, left) {
+    const before = p.shares_left;
+    p.shares_left = freshestLeft(before, left);
+    return p.shares_left !== before;
+  }
+
+  function seen() {
+    return !box.hidden && !document.hidden;
+  }
+
+  /** Read the packet again: soon when grabs were just seen (`fresh`), else after the gap. */
+  function rereadSoon(id, fresh = true) {
+    const p = packets.get(id);
+    if (!p || p.state === "finished" || !shown || shown.id !== id) return;
+    const r = rereads.get(id) || { at: 0, gap: REREAD_MS, timer: null };
+    rereads.set(id, r);
+    if (fresh) r.gap = REREAD_MS;
+    const due = r.at + r.gap;
+    if (r.timer && !fresh) return;
+    clearTimeout(r.timer);
+    r.timer = setTimeout(() => reread(id), Math.max(0, due - Date.now()));
+  }
+
+  async function reread(id) {
+    const r = rereads.get(id);
+    r.timer = null;
+    const p = packets.get(id);
+    if (!p || p.state === "finished" || !shown || shown.id !== id) return;
+    if (!seen()) return; // read again when the banner is seen (visibilitychange)
+    r.at = Date.now();
+    let moved = false;
+    try {
+      const full = await api("GET", `/api/red-packets/${encodeURIComponent(id)}`);
+      moved = noteLeft(p, full.shares_left);
+      if (full.state === "finished") Object.assign(p, { state: "finished", reason: full.reason, luckiest: full.luckiest });
+      if (full.mine !== null && full.mine !== undefined) mine.set(id, full.mine);
+    } catch {
+      return; // the next notice asks again
+    }
+    render();
+    if (!moved) r.gap = Math.min(r.gap * 2, REREAD_MAX_MS); // quiet: look less often
+    if (now() < p.expires_at) rereadSoon(id, moved);
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (shown && seen() && shown.state !== "finished") rereadSoon(shown.id);
+  });
 
   function current() {
     const list = [...packets.values()].sort((a, b) => b.created_at - a.created_at);
@@ -113,7 +180,8 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
       mine.set(p.id, res.amount);
       ui.result.textContent = `You grabbed ${fmtMoney(res.amount)}!`;
       ui.result.dataset.kind = "ok";
-      p.shares_left = res.shares_left;
+      noteLeft(packets.get(p.id) || p, res.shares_left);
+      onGrab();
     } catch (err) {
       if (err && err.code === "already_grabbed" && err.details && err.details.amount !== undefined) {
         mine.set(p.id, Number(err.details.amount));
@@ -129,7 +197,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
     if (!p) return;
     try {
       const full = await api("GET", `/api/red-packets/${encodeURIComponent(p.id)}`);
-      packets.set(p.id, { ...p, ...full });
+      packets.set(p.id, { ...p, ...full, shares_left: freshestLeft(p.shares_left, full.shares_left) });
       const luckiest = luckiestOf(full);
       if (full.mine !== null && full.mine !== undefined) mine.set(p.id, full.mine);
       replace(ui.record, full.record.length
@@ -157,7 +225,10 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
   async function load() {
     try {
       const res = await api("GET", `/api/rooms/${encodeURIComponent(roomId)}/red-packets`);
-      for (const p of res.packets || []) packets.set(p.id, { ...packets.get(p.id), ...p });
+      for (const p of res.packets || []) {
+        const known = packets.get(p.id);
+        packets.set(p.id, { ...known, ...p, shares_left: freshestLeft(known && known.shares_left, p.shares_left) });
+      }
       render();
     } catch {
       /* the banner stays as it was; events keep it current */
@@ -184,10 +255,13 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify 
           ui.grabbed.textContent = `Luckiest: ${d.luckiest.name || d.luckiest.user} with ${fmtMoney(d.luckiest.amount)}`;
         }
         render();
-      } else if (ev.type === "red_packet_grabbed" && shown && shown.id === d.packet_id) {
-        shown.shares_left = d.left;
-        ui.grabbed.textContent = `${d.name} grabbed ${fmtMoney(d.amount)}`;
-        ui.info.textContent = `${fmtMoney(shown.total)} · ${shown.shares} shares (${shown.split}) · ${d.left} left`;
+      } else if (ev.type === "red_packet_grabbed" && packets.has(d.packet_id)) {
+        noteLeft(packets.get(d.packet_id), d.left);
+        if (shown && shown.id === d.packet_id) {
+          ui.grabbed.textContent = `${d.name} grabbed ${fmtMoney(d.amount)}`;
+          render();
+          rereadSoon(d.packet_id); // the notices in between are not sent
+        }
       }
     }
   }

@@ -103,6 +103,7 @@ const packets = mountWatchPackets({
   loggedIn: () => !!(socket.user || me),
   openLogin: () => auth.open(),
   notify: (text, kind) => toast(text, kind),
+  onGrab: () => fans.earned(),
 });
 
 const coupons = mountWatchCoupons({
@@ -115,6 +116,7 @@ const coupons = mountWatchCoupons({
 
 const fans = mountWatchFans({
   loggedIn: () => !!(socket.user || me),
+  userId: () => (socket.user && socket.user.id) || (me && me.id) || null,
   openLogin: () => auth.open(),
   notify: (text, kind) => toast(text, kind),
 });
@@ -162,6 +164,7 @@ socket.handlers = {
     shelf.events(list);
     packets.events(list);
     coupons.events(list);
+    fans.events(list);
     player.events(list);
     if (list.some((ev) => ev.type === "room_state")) followRoomState();
   },
@@ -314,6 +317,7 @@ heartBtn.addEventListener("click", () => {
   view.heartsPending += 1;
   view.renderCounters();
   floatHeart();
+  fans.earned();
   if (!heartTimer) heartTimer = setTimeout(flushHearts, HEART_FLUSH_MS);
 });
 
