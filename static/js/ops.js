@@ -1,4 +1,5 @@
-// The ops console: live rooms and processes (every 2 s), reports, moderation log.
+// The ops console: live rooms busiest first with their sales, and processes (every 2 s); the
+// reports queue (resolve, dismiss, delete the message and ban its author); the moderation log.
 
 import { api, currentUser, describeError } from "./api.js";
 import { mountHeader } from "./auth.js";
@@ -53,18 +54,20 @@ function start() {
 
   function makeRow(room) {
     const cells = {
-      room: el("td", { className: "wrap" }),
-      creator: el("td"),
+      room: el("td", { className: "room-cell" }),
+      creator: el("td", { className: "mono" }),
       state: el("td"),
       online: el("td", { className: "num" }),
+      cpm: el("td", { className: "num" }),
+      gmv: el("td", { className: "num" }),
+      orders: el("td", { className: "num" }),
       hearts: el("td", { className: "num" }),
       unique: el("td", { className: "num" }),
       peak: el("td", { className: "num" }),
       chat: el("td", { className: "num" }),
-      cpm: el("td", { className: "num" }),
       video: el("td"),
       procs: el("td", { className: "procs" }),
-      actions: el("td"),
+      actions: el("td", { className: "room-actions" }),
     };
     const id = room.id;
     replace(cells.actions,
@@ -82,8 +85,8 @@ function start() {
     const c = room.counters || {};
     row.title = room.title || "";
     replace(row.cells.room,
-      el("a", { href: `/watch/${enc(room.id)}`, text: room.title || "Untitled room" }),
-      el("div", { className: "muted small mono", text: room.id }));
+      el("a", { className: "room-title", href: `/watch/${enc(room.id)}`, text: room.title || "Untitled room", attrs: { title: room.title || "" } }),
+      el("div", { className: "room-id muted small mono", text: room.id, attrs: { title: room.id } }));
     setText(row.cells.creator, room.creator_id);
     replace(row.cells.state, stateBadge(room.state),
       room.started_at ? el("div", { className: "muted small", text: `since ${fmtDateTime(room.started_at)}` }) : null);
@@ -92,6 +95,8 @@ function start() {
     setText(row.cells.unique, fmtCount(c.unique));
     setText(row.cells.peak, fmtCount(c.peak));
     setText(row.cells.chat, fmtCount(c.chat));
+    setText(row.cells.gmv, fmtMoney(Number(room.gmv) || 0));
+    setText(row.cells.orders, fmtCount(room.paid_orders ?? 0));
     setText(row.cells.cpm, room.chat_per_min === undefined ? "—" : fmtCount(Math.round(Number(room.chat_per_min) * 10) / 10));
     const video = room.video || {};
     const codecs = video.codecs && typeof video.codecs === "object" ? Object.values(video.codecs).join(" + ") : "";
@@ -129,7 +134,8 @@ function start() {
       }
       $("#rooms-empty").hidden = list.length > 0;
       const online = list.reduce((n, r) => n + (Number(r.counters?.online) || 0), 0);
-      setText($("#rooms-total"), `${list.length} rooms · ${fmtCount(online)} watching`);
+      const gmv = list.reduce((n, r) => n + (Number(r.gmv) || 0), 0);
+      setText($("#rooms-total"), `${list.length} rooms · ${fmtCount(online)} watching · ${fmtMoney(gmv)} GMV`);
       renderProcs(Array.isArray(data.processes) ? data.processes : []);
       setText($("#rooms-updated"), `updated ${fmtTime(Date.now())}`);
       showError(null);
@@ -164,51 +170,101 @@ function start() {
     }
   }
 
-  // ---- ban dialog ----------------------------------------------------------------------------
+  // ---- ban dialog (a room's row, or a report: then it can delete the message too) -----------
   const dialog = $("#ban-dialog");
   const banForm = $("#ban-form");
   let banRoom = null;
-  function openBan(roomId, title, userId = "", reason = "") {
+  let banReport = null; // the report being acted on, if any
+  function openBan(roomId, title, userId = "", reason = "", report = null) {
     banRoom = roomId;
-    setText($("#ban-room"), title || roomId);
+    banReport = report;
+    setText($("#ban-room"), title || "an untitled room");
+    setText($("#ban-room-id"), roomId);
     banForm.elements.user_id.value = userId;
     banForm.elements.reason.value = reason;
+    const msg = report?.message;
+    $("#ban-message").hidden = !msg;
+    banForm.elements.delete_message.checked = Boolean(msg);
+    setText($("#ban-message-text"), msg ? `${userLabel(msg.data?.user)}: ${msg.data?.text ?? ""}` : "");
+    setText($("#ban-submit"), msg ? "Delete message + ban" : "Ban");
     flash($("#ban-msg"), "", "info", 0);
     if (dialog.showModal) dialog.showModal();
     else dialog.setAttribute("open", "");
-    banForm.elements.user_id.focus();
+    (userId ? $("#ban-submit") : banForm.elements.user_id).focus();
   }
+  banForm.elements.delete_message.addEventListener("change", () => {
+    setText($("#ban-submit"), banReport && banForm.elements.delete_message.checked ? "Delete message + ban" : "Ban");
+  });
   $("#ban-cancel").addEventListener("click", () => dialog.close());
   banForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     const userId = banForm.elements.user_id.value.trim();
     if (!userId || !banRoom) return;
-    const body = { user_id: userId };
     const reason = banForm.elements.reason.value.trim();
-    if (reason) body.reason = reason;
+    const report = banReport;
+    const seq = report?.message?.seq;
+    const deleting = Boolean(report) && typeof seq === "number" && banForm.elements.delete_message.checked;
     try {
-      await api("POST", `/api/rooms/${enc(banRoom)}/bans`, body);
+      if (deleting) await deleteMessage(banRoom, seq, reason);
+      await api("POST", `/api/rooms/${enc(banRoom)}/bans`, reason ? { user_id: userId, reason } : { user_id: userId });
+      if (report) {
+        await handleReport(report, "resolved", deleting ? "message deleted, author banned" : "author banned", true);
+      }
       dialog.close();
-      toast(`${userId} is banned.`, "ok");
+      toast(deleting ? `Message deleted and ${userId} banned.` : `${userId} is banned.`, "ok");
       refreshLog();
     } catch (err) {
       flash($("#ban-msg"), describeError(err), "error", 0);
     }
   });
 
-  // ---- reports -------------------------------------------------------------------------------
-  const handled = new Map(); // report id -> text of what was done (this page's session)
+  /** Delete a chat message; one already deleted (by the creator, or another ops) is fine. */
+  async function deleteMessage(roomId, seq, reason) {
+    try {
+      await api("DELETE", `/api/rooms/${enc(roomId)}/messages/${seq}`, reason ? { reason: reason.slice(0, 200) } : {});
+    } catch (err) {
+      if (err?.code !== "not_found") throw err;
+    }
+  }
+
+  // ---- reports: open ones by default; resolve, dismiss, delete + ban ---------------------------
+  const showHandled = $("#reports-handled");
 
   async function refreshReports() {
     try {
-      const data = await api("GET", "/api/ops/reports?limit=100");
+      const state = showHandled.checked ? "all" : "open";
+      const data = await api("GET", `/api/ops/reports?limit=100&state=${state}`);
       const reports = Array.isArray(data.reports) ? data.reports : [];
       replace($("#reports"), reports.map(reportRow));
+      setText($("#reports-empty"), showHandled.checked ? "No reports." : "No open reports.");
       $("#reports-empty").hidden = reports.length > 0;
       setText($("#reports-updated"), `updated ${fmtTime(Date.now())}`);
     } catch (err) {
       showError(err);
     }
+  }
+  showHandled.addEventListener("change", refreshReports);
+
+  /** Record a report's outcome; ``quiet`` when part of a bigger action that says it is done. */
+  async function handleReport(r, outcome, note = "", quiet = false) {
+    try {
+      await api("POST", `/api/ops/reports/${enc(r.id)}/resolve`, note ? { outcome, note } : { outcome });
+      if (!quiet) toast(outcome === "dismissed" ? "Report dismissed." : "Report resolved.", "ok");
+    } catch (err) {
+      if (err?.code !== "invalid_state") throw err; // someone else handled it first: fine
+      if (!quiet) toast("Someone already handled this report.", "info");
+    }
+    refreshReports();
+    refreshLog();
+  }
+
+  function reportState(r) {
+    const state = r.state || "open";
+    const badge = el("span", { className: `badge report-state state-${state.replace(/[^a-z_]/g, "")}`, text: state });
+    if (state === "open") return badge;
+    const who = `${userLabel(r.handled_by)}${r.handled_at ? ` · ${fmtDateTime(r.handled_at)}` : ""}`;
+    return [badge, el("div", { className: "muted small", text: who }),
+      r.note ? el("div", { className: "small wrap-text", text: r.note }) : null];
   }
 
   function reportRow(r) {
@@ -216,26 +272,29 @@ function start() {
     const md = msg.data || {};
     const author = md.user || {};
     const seq = typeof msg.seq === "number" ? msg.seq : null;
-    const status = el("span", { className: "muted small", text: handled.get(r.id) || "" });
-    const delBtn = el("button", { type: "button", className: "btn btn-small", text: "Delete message", disabled: seq === null });
-    const banBtn = el("button", { type: "button", className: "btn btn-small btn-danger", text: "Ban author", disabled: !author.id });
-    delBtn.addEventListener("click", async () => {
-      try {
-        await api("DELETE", `/api/rooms/${enc(r.room_id)}/messages/${seq}`, { reason: `report: ${r.reason || ""}`.slice(0, 200) });
-        handled.set(r.id, "message deleted");
-        setText(status, "message deleted");
-        delBtn.disabled = true;
-        refreshLog();
-      } catch (err) {
-        toast(describeError(err), "error", 8000);
-      }
-    });
-    banBtn.addEventListener("click", () => {
-      openBan(r.room_id, r.room_id, author.id, `report: ${r.reason || ""}`.slice(0, 200));
-    });
-    return el("tr", {},
+    const open = (r.state || "open") === "open";
+    const act = (label, cls, fn, disabled = false) =>
+      el("button", { type: "button", className: `btn btn-small ${cls}`, text: label, disabled: disabled || !open, on: { click: fn } });
+    const failed = (err) => toast(describeError(err), "error", 8000);
+    const actions = open
+      ? el("span", { className: "row report-actions" },
+          act("Delete message", "report-delete", async () => {
+            try {
+              await deleteMessage(r.room_id, seq, `report: ${r.reason || ""}`);
+              await handleReport(r, "resolved", "message deleted", true);
+              toast("Message deleted; report resolved.", "ok");
+            } catch (err) { failed(err); }
+          }, seq === null),
+          act("Delete message + ban author…", "btn-danger report-delete-ban", () =>
+            openBan(r.room_id, r.room_title, author.id, `report: ${r.reason || ""}`.slice(0, 200), r), !author.id),
+          act("Resolve", "report-resolve", () => handleReport(r, "resolved").catch(failed)),
+          act("Dismiss", "report-dismiss", () => handleReport(r, "dismissed").catch(failed)))
+      : null;
+    return el("tr", { dataset: { report: r.id, state: r.state || "open" } },
       el("td", { text: fmtDateTime(r.ts) }),
-      el("td", {}, el("a", { className: "mono", href: `/watch/${enc(r.room_id)}`, text: r.room_id })),
+      el("td", { className: "room-cell" },
+        el("a", { className: "room-title", href: `/watch/${enc(r.room_id)}`, text: r.room_title || "Untitled room" }),
+        el("div", { className: "room-id muted small mono", text: r.room_id })),
       el("td", { text: userLabel(r.reporter) }),
       el("td", { className: "wrap", text: r.reason || "" }),
       el("td", { className: "wrap report-msg" },
@@ -243,7 +302,8 @@ function start() {
           ? [el("strong", { text: userLabel(author) }), ": ", el("span", { text: md.text ?? "" }),
              el("div", { className: "muted small", text: `seq ${seq ?? "?"}${msg.ts ? ` · ${fmtDateTime(msg.ts)}` : ""}` })]
           : el("span", { className: "muted", text: "(message not available)" })),
-      el("td", {}, el("span", { className: "row" }, delBtn, banBtn), status));
+      el("td", { className: "report-state-cell" }, reportState(r)),
+      el("td", { className: "report-actions-cell" }, actions));
   }
 
   // ---- moderation log ---------------------------------------------------------------------------
