@@ -910,7 +910,7 @@ async def test_red_packet_launch_countdown_grab_and_record(server: str, browser:
     await viewer.wait_for("!document.querySelector('#fan-box').hidden")
     await viewer.click("#fan-box .fan-follow")
     await viewer.wait_for(includes("#fan-box .fan-follow", "Following"))
-    assert "1 followers" in await viewer.text("#fan-box .fan-counts")
+    assert "1 follower ·" in await viewer.text("#fan-box .fan-counts")
     assert "intimacy 0" in await viewer.text("#fan-box .fan-intimacy")
     await studio.submit("#rp-form", total="8.88", shares="3", countdown_s="2",
                         condition="followers")
