@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.browser.test_checkout import DESKTOP, PHONE, axe_violations, has_text, visible
+from tests.browser.test_checkout import ADDRESS, DESKTOP, PHONE, axe_violations, has_text, visible
 from tests.browser.test_pages import (  # fixtures and helpers of the page tests
     CONNECTED,
     Browser,
@@ -179,6 +179,19 @@ async def test_the_fans_card_follows_chat_hearts_and_grabs(
     await page.click("#rp-banner .rp-grab")
     await page.wait_for(has_text("#rp-banner .rp-result", "You grabbed"))
     await page.wait_for(intimacy_above(after_hearts), within=15)
+    after_grab = intimacy(await page.text("#fan-box .fan-intimacy"))
+
+    # an order paid elsewhere (its `order` event reaches this page): 10 points for buying
+    product = http("POST", f"{server}/api/products", {
+        "title": "Fan tea", "list_price": 500, "live_price": 500, "currency": "CNY",
+        "stock": 5}, creator)
+    http("POST", f"{server}/api/rooms/{rid}/shelf", {"product_id": product["id"]}, creator)
+    http("PUT", f"{server}/api/me/address", ADDRESS, viewer)
+    made = http("POST", f"{server}/api/rooms/{rid}/buy", {
+        "product_id": product["id"], "quantity": 1, "idempotency_key": f"k_{rid}"}, viewer)
+    paid = http("POST", f"{server}/api/orders/{made['order']['id']}/pay", {}, viewer)
+    assert paid["state"] == "paid", paid
+    await page.wait_for(intimacy_above(after_grab + 9), within=15)
     card = http("GET", f"{server}/api/creators/wi_host/fans", token=viewer)
     await page.wait_for(has_text("#fan-box .fan-intimacy", f"intimacy {card['intimacy']} "))
     wallet = http("GET", f"{server}/api/me/wallet", token=viewer)
