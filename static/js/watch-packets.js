@@ -5,8 +5,10 @@
 // "X grabbed" notices are sampled (one per `money.grab_sample_every` grabs), so the shares left
 // come from the freshest source: the fewest any source reported (grab replies, notices, reads).
 // Once a notice says grabs are going on, the packet is read again while it is open and its
-// banner is seen: at most once per REREAD_MS per packet, less often (up to REREAD_MAX_MS) while
-// reads find nothing new, since the notices in between are not sent.
+// banner is seen: at most once per REREAD_MS per packet, less often while reads find nothing
+// new (the notices in between are not sent), and not at all once a read REREAD_MAX_MS after the
+// last change found none (the next notice starts again). Every viewer hears the same notice, so
+// each waits a little longer at random (REREAD_JITTER_MS) rather than all reading at once.
 
 import { api, describeError } from "./api.js";
 import { requireLogin } from "./auth.js";
@@ -16,6 +18,7 @@ import { fmtClock, fmtMoney } from "./shelf.js";
 const TICK_MS = 250;
 const REREAD_MS = 2000;
 const REREAD_MAX_MS = 30000;
+const REREAD_JITTER_MS = 1000;
 const CODES = {
   not_open: "Not open yet — wait for the countdown.",
   expired: "This red packet has expired.",
@@ -99,7 +102,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify,
     const due = r.at + r.gap;
     if (r.timer && !fresh) return;
     clearTimeout(r.timer);
-    r.timer = setTimeout(() => reread(id), Math.max(0, due - Date.now()));
+    r.timer = setTimeout(() => reread(id), Math.max(0, due - Date.now()) + Math.random() * REREAD_JITTER_MS);
   }
 
   async function reread(id) {
@@ -119,6 +122,7 @@ export function mountWatchPackets({ socket, roomId, loggedIn, openLogin, notify,
       return; // the next notice asks again
     }
     render();
+    if (!moved && r.gap >= REREAD_MAX_MS) return; // quiet for long: wait for the next notice
     if (!moved) r.gap = Math.min(r.gap * 2, REREAD_MAX_MS); // quiet: look less often
     if (now() < p.expires_at) rereadSoon(id, moved);
   }
