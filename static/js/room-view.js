@@ -24,7 +24,16 @@ export function askReason({ title, label, send = "Send", required = true }) {
       el("label", {}, label, field),
       el("div", { className: "row" }, cancel, el("button", { type: "submit", className: "btn btn-primary", text: send })));
     const dialog = el("dialog", { className: "reason-dialog", attrs: { "aria-labelledby": "reason-title" } }, form);
-    let answer = null;
+    let done = false;
+    // Settled from the action itself, not from the "close" event: a page in a background tab
+    // may not get that event until it is shown again.
+    const finish = (answer) => {
+      if (done) return;
+      done = true;
+      if (dialog.open) dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const text = field.value.trim().slice(0, REASON_MAX);
@@ -32,14 +41,11 @@ export function askReason({ title, label, send = "Send", required = true }) {
         field.focus();
         return;
       }
-      answer = text;
-      dialog.close();
+      finish(text);
     });
-    cancel.addEventListener("click", () => dialog.close());
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      resolve(answer);
-    });
+    cancel.addEventListener("click", () => finish(null));
+    dialog.addEventListener("cancel", () => finish(null)); // Escape
+    dialog.addEventListener("close", () => finish(null));
     document.body.appendChild(dialog);
     dialog.showModal();
     field.focus();
