@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -23,6 +23,9 @@ from live_server.app import create_app
 from live_server.auth import ROLES, mint
 from live_server.store.embedded import EmbeddedValkey, die_with_parent
 from live_server.web.front import LiveRunner
+
+if TYPE_CHECKING:
+    from live_server.demo_show.publisher import DemoPublisher
 
 log = logging.getLogger("live_server")
 
@@ -44,7 +47,8 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-async def _serve(settings: config.Settings, reuse_port: bool) -> None:
+async def _serve(settings: config.Settings, reuse_port: bool,
+                 show_room: str | None = None) -> None:
     _tune_gc()
     host, port = settings.server.host, settings.server.port
     app = create_app(settings, info={"port": port})
@@ -54,13 +58,35 @@ async def _serve(settings: config.Settings, reuse_port: bool) -> None:
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=4096)
     await site.start()
     log.info("process %d serving on http://%s:%d", os.getpid(), host, port)
+    show = _demo_show(settings, runner, show_room) if show_room else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("process %d stopping", os.getpid())
+    if show is not None:
+        await show.stop()  # ends its WHIP session while the server still answers
     await runner.cleanup()
+
+
+def _demo_show(settings: config.Settings, runner: LiveRunner,
+               room_id: str) -> DemoPublisher:
+    """Start the demo room's show: the clip published over this server's own WHIP endpoint."""
+    from live_server.demo import CREATOR
+    from live_server.demo_show.publisher import DemoPublisher
+
+    port = runner.addresses[0][1] if runner.addresses else settings.server.port
+    host = settings.server.host
+    loopback = "::1" if ":" in host else "127.0.0.1"
+    target = host if host not in ("0.0.0.0", "::", "") else loopback
+    base = f"http://[{target}]:{port}" if ":" in target else f"http://{target}:{port}"
+    secret, ttl = settings.auth.secret, settings.auth.token_ttl_s
+    show = DemoPublisher(base, room_id, lambda: mint(secret, CREATOR, "creator",
+                                                     name="Demo Creator", ttl_s=ttl),
+                         settings.store.data_dir, loopback=loopback)
+    show.start()
+    return show
 
 
 def _print_demo(settings: config.Settings, demo: dict[str, Any]) -> None:
@@ -97,14 +123,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                  embedded.data_dir)
         settings = settings.replace(store={"url": url})
     try:
+        show_room: str | None = args.demo_show
         if args.demo:
             from live_server.demo import seed
 
-            _print_demo(settings, _run(seed(settings)))
+            demo = _run(seed(settings))
+            _print_demo(settings, demo)
+            if args.demo_video == "on":
+                show_room = demo["room_id"]
         if args.workers <= 1 or args.worker:
-            _run(_serve(settings, reuse_port=args.worker or args.workers > 1))
+            _run(_serve(settings, reuse_port=args.worker or args.workers > 1,
+                        show_room=show_room))
             return 0
-        return _supervise(args, settings)
+        return _supervise(args, settings, show_room)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -113,9 +144,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log.info("embedded valkey-server stopped")
 
 
-def _supervise(args: argparse.Namespace, settings: config.Settings) -> int:
+def _supervise(args: argparse.Namespace, settings: config.Settings,
+               show_room: str | None = None) -> int:
     """Start N worker processes on one port (SO_REUSEPORT), restart one that dies, forward
-    SIGTERM/SIGINT to all and wait for them."""
+    SIGTERM/SIGINT to all and wait for them. The first worker runs the demo show, if any."""
     env = dict(os.environ, REDIS_URL=settings.store.url)
     env[config.env_name("server", "port")] = str(settings.server.port)
     env[config.env_name("server", "host")] = settings.server.host
@@ -124,10 +156,11 @@ def _supervise(args: argparse.Namespace, settings: config.Settings) -> int:
     # a worker must not outlive us (a kill -9 of the supervisor would leave it on the port)
     tie = functools.partial(die_with_parent, os.getpid())
 
-    def spawn() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(cmd, env=env, preexec_fn=tie)
+    def spawn(index: int) -> subprocess.Popen[bytes]:
+        show = ["--demo-show", show_room] if show_room and index == 0 else []
+        return subprocess.Popen(cmd + show, env=env, preexec_fn=tie)
 
-    children = [spawn() for _ in range(args.workers)]
+    children = [spawn(i) for i in range(args.workers)]
     log.info("started %d workers: %s", len(children), [c.pid for c in children])
     stopping: list[int] = []
     restarts: list[float] = []
@@ -155,7 +188,7 @@ def _supervise(args: argparse.Namespace, settings: config.Settings) -> int:
                 break
             log.warning("worker %d exited with %s; starting another", child.pid,
                         child.returncode)
-            children[i] = spawn()
+            children[i] = spawn(i)
     codes = [child.wait() for child in children]
     return 1 if gave_up else max((c for c in codes if c > 0), default=0)
 
@@ -209,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="number of processes sharing the port (SO_REUSEPORT)")
     serve.add_argument("--demo", action="store_true",
                        help="seed a demo creator and live room and print URLs and tokens")
+    serve.add_argument("--demo-video", choices=("on", "off"), default="on",
+                       help="with --demo: publish a looping test clip into the demo room "
+                            "(off: spare the CPU; the room stays without video)")
+    serve.add_argument("--demo-show", metavar="ROOM", help=argparse.SUPPRESS)
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     token = sub.add_parser("token", help="mint a token with the configured secret")
     token.add_argument("--role", choices=ROLES, required=True)
