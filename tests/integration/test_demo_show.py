@@ -28,7 +28,8 @@ async def _demo_room(server: ServerProcess) -> str:
     raise AssertionError(f"no demo room printed:\n{server.log()}")
 
 
-async def _video(http: aiohttp.ClientSession, server: ServerProcess, room: str) -> dict[str, object]:
+async def _video(http: aiohttp.ClientSession, server: ServerProcess,
+                 room: str) -> dict[str, object]:
     async with http.get(f"{server.url}/api/rooms/{room}/video") as resp:
         assert resp.status == 200
         body: dict[str, object] = await resp.json()
