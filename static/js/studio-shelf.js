@@ -10,7 +10,9 @@ import {
 } from "./shelf.js";
 import { mountVariantEditor, variantStockText } from "./studio-variants.js";
 
-const ORDERS_REFRESH_MS = 5000;
+const ORDERS_REFRESH_MS = 5000; // the room's totals while live, besides the buy signals
+const QUICK_SALE_MINUTES = [1, 3, 5, 10];
+const QUICK_SALE_COUNTDOWN_MS = 10_000;
 const enc = encodeURIComponent;
 
 /**
@@ -211,7 +213,7 @@ export function mountStudioShelf({ me, notify }) {
   }
 
   function onShelfChange(what) {
-    if (what === "bought") return;
+    if (what === "bought") return scheduleOrders();
     if (what === "stock") {
       scheduleOrders();
       return refreshStatuses();
@@ -269,10 +271,9 @@ export function mountStudioShelf({ me, notify }) {
               el("button", { type: "button", className: "btn btn-small", text: "↓", title: "Move down", disabled: i === n - 1, on: { click: () => move(card.id, i + 1) } }),
               el("button", { type: "button", className: "btn btn-small", text: "Top", title: "Move to the top", disabled: i === 0, on: { click: () => toTop(card.id) } }),
               el("button", { type: "button", className: `btn btn-small pin-btn${isPinned ? "" : " btn-primary"}`, text: isPinned ? "Unpin" : "Pin", title: isPinned ? "Stop explaining" : "Pin: now explaining (讲解中)", on: { click: () => pin(isPinned ? null : card.id) } }),
-              saleActive
-                ? el("button", { type: "button", className: "btn btn-small btn-danger", text: "Cancel sale", on: { click: () => cancelSale(card) } })
-                : el("button", { type: "button", className: "btn btn-small sale-btn", text: "Flash sale…", disabled: card.status !== "on_sale", on: { click: () => openSaleForm(card) } }),
-              el("button", { type: "button", className: "btn btn-small btn-danger", text: "Remove", on: { click: () => removeFromShelf(card) } })) : null);
+              saleActive ? el("button", { type: "button", className: "btn btn-small btn-danger", text: "Cancel sale", on: { click: () => cancelSale(card) } }) : null,
+              el("button", { type: "button", className: "btn btn-small btn-danger", text: "Remove", on: { click: () => removeFromShelf(card) } })) : null,
+            edit && !saleActive ? quickSaleButtons(card) : null);
         })
       : el("li", { className: "muted small", text: "The shelf is empty." }));
     refreshStatuses();
@@ -339,6 +340,52 @@ export function mountStudioShelf({ me, notify }) {
   $("#unpin").addEventListener("click", () => pin(null));
 
   // ---- flash sales ---------------------------------------------------------------------------
+  /** One click starts a sale of this product now (or in 10 s), for 1, 3, 5 or 10 minutes. */
+  function quickSaleButtons(card) {
+    const off = card.status !== "on_sale";
+    return el("span", { className: "row quick-sale", attrs: { role: "group", "aria-label": `Flash sale of ${card.title}` } },
+      el("span", { className: "quick-sale-label", text: "Flash sale" }),
+      ...QUICK_SALE_MINUTES.map((m) => el("button", {
+        type: "button", className: "btn btn-small sale-preset", text: `${m} min`, disabled: off,
+        title: `A flash sale of ${m} min at the quick-sale price`, dataset: { minutes: String(m) },
+        on: { click: () => quickSale(card, m) },
+      })),
+      el("button", { type: "button", className: "btn btn-small sale-btn", text: "Custom…", title: "A flash sale with its own price, units and window", disabled: off, on: { click: () => openSaleForm(card) } }));
+  }
+
+  /** The quick sale's terms: the live price less the chosen percentage, the units in stock. */
+  function quickSaleTerms(card) {
+    const off = parseCount($("#quick-sale-off").value || "0", 0, 90);
+    if (off === null) return { error: "Give the quick-sale discount as a whole percentage from 0 to 90." };
+    const catalogued = catalogue.find((p) => p.id === card.id);
+    const variants = catalogued && Array.isArray(catalogued.variants) ? catalogued.variants : [];
+    const variant = variants.length > 1 ? variants.find((v) => Number(v.stock) > 0) : null;
+    const stock = Number(variant ? variant.stock : catalogued ? catalogued.stock : card.stock) || 0;
+    if (stock < 1) return { error: `${card.title} has no units left in the catalogue for a sale.` };
+    const price = Math.floor((Number(card.live_price) * (100 - off)) / 100);
+    return { price, stock, variant };
+  }
+
+  async function quickSale(card, minutes) {
+    const terms = quickSaleTerms(card);
+    if (terms.error) {
+      flash(shelfMsg, terms.error, "error", 10000);
+      return;
+    }
+    const countdown = $("#quick-sale-countdown").checked;
+    const start = state.now() + (countdown ? QUICK_SALE_COUNTDOWN_MS : 0);
+    // the window exactly as long as the preset says, on the server's clock
+    const body = { product_id: card.id, price: terms.price, stock: terms.stock, start_at: start, end_at: start + minutes * 60_000 };
+    if (terms.variant) body.variant_id = terms.variant.id;
+    try {
+      await api("POST", roomPath("/sales"), body);
+      const what = `${card.title}${terms.variant ? ` (${Object.values(terms.variant.options || {}).join(" / ")})` : ""}`;
+      flash(shelfMsg, `Flash sale of ${what}: ${fmtMoney(terms.price, card.currency)}, ${terms.stock} units, ${minutes} min${countdown ? ", opening in 10 s" : ", open now"}.`, "ok", 8000);
+    } catch (err) {
+      flash(shelfMsg, describeError(err), "error", 10000);
+    }
+  }
+
   const saleForm = $("#sale-form");
   const saleMsg = $("#sale-msg");
 
@@ -443,7 +490,11 @@ export function mountStudioShelf({ me, notify }) {
       const data = await api("GET", roomPath("/orders?limit=200"));
       if (!room || room.id !== roomId) return;
       const orders = Array.isArray(data.orders) ? data.orders : [];
-      moneyCounters($("#gmv"), data.totals, currencyOf(orders.length ? orders : state.products));
+      const currency = currencyOf(orders.length ? orders : state.products);
+      moneyCounters($("#gmv"), data.totals, currency);
+      // the control room's figures, beside the audience counters
+      $("#c-gmv").textContent = fmtMoney((data.totals && data.totals.gmv) || 0, currency);
+      $("#c-orders").textContent = String((data.totals && data.totals.paid_orders) || 0);
       replace($("#room-orders"), orders.length
         ? orders.map((o) => el("tr", { dataset: { order: o.id, state: o.state } },
             el("td", { text: fmtDateTime(o.created_at) }),
@@ -539,8 +590,9 @@ export function mountStudioShelf({ me, notify }) {
   }
   $("#earnings-refresh").addEventListener("click", loadEarnings);
 
+  // polled only while the room is live (its figures stand still otherwise); buys ask sooner
   setInterval(() => {
-    if (document.hidden) return;
+    if (document.hidden || !room || room.state !== "live") return;
     loadOrders();
   }, ORDERS_REFRESH_MS);
   setInterval(() => {
@@ -557,6 +609,8 @@ export function mountStudioShelf({ me, notify }) {
       state.applySnapshot({ products: [], pinned: null, sales: {} });
       replace($("#room-orders"));
       replace($("#gmv"));
+      $("#c-gmv").textContent = "—";
+      $("#c-orders").textContent = "0";
       clearTimeout(ordersTimer);
       loadOrders();
       // the shelf over HTTP at once; the socket's snapshot and events keep it current
@@ -565,6 +619,7 @@ export function mountStudioShelf({ me, notify }) {
       }).catch(() => {});
     },
     roomChanged(r) {
+      if (room && r.state !== room.state) scheduleOrders(); // the final figures after the end
       room = { ...room, ...r };
       renderShelf();
       renderAddSelect();

@@ -7,6 +7,7 @@ import { $, el, replace, flash, fmtDateTime, fmtTime, copyText, stateBadge, toas
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountStudioCoupons } from "./studio-coupons.js";
+import { mountStudioObs } from "./studio-obs.js";
 import { mountStudioPackets } from "./studio-packets.js";
 import { mountStudioReport } from "./studio-report.js";
 import { mountStudioShelf } from "./studio-shelf.js";
@@ -44,7 +45,9 @@ function start() {
   const report = mountStudioReport({ notify: (text, kind) => toast(text, kind) });
   const coupons = mountStudioCoupons({ notify: (text, kind) => toast(text, kind) });
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
+  const obs = mountStudioObs();
   mountWebhooks($("#webhooks-section"));
+  mountTabs($(".cr-tabs [role=tablist]"));
   // ---- known rooms (this browser) ---------------------------------------------------------
   function knownIds() {
     try {
@@ -212,7 +215,7 @@ function start() {
     const link = `${location.origin}/watch/${enc(room.id)}`;
     $("#viewer-link").value = link;
     $("#open-link").href = link;
-    $("#whip-url").textContent = `${location.origin}/api/rooms/${enc(room.id)}/whip`;
+    obs.select(room);
     replace($("#chat"));
     fillEditForm(room);
     renderHeader(room);
@@ -535,4 +538,31 @@ function start() {
   loadRooms();
   const m = location.hash.match(/^#room=(.+)$/);
   if (m) select(decodeURIComponent(m[1]));
+}
+
+/**
+ * Tabs over panels that already exist (red packets, coupons, orders): only which one is shown
+ * changes, so each panel's module keeps working whether its tab is open or not. Arrow keys move
+ * between tabs, as the ARIA tabs pattern expects.
+ */
+function mountTabs(list) {
+  const tabs = [...list.querySelectorAll("[role=tab]")];
+  function show(tab, focus) {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+      document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
+    }
+    if (focus) tab.focus();
+  }
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => show(tab, false));
+    tab.addEventListener("keydown", (e) => {
+      const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+      if (!step) return;
+      e.preventDefault();
+      show(tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length], true);
+    });
+  }
 }
