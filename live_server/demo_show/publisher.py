@@ -6,9 +6,11 @@ that path breaks. The clip's packets are sent as they are (aiortc packetizes a p
 encoding it), so the show costs a little packetizing, not an encoder. Its ICE candidates are on
 loopback only: the show never leaves the machine.
 
-It retries with a growing pause when a publish is refused or its connection drops (the server
-was still starting, the creator ended the room, another publisher holds the room), and stops
-with the server: ``stop()`` ends the WHIP session and closes the peer connection.
+It retries with a growing pause when a publish is refused or its connection drops (the creator
+ended the room, Valkey was away), and stops with the server: ``stop()`` ends the WHIP session
+and closes the peer connection. It gives way to a real broadcast: someone trying the studio as
+the demo creator replaces the show (WHIP's rule), and the show waits until the room has no
+publisher before it comes back, rather than taking the room back from them.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ VIDEO_CLOCK = 90_000
 RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 #: a publish that stayed on air this long was a success: the next failure starts the pauses over
 STEADY_S = 30.0
+#: how often the show looks whether the broadcast that replaced it has ended
+FREE_POLL_S = 2.0
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
@@ -133,6 +137,8 @@ class DemoPublisher:
             while not self._stopping.is_set():
                 began = time.monotonic()
                 try:
+                    if not await self._wait_room_free(http):
+                        break
                     await self._publish_once(http, clip)
                 except (PublishRefused, aiohttp.ClientError, OSError, ValueError) as exc:
                     log.warning("demo show: publishing into %s failed: %s", self.room_id, exc)
@@ -142,6 +148,24 @@ class DemoPublisher:
                 pause = RETRY_S[min(max(failures - 1, 0), len(RETRY_S) - 1)]
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), pause)
+
+    async def _wait_room_free(self, http: aiohttp.ClientSession) -> bool:
+        """Until nobody publishes into the room (False: we are stopping meanwhile)."""
+        waiting = False
+        while not self._stopping.is_set():
+            async with http.get(self.whip.removesuffix("/whip") + "/video") as resp:
+                if resp.status != 200:
+                    raise PublishRefused(f"{resp.status} {(await resp.text())[:200]}")
+                video = await resp.json()
+            if not video.get("publishing"):
+                return True
+            if not waiting:
+                log.info("demo show: another broadcast is on air in %s; waiting until it ends",
+                         self.room_id)
+                waiting = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), FREE_POLL_S)
+        return False
 
     async def _publish_once(self, http: aiohttp.ClientSession, clip: Clip) -> None:
         """One WHIP session: offer, answer, on air until the connection ends or we stop."""

@@ -12,7 +12,7 @@ import aiohttp
 
 from live_server.demo_show.clip import FPS, HEIGHT, SECONDS, WIDTH, ensure_clip, load_clip
 from tests.conftest import ServerProcess, token
-from tests.integration.media_peers import Viewer
+from tests.integration.media_peers import Publisher, Viewer
 
 ON_AIR_S = 10  # the clip is made at first run (about a second), then the publish
 
@@ -63,6 +63,46 @@ async def test_demo_room_plays_the_clip(
     assert server.stop() == 0
     assert (tmp_path / "var").is_dir() and list((tmp_path / "var").glob("demo-clip-*.ts"))
     assert "Task was destroyed" not in server.log() and "Traceback" not in server.log()
+
+
+async def _wait_video(http: aiohttp.ClientSession, server: ServerProcess, room: str,
+                      codec: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ON_AIR_S
+    while loop.time() < deadline:
+        video = await _video(http, server, room)
+        if video["publishing"] and codec in str(video.get("codecs")):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {codec} video in the demo room:\n{server.log()}")
+
+
+async def test_a_real_broadcast_takes_over_and_the_show_comes_back_after(
+        server_factory: Callable[..., Awaitable[ServerProcess]], tmp_path: Path) -> None:
+    server = await server_factory(args=["--demo"],
+                                  env={"LIVE_STORE_DATA_DIR": str(tmp_path / "var")})
+    room = await _demo_room(server)
+    creator = Publisher("VP8")
+    async with aiohttp.ClientSession() as http:
+        try:
+            await _wait_video(http, server, room, "H264")  # the show (H.264)
+            # someone tries the studio as the demo creator: their broadcast replaces the show
+            assert await creator.publish(http, f"{server.url}/api/rooms/{room}/whip",
+                                         token("demo_creator", "creator")) == 201
+            await _wait_video(http, server, room, "VP8")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + ON_AIR_S
+            while "another broadcast is on air" not in server.log():
+                assert loop.time() < deadline, server.log()
+                await asyncio.sleep(0.1)
+            # the show waits rather than taking the room back
+            assert not creator.ended
+            assert "VP8" in str((await _video(http, server, room))["codecs"])
+        finally:
+            await creator.close()
+        # their broadcast ended: the show is back
+        await _wait_video(http, server, room, "H264")
+    assert server.stop() == 0
 
 
 async def test_demo_video_off_publishes_nothing(
