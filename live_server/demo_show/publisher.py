@@ -204,10 +204,12 @@ class DemoPublisher:
             if not self._stopping.is_set():
                 log.warning("demo show: the connection %s", pc.connectionState)
         finally:
-            await pc.close()
-            if location is not None:
+            # the DELETE first: closing first would end the session on the server's side
+            # (connection closed) before the DELETE arrives, which then finds nothing
+            if location is not None and pc.connectionState != "closed":
                 with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                     async with http.delete(location, timeout=aiohttp.ClientTimeout(total=3),
                                            headers={"Authorization":
                                                     f"Bearer {self._token()}"}):
                         pass
+            await pc.close()
