@@ -11,6 +11,7 @@ import { mountWatchFans } from "./watch-fans.js";
 import { mountWatchPackets } from "./watch-packets.js";
 import { mountWatchShelf } from "./watch-shelf.js";
 import { mountPlayer } from "./watch-player.js";
+import { mountStage } from "./watch-stage.js";
 
 const HEART_FLUSH_MS = 200;
 const FANS_REFRESH_MS = 30000;
@@ -311,15 +312,19 @@ function floatHeart() {
   floats.appendChild(h);
 }
 
-heartBtn.addEventListener("click", () => {
-  if (heartsUnsent >= 1000) return;
+/** One heart from the button or a double tap on the video; false when none may be sent. */
+function sendHeart() {
+  if (heartBtn.disabled || heartsUnsent >= 1000) return false;
   heartsUnsent += 1;
   view.heartsPending += 1;
   view.renderCounters();
   floatHeart();
   fans.earned();
   if (!heartTimer) heartTimer = setTimeout(flushHearts, HEART_FLUSH_MS);
-});
+  return true;
+}
+heartBtn.addEventListener("click", sendHeart);
+mountStage({ player: $("#player"), sendHeart });
 
 // ---- top fans -----------------------------------------------------------------------------
 let fansFetchedAt = 0;
