@@ -129,7 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             demo = _run(seed(settings))
             _print_demo(settings, demo)
-            if args.demo_video == "on":
+            if args.demo_video == "on" and settings.media.enabled:
                 show_room = demo["room_id"]
         if args.workers <= 1 or args.worker:
             _run(_serve(settings, reuse_port=args.worker or args.workers > 1,

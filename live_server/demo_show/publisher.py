@@ -140,8 +140,10 @@ class DemoPublisher:
                     if not await self._wait_room_free(http):
                         break
                     await self._publish_once(http, clip)
-                except (PublishRefused, aiohttp.ClientError, OSError, ValueError) as exc:
+                except (PublishRefused, aiohttp.ClientError, OSError, TimeoutError) as exc:
                     log.warning("demo show: publishing into %s failed: %s", self.room_id, exc)
+                except Exception:  # a demo must not take the server down: log, try again
+                    log.exception("demo show: publishing into %s failed", self.room_id)
                 if self._stopping.is_set():
                     break
                 failures = 0 if time.monotonic() - began > STEADY_S else failures + 1
