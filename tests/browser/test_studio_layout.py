@@ -67,6 +67,21 @@ async def studio(chromium: Browser, base: str, rid: str, tok: str, size: tuple[i
     return page
 
 
+def shelf_item(pid: str) -> str:
+    return f'#studio-shelf li[data-product="{pid}"]'
+
+
+async def shop_studio(
+        chromium: Browser, base: str, tag: str, size: tuple[int, int]
+) -> tuple[Page, str, str, list[str]]:
+    """The studio on a fresh live shop once its first product's presets are drawn: the page,
+    the creator's token, the room and the products."""
+    creator, rid, pids = live_shop(base, tag)
+    page = await studio(chromium, base, rid, creator, size)
+    await page.wait_for(f"!!document.querySelector({js(shelf_item(pids[0]) + ' .sale-preset')})")
+    return page, creator, rid, pids
+
+
 def sale_of(base: str, rid: str, pid: str) -> dict[str, Any] | None:
     sale = http("GET", f"{base}/api/rooms/{rid}/shelf")["sales"].get(pid)
     return dict(sale) if sale else None
@@ -74,10 +89,8 @@ def sale_of(base: str, rid: str, pid: str) -> dict[str, Any] | None:
 
 async def test_the_live_essentials_fit_one_desktop_screen(
         server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
-    creator, rid, (first, second) = live_shop(server, "desk")
-    page = await studio(browser, server, rid, creator, DESKTOP)
-    item = f'#studio-shelf li[data-product="{first}"]'
-    await page.wait_for(f"!!document.querySelector({js(item + ' .sale-preset')})")
+    page, _, rid, (first, second) = await shop_studio(browser, server, "desk", DESKTOP)
+    item = shelf_item(first)
     await page.wait_for(includes("#c-gmv", "¥0.00"))
 
     essentials = [
@@ -113,7 +126,7 @@ async def test_the_live_essentials_fit_one_desktop_screen(
     await page.wait_for(includes(item, "Cancel sale"))
 
     # the countdown variant: a 3-minute sale of the second product that opens in 10 s
-    other = f'#studio-shelf li[data-product="{second}"]'
+    other = shelf_item(second)
     await page.click("#quick-sale-countdown")
     await page.click(f'{other} .sale-preset[data-minutes="3"]')
     await page.wait_for(includes("#shelf-msg", "opening in 10 s"))
@@ -126,8 +139,7 @@ async def test_the_live_essentials_fit_one_desktop_screen(
 
 async def test_obs_panel_copies_the_whip_url_and_the_token(
         server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
-    creator, rid, _ = live_shop(server, "obs")
-    page = await studio(browser, server, rid, creator, DESKTOP)
+    page, creator, rid, _ = await shop_studio(browser, server, "obs", DESKTOP)
     await browser.send("Browser.grantPermissions", {
         "origin": server, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
     await page.send("Emulation.setFocusEmulationEnabled", {"enabled": True})
@@ -150,10 +162,7 @@ async def test_obs_panel_copies_the_whip_url_and_the_token(
 
 async def test_the_studio_stacks_on_a_phone(
         server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
-    creator, rid, (first, _) = live_shop(server, "phone")
-    page = await studio(browser, server, rid, creator, PHONE)
-    item = f'#studio-shelf li[data-product="{first}"]'
-    await page.wait_for(f"!!document.querySelector({js(item + ' .sale-preset')})")
+    page, _, _, _ = await shop_studio(browser, server, "phone", PHONE)
     assert await page.eval("window.innerWidth") == PHONE[0]
     assert await page.eval(NO_SIDEWAYS)
     # every control of the room is inside the screen's width (stacked, not cut off)
@@ -166,4 +175,22 @@ async def test_the_studio_stacks_on_a_phone(
     assert wide == []
     assert await serious_violations(page) == []
     await page.screenshot("studio-control-room-390")
+    assert page.errors == [], page.errors
+
+
+async def test_go_live_of_a_scheduled_room_is_on_screen(
+        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+    creator = token(server, "layout_host_sched", "creator", "Layout Host")
+    soon = int(time.time() * 1000) + 3_600_000
+    rid = str(http("POST", f"{server}/api/rooms",
+                   {"title": "Control room later", "scheduled_at": soon}, creator)["id"])
+    page = await studio(browser, server, rid, creator, DESKTOP)
+    await page.wait_for("!document.querySelector('#start').hidden")
+    height = await page.eval("window.innerHeight")
+    for place in await page.eval(f"{PLACES}({js(['#start', '#end', '#preview', '#c-gmv'])})"):
+        assert place["height"] > 0 and 0 <= place["top"] and place["bottom"] <= height, place
+    await page.click("#start")
+    await page.wait_for(includes("#room-msg", "You are live."))
+    assert http("GET", f"{server}/api/rooms/{rid}")["state"] == "live"
+    assert await page.eval(NO_PAGE_SCROLL)
     assert page.errors == [], page.errors
