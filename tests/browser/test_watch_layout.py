@@ -174,3 +174,36 @@ async def test_desktop_watch_keeps_a_side_chat(
     assert await serious_violations(page) == []
     await page.screenshot("watch-layout-desktop")
     assert page.errors == [], page.errors
+
+
+def demo_room(base: str) -> str:
+    """The room `serve --demo` broadcasts its bundled clip into."""
+    rooms = http("GET", f"{base}/api/rooms?state=live&limit=100")["rooms"]
+    return str(next(r["id"] for r in rooms if r.get("creator_id") == "demo_creator"))
+
+
+@pytest.mark.system
+async def test_phone_video_autoplays_muted_and_says_tap_to_unmute(
+    server: str, browser: Browser  # noqa: F811 - fixtures
+) -> None:
+    """The demo's show plays muted (browsers autoplay only so), letterboxed in the full-height
+    stage; the cue is on screen and one tap on it turns the sound on."""
+    rid = demo_room(server)
+    page = await open_page(browser, server, f"/watch/{rid}", None, *PHONE)
+    await page.wait_for(CONNECTED)
+    video = "document.querySelector('#player video')"
+    await page.wait_for(f"{video}.currentTime > 0 && !{video}.paused", 30)
+    await page.wait_for(on_screen("#unmute"))
+    assert await page.eval(f"{video}.muted")
+    box = await page.eval(rect("#player video"))
+    assert abs(box["height"] - await page.eval("innerHeight")) <= 2, box
+    assert await page.eval(f"getComputedStyle({video}).objectFit") == "contain"
+    assert await page.eval(f"{video}.videoWidth > {video}.videoHeight")  # landscape, letterboxed
+    cue = await page.eval(rect("#unmute"))
+    x, y = (cue["left"] + cue["right"]) / 2, (cue["top"] + cue["bottom"]) / 2
+    for kind in ("mousePressed", "mouseReleased"):
+        await page.send("Input.dispatchMouseEvent", {
+            "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+    await page.wait_for(f"!{video}.muted && document.querySelector('#unmute').hidden")
+    await page.screenshot("watch-layout-phone-video")
+    assert page.errors == [], page.errors
