@@ -169,6 +169,23 @@ class DemoPublisher:
                 await asyncio.wait_for(self._stopping.wait(), FREE_POLL_S)
         return False
 
+    async def _room_video(self, http: aiohttp.ClientSession) -> str:
+        """The room's video as the show sees it: "ours" (a publisher in the clip's H.264),
+        "theirs" (a publisher in other codecs: a real broadcast replaced the show), "none" (no
+        publisher: our session ended on the server's side, or is not registered yet), or
+        "unknown" (no answer: the connection's own state decides)."""
+        try:
+            async with http.get(self.whip.removesuffix("/whip") + "/video") as resp:
+                if resp.status != 200:
+                    return "unknown"
+                video = await resp.json()
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+            return "unknown"
+        if not video.get("publishing"):
+            return "none"
+        codecs = video.get("codecs") or {}
+        return "ours" if str(codecs.get("video", "")).upper() == "H264" else "theirs"
+
     async def _publish_once(self, http: aiohttp.ClientSession, clip: Clip) -> None:
         """One WHIP session: offer, answer, on air until the connection ends or we stop."""
         pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=[]))
@@ -195,14 +212,24 @@ class DemoPublisher:
             await pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
             self.published += 1
             log.info("demo show: on air in room %s", self.room_id)
+            seen = False  # the room's video state has shown our session once
             while pc.connectionState not in ("failed", "closed") \
                     and not self._stopping.is_set():
                 changed.clear()
                 stop = asyncio.ensure_future(self._stopping.wait())
                 change = asyncio.ensure_future(changed.wait())
-                await asyncio.wait((stop, change), return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait((stop, change), timeout=FREE_POLL_S,
+                                             return_when=asyncio.FIRST_COMPLETED)
                 stop.cancel()
                 change.cancel()
+                # Replaced by a real broadcast, the server ends our session; its close can be
+                # lost (UDP), and ICE consent would notice only after about 30 s. The room's
+                # video state says so at once when the newcomer's codecs are not the clip's.
+                if not done:
+                    state = await self._room_video(http)
+                    if state == "theirs" or (state == "none" and seen):
+                        break
+                    seen = seen or state == "ours"
             if not self._stopping.is_set():
                 log.warning("demo show: the connection %s", pc.connectionState)
         finally:
