@@ -546,6 +546,11 @@ class WebRTC(Scenario):
             "mbit_out_per_s": round(mbit / cwin, 2),
             "bytes_out_source": "viewers' transports (getStats bytesReceived: DTLS+SRTP+SRTCP)",
             "video_bytes_received": int(video),
+            # cumulative at the window's end, the frames' bytes read before the transports'
+            # (so every video byte counted had crossed the wire by then): wire ≥ video holds
+            # here, while the window's deltas can invert by a frame in flight at its start
+            "bytes_out_total": int(_sum(g.b_counts, "wire_bytes")),
+            "video_bytes_received_total": int(_sum(g.b_counts, "video_bytes")),
             "server_cpu_ms_per_mbit": round(1000 * cpu_s / mbit, 3) if mbit > 0 else None,
             "frames_forwarded": None if forwarded is None else int(forwarded),
             "frames_forwarded_source": ("server /metrics live_media_frames_forwarded_total"
