@@ -32,10 +32,12 @@ QUIET_WINDOW_S = 3.0  # how long a finished page is watched for requests it shou
 
 
 async def open_recorded(
-    chromium: Browser, base: str, path: str, tok: str | None, size: tuple[int, int]
+    chromium: Browser, base: str, path: str, tok: str | None, size: tuple[int, int],
+    times: list[float] | None = None,
 ) -> tuple[Page, list[str]]:
     """A page at base+path (token in localStorage, None: guest) whose every request URL is
-    recorded from before the navigation on."""
+    recorded from before the navigation on (and, into ``times``, when the browser sent it, in
+    its own monotonic seconds)."""
     page = await chromium.new_page(*size)
     await page.goto(f"{base}/static/css/app.css")  # same origin, to set localStorage first
     if tok:
@@ -48,6 +50,8 @@ async def open_recorded(
     def record(method: str, params: dict[str, Any]) -> None:
         if method == "Network.requestWillBeSent":
             urls.append(str(params.get("request", {}).get("url", "")))
+            if times is not None:
+                times.append(float(params.get("timestamp", 0.0)))
         on_event(method, params)
 
     page.on_event = record  # type: ignore[method-assign]
