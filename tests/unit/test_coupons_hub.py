@@ -5,13 +5,10 @@ a coupon's events never hide another coupon's, nor a product's stock."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import orjson
 
-from live_server.realtime.conn import Conn
-from live_server.realtime.hub import Hub, HubStats
-from tests.unit.test_hub_latest import _frames
+from tests.unit.test_hub_latest import _frames, joined_hub
 
 
 def event(kind: str, data: dict[str, object]) -> bytes:
@@ -20,14 +17,7 @@ def event(kind: str, data: dict[str, object]) -> bytes:
 
 
 async def test_coupon_events_coalesce_to_the_latest_per_coupon_per_tick() -> None:
-    loop = asyncio.get_running_loop()
-    ours, theirs = socket.socketpair()
-    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
-    hub = Hub(max_out_buffer=1 << 20, slow_close_grace_ms=100, join_names=3,
-              max_batch_events=500, stats=HubStats(lambda *a: None, lambda: None, lambda: None))
-    conn = Conn(room_id="r1", transport=transport, user_id="u", name="U", role="viewer")  # type: ignore[arg-type]
-    hub.attach(conn)
-    hub.activate(conn, 0, [])
+    hub, transport, theirs = await joined_hub()
     for left in range(50, 0, -1):
         hub.deliver("r1", event("coupon", {"coupon_id": "c_a", "left": left}))
     hub.deliver("r1", event("coupon", {"coupon_id": "c_b", "left": 9}))

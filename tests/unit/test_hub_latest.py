@@ -29,7 +29,9 @@ def _frames(data: bytes) -> list[dict[str, object]]:
     return out
 
 
-async def test_stock_events_coalesce_to_the_latest_per_product_per_tick() -> None:
+async def joined_hub() -> tuple[Hub, asyncio.BaseTransport, socket.socket]:
+    """A hub with one viewer joined in room r1 over a real socket pair: (hub, the server's
+    transport, the client's end to read the frames from)."""
     loop = asyncio.get_running_loop()
     ours, theirs = socket.socketpair()
     transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
@@ -38,6 +40,11 @@ async def test_stock_events_coalesce_to_the_latest_per_product_per_tick() -> Non
     conn = Conn(room_id="r1", transport=transport, user_id="u", name="U", role="viewer")  # type: ignore[arg-type]
     hub.attach(conn)
     hub.activate(conn, 0, [])
+    return hub, transport, theirs
+
+
+async def test_stock_events_coalesce_to_the_latest_per_product_per_tick() -> None:
+    hub, transport, theirs = await joined_hub()
 
     def stock(pid: str, left: int, variant: str = "v0", sale: str | None = None) -> bytes:
         # as buy.lua publishes it (built by ev_stock in _lib.lua, checked in test_lua_events)
