@@ -58,12 +58,14 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
         services.packet_clock.start()
         services.webhook_worker.start()  # outgoing webhooks: deliveries, order events
         services.order_feed.start()
+        services.room_series.start()  # the ops console's sparklines
         try:
             yield
         finally:
             await services.scheduler.stop()
             await services.packet_clock.stop()
             await services.order_feed.stop()
+            await services.room_series.stop()
             await services.webhook_worker.stop()
             await services.node.stop()
             await services.close()

@@ -35,6 +35,7 @@ from live_server.services.ops import OpsService
 from live_server.services.orders import OrderService
 from live_server.services.periodic import ClockStats
 from live_server.services.red_packets import PacketClock, RedPacketService
+from live_server.services.room_series import INTERVAL_MS, POINTS, SeriesClock
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
 from live_server.services.show_report import ShowReportService
@@ -54,6 +55,7 @@ from live_server.store.order_feed import OrderFeedStore
 from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
 from live_server.store.red_packets import RedPacketStore
+from live_server.store.room_series import RoomSeriesStore
 from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
 from live_server.store.show_report import ReportStore
@@ -101,6 +103,7 @@ class Services:
     webhooks: WebhookService
     webhook_worker: DeliveryWorker
     order_feed: OrderFeed
+    room_series: SeriesClock  # the live rooms' load history (ops sparklines)
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -169,11 +172,12 @@ class Services:
                              forwarded_bytes=metrics.media_forwarded_bytes.inc),
             publishers=metrics.media_publishers.set, viewers=metrics.media_viewers.set))
         clocks = ClockStats(failed=metrics.scheduler_failed, parked=metrics.set_scheduler_parked)
+        series = RoomSeriesStore(core, interval_ms=INTERVAL_MS, points=POINTS)
         return cls(settings=settings, metrics=metrics, client=client, core=core,
                    room_store=room_store, presence=presence, hub=hub, node=node, rooms=rooms,
                    chat=chat, modlog=modlog,
                    ops=OpsService(room_store, presence, chat_store, modlog, media_store,
-                                  order_store),
+                                  order_store, series=series),
                    shelf=ShelfService(settings, room_store, shelf_store, modlog, after),
                    orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,
@@ -194,7 +198,8 @@ class Services:
                                      queued=metrics.webhook_queued.set,
                                      disabled=metrics.webhook_disabled.inc)), clock_stats=clocks),
                    order_feed=OrderFeed(settings, webhooks, OrderFeedStore(core), room_store,
-                                        stats=clocks))
+                                        stats=clocks),
+                   room_series=SeriesClock(series, room_store, order_store, stats=clocks))
 
     async def ping_store(self) -> None:
         """Readiness: raises unless Valkey answers."""

@@ -13,10 +13,12 @@ from live_server.store.chat import ChatStore
 from live_server.store.media import MediaStore
 from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
+from live_server.store.room_series import RoomSeriesStore
 from live_server.store.rooms import RoomStore
 
 REPORT_OUTCOMES = ("resolved", "dismissed")
 REPORT_STATES = ("all", "open", "handled")
+OPEN_REPORTS_READ = 1000  # open reports read to count them per live room
 
 
 def by_load(room: Json) -> tuple[int, float]:
@@ -27,34 +29,48 @@ def by_load(room: Json) -> tuple[int, float]:
 
 class OpsService:
     def __init__(self, rooms: RoomStore, presence: PresenceStore, chat: ChatStore,
-                 modlog: ModerationLog, media: MediaStore, orders: OrderStore) -> None:
+                 modlog: ModerationLog, media: MediaStore, orders: OrderStore, *,
+                 series: RoomSeriesStore) -> None:
         self.rooms = rooms
         self.presence = presence
         self.chat = chat
         self.modlog = modlog
         self.media = media
         self.orders = orders
+        self.series = series
 
     async def live_rooms(self, who: Identity, limit: int) -> Json:
         """The newest ``limit`` live rooms, busiest first, with their counters, presence per
-        process, chat per minute, media home and sales (``gmv`` cents and ``paid_orders``),
-        and the live processes: three pipelines and two reads."""
+        process, chat per minute, media home, sales (``gmv`` cents and ``paid_orders``), the
+        load history (``series``, ``store/room_series.py``) and open chat reports
+        (``reports``), and the live processes: four pipelines at once and three reads."""
         require_ops(who)
         now = now_ms()
         rooms = await self.rooms.many(await self.rooms.live_ids(limit))
         ids = [r.id for r in rooms]
-        figures, homes, earnings = await asyncio.gather(
+        figures, homes, earnings, series, open_reports = await asyncio.gather(
             self.rooms.figures_many(ids, now), self.media.homes(ids),
-            self.orders.earnings_many(ids))
+            self.orders.earnings_many(ids), self.series.read_many(ids, now),
+            self.open_reports_by_room())
         out = [
             {**r.public(), **figures[r.id], "gmv": money["gmv"],
-             "paid_orders": money["paid_orders"],
+             "paid_orders": money["paid_orders"], "series": series[r.id],
+             "reports": open_reports.get(r.id, 0),
              "video": ({"publishing": True, "codecs": home.codecs, "home": home.url}
                        if home is not None else {"publishing": False})}
             for r, home, money in zip(rooms, homes, earnings, strict=True)
         ]
         return {"rooms": sorted(out, key=by_load),
                 "processes": await self.presence.processes(now)}
+
+    async def open_reports_by_room(self) -> dict[str, int]:
+        """Open chat reports per room, from the newest ``OPEN_REPORTS_READ`` open ones (the
+        reports stream is capped, and a busy evening's open queue is far shorter)."""
+        counts: dict[str, int] = {}
+        for report in await self.chat.reports(OPEN_REPORTS_READ, "open"):
+            room_id = str(report.get("room_id", ""))
+            counts[room_id] = counts.get(room_id, 0) + 1
+        return counts
 
     async def reports(self, who: Identity, limit: int, state: str = "all") -> list[Json]:
         """The newest reports (only the open or the handled ones if ``state`` says so), each
