@@ -2,6 +2,7 @@
 // (recovery). See docs/PROTOCOL.md, "The room websocket".
 
 import { ApiError } from "./api.js";
+import { reconnectDelay } from "./reconnect.js";
 
 const MAX_FRAME_BYTES = 4096; // ws.max_frame_bytes default; larger frames close the socket (1009)
 
@@ -40,9 +41,7 @@ export class RoomSocket {
     this.lastError = null;
     this.reconnectTimer = null;
     this.pingTimer = null;
-    this._onOnline = () => {
-      if (!this.stopped && this.reconnectTimer) this._connectNow();
-    };
+    this._onOnline = () => this.retryNow();
   }
 
   start() {
@@ -278,17 +277,15 @@ export class RoomSocket {
       this._emit("status", "closed", { code, reason: reason || FINAL_CLOSES[code], error: this.lastError, final: true });
       return;
     }
-    let delay;
-    if (code === 1012 || code === 4010) {
-      // Server restart, or the room's stream was reset (4010: the welcome brings a snapshot):
-      // come back soon, spread over a second so a whole room does not arrive at once.
-      delay = 100 + Math.random() * 1000;
-    } else {
-      const base = code === 4029 ? 5000 : 500; // flood: back off harder
-      delay = Math.min(15000, base * 2 ** this.attempt) * (0.5 + Math.random() / 2);
-    }
+    // 4010: the room's stream was reset; the welcome brings a snapshot
+    const delay = reconnectDelay(code, this.attempt);
     this.attempt += 1;
     this._scheduleReconnect(delay, code, reason);
+  }
+
+  /** Try now instead of waiting out the backoff (the viewer asked); no-op while connected. */
+  retryNow() {
+    if (!this.stopped && this.reconnectTimer) this._connectNow();
   }
 
   _scheduleReconnect(delay, code = 0, reason = "") {

@@ -3,6 +3,7 @@
 import { api, currentUser, describeError, getToken } from "./api.js";
 import { mountHeader, requireLogin } from "./auth.js";
 import { $, el, flash, fmtDuration, fmtTime, toast } from "./dom.js";
+import { indicatorFor } from "./reconnect.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountEndScreen } from "./watch-end.js";
@@ -185,23 +186,53 @@ socket.handlers = {
   },
 };
 
+// ---- the reconnect indicator: a small pill over the video while the socket is down; no banner
+// or toast, since the page recovers the missed events by itself once it is back
+const pill = $("#reconnect");
+const pillText = $("#reconnect-text");
+const retryBtn = $("#reconnect-now");
+let socketState = "connecting";
+let downSince = null; // when the socket stopped being open, after it had been open once
+let pillTimer = null;
+
+function renderPill() {
+  const ind = indicatorFor({ state: socketState, downSince, now: Date.now(), final: !!finalClose });
+  pill.hidden = !ind.visible;
+  pill.dataset.lost = ind.lost ? "1" : "";
+  if (pillText.textContent !== ind.text) pillText.textContent = ind.text;
+  retryBtn.hidden = !ind.lost;
+  const down = downSince !== null && !finalClose && socketState !== "open";
+  if (down && !pillTimer) pillTimer = setInterval(renderPill, 500);
+  else if (!down && pillTimer) {
+    clearInterval(pillTimer);
+    pillTimer = null;
+  }
+}
+
+retryBtn.addEventListener("click", () => {
+  pillText.textContent = "Reconnecting…";
+  socket.retryNow();
+});
+
 function onStatus(state, info) {
   conn.dataset.state = state;
+  if (state === "open") downSince = null;
+  else if (socketState === "open") downSince = Date.now();
+  socketState = state;
   if (state === "open") {
     conn.textContent = "live";
     if (!finalClose && banner.dataset.kind !== "error") showBanner("");
   } else if (state === "connecting") {
-    conn.textContent = "connecting…";
+    conn.textContent = downSince === null ? "connecting…" : "reconnecting…";
   } else if (state === "reconnecting") {
-    const secs = Math.ceil(info.delayMs / 1000);
-    conn.textContent = info.code === 1012 ? "server restarting…" : `reconnecting in ${secs} s…`;
-    if (info.attempt >= 3) showBanner("The connection to the room is lost. Reconnecting…");
+    conn.textContent = info.code === 1012 ? "server restarting…" : "reconnecting…";
   } else if (state === "closed" && info.final && info.code !== 1000) {
     finalClose = info;
     conn.textContent = "disconnected";
     if (info.code === 4004) roomMissing();
     else showBanner(describeClose(info.code, info.reason, info.error), "error");
   }
+  renderPill();
   updateControls();
 }
 
