@@ -15,7 +15,7 @@ from live_server.errors import CloseCode
 from live_server.metrics import Metrics
 from live_server.web import hls as hls_web
 from live_server.web import media as media_web
-from live_server.web import misc, openapi, shelf, show_report, table, ws
+from live_server.web import misc, openapi, shelf, show_report, table, thumbnail, ws
 from live_server.web.headers import security_headers
 from live_server.web.http import error_middleware
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
@@ -39,6 +39,7 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     app.add_routes(misc.routes)
     app.add_routes(media_web.routes)  # WHIP/WHEP (live_server/media)
     app.add_routes(hls_web.routes)  # HLS playlists and segments
+    app.add_routes(thumbnail.routes)  # a live room's stream thumbnail (ops)
     if misc.STATIC_DIR.is_dir():
         app.router.register_resource(misc.StaticFiles("/static", misc.STATIC_DIR))
     app.cleanup_ctx.append(_services_ctx(settings, info or {}))
@@ -53,6 +54,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
         services = Services.build(settings, Metrics(), info)
         await services.ping_store()
         app[SERVICES] = services
+        await services.suspensions.start()  # read before the first command is checked
         await services.node.start()
         services.scheduler.start()
         services.packet_clock.start()
@@ -68,6 +70,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
             await services.room_series.stop()
             await services.webhook_worker.stop()
             await services.node.stop()
+            await services.suspensions.stop()
             await services.close()
     return ctx
 

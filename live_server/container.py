@@ -20,17 +20,20 @@ from redis.exceptions import TimeoutError as StoreTimeoutError
 from live_server.config import Settings
 from live_server.media.relay import RelayStats
 from live_server.media.service import MediaService, MediaStats
+from live_server.media.thumbnail import Thumbnails
 from live_server.metrics import Metrics
 from live_server.realtime.gone import GoneRecord
 from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
 from live_server.services.addresses import AddressService
 from live_server.services.after_commit import AfterCommit
+from live_server.services.alerts import AlertsService, ProcessFigures
 from live_server.services.chat import ChatService
 from live_server.services.coupons import CouponService
 from live_server.services.fans import FanService
 from live_server.services.local_refusals import LocalRefusals
 from live_server.services.moderation_log import ModerationLog
+from live_server.services.moderation_undo import ModerationUndo
 from live_server.services.ops import OpsService
 from live_server.services.orders import OrderService
 from live_server.services.periodic import ClockStats
@@ -39,6 +42,7 @@ from live_server.services.room_series import INTERVAL_MS, POINTS, SeriesClock
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
 from live_server.services.show_report import ShowReportService
+from live_server.services.suspensions import SuspensionService
 from live_server.services.viewing import ViewingService
 from live_server.services.wallets import WalletService
 from live_server.services.webhook_delivery import DeliveryStats, DeliveryWorker, lease_ms
@@ -51,6 +55,7 @@ from live_server.store.coupons import CouponStore
 from live_server.store.fans import FanStore
 from live_server.store.keys import Keys
 from live_server.store.media import MediaStore
+from live_server.store.moderation_log import ModerationLogStore
 from live_server.store.order_feed import OrderFeedStore
 from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
@@ -59,6 +64,7 @@ from live_server.store.room_series import RoomSeriesStore
 from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
 from live_server.store.show_report import ReportStore
+from live_server.store.suspensions import SuspensionStore
 from live_server.store.wallets import WalletStore
 from live_server.store.webhooks import WebhookStore
 
@@ -87,6 +93,9 @@ class Services:
     chat: ChatService
     modlog: ModerationLog
     ops: OpsService
+    suspensions: SuspensionService  # platform-wide bans, checked in memory on every command
+    moderation_undo: ModerationUndo
+    alerts: AlertsService
     shelf: ShelfService
     orders: OrderService
     scheduler: Scheduler
@@ -104,6 +113,7 @@ class Services:
     webhook_worker: DeliveryWorker
     order_feed: OrderFeed
     room_series: SeriesClock  # the live rooms' load history (ops sparklines)
+    thumbnails: Thumbnails  # live rooms' stream thumbnails (ops)
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -130,7 +140,7 @@ class Services:
         media_store = MediaStore(core, history_max=history_max,
                                  home_ttl_ms=settings.media.home_ttl_ms)
 
-        modlog = ModerationLog(chat_store)
+        modlog = ModerationLog(ModerationLogStore(core, log_max=settings.ops.log_max_entries))
         after = AfterCommit(lambda step: metrics.after_commit_failures.labels(step).inc())
         show_reports = ShowReportService(settings, room_store, ReportStore(core), after)
         wh = settings.webhooks
@@ -164,21 +174,26 @@ class Services:
         node = Node(hub=hub, broker_client=client, rooms=room_store, presence=presence,
                     audience=fans, tick_ms=settings.realtime.tick_ms,
                     heartbeat_ms=settings.server.process_heartbeat_ms,
-                    ping_s=settings.ws.heartbeat_s, info=info)
+                    ping_s=settings.ws.heartbeat_s, info=info,
+                    figures=ProcessFigures(metrics, client.ping, settings.alerts.window_ms))
         media = MediaService(settings, room_store, rooms, media_store, MediaStats(
             relay=RelayStats(forwarded=metrics.media_forwarded.inc,
                              dropped=metrics.media_dropped.inc,
                              keyframe_requests=metrics.media_keyframe_requests.inc,
                              forwarded_bytes=metrics.media_forwarded_bytes.inc),
             publishers=metrics.media_publishers.set, viewers=metrics.media_viewers.set))
+        suspensions = SuspensionService(SuspensionStore(core), modlog, hub)
+        shelf = ShelfService(settings, room_store, shelf_store, modlog, after)
         clocks = ClockStats(failed=metrics.scheduler_failed, parked=metrics.set_scheduler_parked)
         series = RoomSeriesStore(core, interval_ms=INTERVAL_MS, points=POINTS)
         return cls(settings=settings, metrics=metrics, client=client, core=core,
                    room_store=room_store, presence=presence, hub=hub, node=node, rooms=rooms,
-                   chat=chat, modlog=modlog,
+                   chat=chat, modlog=modlog, suspensions=suspensions,
+                   moderation_undo=ModerationUndo(modlog, chat, suspensions, shelf),
+                   alerts=AlertsService(settings.alerts, presence),
                    ops=OpsService(room_store, presence, chat_store, modlog, media_store,
                                   order_store, series=series),
-                   shelf=ShelfService(settings, room_store, shelf_store, modlog, after),
+                   shelf=shelf,
                    orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,
                                        settings.shelf.scheduler_interval_ms, stats=clocks),
@@ -199,7 +214,8 @@ class Services:
                                      disabled=metrics.webhook_disabled.inc)), clock_stats=clocks),
                    order_feed=OrderFeed(settings, webhooks, OrderFeedStore(core), room_store,
                                         stats=clocks),
-                   room_series=SeriesClock(series, room_store, order_store, stats=clocks))
+                   room_series=SeriesClock(series, room_store, order_store, stats=clocks),
+                   thumbnails=Thumbnails(media, room_store, settings.hls))
 
     async def ping_store(self) -> None:
         """Readiness: raises unless Valkey answers."""

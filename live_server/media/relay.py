@@ -203,6 +203,8 @@ class RoomRelay:
         self.frames_in = 0
         self.keyframes_in = 0
         self.keyframe_requests_sent = 0
+        # the newest video keyframe (decodable on its own): the room's thumbnail is made from it
+        self.latest_keyframe: EncodedFrame | None = None
 
     # publisher side --------------------------------------------------------------------------
 
@@ -236,6 +238,7 @@ class RoomRelay:
         self.frames_in += 1
         if key and kind == "video":
             self.keyframes_in += 1
+            self.latest_keyframe = frame
         accepted = dropped = 0
         for viewer in self._viewers[kind]:
             before = viewer.dropped
@@ -334,6 +337,7 @@ class RoomRelay:
         """The room's video is over in this process: end every viewer track and feed."""
         self.end_publisher()
         self.sources.clear()
+        self.latest_keyframe = None
         for kind in ("audio", "video"):
             for viewer in list(self._viewers[kind]):
                 viewer.end()

@@ -130,6 +130,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/rooms/{room_id}/video", "Whether a publisher is live, in which codecs",
              "media", answer="`{\"publishing\", \"codecs\"?, \"whep\"?}`",
              errors=(NotFound,)),
+    Endpoint("GET", "/api/rooms/{room_id}/thumbnail.jpg", "A recent picture of the room's "
+             "video, 160 px on its long side (made at most every 5 s; 404 when this process "
+             "has no picture of it)", "media", "ops", answer="JPEG", content_type="image/jpeg",
+             errors=(Unauthorized, Forbidden, NotFound)),
     Endpoint("GET", "/hls/{room_id}/index.m3u8", "The room's live HLS playlist", "hls",
              answer="the playlist", content_type="application/vnd.apple.mpegurl",
              errors=(BadRequest, NotFound), token=False),
