@@ -227,6 +227,17 @@ class WebhooksSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class AlertsSettings:
+    window_ms: int
+    slow_consumers: int
+    server_errors_per_min: int
+    client_errors_per_min: int
+    valkey_rtt_ms: int
+    stale_heartbeat_ms: int
+    critical_factor: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     store: StoreSettings
@@ -245,6 +256,7 @@ class Settings:
     media: MediaSettings
     hls: HlsSettings
     webhooks: WebhooksSettings
+    alerts: AlertsSettings
 
     @property
     def production(self) -> bool:
@@ -442,6 +454,8 @@ def _validated(settings: Settings) -> Settings:
         "webhooks.keep_max": settings.webhooks.keep_max,
         "webhooks.follow_interval_ms": settings.webhooks.follow_interval_ms,
         "webhooks.claim_idle_ms": settings.webhooks.claim_idle_ms,
+        **{f"alerts.{f.name}": getattr(settings.alerts, f.name)
+           for f in dataclasses.fields(AlertsSettings)},
     }
     for name, value in positive.items():
         if value <= 0:

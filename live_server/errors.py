@@ -98,6 +98,13 @@ class Muted(Forbidden):
     code = "muted"
 
 
+class Suspended(Forbidden):
+    """Suspended from the whole platform by ops: the user may read and watch public pages but
+    not act; ``until`` says when it ends (ms, 0 = until lifted)."""
+
+    code = "suspended"
+
+
 class NotFound(LiveError):
     code = "not_found"
     status = 404
@@ -156,6 +163,12 @@ class Conflict(LiveError):
 
     status = 409
     family = True
+
+
+class AlreadyUndone(Conflict):
+    """A moderation log entry that was undone already: an undo happens once."""
+
+    code = "already_undone"
 
 
 class SaleNotStarted(Conflict):

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from live_server.auth import Identity
-from live_server.commands.access import ANYONE, Access
+from live_server.commands.access import ANYONE, Access, Standing, acts, check_standing
 from live_server.commands.fields import ABSENT, Field
 from live_server.config import Settings
 from live_server.domain.rooms import Room
@@ -78,14 +78,20 @@ class Command:
     http: Route | None = None
     reply: str = ""  # what a success answers, for the documents
     names: frozenset[str] = dataclasses.field(init=False, default=frozenset())
+    acts: bool = dataclasses.field(init=False, default=True)  # a suspension stops it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", frozenset(f.name for f in self.fields))
+        reads_only = self.op is None and self.http is not None and self.http.method == "GET"
+        object.__setattr__(self, "acts", acts(self.access, reads_only))
 
-    def allow(self, who: Identity) -> None:
-        """The token-only part of who may run it; call before :meth:`bind`."""
+    def allow(self, who: Identity, standing: Standing | None = None) -> None:
+        """The token-only part of who may run it, then the caller's platform standing (a
+        suspended user is refused what acts); call before :meth:`bind`."""
         if self.access.check is not None:
             self.access.check(who)
+        if self.acts:
+            check_standing(who, standing)
 
     def bind(self, msg: Json, settings: Settings, envelope: Iterable[str] = ()) -> Json:
         """The checked arguments of a request ``msg``; ``envelope`` names keys that are not

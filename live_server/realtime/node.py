@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from live_server.protocol import Json, now_ms
@@ -46,7 +47,8 @@ class AudienceListener(Protocol):
 class Node:
     def __init__(self, *, hub: Hub, broker_client: Any, rooms: RoomStore,
                  presence: PresenceStore, audience: AudienceListener, tick_ms: int,
-                 heartbeat_ms: int, ping_s: float, info: Json) -> None:
+                 heartbeat_ms: int, ping_s: float, info: Json,
+                 figures: Callable[[], Awaitable[Json]] | None = None) -> None:
         self.id = new_process_id()
         self.hub = hub
         self.rooms = rooms
@@ -63,6 +65,7 @@ class Node:
         self._last_presence = 0.0
         self.audience = audience
         self.watch_interval_s = 60.0
+        self.figures = figures  # extra heartbeat figures (the ops alerts read them)
 
     async def start(self) -> None:
         self.broker.start()
@@ -237,6 +240,8 @@ class Node:
                 log.warning("process heartbeat failed", exc_info=True)
 
     async def _register(self) -> None:
+        if self.figures is not None:
+            self.info.update(await self.figures())
         self.info.update(seen_at=now_ms(), connections=self.hub.connection_count,
                          rooms=len(self.hub.rooms))
         await self.presence.register_process(self.id, self.info)

@@ -71,7 +71,9 @@ class PresenceStore:
     async def unregister_process(self, process_id: str) -> None:
         await self.core.client.hdel(self.keys.processes, process_id)
 
-    async def processes(self, now: int) -> list[Json]:
+    async def processes(self, now: int, include_stale: bool = False) -> list[Json]:
+        """The live processes' heartbeat records; with ``include_stale`` also those not seen
+        for ``process_ttl_ms`` (up to 10 times that, then they are forgotten): the alerts."""
         raw = await self.core.client.hgetall(self.keys.processes)
         alive: list[Json] = []
         stale: list[Json] = []
@@ -81,4 +83,4 @@ class PresenceStore:
                 record)
             if int(record.get("seen_at", 0)) < now - 10 * self.ttl_ms:
                 await self.core.client.hdel(self.keys.processes, proc)
-        return sorted(alive, key=lambda r: str(r["id"]))
+        return sorted(alive + stale if include_stale else alive, key=lambda r: str(r["id"]))

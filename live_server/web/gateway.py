@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from live_server.auth import GUEST, Identity, verify
+from live_server.commands.access import check_standing
 from live_server.container import STORE_ERRORS, STORE_UNAVAILABLE, Services
 from live_server.domain.rooms import Room
 from live_server.errors import (
@@ -27,6 +28,7 @@ from live_server.errors import (
     LiveError,
     NotFound,
     NotReady,
+    Suspended,
     Unauthorized,
 )
 from live_server.protocol import MAX_SEQ, get_str, loads_object
@@ -145,7 +147,12 @@ _ADMISSION: dict[type[LiveError], tuple[int, str]] = {
 
 async def admit(s: Services, room_id: str, who: Identity) -> Room:
     """The room, if this identity may watch it now (``RoomService.admit``); a refusal carries
-    the close code that goes with its reason."""
+    the close code that goes with its reason. A user suspended from the platform is refused
+    before the room is read (``commands/access.py``'s one check)."""
+    try:
+        check_standing(who, s.suspensions)
+    except Suspended as err:
+        raise Refused(err, CloseCode.BANNED, Suspended.code) from None
     try:
         return await s.rooms.admit(room_id, who)
     except (NotFound, GuestsNotAllowed, Banned) as err:

@@ -84,7 +84,7 @@ class Session:
         self.services.count_request(name if command is not None else "unknown")
         if command is None:
             raise UnknownOp(f"unknown op '{name[:40]}'")
-        command.allow(self.who)
+        command.allow(self.who, self.services.suspensions)
         args = command.bind(msg, self.services.settings, ENVELOPE)
         req_id = msg.get("id")
         result = await command.run(Call(self.services, self.who, self.room.id, args, req_id,

@@ -53,7 +53,7 @@ def handler_for(command: Command) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         svc = services(request)
         who = identity(request)
-        command.allow(who)  # before the body is even read
+        command.allow(who, svc.suspensions)  # before the body is even read
         args = command.bind(await request_fields(command, request), svc.settings)
         answer = await command.run(Call(svc, who, request.match_info.get("room_id", ""), args))
         assert isinstance(answer, dict)  # HTTP commands answer JSON objects
