@@ -1,4 +1,5 @@
-"""Chat and moderation state in Valkey: sending, deleting, mutes, bans, keywords, reports, log."""
+"""Chat and moderation state in Valkey: sending, deleting, mutes, bans, keywords, reports (the
+moderation log is ``store/moderation_log.py``)."""
 
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ class ChatStore:
             words, action = await pipe.execute()
         return sorted(w.decode() for w in words), (action or b"").decode()
 
-    # Reports and the moderation log (global streams, read by ops) ------------------------
+    # Reports (a global stream, read by ops) ----------------------------------------------
 
     async def add_report(self, record: Json) -> str:
         report_id = "rep_" + secrets.token_urlsafe(8)
@@ -137,10 +138,6 @@ class ChatStore:
             maxlen=self.log_max, approximate=True,
         )
         return report_id
-
-    async def log_action(self, record: Json) -> None:
-        await self.core.client.xadd(self.keys.modlog, {"r": dumps(record)},
-                                    maxlen=self.log_max, approximate=True)
 
     async def _batches(self, key: str, size: int) -> AsyncIterator[list[Json]]:
         """The stream's records, newest first, ``size`` per round trip."""
@@ -154,14 +151,6 @@ class ChatStore:
             if len(batch) < size:
                 return
             last = "(" + batch[-1][0].decode()
-
-    async def _read_log(self, key: str, limit: int, room_id: str | None) -> list[Json]:
-        out: list[Json] = []
-        async for batch in self._batches(key, max(limit, 100)):
-            out.extend(r for r in batch if room_id is None or r.get("room_id") == room_id)
-            if len(out) >= limit:
-                break
-        return out[:limit]
 
     async def reports(self, limit: int, state: str = "all") -> list[Json]:
         """The newest ``limit`` reports, each with its ``state`` (``open``, ``resolved`` or
@@ -196,6 +185,3 @@ class ChatStore:
         stands, so two people acting at once cannot overwrite each other)."""
         return bool(await self.core.client.hsetnx(self.keys.report_outcomes, report_id,
                                                   dumps(outcome)))
-
-    async def actions(self, limit: int, room_id: str | None) -> list[Json]:
-        return await self._read_log(self.keys.modlog, limit, room_id)
