@@ -8,6 +8,7 @@ import {
   ShelfState, currencyOf, fmtMoney, fmtPercent, localInputToMs, moneyInput, msToLocalInput, parseCount,
   parseMoney, parsePercent, percentInput, phaseText,
 } from "./shelf.js";
+import { defaultUnits, quickSaleUnits } from "./quick-sale.js";
 import { mountVariantEditor, variantStockText } from "./studio-variants.js";
 
 const ORDERS_REFRESH_MS = 5000; // the room's totals while live, besides the buy signals
@@ -340,11 +341,30 @@ export function mountStudioShelf({ me, notify }) {
   $("#unpin").addEventListener("click", () => pin(null));
 
   // ---- flash sales ---------------------------------------------------------------------------
-  /** One click starts a sale of this product now (or in 10 s), for 1, 3, 5 or 10 minutes. */
+  const unitsTyped = new Map(); // product id -> the units field's text, kept across re-renders
+
+  /** The catalogue's product (or the variant with units, when there are several) a quick sale sells. */
+  function quickSaleSource(card) {
+    const catalogued = catalogue.find((p) => p.id === card.id);
+    const variants = catalogued && Array.isArray(catalogued.variants) ? catalogued.variants : [];
+    const variant = variants.length > 1 ? variants.find((v) => Number(v.stock) > 0) : null;
+    const available = Number(variant ? variant.stock : catalogued ? catalogued.stock : card.stock) || 0;
+    return { variant, available };
+  }
+
+  /** One click starts a sale of this product now (or in 10 s), for 1, 3, 5 or 10 minutes, of the
+   * units in the field beside the buttons (all the catalogue has, unless the creator says fewer). */
   function quickSaleButtons(card) {
     const off = card.status !== "on_sale";
+    const { available } = quickSaleSource(card);
+    const units = el("input", {
+      className: "num-input sale-units", value: unitsTyped.get(card.id) ?? String(defaultUnits(available)),
+      disabled: off, attrs: { inputmode: "numeric", maxlength: "6", "aria-label": `Units for a flash sale of ${card.title}`, title: `At most ${available} (in the catalogue)` },
+      on: { input: (e) => unitsTyped.set(card.id, e.target.value) },
+    });
     return el("span", { className: "row quick-sale", attrs: { role: "group", "aria-label": `Flash sale of ${card.title}` } },
       el("span", { className: "quick-sale-label", text: "Flash sale" }),
+      el("label", { className: "check quick-sale-units" }, units, el("span", { text: "units" })),
       ...QUICK_SALE_MINUTES.map((m) => el("button", {
         type: "button", className: "btn btn-small sale-preset", text: `${m} min`, disabled: off,
         title: `A flash sale of ${m} min at the quick-sale price`, dataset: { minutes: String(m) },
@@ -353,17 +373,15 @@ export function mountStudioShelf({ me, notify }) {
       el("button", { type: "button", className: "btn btn-small sale-btn", text: "Custom…", title: "A flash sale with its own price, units and window", disabled: off, on: { click: () => openSaleForm(card) } }));
   }
 
-  /** The quick sale's terms: the live price less the chosen percentage, the units in stock. */
+  /** The quick sale's terms: the live price less the chosen percentage, the units in the field. */
   function quickSaleTerms(card) {
     const off = parseCount($("#quick-sale-off").value || "0", 0, 90);
     if (off === null) return { error: "Give the quick-sale discount as a whole percentage from 0 to 90." };
-    const catalogued = catalogue.find((p) => p.id === card.id);
-    const variants = catalogued && Array.isArray(catalogued.variants) ? catalogued.variants : [];
-    const variant = variants.length > 1 ? variants.find((v) => Number(v.stock) > 0) : null;
-    const stock = Number(variant ? variant.stock : catalogued ? catalogued.stock : card.stock) || 0;
-    if (stock < 1) return { error: `${card.title} has no units left in the catalogue for a sale.` };
+    const { variant, available } = quickSaleSource(card);
+    const units = quickSaleUnits(unitsTyped.get(card.id) ?? "", available, card.title);
+    if (units.error) return units;
     const price = Math.floor((Number(card.live_price) * (100 - off)) / 100);
-    return { price, stock, variant };
+    return { price, stock: units.units, variant };
   }
 
   async function quickSale(card, minutes) {
@@ -379,6 +397,7 @@ export function mountStudioShelf({ me, notify }) {
     if (terms.variant) body.variant_id = terms.variant.id;
     try {
       await api("POST", roomPath("/sales"), body);
+      unitsTyped.delete(card.id);
       const what = `${card.title}${terms.variant ? ` (${Object.values(terms.variant.options || {}).join(" / ")})` : ""}`;
       flash(shelfMsg, `Flash sale of ${what}: ${fmtMoney(terms.price, card.currency)}, ${terms.stock} units, ${minutes} min${countdown ? ", opening in 10 s" : ", open now"}.`, "ok", 8000);
     } catch (err) {

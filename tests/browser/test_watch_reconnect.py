@@ -8,8 +8,10 @@ import asyncio
 
 import pytest
 
-from tests.browser.test_pages import (
+from tests.browser.harness import (
     CONNECTED,
+    DESKTOP,
+    PHONE,
     Browser,
     Page,
     ServerProcess,
@@ -21,7 +23,7 @@ from tests.browser.test_pages import (
     token,
 )
 
-SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
 
 PILL_SHOWN = "!document.querySelector('#reconnect').hidden"
 PILL_HIDDEN = "document.querySelector('#reconnect').hidden"
@@ -30,10 +32,13 @@ LOST = includes("#reconnect", "Connection lost — retrying")
 # every toast the page shows, and the banner's texts, from the moment this runs
 WATCH_NOTICES = """(() => {
   window.notices = [];
-  const note = (node) => { if (!node.hidden && node.textContent) window.notices.push(node.id + ': ' + node.textContent); };
+  const note = (node) => {
+    if (!node.hidden && node.textContent) window.notices.push(node.id + ': ' + node.textContent);
+  };
   for (const id of ['toast', 'banner']) {
     const node = document.getElementById(id);
-    new MutationObserver(() => note(node)).observe(node, { attributes: true, childList: true, characterData: true, subtree: true });
+    new MutationObserver(() => note(node))
+      .observe(node, { attributes: true, childList: true, characterData: true, subtree: true });
   }
 })()"""
 
@@ -49,7 +54,8 @@ PILL_PLACED = """(() => {
 
 
 def count_msg(text: str) -> str:
-    return f"[...document.querySelectorAll('#chat .msg-text')].filter(e => e.textContent === {js(text)}).length"
+    return (f"[...document.querySelectorAll('#chat .msg-text')]"
+            f".filter(e => e.textContent === {js(text)}).length")
 
 
 @pytest.mark.system
@@ -76,7 +82,8 @@ async def test_watch_shows_reconnecting_then_recovers_silently(browser: Browser)
         for name, page in pages.items():
             await page.wait_for(PILL_SHOWN)
             assert "Reconnecting…" in await page.text("#reconnect")
-            assert await page.eval("document.querySelector('#reconnect').getAttribute('role')") == "status"
+            role = "document.querySelector('#reconnect').getAttribute('role')"
+            assert await page.eval(role) == "status"
             assert await page.eval("document.querySelector('#reconnect-now').hidden")
             assert await page.eval(PILL_PLACED), name
             await page.screenshot(f"reconnect-{name}-reconnecting")
