@@ -1,14 +1,16 @@
 // The ops console: live rooms busiest first with their sales, and processes (every 2 s); the
 // reports queue (resolve, dismiss, delete the message and ban its author); the moderation log.
 
-import { api, currentUser, describeError } from "./api.js";
+import { api, currentUser, describeError, getToken } from "./api.js";
 import { mountHeader } from "./auth.js";
 import { $, el, replace, setText, flash, fmtAgo, fmtCount, fmtDateTime, fmtTime, stateBadge, toast } from "./dom.js";
 import { currencyOf, fmtMoney } from "./shelf.js";
+import { sparkline } from "./sparkline.js";
 import { mountWebhooks } from "./studio-webhooks.js";
 
 const ROOMS_REFRESH_MS = 2000;
 const SLOW_REFRESH_MS = 10000;
+const THUMB_REFRESH_MS = 10000; // the server makes a new picture at most every 5 s
 
 const auth = mountHeader("ops", { defaultRole: "ops" });
 const me = currentUser();
@@ -61,6 +63,8 @@ function start() {
       cpm: el("td", { className: "num" }),
       gmv: el("td", { className: "num" }),
       orders: el("td", { className: "num" }),
+      reports: el("td", { className: "num" }),
+      load: el("td", { className: "load-cell" }),
       hearts: el("td", { className: "num" }),
       unique: el("td", { className: "num" }),
       peak: el("td", { className: "num" }),
@@ -78,13 +82,56 @@ function start() {
         el("button", { type: "button", className: "btn btn-small", text: "Shelf & orders", on: { click: () => showCommerce(id) } }),
         el("button", { type: "button", className: "btn btn-small btn-danger", text: "End", on: { click: () => endRoom(id, rows.get(id)?.title) } })));
     const tr = el("tr", { dataset: { room: id } }, Object.values(cells));
-    return { tr, cells, title: "" };
+    return { tr, cells, title: "", thumb: el("div", { className: "thumb-box" }), thumbAt: 0, thumbBusy: false };
+  }
+
+  // The stream thumbnail: fetched with the ops token (an <img> cannot send it) and shown as a
+  // data: URL, every THUMB_REFRESH_MS while the room has video; a placeholder otherwise.
+  function showThumb(row, room) {
+    const cell = row.thumb;
+    let img = cell.querySelector("img.thumb");
+    if (!room.video?.publishing) {
+      row.thumbAt = 0;
+      if (!cell.querySelector(".thumb-empty")) replace(cell, el("span", { className: "thumb thumb-empty", text: "No video" }));
+      return;
+    }
+    if (!img) {
+      img = el("img", { className: "thumb", attrs: { width: "80", height: "45", decoding: "async" } });
+      replace(cell, img);
+    }
+    img.alt = room.title || "Untitled room";
+    if (row.thumbBusy || Date.now() - row.thumbAt < THUMB_REFRESH_MS) return;
+    row.thumbBusy = true;
+    row.thumbAt = Date.now();
+    fetch(`/api/rooms/${enc(room.id)}/thumbnail.jpg`, { headers: { Authorization: `Bearer ${getToken()}` } })
+      .then((resp) => (resp.ok ? resp.blob() : null))
+      .then((blob) => blob && new Promise((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(reader.result);
+        reader.onerror = () => reject(reader.error);
+        reader.readAsDataURL(blob);
+      }))
+      .then((url) => {
+        if (typeof url === "string" && url.startsWith("data:image/jpeg")) img.src = url;
+        img.classList.toggle("thumb-missing", !img.src);
+      })
+      .catch(() => img.classList.add("thumb-missing"))
+      .finally(() => { row.thumbBusy = false; });
+  }
+
+  function showLoad(row, room) {
+    const s = room.series || {};
+    const interval = Number(s.interval_ms) || 30000;
+    replace(row.cells.load, el("div", { className: "sparks" },
+      sparkline(s.online, { name: "online viewers", intervalMs: interval, className: "sparkline spark-online", height: 14 }),
+      sparkline(s.chat_per_min, { name: "chat per minute", intervalMs: interval, className: "sparkline spark-chat", height: 14 }),
+      sparkline(s.gmv, { name: "GMV", intervalMs: interval, format: (c) => fmtMoney(c), className: "sparkline spark-gmv", height: 14 })));
   }
 
   function updateRow(row, room) {
     const c = room.counters || {};
     row.title = room.title || "";
-    replace(row.cells.room,
+    replace(row.cells.room, row.thumb,
       el("a", { className: "room-title", href: `/watch/${enc(room.id)}`, text: room.title || "Untitled room", attrs: { title: room.title || "" } }),
       el("div", { className: "room-id muted small mono", text: room.id, attrs: { title: room.id } }));
     setText(row.cells.creator, room.creator_id);
@@ -97,6 +144,10 @@ function start() {
     setText(row.cells.chat, fmtCount(c.chat));
     setText(row.cells.gmv, fmtMoney(Number(room.gmv) || 0));
     setText(row.cells.orders, fmtCount(room.paid_orders ?? 0));
+    setText(row.cells.reports, fmtCount(room.reports ?? 0));
+    row.cells.reports.classList.toggle("has-reports", Number(room.reports) > 0);
+    showLoad(row, room);
+    showThumb(row, room);
     setText(row.cells.cpm, room.chat_per_min === undefined ? "—" : fmtCount(Math.round(Number(room.chat_per_min) * 10) / 10));
     const video = room.video || {};
     const codecs = video.codecs && typeof video.codecs === "object" ? Object.values(video.codecs).join(" + ") : "";

@@ -32,6 +32,14 @@ export function sparkPath(values, width, height, pad = 1) {
   return path;
 }
 
+// Where the newest known value lies (a dot marks it, so a room with one point so far shows
+// something): [x, y] as in sparkPath, or null when nothing is known.
+export function sparkLast(values, width, height, pad = 1) {
+  const path = sparkPath(values, width, height, pad);
+  const last = path.split(" ").pop();
+  return last ? last.slice(1).split(",").map(Number) : null;
+}
+
 // What a screen reader says: "online viewers, last 30 min: 12 → 48" (first and last known
 // values, through `format`, e.g. the money formatter for GMV); "no data yet" when empty.
 export function sparkLabel(name, values, intervalMs, format = String) {
@@ -64,6 +72,13 @@ export function sparkline(values, { name, intervalMs, format, width = 96, height
     path.setAttribute("stroke-width", "1.5");
     path.setAttribute("vector-effect", "non-scaling-stroke");
     svg.append(path);
+    const [cx, cy] = sparkLast(values, width, height, 2);
+    const dot = document.createElementNS(SVG, "circle");
+    dot.setAttribute("cx", String(cx));
+    dot.setAttribute("cy", String(cy));
+    dot.setAttribute("r", "2");
+    dot.setAttribute("fill", "currentColor");
+    svg.append(dot);
   }
   return svg;
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { sparkLabel, sparkPath } from "../../static/js/sparkline.js";
+import { sparkLabel, sparkLast, sparkPath } from "../../static/js/sparkline.js";
 
 test("the lowest value is at the bottom and the highest at the top, evenly spaced", () => {
   assert.equal(sparkPath([0, 5, 10], 100, 20, 0), "M0,20 L50,10 L100,0");
@@ -33,4 +33,10 @@ test("the label says what, over how long, from and to", () => {
   assert.equal(sparkLabel("GMV", [null, 1000, 6990], 30000, (c) => `¥${(c / 100).toFixed(2)}`),
     "GMV, last 2 min: ¥10.00 → ¥69.90");
   assert.equal(sparkLabel("chat per minute", [], 30000), "chat per minute: no data yet");
+});
+
+test("the dot marks the newest known value", () => {
+  assert.deepEqual(sparkLast([0, 10, null], 20, 10, 0), [10, 0]);
+  assert.deepEqual(sparkLast([7], 40, 10, 1), [20, 9]);
+  assert.equal(sparkLast([null], 40, 10), null);
 });
