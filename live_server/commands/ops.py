@@ -63,7 +63,8 @@ async def _alerts(call: Call) -> Json:
 
 COMMANDS = (
     Command("ops_rooms", "Live rooms, busiest first: counters, processes, chat per minute, "
-            "GMV and paid orders, video.",
+            "GMV and paid orders, open reports, video, and the last 30 minutes' load "
+            "(`series`: online, chat per minute, GMV every `interval_ms`).",
             _rooms, OPS, http=Route("GET", "/api/ops/rooms"), fields=(_limit(200),),
             reply="`{\"rooms\", \"processes\"}`"),
     Command("ops_reports", "Chat reports, newest first, each with its state and room title.",
