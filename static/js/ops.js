@@ -1,5 +1,7 @@
 // The ops console: live rooms busiest first with their sales, and processes (every 2 s); the
-// reports queue (resolve, dismiss, delete the message and ban its author); the moderation log.
+// reports queue (resolve, dismiss, delete the message and ban its author, from the room or the
+// whole platform); the alerts strip (with the rooms), platform suspensions and the moderation log
+// with undo.
 
 import { api, currentUser, describeError, getToken } from "./api.js";
 import { mountHeader } from "./auth.js";
@@ -7,6 +9,8 @@ import { $, el, replace, setText, flash, fmtAgo, fmtCount, fmtDateTime, fmtTime,
 import { currencyOf, fmtMoney } from "./shelf.js";
 import { sparkline } from "./sparkline.js";
 import { mountWebhooks } from "./studio-webhooks.js";
+import { mountAlerts } from "./ops-alerts.js";
+import { durationOptions, mountSuspensions, suspend } from "./ops-suspensions.js";
 
 const ROOMS_REFRESH_MS = 2000;
 const SLOW_REFRESH_MS = 10000;
@@ -221,9 +225,19 @@ function start() {
     }
   }
 
+  // ---- alerts strip and platform suspensions -------------------------------------------------
+  const alerts = mountAlerts($("#alerts"));
+  const suspensions = mountSuspensions($("#suspensions-section"), { onChange: () => refreshLog() });
+
   // ---- ban dialog (a room's row, or a report: then it can delete the message too) -----------
+  // "this room" bans from the room; "the whole platform" suspends the user everywhere
   const dialog = $("#ban-dialog");
   const banForm = $("#ban-form");
+  replace(banForm.elements.duration, ...durationOptions());
+  const platformScope = () => banForm.elements.scope.value === "platform";
+  for (const radio of banForm.elements.scope) {
+    radio.addEventListener("change", () => { $("#ban-duration").hidden = !platformScope(); });
+  }
   let banRoom = null;
   let banReport = null; // the report being acted on, if any
   function openBan(roomId, title, userId = "", reason = "", report = null) {
@@ -233,6 +247,8 @@ function start() {
     setText($("#ban-room-id"), roomId);
     banForm.elements.user_id.value = userId;
     banForm.elements.reason.value = reason;
+    banForm.elements.scope.value = "room";
+    $("#ban-duration").hidden = true;
     const msg = report?.message;
     $("#ban-message").hidden = !msg;
     banForm.elements.delete_message.checked = Boolean(msg);
@@ -256,14 +272,20 @@ function start() {
     const seq = report?.message?.seq;
     const deleting = Boolean(report) && typeof seq === "number" && banForm.elements.delete_message.checked;
     try {
+      const platform = platformScope();
+      if (platform) await suspend(userId, reason, banForm.elements.duration.value);
       if (deleting) await deleteMessage(banRoom, seq, reason);
-      await api("POST", `/api/rooms/${enc(banRoom)}/bans`, reason ? { user_id: userId, reason } : { user_id: userId });
+      if (!platform) {
+        await api("POST", `/api/rooms/${enc(banRoom)}/bans`, reason ? { user_id: userId, reason } : { user_id: userId });
+      }
+      const what = platform ? "suspended from the platform" : "banned";
       if (report) {
-        await handleReport(report, "resolved", deleting ? "message deleted, author banned" : "author banned", true);
+        await handleReport(report, "resolved", deleting ? `message deleted, author ${what}` : `author ${what}`, true);
       }
       dialog.close();
-      toast(deleting ? `Message deleted and ${userId} banned.` : `${userId} is banned.`, "ok");
+      toast(deleting ? `Message deleted and ${userId} ${what}.` : `${userId} is ${what}.`, "ok");
       refreshLog();
+      if (platform) suspensions.refresh();
     } catch (err) {
       flash($("#ban-msg"), describeError(err), "error", 0);
     }
@@ -372,11 +394,30 @@ function start() {
         el("td", {}, el("span", { className: "badge", text: a.action || "?" })),
         el("td", { text: userLabel(a.target) }),
         el("td", { className: "wrap", text: a.reason || "" }),
-        el("td", { className: "wrap" }, a.data && Object.keys(a.data).length ? el("code", { text: JSON.stringify(a.data) }) : ""))));
+        el("td", { className: "wrap" }, a.data && Object.keys(a.data).length ? el("code", { text: JSON.stringify(a.data) }) : ""),
+        el("td", { className: "log-undo" }, undoCell(a)))));
       $("#log-empty").hidden = actions.length > 0;
     } catch (err) {
       showError(err);
     }
+  }
+  function undoCell(a) {
+    if (a.undone) {
+      return el("span", { className: "muted small log-undone", text: `undone by ${userLabel(a.undone.by)} at ${fmtDateTime(a.undone.at)}` });
+    }
+    if (!a.undoable || !a.id) return "";
+    return el("button", { type: "button", className: "btn btn-small log-undo-btn", text: "Undo",
+      attrs: { "aria-label": `Undo ${a.action} of ${userLabel(a.target)}` }, on: { click: () => undo(a) } });
+  }
+  async function undo(a) {
+    try {
+      const res = await api("POST", `/api/ops/moderation/${enc(a.id)}/undo`);
+      toast(res.undone ? `Undone: ${a.action} of ${userLabel(a.target)}.` : `Nothing to undo: ${res.reason}.`, res.undone ? "ok" : "info");
+    } catch (err) {
+      toast(describeError(err), "error");
+    }
+    refreshLog();
+    if (a.action === "suspend") suspensions.refresh();
   }
   $("#log-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -524,18 +565,24 @@ function start() {
   // ---- timers --------------------------------------------------------------------------------
   const auto = $("#auto");
   setInterval(() => {
-    if (auto.checked && !document.hidden) refreshRooms();
+    if (auto.checked && !document.hidden) {
+      refreshRooms();
+      alerts.refresh();
+    }
   }, ROOMS_REFRESH_MS);
   setInterval(() => {
     if (auto.checked && !document.hidden) {
       refreshReports();
       refreshLog();
+      suspensions.refresh();
     }
   }, SLOW_REFRESH_MS);
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) refreshRooms();
   });
   refreshRooms();
+  alerts.refresh();
   refreshReports();
   refreshLog();
+  suspensions.refresh();
 }
