@@ -61,7 +61,9 @@ async def test_live_rooms_show_thumbnails_load_lines_and_reports(
           const g = c.getContext('2d'); g.drawImage(img, 0, 0);
           const d = g.getImageData(0, 0, c.width, c.height).data;
           let lo = 255, hi = 0;
-          for (let i = 0; i < d.length; i += 4) {{ lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }}
+          for (let i = 0; i < d.length; i += 4) {{
+            lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]);
+          }}
           return hi - lo;
         }})()""")
         assert spread > 40, spread
