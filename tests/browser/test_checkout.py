@@ -13,28 +13,28 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from live_server.services.orders import sign
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     CONNECTED,
+    DESKTOP,
+    PHONE,
     Browser,
     Page,
     ServerProcess,
-    browser,  # noqa: F401 - a fixture
+    axe_violations,
+    has_text,
     http,
     js,
     make_room,
     open_page,
-    server,  # noqa: F401 - a fixture
     token,
+    visible,
 )
 
-AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
-PHONE, DESKTOP = (390, 844), (1366, 900)
 ADDRESS = {"name": "Ada Buyer", "phone": "+86 10 1234 5678", "country": "CN",
            "city": "Hangzhou", "line1": "88 West Lake Road", "postal_code": "310000"}
 WEBHOOK_SECRET = "checkout-test-webhook-secret"
@@ -81,28 +81,6 @@ STALE_FIRST_PRICE = """(() => {
     return request(op, fields, opts);
   };
 })()"""
-
-
-def visible(selector: str) -> str:
-    return (f"(() => {{ const e = document.querySelector({js(selector)});"
-            " return !!e && !e.hidden && e.getClientRects().length > 0; })()")
-
-
-def has_text(selector: str, text: str) -> str:
-    return f"(document.querySelector({js(selector)})?.textContent || '').includes({js(text)})"
-
-
-async def axe_violations(page: Page, selector: str) -> list[str]:
-    """axe-core's WCAG 2 A/AA violations inside the element (injected, not served)."""
-    if not await page.eval("!!window.axe"):
-        await page.eval(AXE.read_text())
-    found = await page.eval(
-        f"axe.run(document.querySelector({js(selector)}),"
-        " {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})"
-        ".then(r => r.violations.map(v => v.id + ': '"
-        " + v.nodes.map(n => n.target.join(' ')).join(', ')))"
-    )
-    return list(found)
 
 
 async def fits(page: Page) -> None:
@@ -189,7 +167,7 @@ def no_address_shown(address: dict[str, str]) -> str:
 @pytest.mark.system
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 async def test_checkout_with_variant_coupon_address_and_dev_payment(
-        server: str, browser: Browser, size: tuple[int, int]) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser, size: tuple[int, int]) -> None:
     tag = f"{size[0]}"
     s = shop(server, tag)
     buyer = token(server, f"co_buyer_{tag}", "viewer", "Buyer")
@@ -284,7 +262,7 @@ def send_webhook(base: str, order: dict[str, Any]) -> Any:
 
 @pytest.mark.system
 async def test_checkout_waits_for_the_webhook_payment(
-        webhook_server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        webhook_server: str, browser: Browser) -> None:
     base = webhook_server
     s = shop(base, "wh")
     buyer = token(base, "co_buyer_wh", "viewer", "Buyer")
@@ -309,6 +287,7 @@ async def test_checkout_waits_for_the_webhook_payment(
     await page.click("#checkout .co-done")
     await page.wait_for("!document.querySelector('#checkout').open")
     reserved = "#my-orders li[data-state=reserved]"
+    await page.click("#shelf-toggle")  # on a phone the orders are in the shop's sheet
     await page.wait_for(has_text(f"{reserved} .order-expiry", "reserved until"))
     await page.eval("document.querySelector('#checkout .co-result').dataset.state = ''")
     await page.click(f"{reserved} .resume-btn")
@@ -330,7 +309,7 @@ async def test_checkout_waits_for_the_webhook_payment(
 @pytest.mark.system
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 async def test_studio_variant_editor(
-        server: str, browser: Browser, size: tuple[int, int]) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser, size: tuple[int, int]) -> None:
     """The creator defines an option and its variants' stock, price adjustment and image in
     the product form; the catalogue shows stock per variant; editing keeps the variants' ids."""
     tag = f"{size[0]}"

@@ -17,18 +17,18 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_checkout import AXE, DESKTOP, PHONE
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     CONNECTED,
+    DESKTOP,
+    PHONE,
     Browser,
     Page,
-    browser,  # noqa: F401 - a fixture
     has_msg,
     http,
     js,
     make_room,
     open_page,
-    server,  # noqa: F401 - a fixture
+    serious_violations,
     token,
 )
 
@@ -37,28 +37,15 @@ NAV = "[...document.querySelectorAll('#top nav a')].map(a => a.textContent)"
 DIALOG_OPEN = "!!document.querySelector('dialog.reason-dialog')?.open"
 
 
-async def serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical WCAG 2 A/AA violations on the whole page."""
-    if not await page.eval("!!window.axe"):
-        await page.eval(AXE.read_text())
-    found = await page.eval(
-        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})"
-        ".then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
-    )
-    return list(found)
-
-
 async def dark(page: Page) -> None:
-    features = [{"name": "prefers-color-scheme", "value": "dark"}]
-    await page.send("Emulation.setEmulatedMedia", {"features": features})
+    await page.pw.emulate_media(color_scheme="dark")
     await page.wait_for("matchMedia('(prefers-color-scheme: dark)').matches")
 
 
 @pytest.mark.system
 @SIZES
 async def test_landing_page_says_what_it_is_and_lists_upcoming_shows(
-    server: str, browser: Browser, size: tuple[int, int]  # noqa: F811 - fixtures
+    server: str, browser: Browser, size: tuple[int, int]
 ) -> None:
     tag = f"{size[0]}"
     creator = token(server, f"land_host_{tag}", "creator", "Host")
@@ -108,7 +95,7 @@ async def dev_login(page: Page, user: str) -> None:
 @pytest.mark.system
 @SIZES
 async def test_an_action_that_needed_a_login_runs_after_it(
-    server: str, browser: Browser, size: tuple[int, int]  # noqa: F811 - fixtures
+    server: str, browser: Browser, size: tuple[int, int]
 ) -> None:
     tag = f"{size[0]}"
     creator = token(server, f"resume_host_{tag}", "creator", "Host")
@@ -155,7 +142,7 @@ async def test_an_action_that_needed_a_login_runs_after_it(
 @pytest.mark.system
 @SIZES
 async def test_report_dialog_and_chat_targets(
-    server: str, browser: Browser, size: tuple[int, int]  # noqa: F811 - fixtures
+    server: str, browser: Browser, size: tuple[int, int]
 ) -> None:
     tag = f"{size[0]}"
     creator = token(server, f"a11y_host_{tag}", "creator", "Host")
@@ -181,10 +168,7 @@ async def test_report_dialog_and_chat_targets(
     await vic.click(report)
     await vic.wait_for(DIALOG_OPEN)
     assert await vic.eval("document.activeElement?.name") == "reason"
-    await vic.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Escape",
-                                              "code": "Escape", "windowsVirtualKeyCode": 27})
-    await vic.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": "Escape",
-                                              "code": "Escape", "windowsVirtualKeyCode": 27})
+    await vic.press("Escape")
     await vic.wait_for("!document.querySelector('dialog.reason-dialog')")
     reports = http("GET", f"{server}/api/ops/reports", token=token(server, "a11y_ops", "ops"))
     assert not [r for r in reports["reports"] if r.get("room_id") == rid]
@@ -212,7 +196,7 @@ async def test_report_dialog_and_chat_targets(
 @pytest.mark.system
 @SIZES
 async def test_studio_has_no_serious_violations(
-    server: str, browser: Browser, size: tuple[int, int]  # noqa: F811 - fixtures
+    server: str, browser: Browser, size: tuple[int, int]
 ) -> None:
     tag = f"{size[0]}"
     creator = token(server, f"a11y_studio_{tag}", "creator", "Host")

@@ -12,18 +12,21 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_checkout import ADDRESS, DESKTOP, PHONE, axe_violations, has_text, visible
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
+    DESKTOP,
+    PHONE,
     Browser,
     Page,
-    browser,  # noqa: F401 - a fixture
+    axe_violations,
+    has_text,
     http,
     js,
     make_room,
     open_page,
-    server,  # noqa: F401 - a fixture
     token,
+    visible,
 )
+from tests.browser.test_checkout import ADDRESS
 from tests.helpers import Viewer
 
 LONG_TITLE = "Spring tea tasting with the growers of West Lake, live from Hangzhou tonight"
@@ -74,7 +77,7 @@ async def layout(page: Page, room: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 async def test_ops_console_rooms_and_reports_queue(
-        server: str, browser: Browser, size: tuple[int, int]) -> None:  # noqa: F811
+        server: str, browser: Browser, size: tuple[int, int]) -> None:
     tag = f"{size[0]}"
     creator = token(server, f"ops_seller_{tag}", "creator", "Seller")
     busy = make_room(server, creator, LONG_TITLE)["id"]

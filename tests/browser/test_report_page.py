@@ -10,16 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     Browser,
     Page,
-    browser,  # noqa: F401 (a fixture)
     http,
     includes,
     js,
     make_room,
     open_page,
-    server,  # noqa: F401 (a fixture)
     token,
 )
 
@@ -62,7 +60,7 @@ async def report_shown(page: Page, gmv_text: str) -> None:
 @pytest.mark.system
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 async def test_the_studio_shows_the_report_when_the_show_ends(
-        server: str, browser: Browser, size: tuple[int, int]) -> None:  # noqa: F811
+        server: str, browser: Browser, size: tuple[int, int]) -> None:
     who = f"rep_{size[0]}"
     creator = token(server, f"{who}_c", "creator", "Report Creator")
     buyer = token(server, f"{who}_b", "viewer")
@@ -104,7 +102,7 @@ async def test_the_studio_shows_the_report_when_the_show_ends(
 
 @pytest.mark.system
 async def test_ops_open_any_report_and_others_are_refused(
-        server: str, browser: Browser) -> None:  # noqa: F811
+        server: str, browser: Browser) -> None:
     creator = token(server, "rep_ops_c", "creator")
     buyer = token(server, "rep_ops_b", "viewer")
     room = a_show_with_a_sale(server, creator, buyer, "Report for ops")

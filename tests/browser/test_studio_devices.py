@@ -12,16 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     CONNECTED,
     Browser,
     Page,
-    browser,  # noqa: F401 - a fixture
     includes,
     js,
     make_room,
     open_page,
-    server,  # noqa: F401 - a fixture
     token,
 )
 
@@ -72,7 +70,7 @@ COUNTERS = ("['#c-online', '#c-hearts', '#c-unique', '#c-peak', '#c-chat']"
 async def studio_page(chromium: Browser, base: str, room_id: str, tok: str) -> Page:
     """The studio on this room, with the recording script in place before its first script."""
     page = await open_page(chromium, base, "/static/css/app.css", tok, 1300, 1400)
-    await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD})
+    await page.add_init_script(RECORD)
     await page.goto(f"{base}/studio#room={room_id}")
     await page.wait_for(f"document.querySelector('#room-id').textContent === {js(room_id)}")
     await page.wait_for(CONNECTED)
@@ -116,7 +114,7 @@ def counters_after(frames: list[str], start: int) -> list[dict[str, Any]]:
 
 
 async def test_the_microphone_is_on_heard_and_every_track_stops(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     creator = token(server, "devices_mic", "creator", "Devices Creator")
     room = make_room(server, creator, "Devices: microphone")
     studio = await studio_page(browser, server, room["id"], creator)
@@ -163,7 +161,7 @@ async def test_the_microphone_is_on_heard_and_every_track_stops(
 
 
 async def test_end_live_stops_the_camera_and_the_counters(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     creator = token(server, "devices_end", "creator", "Devices End")
     room = make_room(server, creator, "Devices: end live")
     rid = room["id"]
@@ -194,7 +192,7 @@ async def test_end_live_stops_the_camera_and_the_counters(
     # a viewer leaves: the server still sends the room's counters, the studio keeps its figures
     final = await studio.eval(COUNTERS)
     seen = int(await studio.eval("window.__frames.length"))
-    await browser.send("Target.closeTarget", {"targetId": viewers[1].target})
+    await viewers[1].close()
     frames = await studio.wait_for(
         f"window.__frames.length > {seen} && window.__frames.slice({seen})"
         ".some(f => f.includes('\"counters\"')) && window.__frames", within=20)

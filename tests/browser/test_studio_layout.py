@@ -14,19 +14,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.browser.test_checkout import DESKTOP, PHONE
-from tests.browser.test_landing_a11y import serious_violations
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     CONNECTED,
+    DESKTOP,
+    PHONE,
     Browser,
     Page,
-    browser,  # noqa: F401 - a fixture
     http,
     includes,
     js,
     make_room,
     open_page,
-    server,  # noqa: F401 - a fixture
+    serious_violations,
     token,
 )
 
@@ -88,7 +87,7 @@ def sale_of(base: str, rid: str, pid: str) -> dict[str, Any] | None:
 
 
 async def test_the_live_essentials_fit_one_desktop_screen(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     page, _, rid, (first, second) = await shop_studio(browser, server, "desk", DESKTOP)
     item = shelf_item(first)
     await page.wait_for(includes("#c-gmv", "¥0.00"))
@@ -138,11 +137,9 @@ async def test_the_live_essentials_fit_one_desktop_screen(
 
 
 async def test_obs_panel_copies_the_whip_url_and_the_token(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     page, creator, rid, _ = await shop_studio(browser, server, "obs", DESKTOP)
-    await browser.send("Browser.grantPermissions", {
-        "origin": server, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
-    await page.send("Emulation.setFocusEmulationEnabled", {"enabled": True})
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
 
     whip = f"{server}/api/rooms/{rid}/whip"
     assert await page.eval("document.querySelector('#whip-url').value") == whip
@@ -161,7 +158,7 @@ async def test_obs_panel_copies_the_whip_url_and_the_token(
 
 
 async def test_the_studio_stacks_on_a_phone(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     page, _, _, _ = await shop_studio(browser, server, "phone", PHONE)
     assert await page.eval("window.innerWidth") == PHONE[0]
     assert await page.eval(NO_SIDEWAYS)
@@ -179,7 +176,7 @@ async def test_the_studio_stacks_on_a_phone(
 
 
 async def test_go_live_of_a_scheduled_room_is_on_screen(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     creator = token(server, "layout_host_sched", "creator", "Layout Host")
     soon = int(time.time() * 1000) + 3_600_000
     rid = str(http("POST", f"{server}/api/rooms",

@@ -15,14 +15,12 @@ import urllib.request
 import av
 import pytest
 
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     Browser,
     Page,
-    browser,  # noqa: F401 - a fixture
     js,
     make_room,
     open_page,
-    server,  # noqa: F401 - a fixture
     token,
 )
 from tests.integration.media_peers import candidate_addresses
@@ -107,7 +105,7 @@ async def frames_decoded(watch: Page) -> dict[str, int]:
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
 async def test_studio_publishes_and_a_viewer_decodes_the_frames(
-        server: str, browser: Browser, codec: str) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser, codec: str) -> None:
     creator = token(server, f"video_{codec.lower()}", "creator", "Video Creator")
     room = make_room(server, creator, f"Video {codec}")
     # a viewer who came early waits, and the picture starts with the broadcast (video_started)
@@ -136,7 +134,7 @@ async def test_studio_publishes_and_a_viewer_decodes_the_frames(
 
 
 async def test_h264_broadcast_feeds_hls_which_a_page_without_webrtc_plays(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     creator = token(server, "video_hls", "creator", "HLS Creator")
     room = make_room(server, creator, "Video HLS")
     studio = await open_page(browser, server, f"/studio#room={room['id']}", creator, 1300, 1400)
@@ -154,15 +152,13 @@ async def test_h264_broadcast_feeds_hls_which_a_page_without_webrtc_plays(
     # the ops console shows the room's video
     ops = await open_page(browser, server, "/ops", token(server, "video_ops", "ops", "Ops"),
                           1400, 1300)
-    await ops.send("Page.bringToFront")  # a page in the background refreshes rarely
+    await ops.bring_to_front()  # a page in the background refreshes rarely
     # (the studio sends sound too: the cell lists both codecs, e.g. "on · opus + H264")
     row = f"document.querySelector('tr[data-room={js(room['id'])}]')"
     await ops.wait_for(f"/on · .*H264/.test({row}?.textContent)", within=20)
 
     # a browser without WebRTC falls back to HLS and plays it
-    page = await browser.new_page()
-    await page.send("Page.addScriptToEvaluateOnNewDocument",
-                    {"source": "delete window.RTCPeerConnection;"})
+    page = await browser.new_page(init_script="delete window.RTCPeerConnection;")
     await page.goto(f"{server}/watch/{room['id']}")
     await page.wait_for("document.querySelector('#player').livePlayer?.mode === 'hls'",
                         within=20)
@@ -170,7 +166,7 @@ async def test_h264_broadcast_feeds_hls_which_a_page_without_webrtc_plays(
     await page.wait_for("document.querySelector('#player video').videoWidth === "
                         f"{sent['width']}", within=10)
     await studio.click("#broadcast-stop")
-    await ops.send("Page.bringToFront")  # a page in the background refreshes rarely
+    await ops.bring_to_front()  # a page in the background refreshes rarely
     await ops.wait_for(f"!document.querySelector('tr[data-room={js(room['id'])}]')"
                        "?.textContent.includes('on · ')")
     for p in (studio, page, ops):

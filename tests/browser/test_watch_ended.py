@@ -10,21 +10,23 @@ Requests are counted through the DevTools Network domain (`Network.requestWillBe
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
-from tests.browser.test_checkout import DESKTOP, PHONE, axe_violations, has_text, visible
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     CONNECTED,
+    DESKTOP,
+    PHONE,
     Browser,
     Page,
-    browser,  # noqa: F401 - a fixture
+    axe_violations,
+    has_text,
     http,
     js,
     make_room,
-    server,  # noqa: F401 - a fixture
+    open_page,
     token,
+    visible,
 )
 
 VIDEO_PATHS = ("/video", "/whep", "/hls/")
@@ -38,25 +40,8 @@ async def open_recorded(
     """A page at base+path (token in localStorage, None: guest) whose every request URL is
     recorded from before the navigation on (and, into ``times``, when the browser sent it, in
     its own monotonic seconds)."""
-    page = await chromium.new_page(*size)
-    await page.goto(f"{base}/static/css/app.css")  # same origin, to set localStorage first
-    if tok:
-        await page.eval(f"localStorage.setItem('live_server.token', {js(tok)})")
-    else:
-        await page.eval("localStorage.removeItem('live_server.token')")
     urls: list[str] = []
-    on_event = page.on_event
-
-    def record(method: str, params: dict[str, Any]) -> None:
-        if method == "Network.requestWillBeSent":
-            urls.append(str(params.get("request", {}).get("url", "")))
-            if times is not None:
-                times.append(float(params.get("timestamp", 0.0)))
-        on_event(method, params)
-
-    page.on_event = record  # type: ignore[method-assign]
-    await page.send("Network.enable")
-    await page.goto(f"{base}{path}")
+    page = await open_page(chromium, base, path, tok, *size, requests=urls, times=times)
     return page, urls
 
 
@@ -80,7 +65,7 @@ END_SHOWN = visible("#end-screen") + " && " + has_text("#end-screen", "This show
 
 @pytest.mark.system
 async def test_an_ended_show_has_an_end_screen(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     """A viewer in the room when it ends, and one who opens it afterwards: the end screen with
     the show's length, Follow and the other live show; "ended" alone, no pinned card, and no
     video request after the end."""
@@ -145,7 +130,7 @@ async def test_an_ended_show_has_an_end_screen(
 
 @pytest.mark.system
 async def test_a_missing_show_says_so_and_asks_for_no_video(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     for size in (PHONE, DESKTOP):
         page, urls = await open_recorded(browser, server, "/watch/no-such-show-13", None, size)
         await page.wait_for(visible("#end-screen")
@@ -164,7 +149,7 @@ async def test_a_missing_show_says_so_and_asks_for_no_video(
 
 @pytest.mark.system
 async def test_taken_down_products_leave_the_viewers_shelf(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     """Taken down: gone from the shelf and the pinned card at once and on load; restored: back."""
     creator = token(server, "td_host", "creator", "Host")
     ops = token(server, "td_ops", "ops")
@@ -214,7 +199,7 @@ async def test_taken_down_products_leave_the_viewers_shelf(
 
 @pytest.mark.system
 async def test_red_packets_luckiest_when_finished_and_the_keyword_refusal(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     creator = token(server, "rpx_host", "creator", "Host")
     viewer = token(server, "rpx_viewer", "viewer", "Vera")
     second = token(server, "rpx_second", "viewer", "Sam")

@@ -16,19 +16,20 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_checkout import DESKTOP, PHONE, has_text, visible
-from tests.browser.test_landing_a11y import serious_violations
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     CONNECTED,
+    DESKTOP,
+    PHONE,
     Browser,
     Page,
-    browser,  # noqa: F401 - a fixture
+    has_text,
     http,
     js,
     make_room,
     open_page,
-    server,  # noqa: F401 - a fixture
+    serious_violations,
     token,
+    visible,
 )
 
 
@@ -86,7 +87,7 @@ def hearts(base: str, rid: str) -> int:
 
 @pytest.mark.system
 async def test_phone_watch_is_one_full_height_stage(
-    server: str, browser: Browser  # noqa: F811 - fixtures
+    server: str, browser: Browser
 ) -> None:
     shop = live_shop(server, "phone")
     rid = shop["room"]
@@ -155,7 +156,7 @@ async def test_phone_watch_is_one_full_height_stage(
 
 @pytest.mark.system
 async def test_desktop_watch_keeps_a_side_chat(
-    server: str, browser: Browser  # noqa: F811 - fixtures
+    server: str, browser: Browser
 ) -> None:
     shop = live_shop(server, "desk")
     viewer = token(server, "lay_viewer_desk", "viewer", "Viewer")
@@ -184,7 +185,7 @@ def demo_room(base: str) -> str:
 
 @pytest.mark.system
 async def test_phone_video_autoplays_muted_and_says_tap_to_unmute(
-    server: str, browser: Browser  # noqa: F811 - fixtures
+    server: str, browser: Browser
 ) -> None:
     """The demo's show plays muted (browsers autoplay only so), letterboxed in the full-height
     stage; the cue is on screen and one tap on it turns the sound on."""

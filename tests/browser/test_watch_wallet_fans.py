@@ -15,18 +15,21 @@ import re
 
 import pytest
 
-from tests.browser.test_checkout import ADDRESS, DESKTOP, PHONE, axe_violations, has_text, visible
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     CONNECTED,
+    DESKTOP,
+    PHONE,
     Browser,
     Page,
-    browser,  # noqa: F401 - a fixture
+    axe_violations,
+    has_text,
     http,
     js,
     make_room,
-    server,  # noqa: F401 - a fixture
     token,
+    visible,
 )
+from tests.browser.test_checkout import ADDRESS
 from tests.browser.test_watch_ended import fits, open_recorded
 
 DIALOG_OPEN = "document.querySelector('#fan-club-dialog').open"
@@ -68,7 +71,7 @@ async def open_fan_page(chromium: Browser, base: str, rid: str, tok: str,
 
 @pytest.mark.system
 async def test_fan_club_asks_first_shows_the_wallet_and_tops_up(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     creator = token(server, "wf_host", "creator", "Host")
     viewer = token(server, "wf_viewer", "viewer", "Vera")
     rid = make_room(server, creator, "Wallet show")["id"]
@@ -153,7 +156,7 @@ async def test_fan_club_asks_first_shows_the_wallet_and_tops_up(
 
 @pytest.mark.system
 async def test_the_fans_card_follows_chat_hearts_and_grabs(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     creator = token(server, "wi_host", "creator", "Host")
     viewer = token(server, "wi_viewer", "viewer", "Vera")
     rid = make_room(server, creator, "Intimacy show")["id"]
@@ -203,7 +206,7 @@ async def test_the_fans_card_follows_chat_hearts_and_grabs(
 
 @pytest.mark.system
 async def test_shares_left_follow_the_freshest_source(
-        server: str, browser: Browser) -> None:  # noqa: F811 - fixtures
+        server: str, browser: Browser) -> None:
     """Notices come for the 1st, 11th, ... grab only: the banner still reaches the true count
     by reading the packet, at most once per REREAD_MS; the page's own grab answers at once."""
     creator = token(server, "wl_host", "creator", "Host")

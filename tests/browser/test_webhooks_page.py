@@ -27,12 +27,11 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
-from tests.browser.test_checkout import axe_violations
-from tests.browser.test_pages import (  # fixtures and helpers of the page tests
+from tests.browser.harness import (
     Browser,
     Page,
     ServerProcess,
-    browser,  # noqa: F401 - a fixture
+    axe_violations,
     find_chromium,
     http,
     includes,
@@ -231,7 +230,7 @@ def unexpected(errors: list[str]) -> list[str]:
 @pytest.mark.system
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 async def test_a_creator_manages_an_endpoint_in_the_studio(
-        server: str, browser: Browser, receiver: Receiver,  # noqa: F811 - fixtures
+        server: str, browser: Browser, receiver: Receiver,
         size: tuple[int, int]) -> None:
     tag = f"{size[0]}"
     creator = token(server, f"wh_creator_{tag}", "creator", "Hook Creator")
@@ -349,7 +348,7 @@ async def test_a_creator_manages_an_endpoint_in_the_studio(
 @pytest.mark.system
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 async def test_ops_add_a_platform_endpoint(
-        server: str, browser: Browser, receiver: Receiver,  # noqa: F811 - fixtures
+        server: str, browser: Browser, receiver: Receiver,
         size: tuple[int, int]) -> None:
     tag = f"{size[0]}"
     ops = token(server, f"wh_ops_{tag}", "ops", "Hook Ops")

@@ -1,0 +1,69 @@
+"""The browser tests' fixtures: a real server process per test module, a Chromium per test
+(tests/browser/harness.py), screenshots kept as artifacts and their folder named at the end of
+the run."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Generator, Iterator
+
+import pytest
+
+from tests.browser.harness import ARTIFACTS, Browser, ServerProcess, Shots, find_chromium
+
+NO_CHROMIUM = "no chromium installed: scripts/test.sh installs Debian's chromium"
+STARTED = time.time()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    given = os.environ.get("LIVE_BROWSER_URL")
+    if given:
+        yield given.rstrip("/")
+        return
+    if find_chromium() is None:
+        pytest.fail(NO_CHROMIUM)
+    proc = ServerProcess()
+    try:
+        proc.start()
+        yield proc.url
+    finally:
+        proc.remove()
+
+
+@pytest.fixture
+async def browser(request: pytest.FixtureRequest) -> AsyncIterator[Browser]:
+    exe = find_chromium()
+    if exe is None:
+        pytest.fail(NO_CHROMIUM)
+    b = await Browser.launch(exe, Shots(request.node.nodeid))
+    try:
+        yield b
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            await b.screenshot_all("failed")
+    finally:
+        await b.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """The call's outcome on the item, so the browser fixture knows a failure happened."""
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where this run's screenshots are (a folder kept between runs: each test replaces its own
+    subfolder)."""
+    shots = [p for p in ARTIFACTS.rglob("*.png") if p.stat().st_mtime >= STARTED - 1] \
+        if ARTIFACTS.is_dir() else []
+    if shots:
+        terminalreporter.write_sep("-", "browser screenshots")
+        terminalreporter.write_line(f"{len(shots)} screenshots of the browser tests' steps in "
+                                    f"{ARTIFACTS}")
