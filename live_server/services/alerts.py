@@ -4,6 +4,7 @@ wrong (``domain/alerts.py``), so no process has to ask the others anything."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 
@@ -59,8 +60,7 @@ class ProcessFigures:
 
 class AlertsService:
     def __init__(self, settings: AlertsSettings, presence: PresenceStore) -> None:
-        self.thresholds = Thresholds(**{name: getattr(settings, name)
-                                        for name in Thresholds.__dataclass_fields__})
+        self.thresholds = Thresholds(**dataclasses.asdict(settings))  # the same fields
         self.presence = presence
         self._since: dict[str, int] = {}  # alert → first seen by this process (ms)
 
