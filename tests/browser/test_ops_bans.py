@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_pages import (
+from tests.browser.harness import (
     DESKTOP,
     PHONE,
     Browser,

@@ -485,8 +485,8 @@ async def test_shelf_flash_sale_buy_and_pay(server: str, browser: Browser) -> No
     assert await phone.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
     await asyncio.sleep(0.3)
     await phone.screenshot("shelf-phone")
-    for p in (studio, viewer, ops, phone):
-        assert p.errors == [], p.errors
+    for name, p in (("studio", studio), ("viewer", viewer), ("ops", ops), ("phone", phone)):
+        assert p.errors == [], (name, p.errors)
 
 
 @pytest.mark.system
@@ -532,13 +532,3 @@ async def test_red_packet_launch_countdown_grab_and_record(server: str, browser:
         assert p.errors == [], p.errors
 
 
-
-def __getattr__(name: str) -> object:
-    """Transitional, while browser tests written against this module's old names move to
-    tests.browser.harness (removed once none imports them from here)."""
-    from tests.browser import conftest, harness
-
-    for module in (conftest, harness):
-        if hasattr(module, name):
-            return getattr(module, name)
-    raise AttributeError(name)

@@ -67,18 +67,10 @@ def rect(selector: str) -> str:
             " height: r.height}; })()")
 
 
-async def key(page: Page, name: str, code: int) -> None:
-    for kind in ("keyDown", "keyUp"):
-        await page.send("Input.dispatchKeyEvent", {
-            "type": kind, "key": name, "code": name, "windowsVirtualKeyCode": code})
-
-
 async def double_tap(page: Page, x: float, y: float) -> None:
-    """Two real presses at one point (hit-tested by the browser, as a finger would be)."""
-    for count in (1, 2):
-        for kind in ("mousePressed", "mouseReleased"):
-            await page.send("Input.dispatchMouseEvent", {
-                "type": kind, "x": x, "y": y, "button": "left", "clickCount": count})
+    """Two touches at one point (hit-tested by the browser, as a finger's would be)."""
+    for _ in range(2):
+        await page.pw.touchscreen.tap(x, y)
 
 
 def hearts(base: str, rid: str) -> int:
@@ -144,7 +136,7 @@ async def test_phone_watch_is_one_full_height_stage(
                            ".getAttribute('aria-expanded')") == "true"
     assert await serious_violations(page) == []
     await page.screenshot("watch-layout-phone-shop")
-    await key(page, "Escape", 27)
+    await page.press("Escape")
     await page.wait_for("!document.querySelector('#shelf-panel').classList.contains('open')")
     assert await page.eval("document.activeElement?.id") == "shelf-toggle"
     assert await page.eval("document.querySelector('#shelf-toggle')"
@@ -202,9 +194,7 @@ async def test_phone_video_autoplays_muted_and_says_tap_to_unmute(
     assert await page.eval(f"{video}.videoWidth > {video}.videoHeight")  # landscape, letterboxed
     cue = await page.eval(rect("#unmute"))
     x, y = (cue["left"] + cue["right"]) / 2, (cue["top"] + cue["bottom"]) / 2
-    for kind in ("mousePressed", "mouseReleased"):
-        await page.send("Input.dispatchMouseEvent", {
-            "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+    await page.pw.touchscreen.tap(x, y)
     await page.wait_for(f"!{video}.muted && document.querySelector('#unmute').hidden")
     await page.screenshot("watch-layout-phone-video")
     assert page.errors == [], page.errors

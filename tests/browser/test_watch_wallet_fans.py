@@ -55,10 +55,8 @@ def intimacy(text: str) -> int:
 
 async def press_escape(page: Page) -> None:
     """A real key press (not a synthetic event): the dialog's own cancel behaviour."""
-    await page.send("Page.bringToFront")
-    for kind in ("keyDown", "keyUp"):
-        await page.send("Input.dispatchKeyEvent", {
-            "type": kind, "key": "Escape", "code": "Escape", "windowsVirtualKeyCode": 27})
+    await page.bring_to_front()
+    await page.press("Escape")
 
 
 async def open_fan_page(chromium: Browser, base: str, rid: str, tok: str,
