@@ -25,6 +25,7 @@ from live_server.metrics import Metrics
 from live_server.realtime.gone import GoneRecord
 from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.node import Node
+from live_server.realtime.notices import Notices
 from live_server.services.addresses import AddressService
 from live_server.services.after_commit import AfterCommit
 from live_server.services.alerts import AlertsService, ProcessFigures
@@ -38,6 +39,7 @@ from live_server.services.ops import OpsService
 from live_server.services.orders import OrderService
 from live_server.services.periodic import ClockStats
 from live_server.services.red_packets import PacketClock, RedPacketService
+from live_server.services.reminders import ReminderService
 from live_server.services.room_series import INTERVAL_MS, POINTS, SeriesClock
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
@@ -60,6 +62,7 @@ from live_server.store.order_feed import OrderFeedStore
 from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
 from live_server.store.red_packets import RedPacketStore
+from live_server.store.reminders import ReminderStore
 from live_server.store.room_series import RoomSeriesStore
 from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
@@ -114,6 +117,7 @@ class Services:
     order_feed: OrderFeed
     room_series: SeriesClock  # the live rooms' load history (ops sparklines)
     thumbnails: Thumbnails  # live rooms' stream thumbnails (ops)
+    reminders: ReminderService  # show reminders: subscribe, and the notices at the start
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -147,8 +151,10 @@ class Services:
         webhook_store = WebhookStore(core, lease_ms=lease_ms(settings), log_max=wh.log_max,
                                      keep_max=wh.keep_max)
         webhooks = WebhookService(settings, webhook_store, after)
+        reminder_store = ReminderStore(core)
+        reminders = ReminderService(room_store, reminder_store, webhooks, after)
         rooms = RoomService(settings, room_store, modlog, ended=(show_reports,),
-                            webhooks=webhooks)
+                            webhooks=webhooks, started=(reminders,), reminders=reminders)
         fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max))
         # buys naming a sale and grabs take turns for half the pool: the losers of a rush
         # are refused from what the hub heard is gone, never queued in the pool
@@ -175,7 +181,8 @@ class Services:
                     audience=fans, tick_ms=settings.realtime.tick_ms,
                     heartbeat_ms=settings.server.process_heartbeat_ms,
                     ping_s=settings.ws.heartbeat_s, info=info,
-                    figures=ProcessFigures(metrics, client.ping, settings.alerts.window_ms))
+                    figures=ProcessFigures(metrics, client.ping, settings.alerts.window_ms),
+                    notices=Notices(hub, reminder_store, reminder_store.channel))
         media = MediaService(settings, room_store, rooms, media_store, MediaStats(
             relay=RelayStats(forwarded=metrics.media_forwarded.inc,
                              dropped=metrics.media_dropped.inc,
@@ -215,7 +222,8 @@ class Services:
                    order_feed=OrderFeed(settings, webhooks, OrderFeedStore(core), room_store,
                                         stats=clocks),
                    room_series=SeriesClock(series, room_store, order_store, stats=clocks),
-                   thumbnails=Thumbnails(media, room_store, settings.hls))
+                   thumbnails=Thumbnails(media, room_store, settings.hls),
+                   reminders=reminders)
 
     async def ping_store(self) -> None:
         """Readiness: raises unless Valkey answers."""

@@ -80,6 +80,14 @@ def room_state(state: str, at: int, by: str) -> RoomEvent:
     return _event("room_state", {"state": state, stamp: at, "by": by}, at)
 
 
+def show_starting(room_id: str, title: str, creator_id: str, started_at: int) -> RoomEvent:
+    """A scheduled show the user asked to be reminded of went live: a notice written to that
+    user's sockets in any room (``realtime/notices.py``), never stored in a room's stream."""
+    return _event("show_starting", {"room_id": room_id, "title": title,
+                                    "creator_id": creator_id, "started_at": started_at},
+                  started_at)
+
+
 def room_updated(fields: Json, ts: int | None = None) -> RoomEvent:
     """The changed room fields, as validated by ``domain.rooms.parse_update``."""
     return _event("room_updated", fields, ts)

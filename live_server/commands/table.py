@@ -11,6 +11,7 @@ from live_server.commands import (
     money,
     ops,
     orders,
+    reminders,
     rooms,
     shelf,
     show_report,
@@ -22,7 +23,8 @@ from live_server.commands.command import Command
 COMMANDS: tuple[Command, ...] = (*socket.COMMANDS, *rooms.COMMANDS, *chat.COMMANDS,
                                  *shelf.COMMANDS, *orders.COMMANDS, *money.COMMANDS,
                                  *ops.COMMANDS, *coupons.COMMANDS, *addresses.COMMANDS,
-                                 *show_report.COMMANDS, *webhooks.COMMANDS)
+                                 *show_report.COMMANDS, *webhooks.COMMANDS,
+                                 *reminders.COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 WS_OPS: dict[str, Command] = {c.op: c for c in COMMANDS if c.op is not None}
 HTTP: tuple[Command, ...] = tuple(c for c in COMMANDS if c.http is not None)

@@ -86,6 +86,7 @@ class ShowFacts:
     refunds: tuple[int, ...] = ()  # the amount of each refund of a paid order
     packets: tuple[Packet, ...] = ()
     titles: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    reminded: int = 0  # subscribers to its reminder when it went live (show reminders)
 
 
 def minutes(start: int, end: int) -> range:
@@ -195,6 +196,7 @@ def build(facts: ShowFacts, now: int) -> Json:
         "red_packets": len(facts.packets),
         "red_packets_launched": launched,
         "red_packets_spent": sum(max(0, p.total - p.left - p.refunded) for p in facts.packets),
+        "reminded": facts.reminded,
     }
     return {
         "room_id": facts.room_id, "title": facts.title, "creator_id": facts.creator_id,
@@ -254,6 +256,7 @@ HEADLINE_ORDER = (
     "fan_club_joins", "hearts", "chat_messages", "card_views", "card_viewers", "orders_placed",
     "orders", "buyers", "units", "gmv", "refunds", "refunded", "gpm", "conversion_bp",
     "coupons_used", "discount", "red_packets", "red_packets_launched", "red_packets_spent",
+    "reminded",
 )
 PRODUCT_COLUMNS = ("product_id", "title", "views", "viewers", "orders", "units", "gmv")
 

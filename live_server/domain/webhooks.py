@@ -19,7 +19,8 @@ from live_server.protocol import Json
 
 EVENT_TYPES: tuple[str, ...] = (
     "room.started", "room.ended", "order.reserved", "order.paid", "order.refunded",
-    "order.expired", "coupon.claimed", "red_packet.finished", "report.filed")
+    "order.expired", "coupon.claimed", "red_packet.finished", "report.filed",
+    "show.starting")
 TEST_EVENT = "webhook.test"  # sent by test_webhook only; never subscribed to
 # an order stream entry's ``type`` → the event it is delivered as (other types are not sent)
 ORDER_EVENTS: dict[str, str] = {

@@ -21,6 +21,7 @@ from live_server.protocol import Json, now_ms
 from live_server.realtime.broker import Broker
 from live_server.realtime.conn import Conn
 from live_server.realtime.hub import Hub
+from live_server.realtime.notices import Notices
 from live_server.store.presence import PresenceStore
 from live_server.store.rooms import RoomStore
 
@@ -48,7 +49,8 @@ class Node:
     def __init__(self, *, hub: Hub, broker_client: Any, rooms: RoomStore,
                  presence: PresenceStore, audience: AudienceListener, tick_ms: int,
                  heartbeat_ms: int, ping_s: float, info: Json,
-                 figures: Callable[[], Awaitable[Json]] | None = None) -> None:
+                 figures: Callable[[], Awaitable[Json]] | None = None,
+                 notices: Notices | None = None) -> None:
         self.id = new_process_id()
         self.hub = hub
         self.rooms = rooms
@@ -66,9 +68,12 @@ class Node:
         self.audience = audience
         self.watch_interval_s = 60.0
         self.figures = figures  # extra heartbeat figures (the ops alerts read them)
+        self.notices = notices  # user notices (show reminders) on one global channel
 
     async def start(self) -> None:
         self.broker.start()
+        if self.notices is not None:
+            await self.broker.subscribe(self.notices.channel)
         await self._register()
         self._tasks = [asyncio.create_task(self._tick_loop(), name="tick"),
                        asyncio.create_task(self._heartbeat_loop(), name="process-heartbeat"),
@@ -135,6 +140,9 @@ class Node:
     # Pub/sub ------------------------------------------------------------------------------
 
     def _on_message(self, channel: str, data: bytes) -> None:
+        if self.notices is not None and channel == self.notices.channel:
+            self.notices.on_message(data)
+            return
         self.hub.deliver(self.rooms.keys.room_from_channel(channel), data)
 
     async def _on_resubscribed(self, channels: list[str]) -> None:

@@ -33,14 +33,31 @@ class RoomEndListener(Protocol):
     async def room_ended(self, room_id: str, now: int) -> None: ...
 
 
+class RoomStartListener(Protocol):
+    """Told right after a room went live, with the room as the start answers it (show
+    reminders send their notices then); it must not raise."""
+
+    async def room_started(self, room_id: str, view: Json) -> None: ...
+
+
+class RoomCounts(Protocol):
+    """Per-room figures kept beside the room (show reminders' subscriber counts)."""
+
+    async def counts(self, room_ids: list[str]) -> dict[str, int]: ...
+
+
 class RoomService:
     def __init__(self, settings: Settings, rooms: RoomStore, log: ModerationLog,
                  ended: tuple[RoomEndListener, ...] = (),
-                 webhooks: WebhookEmitter | None = None) -> None:
+                 webhooks: WebhookEmitter | None = None,
+                 started: tuple[RoomStartListener, ...] = (),
+                 reminders: RoomCounts | None = None) -> None:
         self.settings = settings
         self.rooms = rooms
         self.log = log
         self.ended = ended
+        self.started = started
+        self.reminders = reminders  # each room's subscriber count (``reminders`` field)
         self.webhooks = webhooks  # told of room.started / room.ended after the commit
 
     async def create(self, who: Identity, body: Json) -> Room:
@@ -52,6 +69,8 @@ class RoomService:
         out = room.public()
         out["counters"] = await self.rooms.counters(room_id, now_ms())
         out["announcement"] = room.announcement
+        if self.reminders is not None:
+            out["reminders"] = (await self.reminders.counts([room_id]))[room_id]
         return out
 
     async def admit(self, room_id: str, who: Identity,
@@ -88,7 +107,12 @@ class RoomService:
             rooms = upcoming(rooms, now_ms())
         rooms = rooms[:limit]
         counters = await self.rooms.counters_many([r.id for r in rooms], now_ms())
-        return [{**r.public(), "counters": counters[r.id]} for r in rooms]
+        listed = [{**r.public(), "counters": counters[r.id]} for r in rooms]
+        if self.reminders is not None:
+            reminders = await self.reminders.counts([r.id for r in rooms])
+            for out in listed:
+                out["reminders"] = reminders[out["id"]]
+        return listed
 
     async def _moderated(self, who: Identity, room_id: str) -> tuple[Room, str]:
         room = await self.rooms.require(room_id)
@@ -107,6 +131,9 @@ class RoomService:
         if self.webhooks is not None:
             await self.webhooks.emit("room.started" if target == "live" else "room.ended",
                                      room_id, view["creator_id"], {"room": view})
+        if target == "live":
+            for started in self.started:
+                await started.room_started(room_id, view)
         return view
 
     async def update(self, who: Identity, room_id: str, body: Json) -> Json:

@@ -244,6 +244,24 @@ class Keys:
     def user_rooms(self, user_id: str) -> str:
         return f"{self.prefix}:u:{{{user_id}}}:rooms"
 
+    def reminders(self, room_id: str) -> str:
+        """set: user ids who asked to be reminded when this scheduled room goes live."""
+        return f"{self.prefix}:{{{room_id}}}:reminders"
+
+    def reminded(self, room_id: str) -> str:
+        """string: how many subscribers the room had when it went live (the show report)."""
+        return f"{self.prefix}:{{{room_id}}}:reminded"
+
+    def user_reminders(self, user_id: str) -> str:
+        """zset: room id → when the user asked to be reminded of it (GET /api/me/reminders)."""
+        return f"{self.prefix}:u:{{{user_id}}}:reminders"
+
+    @property
+    def notices(self) -> str:
+        """pub/sub channel (not a key): one message per show start; every process sends the
+        ``show_starting`` notice to its own sockets of the room's subscribers."""
+        return f"{self.prefix}:notices"
+
     def follow_times(self, creator_id: str) -> str:
         """zset: follower → when they first followed this creator (ms; kept on unfollow, so a
         show counts only new followers)."""

@@ -70,6 +70,7 @@ class ReportStore:
                 pipe.hmget(self.keys.packet(packet_id.decode()), "json", "left_amt", "refunded")
             found = await pipe.execute()
         orders, unique_views, packets = found[0], found[1:1 + len(pids)], found[1 + len(pids):]
+        reminded = await self.core.client.get(self.keys.reminded(room.id))
         hearts, peak, chat = (int(v or 0) for v in stats)
         titles = _titles(products)
         return ShowFacts(
@@ -87,6 +88,7 @@ class ReportStore:
             refunds=tuple(refunds),
             packets=tuple(_packet(raw) for raw in packets if raw[0]),
             titles=titles,
+            reminded=int(reminded or 0),
         )
 
     async def refunds(self, room_id: str) -> list[int]:

@@ -33,6 +33,7 @@ const FIGURES = [
   ["orders_placed", "orders placed", "count"],
   ["coupons_used", "coupons used", "coupons"],
   ["red_packets_spent", "red packets grabbed", "money"],
+  ["reminded", "reminded when it went live", "count"],
 ];
 
 function figureText(key, kind, h, currency) {

@@ -135,7 +135,7 @@ def test_every_command_is_reachable_once() -> None:
     assert set(WS_OPS) == {
         "auth", "ping", "chat", "heart", "snapshot", "history", "report", "delete", "mute",
         "unmute", "ban", "unban", "slow_mode", "announce", "buy", "quote", "product", "shelf",
-        "pin", "pin_coupon", "claim_coupon", "grab"}
+        "pin", "pin_coupon", "claim_coupon", "grab", "remind_me", "remind_cancel"}
 
 
 def test_schemas_carry_the_deployments_bounds() -> None:
