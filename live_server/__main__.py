@@ -202,10 +202,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Recompute every wallet and red packet from the ledger; exit 1 on any mismatch."""
+    from live_server.services.gifts import GiftAudit
+    from live_server.services.topups import TopupAudit
     from live_server.services.wallets import audit
     from live_server.store.core import StoreCore, connect
+    from live_server.store.gifts import GiftStore
     from live_server.store.keys import Keys
     from live_server.store.red_packets import RedPacketStore
+    from live_server.store.topups import TopupStore
     from live_server.store.wallets import WalletStore
 
     settings = config.load()
@@ -218,9 +222,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
         try:
             core = StoreCore(client, Keys(settings.store.key_prefix))
             recent_max = settings.money.recent_entries
+            gifts = GiftStore(core, recent_max=recent_max,
+                              platform_account=settings.gifts.platform_account,
+                              idempotency_ttl_ms=settings.gifts.idempotency_ttl_ms,
+                              combo_window_ms=settings.gifts.combo_window_ms)
             return await audit(WalletStore(core, recent_max=recent_max),
                                RedPacketStore(core, history_max=settings.history.max_events,
-                                              recent_max=recent_max))
+                                              recent_max=recent_max),
+                               (GiftAudit(gifts),
+                                TopupAudit(TopupStore(core, recent_max=recent_max))))
         finally:
             await client.aclose()
 

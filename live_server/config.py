@@ -19,7 +19,7 @@ DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml
 DEV_SECRET = "live-server-dev-secret-not-for-production"
 DEV_WEBHOOK_SECRET = "live-server-dev-webhook-secret"
 # where intimacy points toward a creator come from; each has fans.<source>_points and _daily_cap
-INTIMACY_SOURCES = ("watch", "chat", "heart", "buy", "grab", "fan_club")
+INTIMACY_SOURCES = ("watch", "chat", "heart", "buy", "grab", "fan_club", "gift")
 
 
 class ConfigError(Exception):
@@ -167,6 +167,8 @@ class FansSettings:
     grab_daily_cap: int
     fan_club_points: int
     fan_club_daily_cap: int
+    gift_points: int
+    gift_daily_cap: int
     day_starts_at_utc_hour: int
     top: int
     levels: tuple[int, ...]
@@ -183,6 +185,20 @@ class FansSettings:
     def daily_cap(self) -> int:
         """The most a user can earn toward one creator in a day, all sources together."""
         return sum(self.source(name)[1] for name in INTIMACY_SOURCES)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GiftsSettings:
+    catalogue: tuple[str, ...]  # "id|name|price cents|icon", parsed by domain/gifts.py
+    creator_share_bp: int
+    platform_account: str
+    max_quantity: int
+    combo_window_ms: int
+    idempotency_ttl_ms: int
+    topup_packs: tuple[int, ...]
+    topup_min_cents: int
+    topup_max_cents: int
+    topup_ttl_ms: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -253,6 +269,7 @@ class Settings:
     payments: PaymentsSettings
     money: MoneySettings
     fans: FansSettings
+    gifts: GiftsSettings
     media: MediaSettings
     hls: HlsSettings
     webhooks: WebhooksSettings
@@ -370,6 +387,23 @@ def load(
     return _validated(Settings(**sections))
 
 
+def _check_gifts(gifts: GiftsSettings) -> None:
+    """The split and the bounds; each catalogue entry is read (and checked) by domain/gifts.py."""
+    if not 0 <= gifts.creator_share_bp <= 10_000:
+        raise ConfigError("gifts.creator_share_bp must be between 0 and 10000")
+    if min(gifts.max_quantity, gifts.combo_window_ms, gifts.idempotency_ttl_ms,
+           gifts.topup_min_cents, gifts.topup_ttl_ms) <= 0:
+        raise ConfigError("gifts: max_quantity, combo_window_ms, idempotency_ttl_ms, "
+                          "topup_min_cents and topup_ttl_ms must be positive")
+    if gifts.topup_max_cents < gifts.topup_min_cents:
+        raise ConfigError("gifts.topup_max_cents must be >= gifts.topup_min_cents")
+    if any(not gifts.topup_min_cents <= p <= gifts.topup_max_cents for p in gifts.topup_packs):
+        raise ConfigError("gifts.topup_packs must lie between topup_min_cents and "
+                          "topup_max_cents")
+    if not gifts.platform_account or "|" in gifts.platform_account:
+        raise ConfigError("gifts.platform_account must be a non-empty name")
+
+
 def _check_ice_address(entry: str) -> None:
     """An entry of ``media.ice_addresses`` is a bindable IP address or an interface name; which
     of them exist on this host is checked when the media service starts."""
@@ -474,6 +508,7 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("store.appendfsync must be always, everysec or no")
     if not 0 <= settings.fans.day_starts_at_utc_hour <= 23:
         raise ConfigError("fans.day_starts_at_utc_hour must be between 0 and 23")
+    _check_gifts(settings.gifts)
     return settings
 
 

@@ -32,6 +32,7 @@ from live_server.services.alerts import AlertsService, ProcessFigures
 from live_server.services.chat import ChatService
 from live_server.services.coupons import CouponService
 from live_server.services.fans import FanService
+from live_server.services.gifts import GiftService
 from live_server.services.local_refusals import LocalRefusals
 from live_server.services.moderation_log import ModerationLog
 from live_server.services.moderation_undo import ModerationUndo
@@ -45,6 +46,7 @@ from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
 from live_server.services.show_report import ShowReportService
 from live_server.services.suspensions import SuspensionService
+from live_server.services.topups import TopupService
 from live_server.services.viewing import ViewingService
 from live_server.services.wallets import WalletService
 from live_server.services.webhook_delivery import DeliveryStats, DeliveryWorker, lease_ms
@@ -55,6 +57,7 @@ from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.coupons import CouponStore
 from live_server.store.fans import FanStore
+from live_server.store.gifts import GiftStore
 from live_server.store.keys import Keys
 from live_server.store.media import MediaStore
 from live_server.store.moderation_log import ModerationLogStore
@@ -68,6 +71,7 @@ from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
 from live_server.store.show_report import ReportStore
 from live_server.store.suspensions import SuspensionStore
+from live_server.store.topups import TopupStore
 from live_server.store.wallets import WalletStore
 from live_server.store.webhooks import WebhookStore
 
@@ -117,6 +121,8 @@ class Services:
     order_feed: OrderFeed
     room_series: SeriesClock  # the live rooms' load history (ops sparklines)
     thumbnails: Thumbnails  # live rooms' stream thumbnails (ops)
+    gifts: GiftService  # virtual gifts: the catalogue, sends, the gift figures
+    topups: TopupService  # wallet top-ups through the payment provider
     reminders: ReminderService  # show reminders: subscribe, and the notices at the start
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
@@ -167,6 +173,10 @@ class Services:
         chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
                            listeners=(red_packets, fans), after=after, webhooks=webhooks)
         orders = OrderService(settings, room_store, order_store, listeners=(fans,))
+        gifts = GiftService(settings, room_store, GiftStore(
+            core, recent_max=recent_max, platform_account=settings.gifts.platform_account,
+            idempotency_ttl_ms=settings.gifts.idempotency_ttl_ms,
+            combo_window_ms=settings.gifts.combo_window_ms), fans, after)
 
         hub = Hub(max_out_buffer=settings.ws.max_out_buffer_bytes,
                   slow_close_grace_ms=settings.ws.slow_close_grace_ms,
@@ -223,6 +233,8 @@ class Services:
                                         stats=clocks),
                    room_series=SeriesClock(series, room_store, order_store, stats=clocks),
                    thumbnails=Thumbnails(media, room_store, settings.hls),
+                   gifts=gifts, topups=TopupService(settings, TopupStore(
+                       core, recent_max=recent_max)),
                    reminders=reminders)
 
     async def ping_store(self) -> None:

@@ -36,7 +36,10 @@ GUARANTEED_EVENTS = frozenset({
 # most one per tick per product variant's stock (a sale's units and ordinary units apart), per
 # coupon's copies left).
 LATEST_EVENTS: dict[str, tuple[str, ...]] = {"stock": ("product_id", "variant_id", "sale_id"),
-                                             "coupon": ("coupon_id",)}
+                                             "coupon": ("coupon_id",),
+                                             # a burst of gifts: the newest combo per sender
+                                             # and gift each tick
+                                             "gift": ("from", "gift_id")}
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000

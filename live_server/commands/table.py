@@ -8,6 +8,7 @@ from live_server.commands import (
     addresses,
     chat,
     coupons,
+    gifts,
     money,
     ops,
     orders,
@@ -23,7 +24,7 @@ from live_server.commands.command import Command
 COMMANDS: tuple[Command, ...] = (*socket.COMMANDS, *rooms.COMMANDS, *chat.COMMANDS,
                                  *shelf.COMMANDS, *orders.COMMANDS, *money.COMMANDS,
                                  *ops.COMMANDS, *coupons.COMMANDS, *addresses.COMMANDS,
-                                 *show_report.COMMANDS, *webhooks.COMMANDS,
+                                 *show_report.COMMANDS, *webhooks.COMMANDS, *gifts.COMMANDS,
                                  *reminders.COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 WS_OPS: dict[str, Command] = {c.op: c for c in COMMANDS if c.op is not None}

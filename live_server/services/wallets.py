@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Sequence
+from typing import Protocol
 
 from orjson import loads
 
@@ -52,8 +54,19 @@ class AuditReport:
     mismatches: list[str] = dataclasses.field(default_factory=list)
 
 
-async def audit(wallets: WalletStore, packets: RedPacketStore) -> AuditReport:
-    """Recompute every wallet and every packet from the ledger; list what disagrees."""
+class LedgerCheck(Protocol):
+    """One more book checked against the ledger (gifts and the platform account, top-ups):
+    shown every entry in the one pass over the ledger, then asked what disagrees."""
+
+    def note(self, entry: dict[str, str]) -> None: ...
+
+    async def finish(self) -> list[str]: ...
+
+
+async def audit(wallets: WalletStore, packets: RedPacketStore,
+                checks: Sequence[LedgerCheck] = ()) -> AuditReport:
+    """Recompute every wallet and every packet from the ledger, and run ``checks`` over the
+    same pass; list what disagrees."""
     report = AuditReport()
     users: dict[str, int] = {}
     held: dict[str, int] = {}  # packet id → cents the ledger says it holds
@@ -61,6 +74,8 @@ async def audit(wallets: WalletStore, packets: RedPacketStore) -> AuditReport:
     refunds: dict[str, int] = {}
     async for entry in wallets.ledger_entries():
         report.entries += 1
+        for check in checks:
+            check.note(entry)
         amount = int(entry["amount"])
         if amount <= 0:
             report.mismatches.append(f"ledger {entry['id']}: amount {amount} is not positive")
@@ -113,4 +128,6 @@ async def audit(wallets: WalletStore, packets: RedPacketStore) -> AuditReport:
             report.mismatches.append(f"packet {pid}: a share below one cent")
     for pid in set(held) - set(stored_packets):
         report.mismatches.append(f"packet {pid}: in the ledger but not stored")
+    for check in checks:
+        report.mismatches += await check.finish()
     return report

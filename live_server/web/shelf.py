@@ -8,6 +8,7 @@ from aiohttp import web
 
 from live_server.commands.command import bind_fields
 from live_server.commands.fields import Field
+from live_server.domain.gifts import is_topup_id
 from live_server.protocol import loads_object
 from live_server.web.http import csv_file, identity, json, raw_body, services
 from live_server.web.http_only import ENDPOINTS
@@ -35,6 +36,8 @@ async def webhook(request: web.Request) -> web.Response:
     raw = await raw_body(request)
     svc.orders.verify_webhook(raw, request.headers.get("X-Live-Signature", ""))
     event = bind_fields(WEBHOOK_FIELDS, loads_object(raw), svc.settings)
+    if is_topup_id(event["order_id"]):  # a wallet top-up, paid like an order
+        return json({"topup": await svc.topups.webhook(event)})
     return json({"order": await svc.orders.webhook(event)})
 
 

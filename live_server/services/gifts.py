@@ -1,0 +1,127 @@
+"""Virtual gifts: the catalogue, sending gifts in a live room, and the gift figures.
+
+A send is one script (``store/gifts.py``): the sender pays, the creator and the platform
+account are credited, the ledger gets both entries, and the room hears a ``gift`` event. The
+idempotency key makes a retried send (a lost reply, another process) answer the first send's
+answer without moving money again. Intimacy comes after the commit and never fails the send.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from live_server.auth import Identity, require_moderator, require_user
+from live_server.config import Settings
+from live_server.domain.gifts import Gift, parse_catalogue, split
+from live_server.errors import InvalidField, InvalidState, NotFound
+from live_server.protocol import Json, now_ms
+from live_server.services.after_commit import AfterCommit
+from live_server.services.fans import FanService
+from live_server.store.gifts import GiftSend, GiftStore
+from live_server.store.rooms import RoomStore
+
+
+class GiftService:
+    def __init__(self, settings: Settings, rooms: RoomStore, store: GiftStore,
+                 fans: FanService, after: AfterCommit) -> None:
+        self.settings = settings
+        self.cfg = settings.gifts
+        self.rooms = rooms
+        self.store = store
+        self.fans = fans
+        self.after = after
+        self.gifts: dict[str, Gift] = parse_catalogue(self.cfg.catalogue)
+
+    def catalogue(self) -> Json:
+        """The gifts in catalogue order, and the top-up packs the wallet offers."""
+        cfg = self.cfg
+        return {"gifts": [g.to_json() for g in self.gifts.values()],
+                "currency": self.settings.shelf.currency, "max_quantity": cfg.max_quantity,
+                "combo_window_ms": cfg.combo_window_ms,
+                "topup": {"packs": list(cfg.topup_packs), "min": cfg.topup_min_cents,
+                          "max": cfg.topup_max_cents,
+                          "provider": self.settings.payments.provider}}
+
+    async def send(self, who: Identity, room_id: str, gift_id: str, quantity: int,
+                   idempotency_key: str = "") -> Json:
+        uid = require_user(who)
+        room = await self.rooms.require(room_id)
+        gift = self.gifts.get(gift_id)
+        if gift is None:
+            raise NotFound("no such gift")
+        if not 1 <= quantity <= self.cfg.max_quantity:
+            raise InvalidField(f"'quantity' must be between 1 and {self.cfg.max_quantity}")
+        if uid == room.creator_id:
+            raise InvalidField("you cannot send gifts in your own room")
+        if room.state != "live":
+            raise InvalidState("gifts can be sent while the room is live", state=room.state)
+        to_creator, to_platform = split(gift.price * quantity, self.cfg.creator_share_bp)
+        answer, moved = await self.store.send(GiftSend(
+            sender=uid, sender_name=who.name, creator=room.creator_id, room_id=room_id,
+            gift={"gift_id": gift.id, "name": gift.name, "icon": gift.icon,
+                  "price": gift.price},
+            quantity=quantity, to_creator=to_creator, to_platform=to_platform,
+            idempotency_key=idempotency_key, send_id="g" + secrets.token_hex(8)), now_ms())
+        if moved:
+            await self.after.run("gift_intimacy",
+                                 self.fans.earn(room.creator_id, uid, "gift", quantity))
+        return {**answer, "repeated": not moved, "currency": self.settings.shelf.currency}
+
+    async def room_figures(self, who: Identity, room_id: str) -> Json:
+        """A room's gifts so far (the studio's live counters): its creator or ops."""
+        room = await self.rooms.require(room_id)
+        require_moderator(who, room.creator_id)
+        return {"room_id": room_id, **await self.store.figures(
+            self.store.room_figures(room_id)), "currency": self.settings.shelf.currency}
+
+    async def figures_of_room(self, room_id: str) -> Json:
+        """No role check: for the show report, which checks its reader itself."""
+        return await self.store.figures(self.store.room_figures(room_id))
+
+    async def creator_figures(self, creator_id: str) -> Json:
+        """A creator's gifts over every room (the earnings)."""
+        return await self.store.figures(self.store.creator_figures(creator_id))
+
+    async def live_rooms_figures(self, room_ids: list[str]) -> dict[str, Json]:
+        return await self.store.rooms_figures(room_ids)
+
+
+class GiftAudit:
+    """The audit's check of gifts (``services/wallets.py`` ``LedgerCheck``): every platform
+    account equals what the ledger moved to it, each send has at most one entry per share, and
+    each room's gift figures spent what the ledger says its senders paid."""
+
+    def __init__(self, store: GiftStore) -> None:
+        self.store = store
+        self.platform: dict[str, int] = {}
+        self.rooms: dict[str, int] = {}
+        self.seen: set[tuple[str, str]] = set()  # (reason, ref)
+        self.mismatches: list[str] = []
+
+    def note(self, entry: dict[str, str]) -> None:
+        amount = int(entry["amount"])
+        for side, sign in (("from", -1), ("to", 1)):
+            kind, _, name = entry[side].partition(":")
+            if kind == "platform":
+                self.platform[name] = self.platform.get(name, 0) + sign * amount
+        reason = entry["reason"]
+        if reason in ("gift", "gift_fee"):
+            if (reason, entry["ref"]) in self.seen:
+                self.mismatches.append(f"gift {entry['ref']}: {reason} entered twice")
+            self.seen.add((reason, entry["ref"]))
+            room = entry["ref"].partition("|")[0]
+            self.rooms[room] = self.rooms.get(room, 0) + amount
+
+    async def finish(self) -> list[str]:
+        out = list(self.mismatches)
+        stored = await self.store.platform_books()
+        for account in sorted(set(stored) | set(self.platform)):
+            want, have = self.platform.get(account, 0), stored.get(account, 0)
+            if want != have:
+                out.append(f"platform {account}: ledger says {want}, balance is {have}")
+        for room, spent in sorted(self.rooms.items()):
+            have = await self.store.room_spent(room)
+            if have != spent:
+                out.append(f"gifts in room {room}: ledger says {spent} spent, figures say "
+                           f"{have}")
+        return out

@@ -1,0 +1,105 @@
+"""Gifts in Valkey: the send script, and the room's and creator's gift figures.
+
+Every key carries the hash tag ``{wallets}``: a send debits the sender and credits the creator
+and the platform account in one script (``gift_send.lua``) with its two ledger entries, and
+records the figures the show report, the earnings and the ops console read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import orjson
+
+from live_server.errors import InsufficientFunds, Internal
+from live_server.protocol import Json, dumps
+from live_server.store.core import StoreCore, text
+
+FIGURES = ("gifts", "sends", "spent", "creator", "platform")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GiftSend:
+    """One send as the service asks it: who, where, what, the split, the keys of the reply."""
+
+    sender: str
+    sender_name: str
+    creator: str
+    room_id: str
+    gift: Json  # {"gift_id", "name", "icon", "price"}
+    quantity: int
+    to_creator: int
+    to_platform: int
+    idempotency_key: str
+    send_id: str
+
+
+class GiftStore:
+    def __init__(self, core: StoreCore, *, recent_max: int, platform_account: str,
+                 idempotency_ttl_ms: int, combo_window_ms: int) -> None:
+        self.core = core
+        self.keys = core.keys
+        self.base = f"{core.keys.prefix}:{{wallets}}"
+        self.recent_max = recent_max
+        self.platform_account = platform_account
+        self.idempotency_ttl_ms = idempotency_ttl_ms
+        self.combo_window_ms = combo_window_ms
+
+    @property
+    def platform_balances(self) -> str:
+        """hash: platform account → cents (the gifts' platform shares)."""
+        return f"{self.base}:platform"
+
+    def room_figures(self, room_id: str) -> str:
+        """hash: a room's gift figures (FIGURES, and ``g:<gift>`` → units)."""
+        return f"{self.base}:gifts:r:{room_id}"
+
+    def creator_figures(self, creator_id: str) -> str:
+        """hash: a creator's gift figures over every room (FIGURES, ``g:<gift>``)."""
+        return f"{self.base}:gifts:c:{creator_id}"
+
+    async def send(self, s: GiftSend, now: int) -> tuple[Json, bool]:
+        """(the answer, whether this call moved the money); a key used before answers its
+        first answer again, with False."""
+        k = self.keys
+        reply = await self.core.script(
+            "gift_send",
+            [k.balances, k.ledger, k.recent(s.sender), k.recent(s.creator),
+             self.platform_balances, f"{self.base}:gidem:{s.sender}",
+             f"{self.base}:gcombo:{s.sender}", self.room_figures(s.room_id),
+             self.creator_figures(s.creator)],
+            [now, s.sender, s.creator, self.platform_account, s.room_id, dumps(s.gift),
+             s.gift["gift_id"], s.quantity, s.to_creator, s.to_platform, self.recent_max,
+             s.idempotency_key, self.idempotency_ttl_ms, self.combo_window_ms,
+             k.room(s.room_id).channel, dumps(s.sender_name), s.send_id])
+        status = text(reply[0])
+        if status in ("ok", "repeat"):
+            return orjson.loads(reply[1]), status == "ok"
+        if status == "insufficient_funds":
+            raise InsufficientFunds("not enough money in the wallet", balance=int(reply[1]),
+                                    needed=s.to_creator + s.to_platform)
+        raise Internal(f"unexpected reply {status}")
+
+    async def figures(self, key: str) -> Json:
+        raw = await self.core.client.hgetall(key)
+        h = {a.decode(): int(b) for a, b in raw.items()}
+        return {**{f: h.get(f, 0) for f in FIGURES},
+                "by_gift": {name[2:]: n for name, n in h.items() if name.startswith("g:")}}
+
+    async def rooms_figures(self, room_ids: list[str]) -> dict[str, Json]:
+        """Several rooms' figures in one round trip (the ops console's live rooms)."""
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                pipe.hmget(self.room_figures(room_id), "gifts", "spent", "creator")
+            rows = await pipe.execute()
+        return {room_id: {"gifts": int(row[0] or 0), "spent": int(row[1] or 0),
+                          "creator": int(row[2] or 0)}
+                for room_id, row in zip(room_ids, rows, strict=True)}
+
+    async def platform_books(self) -> dict[str, int]:
+        """The audit's read: platform account → cents."""
+        raw = await self.core.client.hgetall(self.platform_balances)
+        return {a.decode(): int(b) for a, b in raw.items()}
+
+    async def room_spent(self, room_id: str) -> int:
+        return int(await self.core.client.hget(self.room_figures(room_id), "spent") or 0)

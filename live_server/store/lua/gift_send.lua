@@ -1,0 +1,75 @@
+-- Send gifts in a room: one transfer out of the sender's wallet, the creator's share to the
+-- creator and the rest to the platform account, each with its ledger entry; the room's and the
+-- creator's gift figures; the sender's combo; an unsequenced `gift` event (each hub keeps the
+-- newest per sender and gift until its tick, so a burst is one event per tick with its combo).
+-- An idempotency key already used answers its first answer again and moves nothing.
+-- KEYS: 1 balances, 2 ledger, 3 sender's recent entries, 4 creator's recent entries,
+--       5 platform balances (account → cents), 6 the sender's idempotency keys (key → answer),
+--       7 the sender's combos (room|gift → "combo|at"), 8 the room's gift figures,
+--       9 the creator's gift figures
+-- ARGV: 1 now, 2 sender, 3 creator, 4 platform account, 5 room id, 6 gift JSON
+--       ({"gift_id","name","icon","price"}), 7 gift id, 8 quantity, 9 creator cents,
+--       10 platform cents, 11 recent max, 12 idempotency key ('' for none), 13 key ttl ms,
+--       14 combo window ms, 15 room channel, 16 sender's name (JSON string), 17 send id
+-- Reply: {'ok', answer JSON} | {'repeat', answer JSON} | {'insufficient_funds', balance}
+local now, uid, creator = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local key = ARGV[12]
+if key ~= '' then
+  local first = redis.call('HGET', KEYS[6], key)
+  if first then
+    return {'repeat', first}
+  end
+end
+local quantity = tonumber(ARGV[8])
+local to_creator, to_platform = tonumber(ARGV[9]), tonumber(ARGV[10])
+local total = to_creator + to_platform
+local bal = tonumber(redis.call('HGET', KEYS[1], uid) or '0')
+if bal < total then
+  return {'insufficient_funds', bal}
+end
+local ref = ARGV[5] .. '|' .. ARGV[17]
+bal = redis.call('HINCRBY', KEYS[1], uid, -total)
+if to_creator > 0 then
+  redis.call('HINCRBY', KEYS[1], creator, to_creator)
+  ledger_move(KEYS[2], {KEYS[3], KEYS[4]}, ARGV[11], ARGV[1], 'user:' .. uid,
+    'user:' .. creator, to_creator, 'gift', ref)
+end
+if to_platform > 0 then
+  redis.call('HINCRBY', KEYS[5], ARGV[4], to_platform)
+  ledger_move(KEYS[2], {KEYS[3]}, ARGV[11], ARGV[1], 'user:' .. uid, 'platform:' .. ARGV[4],
+    to_platform, 'gift_fee', ref)
+end
+-- the combo: same gift, same room, within the window of the previous send
+local field = ARGV[5] .. '|' .. ARGV[7]
+local combo = quantity
+local prev = redis.call('HGET', KEYS[7], field)
+if prev then
+  local sep = string.find(prev, '|', 1, true)
+  local count, at = tonumber(string.sub(prev, 1, sep - 1)), tonumber(string.sub(prev, sep + 1))
+  if now - at >= 0 and now - at <= tonumber(ARGV[14]) then
+    combo = count + quantity
+  end
+end
+redis.call('HSET', KEYS[7], field, combo .. '|' .. ARGV[1])
+redis.call('PEXPIRE', KEYS[7], tonumber(ARGV[14]) * 2)
+for _, k in ipairs({KEYS[8], KEYS[9]}) do
+  redis.call('HINCRBY', k, 'gifts', quantity)
+  redis.call('HINCRBY', k, 'sends', 1)
+  redis.call('HINCRBY', k, 'spent', total)
+  redis.call('HINCRBY', k, 'creator', to_creator)
+  redis.call('HINCRBY', k, 'platform', to_platform)
+  redis.call('HINCRBY', k, 'g:' .. ARGV[7], quantity)
+end
+-- the `gift` event, built only here: unsequenced, coalesced per sender and gift by each hub
+local data = '{"from":' .. cjson.encode(uid) .. ',"name":' .. ARGV[16] .. ',"gift":' .. ARGV[6]
+  .. ',"gift_id":' .. cjson.encode(ARGV[7]) .. ',"quantity":' .. quantity .. ',"combo":' .. combo
+  .. '}'
+redis.call('PUBLISH', ARGV[15], '{"type":"gift","ts":' .. ARGV[1] .. ',"data":' .. data .. '}')
+local answer = '{"send_id":' .. cjson.encode(ARGV[17]) .. ',"gift_id":' .. cjson.encode(ARGV[7])
+  .. ',"quantity":' .. quantity .. ',"amount":' .. total .. ',"combo":' .. combo
+  .. ',"balance":' .. bal .. '}'
+if key ~= '' then
+  redis.call('HSET', KEYS[6], key, answer)
+  redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[13]))
+end
+return {'ok', answer}
