@@ -58,6 +58,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
         await services.node.start()
         services.scheduler.start()
         services.packet_clock.start()
+        services.draw_clock.start()
         services.webhook_worker.start()  # outgoing webhooks: deliveries, order events
         services.order_feed.start()
         services.room_series.start()  # the ops console's sparklines
@@ -66,6 +67,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
         finally:
             await services.scheduler.stop()
             await services.packet_clock.stop()
+            await services.draw_clock.stop()
             await services.order_feed.stop()
             await services.room_series.stop()
             await services.webhook_worker.stop()

@@ -154,6 +154,17 @@ class MoneySettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class DrawsSettings:
+    max_winners: int
+    max_cash_cents: int
+    min_duration_ms: int
+    max_duration_ms: int
+    scheduler_interval_ms: int
+    entrants_sample_every: int
+    room_list_max: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class FansSettings:
     watch_points: int
     watch_daily_cap: int
@@ -268,6 +279,7 @@ class Settings:
     shelf: ShelfSettings
     payments: PaymentsSettings
     money: MoneySettings
+    draws: DrawsSettings
     fans: FansSettings
     gifts: GiftsSettings
     media: MediaSettings
@@ -476,6 +488,8 @@ def _validated(settings: Settings) -> Settings:
         "money.scheduler_interval_ms": settings.money.scheduler_interval_ms,
         "money.grab_sample_every": settings.money.grab_sample_every,
         "money.recent_entries": settings.money.recent_entries,
+        **{f"draws.{f.name}": getattr(settings.draws, f.name)
+           for f in dataclasses.fields(DrawsSettings)},
         "fans.top": settings.fans.top,
         "http.idle_timeout_ms": settings.http.idle_timeout_ms,
         "http.header_timeout_ms": settings.http.header_timeout_ms,

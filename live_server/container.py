@@ -31,6 +31,7 @@ from live_server.services.after_commit import AfterCommit
 from live_server.services.alerts import AlertsService, ProcessFigures
 from live_server.services.chat import ChatService
 from live_server.services.coupons import CouponService
+from live_server.services.draws import DrawClock, DrawService
 from live_server.services.fans import FanService
 from live_server.services.gifts import GiftService
 from live_server.services.local_refusals import LocalRefusals
@@ -56,6 +57,7 @@ from live_server.store.addresses import AddressStore
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.coupons import CouponStore
+from live_server.store.draws import DrawStore
 from live_server.store.fans import FanStore
 from live_server.store.gifts import GiftStore
 from live_server.store.keys import Keys
@@ -124,6 +126,8 @@ class Services:
     gifts: GiftService  # virtual gifts: the catalogue, sends, the gift figures
     topups: TopupService  # wallet top-ups through the payment provider
     reminders: ReminderService  # show reminders: subscribe, and the notices at the start
+    draws: DrawService  # lucky draws: create, enter, the verifiable result
+    draw_clock: DrawClock  # draws the draws whose entries have closed
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -170,8 +174,10 @@ class Services:
             core, history_max=history_max, recent_max=recent_max), fans, after,
             refusals=local_refusals,
             webhooks=webhooks)
+        draws = DrawService(settings, room_store, DrawStore(
+            core, history_max=history_max, recent_max=recent_max), fans)
         chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
-                           listeners=(red_packets, fans), after=after, webhooks=webhooks)
+                           listeners=(red_packets, fans, draws), after=after, webhooks=webhooks)
         orders = OrderService(settings, room_store, order_store, listeners=(fans,))
         gifts = GiftService(settings, room_store, GiftStore(
             core, recent_max=recent_max, platform_account=settings.gifts.platform_account,
@@ -186,7 +192,7 @@ class Services:
                   max_notice_writes_per_s=settings.realtime.max_notice_writes_per_s,
                   stats=HubStats(frames=metrics.frames, slow_consumer=metrics.slow_consumer,
                                  received=metrics.received),
-                  listeners=(chat, red_packets), gone=local_refusals.gone)
+                  listeners=(chat, red_packets, draws), gone=local_refusals.gone)
         node = Node(hub=hub, broker_client=client, rooms=room_store, presence=presence,
                     audience=fans, tick_ms=settings.realtime.tick_ms,
                     heartbeat_ms=settings.server.process_heartbeat_ms,
@@ -235,7 +241,9 @@ class Services:
                    thumbnails=Thumbnails(media, room_store, settings.hls),
                    gifts=gifts, topups=TopupService(settings, TopupStore(
                        core, recent_max=recent_max)),
-                   reminders=reminders)
+                   reminders=reminders, draws=draws,
+                   draw_clock=DrawClock(draws, settings.draws.scheduler_interval_ms,
+                                        stats=clocks))
 
     async def ping_store(self) -> None:
         """Readiness: raises unless Valkey answers."""

@@ -271,6 +271,12 @@ class AlreadyMember(Conflict):
     code = "already_member"
 
 
+class DrawClosed(Conflict):
+    """A lucky draw past its ``end_at``: entries are frozen (``end_at`` says when)."""
+
+    code = "draw_closed"
+
+
 # Coupons -------------------------------------------------------------------------------------
 
 class CouponRefused(Conflict):

@@ -137,3 +137,16 @@ def red_packet_finished(packet_id: str, reason: str, luckiest: Json | None, refu
         "packet_id": packet_id, "reason": reason, "luckiest": luckiest, "refunded": refunded,
         "shares_left": shares_left,
     }, ts)
+
+
+# Lucky draws (entrant counts are published by draw_enter.lua) --------------------------------
+
+def draw(view: Json, server_time: int) -> RoomEvent:
+    """A draw opened: its prize, condition, ``end_at`` and ``commitment`` (never the seed);
+    clients count down against ``server_time``."""
+    return _event("draw", {"draw": view, "server_time": server_time}, server_time)
+
+
+def draw_result(draw_id: str, result: Json, ts: int) -> RoomEvent:
+    """A draw was drawn: the revealed seed, the entrants' hash and count, the winners."""
+    return _event("draw_result", {"draw_id": draw_id, "result": result}, ts)

@@ -27,6 +27,8 @@ GUARANTEED_EVENTS = frozenset({
     "red_packet", "red_packet_opened", "red_packet_finished",
     # coupons
     "coupon_pinned",
+    # lucky draws
+    "draw", "draw_result",
     # live video (WHIP publisher connected / gone)
     "video_started", "video_stopped",
 })
@@ -37,6 +39,8 @@ GUARANTEED_EVENTS = frozenset({
 # coupon's copies left).
 LATEST_EVENTS: dict[str, tuple[str, ...]] = {"stock": ("product_id", "variant_id", "sale_id"),
                                              "coupon": ("coupon_id",),
+                                             # a draw's entrant count: the newest per draw
+                                             "draw_entrants": ("draw_id",),
                                              # a burst of gifts: the newest combo per sender
                                              # and gift each tick
                                              "gift": ("from", "gift_id")}

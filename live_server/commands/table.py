@@ -8,6 +8,7 @@ from live_server.commands import (
     addresses,
     chat,
     coupons,
+    draws,
     gifts,
     money,
     ops,
@@ -25,7 +26,8 @@ COMMANDS: tuple[Command, ...] = (*socket.COMMANDS, *rooms.COMMANDS, *chat.COMMAN
                                  *shelf.COMMANDS, *orders.COMMANDS, *money.COMMANDS,
                                  *ops.COMMANDS, *coupons.COMMANDS, *addresses.COMMANDS,
                                  *show_report.COMMANDS, *webhooks.COMMANDS, *gifts.COMMANDS,
-                                 *reminders.COMMANDS)
+                                 *reminders.COMMANDS,
+                                 *draws.COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 WS_OPS: dict[str, Command] = {c.op: c for c in COMMANDS if c.op is not None}
 HTTP: tuple[Command, ...] = tuple(c for c in COMMANDS if c.http is not None)

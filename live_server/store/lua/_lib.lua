@@ -104,6 +104,12 @@ local function ev_red_packet_grabbed(ts, packet_id, name_json, amount, left)
     'packet_id', cjson.encode(packet_id), 'name', name_json, 'amount', amount, 'left', left}))
 end
 
+-- Entrants of a lucky draw so far (unsequenced, sampled; coalesced per draw by each hub).
+local function ev_draw_entrants(ts, draw_id, entrants)
+  return event_json('draw_entrants', ts, object_json({
+    'draw_id', cjson.encode(draw_id), 'entrants', entrants}))
+end
+
 -- The room's totals (unsequenced; the hub keeps the latest).
 local function ev_counters(ts, online, hearts, unique, peak, chat)
   return event_json('counters', ts, object_json({

@@ -1,0 +1,271 @@
+"""Lucky draws in Valkey: the draw and its entrants on the room's slot, its cash on the money
+slot.
+
+Room slot (``<prefix>:{<room>}:``): ``draw:<id>`` (hash: json, seed, state, n, end_at, cond,
+kw, result), ``draw:<id>:ent`` (set: entrant ids), ``draw:<id>:nm`` (hash: entrant → name
+JSON), ``draw:<id>:kw`` (set: who said the keyword), ``draws`` (zset: the room's draws by
+creation) and ``drawkw`` (hash: open keyword draw → keyword). An entry is one O(1) script
+there, and so is freezing the entrants, so a draw reads a set that can no longer change.
+
+Money slot (``<prefix>:{wallets}:``): ``draw:<id>`` (hash: creator, total, each, held, paid,
+refunded, state held|settled), ``draw:<id>:paid`` (hash: winner → cents) and ``draw:all``
+(zset: every cash draw, walked by the audit). Funding and settling are each one script with
+their ledger entries, like red packets.
+
+``<prefix>:draws:due`` (zset: ``<room>|<draw>`` → end_at) is the clock's schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from live_server.errors import (
+    Banned,
+    CouponEnded,
+    CouponGone,
+    CouponStopped,
+    DrawClosed,
+    InsufficientFunds,
+    Internal,
+    InvalidState,
+    LiveError,
+    NotEligible,
+    NotFound,
+)
+from live_server.events import RoomEvent
+from live_server.protocol import Json, dumps
+from live_server.store.core import StoreCore, text
+
+WHY = {"followers": "this draw is for the host's followers: follow to enter",
+       "fan_club": "this draw is for fan-club members",
+       "buyers": "this draw is for those who bought in this show",
+       "keyword": "this draw is for those who sent its keyword in chat"}
+
+
+class DrawStore:
+    def __init__(self, core: StoreCore, *, history_max: int, recent_max: int) -> None:
+        self.core = core
+        self.keys = core.keys
+        self.prefix = core.keys.prefix
+        self.history_max = history_max
+        self.recent_max = recent_max
+        self.due_key = f"{self.prefix}:draws:due"
+
+    # key names -----------------------------------------------------------------------------
+
+    def draw_key(self, room_id: str, draw_id: str) -> str:
+        return f"{self.prefix}:{{{room_id}}}:draw:{draw_id}"
+
+    def room_draws(self, room_id: str) -> str:
+        return f"{self.prefix}:{{{room_id}}}:draws"
+
+    def room_keyword_draws(self, room_id: str) -> str:
+        return f"{self.prefix}:{{{room_id}}}:drawkw"
+
+    def money_key(self, draw_id: str) -> str:
+        return f"{self.prefix}:{{wallets}}:draw:{draw_id}"
+
+    @property
+    def all_cash_draws(self) -> str:
+        return f"{self.prefix}:{{wallets}}:draw:all"
+
+    # writes --------------------------------------------------------------------------------
+
+    async def fund(self, creator: str, draw_id: str, total: int, each: int, now: int) -> int:
+        """Move a cash prize from the creator's wallet into the draw; the balance left."""
+        k = self.keys
+        reply = await self.core.script(
+            "draw_fund", [k.balances, k.ledger, k.recent(creator), self.money_key(draw_id),
+                          self.all_cash_draws],
+            [now, creator, draw_id, total, self.recent_max, each])
+        status = text(reply[0])
+        if status == "insufficient_funds":
+            raise InsufficientFunds("the prize is more than your wallet holds",
+                                    balance=int(reply[1]))
+        if status != "ok":
+            raise Internal(f"unexpected reply {status}")
+        return int(reply[1])
+
+    async def settle(self, draw_id: str, creator: str, winners: list[str], now: int,
+                     ) -> tuple[int, int]:
+        """Pay a cash prize to the winners and the rest back to the creator, once:
+        (paid, refunded); (0, 0) if it was settled before."""
+        k = self.keys
+        reply = await self.core.script(
+            "draw_pay", [k.balances, k.ledger, self.money_key(draw_id),
+                         f"{self.money_key(draw_id)}:paid", k.recent(creator),
+                         *[k.recent(u) for u in winners]],
+            [now, draw_id, self.recent_max, *winners])
+        if text(reply[0]) != "ok":
+            return 0, 0
+        return int(reply[1]), int(reply[2])
+
+    async def create(self, draw: Json, seed_hex: str, ev: RoomEvent, now: int) -> int:
+        """Store an open draw and append its event; the event's seq, or the refusal."""
+        room_id, draw_id = draw["room_id"], draw["id"]
+        k, c = self.keys.room(room_id), self.keys.coupons(room_id)
+        prize = draw["prize"]
+        reply = await self.core.script(
+            "draw_create", [k.meta, self.draw_key(room_id, draw_id), self.room_draws(room_id),
+                            self.room_keyword_draws(room_id), c.coupons, k.seq, k.events],
+            [now, draw_id, dumps(draw), seed_hex, draw["end_at"], draw["condition"],
+             draw.get("keyword") or "", prize.get("coupon_id") or "", draw["winners"],
+             k.channel, self.history_max, ev.body])
+        status = text(reply[0])
+        if status != "ok":
+            raise _refusal(status, reply)
+        await self.core.client.zadd(self.due_key, {f"{room_id}|{draw_id}": draw["end_at"]})
+        return int(reply[1])
+
+    async def enter(self, room_id: str, draw_id: str, user_id: str, name: str,
+                    eligible: bool, now: int, sample_every: int) -> tuple[bool, int]:
+        """(added now, entrants) or the refusal; a second entry adds nothing."""
+        base = self.draw_key(room_id, draw_id)
+        k = self.keys.room(room_id)
+        reply = await self.core.script(
+            "draw_enter", [base, f"{base}:ent", f"{base}:nm", f"{base}:kw", k.bans],
+            [now, user_id, dumps(name), "1" if eligible else "0", k.channel, sample_every,
+             draw_id])
+        status = text(reply[0])
+        if status == "ok":
+            return bool(int(reply[1])), int(reply[2])
+        if status == "not_eligible":
+            cond, keyword = text(reply[1]), text(reply[2])
+            extra: Json = {"condition": cond}
+            if cond == "keyword":
+                extra["keyword"] = keyword
+            raise NotEligible(WHY.get(cond, "this draw is not for you") + (
+                f": '{keyword}'" if cond == "keyword" else ""), **extra)
+        raise _refusal(status, reply)
+
+    async def close(self, room_id: str, draw_id: str, now: int) -> tuple[str, bytes, list[str]]:
+        """Freeze the entrants once end_at has passed: ('drawing', seed, entrants),
+        ('not_due' | 'drawn' | 'gone', b'', [])."""
+        base = self.draw_key(room_id, draw_id)
+        reply = await self.core.script(
+            "draw_close", [base, f"{base}:ent", self.room_keyword_draws(room_id)],
+            [now, draw_id])
+        status = text(reply[0])
+        if status != "drawing":
+            return status, b"", []
+        return status, bytes.fromhex(text(reply[1])), [text(u) for u in reply[2:]]
+
+    async def record(self, draw: Json, result: Json, ev: RoomEvent, now: int) -> int:
+        """Record the result once (coupon copies to the winners); the event's seq, or 0 if
+        another process recorded it first."""
+        room_id = draw["room_id"]
+        k, c = self.keys.room(room_id), self.keys.coupons(room_id)
+        reply = await self.core.script(
+            "draw_result", [self.draw_key(room_id, draw["id"]), c.coupons, c.claims, k.seq,
+                            k.events],
+            [now, dumps(result), draw["prize"].get("coupon_id") or "", draw["winners"],
+             k.channel, self.history_max, ev.body, *result["winners"]])
+        return int(reply[1]) if text(reply[0]) == "ok" else 0
+
+    async def forget_due(self, room_id: str, draw_id: str) -> None:
+        await self.core.client.zrem(self.due_key, f"{room_id}|{draw_id}")
+
+    async def note_chat(self, room_id: str, user_id: str, normalised: str) -> None:
+        """A chat message in the room: if it says an open keyword draw's keyword, its sender may
+        enter that draw."""
+        active = await self.core.client.hgetall(self.room_keyword_draws(room_id))
+        matched = [d.decode() for d, word in active.items() if word.decode() == normalised]
+        if matched:
+            async with self.core.client.pipeline(transaction=False) as pipe:
+                for draw_id in matched:
+                    pipe.sadd(f"{self.draw_key(room_id, draw_id)}:kw", user_id)
+                await pipe.execute()
+
+    # reads ---------------------------------------------------------------------------------
+
+    async def has_keyword_draws(self, room_id: str) -> bool:
+        return bool(await self.core.client.hlen(self.room_keyword_draws(room_id)))
+
+    async def draw(self, room_id: str, draw_id: str, user_id: str | None = None,
+                   ) -> Json | None:
+        """The draw's public view (never the seed before it is drawn), with ``entered`` for a
+        user."""
+        base = self.draw_key(room_id, draw_id)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.hmget(base, "json", "state", "n", "result")
+            pipe.sismember(f"{base}:ent", user_id or "")
+            (raw, state, n, result), entered = await pipe.execute()
+        if raw is None:
+            return None
+        view: Json = orjson.loads(raw)
+        view.update(state=state.decode(), entrants=int(n or 0),
+                    result=orjson.loads(result) if result else None)
+        if user_id is not None:
+            view["entered"] = bool(entered)
+        return view
+
+    async def room_draws_list(self, room_id: str, limit: int) -> list[Json]:
+        ids = await self.core.client.zrevrange(self.room_draws(room_id), 0, limit - 1)
+        found = [await self.draw(room_id, d.decode()) for d in ids]
+        return [d for d in found if d is not None]
+
+    async def entrants(self, room_id: str, draw_id: str) -> list[str]:
+        members = await self.core.client.smembers(f"{self.draw_key(room_id, draw_id)}:ent")
+        return sorted(m.decode() for m in members)
+
+    async def names(self, room_id: str, draw_id: str, users: list[str]) -> list[str]:
+        if not users:
+            return []
+        raw = await self.core.client.hmget(f"{self.draw_key(room_id, draw_id)}:nm", users)
+        return [orjson.loads(r) if r else u for u, r in zip(users, raw, strict=True)]
+
+    async def coupon(self, room_id: str, coupon_id: str) -> Json | None:
+        raw = await self.core.client.hget(self.keys.coupons(room_id).coupons, coupon_id)
+        return orjson.loads(raw) if raw else None
+
+    async def paid_order_in(self, room_id: str, user_id: str, since: int) -> bool:
+        """Whether the user has a paid order of this room made since ``since`` (this show)."""
+        ids = await self.core.client.zrevrangebyscore(self.keys.buyer_orders(user_id), "+inf",
+                                                      since, start=0, num=50)
+        if not ids:
+            return False
+        raws = await self.core.client.hmget(self.keys.shelf(room_id).orders, ids)
+        return any(orjson.loads(r).get("state") in ("paid", "fulfilled")
+                   for r in raws if r)
+
+    async def in_fan_club(self, creator_id: str, user_id: str) -> bool:
+        return bool(await self.core.client.hexists(self.keys.fan_club(creator_id), user_id))
+
+    # audit reads ---------------------------------------------------------------------------
+
+    async def cash_draw_ids(self) -> list[str]:
+        return [m.decode() for m in await self.core.client.zrange(self.all_cash_draws, 0, -1)]
+
+    async def cash_books(self, draw_id: str) -> tuple[dict[str, str], dict[str, int]]:
+        """(money hash fields, payouts) for the audit."""
+        base = self.money_key(draw_id)
+        async with self.core.client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(base)
+            pipe.hgetall(f"{base}:paid")
+            fields, paid = await pipe.execute()
+        return ({a.decode(): b.decode() for a, b in fields.items()},
+                {u.decode(): int(c) for u, c in paid.items()})
+
+
+def _refusal(status: str, reply: list[Any]) -> LiveError:
+    if status in ("not_found", "gone"):
+        return NotFound("no such draw or room")
+    if status == "invalid_state":
+        return InvalidState(f"room is {text(reply[1])}", state=text(reply[1]))
+    if status == "closed":
+        return DrawClosed("the draw has closed its entries", end_at=int(reply[1]))
+    if status == "banned":
+        return Banned("you are banned from this room")
+    if status == "no_coupon":
+        return NotFound("no such coupon in this room")
+    if status == "coupon_stopped":
+        return CouponStopped("the coupon has been stopped")
+    if status == "coupon_ended":
+        return CouponEnded("the coupon has ended", end_at=int(reply[1]))
+    if status == "coupon_gone":
+        return CouponGone("the coupon has fewer copies left than winners", left=int(reply[1]))
+    if status == "exists":
+        return InvalidState("the draw exists already", state="open")
+    return Internal(f"unexpected reply {status}")
