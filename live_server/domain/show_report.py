@@ -87,6 +87,8 @@ class ShowFacts:
     packets: tuple[Packet, ...] = ()
     titles: Mapping[str, str] = dataclasses.field(default_factory=dict)
     reminded: int = 0  # subscribers to its reminder when it went live (show reminders)
+    gifts: int = 0  # virtual gifts sent in the show (units)
+    gift_income: int = 0  # the creator's share of them (cents)
 
 
 def minutes(start: int, end: int) -> range:
@@ -197,6 +199,8 @@ def build(facts: ShowFacts, now: int) -> Json:
         "red_packets_launched": launched,
         "red_packets_spent": sum(max(0, p.total - p.left - p.refunded) for p in facts.packets),
         "reminded": facts.reminded,
+        "gifts": facts.gifts,
+        "gift_income": facts.gift_income,
     }
     return {
         "room_id": facts.room_id, "title": facts.title, "creator_id": facts.creator_id,
@@ -256,7 +260,7 @@ HEADLINE_ORDER = (
     "fan_club_joins", "hearts", "chat_messages", "card_views", "card_viewers", "orders_placed",
     "orders", "buyers", "units", "gmv", "refunds", "refunded", "gpm", "conversion_bp",
     "coupons_used", "discount", "red_packets", "red_packets_launched", "red_packets_spent",
-    "reminded",
+    "reminded", "gifts", "gift_income",
 )
 PRODUCT_COLUMNS = ("product_id", "title", "views", "viewers", "orders", "units", "gmv")
 

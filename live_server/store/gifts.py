@@ -18,6 +18,11 @@ from live_server.store.core import StoreCore, text
 FIGURES = ("gifts", "sends", "spent", "creator", "platform")
 
 
+def room_gift_figures(prefix: str, room_id: str) -> str:
+    """hash: a room's gift figures (FIGURES, and ``g:<gift>`` → units)."""
+    return f"{prefix}:{{wallets}}:gifts:r:{room_id}"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class GiftSend:
     """One send as the service asks it: who, where, what, the split, the keys of the reply."""
@@ -51,8 +56,7 @@ class GiftStore:
         return f"{self.base}:platform"
 
     def room_figures(self, room_id: str) -> str:
-        """hash: a room's gift figures (FIGURES, and ``g:<gift>`` → units)."""
-        return f"{self.base}:gifts:r:{room_id}"
+        return room_gift_figures(self.keys.prefix, room_id)
 
     def creator_figures(self, creator_id: str) -> str:
         """hash: a creator's gift figures over every room (FIGURES, ``g:<gift>``)."""

@@ -20,6 +20,7 @@ from live_server.domain.rooms import Room
 from live_server.domain.show_report import Packet, Payment, ShowFacts, minutes
 from live_server.protocol import Json
 from live_server.store.core import StoreCore
+from live_server.store.gifts import room_gift_figures
 
 
 class ReportStore:
@@ -71,6 +72,8 @@ class ReportStore:
             found = await pipe.execute()
         orders, unique_views, packets = found[0], found[1:1 + len(pids)], found[1 + len(pids):]
         reminded = await self.core.client.get(self.keys.reminded(room.id))
+        gifts, gift_income = await self.core.client.hmget(
+            room_gift_figures(self.keys.prefix, room.id), "gifts", "creator")
         hearts, peak, chat = (int(v or 0) for v in stats)
         titles = _titles(products)
         return ShowFacts(
@@ -89,6 +92,7 @@ class ReportStore:
             packets=tuple(_packet(raw) for raw in packets if raw[0]),
             titles=titles,
             reminded=int(reminded or 0),
+            gifts=int(gifts or 0), gift_income=int(gift_income or 0),
         )
 
     async def refunds(self, room_id: str) -> list[int]:

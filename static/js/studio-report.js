@@ -34,6 +34,8 @@ const FIGURES = [
   ["coupons_used", "coupons used", "coupons"],
   ["red_packets_spent", "red packets grabbed", "money"],
   ["reminded", "reminded when it went live", "count"],
+  ["gifts", "gifts received", "count"],
+  ["gift_income", "gift income", "money"],
 ];
 
 function figureText(key, kind, h, currency) {

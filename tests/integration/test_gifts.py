@@ -84,6 +84,9 @@ async def test_send_splits_into_creator_and_platform_with_ledger_and_event(
     assert figs["creator"] == 210 and figs["platform"] == 90 and figs["by_gift"] == {"heart": 3}
     status, _ = await live.call("GET", f"/api/rooms/{room}/gifts", "vic")
     assert status == 403
+    status, report = await live.call("GET", f"/api/rooms/{room}/report", "alice", "creator")
+    assert status == 200 and report["headline"]["gifts"] == 3
+    assert report["headline"]["gift_income"] == 210
     await watcher.close()
     assert await full_audit(live) == []
 
