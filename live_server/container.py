@@ -215,7 +215,7 @@ class Services:
                    moderation_undo=ModerationUndo(modlog, chat, suspensions, shelf),
                    alerts=AlertsService(settings.alerts, presence),
                    ops=OpsService(room_store, presence, chat_store, modlog, media_store,
-                                  order_store, series=series),
+                                  order_store, series=series, gifts=gifts.store),
                    shelf=shelf,
                    orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,

@@ -10,6 +10,7 @@ from live_server.errors import InvalidState, NotFound
 from live_server.protocol import Json, now_ms
 from live_server.services.moderation_log import ModerationLog
 from live_server.store.chat import ChatStore
+from live_server.store.gifts import GiftStore
 from live_server.store.media import MediaStore
 from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
@@ -30,8 +31,9 @@ def by_load(room: Json) -> tuple[int, float]:
 class OpsService:
     def __init__(self, rooms: RoomStore, presence: PresenceStore, chat: ChatStore,
                  modlog: ModerationLog, media: MediaStore, orders: OrderStore, *,
-                 series: RoomSeriesStore) -> None:
+                 series: RoomSeriesStore, gifts: GiftStore | None = None) -> None:
         self.rooms = rooms
+        self.gifts = gifts  # each live room's gift spending (a column of the list)
         self.presence = presence
         self.chat = chat
         self.modlog = modlog
@@ -52,10 +54,12 @@ class OpsService:
             self.rooms.figures_many(ids, now), self.media.homes(ids),
             self.orders.earnings_many(ids), self.series.read_many(ids, now),
             self.open_reports_by_room())
+        gifts = await self.gifts.rooms_figures(ids) if self.gifts is not None else {}
         out = [
             {**r.public(), **figures[r.id], "gmv": money["gmv"],
              "paid_orders": money["paid_orders"], "series": series[r.id],
              "reports": open_reports.get(r.id, 0),
+             "gift_spent": gifts.get(r.id, {}).get("spent", 0),
              "video": ({"publishing": True, "codecs": home.codecs, "home": home.url}
                        if home is not None else {"publishing": False})}
             for r, home, money in zip(rooms, homes, earnings, strict=True)

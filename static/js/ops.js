@@ -67,6 +67,7 @@ function start() {
       cpm: el("td", { className: "num" }),
       gmv: el("td", { className: "num" }),
       orders: el("td", { className: "num" }),
+      gifts: el("td", { className: "num" }),
       reports: el("td", { className: "num" }),
       load: el("td", { className: "load-cell" }),
       hearts: el("td", { className: "num" }),
@@ -148,6 +149,7 @@ function start() {
     setText(row.cells.chat, fmtCount(c.chat));
     setText(row.cells.gmv, fmtMoney(Number(room.gmv) || 0));
     setText(row.cells.orders, fmtCount(room.paid_orders ?? 0));
+    setText(row.cells.gifts, fmtMoney(Number(room.gift_spent) || 0));
     setText(row.cells.reports, fmtCount(room.reports ?? 0));
     row.cells.reports.classList.toggle("has-reports", Number(room.reports) > 0);
     showLoad(row, room);

@@ -87,6 +87,9 @@ async def test_send_splits_into_creator_and_platform_with_ledger_and_event(
     status, report = await live.call("GET", f"/api/rooms/{room}/report", "alice", "creator")
     assert status == 200 and report["headline"]["gifts"] == 3
     assert report["headline"]["gift_income"] == 210
+    status, ops = await live.call("GET", "/api/ops/rooms", "olga", "ops")
+    assert status == 200
+    assert [r["gift_spent"] for r in ops["rooms"] if r["id"] == room] == [300]
     await watcher.close()
     assert await full_audit(live) == []
 
