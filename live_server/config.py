@@ -132,6 +132,18 @@ class ShelfSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class AuctionsSettings:
+    increment_below: tuple[int, ...]  # the default increment table's thresholds (cents) ...
+    increment_steps: tuple[int, ...]  # ... and its steps: one more (the last: above them all)
+    snipe_ms: int
+    min_duration_ms: int
+    max_duration_ms: int
+    pay_within_ms: int
+    second_chances: int
+    scheduler_interval_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class PaymentsSettings:
     provider: str
     webhook_secret: str
@@ -277,6 +289,7 @@ class Settings:
     http: HttpSettings
     ops: OpsSettings
     shelf: ShelfSettings
+    auctions: AuctionsSettings
     payments: PaymentsSettings
     money: MoneySettings
     draws: DrawsSettings
@@ -488,6 +501,11 @@ def _validated(settings: Settings) -> Settings:
         "money.scheduler_interval_ms": settings.money.scheduler_interval_ms,
         "money.grab_sample_every": settings.money.grab_sample_every,
         "money.recent_entries": settings.money.recent_entries,
+        "auctions.snipe_ms": settings.auctions.snipe_ms,
+        "auctions.min_duration_ms": settings.auctions.min_duration_ms,
+        "auctions.pay_within_ms": settings.auctions.pay_within_ms,
+        "auctions.scheduler_interval_ms": settings.auctions.scheduler_interval_ms,
+        "auctions.second_chances": settings.auctions.second_chances + 1,
         **{f"draws.{f.name}": getattr(settings.draws, f.name)
            for f in dataclasses.fields(DrawsSettings)},
         "fans.top": settings.fans.top,

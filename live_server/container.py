@@ -29,6 +29,7 @@ from live_server.realtime.notices import Notices
 from live_server.services.addresses import AddressService
 from live_server.services.after_commit import AfterCommit
 from live_server.services.alerts import AlertsService, ProcessFigures
+from live_server.services.auctions import AuctionClock, AuctionService
 from live_server.services.chat import ChatService
 from live_server.services.coupons import CouponService
 from live_server.services.draws import DrawClock, DrawService
@@ -54,6 +55,7 @@ from live_server.services.webhook_delivery import DeliveryStats, DeliveryWorker,
 from live_server.services.webhook_orders import OrderFeed
 from live_server.services.webhooks import WebhookService
 from live_server.store.addresses import AddressStore
+from live_server.store.auctions import AuctionStore
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.coupons import CouponStore
@@ -112,6 +114,8 @@ class Services:
     fans: FanService
     red_packets: RedPacketService
     packet_clock: PacketClock
+    auctions: AuctionService
+    auction_clock: AuctionClock  # ends auctions, writes the winner's order once
     media: MediaService
     viewing: ViewingService
     local_refusals: LocalRefusals
@@ -178,7 +182,9 @@ class Services:
             core, history_max=history_max, recent_max=recent_max), fans)
         chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
                            listeners=(red_packets, fans, draws), after=after, webhooks=webhooks)
-        orders = OrderService(settings, room_store, order_store, listeners=(fans,))
+        auctions = AuctionService(settings, room_store, AuctionStore(
+            core, history_max=history_max, order_stream_max=settings.shelf.order_stream_max))
+        orders = OrderService(settings, room_store, order_store, listeners=(fans, auctions))
         gifts = GiftService(settings, room_store, GiftStore(
             core, recent_max=recent_max, platform_account=settings.gifts.platform_account,
             idempotency_ttl_ms=settings.gifts.idempotency_ttl_ms,
@@ -224,6 +230,9 @@ class Services:
                    fans=fans, red_packets=red_packets, show_reports=show_reports,
                    packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms,
                                             stats=clocks),
+                   auctions=auctions,
+                   auction_clock=AuctionClock(auctions, settings.auctions.scheduler_interval_ms,
+                                              stats=clocks),
                    media=media, viewing=ViewingService(settings, node, room_store, presence),
                    local_refusals=local_refusals,
                    coupons=CouponService(settings, room_store,

@@ -311,6 +311,39 @@ class CouponStopped(CouponRefused):
     code = "coupon_stopped"
 
 
+# Live auctions -------------------------------------------------------------------------------
+
+class BidTooLow(Conflict):
+    """A bid below the start (first bid) or the price plus the increment: ``min`` is the
+    lowest amount that would be accepted now."""
+
+    code = "bid_too_low"
+
+
+class AuctionClosed(Conflict):
+    """The auction has ended (by the server's clock), was cancelled, or the room ended."""
+
+    code = "auction_closed"
+
+
+class AuctionExists(Conflict):
+    """The room already has an open auction: one at a time (``auction_id`` names it)."""
+
+    code = "auction_exists"
+
+
+class AlreadyLeading(Conflict):
+    """The bidder leads already: only a higher ``max_amount`` (a proxy maximum) is taken."""
+
+    code = "already_leading"
+
+
+class AuctionHasBids(Conflict):
+    """An auction can be cancelled only before its first bid."""
+
+    code = "auction_has_bids"
+
+
 # Chat text (docs/PROTOCOL.md, "Chat rules") ---------------------------------------------------
 
 class MessageEmpty(LiveError):

@@ -29,6 +29,8 @@ GUARANTEED_EVENTS = frozenset({
     "coupon_pinned",
     # lucky draws
     "draw", "draw_result",
+    # live auctions
+    "auction_started", "auction_bid", "auction_ended", "auction_updated",
     # live video (WHIP publisher connected / gone)
     "video_started", "video_stopped",
 })

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from live_server.commands import (
     addresses,
+    auctions,
     chat,
     coupons,
     draws,
@@ -27,7 +28,8 @@ COMMANDS: tuple[Command, ...] = (*socket.COMMANDS, *rooms.COMMANDS, *chat.COMMAN
                                  *ops.COMMANDS, *coupons.COMMANDS, *addresses.COMMANDS,
                                  *show_report.COMMANDS, *webhooks.COMMANDS, *gifts.COMMANDS,
                                  *reminders.COMMANDS,
-                                 *draws.COMMANDS)
+                                 *draws.COMMANDS,
+                                 *auctions.COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 WS_OPS: dict[str, Command] = {c.op: c for c in COMMANDS if c.op is not None}
 HTTP: tuple[Command, ...] = tuple(c for c in COMMANDS if c.http is not None)

@@ -135,7 +135,8 @@ def test_every_command_is_reachable_once() -> None:
     assert set(WS_OPS) == {
         "auth", "ping", "chat", "heart", "snapshot", "history", "report", "delete", "mute",
         "unmute", "ban", "unban", "slow_mode", "announce", "buy", "quote", "product", "shelf",
-        "pin", "pin_coupon", "claim_coupon", "grab", "remind_me", "remind_cancel"}
+        "pin", "pin_coupon", "claim_coupon", "grab", "remind_me", "remind_cancel",
+        "auction", "auction_bid"}
 
 
 def test_schemas_carry_the_deployments_bounds() -> None:
