@@ -202,10 +202,12 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Recompute every wallet and red packet from the ledger; exit 1 on any mismatch."""
+    from live_server.services.draws import DrawAudit
     from live_server.services.gifts import GiftAudit
     from live_server.services.topups import TopupAudit
     from live_server.services.wallets import audit
     from live_server.store.core import StoreCore, connect
+    from live_server.store.draws import DrawStore
     from live_server.store.gifts import GiftStore
     from live_server.store.keys import Keys
     from live_server.store.red_packets import RedPacketStore
@@ -230,7 +232,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                RedPacketStore(core, history_max=settings.history.max_events,
                                               recent_max=recent_max),
                                (GiftAudit(gifts),
-                                TopupAudit(TopupStore(core, recent_max=recent_max))))
+                                TopupAudit(TopupStore(core, recent_max=recent_max)),
+                                DrawAudit(DrawStore(core, history_max=settings.history.max_events,
+                                                    recent_max=recent_max))))
         finally:
             await client.aclose()
 
@@ -263,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--name")
     token.add_argument("--ttl", type=int, help="seconds until it expires")
     sub.add_parser("audit", help="recompute every wallet and red packet from the money ledger")
+    verify = sub.add_parser("verify-draw", help="check a drawn lucky draw from what the server "
+                                                "published (seed, entrant list, winners)")
+    verify.add_argument("draw_id")
+    verify.add_argument("--url", default="http://127.0.0.1:8080",
+                        help="the server (default http://127.0.0.1:8080)")
     return parser
 
 
@@ -280,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.command == "audit":
         return cmd_audit(args)
+    if args.command == "verify-draw":
+        from live_server.draw_verify import verify
+        return verify(args.draw_id, args.url)
     return cmd_token(args)
 
 

@@ -22,7 +22,7 @@ from live_server.errors import (
 from live_server.protocol import Json
 
 ROOM = "/api/rooms/{room_id}"
-DRAW = ROOM + "/draws/{draw_id}"
+DRAW = "/api/draws/{draw_id}"
 DRAW_ID = Text("draw_id", "a draw id (`d_...`)", max_len=40, trim=False)
 DRAW_VIEW = ("the draw: `id`, `title`, `prize` (`kind` cash with `amount` per winner, or "
              "coupon with `coupon_id`), `winners`, `condition`, `end_at`, `commitment` "
@@ -44,11 +44,11 @@ async def _list(call: Call) -> Json:
 
 
 async def _view(call: Call) -> Json:
-    return await call.services.draws.view(call.who, call.room_id, call.args["draw_id"])
+    return await call.services.draws.view(call.who, call.args["draw_id"])
 
 
 async def _entrants(call: Call) -> Json:
-    return await call.services.draws.entrants(call.room_id, call.args["draw_id"])
+    return await call.services.draws.entrants(call.args["draw_id"])
 
 
 COMMANDS = (

@@ -53,8 +53,8 @@ def commitment(seed: bytes) -> str:
 
 
 def entrants_hash(entrants: Iterable[str]) -> str:
-    """``sha256`` of the sorted ids joined by newlines, in hex."""
-    return hashlib.sha256("\n".join(sorted(entrants)).encode()).hexdigest()
+    """``sha256`` of the sorted ids (each once) joined by newlines, in hex."""
+    return hashlib.sha256("\n".join(sorted(set(entrants))).encode()).hexdigest()
 
 
 class _Blocks:

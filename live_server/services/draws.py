@@ -124,9 +124,15 @@ class DrawService:
                                               now_ms(), self.cfg.entrants_sample_every)
         return {"draw_id": did, "entered": True, "already": not added, "entrants": count}
 
-    async def view(self, who: Identity, room_id: str, draw_id: object) -> Json:
-        await self.rooms.require(room_id)
-        found = await self.store.draw(room_id, _draw_id(draw_id), who.user_id)
+    async def _room_of(self, draw_id: str) -> str:
+        room_id = await self.store.room_of(draw_id)
+        if room_id is None:
+            raise NotFound("no such draw")
+        return room_id
+
+    async def view(self, who: Identity, draw_id: object) -> Json:
+        did = _draw_id(draw_id)
+        found = await self.store.draw(await self._room_of(did), did, who.user_id)
         if found is None:
             raise NotFound("no such draw")
         if who.user_id is not None and found["result"] is not None:
@@ -138,9 +144,10 @@ class DrawService:
         draws = await self.store.room_draws_list(room_id, self.cfg.room_list_max)
         return {"draws": draws, "server_time": now_ms()}
 
-    async def entrants(self, room_id: str, draw_id: object) -> Json:
+    async def entrants(self, draw_id: object) -> Json:
         """The frozen entrant list (user ids only), once drawn: anyone can recompute."""
         did = _draw_id(draw_id)
+        room_id = await self._room_of(did)
         found = await self.store.draw(room_id, did)
         if found is None:
             raise NotFound("no such draw")

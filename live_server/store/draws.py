@@ -12,7 +12,9 @@ refunded, state held|settled), ``draw:<id>:paid`` (hash: winner → cents) and `
 (zset: every cash draw, walked by the audit). Funding and settling are each one script with
 their ledger entries, like red packets.
 
-``<prefix>:draws:due`` (zset: ``<room>|<draw>`` → end_at) is the clock's schedule.
+``<prefix>:draws:due`` (zset: ``<room>|<draw>`` → end_at) is the clock's schedule;
+``<prefix>:draws:room`` (hash: draw id → room id) lets a draw be read by its id alone (the
+verifier's link).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class DrawStore:
         self.history_max = history_max
         self.recent_max = recent_max
         self.due_key = f"{self.prefix}:draws:due"
+        self.rooms_key = f"{self.prefix}:draws:room"
 
     # key names -----------------------------------------------------------------------------
 
@@ -116,8 +119,13 @@ class DrawStore:
         status = text(reply[0])
         if status != "ok":
             raise _refusal(status, reply)
+        await self.core.client.hset(self.rooms_key, draw_id, room_id)
         await self.core.client.zadd(self.due_key, {f"{room_id}|{draw_id}": draw["end_at"]})
         return int(reply[1])
+
+    async def room_of(self, draw_id: str) -> str | None:
+        raw = await self.core.client.hget(self.rooms_key, draw_id)
+        return raw.decode() if raw else None
 
     async def enter(self, room_id: str, draw_id: str, user_id: str, name: str,
                     eligible: bool, now: int, sample_every: int) -> tuple[bool, int]:

@@ -5,14 +5,20 @@ money through the ledger and the audit; a coupon draw; conditions; refusals; per
 from __future__ import annotations
 
 import asyncio
+import io
+import subprocess
+import sys
 import time
 from typing import Any
 
+import orjson
+
 from live_server.domain.draws import check
+from live_server.draw_verify import verify
 from live_server.services.draws import DrawAudit
 from live_server.services.wallets import audit
 from live_server.web.keys import SERVICES
-from tests.conftest import LiveApp, token
+from tests.conftest import ROOT, LiveApp, token
 from tests.helpers import Viewer
 
 FAST = {"min_duration_ms": 1000, "scheduler_interval_ms": 50}
@@ -53,7 +59,7 @@ async def viewers(live: LiveApp, room: str, names: list[str]) -> list[Viewer]:
 async def drawn(live: LiveApp, room: str, draw_id: str, user: str | None = None) -> Any:
     async def poll() -> Any:
         while True:
-            status, body = await live.call("GET", f"/api/rooms/{room}/draws/{draw_id}", user)
+            status, body = await live.call("GET", f"/api/draws/{draw_id}", user)
             assert status == 200, body
             if body["state"] == "drawn":
                 return body
@@ -79,14 +85,14 @@ async def test_cash_draw_entered_drawn_paid_and_verifiable(live_app_factory: Any
     again = await crowd[0].request("draw_enter", draw_id=draw["id"])
     assert again["data"] == {"draw_id": draw["id"], "entered": True, "already": True,
                              "entrants": 3}
-    status, early = await live.call("GET", f"/api/rooms/{room}/draws/{draw['id']}/entrants")
+    status, early = await live.call("GET", f"/api/draws/{draw['id']}/entrants")
     assert status == 409 and early["error"]["code"] == "invalid_state"
 
     done = await drawn(live, room, draw["id"], "v1")
     result = done["result"]
     assert result["entrant_count"] == 3 and len(result["winners"]) == 2
     assert done["entered"] is True and done["won"] == ("v1" in result["winners"])
-    status, listed = await live.call("GET", f"/api/rooms/{room}/draws/{draw['id']}/entrants")
+    status, listed = await live.call("GET", f"/api/draws/{draw['id']}/entrants")
     assert status == 200 and listed["entrants"] == ["v1", "v2", "v3"]
     assert check(result["seed"], draw["commitment"], listed["entrants"], 2,
                  result["entrants_hash"], result["winners"]) == []
@@ -213,3 +219,33 @@ async def test_permissions_and_bad_input(live_app_factory: Any) -> None:
     assert missing["error"]["code"] == "not_found"
     await host.close()
     assert await audit_mismatches(live) == []
+
+
+async def test_verify_draw_command_line_ok_then_tampered(live_app_factory: Any) -> None:
+    live = await live_app_factory(draws=FAST)
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    crowd = await viewers(live, room, [f"p{i}" for i in range(6)])
+    status, made = await create(live, room, amount=10, winners=2)
+    assert status == 201
+    did = made["draw"]["id"]
+    out = io.StringIO()
+    assert await asyncio.to_thread(verify, did, live.base, out) == 2  # not drawn yet
+    for v in crowd:
+        assert (await v.request("draw_enter", draw_id=did))["type"] == "reply"
+    await drawn(live, room, did)
+    proc = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "live_server", "verify-draw", did, "--url",
+                         live.base], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith(f"OK draw {did}"), proc
+    # a server that changed its winners after the fact is caught
+    s = live.client.app[SERVICES]
+    key = s.draws.store.draw_key(room, did)
+    result = orjson.loads(await s.client.hget(key, "result"))
+    result["winners"] = [u for u in ("p0", "p1", "p2") if u not in result["winners"]][:2]
+    await s.client.hset(key, "result", orjson.dumps(result))
+    out = io.StringIO()
+    assert await asyncio.to_thread(verify, did, live.base, out) == 1
+    assert "DIFFERS the winners recomputed" in out.getvalue()
+    for v in crowd:
+        await v.close()
