@@ -209,7 +209,7 @@ async def test_an_unpaid_win_goes_to_the_next_bidder_at_their_max_then_is_cancel
     # the unit went back with each expired order: nothing is held by the room for it
     await asyncio.sleep(0.3)
     status, p = await live.call("GET", f"/api/products/{pid}", "alice", "creator")
-    assert p["stock"] + await allotment(live, room, pid) == 1
+    assert status == 200 and p["stock"] + await allotment(live, room, pid) == 1
 
 
 async def test_unsold_and_cancelled_auctions_give_the_unit_back(live_app_factory: Any) -> None:
