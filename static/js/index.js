@@ -1,13 +1,17 @@
 // The landing page: what the site is, the live shows and the upcoming ones (GET /api/rooms with
-// state=live and state=scheduled), refreshed every few seconds.
+// state=live and state=scheduled), refreshed every few seconds; each upcoming show has its
+// "Remind me" toggle and subscriber count (reminder-button.js).
 
 import { api, describeError } from "./api.js";
 import { mountHeader } from "./auth.js";
+import { loadMyReminders, reminderButton } from "./reminder-button.js";
 import { $, el, replace, fmtCount, fmtDuration, fmtTime, fmtAgo, safeImageUrl, stateBadge } from "./dom.js";
 
 const REFRESH_MS = 5000;
 
-mountHeader("live");
+// a login asked for by "Remind me" resumes here (the button's click then counts); any other
+// login or logout reads my reminders again
+mountHeader("live", { resume: () => loadMyReminders(), onChange: () => loadMyReminders().then(refresh, refresh) });
 
 const list = $("#rooms");
 const empty = $("#empty");
@@ -41,10 +45,23 @@ function showTime(ms) {
   return wait > 0 ? `${when} · in ${fmtDuration(wait)}` : `${when} · starting soon`;
 }
 
+const remindButtons = new Map(); // room id → its button, kept across refreshes (focus stays)
+
+function remindButton(room) {
+  let button = remindButtons.get(room.id);
+  if (!button) {
+    button = reminderButton(room);
+    remindButtons.set(room.id, button);
+  }
+  button.update(room);
+  return button.node;
+}
+
 function upcomingItem(room) {
   return el("li", { className: "upcoming-item" },
     el("time", { className: "upcoming-time", text: showTime(room.scheduled_at), attrs: { datetime: new Date(room.scheduled_at).toISOString() } }),
-    el("a", { className: "upcoming-title", href: `/watch/${encodeURIComponent(room.id)}`, text: room.title || "Untitled show" }));
+    el("a", { className: "upcoming-title", href: `/watch/${encodeURIComponent(room.id)}`, text: room.title || "Untitled show" }),
+    remindButton(room));
 }
 
 async function rooms(state) {
@@ -70,7 +87,7 @@ async function refresh() {
   }
 }
 
-refresh();
+loadMyReminders().catch(() => {}).then(refresh);
 setInterval(() => {
   if (!document.hidden) refresh();
 }, REFRESH_MS);

@@ -9,6 +9,7 @@ import { RoomView } from "./room-view.js";
 import { mountStudioCoupons } from "./studio-coupons.js";
 import { mountStudioObs } from "./studio-obs.js";
 import { mountStudioPackets } from "./studio-packets.js";
+import { mountStudioReminders } from "./studio-reminders.js";
 import { mountStudioReport } from "./studio-report.js";
 import { mountStudioShelf } from "./studio-shelf.js";
 import { mountStudioVideo } from "./studio-video.js";
@@ -46,6 +47,7 @@ function start() {
   const coupons = mountStudioCoupons({ notify: (text, kind) => toast(text, kind) });
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   const obs = mountStudioObs();
+  const reminders = mountStudioReminders({ node: $("#reminders-count") });
   mountWebhooks($("#webhooks-section"));
   mountTabs($(".cr-tabs [role=tablist]"));
   // ---- known rooms (this browser) ---------------------------------------------------------
@@ -288,6 +290,7 @@ function start() {
     $("#notice").textContent = room.notice || "";
     $("#notice").hidden = !room.notice;
     $("#start").hidden = room.state !== "scheduled";
+    reminders.show(room);
     $("#end").hidden = room.state === "ended";
     $("#end").textContent = room.state === "scheduled" ? "Cancel room" : "End live";
     const slow = Number(room.slow_mode_s) || 0;

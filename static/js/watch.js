@@ -10,6 +10,7 @@ import { mountEndScreen } from "./watch-end.js";
 import { mountWatchCoupons } from "./watch-coupons.js";
 import { mountWatchFans } from "./watch-fans.js";
 import { mountWatchPackets } from "./watch-packets.js";
+import { mountWatchReminders } from "./watch-reminders.js";
 import { mountWatchShelf } from "./watch-shelf.js";
 import { mountPlayer } from "./watch-player.js";
 import { mountStage } from "./watch-stage.js";
@@ -123,6 +124,8 @@ const fans = mountWatchFans({
   notify: (text, kind) => toast(text, kind),
 });
 
+const reminders = mountWatchReminders({ root: $("#remind-box"), roomId });
+
 const player = mountPlayer({ root: $("#player"), roomId, token: () => token });
 const endScreen = mountEndScreen({ root: $("#end-screen"), roomId, follow: fans });
 const stageMedia = $(".stage-media");
@@ -159,6 +162,7 @@ socket.handlers = {
     packets.snapshot(snap);
     coupons.snapshot(snap);
     fans.snapshot(snap);
+    reminders.snapshot(snap);
     followRoomState();
   },
   events: (list, frame) => {
@@ -168,6 +172,7 @@ socket.handlers = {
     coupons.events(list);
     fans.events(list);
     player.events(list);
+    reminders.events(list);
     if (list.some((ev) => ev.type === "room_state")) followRoomState();
   },
   recovered: () => {
