@@ -7,6 +7,7 @@ import { $, el, replace, flash, fmtDateTime, fmtTime, copyText, stateBadge, toas
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountStudioCoupons } from "./studio-coupons.js";
+import { mountStudioGifts } from "./studio-gifts.js";
 import { mountStudioObs } from "./studio-obs.js";
 import { mountStudioPackets } from "./studio-packets.js";
 import { mountStudioReminders } from "./studio-reminders.js";
@@ -45,6 +46,7 @@ function start() {
   const packets = mountStudioPackets({ notify: (text, kind) => toast(text, kind) });
   const report = mountStudioReport({ notify: (text, kind) => toast(text, kind) });
   const coupons = mountStudioCoupons({ notify: (text, kind) => toast(text, kind) });
+  const gifts = mountStudioGifts();
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   const obs = mountStudioObs();
   const reminders = mountStudioReminders({ node: $("#reminders-count") });
@@ -267,6 +269,7 @@ function start() {
         if (mine === socket) shelf.events(list);
         if (mine === socket) packets.events(list);
         if (mine === socket) coupons.events(list);
+        if (mine === socket) gifts.events(list);
       },
       status: (state, info) => {
         conn.dataset.state = state;
@@ -277,6 +280,7 @@ function start() {
     shelf.select(room, socket);
     packets.select(room);
     coupons.select(room);
+    gifts.select(room);
     video.select(room);
     socket.start();
     loadKeywords();

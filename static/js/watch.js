@@ -9,6 +9,7 @@ import { RoomView } from "./room-view.js";
 import { mountEndScreen } from "./watch-end.js";
 import { mountWatchCoupons } from "./watch-coupons.js";
 import { mountWatchFans } from "./watch-fans.js";
+import { mountWatchGifts } from "./watch-gifts.js";
 import { mountWatchPackets } from "./watch-packets.js";
 import { mountWatchReminders } from "./watch-reminders.js";
 import { mountWatchShelf } from "./watch-shelf.js";
@@ -124,6 +125,14 @@ const fans = mountWatchFans({
   notify: (text, kind) => toast(text, kind),
 });
 
+const gifts = mountWatchGifts({
+  roomId,
+  loggedIn: () => !!(socket.user || me),
+  openLogin: () => auth.open(),
+  notify: (text, kind) => toast(text, kind),
+  onSent: () => fans.earned(),
+});
+
 const reminders = mountWatchReminders({ root: $("#remind-box"), roomId });
 
 const player = mountPlayer({ root: $("#player"), roomId, token: () => token });
@@ -171,6 +180,7 @@ socket.handlers = {
     packets.events(list);
     coupons.events(list);
     fans.events(list);
+    gifts.events(list);
     player.events(list);
     reminders.events(list);
     if (list.some((ev) => ev.type === "room_state")) followRoomState();

@@ -1,0 +1,110 @@
+"""Gifts and the wallet's top-up on the watch page, in a real Chromium at phone and desktop
+size: the gift button beside the heart opens the tray (catalogue with prices, the wallet, a
+quantity); an empty wallet's send opens the top-up sheet, a pack is paid through the
+development provider and credited; the gift then plays over the video with its sender and
+combo for every viewer, and the studio counts it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.harness import (
+    CONNECTED,
+    DESKTOP,
+    PHONE,
+    Browser,
+    has_text,
+    http,
+    make_room,
+    open_page,
+    serious_violations,
+    token,
+    visible,
+)
+
+TRAY_OPEN = "document.querySelector('#gift-tray').open"
+SHEET_OPEN = "document.querySelector('#topup-sheet').open"
+
+
+def bubble_with(text: str) -> str:
+    return ("[...document.querySelectorAll('#gift-stage .gift-bubble')]"
+            f".some((b) => b.textContent.includes({text!r}))")
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_gift_tray_top_up_and_combo(server: str, browser: Browser,
+                                          size: tuple[int, int]) -> None:
+    tag = f"{size[0]}"
+    creator = token(server, f"gh_{tag}", "creator", "Host")
+    viewer = token(server, f"gv_{tag}", "viewer", "Gina")
+    watcher = token(server, f"gw_{tag}", "viewer", "Walt")
+    rid = make_room(server, creator, "Gift show")["id"]
+
+    other = await open_page(browser, server, f"/watch/{rid}", watcher, *size)
+    await other.wait_for(CONNECTED)
+    page = await open_page(browser, server, f"/watch/{rid}", viewer, *size)
+    await page.wait_for(CONNECTED)
+    await page.wait_for(visible("#gift-btn"))
+    await page.click("#gift-btn")
+    await page.wait_for(TRAY_OPEN + " && document.querySelectorAll('#gift-tray .gift-item')"
+                                   ".length >= 5")
+    await page.wait_for(has_text("#gift-tray .gift-balance", "Wallet ¥0.00"))
+    await page.screenshot("gift tray open")
+    assert await serious_violations(page) == []
+    await page.click("#gift-tray .gift-item[data-gift='heart']")
+    await page.wait_for(has_text("#gift-tray .gift-send", "Send Heart"))
+    await page.click("#gift-tray .gift-send")
+    # short: the top-up sheet offers the packs
+    await page.wait_for(SHEET_OPEN)
+    await page.wait_for("document.querySelectorAll('#topup-sheet .topup-pack').length > 0")
+    await page.screenshot("top-up sheet")
+    await page.click("#topup-sheet .topup-pack[data-amount='600']")
+    await page.wait_for(visible("#topup-sheet .topup-confirm"))
+    await page.click("#topup-sheet .topup-confirm")
+    await page.wait_for("!" + SHEET_OPEN)
+    await page.wait_for(has_text("#gift-tray .gift-balance", "Wallet ¥6.00"))
+    wallet = http("GET", f"{server}/api/me/wallet", token=viewer)
+    assert wallet["balance"] == 600
+    assert wallet["entries"][0]["reason"] == "topup"
+    assert wallet["entries"][0]["from"] == "gateway:dev"
+    # two sends: the combo grows, every viewer sees it over the video
+    await page.click("#gift-tray .gift-send")
+    await page.wait_for(has_text("#gift-tray .gift-balance", "Wallet ¥5.00"))
+    await page.click("#gift-tray .gift-send")
+    await page.wait_for(has_text("#gift-tray .gift-balance", "Wallet ¥4.00"))
+    await page.click("#gift-tray .gift-close")
+    await page.wait_for("!" + TRAY_OPEN)
+    await page.wait_for(bubble_with("×2") + " && " + bubble_with("Gina"))
+    await page.screenshot("gift combo over the video")
+    await other.wait_for(bubble_with("×2") + " && " + bubble_with("sent Heart"))
+    assert await other.eval(visible("#gift-stage .gift-bubble"))
+    await other.screenshot("another viewer sees the gift")
+    figs = http("GET", f"{server}/api/rooms/{rid}/gifts", token=creator)
+    assert figs["gifts"] == 2 and figs["creator"] == 140
+    # the one refused request is the short wallet's send (the browser logs it), nothing else
+    assert [e for e in page.errors if "402 (Payment Required)" not in e] == []
+    assert len(page.errors) <= 1 and other.errors == []
+    await page.close()
+    await other.close()
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_studio_counts_gifts_and_lists_them(server: str, browser: Browser,
+                                                 size: tuple[int, int]) -> None:
+    tag = f"{size[0]}"
+    creator = token(server, f"sh_{tag}", "creator", "Host")
+    viewer = token(server, f"sv_{tag}", "viewer", "Sam")
+    rid = make_room(server, creator, "Studio gifts")["id"]
+    http("POST", f"{server}/api/dev/wallet/topup", {"amount": 10_000}, viewer)
+    studio = await open_page(browser, server, f"/studio#room={rid}", creator, *size)
+    await studio.wait_for(CONNECTED)
+    for _ in range(3):
+        http("POST", f"{server}/api/rooms/{rid}/gifts", {"gift_id": "star"}, viewer)
+    await studio.wait_for(has_text("#c-gifts", "3"), within=15)
+    await studio.wait_for(has_text("#c-gift-income", "¥10.50"))
+    await studio.wait_for("document.querySelector('#gift-feed').textContent.includes('×3')")
+    await studio.screenshot("studio gift counters")
+    assert studio.errors == []
+    await studio.close()
