@@ -10,6 +10,7 @@ import { currencyOf, fmtMoney } from "./shelf.js";
 import { sparkline } from "./sparkline.js";
 import { mountWebhooks } from "./studio-webhooks.js";
 import { mountAlerts } from "./ops-alerts.js";
+import { mountOpsAuctions } from "./ops-auctions.js";
 import { durationOptions, mountSuspensions, suspend } from "./ops-suspensions.js";
 
 const ROOMS_REFRESH_MS = 2000;
@@ -229,6 +230,7 @@ function start() {
 
   // ---- alerts strip and platform suspensions -------------------------------------------------
   const alerts = mountAlerts($("#alerts"));
+  const auctions = mountOpsAuctions($("#auctions-section"));
   const suspensions = mountSuspensions($("#suspensions-section"), { onChange: () => refreshLog() });
 
   // ---- ban dialog (a room's row, or a report: then it can delete the message too) -----------
@@ -570,6 +572,7 @@ function start() {
     if (auto.checked && !document.hidden) {
       refreshRooms();
       alerts.refresh();
+      auctions.refresh();
     }
   }, ROOMS_REFRESH_MS);
   setInterval(() => {
@@ -584,6 +587,7 @@ function start() {
   });
   refreshRooms();
   alerts.refresh();
+  auctions.refresh();
   refreshReports();
   refreshLog();
   suspensions.refresh();

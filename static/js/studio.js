@@ -6,6 +6,7 @@ import { mountHeader } from "./auth.js";
 import { $, el, replace, flash, fmtDateTime, fmtTime, copyText, stateBadge, toast } from "./dom.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountStudioAuctions } from "./studio-auctions.js";
 import { mountStudioCoupons } from "./studio-coupons.js";
 import { mountStudioGifts } from "./studio-gifts.js";
 import { mountStudioObs } from "./studio-obs.js";
@@ -46,6 +47,7 @@ function start() {
   const packets = mountStudioPackets({ notify: (text, kind) => toast(text, kind) });
   const report = mountStudioReport({ notify: (text, kind) => toast(text, kind) });
   const coupons = mountStudioCoupons({ notify: (text, kind) => toast(text, kind) });
+  const auctions = mountStudioAuctions({ notify: (text, kind) => toast(text, kind) });
   const gifts = mountStudioGifts();
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   const obs = mountStudioObs();
@@ -269,6 +271,7 @@ function start() {
         if (mine === socket) shelf.events(list);
         if (mine === socket) packets.events(list);
         if (mine === socket) coupons.events(list);
+        if (mine === socket) auctions.events(list);
         if (mine === socket) gifts.events(list);
       },
       status: (state, info) => {
@@ -280,6 +283,7 @@ function start() {
     shelf.select(room, socket);
     packets.select(room);
     coupons.select(room);
+    auctions.select(room);
     gifts.select(room);
     video.select(room);
     socket.start();

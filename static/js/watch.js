@@ -7,6 +7,7 @@ import { indicatorFor } from "./reconnect.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountEndScreen } from "./watch-end.js";
+import { mountWatchAuction } from "./watch-auction.js";
 import { mountWatchCoupons } from "./watch-coupons.js";
 import { mountWatchFans } from "./watch-fans.js";
 import { mountWatchGifts } from "./watch-gifts.js";
@@ -101,6 +102,17 @@ const shelf = mountWatchShelf({
   notify: (text, kind) => toast(text, kind),
 });
 
+// live auctions: a card over the video; the winner pays through the checkout sheet
+const auction = mountWatchAuction({
+  stage: $(".stage-media"),
+  socket,
+  roomId,
+  userId: () => (socket.user && socket.user.id) || (me && me.id) || null,
+  loggedIn: () => !!(socket.user || me),
+  notify: (text, kind) => toast(text, kind),
+  pay: (order) => shelf.checkout.resume(order),
+});
+
 const packets = mountWatchPackets({
   socket,
   roomId,
@@ -169,6 +181,7 @@ socket.handlers = {
     viewHandlers.snapshot(snap, info);
     shelf.snapshot(snap);
     packets.snapshot(snap);
+    auction.snapshot(snap);
     coupons.snapshot(snap);
     fans.snapshot(snap);
     reminders.snapshot(snap);
@@ -178,6 +191,7 @@ socket.handlers = {
     viewHandlers.events(list, frame);
     shelf.events(list);
     packets.events(list);
+    auction.events(list);
     coupons.events(list);
     fans.events(list);
     gifts.events(list);
