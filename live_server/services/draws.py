@@ -141,7 +141,7 @@ class DrawService:
 
     async def room_draws(self, who: Identity, room_id: str) -> Json:
         await self.rooms.require(room_id)
-        draws = await self.store.room_draws_list(room_id, self.cfg.room_list_max)
+        draws = await self.store.room_draws_list(room_id, self.cfg.room_list_max, who.user_id)
         return {"draws": draws, "server_time": now_ms()}
 
     async def entrants(self, draw_id: object) -> Json:

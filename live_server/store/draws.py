@@ -209,9 +209,10 @@ class DrawStore:
             view["entered"] = bool(entered)
         return view
 
-    async def room_draws_list(self, room_id: str, limit: int) -> list[Json]:
+    async def room_draws_list(self, room_id: str, limit: int, user_id: str | None = None,
+                              ) -> list[Json]:
         ids = await self.core.client.zrevrange(self.room_draws(room_id), 0, limit - 1)
-        found = [await self.draw(room_id, d.decode()) for d in ids]
+        found = [await self.draw(room_id, d.decode(), user_id) for d in ids]
         return [d for d in found if d is not None]
 
     async def entrants(self, room_id: str, draw_id: str) -> list[str]:

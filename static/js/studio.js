@@ -8,6 +8,7 @@ import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountStudioAuctions } from "./studio-auctions.js";
 import { mountStudioCoupons } from "./studio-coupons.js";
+import { mountStudioDraws } from "./studio-draws.js";
 import { mountStudioGifts } from "./studio-gifts.js";
 import { mountStudioObs } from "./studio-obs.js";
 import { mountStudioPackets } from "./studio-packets.js";
@@ -48,6 +49,7 @@ function start() {
   const report = mountStudioReport({ notify: (text, kind) => toast(text, kind) });
   const coupons = mountStudioCoupons({ notify: (text, kind) => toast(text, kind) });
   const auctions = mountStudioAuctions({ notify: (text, kind) => toast(text, kind) });
+  const draws = mountStudioDraws({ notify: (text, kind) => toast(text, kind) });
   const gifts = mountStudioGifts();
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   const obs = mountStudioObs();
@@ -270,6 +272,7 @@ function start() {
         if (mine === socket) freezeIfEnded();
         if (mine === socket) shelf.events(list);
         if (mine === socket) packets.events(list);
+        if (mine === socket) draws.events(list);
         if (mine === socket) coupons.events(list);
         if (mine === socket) auctions.events(list);
         if (mine === socket) gifts.events(list);
@@ -282,6 +285,7 @@ function start() {
     };
     shelf.select(room, socket);
     packets.select(room);
+    draws.select(room);
     coupons.select(room);
     auctions.select(room);
     gifts.select(room);

@@ -9,6 +9,7 @@ import { RoomView } from "./room-view.js";
 import { mountEndScreen } from "./watch-end.js";
 import { mountWatchAuction } from "./watch-auction.js";
 import { mountWatchCoupons } from "./watch-coupons.js";
+import { mountWatchDraw } from "./watch-draw.js";
 import { mountWatchFans } from "./watch-fans.js";
 import { mountWatchGifts } from "./watch-gifts.js";
 import { mountWatchPackets } from "./watch-packets.js";
@@ -122,6 +123,14 @@ const packets = mountWatchPackets({
   onGrab: () => fans.earned(),
 });
 
+const draw = mountWatchDraw({
+  socket,
+  roomId,
+  loggedIn: () => !!(socket.user || me),
+  userId: () => (socket.user && socket.user.id) || (me && me.id) || null,
+  notify: (text, kind) => toast(text, kind),
+});
+
 const coupons = mountWatchCoupons({
   socket,
   roomId,
@@ -182,6 +191,7 @@ socket.handlers = {
     shelf.snapshot(snap);
     packets.snapshot(snap);
     auction.snapshot(snap);
+    draw.snapshot(snap);
     coupons.snapshot(snap);
     fans.snapshot(snap);
     reminders.snapshot(snap);
@@ -192,6 +202,7 @@ socket.handlers = {
     shelf.events(list);
     packets.events(list);
     auction.events(list);
+    draw.events(list);
     coupons.events(list);
     fans.events(list);
     gifts.events(list);
