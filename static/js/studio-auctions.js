@@ -15,7 +15,7 @@ export const PRESETS = {
   fine: { label: "Fine: +0.10 under 10, +0.50 under 50, +1 above", table: [{ below: 1000, step: 10 }, { below: 5000, step: 50 }, { step: 100 }] },
   coarse: { label: "Coarse: +10 under 1,000, +50 above", table: [{ below: 100000, step: 1000 }, { step: 5000 }] },
 };
-const DURATIONS = [["30 s", 30000], ["1 min", 60000], ["2 min", 120000], ["5 min", 300000], ["10 min", 600000]];
+const DURATIONS = [["15 s", 15000], ["30 s", 30000], ["1 min", 60000], ["2 min", 120000], ["5 min", 300000], ["10 min", 600000]];
 const STATES = { open: "live", awaiting: "sold, awaiting payment", paid: "sold and paid", unsold: "no bids", cancelled: "cancelled" };
 
 /** mountStudioAuctions({notify(text, kind)}) -> {select(room), events(list)} */
