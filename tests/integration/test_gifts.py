@@ -13,19 +13,7 @@ from live_server.services.wallets import audit
 from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer
-
-
-async def topup(live: LiveApp, user: str, amount: int) -> int:
-    status, body = await live.call("POST", "/api/dev/wallet/topup", user,
-                                   json={"amount": amount})
-    assert status == 200, body
-    return int(body["balance"])
-
-
-async def balance(live: LiveApp, user: str) -> int:
-    status, body = await live.call("GET", "/api/me/wallet", user)
-    assert status == 200, body
-    return int(body["balance"])
+from tests.integration.test_red_packets import balance, topup
 
 
 async def send(live: LiveApp, room: str, user: str, **fields: Any) -> tuple[int, Any]:

@@ -14,7 +14,8 @@ import orjson
 from live_server.services.orders import sign
 from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp
-from tests.integration.test_gifts import balance, full_audit
+from tests.integration.test_gifts import full_audit
+from tests.integration.test_red_packets import balance
 
 
 async def start(live: LiveApp, user: str, amount: Any) -> tuple[int, Any]:
