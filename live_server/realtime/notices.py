@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Protocol
 
 from live_server.domain.reminders import MEMBER_CHUNK, StartMessage
@@ -35,13 +34,11 @@ class Subscribers(Protocol):
 
 class Notices:
     def __init__(self, hub: Hub, subscribers: Subscribers, channel: str,
-                 chunk: int = MEMBER_CHUNK,
-                 sent: Callable[[int], None] | None = None) -> None:
+                 chunk: int = MEMBER_CHUNK) -> None:
         self.hub = hub
         self.subscribers = subscribers
         self.channel = channel
         self.chunk = chunk
-        self.sent = sent  # notices written (a metric)
         self._tasks: set[asyncio.Task[int]] = set()
 
     def on_message(self, data: bytes) -> None:
@@ -78,8 +75,6 @@ class Notices:
                     frames[conn.room_id] = frame
                 self.hub.send(conn, frame, 1)
                 written += 1
-        if written and self.sent is not None:
-            self.sent(written)
         return written
 
     def local_users(self, skip_room: str) -> dict[str, list[Conn]]:
