@@ -21,6 +21,7 @@ BUILTIN = (
     "loadtest.scenarios.show",
     "loadtest.scenarios.flash_sale",
     "loadtest.scenarios.red_packet",
+    "loadtest.scenarios.auction",
     "loadtest.scenarios.gifts",
     "loadtest.scenarios.reminders",
     "loadtest.scenarios.webrtc",
