@@ -14,6 +14,7 @@ creator's share and the creator's share + the platform's share = what the sender
 from __future__ import annotations
 
 import argparse
+import asyncio
 import secrets
 import time
 from typing import Any
@@ -64,6 +65,19 @@ async def _gift_bursts(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
     return {"sent": sent, "send_ms": round((time.perf_counter() - began) * 1000.0, 1)}
 
 
+async def _read(url: str, token: str) -> dict[str, Any]:
+    """A read after the burst: a server still draining it may answer 503 `not_ready` (its
+    store pool busy); that answer says to try again shortly, so the read does, for 60 s."""
+    for _ in range(60):
+        try:
+            return await api.call("GET", url, token)
+        except api.ApiError as err:
+            if "not_ready" not in str(err):
+                raise
+            await asyncio.sleep(1.0)
+    return await api.call("GET", url, token)
+
+
 @register
 class Gifts(Scenario):
     name = "gifts"
@@ -108,10 +122,9 @@ class Gifts(Scenario):
         await run.call("wait_replies", 60.0, wait_s=30.0)
         await run.mark("measure_end")
         run.set_phase("verify")
-        self.state["figures"] = await api.call("GET", f"{base}/api/rooms/{run.room}/gifts",
-                                               creator)
+        self.state["figures"] = await _read(f"{base}/api/rooms/{run.room}/gifts", creator)
         self.state["creator_after"] = int(
-            (await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
+            (await _read(f"{base}/api/me/wallet", creator))["balance"])
 
     async def judge(self, run: Run) -> None:
         start, end = run.marks.get("measure_start"), run.marks.get("measure_end")
