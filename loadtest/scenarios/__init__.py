@@ -22,6 +22,7 @@ BUILTIN = (
     "loadtest.scenarios.flash_sale",
     "loadtest.scenarios.red_packet",
     "loadtest.scenarios.auction",
+    "loadtest.scenarios.lucky_draw",
     "loadtest.scenarios.gifts",
     "loadtest.scenarios.reminders",
     "loadtest.scenarios.webrtc",
