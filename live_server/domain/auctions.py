@@ -170,5 +170,13 @@ def parse_auction(body: Json, *, table: Sequence[Step], max_price: int, min_dura
             "start_at": now, "end_at": now + duration}
 
 
+def report_figures(auctions: Sequence[Json]) -> tuple[int, int, int]:
+    """A show's auctions for its report: held (every one that ran: not cancelled before its
+    first bid), sold (the winner, or a next bidder, paid) and their revenue (cents paid)."""
+    held = [a for a in auctions if a.get("reason") != "cancelled"]
+    sold = [a for a in held if a.get("state") == "paid"]
+    return len(held), len(sold), sum(int(a.get("offer_price") or 0) for a in sold)
+
+
 def table_of(auction: Json) -> tuple[Step, ...]:
     return tuple(Step(r.get("below"), int(r["step"])) for r in auction["increments"])

@@ -89,6 +89,9 @@ class ShowFacts:
     reminded: int = 0  # subscribers to its reminder when it went live (show reminders)
     gifts: int = 0  # virtual gifts sent in the show (units)
     gift_income: int = 0  # the creator's share of them (cents)
+    auctions: int = 0  # live auctions held (domain/auctions.py report_figures)
+    auctions_sold: int = 0  # ... of them sold and paid
+    auction_revenue: int = 0  # ... what their buyers paid (cents)
 
 
 def minutes(start: int, end: int) -> range:
@@ -201,6 +204,9 @@ def build(facts: ShowFacts, now: int) -> Json:
         "reminded": facts.reminded,
         "gifts": facts.gifts,
         "gift_income": facts.gift_income,
+        "auctions": facts.auctions,
+        "auctions_sold": facts.auctions_sold,
+        "auction_revenue": facts.auction_revenue,
     }
     return {
         "room_id": facts.room_id, "title": facts.title, "creator_id": facts.creator_id,
@@ -260,7 +266,7 @@ HEADLINE_ORDER = (
     "fan_club_joins", "hearts", "chat_messages", "card_views", "card_viewers", "orders_placed",
     "orders", "buyers", "units", "gmv", "refunds", "refunded", "gpm", "conversion_bp",
     "coupons_used", "discount", "red_packets", "red_packets_launched", "red_packets_spent",
-    "reminded", "gifts", "gift_income",
+    "reminded", "gifts", "gift_income", "auctions", "auctions_sold", "auction_revenue",
 )
 PRODUCT_COLUMNS = ("product_id", "title", "views", "viewers", "orders", "units", "gmv")
 

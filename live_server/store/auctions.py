@@ -34,6 +34,11 @@ from live_server.store.core import StoreCore, text
 from live_server.store.stock import ALLOTMENT_CHECK_MS, Short, StockStore
 
 
+def auctions_key(prefix: str, room_id: str) -> str:
+    """hash: auction id → the auction's public JSON, for one room."""
+    return f"{prefix}:{{{room_id}}}:auc"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class AuctionKeys:
     auctions: str
@@ -64,7 +69,7 @@ class AuctionStore:
         self.live_key = f"{core.keys.prefix}:auctions:live"
 
     def akeys(self, room_id: str, auction_id: str = "") -> AuctionKeys:
-        base = f"{self.keys.prefix}:{{{room_id}}}:auc"
+        base = auctions_key(self.keys.prefix, room_id)
         return AuctionKeys(auctions=base, current=f"{base}:cur", bidders=f"{base}:{auction_id}:who",
                            idem=f"{base}:{auction_id}:idem", bids=f"{base}:{auction_id}:bids")
 

@@ -15,10 +15,12 @@ from typing import Any
 
 import orjson
 
+from live_server.domain.auctions import report_figures
 from live_server.domain.orders import may_still_pay
 from live_server.domain.rooms import Room
 from live_server.domain.show_report import Packet, Payment, ShowFacts, minutes
 from live_server.protocol import Json
+from live_server.store.auctions import auctions_key
 from live_server.store.core import StoreCore
 from live_server.store.gifts import room_gift_figures
 
@@ -74,6 +76,8 @@ class ReportStore:
         reminded = await self.core.client.get(self.keys.reminded(room.id))
         gifts, gift_income = await self.core.client.hmget(
             room_gift_figures(self.keys.prefix, room.id), "gifts", "creator")
+        auctions = report_figures([orjson.loads(a) for a in await self.core.client.hvals(
+            auctions_key(self.keys.prefix, room.id))])
         hearts, peak, chat = (int(v or 0) for v in stats)
         titles = _titles(products)
         return ShowFacts(
@@ -93,6 +97,7 @@ class ReportStore:
             titles=titles,
             reminded=int(reminded or 0),
             gifts=int(gifts or 0), gift_income=int(gift_income or 0),
+            auctions=auctions[0], auctions_sold=auctions[1], auction_revenue=auctions[2],
         )
 
     async def refunds(self, room_id: str) -> list[int]:

@@ -36,6 +36,9 @@ const FIGURES = [
   ["reminded", "reminded when it went live", "count"],
   ["gifts", "gifts received", "count"],
   ["gift_income", "gift income", "money"],
+  ["auctions", "auctions held", "count"],
+  ["auctions_sold", "auctions sold", "count"],
+  ["auction_revenue", "auction revenue", "money"],
 ];
 
 function figureText(key, kind, h, currency) {

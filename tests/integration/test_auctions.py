@@ -166,6 +166,12 @@ async def test_anti_snipe_extends_and_the_winner_pays_one_order(live_app_factory
     assert (await wait_state(live, room, "paid"))["state"] == "paid"
     status, listing = await live.call("GET", f"/api/rooms/{room}/orders", "alice", "creator")
     assert listing["totals"]["gmv"] == 1000 and listing["totals"]["paid_orders"] == 1
+    # the show report counts it: one auction held, sold, 10.00 of revenue
+    status, report = await live.call("GET", f"/api/rooms/{room}/report", "alice", "creator")
+    assert status == 200, report
+    h = report["headline"]
+    assert (h["auctions"], h["auctions_sold"], h["auction_revenue"]) == (1, 1, 1000)
+    assert h["gmv"] == 1000
 
 
 async def test_sudden_death_never_extends(live_app_factory: Any) -> None:

@@ -17,6 +17,7 @@ from live_server.domain.auctions import (
     parse_auction,
     parse_table,
     place,
+    report_figures,
 )
 from live_server.errors import InvalidField
 
@@ -113,3 +114,13 @@ def test_the_creators_fields() -> None:
                 {"start_price": 500, "duration_ms": 60_000, "mode": "x"}):
         with pytest.raises(InvalidField):
             _fields(bad)
+
+
+def test_the_show_report_counts_auctions_that_ran_and_what_the_paid_ones_brought() -> None:
+    auctions = [{"state": "paid", "offer_price": 1200, "reason": ""},
+                {"state": "cancelled", "reason": "unpaid", "offer_price": 900},
+                {"state": "cancelled", "reason": "cancelled"},
+                {"state": "unsold", "reason": "no_bids"},
+                {"state": "open", "reason": ""}]
+    assert report_figures(auctions) == (4, 1, 1200)
+    assert report_figures([]) == (0, 0, 0)
