@@ -3,7 +3,7 @@ reads a draw, a room's draws and, once drawn, the entrant list that lets them ch
 
 from __future__ import annotations
 
-from live_server.commands.access import ANYONE, ROOM_CREATOR, USER
+from live_server.commands.access import ANYONE, OPS, ROOM_CREATOR, USER
 from live_server.commands.command import Call, Command, Route
 from live_server.commands.fields import Choice, Integer, Text
 from live_server.domain.draws import CONDITIONS, KEYWORD_MAX, PRIZE_KINDS, TITLE_MAX
@@ -45,6 +45,10 @@ async def _list(call: Call) -> Json:
 
 async def _view(call: Call) -> Json:
     return await call.services.draws.view(call.who, call.args["draw_id"])
+
+
+async def _active(call: Call) -> Json:
+    return await call.services.draws.active(call.who)
 
 
 async def _entrants(call: Call) -> Json:
@@ -91,4 +95,7 @@ COMMANDS = (
             "(`python -m live_server verify-draw`).", _entrants, ANYONE, (DRAW_ID,),
             (NotFound, InvalidState), http=Route("GET", DRAW + "/entrants"),
             reply="`{\"draw_id\", \"entrants\": [...], \"entrants_hash\"}`"),
+    Command("ops_draws", "Every draw still to be drawn, on the whole platform, ending soonest "
+            "first.", _active, OPS, http=Route("GET", "/api/ops/draws"),
+            reply="`{\"draws\": [...], \"server_time\"}`"),
 )

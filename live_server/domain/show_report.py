@@ -92,6 +92,10 @@ class ShowFacts:
     auctions: int = 0  # live auctions held (domain/auctions.py report_figures)
     auctions_sold: int = 0  # ... of them sold and paid
     auction_revenue: int = 0  # ... what their buyers paid (cents)
+    draws: int = 0  # lucky draws drawn (store/draws.py room_draw_figures)
+    draw_entrants: int = 0  # ... their entrants, summed
+    draw_cash: int = 0  # ... cash given to their winners (cents)
+    draw_coupons: int = 0  # ... coupon copies given to their winners
 
 
 def minutes(start: int, end: int) -> range:
@@ -207,6 +211,10 @@ def build(facts: ShowFacts, now: int) -> Json:
         "auctions": facts.auctions,
         "auctions_sold": facts.auctions_sold,
         "auction_revenue": facts.auction_revenue,
+        "draws": facts.draws,
+        "draw_entrants": facts.draw_entrants,
+        "draw_cash": facts.draw_cash,
+        "draw_coupons": facts.draw_coupons,
     }
     return {
         "room_id": facts.room_id, "title": facts.title, "creator_id": facts.creator_id,
@@ -267,6 +275,7 @@ HEADLINE_ORDER = (
     "orders", "buyers", "units", "gmv", "refunds", "refunded", "gpm", "conversion_bp",
     "coupons_used", "discount", "red_packets", "red_packets_launched", "red_packets_spent",
     "reminded", "gifts", "gift_income", "auctions", "auctions_sold", "auction_revenue",
+    "draws", "draw_entrants", "draw_cash", "draw_coupons",
 )
 PRODUCT_COLUMNS = ("product_id", "title", "views", "viewers", "orders", "units", "gmv")
 

@@ -15,7 +15,7 @@ import logging
 import time
 
 from live_server import events
-from live_server.auth import Identity, require_room_creator, require_user
+from live_server.auth import Identity, require_ops, require_room_creator, require_user
 from live_server.config import Settings
 from live_server.domain.draws import (
     commitment,
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 KEYWORD_ROOMS_TTL_S = 10.0  # a missed draw event costs a keyword at most this long
 DRAW_EVENTS = frozenset({"draw", "draw_result"})
+OPS_LIST_MAX = 200  # draws on the ops console at once
 
 
 def _draw_id(value: object) -> str:
@@ -143,6 +144,11 @@ class DrawService:
         await self.rooms.require(room_id)
         draws = await self.store.room_draws_list(room_id, self.cfg.room_list_max, who.user_id)
         return {"draws": draws, "server_time": now_ms()}
+
+    async def active(self, who: Identity) -> Json:
+        """Ops: every draw still to be drawn, ending soonest first."""
+        require_ops(who)
+        return {"draws": await self.store.active(OPS_LIST_MAX), "server_time": now_ms()}
 
     async def entrants(self, draw_id: object) -> Json:
         """The frozen entrant list (user ids only), once drawn: anyone can recompute."""

@@ -215,6 +215,17 @@ class DrawStore:
         found = [await self.draw(room_id, d.decode(), user_id) for d in ids]
         return [d for d in found if d is not None]
 
+    async def active(self, limit: int) -> list[Json]:
+        """Draws whose result is still to come (the clock's schedule), ending soonest first."""
+        members = await self.core.client.zrange(self.due_key, 0, limit - 1)
+        found = []
+        for member in members:
+            room_id, _, draw_id = member.decode().partition("|")
+            view = await self.draw(room_id, draw_id)
+            if view is not None:
+                found.append(view)
+        return sorted(found, key=lambda d: d["end_at"])
+
     async def entrants(self, room_id: str, draw_id: str) -> list[str]:
         members = await self.core.client.smembers(f"{self.draw_key(room_id, draw_id)}:ent")
         return sorted(m.decode() for m in members)
@@ -256,6 +267,31 @@ class DrawStore:
             fields, paid = await pipe.execute()
         return ({a.decode(): b.decode() for a, b in fields.items()},
                 {u.decode(): int(c) for u, c in paid.items()})
+
+
+async def room_draw_figures(core: StoreCore, room_id: str) -> tuple[int, int, int, int]:
+    """A show's draws for its report: (drawn, entrants summed, cash given in cents, coupon
+    copies given)."""
+    base = f"{core.keys.prefix}:{{{room_id}}}"
+    ids = await core.client.zrange(f"{base}:draws", 0, -1)
+    if not ids:
+        return 0, 0, 0, 0
+    async with core.client.pipeline(transaction=False) as pipe:
+        for draw_id in ids:
+            pipe.hmget(f"{base}:draw:{draw_id.decode()}", "json", "result")
+        found = await pipe.execute()
+    drawn = entrants = cash = coupons = 0
+    for raw, result in found:
+        if not raw or not result:
+            continue
+        prize, outcome = orjson.loads(raw)["prize"], orjson.loads(result)
+        drawn += 1
+        entrants += int(outcome["entrant_count"])
+        if prize["kind"] == "cash":
+            cash += int(prize["amount"]) * len(outcome["winners"])
+        else:
+            coupons += len(outcome["winners"])
+    return drawn, entrants, cash, coupons
 
 
 def _refusal(status: str, reply: list[Any]) -> LiveError:

@@ -22,6 +22,7 @@ from live_server.domain.show_report import Packet, Payment, ShowFacts, minutes
 from live_server.protocol import Json
 from live_server.store.auctions import auctions_key
 from live_server.store.core import StoreCore
+from live_server.store.draws import room_draw_figures
 from live_server.store.gifts import room_gift_figures
 
 
@@ -78,6 +79,7 @@ class ReportStore:
             room_gift_figures(self.keys.prefix, room.id), "gifts", "creator")
         auctions = report_figures([orjson.loads(a) for a in await self.core.client.hvals(
             auctions_key(self.keys.prefix, room.id))])
+        draws = await room_draw_figures(self.core, room.id)
         hearts, peak, chat = (int(v or 0) for v in stats)
         titles = _titles(products)
         return ShowFacts(
@@ -98,6 +100,7 @@ class ReportStore:
             reminded=int(reminded or 0),
             gifts=int(gifts or 0), gift_income=int(gift_income or 0),
             auctions=auctions[0], auctions_sold=auctions[1], auction_revenue=auctions[2],
+            draws=draws[0], draw_entrants=draws[1], draw_cash=draws[2], draw_coupons=draws[3],
         )
 
     async def refunds(self, room_id: str) -> list[int]:

@@ -11,6 +11,7 @@ import { sparkline } from "./sparkline.js";
 import { mountWebhooks } from "./studio-webhooks.js";
 import { mountAlerts } from "./ops-alerts.js";
 import { mountOpsAuctions } from "./ops-auctions.js";
+import { mountOpsDraws } from "./ops-draws.js";
 import { durationOptions, mountSuspensions, suspend } from "./ops-suspensions.js";
 
 const ROOMS_REFRESH_MS = 2000;
@@ -231,6 +232,7 @@ function start() {
   // ---- alerts strip and platform suspensions -------------------------------------------------
   const alerts = mountAlerts($("#alerts"));
   const auctions = mountOpsAuctions($("#auctions-section"));
+  const draws = mountOpsDraws($("#draws-section"));
   const suspensions = mountSuspensions($("#suspensions-section"), { onChange: () => refreshLog() });
 
   // ---- ban dialog (a room's row, or a report: then it can delete the message too) -----------
@@ -573,6 +575,7 @@ function start() {
       refreshRooms();
       alerts.refresh();
       auctions.refresh();
+      draws.refresh();
     }
   }, ROOMS_REFRESH_MS);
   setInterval(() => {
@@ -588,6 +591,7 @@ function start() {
   refreshRooms();
   alerts.refresh();
   auctions.refresh();
+  draws.refresh();
   refreshReports();
   refreshLog();
   suspensions.refresh();

@@ -39,6 +39,10 @@ const FIGURES = [
   ["auctions", "auctions held", "count"],
   ["auctions_sold", "auctions sold", "count"],
   ["auction_revenue", "auction revenue", "money"],
+  ["draws", "lucky draws drawn", "count"],
+  ["draw_entrants", "lucky draw entries", "count"],
+  ["draw_cash", "lucky draw cash given", "money"],
+  ["draw_coupons", "lucky draw coupons given", "count"],
 ];
 
 function figureText(key, kind, h, currency) {

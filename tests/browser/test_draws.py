@@ -8,6 +8,7 @@ active draws.
 from __future__ import annotations
 
 import os
+import urllib.error
 from collections.abc import Iterator
 
 import pytest
@@ -118,3 +119,24 @@ async def test_the_studio_opens_a_draw_and_sees_its_result(server: str, browser:
     await studio.screenshot(f"studio-draw-result-{tag}")
     assert await serious_violations(studio) == []
     assert studio.errors == [] and watch.errors == [], (studio.errors, watch.errors)
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_ops_sees_the_draws_still_to_be_drawn(server: str, browser: Browser,
+                                                    size: tuple[int, int]) -> None:
+    tag = "p" if size == PHONE else "d"
+    creator = token(server, f"do_host_{tag}", "creator", "Host")
+    rid = make_room(server, creator, "Ops draw")["id"]
+    draw = open_draw(server, creator, rid, 600)
+    ops = token(server, f"do_ops_{tag}", "ops", "Olga")
+    page = await open_page(browser, server, "/ops", ops, *size)
+    await page.wait_for(visible(f"#draws-section [data-draw='{draw['id']}']"), within=15)
+    await page.wait_for(has_text(f"#draws-section [data-draw='{draw['id']}']",
+                                 "¥0.88 cash × 1 winner · anyone · 0 entered"))
+    await page.screenshot(f"ops-draws-{tag}")
+    assert await serious_violations(page) == []
+    assert page.errors == [], page.errors
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        http("GET", f"{server}/api/ops/draws", token=creator)
+    assert refused.value.code == 403

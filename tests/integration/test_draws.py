@@ -103,6 +103,10 @@ async def test_cash_draw_entered_drawn_paid_and_verifiable(live_app_factory: Any
     late = await crowd[2].request("draw_enter", draw_id=draw["id"])
     assert late["error"]["code"] == "draw_closed"
     assert await audit_mismatches(live) == []
+    status, report = await live.call("GET", f"/api/rooms/{room}/report", "alice", "creator")
+    assert status == 200, report
+    h = report["headline"]
+    assert (h["draws"], h["draw_entrants"], h["draw_cash"], h["draw_coupons"]) == (1, 3, 300, 0)
     for v in crowd:
         await v.close()
 
@@ -160,6 +164,8 @@ async def test_coupon_draw_gives_copies_and_frees_the_rest(live_app_factory: Any
     assert [c["left"] for c in listed["coupons"]] == [8]  # two unused copies came back
     status, mine = await live.call("GET", f"/api/rooms/{room}/my_coupons", "c1")
     assert status == 200 and mine["coupons"][0]["mine"]["claimed"] == 1
+    _, report = await live.call("GET", f"/api/rooms/{room}/report", "alice", "creator")
+    assert (report["headline"]["draws"], report["headline"]["draw_coupons"]) == (1, 2)
     await v1.close()
     await v2.close()
 
