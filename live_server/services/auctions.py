@@ -5,6 +5,7 @@ offers the item to the next bidder (``domain/auctions.py`` has the rules)."""
 
 from __future__ import annotations
 
+import itertools
 import secrets
 
 from live_server.auth import Identity, require_ops, require_room_creator, require_user
@@ -115,6 +116,74 @@ class AuctionService:
         cfg = self.settings.auctions
         await self.store.step(room_id, auction_id, now, pay_within_ms=cfg.pay_within_ms,
                               second_chances=cfg.second_chances)
+
+
+class AuctionAudit:
+    """The audit's check of every auction against its books (``live-server audit``): the
+    accepted bids rise strictly and end at the auction's price, each offer's order exists for
+    the right buyer at the right amount (the winner at the price, a next bidder at their
+    maximum), at most one of them is still live or paid (the item is sold once), a paid
+    auction's order is paid and credited in the room's ledger at its amount, and an auction
+    that sold nothing holds no order. It reads no wallet entry (auction orders are paid
+    through the payment provider, like purchases)."""
+
+    def __init__(self, store: AuctionStore) -> None:
+        self.store = store
+
+    def note(self, entry: dict[str, str]) -> None:
+        """Auction money is not in the wallet ledger: nothing to note."""
+
+    async def finish(self) -> list[str]:
+        out: list[str] = []
+        for member in await self.store.all_members():
+            auction, bids, orders, credits = await self.store.books(member)
+            if auction is None:
+                out.append(f"auction {member}: missing")
+                continue
+            out += auction_mismatches(auction, bids, orders, credits)
+        return out
+
+
+def auction_mismatches(auction: Json, bids: list[Json], orders: list[Json],
+                       credits: list[Json]) -> list[str]:
+    """What disagrees in one auction's books (see :class:`AuctionAudit`)."""
+    aid, out = auction["id"], []
+    prices = [int(b["price"]) for b in bids]
+    if any(a >= b for a, b in itertools.pairwise(prices)):
+        out.append(f"auction {aid}: accepted bids do not rise strictly")
+    if (prices and prices[-1] != int(auction["price"])) or len(prices) != int(auction["bids"]):
+        out.append(f"auction {aid}: {len(prices)} bids ending at {prices[-1:]}, the auction "
+                   f"says {auction['bids']} at {auction['price']}")
+    # a late payment (paid_late, to be refunded) and a refund do not hold the unit
+    live = [o for o in orders if o.get("state") in ("reserved", "paying", "paid", "fulfilled")]
+    if len(live) > 1:
+        out.append(f"auction {aid}: {len(live)} live or paid orders")
+    for n, order in enumerate(orders, 1):
+        if not order:
+            out.append(f"auction {aid}: offer {n}'s order is missing")
+        elif order.get("auction_id") != aid or int(order["quantity"]) != 1:
+            out.append(f"auction {aid}: order {order['id']} is not this auction's one unit")
+        elif n == 1 and (order["buyer"] != auction["leader"]
+                         or int(order["amount"]) != int(auction["price"])):
+            out.append(f"auction {aid}: the winner's order is {order['buyer']} at "
+                       f"{order['amount']}, the auction says {auction['leader']} at "
+                       f"{auction['price']}")
+    if auction["state"] in ("unsold",) or auction.get("reason") == "cancelled":
+        if orders:
+            out.append(f"auction {aid}: {auction['state']} but holds {len(orders)} orders")
+    if auction["state"] in ("awaiting", "paid"):
+        last = orders[-1] if orders else {}
+        if (not last or last.get("buyer") != auction.get("buyer")
+                or int(last.get("amount", -1)) != int(auction.get("offer_price") or -1)):
+            out.append(f"auction {aid}: its current order does not match its offer")
+        if auction["state"] == "paid":
+            paid = sum(int(c["amount"]) for c in credits
+                       if c.get("kind") == "credit" and c.get("order") == last.get("id"))
+            if last.get("state") not in ("paid", "fulfilled", "refunded") or \
+                    paid != int(auction.get("offer_price") or 0):
+                out.append(f"auction {aid}: paid, but its order is {last.get('state')} with "
+                           f"{paid} credited in the room's ledger")
+    return out
 
 
 class AuctionClock(Periodic):

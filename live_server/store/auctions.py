@@ -67,6 +67,7 @@ class AuctionStore:
         self.stock = StockStore(core)
         self.due_key = f"{core.keys.prefix}:auctions:due"
         self.live_key = f"{core.keys.prefix}:auctions:live"
+        self.all_key = f"{core.keys.prefix}:auctions:all"
 
     def akeys(self, room_id: str, auction_id: str = "") -> AuctionKeys:
         base = auctions_key(self.keys.prefix, room_id)
@@ -94,6 +95,7 @@ class AuctionStore:
                 async with self.core.client.pipeline(transaction=False) as pipe:
                     pipe.zadd(self.due_key, {member: auction["end_at"]})
                     pipe.zadd(self.live_key, {member: auction["end_at"]})
+                    pipe.zadd(self.all_key, {member: now})
                     await pipe.execute()
                 return auction
             if status != "need":
@@ -225,6 +227,27 @@ class AuctionStore:
         """Every accepted bid in order: ``{price, leader, by, amount, at, end_at}``."""
         raw = await self.core.client.lrange(self.akeys(room_id, auction_id).bids, 0, -1)
         return [orjson.loads(r) for r in raw]
+
+    async def books(self, member: str) -> tuple[Json | None, list[Json], list[Json], list[Json]]:
+        """What the audit reads of one ``room|auction``: the auction, every accepted bid, the
+        order of each offer (in order; a missing one is ``{}``) and the room's commission
+        ledger entries for them."""
+        room_id, auction_id = member.split("|", 1)
+        auction = await self.get(room_id, auction_id)
+        if auction is None:
+            return None, [], [], []
+        ids = [f"o.{room_id}.{auction_id}-{n}" for n in range(1, int(auction["offers"]) + 1)]
+        s = self.keys.shelf(room_id)
+        raws = await self.core.client.hmget(s.orders, ids) if ids else []
+        orders = [orjson.loads(r) if r else {} for r in raws]
+        credits = [{k.decode(): v.decode() for k, v in fields.items()}
+                   for _id, fields in await self.core.client.xrange(s.ledger)]
+        mine = [c for c in credits if c.get("order") in ids]
+        return auction, await self.bids(room_id, auction_id), orders, mine
+
+    async def all_members(self) -> list[str]:
+        """Every auction ever opened, as ``room|auction``, oldest first."""
+        return [m.decode() for m in await self.core.client.zrange(self.all_key, 0, -1)]
 
     async def live(self, limit: int = 200) -> list[Json]:
         """Auctions not settled yet, ending soonest first (the ops console)."""

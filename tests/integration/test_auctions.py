@@ -11,6 +11,10 @@ from typing import Any
 import orjson
 
 from live_server.protocol import now_ms
+from live_server.services.auctions import AuctionAudit
+from live_server.services.wallets import audit
+from live_server.store.red_packets import RedPacketStore
+from live_server.store.wallets import WalletStore
 from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer
@@ -57,6 +61,15 @@ async def room_events(live: LiveApp, room: str, kind: str) -> list[dict[str, Any
         if fields[b"t"].decode() == kind:
             out.append(orjson.loads(fields[b"e"]))
     return out
+
+
+async def audit_mismatches(live: LiveApp) -> list[str]:
+    """What the money audit's auction check finds (wallets and packets are not at stake)."""
+    svc = live.client.app[SERVICES]
+    report = await audit(WalletStore(svc.core, recent_max=10),
+                         RedPacketStore(svc.core, history_max=10, recent_max=10),
+                         (AuctionAudit(svc.auctions.store),))
+    return [m for m in report.mismatches if m.startswith("auction")]
 
 
 async def wait_state(live: LiveApp, room: str, *states: str) -> dict[str, Any]:
@@ -172,6 +185,16 @@ async def test_anti_snipe_extends_and_the_winner_pays_one_order(live_app_factory
     h = report["headline"]
     assert (h["auctions"], h["auctions_sold"], h["auction_revenue"]) == (1, 1, 1000)
     assert h["gmv"] == 1000
+    # the audit agrees with the books, and sees a tampered order
+    assert await audit_mismatches(live) == []
+    svc = live.client.app[SERVICES]
+    orders_key = svc.core.keys.shelf(room).orders
+    order = orjson.loads(await svc.client.hget(orders_key, orders[0]["id"]))
+    await svc.client.hset(orders_key, order["id"], orjson.dumps({**order, "amount": 900}))
+    found = await audit_mismatches(live)
+    assert any("the winner's order is" in m for m in found), found
+    await svc.client.hset(orders_key, order["id"], orjson.dumps(order))
+    assert await audit_mismatches(live) == []
 
 
 async def test_sudden_death_never_extends(live_app_factory: Any) -> None:
@@ -216,6 +239,7 @@ async def test_an_unpaid_win_goes_to_the_next_bidder_at_their_max_then_is_cancel
     await asyncio.sleep(0.3)
     status, p = await live.call("GET", f"/api/products/{pid}", "alice", "creator")
     assert status == 200 and p["stock"] + await allotment(live, room, pid) == 1
+    assert await audit_mismatches(live) == []  # two offers, both expired, nothing sold
 
 
 async def test_unsold_and_cancelled_auctions_give_the_unit_back(live_app_factory: Any) -> None:
@@ -249,6 +273,7 @@ async def test_unsold_and_cancelled_auctions_give_the_unit_back(live_app_factory
                                    json={"product_id": pid, "start_price": 100,
                                          "duration_ms": 1000})
     assert status == 409 and body["error"]["code"] in ("auction_exists", "sold_out")
+    assert await audit_mismatches(live) == []
 
 
 async def test_who_may_do_what_and_bad_input(live: LiveApp) -> None:
