@@ -23,14 +23,13 @@ from live_server.errors import (
     AuctionHasBids,
     BidTooLow,
     Internal,
-    InvalidField,
     InvalidState,
     NotFound,
     SoldOut,
-    TakenDown,
 )
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
+from live_server.store.shelf import buy_refusal
 from live_server.store.stock import ALLOTMENT_CHECK_MS, Short, StockStore
 
 
@@ -262,19 +261,11 @@ class AuctionStore:
 
 
 def _refusal(status: str, reply: list[Any]) -> Exception:
+    """A refused create: the room and product refusals as a purchase's (``buy_refusal``)."""
     if status == "not_found":
         return NotFound("no such room")
-    if status == "invalid_state":
-        return InvalidState(f"room is {text(reply[1])}", state=text(reply[1]))
     if status == "not_on_shelf":
         return NotFound("the product is not on this room's shelf")
-    if status == "taken_down":
-        return TakenDown("the product has been taken down")
-    if status == "bad_variant":
-        why = text(reply[1])
-        return InvalidField("'variant_id' is required: the product comes in several variants"
-                            if why == "required" else
-                            "'variant_id' is not a variant of this product", field="variant_id")
     if status == "exists":
         return AuctionExists("the room has an open auction", auction_id=text(reply[1]))
-    return Internal(f"unexpected reply {status}")
+    return buy_refusal(status, reply)
