@@ -19,6 +19,7 @@ verifier's link).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -39,6 +40,19 @@ from live_server.errors import (
 from live_server.events import RoomEvent
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Entry:
+    """One viewer's tap on Enter, checked for the conditions the script cannot see."""
+
+    room_id: str
+    draw_id: str
+    user_id: str
+    name: str
+    eligible: bool  # followers, fan club, buyers: checked before (another slot's keys)
+    now: int
+
 
 WHY = {"followers": "this draw is for the host's followers: follow to enter",
        "fan_club": "this draw is for fan-club members",
@@ -127,26 +141,27 @@ class DrawStore:
         raw = await self.core.client.hget(self.rooms_key, draw_id)
         return raw.decode() if raw else None
 
-    async def enter(self, room_id: str, draw_id: str, user_id: str, name: str,
-                    eligible: bool, now: int, sample_every: int) -> tuple[bool, int]:
-        """(added now, entrants) or the refusal; a second entry adds nothing."""
-        base = self.draw_key(room_id, draw_id)
-        k = self.keys.room(room_id)
-        reply = await self.core.script(
-            "draw_enter", [base, f"{base}:ent", f"{base}:nm", f"{base}:kw", k.bans],
-            [now, user_id, dumps(name), "1" if eligible else "0", k.channel, sample_every,
-             draw_id])
-        status = text(reply[0])
-        if status == "ok":
-            return bool(int(reply[1])), int(reply[2])
-        if status == "not_eligible":
-            cond, keyword = text(reply[1]), text(reply[2])
-            extra: Json = {"condition": cond}
-            if cond == "keyword":
-                extra["keyword"] = keyword
-            raise NotEligible(WHY.get(cond, "this draw is not for you") + (
-                f": '{keyword}'" if cond == "keyword" else ""), **extra)
-        raise _refusal(status, reply)
+    async def enter_many(self, entries: list[Entry], every_ms: int,
+                         ) -> list[tuple[bool, int] | LiveError]:
+        """Many entries in one pipeline (one round trip), each its own script: per entry,
+        (added now, entrants) or the refusal; a second entry adds nothing."""
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for e in entries:
+                base = self.draw_key(e.room_id, e.draw_id)
+                k = self.keys.room(e.room_id)
+                self.core.scripts.queue(
+                    pipe, "draw_enter", [base, f"{base}:ent", f"{base}:nm", f"{base}:kw", k.bans],
+                    [e.now, e.user_id, dumps(e.name), "1" if e.eligible else "0", k.channel,
+                     every_ms, e.draw_id])
+            replies = await self.core.scripts.execute(pipe)
+        out: list[tuple[bool, int] | LiveError] = []
+        for reply in replies:
+            try:
+                out.append(_entered(reply))
+            except LiveError as exc:
+                out.append(exc)
+        return out
+
 
     async def close(self, room_id: str, draw_id: str, now: int) -> tuple[str, bytes, list[str]]:
         """Freeze the entrants once end_at has passed: ('drawing', seed, entrants),
@@ -292,6 +307,21 @@ async def room_draw_figures(core: StoreCore, room_id: str) -> tuple[int, int, in
         else:
             coupons += len(outcome["winners"])
     return drawn, entrants, cash, coupons
+
+
+def _entered(reply: list[Any]) -> tuple[bool, int]:
+    """An entry script's reply: (added now, entrants), or the refusal raised."""
+    status = text(reply[0])
+    if status == "ok":
+        return bool(int(reply[1])), int(reply[2])
+    if status == "not_eligible":
+        cond, keyword = text(reply[1]), text(reply[2])
+        extra: Json = {"condition": cond}
+        if cond == "keyword":
+            extra["keyword"] = keyword
+        raise NotEligible(WHY.get(cond, "this draw is not for you") + (
+            f": '{keyword}'" if cond == "keyword" else ""), **extra)
+    raise _refusal(status, reply)
 
 
 def _refusal(status: str, reply: list[Any]) -> LiveError:
