@@ -172,7 +172,7 @@ class DrawsSettings:
     min_duration_ms: int
     max_duration_ms: int
     scheduler_interval_ms: int
-    entrants_sample_every: int
+    entrants_event_ms: int
     room_list_max: int
 
 
