@@ -20,21 +20,9 @@ from live_server.services.wallets import audit
 from live_server.web.keys import SERVICES
 from tests.conftest import ROOT, LiveApp, token
 from tests.helpers import Viewer
+from tests.integration.test_red_packets import balance, topup
 
 FAST = {"min_duration_ms": 1000, "scheduler_interval_ms": 50}
-
-
-async def topup(live: LiveApp, user: str, amount: int, role: Any = "viewer") -> int:
-    status, body = await live.call("POST", "/api/dev/wallet/topup", user, role,
-                                   json={"amount": amount})
-    assert status == 200, body
-    return int(body["balance"])
-
-
-async def balance(live: LiveApp, user: str) -> int:
-    status, body = await live.call("GET", "/api/me/wallet", user)
-    assert status == 200, body
-    return int(body["balance"])
 
 
 async def create(live: LiveApp, room: str, creator: str = "alice", **fields: Any
