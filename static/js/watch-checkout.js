@@ -372,13 +372,19 @@ export function mountCheckout({ socket, roomId, state, loggedIn, openLogin, noti
     }
   }
 
-  /** Stock, sale or product changed while the sheet is open: read the view and quote again. */
+  /**
+   * Stock, sale or product changed while the sheet is open: read the view and quote again. Not
+   * while a purchase's answer is unknown (the connection dropped after Pay): its retry sends the
+   * same fields with the same key, and a fresh quote would only race it (and be refused once
+   * the first try went through).
+   */
   let refreshTimer = null;
+  const settled = () => co && co.phase === "choose" && !co.resuming && !(co.attempt && !co.attempt.order);
   function refresh() {
-    if (!co || co.phase !== "choose" || co.resuming) return;
+    if (!settled()) return;
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(async () => {
-      if (!co || co.phase !== "choose" || co.resuming) return;
+      if (!settled()) return;
       const pid = co.pid;
       const keep = { ...co.selected };
       await loadView();

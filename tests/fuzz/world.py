@@ -126,8 +126,9 @@ async def _chat(live: LiveApp, room: str) -> int:
 # reconciler once the setup's purchase transfers are past their grace; ``alloc:due``: rooms
 # holding an allotment, looked at again every 30 s). The stock itself (the catalogue's counters,
 # the room's allotment, pending transfers) stays in the fingerprint.
+# (":series" and "series:claim:": the load history the series clock samples every 30 s)
 AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names", ":minutes", ":wh:follow",
-                 ":xfer:due", ":alloc:due")
+                 ":xfer:due", ":alloc:due", ":series")
 AUDIENCE_FIELDS = ("peak", "peak_log", "peak_final")
 
 
