@@ -27,7 +27,10 @@ async def _mine(call: Call) -> Json:
 
 
 async def _earnings(call: Call) -> Json:
-    return await call.services.orders.earnings(call.who, call.args["limit"])
+    """The orders' books (which check the caller is a creator first), then the gifts the
+    creator was sent over every room: gift income is earnings too."""
+    books = await call.services.orders.earnings(call.who, call.args["limit"])
+    return {**books, "gifts": await call.services.gifts.creator_figures(str(call.who.user_id))}
 
 
 OrderCall = Callable[[Identity, str], Awaitable[Json]]
@@ -54,10 +57,12 @@ COMMANDS = (
             _mine, USER, (Integer("limit", required=False, default=50, lo=1, hi=500),),
             http=Route("GET", "/api/me/orders"),
             reply="`{\"orders\", \"payment_provider\", \"currency\"}`"),
-    Command("my_earnings", "Commission totals over the caller's rooms and the ledger.",
+    Command("my_earnings", "Commission totals over the caller's rooms and the ledger, and "
+            "the gifts sent to the caller (`gifts.creator`: the creator's share, its income).",
             _earnings, CREATOR, (Integer("limit", required=False, default=100, lo=1, hi=1000),),
             http=Route("GET", "/api/me/earnings"),
-            reply="`{\"totals\", \"currency\", \"ledger\"}`"),
+            reply="`{\"totals\", \"currency\", \"ledger\", \"gifts\": {\"gifts\", "
+                  "\"sends\", \"spent\", \"creator\", \"platform\", \"by_gift\"}}`"),
     Command("get_order", "One order (its buyer, the room's creator, ops).",
             _on_order(lambda s: s.get), ORDER_PARTY,
             (ORDER_ID,), (NotFound,), http=Route("GET", ORDER), reply="the order"),

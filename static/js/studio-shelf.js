@@ -593,6 +593,11 @@ export function mountStudioShelf({ me, notify }) {
       const data = await api("GET", "/api/me/earnings?limit=50");
       const currency = currencyOf(catalogue);
       moneyCounters($("#earnings"), data.totals, currency);
+      // gift income (the creator's share of every gift sent in their rooms) beside the orders'
+      const gifts = data.gifts || {};
+      $("#earnings").append(
+        el("div", { className: "counter gift-income" }, el("b", { text: fmtMoney(gifts.creator || 0, currency) }), el("span", { text: "gift income" })),
+        el("div", { className: "counter gifts-received" }, el("b", { text: String(gifts.gifts || 0) }), el("span", { text: "gifts received" })));
       const ledger = Array.isArray(data.ledger) ? data.ledger : [];
       replace($("#ledger"), ledger.length
         ? ledger.map((e) => el("tr", {},

@@ -2,7 +2,7 @@
 size: the gift button beside the heart opens the tray (catalogue with prices, the wallet, a
 quantity); an empty wallet's send opens the top-up sheet, a pack is paid through the
 development provider and credited; the gift then plays over the video with its sender and
-combo for every viewer, and the studio counts it."""
+combo for every viewer, and the studio counts it (live, and in the creator's earnings)."""
 
 from __future__ import annotations
 
@@ -106,5 +106,10 @@ async def test_studio_counts_gifts_and_lists_them(server: str, browser: Browser,
     await studio.wait_for(has_text("#c-gift-income", "¥10.50"))
     await studio.wait_for("document.querySelector('#gift-feed').textContent.includes('×3')")
     await studio.screenshot("studio gift counters")
+    # the earnings panel counts the gifts' income beside the orders'
+    await studio.click("#earnings-refresh")
+    await studio.wait_for(has_text("#earnings .gift-income", "¥10.50"))
+    assert "3" in await studio.text("#earnings .gifts-received")
+    await studio.screenshot("studio earnings with gift income")
     assert studio.errors == []
     await studio.close()

@@ -178,3 +178,22 @@ async def test_audit_fails_on_tampered_platform_and_figures(live: LiveApp) -> No
     await s.client.hincrby(store.platform_balances, "gifts", -1)
     await s.client.hincrby(store.room_figures(room), "spent", 5)
     assert any(f"gifts in room {room}" in m for m in await full_audit(live))
+
+
+async def test_earnings_include_the_gifts_over_every_room(live: LiveApp) -> None:
+    first, second = await live.live_room(), await live.live_room()
+    await topup(live, "vic", 1_000)
+    assert (await send(live, first, "vic", gift_id="heart", quantity=2))[0] == 200
+    assert (await send(live, second, "vic", gift_id="rose", quantity=3))[0] == 200
+    status, earned = await live.call("GET", "/api/me/earnings", "alice", "creator")
+    assert status == 200, earned
+    gifts = earned["gifts"]
+    assert gifts["gifts"] == 5 and gifts["sends"] == 2 and gifts["spent"] == 230
+    assert gifts["creator"] == 161 and gifts["platform"] == 69  # 70 % of 200, of 30
+    assert gifts["by_gift"] == {"heart": 2, "rose": 3}
+    assert "totals" in earned and "ledger" in earned  # the orders' books as before
+    assert await balance(live, "alice") == 161
+    status, other = await live.call("GET", "/api/me/earnings", "bob", "creator")
+    assert status == 200 and other["gifts"]["creator"] == 0 and other["gifts"]["by_gift"] == {}
+    status, _ = await live.call("GET", "/api/me/earnings", "vic")
+    assert status == 403
