@@ -1,7 +1,8 @@
 // Follow the room's creator and join their fan club (a fee paid from the wallet), with the
 // counts, the viewer's fan level and intimacy, and the wallet the fee comes from. Joining asks
 // first (a dialog with the fee and the balance after), because it moves money; a wallet that
-// is short says by how much and offers the development top-up when the server has it.
+// is short says by how much and offers a top-up through the payment provider (the top-up
+// sheet the gift tray uses, watch-topup.js).
 // Intimacy moves with what the viewer does (chat, hearts, a paid order, a grab), so the card
 // is read again shortly after each of those (debounced) and once a minute while watching.
 
@@ -10,11 +11,11 @@ import { requireLogin } from "./auth.js";
 import { $, el, flash, replace } from "./dom.js";
 import { fmtMoney } from "./money.js";
 import { describePacketError } from "./watch-packets.js";
+import { mountWatchTopup } from "./watch-topup.js";
 
 const EARN_DELAY_MS = 2500; // intimacy from hearts is counted with the room's next report
 const EARN_MIN_GAP_MS = 5000; // at most one read after actions per this long
 const WATCH_REFRESH_MS = 60000;
-const DEV_TOPUP_CENTS = 10000;
 
 /** "1 follower", "2 followers", "0 followers". */
 export function plural(n, one, many = `${one}s`) {
@@ -52,7 +53,7 @@ export function mountWatchFans({ loggedIn, userId = () => null, openLogin, notif
   const counts = el("span", { className: "muted small fan-counts" });
   const intimacy = el("span", { className: "small fan-intimacy", attrs: { title: "Intimacy: watching, chat, hearts, buying, grabs and the fan club earn points, each capped per day" } });
   const balance = el("span", { className: "small fan-wallet" });
-  const topupBtn = el("button", { type: "button", className: "btn btn-small fan-topup", on: { click: () => topup(DEV_TOPUP_CENTS) } });
+  const topupBtn = el("button", { type: "button", className: "btn btn-small fan-topup", text: "Top up", on: { click: () => topup(0) } });
   const walletBox = el("span", { className: "row fan-wallet-box" }, balance, topupBtn);
   replace(box, followBtn, clubBtn, level, counts, intimacy, walletBox);
   const followBtns = [followBtn];
@@ -72,8 +73,6 @@ export function mountWatchFans({ loggedIn, userId = () => null, openLogin, notif
     walletBox.hidden = !mine || !wallet;
     if (wallet) {
       balance.textContent = `Wallet ${fmtMoney(wallet.balance, wallet.currency)}`;
-      topupBtn.hidden = !wallet.dev_topup;
-      topupBtn.textContent = `Top up ${fmtMoney(DEV_TOPUP_CENTS, wallet.currency)}`;
     }
     club.render();
   }
@@ -121,17 +120,17 @@ export function mountWatchFans({ loggedIn, userId = () => null, openLogin, notif
     }
   }
 
-  async function topup(amount) {
-    try {
-      const res = await api("POST", "/api/dev/wallet/topup", { amount });
-      wallet = { ...(wallet || {}), balance: res.balance };
-      notify(`Added ${fmtMoney(amount, wallet.currency)} to your wallet (development top-up).`, "ok");
-      render();
-      return true;
-    } catch (err) {
-      notify(describePacketError(err), "error");
-      return false;
-    }
+  // the page's one top-up sheet (payment provider); any top-up on it moves this wallet too
+  const sheet = mountWatchTopup({ notify, onPaid: (paidBalance) => {
+    wallet = { ...(wallet || {}), balance: paidBalance };
+    render();
+    club.paid();
+  } });
+
+  /** Opens the top-up sheet; `short`: how much more the wallet needs (0: just topping up). */
+  function topup(short) {
+    if (!loggedIn()) return requireLogin(() => topup(short));
+    return sheet.open(null, short);
   }
 
   async function askToJoin() {
@@ -192,29 +191,18 @@ export function mountWatchFans({ loggedIn, userId = () => null, openLogin, notif
       ui.fee.textContent = fmtMoney(f.fee, cur);
       ui.balance.textContent = wallet ? fmtMoney(f.balance, cur) : "—";
       ui.after.textContent = wallet && !f.short ? fmtMoney(f.after, cur) : "—";
-      const canTopup = !!(wallet && wallet.dev_topup);
       ui.short.hidden = !f.short;
       ui.short.textContent = f.short
-        ? `Not enough money in your wallet: you need ${fmtMoney(f.short, cur)} more.${canTopup ? " Top up first." : " Top-up is not available on this server."}`
+        ? `Not enough money in your wallet: you need ${fmtMoney(f.short, cur)} more. Top up first.`
         : "";
-      ui.topup.hidden = !(f.short && canTopup);
-      ui.topup.textContent = `Top up ${fmtMoney(topupAmount(), cur)}`;
+      ui.topup.hidden = !(f.short && wallet);
+      ui.topup.textContent = "Top up";
       ui.confirm.textContent = `Join for ${fmtMoney(f.fee, cur)}`;
       ui.confirm.disabled = busy || !!f.short;
     }
 
-    function topupAmount() {
-      return Math.max(DEV_TOPUP_CENTS, figures().short);
-    }
-
     ui.cancel.addEventListener("click", () => dialog.close());
-    ui.topup.addEventListener("click", async () => {
-      ui.topup.disabled = true;
-      if (await topup(topupAmount())) flash(ui.msg, "Topped up: you can join now.", "ok", 0);
-      ui.topup.disabled = false;
-      render();
-      if (!ui.confirm.disabled) ui.confirm.focus();
-    });
+    ui.topup.addEventListener("click", () => topup(figures().short));
     ui.confirm.addEventListener("click", async () => {
       busy = true;
       render();
@@ -235,6 +223,15 @@ export function mountWatchFans({ loggedIn, userId = () => null, openLogin, notif
         if (dialog.open) dialog.close();
       },
       render,
+      /** A top-up was paid (here or in the gift tray): join is possible once it suffices. */
+      paid() {
+        if (!dialog.open) return;
+        render();
+        if (!ui.confirm.disabled) {
+          flash(ui.msg, "Topped up: you can join now.", "ok", 0);
+          ui.confirm.focus();
+        }
+      },
       refused(err) {
         if (!dialog.open) return notify(describePacketError(err), "error");
         if (err && err.code === "insufficient_funds" && figures().short) flash(ui.msg, "", "info", 0); // the figures say it

@@ -9,11 +9,27 @@ import { fmtMoney } from "./money.js";
 
 const POLL_MS = 2000;
 
+let mounted = null; // one sheet per page, shared by every part that offers a top-up
+
 /**
  * mountWatchTopup({notify(text, kind), onPaid(balance)}) -> {open(catalogue, shortCents)}
- * catalogue: GET /api/gifts (its `topup`: packs, min, max, provider; its currency).
+ * catalogue: GET /api/gifts (its `topup`: packs, min, max, provider; its currency), or null to
+ * have the sheet read it. Every part of the page that tops up (the gift tray, the fan club)
+ * mounts it: the page has one sheet, and each caller's onPaid hears every top-up, so every
+ * balance shown stays the same.
  */
 export function mountWatchTopup({ notify, onPaid }) {
+  if (mounted) {
+    mounted.listeners.push(onPaid);
+    return mounted.sheet;
+  }
+  const listeners = [onPaid];
+  const sheet = mountSheet(notify, (balance) => { for (const hear of listeners) hear(balance); });
+  mounted = { listeners, sheet };
+  return sheet;
+}
+
+function mountSheet(notify, onPaid) {
   const dialog = $("#topup-sheet");
   const ui = {
     why: el("p", { className: "small topup-why" }),
@@ -98,8 +114,22 @@ export function mountWatchTopup({ notify, onPaid }) {
     onPaid(balance);
   }
 
+  let offered = null; // the catalogue read when a caller has none
+  async function readCatalogue(catalogue) {
+    if (catalogue) return catalogue;
+    if (!offered) offered = api("GET", "/api/gifts").catch((err) => { offered = null; throw err; });
+    return offered;
+  }
+
   return {
-    open(catalogue, shortCents = 0) {
+    async open(given, shortCents = 0) {
+      let catalogue;
+      try {
+        catalogue = await readCatalogue(given);
+      } catch (err) {
+        notify(describeError(err), "error");
+        return;
+      }
       const offer = catalogue.topup || { packs: [] };
       currency = catalogue.currency || "";
       ui.why.textContent = shortCents > 0

@@ -1,10 +1,11 @@
 """The viewer's wallet, fan card and red packets on the watch page, in a real Chromium on a
-phone-sized and a desktop-sized page: the balance beside the fan club with the development
-top-up, joining asks first in a dialog (fee, balance, balance after; Escape cancels, nothing
-paid), a wallet that is short (or became short) says by how much and offers the top-up; the
-fans card counts in the right plural, shows the fan level and refreshes after chat, hearts and
-grabs without a click; the red packet's shares left follow the freshest source although the
-"X grabbed" notices are sampled, with a bounded number of reads.
+phone-sized and a desktop-sized page: the balance beside the fan club with its top-up through
+the payment provider (the page's top-up sheet, never the development endpoint), joining asks
+first in a dialog (fee, balance, balance after; Escape cancels, nothing paid), a wallet that is
+short (or became short) says by how much and offers the top-up; the fans card counts in the
+right plural, shows the fan level and refreshes after chat, hearts and grabs without a click;
+the red packet's shares left follow the freshest source although the "X grabbed" notices are
+sampled, with a bounded number of reads.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.browser.test_checkout import ADDRESS
 from tests.browser.test_watch_ended import fits, open_recorded
 
 DIALOG_OPEN = "document.querySelector('#fan-club-dialog').open"
+SHEET_OPEN = "document.querySelector('#topup-sheet').open"
 REREAD_MS = 2000  # watch-packets.js: at most one read of a packet per this long
 QUIET_WINDOW_S = 4.0
 
@@ -57,6 +59,20 @@ async def press_escape(page: Page) -> None:
     """A real key press (not a synthetic event): the dialog's own cancel behaviour."""
     await page.bring_to_front()
     await page.press("Escape")
+
+
+async def pay_a_pack(page: Page, cents: str, why: str) -> None:
+    """The top-up sheet (over the fan-club dialog): says what is short, a pack is paid with the
+    development provider, the sheet closes."""
+    await page.wait_for(SHEET_OPEN + f" && document.querySelector('#topup-sheet .topup-pack"
+                        f"[data-amount=\"{cents}\"]')")
+    assert why in await page.text(
+        "#topup-sheet .topup-why")
+    assert await axe_violations(page, "#topup-sheet") == []
+    await page.click(f"#topup-sheet .topup-pack[data-amount='{cents}']")
+    await page.wait_for(visible("#topup-sheet .topup-confirm"))
+    await page.click("#topup-sheet .topup-confirm")
+    await page.wait_for("!" + SHEET_OPEN)
 
 
 async def open_fan_page(chromium: Browser, base: str, rid: str, tok: str,
@@ -102,16 +118,19 @@ async def test_fan_club_asks_first_shows_the_wallet_and_tops_up(
     await phone.click("#fan-box .fan-join")
     await phone.wait_for(DIALOG_OPEN)
     await phone.click("#fan-club-dialog .fc-topup")
-    await phone.wait_for(has_text("#fan-club-dialog .fc-balance", "¥100.00"))
-    assert await phone.text("#fan-club-dialog .fc-after") == "¥99.00"
+    await pay_a_pack(phone, "600", "Your wallet needs ¥1.00 more")
+    await phone.wait_for(has_text("#fan-club-dialog .fc-balance", "¥6.00"))
+    assert await phone.text("#fan-club-dialog .fc-after") == "¥5.00"
     assert not await phone.eval(visible("#fan-club-dialog .fc-short"))
     await phone.wait_for("!document.querySelector('#fan-club-dialog .fc-confirm').disabled")
     await phone.click("#fan-club-dialog .fc-confirm")
     await phone.wait_for(f"!{DIALOG_OPEN}")
     await phone.wait_for(has_text("#fan-box .fan-join", "Fan club member"))
-    await phone.wait_for(has_text("#fan-box .fan-wallet", "Wallet ¥99.00"))
+    await phone.wait_for(has_text("#fan-box .fan-wallet", "Wallet ¥5.00"))
     await phone.wait_for(has_text("#fan-box .fan-level", "Fan level 2"))  # 50 points for joining
-    assert http("GET", f"{server}/api/me/wallet", token=viewer)["balance"] == 9900
+    wallet = http("GET", f"{server}/api/me/wallet", token=viewer)
+    assert wallet["balance"] == 500
+    assert [e["from"] for e in wallet["entries"] if e["reason"] == "topup"] == ["gateway:dev"]
     assert "1 member in the fan club" in await phone.text("#fan-box .fan-counts")
     await fits(phone)
     await phone.screenshot("watch-fan-club-member-phone")
@@ -146,6 +165,22 @@ async def test_fan_club_asks_first_shows_the_wallet_and_tops_up(
     assert await axe_violations(desk, "#fan-club-dialog") == []
     await fits(desk)
     await desk.screenshot("watch-fan-club-short-desktop")
+    # the top-up goes through the payment provider's sheet, then joining works
+    await desk.click("#fan-club-dialog .fc-topup")
+    await pay_a_pack(desk, "3000", "Your wallet needs ¥1.00 more")
+    await desk.wait_for(has_text("#fan-club-dialog .fc-balance", "¥30.00"))
+    await desk.wait_for("!document.querySelector('#fan-club-dialog .fc-confirm').disabled")
+    await desk.click("#fan-club-dialog .fc-confirm")
+    await desk.wait_for(f"!{DIALOG_OPEN}")
+    await desk.wait_for(has_text("#fan-box .fan-wallet", "Wallet ¥29.00"))
+    assert member(server, "wf_host", second)
+    # the fan box's own Top up opens the same sheet
+    await desk.click("#fan-box .fan-topup")
+    await desk.wait_for(SHEET_OPEN + " && " + has_text("#topup-sheet .topup-why", "Choose a pack"))
+    await desk.click("#topup-sheet .topup-close")
+    await desk.wait_for("!" + SHEET_OPEN)
+    topups = http("GET", f"{server}/api/me/topups", token=second)["topups"]
+    assert [(t["amount"], t["state"]) for t in topups] == [(3000, "paid")]
     assert phone.errors == [], phone.errors
     # the one refused join (402 insufficient_funds) is the browser's network log, not the page's
     assert [e for e in desk.errors if "402" not in e or "/fan-club" not in e] == [], desk.errors
