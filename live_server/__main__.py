@@ -203,15 +203,18 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Recompute every wallet and red packet from the ledger; exit 1 on any mismatch."""
     from live_server.services.auctions import AuctionAudit
+    from live_server.services.charity import CharityAudit
     from live_server.services.draws import DrawAudit
     from live_server.services.gifts import GiftAudit
     from live_server.services.topups import TopupAudit
     from live_server.services.wallets import audit
     from live_server.store.auctions import AuctionStore
+    from live_server.store.charity import CharityStore
     from live_server.store.core import StoreCore, connect
     from live_server.store.draws import DrawStore
     from live_server.store.gifts import GiftStore
     from live_server.store.keys import Keys
+    from live_server.store.orders import OrderStore
     from live_server.store.red_packets import RedPacketStore
     from live_server.store.topups import TopupStore
     from live_server.store.wallets import WalletStore
@@ -238,6 +241,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                 DrawAudit(DrawStore(core, history_max=settings.history.max_events,
                                                     recent_max=recent_max)),
                                 AuctionAudit(AuctionStore(
+                                    core, history_max=settings.history.max_events,
+                                    order_stream_max=settings.shelf.order_stream_max)),
+                                CharityAudit(CharityStore(core), OrderStore(
                                     core, history_max=settings.history.max_events,
                                     order_stream_max=settings.shelf.order_stream_max))))
         finally:

@@ -30,6 +30,7 @@ from live_server.services.addresses import AddressService
 from live_server.services.after_commit import AfterCommit
 from live_server.services.alerts import AlertsService, ProcessFigures
 from live_server.services.auctions import AuctionClock, AuctionService
+from live_server.services.charity import CharityService
 from live_server.services.chat import ChatService
 from live_server.services.coupons import CouponService
 from live_server.services.draws import DrawClock, DrawService
@@ -56,6 +57,7 @@ from live_server.services.webhook_orders import OrderFeed
 from live_server.services.webhooks import WebhookService
 from live_server.store.addresses import AddressStore
 from live_server.store.auctions import AuctionStore
+from live_server.store.charity import CharityStore
 from live_server.store.chat import ChatStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.coupons import CouponStore
@@ -128,6 +130,7 @@ class Services:
     room_series: SeriesClock  # the live rooms' load history (ops sparklines)
     thumbnails: Thumbnails  # live rooms' stream thumbnails (ops)
     gifts: GiftService  # virtual gifts: the catalogue, sends, the gift figures
+    charity: CharityService  # charity shows: beneficiaries, terms, receipts
     topups: TopupService  # wallet top-ups through the payment provider
     reminders: ReminderService  # show reminders: subscribe, and the notices at the start
     draws: DrawService  # lucky draws: create, enter, the verifiable result
@@ -248,7 +251,9 @@ class Services:
                                         stats=clocks),
                    room_series=SeriesClock(series, room_store, order_store, stats=clocks),
                    thumbnails=Thumbnails(media, room_store, settings.hls),
-                   gifts=gifts, topups=TopupService(settings, TopupStore(
+                   gifts=gifts, charity=CharityService(settings, room_store,
+                                                       CharityStore(core)),
+                   topups=TopupService(settings, TopupStore(
                        core, recent_max=recent_max)),
                    reminders=reminders, draws=draws,
                    draw_clock=DrawClock(draws, settings.draws.scheduler_interval_ms,

@@ -344,6 +344,15 @@ class AuctionHasBids(Conflict):
     code = "auction_has_bids"
 
 
+# Charity shows ------------------------------------------------------------------------------
+
+class CharityLocked(Conflict):
+    """The room's charity terms cannot change: proceeds were earmarked under them already
+    (they stay until the show ends)."""
+
+    code = "charity_locked"
+
+
 # Chat text (docs/PROTOCOL.md, "Chat rules") ---------------------------------------------------
 
 class MessageEmpty(LiveError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from live_server.commands import (
     addresses,
     auctions,
+    charity,
     chat,
     coupons,
     draws,
@@ -29,7 +30,8 @@ COMMANDS: tuple[Command, ...] = (*socket.COMMANDS, *rooms.COMMANDS, *chat.COMMAN
                                  *show_report.COMMANDS, *webhooks.COMMANDS, *gifts.COMMANDS,
                                  *reminders.COMMANDS,
                                  *draws.COMMANDS,
-                                 *auctions.COMMANDS)
+                                 *auctions.COMMANDS,
+                                 *charity.COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 WS_OPS: dict[str, Command] = {c.op: c for c in COMMANDS if c.op is not None}
 HTTP: tuple[Command, ...] = tuple(c for c in COMMANDS if c.http is not None)

@@ -13,6 +13,7 @@ import orjson
 
 from live_server.errors import InsufficientFunds, Internal
 from live_server.protocol import Json, dumps
+from live_server.store.charity import CharityStore, Cut, TermsChanged
 from live_server.store.core import StoreCore, text
 
 FIGURES = ("gifts", "sends", "spent", "creator", "platform")
@@ -49,6 +50,7 @@ class GiftStore:
         self.platform_account = platform_account
         self.idempotency_ttl_ms = idempotency_ttl_ms
         self.combo_window_ms = combo_window_ms
+        self.charity = CharityStore(core)  # a charity room's earmark of the creator's share
 
     @property
     def platform_balances(self) -> str:
@@ -64,19 +66,33 @@ class GiftStore:
 
     async def send(self, s: GiftSend, now: int) -> tuple[Json, bool]:
         """(the answer, whether this call moved the money); a key used before answers its
-        first answer again, with False."""
+        first answer again, with False. In a charity room covering gifts, the earmark of the
+        creator's share moves to the beneficiary in the same script (on the terms it saw)."""
+        for attempt in range(3):
+            cut = (await self.charity.view(s.room_id, cached=attempt == 0)).cut(
+                "gifts", s.to_creator)
+            try:
+                return await self._send(s, now, cut)
+            except TermsChanged:
+                continue
+        raise Internal("the room's charity terms kept changing")
+
+    async def _send(self, s: GiftSend, now: int, cut: Cut) -> tuple[Json, bool]:
         k = self.keys
         reply = await self.core.script(
             "gift_send",
             [k.balances, k.ledger, k.recent(s.sender), k.recent(s.creator),
              self.platform_balances, f"{self.base}:gidem:{s.sender}",
              f"{self.base}:gcombo:{s.sender}", self.room_figures(s.room_id),
-             self.creator_figures(s.creator)],
+             self.creator_figures(s.creator), *self.charity.wallet_keys(s.room_id)],
             [now, s.sender, s.creator, self.platform_account, s.room_id, dumps(s.gift),
              s.gift["gift_id"], s.quantity, s.to_creator, s.to_platform, self.recent_max,
              s.idempotency_key, self.idempotency_ttl_ms, self.combo_window_ms,
-             k.room(s.room_id).channel, dumps(s.sender_name), s.send_id])
+             k.room(s.room_id).channel, dumps(s.sender_name), s.send_id, cut.version,
+             cut.earmark, cut.beneficiary])
         status = text(reply[0])
+        if status == "terms_changed":
+            raise TermsChanged
         if status in ("ok", "repeat"):
             return orjson.loads(reply[1]), status == "ok"
         if status == "insufficient_funds":

@@ -11,6 +11,7 @@ from live_server.domain.orders import order_room
 from live_server.errors import Internal, InvalidState, NotFound, Replayed
 from live_server.protocol import Json, dumps
 from live_server.store.addresses import AddressStore
+from live_server.store.charity import CharityStore
 from live_server.store.core import StoreCore, text
 from live_server.store.stock import StockStore, room_holder
 
@@ -23,6 +24,7 @@ class OrderStore:
         self.order_stream_max = order_stream_max
         self.stock = StockStore(core)
         self.addresses = AddressStore(core)  # a buyer's address, copied onto the order
+        self.charity = CharityStore(core)  # a charity room's earmark of a paid order
 
     async def get(self, order_id: str) -> Json | None:
         room_id = order_room(order_id)
@@ -48,14 +50,15 @@ class OrderStore:
         k, s, c = self.keys.room(room_id), self.keys.shelf(room_id), self.keys.coupons(room_id)
         if action in ("cancel", "expire", "refund", "claim", "pay"):
             await self.stock.expect_room_transfer(room_id, now)
+        earmark, beneficiary = await self._charity_cut(room_id, order_id, action)
         reply = await self.core.script(
             "order_transition",
             [s.orders, s.sales, s.left, s.bought, s.order_stream, s.earnings, s.ledger, k.seq,
              k.events, s.products, self.keys.transfers_out(room_holder(room_id)), c.coupons,
-             c.uses],
+             c.uses, *self.charity.order_keys(room_id)],
             [k.channel, self.history_max, now, order_id, action, actor, reference,
              self.order_stream_max, claim, lease_ms, event_id,
-             dumps(address) if address else ""])
+             dumps(address) if address else "", earmark, beneficiary])
         status = text(reply[0])
         if status in ("ok", "expired"):
             await self.stock.finish_from(room_id, reply[2], now)
@@ -74,6 +77,20 @@ class OrderStore:
             await self.core.client.zadd(self.keys.orders_due, {order_id: int(reply[1])})
             raise InvalidState("the reservation has not expired yet", state="reserved")
         raise Internal(f"unexpected reply {status}")
+
+    async def _charity_cut(self, room_id: str, order_id: str, action: str) -> tuple[str, str]:
+        """A payment in a charity room covering orders: (earmark cents, beneficiary), the
+        terms locked first (they live on another slot, so the payment's script cannot lock
+        them). The transition to paid happens once, so the earmark is recorded once."""
+        if action != "pay":
+            return "", ""
+        terms = await self.charity.lock_for_orders(room_id)
+        if terms is None:
+            return "", ""
+        order = await self.get(order_id)
+        if order is None:
+            return "", ""
+        return str(terms.cut("orders", int(order["amount"]))), terms.beneficiary_id
 
     async def due(self, now: int, limit: int = 500) -> list[str]:
         found = await self.core.client.zrangebyscore(self.keys.orders_due, "-inf", now,

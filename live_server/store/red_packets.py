@@ -24,6 +24,7 @@ from live_server.errors import (
 )
 from live_server.events import RoomEvent
 from live_server.protocol import Json, dumps
+from live_server.store.charity import CharityStore, Cut
 from live_server.store.core import StoreCore, text
 
 
@@ -33,6 +34,7 @@ class RedPacketStore:
         self.keys = core.keys
         self.history_max = history_max
         self.recent_max = recent_max
+        self.charity = CharityStore(core)  # a charity room's earmark of a refunded remainder
 
     async def create_packet(self, packet: Json, shares: list[int], now: int,
                             idempotency_key: str = "") -> tuple[str, int, bool]:
@@ -84,11 +86,23 @@ class RedPacketStore:
             await self.core.client.zrem(k.packets_due, packet_id)
             return "", 0, None
         packet: Json = orjson.loads(raw)
-        reply = await self.core.script(
-            "rp_tick",
-            [k.balances, k.ledger, k.recent(packet["creator_id"]), k.packet(packet_id),
-             f"{k.packet(packet_id)}:shares", k.room_keyword_packets(packet["room_id"])],
-            [now, packet_id, self.recent_max])
+        for _ in range(3):  # a charity room: the remainder's earmark, on the terms it saw
+            cut = Cut("")
+            if now >= int(packet["expires_at"]):
+                view = await self.charity.view(packet["room_id"])
+                left = int(await self.core.client.hget(k.packet(packet_id), "left_amt") or 0)
+                cut = view.cut("red_packets", left)
+            reply = await self.core.script(
+                "rp_tick",
+                [k.balances, k.ledger, k.recent(packet["creator_id"]), k.packet(packet_id),
+                 f"{k.packet(packet_id)}:shares", k.room_keyword_packets(packet["room_id"]),
+                 *self.charity.wallet_keys(packet["room_id"])],
+                [now, packet_id, self.recent_max, cut.version, cut.base, cut.earmark,
+                 cut.beneficiary, packet["room_id"]])
+            if text(reply[0]) != "terms_changed":
+                break
+        else:
+            return "", 0, packet  # still due: the next pass tries again
         if text(reply[0]) != "ok" or int(reply[2]) == 0:
             await self.core.client.zrem(k.packets_due, packet_id)
         else:

@@ -243,3 +243,31 @@ local function ledger_move(ledger_key, recent_keys, recent_max, now, from, to, a
   end
   return id
 end
+
+-- Charity shows (live_server/domain/charity.py computes every amount; nothing is computed
+-- here). ckeys: {room's terms hash, beneficiary balances, room's earmark totals, room's
+-- earmark entries}. The caller passes the terms version it computed its earmark from: a
+-- script refuses to move money on terms it did not see (the caller reads them again).
+local function charity_terms_seen(terms_key, version)
+  return (redis.call('HGET', terms_key, 'version') or '') == version
+end
+
+-- Move an earmark out of the creator's wallet to the beneficiary with its ledger entry, the
+-- room's totals and its entry list; lock the room's terms (proceeds were earmarked). An
+-- earmark rounded down to 0 locks the terms and moves nothing.
+local function charity_earmark(ckeys, balances_key, ledger_key, recent_keys, recent_max, now,
+                               creator, beneficiary, amount, source, source_id, base, room_id)
+  redis.call('HSET', ckeys[1], 'locked', 1)
+  amount = tonumber(amount)
+  if amount <= 0 then
+    return
+  end
+  redis.call('HINCRBY', balances_key, creator, -amount)
+  redis.call('HINCRBY', ckeys[2], beneficiary, amount)
+  local id = ledger_move(ledger_key, recent_keys, recent_max, now, 'user:' .. creator,
+    'beneficiary:' .. beneficiary, amount, 'charity', room_id .. '|' .. source .. '|' .. source_id)
+  redis.call('HINCRBY', ckeys[3], source, amount)
+  redis.call('HINCRBY', ckeys[3], source .. '_n', 1)
+  redis.call('XADD', ckeys[4], '*', 'source', source, 'ref', source_id, 'amount', amount,
+    'base', base, 'ts', now, 'ledger', id)
+end

@@ -6,12 +6,16 @@
 -- KEYS: 1 balances, 2 ledger, 3 sender's recent entries, 4 creator's recent entries,
 --       5 platform balances (account → cents), 6 the sender's idempotency keys (key → answer),
 --       7 the sender's combos (room|gift → "combo|at"), 8 the room's gift figures,
---       9 the creator's gift figures
+--       9 the creator's gift figures, 10-13 the room's charity keys (terms, beneficiary
+--       balances, earmark totals, earmark entries: store/charity.py)
 -- ARGV: 1 now, 2 sender, 3 creator, 4 platform account, 5 room id, 6 gift JSON
 --       ({"gift_id","name","icon","price"}), 7 gift id, 8 quantity, 9 creator cents,
 --       10 platform cents, 11 recent max, 12 idempotency key ('' for none), 13 key ttl ms,
---       14 combo window ms, 15 room channel, 16 sender's name (JSON string), 17 send id
+--       14 combo window ms, 15 room channel, 16 sender's name (JSON string), 17 send id,
+--       18 the charity terms version the earmark was computed from, 19 the earmark (cents out
+--       of the creator's share), 20 its beneficiary ('' when the terms do not cover gifts)
 -- Reply: {'ok', answer JSON} | {'repeat', answer JSON} | {'insufficient_funds', balance}
+--        | {'terms_changed'}
 local now, uid, creator = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local key = ARGV[12]
 if key ~= '' then
@@ -19,6 +23,9 @@ if key ~= '' then
   if first then
     return {'repeat', first}
   end
+end
+if not charity_terms_seen(KEYS[10], ARGV[18]) then
+  return {'terms_changed'}
 end
 local quantity = tonumber(ARGV[8])
 local to_creator, to_platform = tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -33,6 +40,10 @@ if to_creator > 0 then
   redis.call('HINCRBY', KEYS[1], creator, to_creator)
   ledger_move(KEYS[2], {KEYS[3], KEYS[4]}, ARGV[11], ARGV[1], 'user:' .. uid,
     'user:' .. creator, to_creator, 'gift', ref)
+end
+if ARGV[20] ~= '' then
+  charity_earmark({KEYS[10], KEYS[11], KEYS[12], KEYS[13]}, KEYS[1], KEYS[2], {KEYS[4]},
+    ARGV[11], ARGV[1], creator, ARGV[20], ARGV[19], 'gifts', ARGV[17], to_creator, ARGV[5])
 end
 if to_platform > 0 then
   redis.call('HINCRBY', KEYS[5], ARGV[4], to_platform)

@@ -11,10 +11,13 @@
 -- commission; counted in the earnings' late_paid until refunded). A gateway event id is checked
 -- and recorded on the order in the same step, so a failed transition leaves it unseen.
 -- KEYS: 1 orders, 2 sales, 3 left, 4 bought, 5 order stream, 6 earnings, 7 ledger, 8 seq,
---       9 events, 10 products, 11 the room's pending transfers, 12 coupons, 13 coupon uses
+--       9 events, 10 products, 11 the room's pending transfers, 12 coupons, 13 coupon uses,
+--       14 the room's charity order totals, 15 the room's charity order entries
 -- ARGV: 1 channel, 2 maxlen, 3 now, 4 order id, 5 action, 6 actor, 7 payment reference,
 --       8 order stream max, 9 claim token ('' for none), 10 lease ms (claim),
---       11 gateway event id ('' for none), 12 the buyer's address JSON ('' for none)
+--       11 gateway event id ('' for none), 12 the buyer's address JSON ('' for none),
+--       13 pay: the charity earmark of the order's amount ('' when the room's terms do not
+--       cover orders; computed by live_server/domain/charity.py), 14 its beneficiary
 -- Reply: {'ok', order JSON, give-back record JSON or ''} | {'expired', order JSON, record or ''}
 --        | {'not_found'}
 --        | {'invalid_state', state, order JSON} | {'not_due', due at} | {'replayed', order JSON}
@@ -172,6 +175,14 @@ if to == 'paid' then
   redis.call('HINCRBY', KEYS[6], 'paid_orders', 1)
   redis.call('XADD', KEYS[7], '*', 'kind', 'credit', 'order', oid, 'amount', amount,
              'commission', c, 'ts', ARGV[3])
+  if ARGV[13] ~= '' and tonumber(ARGV[13]) > 0 then
+    -- the charity earmark, recorded once with the payment (the state moves to paid once)
+    o['charity'], o['charity_to'] = tonumber(ARGV[13]), ARGV[14]
+    redis.call('HINCRBY', KEYS[14], 'orders', o['charity'])
+    redis.call('HINCRBY', KEYS[14], 'orders_n', 1)
+    redis.call('XADD', KEYS[15], '*', 'kind', 'earmark', 'order', oid, 'amount', o['charity'],
+               'base', amount, 'to', ARGV[14], 'ts', ARGV[3])
+  end
 elseif to == 'paid_late' then
   redis.call('HINCRBY', KEYS[6], 'late_paid', amount)
   redis.call('HINCRBY', KEYS[6], 'late_paid_orders', 1)
@@ -184,6 +195,13 @@ elseif to == 'refunded' then
     redis.call('HINCRBY', KEYS[6], 'refunded_orders', 1)
     redis.call('XADD', KEYS[7], '*', 'kind', 'reversal', 'order', oid, 'amount', -amount,
                'commission', -c, 'ts', ARGV[3])
+    local given = tonumber(o['charity'] or 0)
+    if given > 0 then  -- the refund reverses the order's charity earmark, once
+      redis.call('HINCRBY', KEYS[14], 'orders', -given)
+      redis.call('HINCRBY', KEYS[14], 'reversed_n', 1)
+      redis.call('XADD', KEYS[15], '*', 'kind', 'reversal', 'order', oid, 'amount', -given,
+                 'base', -amount, 'to', o['charity_to'], 'ts', ARGV[3])
+    end
   else  -- a late payment handed back: it was never in the sales totals
     redis.call('HINCRBY', KEYS[6], 'late_paid', -amount)
     redis.call('HINCRBY', KEYS[6], 'late_paid_orders', -1)
