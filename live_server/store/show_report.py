@@ -22,6 +22,7 @@ from live_server.domain.show_report import Packet, Payment, ShowFacts, minutes
 from live_server.protocol import Json
 from live_server.store.auctions import auctions_key
 from live_server.store.core import StoreCore
+from live_server.store.charity import CharityStore
 from live_server.store.draws import room_draw_figures
 from live_server.store.gifts import room_gift_figures
 
@@ -80,6 +81,7 @@ class ReportStore:
         auctions = report_figures([orjson.loads(a) for a in await self.core.client.hvals(
             auctions_key(self.keys.prefix, room.id))])
         draws = await room_draw_figures(self.core, room.id)
+        charity = await CharityStore(self.core).totals(room.id)
         hearts, peak, chat = (int(v or 0) for v in stats)
         titles = _titles(products)
         return ShowFacts(
@@ -101,6 +103,7 @@ class ReportStore:
             gifts=int(gifts or 0), gift_income=int(gift_income or 0),
             auctions=auctions[0], auctions_sold=auctions[1], auction_revenue=auctions[2],
             draws=draws[0], draw_entrants=draws[1], draw_cash=draws[2], draw_coupons=draws[3],
+            charity=charity["orders"] + charity["gifts"] + charity["red_packets"],
         )
 
     async def refunds(self, room_id: str) -> list[int]:

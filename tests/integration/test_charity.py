@@ -101,6 +101,8 @@ async def test_order_gift_and_packet_remainder_earmark_exactly_and_the_receipt(
         (ben, 113, 124, 237)]
     assert [(s["room_id"], s["total"]) for s in ops["shows"]] == [(room, 237)]
     assert await charity_audit(live) == []
+    status, report = await live.call("GET", f"/api/rooms/{room}/report", "alice", "creator")
+    assert status == 200 and report["headline"]["charity"] == 237
     # a refund reverses the order's earmark, once
     status, refunded = await live.call("POST", f"/api/orders/{oid}/refund", "alice",
                                        "creator")
