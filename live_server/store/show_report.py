@@ -21,8 +21,8 @@ from live_server.domain.rooms import Room
 from live_server.domain.show_report import Packet, Payment, ShowFacts, minutes
 from live_server.protocol import Json
 from live_server.store.auctions import auctions_key
-from live_server.store.core import StoreCore
 from live_server.store.charity import CharityStore
+from live_server.store.core import StoreCore
 from live_server.store.draws import room_draw_figures
 from live_server.store.gifts import room_gift_figures
 

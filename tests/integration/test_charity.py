@@ -183,8 +183,8 @@ async def test_the_audit_fails_after_tampering(live: LiveApp) -> None:
     assert any(f"beneficiary {ben}" in m for m in found), found
     await svc.client.hincrby(store.balances_key, ben, -5)
     # an order earmark that is not the share of its order
-    order_totals, _log = store.order_keys(room)
-    await svc.client.xadd(_log, {"kind": "earmark", "order": "o.x.y", "amount": 5,
+    _totals, log = store.order_keys(room)
+    await svc.client.xadd(log, {"kind": "earmark", "order": "o.x.y", "amount": 5,
                                  "base": 10, "to": ben, "ts": 1})
     found = await charity_audit(live)
     assert any("o.x.y" in m for m in found) and any("orders" in m for m in found), found
