@@ -173,6 +173,7 @@ class DrawsSettings:
     max_duration_ms: int
     scheduler_interval_ms: int
     entrants_event_ms: int
+    claim_within_ms: int
     room_list_max: int
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from live_server.commands.access import ANYONE, OPS, ROOM_CREATOR, USER
 from live_server.commands.command import Call, Command, Route
-from live_server.commands.fields import Choice, Integer, Text
+from live_server.commands.fields import Choice, Integer, ProductId, Text
 from live_server.domain.draws import CONDITIONS, KEYWORD_MAX, PRIZE_KINDS, TITLE_MAX
 from live_server.errors import (
+    AddressRequired,
     Banned,
     CouponEnded,
     CouponGone,
     CouponStopped,
     DrawClosed,
     InsufficientFunds,
+    InsufficientStock,
     InvalidField,
     InvalidState,
     NotEligible,
@@ -24,8 +26,9 @@ from live_server.protocol import Json
 ROOM = "/api/rooms/{room_id}"
 DRAW = "/api/draws/{draw_id}"
 DRAW_ID = Text("draw_id", "a draw id (`d_...`)", max_len=40, trim=False)
-DRAW_VIEW = ("the draw: `id`, `title`, `prize` (`kind` cash with `amount` per winner, or "
-             "coupon with `coupon_id`), `winners`, `condition`, `end_at`, `commitment` "
+DRAW_VIEW = ("the draw: `id`, `title`, `prize` (`kind` cash with `amount` per winner, "
+             "coupon with `coupon_id`, or product with `product_id` and `variant_id`), "
+             "`winners`, `condition`, `end_at`, `commitment` "
              "(sha256 of the secret seed), `state` (open, drawing, drawn), `entrants`, "
              "`result` (once drawn: `seed`, `entrants_hash`, `entrant_count`, `winners`, "
              "`winner_names`), with a token `entered` and `won`")
@@ -47,6 +50,10 @@ async def _view(call: Call) -> Json:
     return await call.services.draws.view(call.who, call.args["draw_id"])
 
 
+async def _claim(call: Call) -> Json:
+    return await call.services.draws.claim(call.who, call.args["draw_id"])
+
+
 async def _active(call: Call) -> Json:
     return await call.services.draws.active(call.who)
 
@@ -66,6 +73,10 @@ COMMANDS = (
                      hi=lambda s: s.draws.max_cash_cents),
              Text("coupon_id", "the room's coupon each winner receives (coupon)",
                   required=False, max_len=40, trim=False),
+             ProductId("product_id", "a product on the room's shelf: each winner receives one "
+                       "unit at no charge, taken from stock now (product)", required=False),
+             Text("variant_id", "its variant (needed when it has several)", required=False,
+                  max_len=40, trim=False),
              Integer("winners", "how many win", lo=1, hi=lambda s: s.draws.max_winners),
              Integer("duration_s", "seconds entries stay open",
                      lo=lambda s: max(1, s.draws.min_duration_ms // 1000),
@@ -75,7 +86,7 @@ COMMANDS = (
              Text("keyword", "the keyword condition's phrase, said in chat", required=False,
                   max_len=KEYWORD_MAX)),
             (NotFound, InvalidState, InvalidField, InsufficientFunds, CouponStopped,
-             CouponEnded, CouponGone),
+             CouponEnded, CouponGone, InsufficientStock),
             http=Route("POST", ROOM + "/draws", 201),
             reply="`{\"draw\", \"seq\", \"balance\"}` (`balance`: the wallet after a cash "
                   "prize, else null)"),
@@ -95,6 +106,11 @@ COMMANDS = (
             "(`python -m live_server verify-draw`).", _entrants, ANYONE, (DRAW_ID,),
             (NotFound, InvalidState), http=Route("GET", DRAW + "/entrants"),
             reply="`{\"draw_id\", \"entrants\": [...], \"entrants_hash\"}`"),
+    Command("claim_draw_prize", "A product prize's winner claims it before its deadline: their "
+            "saved shipping address goes onto the prize's zero-price order, which is then paid "
+            "(nothing is charged). Unclaimed, the order expires and the unit goes back.",
+            _claim, USER, (DRAW_ID,), (NotFound, AddressRequired, InvalidState),
+            http=Route("POST", DRAW + "/claim"), reply="`{\"draw_id\", \"order\"}`"),
     Command("ops_draws", "Every draw still to be drawn, on the whole platform, ending soonest "
             "first.", _active, OPS, http=Route("GET", "/api/ops/draws"),
             reply="`{\"draws\": [...], \"server_time\"}`"),

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 SEED_BYTES = 32
 SPACE = 1 << 256
 CONDITIONS = ("anyone", "followers", "fan_club", "keyword", "buyers")
-PRIZE_KINDS = ("cash", "coupon")
+PRIZE_KINDS = ("cash", "coupon", "product")
 TITLE_MAX = 60
 KEYWORD_MAX = 20
 STATES = ("open", "drawing", "drawn")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 
 from live_server import events
@@ -27,11 +28,13 @@ from live_server.domain.draws import (
 )
 from live_server.domain.redpacket import normalise_keyword
 from live_server.domain.rooms import Room
-from live_server.errors import Forbidden, InvalidField, InvalidState, NotFound
+from live_server.domain.variants import find_variant
+from live_server.errors import AddressRequired, Forbidden, InvalidField, InvalidState, NotFound
 from live_server.protocol import Json, is_safe_id, now_ms
 from live_server.services.fans import FanService
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
 from live_server.store.draws import DrawStore, Entry
+from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ KEYWORD_ROOMS_TTL_S = 10.0  # a missed draw event costs a keyword at most this l
 DRAW_EVENTS = frozenset({"draw", "draw_result"})
 OPS_LIST_MAX = 200  # draws on the ops console at once
 ENTRY_BATCH_MAX = 500  # entries sent to Valkey in one pipeline
+CLAIM_LEASE_MS = 60_000  # a prize claim holds its order this long at most (no charge is made)
 
 
 def _draw_id(value: object) -> str:
@@ -93,8 +97,11 @@ class EntryQueue:
 
 class DrawService:
     def __init__(self, settings: Settings, rooms: RoomStore, store: DrawStore,
-                 fans: FanService) -> None:
+                 fans: FanService, orders: OrderStore) -> None:
         self.cfg = settings.draws
+        self.currency = settings.shelf.currency
+        self.order_stream_max = settings.shelf.order_stream_max
+        self.orders = orders  # a product prize's zero-price order, claimed by its winner
         self.rooms = rooms
         self.store = store
         self.fans = fans
@@ -120,12 +127,14 @@ class DrawService:
                 raise InvalidField(f"'amount' x 'winners' must be at most "
                                    f"{self.cfg.max_cash_cents} cents")
             prize["amount"] = each
-        else:
+        elif kind == "coupon":
             coupon_id = str(args.get("coupon_id") or "")
             coupon = await self.store.coupon(room_id, coupon_id) if coupon_id else None
             if coupon is None:
                 raise NotFound("no such coupon in this room")
             prize.update(coupon_id=coupon_id, coupon_title=coupon["title"])
+        else:
+            prize.update(await self._product_prize(room_id, args))
         condition = str(args["condition"])
         keyword = normalise_keyword(str(args.get("keyword") or ""))
         if condition == "keyword" and not keyword:
@@ -151,6 +160,47 @@ class DrawService:
             raise
         self._keep_static(draw)
         return {"draw": view, "seq": seq, "balance": balance}
+
+    async def _product_prize(self, room_id: str, args: Json) -> Json:
+        """A product prize's fixed fields: a variant of a product on the room's shelf."""
+        product_id = str(args.get("product_id") or "")
+        card = await self.store.product_card(room_id, product_id) if product_id else None
+        if card is None:
+            raise NotFound("no such product on this room's shelf")
+        if card.get("status", "on_sale") != "on_sale":
+            raise InvalidState("the product is taken down", state="taken_down")
+        variant = find_variant(card, args.get("variant_id"))
+        return {"product_id": product_id, "variant_id": variant["id"],
+                "variant": variant.get("options") or {}, "title": card["title"],
+                "currency": card.get("currency") or self.currency}
+
+    async def claim(self, who: Identity, draw_id: object) -> Json:
+        """A product prize's winner claims it: their saved address goes onto the zero-price
+        order, which is then paid (nothing to charge). After the deadline the order has
+        expired and its unit has gone back."""
+        uid = require_user(who)
+        did = _draw_id(draw_id)
+        found = await self.store.draw(await self._room_of(did), did)
+        if found is None:
+            raise NotFound("no such draw")
+        result = found["result"]
+        if found["prize"]["kind"] != "product" or result is None or uid not in result["winners"]:
+            raise NotFound("you have no prize to claim in this draw")
+        order_id = f"o.{found['room_id']}.{did}-{result['winners'].index(uid) + 1}"
+        address = await self.orders.addresses.get(uid)
+        if address is None:
+            raise AddressRequired("a shipping address is needed: save one first")
+        claim, now = secrets.token_hex(12), now_ms()
+        order, done = await self.orders.transition(order_id, "claim", actor=uid, now=now,
+                                                   claim=claim, lease_ms=CLAIM_LEASE_MS,
+                                                   address=address)
+        if done:
+            order, done = await self.orders.transition(
+                order_id, "pay", actor=uid, now=now, reference=f"draw:{did}", claim=claim,
+                lease_ms=CLAIM_LEASE_MS, address=address)
+        if not done:
+            raise InvalidState("the prize was not claimed in time", state="expired")
+        return {"draw_id": did, "order": order}
 
     async def enter(self, who: Identity, room_id: str, draw_id: object) -> Json:
         """One tap: enter the draw (idempotent: ``already`` says a second tap changed
@@ -233,7 +283,9 @@ class DrawService:
             "winners": winners, "winner_names": await self.store.names(room_id, did, winners),
             "drawn_at": now}
         self.last_draw_ms = (time.perf_counter() - started) * 1000
-        await self.store.record(found, result, events.draw_result(did, result, now), now)
+        await self.store.record(found, result, events.draw_result(did, result, now), now,
+                                claim_within_ms=self.cfg.claim_within_ms,
+                                order_stream_max=self.order_stream_max)
         await self._pay(found, winners, now)
         await self.store.forget_due(room_id, did)
         log.info("draw %s drawn: %d entrants, %d winners, %.1f ms", did, len(entrants),

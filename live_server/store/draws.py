@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from live_server.domain.variants import stock_field
 from live_server.errors import (
     Banned,
     CouponEnded,
@@ -31,6 +32,7 @@ from live_server.errors import (
     CouponStopped,
     DrawClosed,
     InsufficientFunds,
+    InsufficientStock,
     Internal,
     InvalidState,
     LiveError,
@@ -40,6 +42,7 @@ from live_server.errors import (
 from live_server.events import RoomEvent
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
+from live_server.store.stock import ALLOTMENT_CHECK_MS, Short, StockStore
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ class DrawStore:
         self.history_max = history_max
         self.recent_max = recent_max
         self.due_key = f"{self.prefix}:draws:due"
+        self.stock = StockStore(core)
         self.rooms_key = f"{self.prefix}:draws:room"
 
     # key names -----------------------------------------------------------------------------
@@ -120,17 +124,32 @@ class DrawStore:
         return int(reply[1]), int(reply[2])
 
     async def create(self, draw: Json, seed_hex: str, ev: RoomEvent, now: int) -> int:
-        """Store an open draw and append its event; the event's seq, or the refusal."""
+        """Store an open draw and append its event; the event's seq, or the refusal. A product
+        prize's units missing from the room's allotment are drawn from the catalogue first."""
         room_id, draw_id = draw["room_id"], draw["id"]
         k, c = self.keys.room(room_id), self.keys.coupons(room_id)
         prize = draw["prize"]
-        reply = await self.core.script(
-            "draw_create", [k.meta, self.draw_key(room_id, draw_id), self.room_draws(room_id),
-                            self.room_keyword_draws(room_id), c.coupons, k.seq, k.events],
-            [now, draw_id, dumps(draw), seed_hex, draw["end_at"], draw["condition"],
-             draw.get("keyword") or "", prize.get("coupon_id") or "", draw["winners"],
-             k.channel, self.history_max, ev.body])
-        status = text(reply[0])
+        field = (stock_field(prize["product_id"], prize["variant_id"])
+                 if prize["kind"] == "product" else "")
+        for _ in range(3):
+            reply = await self.core.script(
+                "draw_create", [k.meta, self.draw_key(room_id, draw_id),
+                                self.room_draws(room_id), self.room_keyword_draws(room_id),
+                                c.coupons, k.seq, k.events, self.keys.allotment(room_id)],
+                [now, draw_id, dumps(draw), seed_hex, draw["end_at"], draw["condition"],
+                 draw.get("keyword") or "", prize.get("coupon_id") or "", draw["winners"],
+                 k.channel, self.history_max, ev.body, field])
+            status = text(reply[0])
+            if status != "need":
+                break
+            try:
+                await self.stock.draw(draw["creator_id"], room_id, prize["product_id"],
+                                      prize["variant_id"], int(reply[1]), now)
+            except Short as short:
+                raise InsufficientStock("the catalogue has fewer units than winners",
+                                        left=short.left) from None
+        if status == "need":
+            raise InvalidState("the units drawn for the prize were bought first", state="busy")
         if status != "ok":
             raise _refusal(status, reply)
         await self.core.client.hset(self.rooms_key, draw_id, room_id)
@@ -175,17 +194,43 @@ class DrawStore:
             return status, b"", []
         return status, bytes.fromhex(text(reply[1])), [text(u) for u in reply[2:]]
 
-    async def record(self, draw: Json, result: Json, ev: RoomEvent, now: int) -> int:
-        """Record the result once (coupon copies to the winners); the event's seq, or 0 if
-        another process recorded it first."""
-        room_id = draw["room_id"]
-        k, c = self.keys.room(room_id), self.keys.coupons(room_id)
+    async def record(self, draw: Json, result: Json, ev: RoomEvent, now: int, *,
+                     claim_within_ms: int, order_stream_max: int) -> int:
+        """Record the result once (coupon copies or zero-price orders to the winners); the
+        event's seq, or 0 if another process recorded it first."""
+        room_id, prize = draw["room_id"], draw["prize"]
+        k, c, s = self.keys.room(room_id), self.keys.coupons(room_id), self.keys.shelf(room_id)
+        field = (stock_field(prize["product_id"], prize["variant_id"])
+                 if prize["kind"] == "product" else "")
         reply = await self.core.script(
             "draw_result", [self.draw_key(room_id, draw["id"]), c.coupons, c.claims, k.seq,
-                            k.events],
-            [now, dumps(result), draw["prize"].get("coupon_id") or "", draw["winners"],
-             k.channel, self.history_max, ev.body, *result["winners"]])
-        return int(reply[1]) if text(reply[0]) == "ok" else 0
+                            k.events, self.keys.allotment(room_id), s.orders, s.order_list,
+                            s.order_stream, s.bought],
+            [now, dumps(result), prize.get("coupon_id") or "", draw["winners"], k.channel,
+             self.history_max, ev.body, field, claim_within_ms, order_stream_max,
+             *result["winners"]])
+        if text(reply[0]) != "ok":
+            return 0
+        orders = [orjson.loads(o) for o in reply[2:]]
+        if field:  # the orders are indexed and expire like any reservation
+            async with self.core.client.pipeline(transaction=False) as pipe:
+                for order in orders:
+                    pipe.zadd(self.keys.buyer_orders(order["buyer"]),
+                              {order["id"]: order["created_at"]})
+                    pipe.zadd(self.keys.orders_due, {order["id"]: order["expires_at"]})
+                pipe.zadd(self.keys.allotment_rooms, {room_id: now + ALLOTMENT_CHECK_MS},
+                          nx=True)
+                await pipe.execute()
+        return int(reply[1])
+
+    async def product_card(self, room_id: str, product_id: str) -> Json | None:
+        """The room's copy of a shelf product's card, if it is on the room's shelf."""
+        s = self.keys.shelf(room_id)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.lpos(s.shelf, product_id)
+            pipe.hget(s.products, product_id)
+            on_shelf, raw = await pipe.execute()
+        return orjson.loads(raw) if on_shelf is not None and raw else None
 
     async def forget_due(self, room_id: str, draw_id: str) -> None:
         await self.core.client.zrem(self.due_key, f"{room_id}|{draw_id}")

@@ -22,7 +22,9 @@ export function mountStudioDraws({ notify }) {
   const f = {
     title: el("input", { name: "title", maxLength: 60, placeholder: "e.g. Thank-you bag" }),
     kind: el("select", { name: "prize_kind" }, el("option", { value: "cash", text: "cash per winner" }),
-      el("option", { value: "coupon", text: "a coupon of this room" })),
+      el("option", { value: "coupon", text: "a coupon of this room" }),
+      el("option", { value: "product", text: "a product on the shelf" })),
+    product: el("select", { name: "product_id" }),
     amount: el("input", { name: "amount", inputMode: "decimal", placeholder: "e.g. 8.88" }),
     coupon: el("select", { name: "coupon_id" }),
     winners: el("input", { name: "winners", inputMode: "numeric", value: "1" }),
@@ -33,9 +35,11 @@ export function mountStudioDraws({ notify }) {
   const amountLabel = field("Cash per winner", f.amount);
   const couponLabel = field("Coupon", f.coupon);
   couponLabel.hidden = true;
+  const productLabel = field("Product (one each, free)", f.product);
+  productLabel.hidden = true;
   const msg = el("span", { className: "msg", hidden: true, attrs: { role: "status" } });
   const form = el("form", { className: "draw-form", autocomplete: "off" },
-    field("Title", f.title), field("Prize", f.kind), amountLabel, couponLabel,
+    field("Title", f.title), field("Prize", f.kind), amountLabel, couponLabel, productLabel,
     field("Winners", f.winners), field("Entries open for (s)", f.duration),
     field("Who may enter", f.condition), field("Keyword", f.keyword),
     el("div", { className: "row" }, el("button", { type: "submit", className: "btn btn-primary draw-create", text: "Start lucky draw" }), msg));
@@ -49,8 +53,22 @@ export function mountStudioDraws({ notify }) {
   f.kind.addEventListener("change", () => {
     amountLabel.hidden = f.kind.value !== "cash";
     couponLabel.hidden = f.kind.value !== "coupon";
+    productLabel.hidden = f.kind.value !== "product";
     if (f.kind.value === "coupon") loadCoupons();
+    if (f.kind.value === "product") loadProducts();
   });
+
+  async function loadProducts() {
+    if (!room) return;
+    try {
+      const res = await api("GET", `/api/rooms/${encodeURIComponent(room.id)}/shelf`);
+      // one option per variant: the prize is one unit of one variant
+      replace(f.product, (res.products || []).filter(Boolean).flatMap((p) => (p.variants && p.variants.length ? p.variants : [{ id: "v0" }])
+        .map((v) => el("option", { value: `${p.id}|${v.id}`, text: p.variants && p.variants.length > 1 ? `${p.title} (${Object.values(v.options || {}).join(", ")})` : p.title }))));
+    } catch (err) {
+      flash(msg, describeError(err), "error");
+    }
+  }
 
   async function loadCoupons() {
     if (!room) return;
@@ -76,9 +94,12 @@ export function mountStudioDraws({ notify }) {
     if (body.prize_kind === "cash") {
       body.amount = parseMoney(f.amount.value);
       if (!body.amount) return flash(msg, "Enter the cash each winner gets, e.g. 8.88", "error");
-    } else {
+    } else if (body.prize_kind === "coupon") {
       if (!f.coupon.value) return flash(msg, "Choose a coupon (create one under Coupons first).", "error");
       body.coupon_id = f.coupon.value;
+    } else {
+      if (!f.product.value) return flash(msg, "Choose a product (put one on the shelf first).", "error");
+      [body.product_id, body.variant_id] = f.product.value.split("|");
     }
     if (!body.winners) return flash(msg, "Enter how many win.", "error");
     if (!body.duration_s) return flash(msg, "Enter how long entries stay open, in seconds.", "error");

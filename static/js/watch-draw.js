@@ -21,13 +21,15 @@ const CONDITIONS = {
 const CODES = {
   draw_closed: "Entries have closed: the draw is being made.",
   forbidden: "The host cannot enter their own draw.",
+  address_required: "Save a shipping address first (the shop's checkout asks for it), then claim.",
   banned: "You are banned from this room.",
 };
 
 /** The prize in words. */
 export function prizeText(draw) {
   const p = draw.prize || {};
-  const each = p.kind === "cash" ? `${fmtMoney(p.amount)} cash` : `coupon “${p.coupon_title || ""}”`;
+  const each = p.kind === "cash" ? `${fmtMoney(p.amount)} cash`
+    : p.kind === "product" ? `“${p.title || "a product"}”` : `coupon “${p.coupon_title || ""}”`;
   return `${each} × ${draw.winners} winner${draw.winners === 1 ? "" : "s"}`;
 }
 
@@ -59,6 +61,7 @@ export function mountWatchDraw({ socket, roomId, loggedIn, userId, notify }) {
     btn: el("button", { type: "button", className: "btn btn-primary draw-enter", text: "Enter", on: { click: () => enter() } }),
     status: el("p", { className: "draw-status", attrs: { role: "status" } }),
     winners: el("ol", { className: "draw-winners small" }),
+    claimBtn: el("button", { type: "button", className: "btn btn-primary draw-claim", text: "Claim prize", hidden: true, on: { click: () => claim() } }),
     verifyBtn: el("button", { type: "button", className: "btn btn-small draw-verify", text: "Verify", on: { click: () => verify() } }),
     verified: el("p", { className: "draw-verified small", attrs: { role: "status" } }),
     commit: el("p", { className: "draw-commit small muted" }),
@@ -66,7 +69,7 @@ export function mountWatchDraw({ socket, roomId, loggedIn, userId, notify }) {
   };
   replace(box, ui.close, el("div", { className: "row spread" }, ui.title, ui.clock), ui.prize, ui.cond,
     el("div", { className: "row" }, ui.btn, ui.count), ui.status, ui.winners,
-    el("div", { className: "row" }, ui.verifyBtn), ui.verified, ui.commit);
+    el("div", { className: "row" }, ui.claimBtn, ui.verifyBtn), ui.verified, ui.commit);
 
   const now = () => Date.now() + offset;
 
@@ -107,7 +110,9 @@ export function mountWatchDraw({ socket, roomId, loggedIn, userId, notify }) {
       ui.status.textContent = won ? `You won! ${prizeText({ ...d, winners: 1 }).replace(/ × .*$/, "")}`
         : entered ? "Not this time — thanks for taking part." : `${r.entrant_count} entered · winners drawn`;
       ui.status.dataset.kind = won ? "ok" : "";
+      ui.claimBtn.hidden = !(won && d.prize.kind === "product") || !!d.claimed;
     } else {
+      ui.claimBtn.hidden = true;
       replace(ui.winners);
     }
     tick();
@@ -143,6 +148,24 @@ export function mountWatchDraw({ socket, roomId, loggedIn, userId, notify }) {
       ui.status.textContent = err && err.code === "not_present" ? err.message : describeDrawError(err, d);
       ui.status.dataset.kind = "error";
     }
+    render();
+  }
+
+  async function claim() {
+    const d = shown;
+    if (!d) return;
+    ui.claimBtn.disabled = true;
+    try {
+      await api("POST", `/api/draws/${encodeURIComponent(d.id)}/claim`, {});
+      d.claimed = true;
+      ui.verified.dataset.kind = "ok";
+      ui.verified.textContent = "Prize claimed: it is in your orders, free, and ships to your saved address.";
+    } catch (err) {
+      ui.verified.dataset.kind = "error";
+      ui.verified.textContent = err && err.code === "invalid_state"
+        ? "The time to claim this prize has passed." : describeDrawError(err, d);
+    }
+    ui.claimBtn.disabled = false;
     render();
   }
 

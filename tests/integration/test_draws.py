@@ -20,7 +20,9 @@ from live_server.services.wallets import audit
 from live_server.web.keys import SERVICES
 from tests.conftest import ROOT, LiveApp, token
 from tests.helpers import Viewer
+from tests.integration.test_auctions import allotment, shelf_product
 from tests.integration.test_red_packets import balance, topup
+from tests.integration.test_shelf import save_address
 
 FAST = {"min_duration_ms": 1000, "scheduler_interval_ms": 50}
 
@@ -243,3 +245,67 @@ async def test_verify_draw_command_line_ok_then_tampered(live_app_factory: Any) 
     assert "DIFFERS the winners recomputed" in out.getvalue()
     for v in crowd:
         await v.close()
+
+
+async def units_left(live: LiveApp, room: str, pid: str) -> int:
+    """The units a buyer could still get: the catalogue's and the room's allotment."""
+    status, p = await live.call("GET", f"/api/products/{pid}", "alice", "creator")
+    assert status == 200, p
+    return int(p["stock"]) + await allotment(live, room, pid)
+
+
+async def test_product_prize_order_claimed_with_an_address(live_app_factory: Any) -> None:
+    live = await live_app_factory(draws=FAST)
+    room = await live.live_room()
+    pid = await shelf_product(live, room, stock=3)
+    before = await units_left(live, room, pid)
+    (w1,) = await viewers(live, room, ["w1"])
+    status, made = await create(live, room, prize_kind="product", product_id=pid, winners=2,
+                                amount=None)
+    assert status == 201, made
+    assert made["draw"]["prize"]["product_id"] == pid
+    assert await units_left(live, room, pid) == before - 2  # held for the winners
+    assert (await w1.request("draw_enter", draw_id=made["draw"]["id"]))["type"] == "reply"
+    done = await drawn(live, room, made["draw"]["id"])
+    assert done["result"]["winners"] == ["w1"]
+    assert await units_left(live, room, pid) == before - 1  # the unit nobody won came back
+    path = f"/api/draws/{made['draw']['id']}/claim"
+    status, err = await live.call("POST", path, "w1")
+    assert status == 409 and err["error"]["code"] == "address_required"
+    status, err = await live.call("POST", path, "vic")
+    assert status == 404
+    await save_address(live, "w1")
+    status, claimed = await live.call("POST", path, "w1")
+    assert status == 200, claimed
+    order = claimed["order"]
+    assert (order["state"], order["amount"], order["buyer"]) == ("paid", 0, "w1")
+    assert order["address"]["name"] and order["draw_id"] == made["draw"]["id"]
+    status, again = await live.call("POST", path, "w1")
+    assert status == 409, again
+    await w1.close()
+
+
+async def test_an_unclaimed_product_prize_returns(live_app_factory: Any) -> None:
+    live = await live_app_factory(draws={**FAST, "claim_within_ms": 300},
+                                  shelf={"scheduler_interval_ms": 50})
+    room = await live.live_room()
+    pid = await shelf_product(live, room, stock=2)
+    before = await units_left(live, room, pid)
+    (w1,) = await viewers(live, room, ["w1"])
+    status, made = await create(live, room, prize_kind="product", product_id=pid, winners=1,
+                                amount=None)
+    assert status == 201, made
+    assert (await w1.request("draw_enter", draw_id=made["draw"]["id"]))["type"] == "reply"
+    await drawn(live, room, made["draw"]["id"])
+    assert await units_left(live, room, pid) == before - 1
+
+    async def back() -> None:
+        while True:  # the shelf scheduler expires the order and gives its unit back
+            if await units_left(live, room, pid) == before:
+                return
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(back(), 10)
+    await save_address(live, "w1")  # too late now, address or not
+    status, err = await live.call("POST", f"/api/draws/{made['draw']['id']}/claim", "w1")
+    assert status == 409 and err["error"]["code"] == "invalid_state", err
+    await w1.close()
