@@ -13,9 +13,9 @@ from live_server.config import Settings
 from live_server.container import Services
 from live_server.errors import CloseCode
 from live_server.metrics import Metrics
+from live_server.web import charity_page, misc, openapi, shelf, show_report, table, thumbnail, ws
 from live_server.web import hls as hls_web
 from live_server.web import media as media_web
-from live_server.web import misc, openapi, shelf, show_report, table, thumbnail, ws
 from live_server.web.headers import security_headers
 from live_server.web.http import error_middleware
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
@@ -37,6 +37,7 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     app.add_routes(openapi.routes)  # /api/openapi.json and /api/docs
     app.add_routes(ws.routes)
     app.add_routes(misc.routes)
+    app.add_routes(charity_page.routes)  # a charity show's public receipt page
     app.add_routes(media_web.routes)  # WHIP/WHEP (live_server/media)
     app.add_routes(hls_web.routes)  # HLS playlists and segments
     app.add_routes(thumbnail.routes)  # a live room's stream thumbnail (ops)

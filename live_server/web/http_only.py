@@ -114,6 +114,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _page("/studio", "The creator studio"),
     _page("/shows", "A creator's shows and each show's report"),
     _page("/ops", "The ops console"),
+    _page("/charity/{room_id}", "A charity show's public receipt"),
     Endpoint("GET", "/static/{path}", "The pages' files (scripts, styles, vendored players)",
              "pages", answer="the file", content_type="application/octet-stream",
              errors=(NotFound,), token=False),

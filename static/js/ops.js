@@ -11,6 +11,7 @@ import { sparkline } from "./sparkline.js";
 import { mountWebhooks } from "./studio-webhooks.js";
 import { mountAlerts } from "./ops-alerts.js";
 import { mountOpsAuctions } from "./ops-auctions.js";
+import { mountOpsCharity } from "./ops-charity.js";
 import { mountOpsDraws } from "./ops-draws.js";
 import { durationOptions, mountSuspensions, suspend } from "./ops-suspensions.js";
 
@@ -233,6 +234,7 @@ function start() {
   const alerts = mountAlerts($("#alerts"));
   const auctions = mountOpsAuctions($("#auctions-section"));
   const draws = mountOpsDraws($("#draws-section"));
+  mountOpsCharity($("#charity-section"));
   const suspensions = mountSuspensions($("#suspensions-section"), { onChange: () => refreshLog() });
 
   // ---- ban dialog (a room's row, or a report: then it can delete the message too) -----------

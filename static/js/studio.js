@@ -7,6 +7,7 @@ import { $, el, replace, flash, fmtDateTime, fmtTime, copyText, stateBadge, toas
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountStudioAuctions } from "./studio-auctions.js";
+import { mountStudioCharity } from "./studio-charity.js";
 import { mountStudioCoupons } from "./studio-coupons.js";
 import { mountStudioDraws } from "./studio-draws.js";
 import { mountStudioGifts } from "./studio-gifts.js";
@@ -51,6 +52,7 @@ function start() {
   const auctions = mountStudioAuctions({ notify: (text, kind) => toast(text, kind) });
   const draws = mountStudioDraws({ notify: (text, kind) => toast(text, kind) });
   const gifts = mountStudioGifts();
+  const charity = mountStudioCharity({ notify: (text, kind) => toast(text, kind) });
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   const obs = mountStudioObs();
   const reminders = mountStudioReminders({ node: $("#reminders-count") });
@@ -289,6 +291,7 @@ function start() {
     coupons.select(room);
     auctions.select(room);
     gifts.select(room);
+    charity.select(room);
     video.select(room);
     socket.start();
     loadKeywords();

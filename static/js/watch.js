@@ -8,6 +8,7 @@ import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountEndScreen } from "./watch-end.js";
 import { mountWatchAuction } from "./watch-auction.js";
+import { mountWatchCharity } from "./watch-charity.js";
 import { mountWatchCoupons } from "./watch-coupons.js";
 import { mountWatchDraw } from "./watch-draw.js";
 import { mountWatchFans } from "./watch-fans.js";
@@ -155,6 +156,7 @@ const gifts = mountWatchGifts({
 });
 
 const reminders = mountWatchReminders({ root: $("#remind-box"), roomId });
+const charity = mountWatchCharity({ root: $("#charity-badge"), roomId });
 
 const player = mountPlayer({ root: $("#player"), roomId, token: () => token });
 const endScreen = mountEndScreen({ root: $("#end-screen"), roomId, follow: fans });
@@ -171,6 +173,7 @@ function followRoomState() {
   stageMedia.dataset.end = "ended";
   conn.hidden = true; // the state badge says "ended"; a green "live" beside it would not
   endScreen.ended(view.room);
+  charity.ended($("#end-screen"));
 }
 
 function roomMissing() {
