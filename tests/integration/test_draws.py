@@ -254,21 +254,28 @@ async def units_left(live: LiveApp, room: str, pid: str) -> int:
     return int(p["stock"]) + await allotment(live, room, pid)
 
 
-async def test_product_prize_order_claimed_with_an_address(live_app_factory: Any) -> None:
-    live = await live_app_factory(draws=FAST)
+async def product_draw_won(live: LiveApp, winners: int) -> tuple[str, str, int, Viewer, Any]:
+    """A product prize for ``winners`` drawn with one entrant, w1, who wins: (room, product,
+    units before the draw, w1's socket, the created draw)."""
     room = await live.live_room()
     pid = await shelf_product(live, room, stock=3)
     before = await units_left(live, room, pid)
     (w1,) = await viewers(live, room, ["w1"])
-    status, made = await create(live, room, prize_kind="product", product_id=pid, winners=2,
-                                amount=None)
+    status, made = await create(live, room, prize_kind="product", product_id=pid,
+                                winners=winners, amount=None)
     assert status == 201, made
     assert made["draw"]["prize"]["product_id"] == pid
-    assert await units_left(live, room, pid) == before - 2  # held for the winners
+    assert await units_left(live, room, pid) == before - winners  # held for the winners
     assert (await w1.request("draw_enter", draw_id=made["draw"]["id"]))["type"] == "reply"
     done = await drawn(live, room, made["draw"]["id"])
     assert done["result"]["winners"] == ["w1"]
-    assert await units_left(live, room, pid) == before - 1  # the unit nobody won came back
+    assert await units_left(live, room, pid) == before - 1  # the units nobody won came back
+    return room, pid, before, w1, made
+
+
+async def test_product_prize_order_claimed_with_an_address(live_app_factory: Any) -> None:
+    live = await live_app_factory(draws=FAST)
+    _room, _pid, _before, w1, made = await product_draw_won(live, winners=2)
     path = f"/api/draws/{made['draw']['id']}/claim"
     status, err = await live.call("POST", path, "w1")
     assert status == 409 and err["error"]["code"] == "address_required"
@@ -288,16 +295,7 @@ async def test_product_prize_order_claimed_with_an_address(live_app_factory: Any
 async def test_an_unclaimed_product_prize_returns(live_app_factory: Any) -> None:
     live = await live_app_factory(draws={**FAST, "claim_within_ms": 300},
                                   shelf={"scheduler_interval_ms": 50})
-    room = await live.live_room()
-    pid = await shelf_product(live, room, stock=2)
-    before = await units_left(live, room, pid)
-    (w1,) = await viewers(live, room, ["w1"])
-    status, made = await create(live, room, prize_kind="product", product_id=pid, winners=1,
-                                amount=None)
-    assert status == 201, made
-    assert (await w1.request("draw_enter", draw_id=made["draw"]["id"]))["type"] == "reply"
-    await drawn(live, room, made["draw"]["id"])
-    assert await units_left(live, room, pid) == before - 1
+    room, pid, before, w1, made = await product_draw_won(live, winners=1)
 
     async def back() -> None:
         while True:  # the shelf scheduler expires the order and gives its unit back
