@@ -229,10 +229,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         try:
             core = StoreCore(client, Keys(settings.store.key_prefix))
             recent_max = settings.money.recent_entries
-            gifts = GiftStore(core, recent_max=recent_max,
-                              platform_account=settings.gifts.platform_account,
-                              idempotency_ttl_ms=settings.gifts.idempotency_ttl_ms,
-                              combo_window_ms=settings.gifts.combo_window_ms)
+            gifts = GiftStore.of(core, settings)
             return await audit(WalletStore(core, recent_max=recent_max),
                                RedPacketStore(core, history_max=settings.history.max_events,
                                               recent_max=recent_max),

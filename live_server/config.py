@@ -223,6 +223,9 @@ class GiftsSettings:
     topup_min_cents: int
     topup_max_cents: int
     topup_ttl_ms: int
+    stage_slots: int  # senders' gifts a room's `gift` events show at once
+    stage_hold_ms: int  # a gift stays on the stage this long after its latest send
+    always_show_cents: int  # a send worth this much is shown whether or not a slot is free
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -418,9 +421,11 @@ def _check_gifts(gifts: GiftsSettings) -> None:
     if not 0 <= gifts.creator_share_bp <= 10_000:
         raise ConfigError("gifts.creator_share_bp must be between 0 and 10000")
     if min(gifts.max_quantity, gifts.combo_window_ms, gifts.idempotency_ttl_ms,
-           gifts.topup_min_cents, gifts.topup_ttl_ms) <= 0:
+           gifts.topup_min_cents, gifts.topup_ttl_ms, gifts.stage_slots, gifts.stage_hold_ms,
+           gifts.always_show_cents) <= 0:
         raise ConfigError("gifts: max_quantity, combo_window_ms, idempotency_ttl_ms, "
-                          "topup_min_cents and topup_ttl_ms must be positive")
+                          "topup_min_cents, topup_ttl_ms, stage_slots, stage_hold_ms and "
+                          "always_show_cents must be positive")
     if gifts.topup_max_cents < gifts.topup_min_cents:
         raise ConfigError("gifts.topup_max_cents must be >= gifts.topup_min_cents")
     if any(not gifts.topup_min_cents <= p <= gifts.topup_max_cents for p in gifts.topup_packs):

@@ -188,10 +188,7 @@ class Services:
         auctions = AuctionService(settings, room_store, AuctionStore(
             core, history_max=history_max, order_stream_max=settings.shelf.order_stream_max))
         orders = OrderService(settings, room_store, order_store, listeners=(fans, auctions))
-        gifts = GiftService(settings, room_store, GiftStore(
-            core, recent_max=recent_max, platform_account=settings.gifts.platform_account,
-            idempotency_ttl_ms=settings.gifts.idempotency_ttl_ms,
-            combo_window_ms=settings.gifts.combo_window_ms), fans, after)
+        gifts = GiftService(settings, room_store, GiftStore.of(core, settings), fans, after)
 
         hub = Hub(max_out_buffer=settings.ws.max_out_buffer_bytes,
                   slow_close_grace_ms=settings.ws.slow_close_grace_ms,

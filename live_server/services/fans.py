@@ -105,6 +105,12 @@ class FanService:
         one pipelined round."""
         await self._earn_many("heart", by_room, now)
 
+    async def note_gifts(self, by_room: dict[str, dict[str, int]],
+                         now: int | None = None) -> None:
+        """A batch of gift sends (room → sender → gifts): intimacy toward each room's creator,
+        in one pipelined round."""
+        await self._earn_many("gift", by_room, now)
+
     async def note_watch(self, by_room: dict[str, list[str]], now: int | None = None) -> None:
         """A minute watched (room → logged-in users connected): intimacy toward each room's
         creator, in one pipelined round."""

@@ -8,10 +8,13 @@ records the figures the show report, the earnings and the ops console read.
 from __future__ import annotations
 
 import dataclasses
+import time
+from typing import Any
 
 import orjson
 
-from live_server.errors import InsufficientFunds, Internal
+from live_server.config import Settings
+from live_server.errors import InsufficientFunds, Internal, LiveError
 from live_server.protocol import Json, dumps
 from live_server.store.charity import CharityStore, Cut, TermsChanged
 from live_server.store.core import StoreCore, text
@@ -40,9 +43,23 @@ class GiftSend:
     send_id: str
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stage:
+    """Which gifts the room hears of (``gift_send.lua``): at most ``slots`` senders' gifts at
+    once, each kept ``hold_ms`` after its latest send; a send worth ``always_cents`` or more
+    is always heard."""
+
+    slots: int
+    hold_ms: int
+    always_cents: int
+
+
+Sent = tuple[Json, bool]  # (the answer, whether this call moved the money)
+
+
 class GiftStore:
     def __init__(self, core: StoreCore, *, recent_max: int, platform_account: str,
-                 idempotency_ttl_ms: int, combo_window_ms: int) -> None:
+                 idempotency_ttl_ms: int, combo_window_ms: int, stage: Stage) -> None:
         self.core = core
         self.keys = core.keys
         self.base = f"{core.keys.prefix}:{{wallets}}"
@@ -50,6 +67,7 @@ class GiftStore:
         self.platform_account = platform_account
         self.idempotency_ttl_ms = idempotency_ttl_ms
         self.combo_window_ms = combo_window_ms
+        self.stage = stage
         self.charity = CharityStore(core)  # a charity room's earmark of the creator's share
 
     @property
@@ -64,7 +82,11 @@ class GiftStore:
         """hash: a creator's gift figures over every room (FIGURES, ``g:<gift>``)."""
         return f"{self.base}:gifts:c:{creator_id}"
 
-    async def send(self, s: GiftSend, now: int) -> tuple[Json, bool]:
+    def room_stage(self, room_id: str) -> str:
+        """hash: the gifts a room hears of now: ``<sender>|<gift>`` → shown until (ms)."""
+        return f"{self.base}:gifts:stage:{room_id}"
+
+    async def send(self, s: GiftSend, now: int) -> Sent:
         """(the answer, whether this call moved the money); a key used before answers its
         first answer again, with False. In a charity room covering gifts, the earmark of the
         creator's share moves to the beneficiary in the same script (on the terms it saw)."""
@@ -77,19 +99,55 @@ class GiftStore:
                 continue
         raise Internal("the room's charity terms kept changing")
 
-    async def _send(self, s: GiftSend, now: int, cut: Cut) -> tuple[Json, bool]:
+    async def send_many(self, sends: list[tuple[GiftSend, int]]) -> list[Sent | Exception]:
+        """Many sends (each with its own ``now``) in one pipeline: one round trip and one pooled
+        connection for a burst, each still its own script with its own answer (or refusal). A
+        send refused for charity terms that changed meanwhile goes again through ``send``."""
+        cuts = [(await self.charity.view(s.room_id, cached=True)).cut("gifts", s.to_creator)
+                for s, _ in sends]
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for (s, now), cut in zip(sends, cuts, strict=True):
+                self.core.scripts.queue(pipe, "gift_send", *self._call(s, now, cut))
+            start = time.perf_counter()
+            replies = await self.core.scripts.execute(pipe)
+            self.core.timed("gift_send_many", start)
+        out: list[Sent | Exception] = []
+        for (s, now), reply in zip(sends, replies, strict=True):
+            try:
+                out.append(self._answer(s, reply))
+            except TermsChanged:
+                out.append(await self._again(s, now))
+            except LiveError as err:
+                out.append(err)
+        return out
+
+    async def _again(self, s: GiftSend, now: int) -> Sent | Exception:
+        try:
+            return await self.send(s, now)
+        except LiveError as err:
+            return err
+
+    async def _send(self, s: GiftSend, now: int, cut: Cut) -> Sent:
+        return self._answer(s, await self.core.script("gift_send", *self._call(s, now, cut)))
+
+    def _call(self, s: GiftSend, now: int, cut: Cut) -> tuple[list[str], list[Any]]:
+        """The send script's keys and arguments (see ``gift_send.lua``)."""
         k = self.keys
-        reply = await self.core.script(
-            "gift_send",
+        return (
             [k.balances, k.ledger, k.recent(s.sender), k.recent(s.creator),
              self.platform_balances, f"{self.base}:gidem:{s.sender}",
              f"{self.base}:gcombo:{s.sender}", self.room_figures(s.room_id),
-             self.creator_figures(s.creator), *self.charity.wallet_keys(s.room_id)],
+             self.creator_figures(s.creator), *self.charity.wallet_keys(s.room_id),
+             self.room_stage(s.room_id)],
             [now, s.sender, s.creator, self.platform_account, s.room_id, dumps(s.gift),
              s.gift["gift_id"], s.quantity, s.to_creator, s.to_platform, self.recent_max,
              s.idempotency_key, self.idempotency_ttl_ms, self.combo_window_ms,
              k.room(s.room_id).channel, dumps(s.sender_name), s.send_id, cut.version,
-             cut.earmark, cut.beneficiary])
+             cut.earmark, cut.beneficiary, self.stage.slots, self.stage.hold_ms,
+             self.stage.always_cents])
+
+    @staticmethod
+    def _answer(s: GiftSend, reply: list[Any]) -> Sent:
         status = text(reply[0])
         if status == "terms_changed":
             raise TermsChanged
@@ -99,6 +157,15 @@ class GiftStore:
             raise InsufficientFunds("not enough money in the wallet", balance=int(reply[1]),
                                     needed=s.to_creator + s.to_platform)
         raise Internal(f"unexpected reply {status}")
+
+    @classmethod
+    def of(cls, core: StoreCore, settings: Settings) -> GiftStore:
+        """The store as the settings say (the server's and the audit's)."""
+        g = settings.gifts
+        return cls(core, recent_max=settings.money.recent_entries,
+                   platform_account=g.platform_account, idempotency_ttl_ms=g.idempotency_ttl_ms,
+                   combo_window_ms=g.combo_window_ms,
+                   stage=Stage(g.stage_slots, g.stage_hold_ms, g.always_show_cents))
 
     async def figures(self, key: str) -> Json:
         raw = await self.core.client.hgetall(key)

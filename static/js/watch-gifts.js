@@ -2,7 +2,9 @@
 // catalogue with prices, the wallet, a quantity, send); a short wallet opens the top-up sheet.
 // Every gift sent in the room plays over the video with its sender and combo ("×12"): the
 // server coalesces a burst into one `gift` event per sender and gift each tick, carrying the
-// running combo, so the page only updates the one bubble per sender and gift.
+// running combo, so the page only updates the one bubble per sender and gift. In a burst the room
+// hears only the gifts on its stage (a few senders at once); a sender whose gift is not on it
+// (`shown: false` in the answer) sees it played here from the answer.
 // A send carries an idempotency key; a send whose answer was lost is retried with the same key,
 // and the server charges it once.
 
@@ -26,10 +28,10 @@ function newKey() {
 }
 
 /**
- * mountWatchGifts({roomId, loggedIn(), openLogin(), notify(text, kind), onSent()})
+ * mountWatchGifts({roomId, userId(), loggedIn(), openLogin(), notify(text, kind), onSent()})
  * -> {events(list)}
  */
-export function mountWatchGifts({ roomId, loggedIn, openLogin, notify, onSent = () => {} }) {
+export function mountWatchGifts({ roomId, userId = () => null, loggedIn, openLogin, notify, onSent = () => {} }) {
   const button = $("#gift-btn");
   const dialog = $("#gift-tray");
   const stage = $("#gift-stage");
@@ -122,6 +124,9 @@ export function mountWatchGifts({ roomId, loggedIn, openLogin, notify, onSent = 
         answer = await api("POST", path, body);
       }
       if (wallet) wallet.balance = answer.balance;
+      if (answer.shown === false) {
+        show({ from: userId() || "me", name: "You", gift: { name: chosen.name, icon: chosen.icon }, gift_id: answer.gift_id, combo: answer.combo });
+      }
       flash(ui.msg, `Sent ${answer.quantity} × ${chosen.name}${answer.combo > answer.quantity ? ` (combo ×${answer.combo})` : ""}.`, "ok", 3000);
       onSent();
     } catch (err) {

@@ -149,6 +149,7 @@ const fans = mountWatchFans({
 
 const gifts = mountWatchGifts({
   roomId,
+  userId: () => (socket.user && socket.user.id) || (me && me.id) || null,
   loggedIn: () => !!(socket.user || me),
   openLogin: () => auth.open(),
   notify: (text, kind) => toast(text, kind),

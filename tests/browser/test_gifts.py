@@ -113,3 +113,41 @@ async def test_studio_counts_gifts_and_lists_them(server: str, browser: Browser,
     await studio.screenshot("studio earnings with gift income")
     assert studio.errors == []
     await studio.close()
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_a_gift_off_the_full_stage_plays_for_its_sender(
+        server: str, browser: Browser, size: tuple[int, int]) -> None:
+    """In a burst the room hears a few senders' gifts at once (the stage, 6 by default): a
+    viewer whose gift is not on it still sees it played from the send's answer; the others do
+    not hear of it."""
+    tag = f"{size[0]}"
+    creator = token(server, f"fh_{tag}", "creator", "Host")
+    viewer = token(server, f"fv_{tag}", "viewer", "Fay")
+    watcher = token(server, f"fw_{tag}", "viewer", "Walt")
+    fillers = [token(server, f"ff{i}_{tag}", "viewer", f"Filler {i}") for i in range(6)]
+    rid = make_room(server, creator, "Busy gift show")["id"]
+    for tok in (viewer, *fillers):
+        http("POST", f"{server}/api/dev/wallet/topup", {"amount": 1000}, tok)
+    other = await open_page(browser, server, f"/watch/{rid}", watcher, *size)
+    await other.wait_for(CONNECTED)
+    page = await open_page(browser, server, f"/watch/{rid}", viewer, *size)
+    await page.wait_for(CONNECTED)
+    await page.click("#gift-btn")
+    await page.wait_for(TRAY_OPEN + " && " + has_text("#gift-tray .gift-send", "Send Rose"))
+    for tok in fillers:  # the stage fills (each place held 3.2 s after its gift's last send)
+        assert http("POST", f"{server}/api/rooms/{rid}/gifts", {"gift_id": "rose"},
+                    tok)["shown"] is True
+    await page.click("#gift-tray .gift-send")
+    await page.wait_for(has_text("#gift-tray .gift-balance", "Wallet ¥9.90"))
+    await page.click("#gift-tray .gift-close")
+    await page.wait_for(bubble_with("You") + " && " + bubble_with("sent Rose"))
+    await page.screenshot("own gift played off the full stage")
+    await other.wait_for(bubble_with("Filler"))
+    assert not await other.eval(bubble_with("Fay"))
+    figs = http("GET", f"{server}/api/rooms/{rid}/gifts", token=creator)
+    assert figs["sends"] == 7  # charged all the same
+    assert page.errors == [] and other.errors == []
+    await page.close()
+    await other.close()

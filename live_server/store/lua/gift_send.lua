@@ -1,19 +1,22 @@
 -- Send gifts in a room: one transfer out of the sender's wallet, the creator's share to the
 -- creator and the rest to the platform account, each with its ledger entry; the room's and the
--- creator's gift figures; the sender's combo; an unsequenced `gift` event (each hub keeps the
--- newest per sender and gift until its tick, so a burst is one event per tick with its combo).
+-- creator's gift figures; the sender's combo; an unsequenced `gift` event for the gifts on the
+-- room's stage (each hub keeps the newest per sender and gift until its tick, so a burst is one
+-- event per tick with its combo).
 -- An idempotency key already used answers its first answer again and moves nothing.
 -- KEYS: 1 balances, 2 ledger, 3 sender's recent entries, 4 creator's recent entries,
 --       5 platform balances (account → cents), 6 the sender's idempotency keys (key → answer),
 --       7 the sender's combos (room|gift → "combo|at"), 8 the room's gift figures,
 --       9 the creator's gift figures, 10-13 the room's charity keys (terms, beneficiary
---       balances, earmark totals, earmark entries: store/charity.py)
+--       balances, earmark totals, earmark entries: store/charity.py), 14 the room's stage
+--       (sender|gift → shown until, ms)
 -- ARGV: 1 now, 2 sender, 3 creator, 4 platform account, 5 room id, 6 gift JSON
 --       ({"gift_id","name","icon","price"}), 7 gift id, 8 quantity, 9 creator cents,
 --       10 platform cents, 11 recent max, 12 idempotency key ('' for none), 13 key ttl ms,
 --       14 combo window ms, 15 room channel, 16 sender's name (JSON string), 17 send id,
 --       18 the charity terms version the earmark was computed from, 19 the earmark (cents out
---       of the creator's share), 20 its beneficiary ('' when the terms do not cover gifts)
+--       of the creator's share), 20 its beneficiary ('' when the terms do not cover gifts),
+--       21 stage slots, 22 stage hold ms, 23 always shown from (cents)
 -- Reply: {'ok', answer JSON} | {'repeat', answer JSON} | {'insufficient_funds', balance}
 --        | {'terms_changed'}
 local now, uid, creator = tonumber(ARGV[1]), ARGV[2], ARGV[3]
@@ -71,14 +74,39 @@ for _, k in ipairs({KEYS[8], KEYS[9]}) do
   redis.call('HINCRBY', k, 'platform', to_platform)
   redis.call('HINCRBY', k, 'g:' .. ARGV[7], quantity)
 end
+-- The stage: the room hears the gifts of at most ARGV[21] senders at once (the page shows a few
+-- bubbles; a burst of thousands of senders would cost every viewer an event per send). A gift
+-- on the stage keeps its place while sends of it follow within ARGV[22] ms, so its combo is
+-- seen to the end; another takes a free place or is not shown (its sender sees it from the
+-- answer). A send worth ARGV[23] cents or more is always shown.
+local subject, hold = uid .. '|' .. ARGV[7], tonumber(ARGV[22])
+local on_stage, taken = false, 0
+local stage = redis.call('HGETALL', KEYS[14])
+for i = 1, #stage, 2 do
+  if tonumber(stage[i + 1]) <= now then
+    redis.call('HDEL', KEYS[14], stage[i])
+  elseif stage[i] == subject then
+    on_stage = true
+  else
+    taken = taken + 1
+  end
+end
+local shown = on_stage or taken < tonumber(ARGV[21])
+if shown then
+  redis.call('HSET', KEYS[14], subject, now + hold)
+  redis.call('PEXPIRE', KEYS[14], hold * 2)
+end
+shown = shown or total >= tonumber(ARGV[23])
 -- the `gift` event, built only here: unsequenced, coalesced per sender and gift by each hub
 local data = '{"from":' .. cjson.encode(uid) .. ',"name":' .. ARGV[16] .. ',"gift":' .. ARGV[6]
   .. ',"gift_id":' .. cjson.encode(ARGV[7]) .. ',"quantity":' .. quantity .. ',"combo":' .. combo
   .. '}'
-redis.call('PUBLISH', ARGV[15], '{"type":"gift","ts":' .. ARGV[1] .. ',"data":' .. data .. '}')
+if shown then
+  redis.call('PUBLISH', ARGV[15], '{"type":"gift","ts":' .. ARGV[1] .. ',"data":' .. data .. '}')
+end
 local answer = '{"send_id":' .. cjson.encode(ARGV[17]) .. ',"gift_id":' .. cjson.encode(ARGV[7])
   .. ',"quantity":' .. quantity .. ',"amount":' .. total .. ',"combo":' .. combo
-  .. ',"balance":' .. bal .. '}'
+  .. ',"balance":' .. bal .. ',"shown":' .. tostring(shown) .. '}'
 if key ~= '' then
   redis.call('HSET', KEYS[6], key, answer)
   redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[13]))
