@@ -395,6 +395,29 @@ class MethodNotAllowed(LiveError):
     status = 405
 
 
+class PreconditionFailed(LiveError):
+    """A session ``PATCH`` whose ``If-Match`` is not the session's current ETag (412, RFC 9725
+    4.3.1): the client's view of the ICE session is stale."""
+
+    code = "precondition_failed"
+    status = 412
+
+
+class PreconditionRequired(LiveError):
+    """A session ``PATCH`` without ``If-Match`` (428, RFC 6585): trickle needs the ETag."""
+
+    code = "precondition_required"
+    status = 428
+
+
+class IceRestartUnsupported(LiveError):
+    """An ICE restart ``PATCH`` (new ufrag/pwd): aiortc cannot restart ICE on a running
+    connection; RFC 9725 4.3 asks for 422 when only trickle is supported. The session goes on."""
+
+    code = "ice_restart_unsupported"
+    status = 422
+
+
 class MediaRedirect(LiveError):
     """The room's media lives in another process: HTTP 307 to ``location``."""
 

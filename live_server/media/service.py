@@ -32,14 +32,17 @@ from live_server.config import Settings
 from live_server.domain.rooms import Room
 from live_server.errors import (
     GuestsMustLogIn,
+    IceRestartUnsupported,
     InvalidState,
     MediaDisabled,
     MediaFull,
     MediaRedirect,
     NoPublisher,
     NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
 )
-from live_server.media import aiortc_hooks, ice, sdp
+from live_server.media import aiortc_hooks, ice, sdp, trickle
 from live_server.media.relay import RelayStats, RoomRelay
 from live_server.media.sessions import MediaSession
 from live_server.protocol import now_ms
@@ -273,6 +276,23 @@ class MediaService:
         if s is None or s.room_id != room_id or s.role != role:
             raise NotFound("no such session")
         return s
+
+    async def patch(self, room_id: str, role: str, session_id: str, if_match: str | None,
+                    fragment: str) -> None:
+        """PATCH on a session URL (RFC 9725 4.3): trickled candidates reach the connection; an
+        ICE restart is refused with 422 and the session goes on (aiortc cannot restart ICE on
+        a running connection; the client may DELETE and POST a new offer instead)."""
+        session = self.session(room_id, role, session_id)
+        match = trickle.if_match(if_match, session.etag)
+        if match is None:
+            raise PreconditionRequired("PATCH needs If-Match: the session's ETag")
+        frag = trickle.parse(fragment)
+        if trickle.is_restart(frag, *session.remote_ice):
+            raise IceRestartUnsupported("ICE restarts are not supported: to change network, "
+                                        "DELETE the session and POST a new offer")
+        if not match:
+            raise PreconditionFailed("If-Match is not the session's current ETag")
+        await session.trickle(frag)
 
     async def end(self, room_id: str, role: str, session_id: str) -> None:
         """DELETE on a session URL: the URL's secret is the capability (RFC 9725 4.3)."""

@@ -2,9 +2,9 @@
 relay through ``aiortc_hooks`` (the publisher's receivers feed the relay; each viewer's
 senders read a ``ViewerTrack`` and packetize without encoding).
 
-A session's offer/answer is complete in one round trip (the answer carries all candidates;
-no trickle ICE). A session whose connection is not up ``idle_ms`` after the answer is closed,
-and so is one whose connection fails or closes."""
+The answer carries all the server's candidates; a client may send its own later (trickle ICE
+over ``PATCH``, ``trickle``). A session whose connection is not up ``idle_ms`` after the answer
+is closed, and so is one whose connection fails or closes."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+from aiortc.sdp import candidate_from_sdp
 
-from live_server.errors import OfferNotAcceptable
-from live_server.media import aiortc_hooks
+from live_server.errors import BadSdp, OfferNotAcceptable
+from live_server.media import aiortc_hooks, trickle
 from live_server.media.relay import RoomRelay
 from live_server.media.sdp import Track
 
@@ -57,6 +58,7 @@ class MediaSession:
         self.replaced = False
         self.announced = False  # video_started was sent for this room (by a predecessor)
         self.end_reason = ""
+        self.remote_ice = ("", "")  # the offer's ice-ufrag and ice-pwd (a restart changes them)
         self._idle_ms = idle_ms
         self._host_addresses = host_addresses  # media.ice_addresses (None: every address)
         self._idle: asyncio.TimerHandle | None = None
@@ -104,7 +106,23 @@ class MediaSession:
                                             relay.request_keyframe)
         return await self._answer(offer)
 
+    async def trickle(self, frag: trickle.SdpFrag) -> None:
+        """Add the client's late candidates (and its end-of-candidates) to the connection."""
+        try:
+            for found in frag.candidates:
+                candidate = candidate_from_sdp(found.sdp.partition(":")[2])
+                candidate.sdpMid = found.mid
+                if found.mid is None:
+                    candidate.sdpMLineIndex = found.mline_index
+                await self.pc.addIceCandidate(candidate)
+            if frag.end:
+                await self.pc.addIceCandidate(None)
+        except ValueError as exc:  # a number that is not one (aiortc ignores candidates
+            # after end-of-candidates, as a repeated fragment is harmless)
+            raise BadSdp(f"cannot add these candidates: {exc}") from None
+
     async def _answer(self, offer: str) -> str:
+        self.remote_ice = trickle.credentials(offer)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
             with aiortc_hooks.host_candidates(self._host_addresses):

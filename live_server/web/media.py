@@ -2,10 +2,13 @@
 
 Answers follow the RFC rather than the JSON API conventions: ``201`` with the SDP answer,
 ``Location`` (absolute, on the process holding the session), ``ETag`` and ``Link`` headers;
-``204`` for DELETE; ``405`` for PATCH (no trickle ICE, no ICE restart); ``307`` to the room's
-media home; ``409`` + ``Retry-After`` when nobody publishes. Error bodies are still the
-project's ``{"error": {...}}`` JSON. Every answer carries CORS headers so pages on another
-origin (and the private port, which is another origin) can use the endpoints.
+``204`` for DELETE; ``PATCH`` on a session URL with an ``application/trickle-ice-sdpfrag`` body
+and ``If-Match`` adds the client's trickled candidates (``204``; ``428`` without ``If-Match``,
+``412`` on a stale ETag, ``422`` for an ICE restart, which aiortc cannot do); ``405`` for PATCH
+on the endpoint itself; ``307`` to the room's media home; ``409`` + ``Retry-After`` when
+nobody publishes. Error bodies are still the project's ``{"error": {...}}`` JSON. Every
+answer carries CORS headers so pages on another origin (and the private port, which is another
+origin) can use the endpoints.
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ log = logging.getLogger(__name__)
 
 MEDIA = web.AppKey("media", MediaService)
 SDP = "application/sdp"
+TRICKLE = "application/trickle-ice-sdpfrag"
 routes = web.RouteTableDef()
 
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, DELETE, PATCH, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
-    "Access-Control-Expose-Headers": "Location, ETag, Link, Retry-After, Accept-Post",
+    "Access-Control-Expose-Headers": "Location, ETag, Link, Retry-After, Accept-Post, "
+                                     "Accept-Patch",
     "Access-Control-Max-Age": "86400",
 }
 
@@ -71,18 +76,21 @@ def _answer_errors(handler: Handler) -> Handler:
     return wrapped
 
 
-async def _offer(request: web.Request) -> str:
+async def _sdp_body(request: web.Request, content_type: str, what: str) -> str:
     ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if ctype != SDP:
-        raise UnsupportedMediaType("the body must be an SDP offer (Content-Type: "
-                                   "application/sdp)")
+    if ctype != content_type:
+        raise UnsupportedMediaType(f"the body must be {what} (Content-Type: {content_type})")
     try:
         text = (await raw_body(request)).decode("utf-8")
     except UnicodeDecodeError:
-        raise BadSdp("the SDP offer is not UTF-8") from None
+        raise BadSdp(f"{what} is not UTF-8") from None
     if not text.strip():
-        raise BadSdp("empty SDP offer")
+        raise BadSdp(f"empty {what}")
     return text
+
+
+async def _offer(request: web.Request) -> str:
+    return await _sdp_body(request, SDP, "an SDP offer")
 
 
 def _created(request: web.Request, kind: str, room_id: str, session_id: str, etag: str,
@@ -101,6 +109,8 @@ def _options(allow: str, accept_post: bool) -> Handler:
         response.headers["Allow"] = allow
         if accept_post:
             response.headers["Accept-Post"] = SDP
+        else:
+            response.headers["Accept-Patch"] = TRICKLE
         for server in media(request).ice_servers:
             response.headers.add("Link", server.link())
         return response
@@ -109,8 +119,8 @@ def _options(allow: str, accept_post: bool) -> Handler:
 
 def _no_patch(allow: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        raise MethodNotAllowed("trickle ICE and ICE restarts are not supported: send all "
-                               "candidates in the offer", allow=allow)
+        raise MethodNotAllowed("PATCH the session URL (Location), not the endpoint",
+                               allow=allow)
     return handler
 
 
@@ -148,6 +158,19 @@ def _delete(kind: str) -> Handler:
     return handler
 
 
+def _patch(kind: str) -> Handler:
+    """Trickle ICE on a session URL; like DELETE, the URL's secret is the capability."""
+    role = "publisher" if kind == "whip" else "viewer"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        fragment = await _sdp_body(request, TRICKLE, "an SDP fragment")
+        await media(request).patch(request.match_info["room_id"], role,
+                                   request.match_info["session_id"],
+                                   request.headers.get("If-Match"), fragment)
+        return web.Response(status=204)
+    return handler
+
+
 @routes.get("/api/rooms/{room_id}/video")
 async def video(request: web.Request) -> web.Response:
     """Is there video now, in which codecs (a page decides between WHEP and HLS)."""
@@ -165,8 +188,9 @@ for _kind, _post in (("whip", whip_post), ("whep", whep_post)):
     # a session URL's CORS preflight is answered whether or not the session still exists: a
     # browser's DELETE (with Authorization, so preflighted) after the server already ended the
     # session (the publisher left) must reach the DELETE, which then says 404
-    routes.options(_resource)(_answer_errors(_options("DELETE, OPTIONS", accept_post=False)))
-    routes.patch(_resource)(_answer_errors(_no_patch("DELETE, OPTIONS")))
+    routes.options(_resource)(_answer_errors(_options("PATCH, DELETE, OPTIONS",
+                                                      accept_post=False)))
+    routes.patch(_resource)(_answer_errors(_patch(_kind)))
 
 
 # The private media listener and the service's life cycle ------------------------------------
