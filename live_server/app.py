@@ -16,6 +16,7 @@ from live_server.metrics import Metrics
 from live_server.web import charity_page, misc, openapi, shelf, show_report, table, thumbnail, ws
 from live_server.web import hls as hls_web
 from live_server.web import media as media_web
+from live_server.web import replays as replays_web
 from live_server.web.headers import security_headers
 from live_server.web.http import error_middleware
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
@@ -40,12 +41,14 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     app.add_routes(charity_page.routes)  # a charity show's public receipt page
     app.add_routes(media_web.routes)  # WHIP/WHEP (live_server/media)
     app.add_routes(hls_web.routes)  # HLS playlists and segments
+    app.add_routes(replays_web.routes)  # replays' playlists and segments
     app.add_routes(thumbnail.routes)  # a live room's stream thumbnail (ops)
     if misc.STATIC_DIR.is_dir():
         app.router.register_resource(misc.StaticFiles("/static", misc.STATIC_DIR))
     app.cleanup_ctx.append(_services_ctx(settings, info or {}))
     app.cleanup_ctx.append(media_web.media_ctx())  # starts services.media; closes it first
     app.cleanup_ctx.append(hls_web.hls_ctx())  # needs the media service; closes before it
+    app.cleanup_ctx.append(replays_web.replay_ctx())  # records shows; sweeps old replays
     app.on_shutdown.append(_close_websockets)
     return app
 

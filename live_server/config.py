@@ -252,6 +252,16 @@ class HlsSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ReplaysSettings:
+    enabled: bool
+    dir: str  # <dir>/<room>/<part>/: each broadcast of a show, as HLS segments
+    retention_days: int  # a replay is deleted this long after its show ended (0: kept)
+    max_total_bytes: int  # beyond this the oldest ended replays go first (0: no budget)
+    sweep_interval_ms: int
+    pin_poll_ms: int  # how often the recording process reads the pin (chapter precision)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class WebhooksSettings:
     allow_private: bool
     timeout_ms: int
@@ -301,6 +311,7 @@ class Settings:
     gifts: GiftsSettings
     media: MediaSettings
     hls: HlsSettings
+    replays: ReplaysSettings
     webhooks: WebhooksSettings
     alerts: AlertsSettings
 

@@ -44,6 +44,7 @@ from live_server.services.orders import OrderService
 from live_server.services.periodic import ClockStats
 from live_server.services.red_packets import PacketClock, RedPacketService
 from live_server.services.reminders import ReminderService
+from live_server.services.replays import ReplayService, ReplayStats, ReplaySweep
 from live_server.services.room_series import INTERVAL_MS, POINTS, SeriesClock
 from live_server.services.rooms import RoomService
 from live_server.services.shelf import Scheduler, ShelfService
@@ -72,6 +73,7 @@ from live_server.store.orders import OrderStore
 from live_server.store.presence import PresenceStore
 from live_server.store.red_packets import RedPacketStore
 from live_server.store.reminders import ReminderStore
+from live_server.store.replays import ReplayStore
 from live_server.store.room_series import RoomSeriesStore
 from live_server.store.rooms import RoomStore
 from live_server.store.shelf import ShelfStore
@@ -135,6 +137,8 @@ class Services:
     reminders: ReminderService  # show reminders: subscribe, and the notices at the start
     draws: DrawService  # lucky draws: create, enter, the verifiable result
     draw_clock: DrawClock  # draws the draws whose entries have closed
+    replays: ReplayService  # shows' replays: parts, chapters, who sees them, deletion
+    replay_sweep: ReplaySweep  # replays' retention and disk budget
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -215,6 +219,9 @@ class Services:
         shelf = ShelfService(settings, room_store, shelf_store, modlog, after)
         clocks = ClockStats(failed=metrics.scheduler_failed, parked=metrics.set_scheduler_parked)
         series = RoomSeriesStore(core, interval_ms=INTERVAL_MS, points=POINTS)
+        replays = ReplayService(settings, room_store, ReplayStore(core), modlog, ReplayStats(
+            bytes_kept=metrics.replay_bytes.set,
+            deleted=lambda why: metrics.replays_deleted.labels(why).inc()))
         return cls(settings=settings, metrics=metrics, client=client, core=core,
                    room_store=room_store, presence=presence, hub=hub, node=node, rooms=rooms,
                    chat=chat, modlog=modlog, suspensions=suspensions,
@@ -254,7 +261,9 @@ class Services:
                        core, recent_max=recent_max)),
                    reminders=reminders, draws=draws,
                    draw_clock=DrawClock(draws, settings.draws.scheduler_interval_ms,
-                                        stats=clocks))
+                                        stats=clocks),
+                   replays=replays,
+                   replay_sweep=ReplaySweep(replays, settings.replays.sweep_interval_ms))
 
     async def ping_store(self) -> None:
         """Readiness: raises unless Valkey answers."""

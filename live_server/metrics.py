@@ -65,6 +65,13 @@ class Metrics:
                                       "WHIP publisher sessions in this process", registry=r)
         self.media_viewers = Gauge("live_media_viewers", "WHEP viewer sessions in this process",
                                    registry=r)
+        # replays (live_server/services/replays.py): what the last sweep found on this machine
+        self.replay_bytes = Gauge("live_replay_bytes",
+                                  "Bytes of replays kept on this machine's disk (last sweep)",
+                                  registry=r)
+        self.replays_deleted = Counter("live_replays_deleted_total",
+                                       "Replays deleted, by reason (age, budget, ops)",
+                                       ["reason"], registry=r)
         self.media_forwarded = Counter("live_media_frames_forwarded_total",
                                        "Encoded frames queued to viewers (frames x viewers)",
                                        registry=r)

@@ -57,6 +57,8 @@ def make_settings(valkey_url: str, **sections: dict[str, Any]) -> config.Setting
         "http": {"max_connections_per_ip": 1000},
         # every test's HLS under the system temp folder, never the checkout's var/
         "hls": {"dir": str(Path(tempfile.gettempdir()) / "live-test-hls" / secrets.token_hex(4))},
+        "replays": {"dir": str(Path(tempfile.gettempdir()) / "live-test-replays"
+                               / secrets.token_hex(4))},
         # WebRTC on loopback only: no test binds a socket on the machine's other interfaces
         "media": {"ice_addresses": ["127.0.0.1"]},
     }

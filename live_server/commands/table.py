@@ -16,6 +16,7 @@ from live_server.commands import (
     ops,
     orders,
     reminders,
+    replays,
     rooms,
     shelf,
     show_report,
@@ -31,7 +32,8 @@ COMMANDS: tuple[Command, ...] = (*socket.COMMANDS, *rooms.COMMANDS, *chat.COMMAN
                                  *reminders.COMMANDS,
                                  *draws.COMMANDS,
                                  *auctions.COMMANDS,
-                                 *charity.COMMANDS)
+                                 *charity.COMMANDS,
+                                 *replays.COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 WS_OPS: dict[str, Command] = {c.op: c for c in COMMANDS if c.op is not None}
 HTTP: tuple[Command, ...] = tuple(c for c in COMMANDS if c.http is not None)

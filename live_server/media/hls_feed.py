@@ -47,11 +47,16 @@ class HlsFeed:
         video = relay.sources.get("video")
         if not settings.enabled or video is None or video.codec.lower() != "h264":
             return None
-        audio = relay.sources.get("audio")
-        with_audio = audio is not None and audio.codec.lower() == "opus"
         recorder = HlsRecorder(relay.room_id, Path(settings.dir), settings.segment_ms,
-                               settings.window, audio=with_audio,
+                               settings.window, audio=sends_opus(relay),
                                request_keyframe=relay.request_keyframe)
+        return cls.feeding(relay, recorder)
+
+    @classmethod
+    def feeding(cls, relay: RoomRelay, recorder: HlsRecorder) -> HlsFeed:
+        """Drain the relay's H.264 (and Opus, if it sends any) into ``recorder``: the live
+        rendition, or a replay's part (``media/replay.py``) with the same remux."""
+        with_audio = sends_opus(relay)
         feed = cls(relay, recorder, relay.subscribe_encoded("video", _QUEUE_FRAMES),
                    relay.subscribe_encoded("audio", _QUEUE_FRAMES) if with_audio else None)
         feed._task = asyncio.create_task(feed._run(), name=f"hls:{relay.room_id}")
@@ -121,6 +126,11 @@ class HlsFeed:
         self._unsubscribe()
         if self._task is not None:
             self._task.cancel()
+
+
+def sends_opus(relay: RoomRelay) -> bool:
+    audio = relay.sources.get("audio")
+    return audio is not None and audio.codec.lower() == "opus"
 
 
 def _codecs(relay: RoomRelay) -> tuple[str | None, str | None]:

@@ -191,6 +191,25 @@ class Keys:
         WebRTC publisher (expires unless that process refreshes it)."""
         return f"{self.prefix}:{{{room_id}}}:media_home"
 
+    def replay(self, room_id: str) -> str:
+        """hash: creator, state (recording|ready|deleted), parts (count), part:<n> → part JSON
+        (started_ms, ended_ms), open:<n> → until when the recording process vouches for that
+        part (ms), deleted_at, deleted_by."""
+        return f"{self.prefix}:{{{room_id}}}:replay"
+
+    def replay_pins(self, room_id: str) -> str:
+        """list: the pin changes seen while recording (JSON at_ms, product_id, title)."""
+        return f"{self.prefix}:{{{room_id}}}:replay:pins"
+
+    @property
+    def replays(self) -> str:
+        """zset: room id → when its replay's latest part ended (ms; 0 while recording)."""
+        return f"{self.prefix}:replays"
+
+    def creator_replays(self, creator_id: str) -> str:
+        """zset: a creator's rooms with a replay, by when recording began (ms)."""
+        return f"{self.prefix}:u:{{{creator_id}}}:replays"
+
     def catalogue(self, creator_id: str) -> str:
         """hash: product id → product JSON, per creator."""
         return f"{self.prefix}:u:{{{creator_id}}}:products"

@@ -154,6 +154,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              errors=(BadRequest, NotFound), token=False),
     Endpoint("OPTIONS", "/hls/{room_id}/{segment}", "CORS preflight", "hls", status=204,
              token=False),
+    Endpoint("GET", "/replays/{room_id}/index.m3u8", "An ended show's replay: a VOD playlist "
+             "of every broadcast (discontinuities between them), products' chapters as "
+             "`EXT-X-DATERANGE` with `X-PRODUCT-ID`", "replays",
+             answer="the playlist", content_type="application/vnd.apple.mpegurl",
+             errors=(NotFound,), token=False),
+    Endpoint("HEAD", "/replays/{room_id}/index.m3u8", "The replay playlist's headers",
+             "replays", errors=(NotFound,), token=False),
+    Endpoint("GET", "/replays/{room_id}/{part}/{segment}", "One MPEG-TS segment of a "
+             "replay's part", "replays", answer="the segment", content_type="video/mp2t",
+             errors=(NotFound,), token=False),
+    Endpoint("HEAD", "/replays/{room_id}/{part}/{segment}", "The segment's headers",
+             "replays", errors=(NotFound,), token=False),
+    Endpoint("OPTIONS", "/replays/{room_id}/{tail}", "CORS preflight", "replays", status=204,
+             token=False),
     Endpoint("GET", "/api/rooms/{room_id}/orders.csv", "A room's orders as CSV, oldest first",
              "orders", "the room's creator, ops", answer="CSV", content_type="text/csv",
              errors=(Unauthorized, Forbidden, NotFound)),
