@@ -6,8 +6,12 @@ leaves nothing open). Parsing uses aiortc's SDP parser; the rules are ours:
   what browsers and OBS send) for video, Opus for audio;
 * the answer narrows each section to the first such codec of the offer (plus its RTX), so the
   publisher sends exactly one codec per kind;
-* a WHEP offer must accept the codec the publisher sends, with the same parameters, because
-  frames are forwarded as they are.
+* a WHEP offer must accept the codec the publisher sends, because frames are forwarded as they
+  are: the same parameters, or for H.264 the same packetization mode and profile family
+  (baseline and constrained baseline are one family: every forwarded stream is constrained
+  baseline in practice, and the level only bounds what a receiver decodes, which browsers and
+  aiortc do not enforce). The viewer's answer then uses the viewer's own codec entry (its
+  payload type and fmtp line), so the viewer accepts it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import dataclasses
 
 from aiortc import sdp as aiortc_sdp
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.sdp import parse_h264_profile_level_id
 
 from live_server.errors import BadSdp, OfferNotAcceptable
 from live_server.media import aiortc_hooks
@@ -92,9 +97,45 @@ def plan_publish(text: str) -> list[Track]:
     return tracks
 
 
+H264_FAMILIES = {"PROFILE_CONSTRAINED_BASELINE": "baseline", "PROFILE_BASELINE": "baseline"}
+
+
+def _h264_family(codec: RTCRtpCodecParameters) -> tuple[str, str] | None:
+    """(packetization mode, profile family) of an H.264 codec; None when it is unreadable."""
+    try:
+        profile = parse_h264_profile_level_id(
+            str(codec.parameters.get("profile-level-id", "42e01f")))[0]
+    except ValueError:
+        return None
+    return (str(codec.parameters.get("packetization-mode", "0")),
+            H264_FAMILIES.get(profile.name, profile.name))
+
+
+def _plays(viewer: RTCRtpCodecParameters, source: RTCRtpCodecParameters) -> bool:
+    """Can frames sent in ``source`` be sent to a viewer that offered ``viewer``?"""
+    if viewer.mimeType.lower() != source.mimeType.lower():
+        return False
+    if viewer.parameters == source.parameters:
+        return True
+    if source.mimeType.lower() == "video/h264":
+        family = _h264_family(source)
+        return family is not None and family == _h264_family(viewer)
+    return False
+
+
+def _viewer_codec(kind: str, m: aiortc_sdp.MediaDescription,
+                  source: RTCRtpCodecParameters) -> RTCRtpCodecParameters | None:
+    """The viewer's codec entry to answer with: the publisher's exact codec if offered, else
+    the first of the same H.264 family."""
+    common = aiortc_hooks.common_codecs(kind, m.rtp.codecs)
+    exact = [c for c in common if c.mimeType.lower() == source.mimeType.lower()
+             and c.parameters == source.parameters]
+    return next(iter(exact or [c for c in common if _plays(c, source)]), None)
+
+
 def plan_view(text: str, published: dict[str, RTCRtpCodecParameters]) -> list[Track]:
     """The tracks a viewer's offer will be answered with: each kind the publisher sends that
-    the viewer offers to receive, in the publisher's exact codec."""
+    the viewer offers to receive, in the viewer's entry for the publisher's codec."""
     desc = parse_offer(text)
     tracks: list[Track] = []
     seen: set[str] = set()
@@ -105,14 +146,12 @@ def plan_view(text: str, published: dict[str, RTCRtpCodecParameters]) -> list[Tr
         source = published.get(m.kind)
         if source is None or m.direction not in (None, "recvonly", "sendrecv"):
             continue
-        match = [c for c in aiortc_hooks.common_codecs(m.kind, m.rtp.codecs)
-                 if c.mimeType.lower() == source.mimeType.lower()
-                 and c.parameters == source.parameters]
-        if not match:
+        match = _viewer_codec(m.kind, m, source)
+        if match is None:
             raise OfferNotAcceptable(
                 f"the offer does not accept the stream's {m.kind} codec "
                 f"{Track(m.kind, source).describe()}")
-        tracks.append(Track(m.kind, source))
+        tracks.append(Track(m.kind, match))
     if not tracks:
         raise OfferNotAcceptable("the offer receives none of the stream's tracks")
     return tracks
