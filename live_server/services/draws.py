@@ -11,7 +11,6 @@ pass to finish the job.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -33,6 +32,7 @@ from live_server.errors import AddressRequired, Forbidden, InvalidField, Invalid
 from live_server.protocol import Json, is_safe_id, now_ms
 from live_server.services.fans import FanService
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
+from live_server.services.pipelined import Pipelined
 from live_server.store.draws import DrawStore, Entry
 from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
@@ -52,49 +52,6 @@ def _draw_id(value: object) -> str:
     return value
 
 
-class EntryQueue:
-    """A process's entries, sent to Valkey in pipelines: while one pipeline is out, the taps
-    that arrive wait for the next, so a rush of thousands costs a few round trips rather than a
-    pooled connection each (each entry is still its own script, answered on its own)."""
-
-    def __init__(self, store: DrawStore, every_ms: int) -> None:
-        self.store = store
-        self.every_ms = every_ms
-        self.waiting: list[tuple[Entry, asyncio.Future[tuple[bool, int]]]] = []
-        self.sending: asyncio.Task[None] | None = None
-
-    async def enter(self, entry: Entry) -> tuple[bool, int]:
-        done: asyncio.Future[tuple[bool, int]] = asyncio.get_running_loop().create_future()
-        self.waiting.append((entry, done))
-        if self.sending is None:
-            self.sending = asyncio.ensure_future(self._send())
-        return await done
-
-    async def _send(self) -> None:
-        try:
-            while self.waiting:
-                batch = self.waiting[:ENTRY_BATCH_MAX]
-                del self.waiting[:ENTRY_BATCH_MAX]
-                try:
-                    answers = await self.store.enter_many([e for e, _ in batch], self.every_ms)
-                except BaseException as exc:  # each waiting tap hears why, then the next batch
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                for (_, done), answer in zip(batch, answers, strict=True):
-                    if done.done():
-                        continue
-                    if isinstance(answer, Exception):
-                        done.set_exception(answer)
-                    else:
-                        done.set_result(answer)
-        finally:
-            self.sending = None
-
-
 class DrawService:
     def __init__(self, settings: Settings, rooms: RoomStore, store: DrawStore,
                  fans: FanService, orders: OrderStore) -> None:
@@ -109,7 +66,11 @@ class DrawService:
         self._static: dict[str, tuple[str, str, int]] = {}
         self._keyword_rooms: dict[str, tuple[bool, float]] = {}
         self.last_draw_ms = 0.0  # how long the last draw computed here took (load test)
-        self.entries = EntryQueue(store, self.cfg.entrants_event_ms)
+        # a process's entries go to Valkey in pipelines: the taps that arrive while one is out
+        # go in the next, so a rush costs a few round trips (each entry its own script)
+        self.entries: Pipelined[Entry, tuple[bool, int]] = Pipelined(
+            lambda batch: store.enter_many(batch, self.cfg.entrants_event_ms),
+            batch_max=ENTRY_BATCH_MAX)
 
     async def create(self, who: Identity, room_id: str, args: Json) -> Json:
         room = await self.rooms.require(room_id)
@@ -217,7 +178,7 @@ class DrawService:
             eligible = await self.store.in_fan_club(creator, uid)
         elif condition == "buyers":
             eligible = await self.store.paid_order_in(room_id, uid, since)
-        added, count = await self.entries.enter(
+        added, count = await self.entries.call(
             Entry(room_id, did, uid, who.name or uid, eligible, now_ms()))
         return {"draw_id": did, "entered": True, "already": not added, "entrants": count}
 

@@ -17,7 +17,7 @@ is mostly idle. So:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ BATCH_MAX = 500  # calls in one pipeline
 
 
 class Pipelined(Generic[T, R]):
-    def __init__(self, send_many: Callable[[list[T]], Awaitable[list[R | Exception]]],
+    def __init__(self, send_many: Callable[[list[T]], Awaitable[Sequence[R | Exception]]],
                  *, batch_max: int = BATCH_MAX) -> None:
         self.send_many = send_many
         self.batch_max = batch_max
