@@ -196,3 +196,23 @@ def capability(codec: RTCRtpCodecParameters) -> RTCRtpCodecCapability:
     """The public capability object matching a negotiated codec, for setCodecPreferences."""
     return RTCRtpCodecCapability(mimeType=codec.mimeType, clockRate=codec.clockRate,
                                  channels=codec.channels, parameters=dict(codec.parameters))
+
+
+def transport_states(pc: Any) -> tuple[str, str, str | None]:
+    """(ICE state, DTLS state, the selected candidate pair or None) of a peer connection, for
+    the log line of a failed session. The pair is aioice's nominated pair
+    (``Connection._nominated``): neither aiortc nor aioice has a public getter for it."""
+    dtls_state, pair = "new", None
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        if dtls is None:
+            continue
+        dtls_state = str(dtls.state)
+        nominated = getattr(getattr(dtls.transport, "_connection", None), "_nominated", {})
+        chosen = nominated.get(1) if isinstance(nominated, dict) else None
+        if chosen is not None:
+            local, remote = chosen.local_candidate, chosen.remote_candidate
+            pair = (f"{local.host}:{local.port} {local.type} -> "
+                    f"{remote.host}:{remote.port} {remote.type}")
+        break  # BUNDLE: the first transport carries every section
+    return str(pc.iceConnectionState), dtls_state, pair

@@ -30,6 +30,9 @@ RTX = RTCRtpCodecCapability(mimeType="video/rtx", clockRate=90000)
 
 Callback = Callable[["MediaSession"], Awaitable[None]]
 
+#: end reasons that are failures (ICE or DTLS failed, or ICE never came up): one WARNING each
+FAILURES = {"disconnected": "the connection failed", "ice_timeout": "ICE did not connect in time"}
+
 
 def _preferences(track: Track) -> list[RTCRtpCodecCapability]:
     """Exactly the track's codec (and RTX for video retransmissions)."""
@@ -153,12 +156,24 @@ class MediaSession:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _log_failure(self, reason: str) -> None:
+        """One WARNING per failed session, with what tells why: the states of its ICE and DTLS
+        transports and the candidate pair it used, if any. The session id is the secret part
+        of the session URL (whoever holds it may DELETE the session): only its first
+        characters are logged, enough to match a client's Location."""
+        ice_state, dtls_state, pair = aiortc_hooks.transport_states(self.pc)
+        log.warning("%s session %s... of room %s failed: %s (ice=%s dtls=%s pair=%s)",
+                    self.role, self.id[:6], self.room_id, FAILURES[reason], ice_state,
+                    dtls_state, pair or "none")
+
     async def close(self, reason: str = "closed") -> None:
         """Close the peer connection (idempotent) and tell the owner once."""
         if self.closed:
             return
         self.closed = True
         self.end_reason = reason
+        if reason in FAILURES:
+            self._log_failure(reason)
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
