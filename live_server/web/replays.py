@@ -34,7 +34,7 @@ async def playlist(request: web.Request) -> web.StreamResponse:
     text = await services(request).replays.playlist(request.match_info["room_id"])
     if text is None:
         return _refuse(NotFound("no replay to play for this room"))
-    return web.Response(text=text, headers={
+    return web.Response(body=text.encode(), headers={
         "Content-Type": PLAYLIST_TYPE, "Cache-Control": PLAYLIST_CACHE, **CORS})
 
 
@@ -49,7 +49,8 @@ async def segment(request: web.Request) -> web.StreamResponse:
         "Content-Type": SEGMENT_TYPE, "Cache-Control": SEGMENT_CACHE, **CORS})
 
 
-@routes.options("/replays/{room_id}/{tail:.+}")
+@routes.options("/replays/{room_id}/index.m3u8")
+@routes.options("/replays/{room_id}/{part}/{segment}")
 async def preflight(request: web.Request) -> web.Response:
     """CORS preflight, for players that send a ``Range`` header."""
     return web.Response(status=204, headers={
