@@ -12,7 +12,9 @@ Decisions (docs/ARCHITECTURE.md, "Media"):
   A WHIP request is never redirected: the process it reaches becomes the home (the previous
   home notices at its next refresh and drops the room quietly), so WHIP clients that do not
   follow redirects, and browsers that drop ``Authorization`` on cross-origin redirects, work.
-* ``golive``: publishing to a scheduled room moves it to live when the publisher asks for it.
+* ``golive``: publishing to a scheduled room with ``?golive=1`` moves it to live when media
+  flows (the publisher's first frame reaches the relay), not at the POST: a publisher whose
+  ICE or DTLS never comes up leaves the room scheduled.
 * ``video_started`` when the publisher's connection is up, ``video_stopped`` when it ends;
   viewers' sessions end with the publisher.
 """
@@ -24,7 +26,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from live_server import events
 from live_server.auth import Identity, require_moderator
@@ -34,6 +36,7 @@ from live_server.errors import (
     GuestsMustLogIn,
     IceRestartUnsupported,
     InvalidState,
+    LiveError,
     MediaDisabled,
     MediaFull,
     MediaRedirect,
@@ -169,6 +172,8 @@ class MediaService:
         session = MediaSession(room_id, "publisher", self.rtc_config, self.cfg.session_idle_ms,
                                on_connected=self._publisher_connected,
                                on_end=self._publisher_ended, user_id=uid,
+                               on_media=(self._go_live(who)
+                                         if golive and room.state == "scheduled" else None),
                                host_addresses=self.host_addresses)
         # the room was told the video runs: if this session never connects, say it stopped
         session.announced = old is not None and (old.connected or old.announced)
@@ -180,9 +185,21 @@ class MediaService:
         except Exception:
             await session.close("negotiation_failed")
             raise
-        if golive and room.state == "scheduled":
-            await self.rooms.transition(who, room_id, "live")
         return session, sdp.announce(answer, self.cfg.announced_ip), url
+
+    def _go_live(self, who: Identity) -> Callable[[MediaSession], Awaitable[None]]:
+        """``?golive=1``: the room goes live at the session's first frame, as ``who`` (the
+        publisher, checked at the POST), if it is still scheduled and still this session's."""
+        async def go(session: MediaSession) -> None:
+            if self.publishers.get(session.room_id) is not session:
+                return
+            try:
+                room = await self.room_store.require(session.room_id)
+                if room.state == "scheduled":
+                    await self.rooms.transition(who, session.room_id, "live")
+            except LiveError as err:  # started or ended meanwhile by someone else
+                log.info("room %s: golive not applied (%s)", session.room_id, err.code)
+        return go
 
     async def _publisher_connected(self, session: MediaSession) -> None:
         if self.publishers.get(session.room_id) is not session:

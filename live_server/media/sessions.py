@@ -47,7 +47,7 @@ class MediaSession:
 
     def __init__(self, room_id: str, role: str, config: RTCConfiguration, idle_ms: int,
                  *, on_connected: Callback | None = None, on_end: Callback | None = None,
-                 user_id: str | None = None,
+                 on_media: Callback | None = None, user_id: str | None = None,
                  host_addresses: aiortc_hooks.AddressChooser | None = None) -> None:
         self.id = secrets.token_urlsafe(18)  # the resource URL's secret part
         self.room_id = room_id
@@ -67,6 +67,8 @@ class MediaSession:
         self._idle: asyncio.TimerHandle | None = None
         self._on_connected = on_connected
         self._on_end = on_end
+        self._on_media = on_media  # once, at the publisher's first frame (media flows)
+        self.media_seen = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.pc.on("connectionstatechange", self._state_changed)
 
@@ -97,6 +99,10 @@ class MediaSession:
         # a replaced or closing publisher's last frames must not mix into the new stream
         if not self.replaced and not self.closed:
             relay.push(kind, codec, clock_rate, timestamp, data)
+            if not self.media_seen:
+                self.media_seen = True
+                if self._on_media is not None:
+                    self._spawn(self._on_media(self))
 
     async def answer_viewer(self, offer: str, tracks: list[Track], relay: RoomRelay) -> str:
         """Send the room's tracks to this viewer, forwarded as they are; the SDP answer."""

@@ -61,7 +61,12 @@ async def test_publishing_with_golive_starts_a_scheduled_room(live: LiveApp) -> 
         try:
             url = f"{live.base}/api/rooms/{room['id']}/whip?golive=1"
             assert await publisher.publish(http, url, token("alice", "creator")) == 201
-            status, after = await live.call("GET", f"/api/rooms/{room['id']}")
+            # live once media flows (tests/integration/test_golive.py), not at the POST
+            for _ in range(200):
+                status, after = await live.call("GET", f"/api/rooms/{room['id']}")
+                if after["state"] == "live":
+                    break
+                await asyncio.sleep(0.05)
             assert after["state"] == "live"
         finally:
             await publisher.close()
