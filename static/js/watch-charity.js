@@ -7,7 +7,10 @@ import { el } from "./dom.js";
 import { fmtMoney } from "./money.js";
 import { termsText } from "./charity-terms.js";
 
-const REFRESH_MS = 15000;
+// The badge's total is read again about once a minute (jittered, so a full room does not ask at
+// the same moment): every viewer of a big show polls, and "so far" needs no second precision.
+const REFRESH_MS = 60000;
+const refreshDelay = () => REFRESH_MS * (0.8 + Math.random() * 0.4);
 
 /** mountWatchCharity({root, roomId}) → {ended(endScreen)}. */
 export function mountWatchCharity({ root, roomId }) {
@@ -33,7 +36,7 @@ export function mountWatchCharity({ root, roomId }) {
       el("a", { className: "charity-link", href: `/charity/${encodeURIComponent(roomId)}`, text: "Receipt" }));
     root.hidden = false;
     clearTimeout(timer);
-    if (receipt.state !== "ended") timer = setTimeout(load, REFRESH_MS);
+    if (receipt.state !== "ended") timer = setTimeout(load, refreshDelay());
   }
 
   async function ended(endScreen) {
