@@ -233,6 +233,8 @@ class MediaSettings:
     enabled: bool
     ice_servers: tuple[str, ...]
     advertise_host: str
+    public_url: str
+    trusted_proxies: tuple[str, ...]
     announced_ip: str
     ice_addresses: tuple[str, ...]
     home_port: int
@@ -446,6 +448,19 @@ def _check_gifts(gifts: GiftsSettings) -> None:
         raise ConfigError("gifts.platform_account must be a non-empty name")
 
 
+def _check_public_url(url: str) -> None:
+    """``media.public_url``: scheme, host, optional port and path prefix; nothing else (it is
+    the front of every session URL the server hands out)."""
+    if not url:
+        return
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/")[0]
+    if (scheme not in ("http", "https") or not sep or not host or any(c in url for c in "?#")
+            or any(c.isspace() for c in url)):
+        raise ConfigError("media.public_url must be http(s)://host[:port][/prefix], e.g. "
+                          "https://live.example.com or https://live.example.com/m/{port}")
+
+
 def _check_ice_address(entry: str) -> None:
     """An entry of ``media.ice_addresses`` is a bindable IP address or an interface name; which
     of them exist on this host is checked when the media service starts."""
@@ -473,6 +488,13 @@ def _validated(settings: Settings) -> Settings:
             raise ConfigError("media.announced_ip must be an IP address") from None
     for entry in settings.media.ice_addresses:
         _check_ice_address(entry)
+    _check_public_url(settings.media.public_url)
+    for entry in settings.media.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"media.trusted_proxies: {entry!r} is not an address or a "
+                              "CIDR network") from None
     if settings.payments.provider not in ("dev", "webhook"):
         raise ConfigError("payments.provider must be 'dev' or 'webhook'")
     if settings.production and settings.payments.provider == "dev":
