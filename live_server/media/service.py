@@ -26,7 +26,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from live_server import events
 from live_server.auth import Identity, require_moderator
@@ -45,7 +45,7 @@ from live_server.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
-from live_server.media import aiortc_hooks, ice, sdp, trickle
+from live_server.media import aiortc_hooks, ice, sdp, trickle, urls
 from live_server.media.relay import RelayStats, RoomRelay
 from live_server.media.sessions import MediaSession
 from live_server.protocol import now_ms
@@ -78,6 +78,7 @@ class MediaService:
         self.ice_servers = ice.parse(self.cfg.ice_servers)
         self.rtc_config = ice.rtc_configuration(self.ice_servers)
         self.host_addresses = ice.host_addresses(self.cfg.ice_addresses)
+        self.trusted_proxies = urls.networks(self.cfg.trusted_proxies)
         self.port: int | None = None    # this process's private media port (web layer sets it)
         self.relays: dict[str, RoomRelay] = {}
         self.publishers: dict[str, MediaSession] = {}
@@ -111,11 +112,12 @@ class MediaService:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def home_url(self, request_host: str) -> str:
-        host = self.cfg.advertise_host or request_host
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+    def home_url(self, request_host: str, peer: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> str:
+        """This process's media URL as the request's client should see it (``media/urls.py``:
+        ``public_url``, a trusted proxy's forwarded scheme and host, or the private port)."""
+        return urls.base_url(self.cfg, self.trusted_proxies, self.port, request_host, peer,
+                             headers or {})
 
     def moved_away(self, room_id: str) -> bool:
         """The room's video ended here because another process took its publisher over (the
@@ -130,9 +132,10 @@ class MediaService:
 
     # WHIP ------------------------------------------------------------------------------------
 
-    async def publish(self, who: Identity, room_id: str, offer: str, request_host: str,
+    async def publish(self, who: Identity, room_id: str, offer: str, url: str,
                       golive: bool) -> tuple[MediaSession, str, str]:
-        """(session, SDP answer, home URL) for a publisher's offer."""
+        """(session, SDP answer, home URL) for a publisher's offer; ``url`` is this process's
+        media URL as the publisher sees it (``home_url``), recorded as the room's home."""
         self._require_enabled()
         room = await self.room_store.require(room_id)
         uid = require_moderator(who, room.creator_id)
@@ -141,14 +144,13 @@ class MediaService:
         tracks = sdp.plan_publish(offer)
         lock = self._publish_locks.setdefault(room_id, asyncio.Lock())
         async with lock:  # one replacement at a time: never two live publishers in a relay
-            return await self._publish(who, uid, room, offer, tracks, request_host, golive)
+            return await self._publish(who, uid, room, offer, tracks, url, golive)
 
     async def _publish(self, who: Identity, uid: str, room: Room, offer: str,
-                       tracks: list[sdp.Track], request_host: str,
+                       tracks: list[sdp.Track], url: str,
                        golive: bool) -> tuple[MediaSession, str, str]:
         room_id = room.id
         self._moved.discard(room_id)
-        url = self.home_url(request_host)
         previous = await self.store.claim(room_id, self.process_id, url,
                                           {t.kind: t.codec_name for t in tracks})
         if previous is not None and previous.process_id != self.process_id:

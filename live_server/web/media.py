@@ -126,6 +126,11 @@ def _no_patch(allow: str) -> Handler:
 
 # WHIP -------------------------------------------------------------------------------------
 
+def _media_url(request: web.Request) -> str:
+    """This process's media URL for the request's client (``media/urls.py``)."""
+    return media(request).home_url(request.url.host or "", request.remote, request.headers)
+
+
 async def whip_post(request: web.Request) -> web.StreamResponse:
     who = identity(request)
     if who.is_guest:
@@ -134,7 +139,7 @@ async def whip_post(request: web.Request) -> web.StreamResponse:
     room_id = request.match_info["room_id"]
     golive = request.query.get("golive", "") in ("1", "true", "yes")
     session, answer, base = await media(request).publish(who, room_id, offer,
-                                                         request.url.host or "", golive)
+                                                         _media_url(request), golive)
     return _created(request, "whip", room_id, session.id, session.etag, answer, base)
 
 
@@ -145,7 +150,7 @@ async def whep_post(request: web.Request) -> web.StreamResponse:
     svc = media(request)
     session, answer = await svc.watch(who, room_id, offer)
     return _created(request, "whep", room_id, session.id, session.etag, answer,
-                    svc.home_url(request.url.host or ""))
+                    _media_url(request))
 
 
 def _delete(kind: str) -> Handler:
