@@ -13,6 +13,7 @@ import { mountAlerts } from "./ops-alerts.js";
 import { mountOpsAuctions } from "./ops-auctions.js";
 import { mountOpsCharity } from "./ops-charity.js";
 import { mountOpsDraws } from "./ops-draws.js";
+import { mountOpsReplays } from "./ops-replays.js";
 import { durationOptions, mountSuspensions, suspend } from "./ops-suspensions.js";
 
 const ROOMS_REFRESH_MS = 2000;
@@ -235,6 +236,7 @@ function start() {
   const auctions = mountOpsAuctions($("#auctions-section"));
   const draws = mountOpsDraws($("#draws-section"));
   mountOpsCharity($("#charity-section"));
+  mountOpsReplays($("#replays-section"));
   const suspensions = mountSuspensions($("#suspensions-section"), { onChange: () => refreshLog() });
 
   // ---- ban dialog (a room's row, or a report: then it can delete the message too) -----------

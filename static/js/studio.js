@@ -14,6 +14,7 @@ import { mountStudioGifts } from "./studio-gifts.js";
 import { mountStudioObs } from "./studio-obs.js";
 import { mountStudioPackets } from "./studio-packets.js";
 import { mountStudioReminders } from "./studio-reminders.js";
+import { mountStudioReplay } from "./studio-replay.js";
 import { mountStudioReport } from "./studio-report.js";
 import { mountStudioShelf } from "./studio-shelf.js";
 import { mountStudioVideo } from "./studio-video.js";
@@ -55,6 +56,7 @@ function start() {
   const charity = mountStudioCharity({ notify: (text, kind) => toast(text, kind) });
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   const obs = mountStudioObs();
+  const replay = mountStudioReplay({ node: $("#replay-status") }); // "Recording", then the replay link
   const reminders = mountStudioReminders({ node: $("#reminders-count") });
   mountWebhooks($("#webhooks-section"));
   mountTabs($(".cr-tabs [role=tablist]"));
@@ -226,6 +228,7 @@ function start() {
     $("#viewer-link").value = link;
     $("#open-link").href = link;
     obs.select(room);
+    replay.select(room);
     replace($("#chat"));
     fillEditForm(room);
     renderHeader(room);
@@ -251,6 +254,7 @@ function start() {
           renderRoomList();
           shelf.roomChanged(selected);
           video.roomChanged(selected);
+          replay.roomChanged(selected);
         } else if (what === "moderation") {
           scheduleModRefresh();
         } else if (what === "counters") {
@@ -340,6 +344,7 @@ function start() {
       renderHeader(selected);
       renderRoomList();
       video.roomChanged(selected); // ending the live stops the camera and microphone
+      replay.roomChanged(selected);
       freezeIfEnded();
       flash(msg, action === "start" ? "You are live." : "The room has ended.", "ok");
       // after the end, the post-show report (opened by renderHeader) is what the creator sees

@@ -15,6 +15,7 @@ import { mountWatchFans } from "./watch-fans.js";
 import { mountWatchGifts } from "./watch-gifts.js";
 import { mountWatchPackets } from "./watch-packets.js";
 import { mountWatchReminders } from "./watch-reminders.js";
+import { mountWatchReplay } from "./watch-replay.js";
 import { mountWatchShelf } from "./watch-shelf.js";
 import { mountPlayer } from "./watch-player.js";
 import { mountStage } from "./watch-stage.js";
@@ -158,6 +159,7 @@ const gifts = mountWatchGifts({
 
 const reminders = mountWatchReminders({ root: $("#remind-box"), roomId });
 const charity = mountWatchCharity({ root: $("#charity-badge"), roomId });
+const replay = mountWatchReplay({ stage: $(".stage-media"), roomId });
 
 const player = mountPlayer({ root: $("#player"), roomId, token: () => token });
 const endScreen = mountEndScreen({ root: $("#end-screen"), roomId, follow: fans });
@@ -175,6 +177,7 @@ function followRoomState() {
   conn.hidden = true; // the state badge says "ended"; a green "live" beside it would not
   endScreen.ended(view.room);
   charity.ended($("#end-screen"));
+  replay.ended($("#end-screen")); // "Watch the replay" when the show has one
 }
 
 function roomMissing() {
