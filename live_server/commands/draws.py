@@ -14,6 +14,7 @@ from live_server.errors import (
     CouponGone,
     CouponStopped,
     DrawClosed,
+    Forbidden,
     InsufficientFunds,
     InsufficientStock,
     InvalidField,
@@ -64,11 +65,12 @@ async def _entrants(call: Call) -> Json:
 
 COMMANDS = (
     Command("create_draw", "Open a lucky draw in the creator's live room: one prize kind (cash "
-            "per winner from the creator's wallet, or a coupon of the room) for N winners, "
+            "per winner from the creator's wallet, a coupon of the room, or one unit of a shelf "
+            "product at no charge) for N winners, "
             "entries open now and close after `duration_s`; only the seed's commitment is "
             "published until the draw.", _create, ROOM_CREATOR,
             (Text("title", "what the pages show", required=False, max_len=TITLE_MAX),
-             Choice("prize_kind", "`cash` or `coupon`", choices=PRIZE_KINDS),
+             Choice("prize_kind", "`cash`, `coupon` or `product`", choices=PRIZE_KINDS),
              Integer("amount", "cents each winner receives (cash)", required=False, lo=1,
                      hi=lambda s: s.draws.max_cash_cents),
              Text("coupon_id", "the room's coupon each winner receives (coupon)",
@@ -93,7 +95,7 @@ COMMANDS = (
     Command("draw_enter", "Enter a draw of this room with one tap (on the room socket: being "
             "connected is being present). Idempotent: a second entry changes nothing and "
             "answers `already: true`.", _enter, USER, (DRAW_ID,),
-            (NotFound, DrawClosed, NotEligible, Banned),
+            (NotFound, DrawClosed, NotEligible, Banned, Forbidden),
             op="draw_enter",
             reply="`{\"draw_id\", \"entered\": true, \"already\", \"entrants\"}`"),
     Command("room_draws", "The room's latest draws, newest first.", _list, ANYONE,

@@ -96,6 +96,7 @@ class ShowFacts:
     draw_entrants: int = 0  # ... their entrants, summed
     draw_cash: int = 0  # ... cash given to their winners (cents)
     draw_coupons: int = 0  # ... coupon copies given to their winners
+    draw_products: int = 0  # ... product units given to their winners (zero-price orders)
     charity: int = 0  # earmarked for the charity show's beneficiary (cents, domain/charity.py)
 
 
@@ -216,6 +217,7 @@ def build(facts: ShowFacts, now: int) -> Json:
         "draw_entrants": facts.draw_entrants,
         "draw_cash": facts.draw_cash,
         "draw_coupons": facts.draw_coupons,
+        "draw_products": facts.draw_products,
         "charity": facts.charity,
     }
     return {
@@ -277,7 +279,8 @@ HEADLINE_ORDER = (
     "orders", "buyers", "units", "gmv", "refunds", "refunded", "gpm", "conversion_bp",
     "coupons_used", "discount", "red_packets", "red_packets_launched", "red_packets_spent",
     "reminded", "gifts", "gift_income", "auctions", "auctions_sold", "auction_revenue",
-    "draws", "draw_entrants", "draw_cash", "draw_coupons", "charity",
+    "draws", "draw_entrants", "draw_cash", "draw_coupons", "draw_products",
+    "charity",
 )
 PRODUCT_COLUMNS = ("product_id", "title", "views", "viewers", "orders", "units", "gmv")
 

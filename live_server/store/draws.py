@@ -329,18 +329,18 @@ class DrawStore:
                 {u.decode(): int(c) for u, c in paid.items()})
 
 
-async def room_draw_figures(core: StoreCore, room_id: str) -> tuple[int, int, int, int]:
+async def room_draw_figures(core: StoreCore, room_id: str) -> tuple[int, int, int, int, int]:
     """A show's draws for its report: (drawn, entrants summed, cash given in cents, coupon
-    copies given)."""
+    copies given, product units given)."""
     base = f"{core.keys.prefix}:{{{room_id}}}"
     ids = await core.client.zrange(f"{base}:draws", 0, -1)
     if not ids:
-        return 0, 0, 0, 0
+        return 0, 0, 0, 0, 0
     async with core.client.pipeline(transaction=False) as pipe:
         for draw_id in ids:
             pipe.hmget(f"{base}:draw:{draw_id.decode()}", "json", "result")
         found = await pipe.execute()
-    drawn = entrants = cash = coupons = 0
+    drawn = entrants = cash = coupons = products = 0
     for raw, result in found:
         if not raw or not result:
             continue
@@ -349,9 +349,11 @@ async def room_draw_figures(core: StoreCore, room_id: str) -> tuple[int, int, in
         entrants += int(outcome["entrant_count"])
         if prize["kind"] == "cash":
             cash += int(prize["amount"]) * len(outcome["winners"])
-        else:
+        elif prize["kind"] == "coupon":
             coupons += len(outcome["winners"])
-    return drawn, entrants, cash, coupons
+        else:
+            products += len(outcome["winners"])
+    return drawn, entrants, cash, coupons, products
 
 
 def _entered(reply: list[Any]) -> tuple[bool, int]:

@@ -103,6 +103,7 @@ class ReportStore:
             gifts=int(gifts or 0), gift_income=int(gift_income or 0),
             auctions=auctions[0], auctions_sold=auctions[1], auction_revenue=auctions[2],
             draws=draws[0], draw_entrants=draws[1], draw_cash=draws[2], draw_coupons=draws[3],
+            draw_products=draws[4],
             charity=charity["orders"] + charity["gifts"] + charity["red_packets"],
         )
 

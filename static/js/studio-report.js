@@ -43,6 +43,7 @@ const FIGURES = [
   ["draw_entrants", "lucky draw entries", "count"],
   ["draw_cash", "lucky draw cash given", "money"],
   ["draw_coupons", "lucky draw coupons given", "count"],
+  ["draw_products", "lucky draw products given", "count"],
   ["charity", "earmarked for charity", "money"],
 ];
 

@@ -275,7 +275,11 @@ async def product_draw_won(live: LiveApp, winners: int) -> tuple[str, str, int, 
 
 async def test_product_prize_order_claimed_with_an_address(live_app_factory: Any) -> None:
     live = await live_app_factory(draws=FAST)
-    _room, _pid, _before, w1, made = await product_draw_won(live, winners=2)
+    room, _pid, _before, w1, made = await product_draw_won(live, winners=2)
+    # the show report counts the product prize as a product given, not as a coupon
+    _, report = await live.call("GET", f"/api/rooms/{room}/report", "alice", "creator")
+    h = report["headline"]
+    assert (h["draws"], h["draw_coupons"], h["draw_products"]) == (1, 0, 1)
     path = f"/api/draws/{made['draw']['id']}/claim"
     status, err = await live.call("POST", path, "w1")
     assert status == 409 and err["error"]["code"] == "address_required"
