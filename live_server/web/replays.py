@@ -18,7 +18,14 @@ from aiohttp import web
 
 from live_server.errors import NotFound
 from live_server.media.replay import ReplayFeeds
-from live_server.web.hls import CORS, PLAYLIST_TYPE, SEGMENT_CACHE, SEGMENT_TYPE, _refuse
+from live_server.web.hls import (
+    CORS,
+    PLAYLIST_TYPE,
+    SEGMENT_CACHE,
+    SEGMENT_TYPE,
+    _refuse,
+    preflight,
+)
 from live_server.web.http import services
 from live_server.web.keys import SERVICES
 from live_server.web.media import MEDIA
@@ -49,16 +56,9 @@ async def segment(request: web.Request) -> web.StreamResponse:
         "Content-Type": SEGMENT_TYPE, "Cache-Control": SEGMENT_CACHE, **CORS})
 
 
-@routes.options("/replays/{room_id}/index.m3u8")
-@routes.options("/replays/{room_id}/{part}/{segment}")
-async def preflight(request: web.Request) -> web.Response:
-    """CORS preflight, for players that send a ``Range`` header."""
-    return web.Response(status=204, headers={
-        **CORS,
-        "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-        "Access-Control-Allow-Headers": "Range",
-        "Access-Control-Max-Age": "86400",
-    })
+# CORS preflight, for players that send a ``Range`` header: the same answer as ``/hls/``'s
+routes.options("/replays/{room_id}/index.m3u8")(preflight)
+routes.options("/replays/{room_id}/{part}/{segment}")(preflight)
 
 
 def replay_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
