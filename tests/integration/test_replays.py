@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import av
 import m3u8
+import pytest
 from aiohttp.test_utils import TestClient
 
 from live_server import config
@@ -224,7 +225,106 @@ async def test_the_sweep_deletes_replays_by_age_then_the_oldest_over_budget(
         assert status == 200 and body["state"] == "deleted"
     assert (root / rooms["c"]).is_dir() and (root / recording).is_dir()
     assert await replays.sweep(now) == []
+    # a part whose process stops vouching for it (a crash) no longer counts as recording
+    assert (await replays.store.read(recording, now_ms())).recording
+    assert not (await replays.store.read(recording, now_ms() + replays.vouch_ms + 1)).recording
     metrics = live.client.app[SERVICES].metrics
     assert metrics.replays_deleted.labels("budget")._value.get() == 2
     on_disk = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
     assert metrics.replay_bytes._value.get() == on_disk
+
+
+@pytest.mark.system
+async def test_a_publisher_moving_to_another_worker_continues_the_replay_in_a_new_part(
+        server_factory: Any, tmp_path: Path) -> None:
+    """Two worker processes on one port sharing the replay folder: the creator's reconnect
+    lands on the other worker, which takes the room over and records the next part there; the
+    ended show's replay plays both, the second after a discontinuity."""
+    root = tmp_path / "replays"
+    server = await server_factory(workers=2, env={
+        "LIVE_REPLAYS_DIR": str(root), "LIVE_HLS_SEGMENT_MS": str(SEGMENT_MS),
+        "LIVE_REPLAYS_PIN_POLL_MS": str(POLL_MS)})
+    creator = token("alice", "creator")
+    headers = {"Authorization": f"Bearer {creator}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.url}/api/rooms", json={"title": "Move"},
+                             headers=headers) as resp:
+            room = (await resp.json())["id"]
+        async with http.post(f"{server.url}/api/rooms/{room}/start", headers=headers) as resp:
+            assert resp.status == 200
+        url = f"{server.url}/api/rooms/{room}/whip"
+        publishers: list[Publisher] = []
+
+        async def publish() -> Publisher:
+            publisher = Publisher("H264", audio=True)
+            publishers.append(publisher)
+            async with aiohttp.ClientSession(  # a new connection, maybe another worker
+                    connector=aiohttp.TCPConnector(force_close=True)) as fresh:
+                assert await publisher.publish(fresh, url, creator) == 201
+            await publisher.wait_for(lambda: publisher.pc.connectionState == "connected")
+            return publisher
+
+        async def replay() -> dict[str, Any]:
+            async with http.get(f"{server.url}/api/rooms/{room}/replay",
+                                headers=headers) as resp:
+                assert resp.status == 200
+                return dict(await resp.json())
+
+        try:
+            first = await publish()
+            assert first.location is not None
+            first_home = first.location.split("/api/")[0]
+            await until(lambda: _segments_in(root / room / "1", 2))
+            moved: Publisher | None = None
+            for _ in range(60):  # SO_REUSEPORT spreads new connections over the workers
+                candidate = await publish()
+                assert candidate.location is not None
+                if not candidate.location.startswith(first_home):
+                    moved = candidate
+                    break
+            assert moved is not None, "every request landed on the first worker"
+            await until(lambda: any(_segments_in(p, 2) for p in (root / room).iterdir()
+                                    if p.name != "1"))
+            async with http.post(f"{server.url}/api/rooms/{room}/end", headers=headers) as resp:
+                assert resp.status == 200
+            await until(lambda: _state(replay(), "ready"))
+        finally:
+            for p in publishers:
+                await p.close()
+        async with http.get(f"{server.url}/replays/{room}/index.m3u8") as resp:
+            assert resp.status == 200
+            playlist = m3u8.loads(await resp.text())
+        parts = [s.uri.split("/")[0] for s in playlist.segments]
+        assert parts[0] == "1" and len(set(parts)) >= 2 and playlist.is_endlist
+        later = parts.index(parts[-1])
+        assert playlist.segments[later].discontinuity
+        for uri in (playlist.segments[0].uri, playlist.segments[later].uri):
+            async with http.get(f"{server.url}/replays/{room}/{uri}") as resp:
+                assert resp.status == 200
+                sizes, first_key = decode(await resp.read())
+            assert sizes == {(WIDTH, HEIGHT)} and first_key
+    assert server.stop() == 0
+    assert "Traceback" not in server.log()
+
+
+async def test_a_vp8_broadcast_is_not_recorded(
+        aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+        settings_factory: Callable[..., config.Settings], tmp_path: Path) -> None:
+    """HLS players do not take VP8: such a show has no replay, and the API says so."""
+    live = await replay_app(aiohttp_client, settings_factory, tmp_path / "replays")
+    room = await live.live_room("alice")
+    publisher = Publisher("VP8")
+    async with aiohttp.ClientSession() as http:
+        try:
+            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
+                                           token("alice", "creator")) == 201
+            await publisher.wait_for(lambda: publisher.pc.connectionState == "connected")
+            status, video = await live.call("GET", f"/api/rooms/{room}/video")
+            assert status == 200 and video["publishing"]
+            await asyncio.sleep(2 * SEGMENT_MS / 1000)  # an H.264 show would be recording
+            status, replay = await live.call("GET", f"/api/rooms/{room}/replay", "alice",
+                                             "creator")
+            assert status == 200 and replay["state"] == "none"
+            assert not exists(tmp_path / "replays" / room)
+        finally:
+            await publisher.close()
