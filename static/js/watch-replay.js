@@ -10,7 +10,7 @@ import { el, fmtDuration, replace, safeImageUrl } from "./dom.js";
 import { fmtMoney } from "./money.js";
 
 const HLS_MODULE = "/static/vendor/hls.js-1.7.4/hls.light.min.mjs";
-const PHONE = window.matchMedia("(max-width: 600px)");
+const PHONE = "(max-width: 600px)"; // the watch page's phone layout (app.css)
 
 /** "1:05" or "1:02:03" for a chapter's offset in ms. */
 export function chapterClock(ms) {
@@ -87,7 +87,7 @@ export function mountWatchReplay({ stage, roomId }) {
       list, card);
     // phones: over the whole page, the header included (the stage's own layers cannot rise
     // above the page's header); larger screens: in the stage, where the end screen was
-    (PHONE.matches ? document.body : stage).appendChild(box);
+    (window.matchMedia(PHONE).matches ? document.body : stage).appendChild(box);
     stage.dataset.replay = "open";
     attach(video, replay.playlist_url);
 
