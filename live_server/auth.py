@@ -78,6 +78,55 @@ def verify(secret: str, token: str, *, leeway_s: int = 0) -> Identity:
     return Identity(user_id=sub, name=name[:40], role=role, exp=int(claims["exp"]))
 
 
+# Co-host (guest publishing) tokens -------------------------------------------------------------
+
+#: the role claim of a guest's publishing token: not one of ROLES, so ``verify`` refuses it and
+#: the token opens nothing but its own room's guest WHIP endpoint
+GUEST_ROLE = "guest"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CohostGrant:
+    """What a guest's publishing token says: who, for which room, and which acceptance
+    (``jti``; the room's guest record must still carry it, so removal revokes the token)."""
+
+    user_id: str
+    name: str
+    room_id: str
+    jti: str
+
+
+def mint_cohost(secret: str, user_id: str, name: str, room_id: str, jti: str, *,
+                ttl_s: int, now: float | None = None) -> str:
+    issued = int(time.time() if now is None else now)
+    claims = {"sub": user_id, "name": name, "role": GUEST_ROLE, "room": room_id, "jti": jti,
+              "iat": issued, "exp": issued + ttl_s}
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+
+
+def verify_cohost(secret: str, token: str, room_id: str, *, leeway_s: int = 0) -> CohostGrant:
+    """A guest's publishing token for ``room_id``; any other token (a viewer's or creator's,
+    or a guest token of another room) is ``forbidden``, a bad or expired one as ``verify``."""
+    if not token or len(token) > 4096:
+        raise Unauthorized("missing or oversized token")
+    try:
+        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], leeway=leeway_s,
+                            options={"require": ["sub", "role", "exp", "room", "jti"]})
+    except jwt.ExpiredSignatureError:
+        raise TokenExpired("token has expired") from None
+    except jwt.MissingRequiredClaimError:
+        raise Forbidden("a guest token for this room is needed to publish as a guest") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("invalid token") from None
+    sub, jti, name = claims.get("sub"), claims.get("jti"), claims.get("name")
+    if claims.get("role") != GUEST_ROLE or claims.get("room") != room_id:
+        raise Forbidden("a guest token for this room is needed to publish as a guest")
+    if not isinstance(sub, str) or not is_safe_id(sub) or not isinstance(jti, str):
+        raise Unauthorized("invalid token claims")
+    return CohostGrant(sub, name[:40] if isinstance(name, str) and name.strip() else sub,
+                       room_id, jti)
+
+
 # Permission rules -----------------------------------------------------------------------------
 
 def require_user(who: Identity) -> str:

@@ -254,6 +254,14 @@ class HlsSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class CohostSettings:
+    max_guests: int  # guests publishing beside the host at once (a second WHIP slot each)
+    invite_ttl_ms: int  # an invitation not answered by then is gone
+    token_ttl_s: int  # the guest's publishing token expires (removal ends it sooner)
+    check_interval_ms: int  # how often the media home re-reads its guests (removal elsewhere)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ReplaysSettings:
     enabled: bool
     dir: str  # <dir>/<room>/<part>/: each broadcast of a show, as HLS segments
@@ -314,6 +322,7 @@ class Settings:
     media: MediaSettings
     hls: HlsSettings
     replays: ReplaysSettings
+    cohost: CohostSettings
     webhooks: WebhooksSettings
     alerts: AlertsSettings
 
@@ -489,6 +498,10 @@ def _validated(settings: Settings) -> Settings:
     for entry in settings.media.ice_addresses:
         _check_ice_address(entry)
     _check_public_url(settings.media.public_url)
+    if min(settings.cohost.max_guests, settings.cohost.invite_ttl_ms,
+           settings.cohost.token_ttl_s, settings.cohost.check_interval_ms) <= 0:
+        raise ConfigError("cohost: max_guests, invite_ttl_ms, token_ttl_s and "
+                          "check_interval_ms must be positive")
     for entry in settings.media.trusted_proxies:
         try:
             ipaddress.ip_network(entry, strict=False)

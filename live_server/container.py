@@ -32,6 +32,7 @@ from live_server.services.alerts import AlertsService, ProcessFigures
 from live_server.services.auctions import AuctionClock, AuctionService
 from live_server.services.charity import CharityService
 from live_server.services.chat import ChatService
+from live_server.services.cohost import CohostService
 from live_server.services.coupons import CouponService
 from live_server.services.draws import DrawClock, DrawService
 from live_server.services.fans import FanService
@@ -60,6 +61,7 @@ from live_server.store.addresses import AddressStore
 from live_server.store.auctions import AuctionStore
 from live_server.store.charity import CharityStore
 from live_server.store.chat import ChatStore
+from live_server.store.cohost import CohostStore
 from live_server.store.core import StoreCore, connect
 from live_server.store.coupons import CouponStore
 from live_server.store.draws import DrawStore
@@ -139,6 +141,7 @@ class Services:
     draw_clock: DrawClock  # draws the draws whose entries have closed
     replays: ReplayService  # shows' replays: parts, chapters, who sees them, deletion
     replay_sweep: ReplaySweep  # replays' retention and disk budget
+    cohost: CohostService  # co-hosting: invitations, guests, their publishing tokens
     # bound once, handed to every session (no per-connection closures)
     count_error: Callable[[str], None] = dataclasses.field(init=False)
     count_request: Callable[[str], None] = dataclasses.field(init=False)
@@ -209,12 +212,14 @@ class Services:
                     ping_s=settings.ws.heartbeat_s, info=info,
                     figures=ProcessFigures(metrics, client.ping, settings.alerts.window_ms),
                     notices=Notices(hub, reminder_store, reminder_store.channel))
+        cohost = CohostService(settings, room_store, CohostStore(core), media_store)
         media = MediaService(settings, room_store, rooms, media_store, MediaStats(
             relay=RelayStats(forwarded=metrics.media_forwarded.inc,
                              dropped=metrics.media_dropped.inc,
                              keyframe_requests=metrics.media_keyframe_requests.inc,
                              forwarded_bytes=metrics.media_forwarded_bytes.inc),
-            publishers=metrics.media_publishers.set, viewers=metrics.media_viewers.set))
+            publishers=metrics.media_publishers.set, viewers=metrics.media_viewers.set),
+            cohost=cohost)
         suspensions = SuspensionService(SuspensionStore(core), modlog, hub)
         shelf = ShelfService(settings, room_store, shelf_store, modlog, after)
         clocks = ClockStats(failed=metrics.scheduler_failed, parked=metrics.set_scheduler_parked)
@@ -263,7 +268,8 @@ class Services:
                    draw_clock=DrawClock(draws, settings.draws.scheduler_interval_ms,
                                         stats=clocks),
                    replays=replays,
-                   replay_sweep=ReplaySweep(replays, settings.replays.sweep_interval_ms))
+                   replay_sweep=ReplaySweep(replays, settings.replays.sweep_interval_ms),
+                   cohost=cohost)
 
     async def ping_store(self) -> None:
         """Readiness: raises unless Valkey answers."""

@@ -459,6 +459,12 @@ class MediaDisabled(LiveError):
     status = 404
 
 
+class CohostFull(Conflict):
+    """The room already has as many guests co-hosting as it takes (``cohost.max_guests``)."""
+
+    code = "cohost_full"
+
+
 def codes() -> dict[str, int]:
     """Every code a client may meet → its HTTP status (the first class that says it)."""
     found: dict[str, int] = {}

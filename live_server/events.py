@@ -119,6 +119,30 @@ def video_stopped(reason: str, ts: int | None = None) -> RoomEvent:
     return _event("video_stopped", {"reason": reason}, ts)
 
 
+# Co-hosting ----------------------------------------------------------------------------------
+
+def cohost_invited(guest_id: str, by: str, by_name: str, expires_at: int,
+                   ts: int | None = None) -> RoomEvent:
+    """An invitation to co-host, addressed to the guest only (``to``: their sockets in the
+    room, unsequenced); they answer with ``cohost_accept`` or ``cohost_decline``."""
+    return RoomEvent("cohost_invited", orjson.dumps(
+        {"type": "cohost_invited", "to": guest_id, "ts": now_ms() if ts is None else ts,
+         "data": {"guest_id": guest_id, "by": by, "by_name": by_name,
+                  "expires_at": expires_at}}))
+
+
+def cohost_started(room_id: str, guest_id: str, name: str, codecs: dict[str, str],
+                   ts: int | None = None) -> RoomEvent:
+    """A guest's stream is on air: pages open its WHEP session (``whep``)."""
+    return _event("cohost_started", {"guest_id": guest_id, "name": name, "codecs": codecs,
+                                     "whep": f"/api/rooms/{room_id}/guests/{guest_id}/whep"}, ts)
+
+
+def cohost_ended(guest_id: str, reason: str, ts: int | None = None) -> RoomEvent:
+    """A guest's stream ended (``removed``, ``left``, ``publisher_left``, ``disconnected``...)."""
+    return _event("cohost_ended", {"guest_id": guest_id, "reason": reason}, ts)
+
+
 # Red packets (grabs are announced by rp_grab.lua) --------------------------------------------
 
 def red_packet(packet: Json, server_time: int) -> RoomEvent:

@@ -33,6 +33,8 @@ GUARANTEED_EVENTS = frozenset({
     "auction_started", "auction_bid", "auction_ended", "auction_updated",
     # live video (WHIP publisher connected / gone)
     "video_started", "video_stopped",
+    # co-hosting (a guest's stream on air / gone)
+    "cohost_started", "cohost_ended",
 })
 
 # Unsequenced events of which only the latest per room and subject matters (type → the data

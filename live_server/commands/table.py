@@ -9,6 +9,7 @@ from live_server.commands import (
     auctions,
     charity,
     chat,
+    cohost,
     coupons,
     draws,
     gifts,
@@ -33,7 +34,8 @@ COMMANDS: tuple[Command, ...] = (*socket.COMMANDS, *rooms.COMMANDS, *chat.COMMAN
                                  *draws.COMMANDS,
                                  *auctions.COMMANDS,
                                  *charity.COMMANDS,
-                                 *replays.COMMANDS)
+                                 *replays.COMMANDS,
+                                 *cohost.COMMANDS)
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 WS_OPS: dict[str, Command] = {c.op: c for c in COMMANDS if c.op is not None}
 HTTP: tuple[Command, ...] = tuple(c for c in COMMANDS if c.http is not None)

@@ -46,9 +46,11 @@ from live_server.errors import (
     PreconditionRequired,
 )
 from live_server.media import aiortc_hooks, ice, sdp, trickle, urls
+from live_server.media.cohost import CohostMedia
 from live_server.media.relay import RelayStats, RoomRelay
 from live_server.media.sessions import MediaSession
 from live_server.protocol import now_ms
+from live_server.services.cohost import CohostService
 from live_server.services.rooms import RoomService
 from live_server.store.media import MediaStore
 from live_server.store.rooms import RoomStore
@@ -67,7 +69,8 @@ class MediaStats:
 
 class MediaService:
     def __init__(self, settings: Settings, room_store: RoomStore, rooms: RoomService,
-                 store: MediaStore, stats: MediaStats | None = None) -> None:
+                 store: MediaStore, stats: MediaStats | None = None,
+                 cohost: CohostService | None = None) -> None:
         self.settings = settings
         self.cfg = settings.media
         self.room_store = room_store
@@ -92,6 +95,8 @@ class MediaService:
         self.on_video_started: list[Callable[[str, RoomRelay], None]] = []
         self.on_video_stopped: list[Callable[[str], None]] = []
         self._moved: set[str] = set()  # rooms whose publisher another process took over
+        # guests publishing beside the host, and viewers of their streams (media/cohost.py)
+        self.cohost = CohostMedia(self, cohost) if cohost is not None else None
 
     # life cycle ------------------------------------------------------------------------------
 
@@ -105,6 +110,8 @@ class MediaService:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+        if self.cohost is not None:
+            await self.cohost.stop()
         for session in [s for s in self.sessions.values() if s.role == "viewer"]:
             await session.close("shutdown")
         for session in list(self.publishers.values()):

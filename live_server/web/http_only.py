@@ -73,10 +73,11 @@ _WHEP_ERRORS = (BadSdp, UnsupportedMediaType, OfferNotAcceptable, GuestsMustLogI
                 NotFound, InvalidState, NoPublisher, MediaRedirect, MediaFull, MediaDisabled)
 
 
-def _media(kind: str, who: str, errors: tuple[type[LiveError], ...]) -> tuple[Endpoint, ...]:
-    endpoint = f"/api/rooms/{{room_id}}/{kind}"
+def _media(kind: str, who: str, errors: tuple[type[LiveError], ...],
+           path: str = "", label: str = "") -> tuple[Endpoint, ...]:
+    endpoint = f"/api/rooms/{{room_id}}/{path or kind}"
     session = endpoint + "/{session_id}"
-    name = kind.upper()
+    name = label or kind.upper()
     return (
         Endpoint("POST", endpoint, f"{name}: send an SDP offer, get the answer (`Location`: "
                  "the session)" + (" (`?golive=1`: go live too)" if kind == "whip" else ""),
@@ -135,6 +136,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              token=False),
     *_media("whip", "the room's creator, or ops", _WHIP_ERRORS),
     *_media("whep", "anyone the room admits", _WHEP_ERRORS),
+    *_media("guest_whip", "the guest, with the token `cohost_accept` gave them", (
+        *_WHIP_ERRORS, NoPublisher, MediaRedirect), "guests/{user_id}/whip",
+        "Co-host WHIP (the guest publishes beside the host)"),
+    *_media("guest_whep", "anyone the room admits", _WHEP_ERRORS, "guests/{user_id}/whep",
+            "Co-host WHEP (a viewer's session of one guest's stream)"),
     Endpoint("GET", "/api/rooms/{room_id}/video", "Whether a publisher is live, in which codecs",
              "media", answer="`{\"publishing\", \"codecs\"?, \"whep\"?}`",
              errors=(NotFound,)),

@@ -23,6 +23,7 @@ from aiohttp.web_runner import BaseRunner
 from live_server.errors import (
     BadSdp,
     LiveError,
+    MediaDisabled,
     MediaFull,
     MediaRedirect,
     MethodNotAllowed,
@@ -30,6 +31,7 @@ from live_server.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from live_server.media.cohost import GUEST, GUEST_VIEWER, CohostMedia
 from live_server.media.service import MediaService
 from live_server.web.http import error_response, identity, json, raw_body
 from live_server.web.keys import SERVICES
@@ -153,8 +155,14 @@ async def whep_post(request: web.Request) -> web.StreamResponse:
                     _media_url(request))
 
 
+def _role(kind: str) -> str:
+    """The session role behind a session URL's kind (``whip``, ``whep``, ``guests/whip``...)."""
+    return {"whip": "publisher", "whep": "viewer", "guests/whip": GUEST,
+            "guests/whep": GUEST_VIEWER}[kind]
+
+
 def _delete(kind: str) -> Handler:
-    role = "publisher" if kind == "whip" else "viewer"
+    role = _role(kind)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         await media(request).end(request.match_info["room_id"], role,
@@ -165,7 +173,7 @@ def _delete(kind: str) -> Handler:
 
 def _patch(kind: str) -> Handler:
     """Trickle ICE on a session URL; like DELETE, the URL's secret is the capability."""
-    role = "publisher" if kind == "whip" else "viewer"
+    role = _role(kind)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         fragment = await _sdp_body(request, TRICKLE, "an SDP fragment")
@@ -176,6 +184,37 @@ def _patch(kind: str) -> Handler:
     return handler
 
 
+def _cohost(request: web.Request) -> CohostMedia:
+    cohost = media(request).cohost
+    if cohost is None:
+        raise MediaDisabled("co-hosting is not set up on this server")
+    return cohost
+
+
+async def guest_whip_post(request: web.Request) -> web.StreamResponse:
+    """A guest publishes beside the host with the token ``cohost_accept`` gave them (no other
+    token opens this endpoint; a removed guest's token is refused)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a guest token is needed to publish (Authorization: Bearer ...)")
+    offer = await _offer(request)
+    room_id, guest_id = request.match_info["room_id"], request.match_info["user_id"]
+    session, answer = await _cohost(request).publish(token.strip(), room_id, guest_id, offer)
+    return _created(request, f"guests/{guest_id}/whip", room_id, session.id, session.etag,
+                    answer, _media_url(request))
+
+
+async def guest_whep_post(request: web.Request) -> web.StreamResponse:
+    """A viewer's session of one guest's stream (a second WHEP session beside the host's)."""
+    who = identity(request)
+    offer = await _offer(request)
+    room_id, guest_id = request.match_info["room_id"], request.match_info["user_id"]
+    session, answer = await _cohost(request).watch(who, room_id, guest_id, offer)
+    return _created(request, f"guests/{guest_id}/whep", room_id, session.id, session.etag,
+                    answer, _media_url(request))
+
+
 @routes.get("/api/rooms/{room_id}/video")
 async def video(request: web.Request) -> web.Response:
     """Is there video now, in which codecs (a page decides between WHEP and HLS)."""
@@ -183,8 +222,11 @@ async def video(request: web.Request) -> web.Response:
     return json(await media(request).video(request.match_info["room_id"]))
 
 
-for _kind, _post in (("whip", whip_post), ("whep", whep_post)):
-    _endpoint = f"/api/rooms/{{room_id}}/{_kind}"
+for _kind, _post, _path in (
+        ("whip", whip_post, "whip"), ("whep", whep_post, "whep"),
+        ("guests/whip", guest_whip_post, "guests/{user_id}/whip"),
+        ("guests/whep", guest_whep_post, "guests/{user_id}/whep")):
+    _endpoint = f"/api/rooms/{{room_id}}/{_path}"
     _resource = _endpoint + "/{session_id}"
     routes.post(_endpoint)(_answer_errors(_post))
     routes.options(_endpoint)(_answer_errors(_options("POST, OPTIONS", accept_post=True)))
