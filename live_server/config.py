@@ -251,6 +251,9 @@ class HlsSettings:
     dir: str
     segment_ms: int
     window: int
+    low_latency: bool  # partial segments, blocking reload, preload hints, delta updates
+    part_ms: int  # a partial segment's target length (RFC 8216bis: PART-TARGET)
+    max_blocking: int  # blocking playlist/part requests one process holds at once; then 503
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -490,6 +493,9 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("server.env must be development, production or test")
     if settings.chat.keyword_action not in ("mask", "block"):
         raise ConfigError("chat.keyword_action must be 'mask' or 'block'")
+    if not 0 < settings.hls.part_ms < settings.hls.segment_ms or settings.hls.max_blocking <= 0:
+        raise ConfigError("hls.part_ms must be positive and shorter than hls.segment_ms, "
+                          "and hls.max_blocking positive")
     if settings.media.announced_ip:
         try:
             ipaddress.ip_address(settings.media.announced_ip)

@@ -454,6 +454,23 @@ class MediaFull(RetryLater):
     why = "this room has as many WebRTC viewers as it takes; try HLS"
 
 
+class HlsBusy(RetryLater):
+    """This process holds ``hls.max_blocking`` blocking HLS requests already (503)."""
+
+    code = "hls_busy"
+    status = 503
+    why = "too many blocking HLS requests are waiting here; ask again"
+
+
+class HlsNotYet(RetryLater):
+    """A blocking HLS request whose part did not appear within three target durations (503,
+    as RFC 8216bis asks)."""
+
+    code = "hls_not_yet"
+    status = 503
+    why = "the requested HLS part did not appear in time"
+
+
 class MediaDisabled(LiveError):
     code = "media_disabled"
     status = 404

@@ -37,6 +37,13 @@ import av
 
 from live_server.media.frames import H264_IDR, H264_PPS, H264_SPS, h264_nal_spans
 from live_server.media.hls_audio import AUDIO_CLOCK, AacTranscoder
+from live_server.media.llhls import (
+    PART_TARGETS_LISTED,
+    Part,
+    PartedSegmentWriter,
+    part_name,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +132,7 @@ class Segment:
     start: int
     duration: int
     discontinuity: bool
+    parts: tuple[str, ...] = ()  # its partial segments' file names (Low-Latency HLS)
 
 
 class _SegmentWriter:
@@ -167,7 +175,8 @@ class _SegmentWriter:
         packet.stream = self.audio
         self.container.mux(packet)
 
-    def finish(self) -> None:
+    def finish(self, end: int) -> None:
+        """Complete the file; ``end`` (the next segment's start) matters to parted writers."""
         self.container.close()
         os.replace(self.part, self.path)
 
@@ -189,6 +198,11 @@ class HlsRecorder:
     ``audio=True`` when the publisher sends Opus: every segment then carries an AAC track from
     the start (see :meth:`feed_audio`).
 
+    ``part_ms`` makes it Low-Latency HLS (``media/llhls.py``): every segment is also written
+    as parts of about ``part_ms``, the playlist lists the recent ones with a preload hint and
+    the server-control tags, and ``on_playlist`` hears of each playlist write (a blocking
+    reload waiting in this process wakes at once).
+
     ``request_keyframe`` is called when the current segment is due to end but no IDR picture
     has come, and again every half segment while none comes (a request can be lost): browsers
     send IDR pictures only when asked, so the media core answers it with a PLI to the
@@ -198,7 +212,9 @@ class HlsRecorder:
 
     def __init__(self, room_id: str, root: Path, segment_ms: int, window: int, *,
                  audio: bool = False,
-                 request_keyframe: Callable[[], None] | None = None) -> None:
+                 request_keyframe: Callable[[], None] | None = None,
+                 part_ms: int | None = None,
+                 on_playlist: Callable[[Path], None] | None = None) -> None:
         if segment_ms <= 0 or window <= 0:
             raise ValueError("segment_ms and window must be positive")
         self.room_id = room_id
@@ -206,8 +222,14 @@ class HlsRecorder:
         self._segment_ticks = segment_ms * VIDEO_CLOCK // 1000
         self._window = window
         self._request_keyframe = request_keyframe
+        if part_ms is not None and not 0 < part_ms < segment_ms:
+            raise ValueError("part_ms must be positive and shorter than segment_ms")
+        self._part_ms = part_ms
+        self._on_playlist = on_playlist
+        self._parts: deque[Part] = deque()  # listed partial segments, oldest first
+        self._next_part = 0
         self._timeline = _Timeline(VIDEO_CLOCK)
-        self._writer: _SegmentWriter | None = None
+        self._writer: _SegmentWriter | PartedSegmentWriter | None = None
         self._segments: deque[Segment] = deque()  # listed in the playlist, oldest first
         self._retired: deque[tuple[int, Segment]] = deque()  # (delete at tick, segment)
         self._epoch = secrets.token_hex(4)
@@ -286,10 +308,7 @@ class HlsRecorder:
                 if writer is not None:
                     self._finish(pts)
                     self._pending_discontinuity = self._pending_discontinuity or new_sps
-                name = f"{self._epoch}-{self._next_seq}{SEGMENT_SUFFIX}"
-                writer = self._writer = _SegmentWriter(
-                    self.dir, name, self._next_seq, pts, audio=self._audio_on,
-                    discontinuity=self._pending_discontinuity)
+                writer = self._writer = self._open_writer(pts)
                 self._pending_discontinuity = False
                 self._next_seq += 1
                 self._keyframe_asked = None
@@ -299,9 +318,7 @@ class HlsRecorder:
             # Not worth the media core's loop: lose this segment, start again at the next IDR.
             log.warning("hls %s: segment failed, waiting for the next keyframe: %s",
                         self.room_id, err)
-            if self._writer is not None:
-                self._writer.abandon()
-                self._writer = None
+            self._abandon()
             self._pending_discontinuity = self._pending_discontinuity or self._next_seq > 0
             return
         if (not startable and self._request_keyframe is not None
@@ -365,8 +382,7 @@ class HlsRecorder:
         try:
             if self._writer is not None:
                 if remove:
-                    self._writer.abandon()
-                    self._writer = None
+                    self._abandon()
                 else:
                     self._finish(self._timeline.last + self._timeline.step)
             if not remove and self._segments:
@@ -387,6 +403,34 @@ class HlsRecorder:
             self._writer.abandon()  # only this broadcast's unfinished segment
             self._writer = None
 
+    def _open_writer(self, pts: int) -> _SegmentWriter | PartedSegmentWriter:
+        name = f"{self._epoch}-{self._next_seq}{SEGMENT_SUFFIX}"
+        if self._part_ms is None:
+            return _SegmentWriter(self.dir, name, self._next_seq, pts, audio=self._audio_on,
+                                  discontinuity=self._pending_discontinuity)
+        return PartedSegmentWriter(
+            self.dir, name, self._next_seq, pts, audio=self._audio_on,
+            discontinuity=self._pending_discontinuity, epoch=self._epoch,
+            first_part=self._next_part, part_ticks=self._part_ms * VIDEO_CLOCK // 1000,
+            on_part=self._part_done)
+
+    def _part_done(self, part: Part) -> None:
+        self._next_part += 1
+        self._parts.append(part)
+        self._write_playlist(ended=False)
+
+    def _abandon(self) -> None:
+        """Drop the open segment, and its parts from the playlist (their files go at once: a
+        player that fetched one gets the next segment with a discontinuity)."""
+        writer = self._writer
+        if writer is None:
+            return
+        self._writer = None
+        writer.abandon()
+        for part in [p for p in self._parts if p.seq == writer.seq]:
+            self._parts.remove(part)
+            (self.dir / part.name).unlink(missing_ok=True)
+
     def _parameter_sets(self, have_sps: bool, have_pps: bool) -> bytes:
         out = b""
         if not have_sps and self._sps is not None:
@@ -402,16 +446,20 @@ class HlsRecorder:
         assert writer is not None
         self._writer = None
         try:
-            writer.finish()
+            writer.finish(end)
         except (av.FFmpegError, OSError) as err:
             log.warning("hls %s: could not finish segment %d: %s", self.room_id, writer.seq, err)
-            writer.abandon()
+            self._writer = writer
+            self._abandon()
             self._pending_discontinuity = True
             return
+        parts = (tuple(p.name for p in writer.parts) if isinstance(writer, PartedSegmentWriter)
+                 else ())
         segment = Segment(writer.name, writer.seq, writer.start, max(1, end - writer.start),
-                          writer.discontinuity)
+                          writer.discontinuity, parts)
         self._segments.append(segment)
         self._target_s = max(self._target_s, math.floor(segment.duration / VIDEO_CLOCK + 0.5))
+        self._unlist_old_parts()
         # The longest playlist that listed a segment now leaving is the one before this append.
         before = sum(s.duration for s in self._segments) - segment.duration
         while len(self._segments) > self._window:
@@ -423,8 +471,27 @@ class HlsRecorder:
         while self._retired and self._retired[0][0] <= end:
             _, old = self._retired.popleft()
             (self.dir / old.name).unlink(missing_ok=True)
+            for name in old.parts:
+                (self.dir / name).unlink(missing_ok=True)
+
+    def _unlist_old_parts(self) -> None:
+        """Parts stay listed for the segments within ``PART_TARGETS_LISTED`` target durations
+        of the live edge (RFC 8216bis); their files go with their segment's."""
+        keep: set[int] = set()
+        span = 0
+        for segment in reversed(self._segments):
+            span += segment.duration
+            if span > PART_TARGETS_LISTED * self._target_s * VIDEO_CLOCK:
+                break
+            keep.add(segment.seq)
+        newest = self._segments[-1].seq if self._segments else -1
+        while self._parts and self._parts[0].seq not in keep and self._parts[0].seq <= newest:
+            self._parts.popleft()
 
     def _write_playlist(self, ended: bool) -> None:
+        if self._part_ms is not None:
+            self._write(self._render_low_latency(ended))
+            return
         lines = [
             "#EXTM3U",
             "#EXT-X-VERSION:3",
@@ -440,7 +507,26 @@ class HlsRecorder:
             lines.append(segment.name)
         if ended:
             lines.append("#EXT-X-ENDLIST")
+        self._write("\n".join(lines) + "\n")
+
+    def _render_low_latency(self, ended: bool) -> str:
+        writer = self._writer
+        open_seq = writer.seq if writer is not None else self._next_seq
+        assert self._part_ms is not None
+        return render(
+            segments=[(s.name, s.seq, s.duration / VIDEO_CLOCK, s.discontinuity)
+                      for s in self._segments],
+            parts=list(self._parts),
+            open_segment=(open_seq, writer.discontinuity) if writer is not None else None,
+            first_seq=self._segments[0].seq if self._segments else open_seq,
+            discontinuity_seq=self._discontinuity_seq, target_s=self._target_s,
+            part_target_s=self._part_ms / 1000,
+            hint=part_name(self._epoch, self._next_part), ended=ended)
+
+    def _write(self, text: str) -> None:
         # Written aside and renamed: a reader sees the old playlist or the new one, never half.
         tmp = self.dir / f".{PLAYLIST}.tmp"
-        tmp.write_text("\n".join(lines) + "\n", encoding="ascii")
+        tmp.write_text(text, encoding="ascii")
         os.replace(tmp, self.playlist_path)
+        if self._on_playlist is not None:
+            self._on_playlist(self.playlist_path)

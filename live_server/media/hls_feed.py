@@ -41,15 +41,19 @@ class HlsFeed:
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    def start(cls, relay: RoomRelay, settings: HlsSettings) -> HlsFeed | None:
-        """Start writing the room's HLS rendition; None when HLS is off or the publisher's
+    def start(cls, relay: RoomRelay, settings: HlsSettings,
+              on_playlist: Callable[[Path], None] | None = None) -> HlsFeed | None:
+        """Start writing the room's HLS rendition (Low-Latency HLS with ``hls.low_latency``;
+        ``on_playlist`` hears of each playlist write); None when HLS is off or the publisher's
         video is not H.264 (or not known yet: call once ``relay.sources`` has the video)."""
         video = relay.sources.get("video")
         if not settings.enabled or video is None or video.codec.lower() != "h264":
             return None
         recorder = HlsRecorder(relay.room_id, Path(settings.dir), settings.segment_ms,
                                settings.window, audio=sends_opus(relay),
-                               request_keyframe=relay.request_keyframe)
+                               request_keyframe=relay.request_keyframe,
+                               part_ms=settings.part_ms if settings.low_latency else None,
+                               on_playlist=on_playlist)
         return cls.feeding(relay, recorder)
 
     @classmethod
@@ -156,8 +160,10 @@ class HlsFeeds:
     folder at once. The room ending ends its publisher, so it takes the same path.
     """
 
-    def __init__(self, settings: HlsSettings, linger_s: float | None = None) -> None:
+    def __init__(self, settings: HlsSettings, linger_s: float | None = None,
+                 on_playlist: Callable[[Path], None] | None = None) -> None:
         self.settings = settings
+        self.on_playlist = on_playlist
         # by default two playlists' worth: a player at the live edge has played to the end
         self.linger_s = (2 * settings.window * settings.segment_ms / 1000
                          if linger_s is None else linger_s)
@@ -178,7 +184,7 @@ class HlsFeeds:
         if current is not None and room_id not in self._ending and current.serves(relay):
             return  # a publisher replaced its own session: the same playlist carries on
         self._forget(room_id)
-        feed = HlsFeed.start(relay, self.settings)
+        feed = HlsFeed.start(relay, self.settings, self.on_playlist)
         if feed is not None:
             self.feeds[room_id] = feed
             log.info("hls %s: writing", room_id)

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from live_server import config
 from live_server.media.hls import PLAYLIST, HlsRecorder
+from live_server.metrics import Metrics
 from live_server.web import hls
 from live_server.web.keys import SERVICES
 from live_server.web.media import MEDIA
@@ -162,7 +163,8 @@ async def test_hls_ctx_attaches_to_the_media_listeners(
     settings = config.load(env={}, overrides={"hls": {"dir": str(tmp_path)}})
     events = SimpleNamespace(on_video_started=[], on_video_stopped=[])
     app = web.Application()
-    app[SERVICES] = SimpleNamespace(settings=settings)  # type: ignore[assignment]
+    app[SERVICES] = SimpleNamespace(settings=settings,  # type: ignore[assignment]
+                                    metrics=Metrics())
     app[MEDIA] = events  # type: ignore[assignment]
     app.cleanup_ctx.append(hls.hls_ctx())
     client = await aiohttp_client(app)
