@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 
 from live_server.media.relay import RoomRelay
+from live_server.web.keys import SERVICES
 from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer as WsViewer
@@ -157,3 +158,25 @@ async def test_a_guest_needs_the_host_on_air_and_ends_with_the_host(live: LiveAp
         finally:
             await guest.close()
             await host.close()
+
+
+async def test_a_removal_made_elsewhere_ends_the_guest_within_the_check_interval(
+        live: LiveApp) -> None:
+    """Another process removed the guest (its listener is not here): the media home's re-read
+    of its guests closes the session."""
+    async with on_air(live, "VP8") as air:
+        room, http = air.room, air.http
+        assert (await live.call("POST", f"/api/rooms/{room}/cohost/invite", "alice",
+                                "creator", json={"user_id": "bob"}))[0] == 200
+        accepted = await _accept(live, room, "bob")
+        guest = Publisher("VP8")
+        try:
+            assert await guest.publish(http, f"{live.base}{accepted['whip']}",
+                                       accepted["token"]) == 201
+            await guest.wait_for(lambda: guest.pc.connectionState == "connected")
+            services = app_of(live)[SERVICES]
+            assert await services.cohost.store.remove(room, "bob")  # as another process would
+            await guest.wait_for(lambda: guest.ended,
+                                 timeout=live.settings.cohost.check_interval_ms / 1000 + 2)
+        finally:
+            await guest.close()

@@ -136,7 +136,9 @@ def test_every_command_is_reachable_once() -> None:
         "auth", "ping", "chat", "heart", "snapshot", "history", "report", "delete", "mute",
         "unmute", "ban", "unban", "slow_mode", "announce", "buy", "quote", "product", "shelf",
         "pin", "pin_coupon", "claim_coupon", "grab", "remind_me", "remind_cancel",
-        "auction", "auction_bid", "draw_enter", "gift_catalogue", "send_gift"}
+        "auction", "auction_bid", "draw_enter", "gift_catalogue", "send_gift",
+        "cohost", "cohost_invite", "cohost_accept", "cohost_decline", "cohost_remove",
+        "cohost_leave"}
 
 
 def test_schemas_carry_the_deployments_bounds() -> None:
