@@ -1,16 +1,17 @@
-// The creator's side of money: the wallet balance and recent ledger entries, the development
-// top-up (only when the server has it on), and launching red packets in the selected room.
+// The creator's side of money: the wallet balance and recent ledger entries, topping it up
+// through the payment provider (the same sheet viewers use), and launching red packets in the
+// selected room.
 
 import { api, describeError } from "./api.js";
 import { $, el, replace, flash, fmtTime, stateBadge } from "./dom.js";
 import { UNSURE, fmtMoney, newIdempotencyKey, parseCount, parseMoney } from "./shelf.js";
 import { describePacketError } from "./watch-packets.js";
+import { mountWatchTopup } from "./watch-topup.js";
 
 /** mountStudioPackets({notify(text, kind)}) -> {select(room), events(list)} */
 export function mountStudioPackets({ notify }) {
   const balanceBox = $("#wallet-balance");
   const entriesList = $("#wallet-entries");
-  const topupForm = $("#topup-form");
   const walletMsg = $("#wallet-msg");
   const form = $("#rp-form");
   const msg = $("#rp-msg");
@@ -21,7 +22,6 @@ export function mountStudioPackets({ notify }) {
     try {
       const w = await api("GET", "/api/me/wallet");
       balanceBox.textContent = fmtMoney(w.balance, w.currency);
-      topupForm.hidden = !w.dev_topup;
       replace(entriesList, (w.entries || []).slice(0, 10).map((e) => el("li", {},
         el("span", { className: "muted", text: fmtTime(e.ts) }), " ",
         el("span", { text: e.reason }), " ",
@@ -31,19 +31,10 @@ export function mountStudioPackets({ notify }) {
     }
   }
 
-  topupForm.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const amount = parseMoney(topupForm.elements.amount.value);
-    if (!amount) return flash(walletMsg, "Enter an amount, e.g. 100.00", "error");
-    try {
-      await api("POST", "/api/dev/wallet/topup", { amount });
-      topupForm.reset();
-      flash(walletMsg, "Topped up.", "ok");
-      loadWallet();
-    } catch (err) {
-      flash(walletMsg, describeError(err), "error");
-    }
-  });
+  // red packets are funded from this wallet: topped up through the payment provider, as a
+  // viewer's is (the wallet is credited once, by the server, when the payment is confirmed)
+  const topup = mountWatchTopup({ notify, onPaid: () => loadWallet() });
+  $("#wallet-topup").addEventListener("click", () => topup.open(null));
 
   let pendingLaunch = null; // {sig, key} of a launch whose answer was lost
   form.addEventListener("submit", async (e) => {
