@@ -143,7 +143,10 @@ export function mountPlayer({ root, roomId, token }) {
       if (mine !== generation) return;
     }
     if (Hls && Hls.isSupported()) {
-      hls = new Hls({ enableWorker: false });
+      // Low-Latency HLS (parts, blocking reloads) when the playlist offers it
+      const lowLatencyMode = /^#EXT-X-PART-INF:/m.test(await head.text().catch(() => ""));
+      if (mine !== generation) return;
+      hls = new Hls({ enableWorker: false, lowLatencyMode });
       hls.on(Hls.Events.ERROR, (_e, data) => {
         if (data && data.fatal && mine === generation) waiting();
       });
