@@ -8,6 +8,7 @@ import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
 import { mountStudioAuctions } from "./studio-auctions.js";
 import { mountStudioCharity } from "./studio-charity.js";
+import { mountStudioCohost } from "./studio-cohost.js";
 import { mountStudioCoupons } from "./studio-coupons.js";
 import { mountStudioDraws } from "./studio-draws.js";
 import { mountStudioGifts } from "./studio-gifts.js";
@@ -56,6 +57,7 @@ function start() {
   const charity = mountStudioCharity({ notify: (text, kind) => toast(text, kind) });
   const video = mountStudioVideo({ notify: (text, kind) => toast(text, kind) });
   const obs = mountStudioObs();
+  const cohost = mountStudioCohost({ root: $("#cohost-panel"), notify: (text, kind) => toast(text, kind) });
   const replay = mountStudioReplay({ node: $("#replay-status") }); // "Recording", then the replay link
   const reminders = mountStudioReminders({ node: $("#reminders-count") });
   mountWebhooks($("#webhooks-section"));
@@ -282,6 +284,7 @@ function start() {
         if (mine === socket) coupons.events(list);
         if (mine === socket) auctions.events(list);
         if (mine === socket) gifts.events(list);
+        if (mine === socket) cohost.events(list);
       },
       status: (state, info) => {
         conn.dataset.state = state;
@@ -297,6 +300,7 @@ function start() {
     gifts.select(room);
     charity.select(room);
     video.select(room);
+    cohost.select(room);
     socket.start();
     loadKeywords();
     loadMutes();

@@ -6,6 +6,7 @@ import { $, el, flash, fmtDuration, fmtTime, toast } from "./dom.js";
 import { indicatorFor } from "./reconnect.js";
 import { RoomSocket, describeClose } from "./room-socket.js";
 import { RoomView } from "./room-view.js";
+import { mountWatchCohost } from "./watch-cohost.js";
 import { mountEndScreen } from "./watch-end.js";
 import { mountWatchAuction } from "./watch-auction.js";
 import { mountWatchCharity } from "./watch-charity.js";
@@ -164,6 +165,8 @@ const replay = mountWatchReplay({ stage: $(".stage-media"), roomId });
 const player = mountPlayer({ root: $("#player"), roomId, token: () => token });
 const endScreen = mountEndScreen({ root: $("#end-screen"), roomId, follow: fans });
 const stageMedia = $(".stage-media");
+const cohost = mountWatchCohost({ root: $("#cohost"), stage: stageMedia, roomId, token: () => token,
+  me: () => me, notify: (text, kind) => toast(text, kind) });
 
 /**
  * The player follows the room's state: it starts once the room is known (so a missing room is
@@ -172,6 +175,7 @@ const stageMedia = $(".stage-media");
 function followRoomState() {
   const state = view.room && view.room.state;
   player.room(state);
+  if (state === "ended") cohost.end();
   if (state !== "ended" || stageMedia.dataset.end) return;
   stageMedia.dataset.end = "ended";
   conn.hidden = true; // the state badge says "ended"; a green "live" beside it would not
@@ -182,6 +186,7 @@ function followRoomState() {
 
 function roomMissing() {
   player.end();
+  cohost.end();
   stageMedia.dataset.end = "missing";
   $(".watch").dataset.end = "missing"; // no counters, hearts, shelf or chat of a show that is not there
   conn.hidden = true;
@@ -203,6 +208,7 @@ socket.handlers = {
     fans.snapshot(snap);
     reminders.snapshot(snap);
     followRoomState();
+    cohost.snapshot();
   },
   events: (list, frame) => {
     viewHandlers.events(list, frame);
@@ -214,6 +220,7 @@ socket.handlers = {
     fans.events(list);
     gifts.events(list);
     player.events(list);
+    cohost.events(list);
     reminders.events(list);
     if (list.some((ev) => ev.type === "room_state")) followRoomState();
   },

@@ -81,6 +81,11 @@ async function negotiate(pc, url, token) {
 /** Publish `stream` to the room (WHIP). `codec`: "H264", "VP8" or "" (the browser's choice);
  * `query`: "?golive=1" moves a scheduled room to live when the video is up. */
 export async function publish(roomId, stream, token, codec = "", query = "") {
+  return publishTo(`/api/rooms/${encodeURIComponent(roomId)}/whip${query}`, stream, token, codec);
+}
+
+/** Publish `stream` to a WHIP endpoint (a co-host guest's: `/api/rooms/<id>/guests/<user>/whip`). */
+export async function publishTo(url, stream, token, codec = "") {
   const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
   for (const track of stream.getTracks()) {
     const tr = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
@@ -96,11 +101,16 @@ export async function publish(roomId, stream, token, codec = "", query = "") {
       }
     }
   }
-  return negotiate(pc, `/api/rooms/${encodeURIComponent(roomId)}/whip${query}`, token);
+  return negotiate(pc, url, token);
 }
 
 /** Watch the room (WHEP); `onTrack(stream)` gets the remote stream. */
 export async function play(roomId, token, onTrack) {
+  return playFrom(`/api/rooms/${encodeURIComponent(roomId)}/whep`, token, onTrack);
+}
+
+/** Watch a WHEP endpoint (a co-host guest's stream is a session of its own). */
+export async function playFrom(url, token, onTrack) {
   const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
   const stream = new MediaStream();
   pc.addTransceiver("video", { direction: "recvonly", streams: [stream] });
@@ -109,7 +119,7 @@ export async function play(roomId, token, onTrack) {
     stream.addTrack(e.track);
     onTrack(stream);
   });
-  return negotiate(pc, `/api/rooms/${encodeURIComponent(roomId)}/whep`, token);
+  return negotiate(pc, url, token);
 }
 
 export function webrtcSupported() {
