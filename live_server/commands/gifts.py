@@ -71,8 +71,9 @@ COMMANDS = (
             (NotFound, InvalidField, InvalidState, InsufficientFunds), op="send_gift",
             http=Route("POST", "/api/rooms/{room_id}/gifts"),
             reply="`{\"send_id\", \"gift_id\", \"quantity\", \"amount\", \"combo\", "
-                  "\"balance\", \"repeated\", \"currency\"}` (`repeated`: the key was used "
-                  "before, this is its first answer)"),
+                  "\"balance\", \"repeated\", \"currency\", \"shown\"}` (`repeated`: the key "
+                  "was used before, this is its first answer; `shown`: false when the gift was "
+                  "not on the room's stage, so the room did not hear it)"),
     Command("room_gifts", "A room's gifts so far: units, sends, spent, the creator's and the "
             "platform's shares, units per gift.", _room_gifts, MODERATOR, errors=(NotFound,),
             http=Route("GET", "/api/rooms/{room_id}/gifts"),
