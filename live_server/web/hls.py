@@ -171,8 +171,8 @@ async def playlist(request: web.Request) -> web.StreamResponse:
         cache = f"public, max-age={SKIP_TARGETS * pos.target_s}"
     if skip:
         text = delta(text)
-    return web.Response(text=text, headers={"Content-Type": PLAYLIST_TYPE,
-                                            "Cache-Control": cache, **CORS})
+    return web.Response(body=text.encode("ascii"), headers={
+        "Content-Type": PLAYLIST_TYPE, "Cache-Control": cache, **CORS})
 
 
 async def _block(blocking: Blocking | None, path: Path, pos: Position,
