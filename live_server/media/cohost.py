@@ -92,13 +92,10 @@ class CohostMedia:
         self.service.sessions[session.id] = session
         self.publishers[slot] = session
         self.guests[slot] = guest
-        try:
-            answer = await session.answer_publisher(offer, tracks, relay)
-        except Exception:
-            await session.close("negotiation_failed")
-            raise
+        answer = await self.service.answer(session,
+                                           session.answer_publisher(offer, tracks, relay))
         self._watch_removals()
-        return session, sdp.announce(answer, self.cfg.announced_ip)
+        return session, answer
 
     async def _require_host_here(self, room_id: str) -> None:
         retry_s = max(1, self.cfg.home_ttl_ms // 2000)
@@ -163,12 +160,8 @@ class CohostMedia:
                                user_id=who.user_id, host_addresses=self.service.host_addresses)
         self.service.sessions[session.id] = session
         self.watching[session.id] = slot
-        try:
-            answer = await session.answer_viewer(offer, tracks, relay)
-        except Exception:
-            await session.close("negotiation_failed")
-            raise
-        return session, sdp.announce(answer, self.cfg.announced_ip)
+        return session, await self.service.answer(session,
+                                                  session.answer_viewer(offer, tracks, relay))
 
     def _viewers(self, slot: Slot) -> list[MediaSession]:
         return [self.service.sessions[sid] for sid, watched in self.watching.items()

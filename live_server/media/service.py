@@ -275,12 +275,17 @@ class MediaService:
                                host_addresses=self.host_addresses)
         self.sessions[session.id] = session
         self._count()
+        return session, await self.answer(session, session.answer_viewer(offer, tracks, relay))
+
+    async def answer(self, session: MediaSession, negotiation: Awaitable[str]) -> str:
+        """The session's SDP answer as the client must see it (``media.announced_ip``); a
+        negotiation that fails closes the session, so nothing is left open."""
         try:
-            answer = await session.answer_viewer(offer, tracks, relay)
+            answer = await negotiation
         except Exception:
             await session.close("negotiation_failed")
             raise
-        return session, sdp.announce(answer, self.cfg.announced_ip)
+        return sdp.announce(answer, self.cfg.announced_ip)
 
     def _viewer_sessions(self, room_id: str) -> int:
         return sum(1 for s in self.sessions.values()
