@@ -14,7 +14,7 @@ from live_server import config
 from live_server.media import urls
 from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
-from tests.integration.media_peers import Publisher, app_of
+from tests.integration.media_peers import Publisher, app_of, on_air
 
 
 async def _publish(live: LiveApp, headers: dict[str, str] | None = None) -> tuple[str, str]:
@@ -42,28 +42,21 @@ async def test_public_url_is_used_for_location_and_the_home(live_app_factory: An
     live = await live_app_factory(media={"public_url": "https://live.example.com/m/{port}/"})
     media = app_of(live)[MEDIA]
     base = f"https://live.example.com/m/{media.port}"
-    room = await live.live_room("alice")
-    publisher = Publisher("VP8")
-    async with aiohttp.ClientSession() as http:
-        try:
-            status = await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
-                                             token("alice", "creator"))
-            assert status == 201
-            assert publisher.location is not None
-            assert publisher.location.startswith(f"{base}/api/rooms/{room}/whip/")
-            home = await media.store.home(room)
-            assert home is not None and home.url == base  # what other processes 307 to
-            # a WHEP request on a process that does not hold the room: 307 to the public URL
-            await media.store.claim(room, "m-another-process", "https://live.example.com/m/9",
-                                    {"video": "VP8"})
-            async with http.post(f"{live.base}/api/rooms/{room}/whep?x=1", data="v=0",
+    async with on_air(live) as air:
+        room = air.room
+        assert air.publisher.location is not None
+        assert air.publisher.location.startswith(f"{base}/api/rooms/{room}/whip/")
+        home = await media.store.home(room)
+        assert home is not None and home.url == base  # what other processes 307 to
+        # a WHEP request on a process that does not hold the room: 307 to the public URL
+        await media.store.claim(room, "m-another-process", "https://live.example.com/m/9",
+                                {"video": "VP8"})
+        async with air.http.post(f"{live.base}/api/rooms/{room}/whep?x=1", data="v=0",
                                  headers={"Content-Type": "application/sdp"},
                                  allow_redirects=False) as resp:
-                assert resp.status == 307
-                assert resp.headers["Location"] == (
-                    f"https://live.example.com/m/9/api/rooms/{room}/whep?x=1")
-        finally:
-            await publisher.close()
+            assert resp.status == 307
+            assert resp.headers["Location"] == (
+                f"https://live.example.com/m/9/api/rooms/{room}/whep?x=1")
 
 
 @pytest.mark.parametrize(("headers", "expected"), [
