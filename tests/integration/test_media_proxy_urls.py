@@ -113,3 +113,24 @@ def test_forwarded_parsing() -> None:
 def test_bad_settings_are_refused(media: dict[str, Any]) -> None:
     with pytest.raises(config.ConfigError):
         config.load(env={}, overrides={"media": media})
+
+
+async def test_turn_from_the_environment_reaches_clients_and_the_server(
+        live_app_factory: Any) -> None:
+    """``LIVE_MEDIA_ICE_SERVERS`` (comma-separated) with TURN credentials: the server's own peer
+    connections use it, and WHIP/WHEP answers hand it to clients in ``Link`` headers."""
+    env = {"LIVE_MEDIA_ICE_SERVERS":
+           "stun:stun.example.com:3478,turn:live:s3cr@t@turn.example.com:3478?transport=udp"}
+    servers = config.load(env=env).media.ice_servers
+    live = await live_app_factory(media={"ice_servers": list(servers)})
+    media = app_of(live)[MEDIA]
+    (stun, turn) = media.rtc_config.iceServers
+    assert stun.urls == "stun:stun.example.com:3478" and stun.username is None
+    assert (turn.urls, turn.username, turn.credential) == (
+        "turn:turn.example.com:3478?transport=udp", "live", "s3cr@t")
+    room = await live.live_room("alice")
+    async with aiohttp.ClientSession() as http:
+        async with http.options(f"{live.base}/api/rooms/{room}/whep") as resp:
+            assert ('<turn:turn.example.com:3478?transport=udp>; rel="ice-server"; '
+                    'username="live"; credential="s3cr@t"; credential-type="password"'
+                    ) in resp.headers.getall("Link")
