@@ -29,6 +29,8 @@ SETTINGS = config.load(env={})
 PURCHASE_SAMPLES = {"variant_id": "v0", "sale_id": "s_abc", "coupon_id": "best"}
 ADDRESS_SAMPLES = {"phone": "+44 20 7946 0958", "country": "GB", "postal_code": "SW1Y 4LE"}
 WEBHOOK_SAMPLES = {"webhook_id": "wh_0123456789abcdef", "message_id": "msg_abc"}
+ID_SAMPLES = {"topup_id": "tu_" + "0" * 20, "auction_id": "a_0123",
+              "beneficiary_id": "b_" + "0" * 12}
 UNKNOWN = "zz_not_a_field"
 NOT_OBJECTS = ("{broken", "[1, 2]", '"text"', "17", "null")
 
@@ -54,6 +56,8 @@ def sample(field: Field) -> Any:
         value = ADDRESS_SAMPLES[field.name]
     elif field.name in WEBHOOK_SAMPLES:
         value = WEBHOOK_SAMPLES[field.name]
+    elif field.name in ID_SAMPLES:
+        value = ID_SAMPLES[field.name]
     elif getattr(field, "pattern", None) == "[A-Z]{3}":
         value = SETTINGS.shelf.currency
     else:

@@ -59,6 +59,10 @@ CASES: list[tuple[RoomEvent, str, dict[str, Any]]] = [
     (events.red_packet_finished("rp_1", "expired", None, 40, 2, 7),
      "red_packet_finished", {"packet_id": "rp_1", "reason": "expired", "luckiest": None,
                              "refunded": 40, "shares_left": 2}),
+    (events.draw({"id": "d_1", "commitment": "ab", "end_at": 9}, 7), "draw",
+     {"draw": {"id": "d_1", "commitment": "ab", "end_at": 9}, "server_time": 7}),
+    (events.draw_result("d_1", {"seed": "cd", "winners": ["bob"]}, 7), "draw_result",
+     {"draw_id": "d_1", "result": {"seed": "cd", "winners": ["bob"]}}),
 ]
 
 
@@ -89,5 +93,7 @@ def test_every_guaranteed_type_built_in_python_has_a_builder() -> None:
     built = {kind for _ev, kind, _data in CASES}
     # the rest are built by the Lua scripts (store/lua/_lib.lua, tests/integration/test_lua_events)
     lua_built = {"shelf_updated", "product_pinned", "product_updated", "sale_countdown",
-                 "sale_started", "sale_ended", "coupon_pinned"}
+                 "sale_started", "sale_ended", "coupon_pinned",
+                 # auction_create.lua, auction_bid.lua, auction_tick.lua
+                 "auction_started", "auction_bid", "auction_ended", "auction_updated"}
     assert GUARANTEED_EVENTS == (built & GUARANTEED_EVENTS) | lua_built
