@@ -141,7 +141,8 @@ export function mountStudioVideo({ notify }) {
         }
       });
       const silent = !stream.getAudioTracks().length ? " (no microphone: no sound)" : "";
-      flash(msg, `${golive ? "You are broadcasting, and the room is live" : "You are broadcasting"}${silent}.`, "ok");
+      // with golive the server makes the room live at the first frame it receives, not at the POST
+      flash(msg, `${golive ? "You are broadcasting: the room goes live as soon as your video arrives" : "You are broadcasting"}${silent}.`, "ok");
     } catch (err) {
       session = null;
       flash(msg, describeError(err), "error", 8000);
