@@ -118,10 +118,10 @@ async def _wait_state(pc: Any, changed: asyncio.Event, want: str, limit_s: float
 class Publisher:
     """A WHIP client publishing the clip on one sendonly video transceiver."""
 
-    def __init__(self, clip: Clip) -> None:
+    def __init__(self, clip: Clip, track: LoopTrack | None = None) -> None:
         self.clip = clip
         self.pc = RTCPeerConnection(configuration=no_ice_servers())
-        self.track = LoopTrack(clip)
+        self.track = track or LoopTrack(clip)
         transceiver = self.pc.addTransceiver(self.track, direction="sendonly")
         prefer_codec(transceiver, clip.codec)
         on_keyframe_request(transceiver.sender, self.track.request_keyframe)

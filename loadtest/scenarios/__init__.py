@@ -26,6 +26,7 @@ BUILTIN = (
     "loadtest.scenarios.gifts",
     "loadtest.scenarios.reminders",
     "loadtest.scenarios.webrtc",
+    "loadtest.scenarios.latency",
 )
 
 
