@@ -17,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import av
 import m3u8
 import pytest
@@ -31,6 +32,8 @@ from live_server.metrics import Metrics
 from live_server.web import hls
 from live_server.web.keys import SERVICES
 from live_server.web.media import MEDIA
+from tests.conftest import token
+from tests.integration.media_peers import Publisher
 from tests.unit.test_hls_recorder import FPS, STEP, AccessUnit, encode
 
 Client = TestClient[Any, Any]
@@ -244,3 +247,56 @@ async def test_with_low_latency_off_the_directives_are_ignored(
     assert resp.status == 200
     assert await resp.text() == source.text()
     assert "#EXT-X-PART" not in source.text()
+
+
+@pytest.mark.system
+async def test_blocking_reloads_on_either_of_two_processes(server_factory: Any,
+                                                           tmp_path: Path) -> None:
+    """Two worker processes on one port, a real H.264 publisher on one of them (the media
+    home, which writes the room's folder): blocking reloads over fresh connections land on
+    either worker (SO_REUSEPORT) and each is answered once its part exists, with that part. The
+    home's own metrics show that not all of them were its own."""
+    server = await server_factory(workers=2, env={"LIVE_HLS_DIR": str(tmp_path / "hls")})
+    creator = token("ll_creator", "creator")
+    asks = 10
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {creator}"}
+        async with http.post(f"{server.url}/api/rooms", json={"title": "LL"},
+                             headers=headers) as resp:
+            room = (await resp.json())["id"]
+        async with http.post(f"{server.url}/api/rooms/{room}/start", headers=headers) as resp:
+            assert resp.status == 200
+        publisher = Publisher("H264")
+        try:
+            assert await publisher.publish(http, f"{server.url}/api/rooms/{room}/whip",
+                                           creator) == 201
+            assert publisher.location is not None
+            home = publisher.location.split("/api/")[0]
+            url = f"{server.url}/hls/{room}/index.m3u8"
+            pos = None
+            for _ in range(100):
+                async with http.get(url) as resp:
+                    if resp.status == 200:
+                        pos = position(await resp.text())
+                        if pos.open_parts or pos.next_msn:
+                            break
+                await asyncio.sleep(0.1)
+            assert pos is not None and pos.low_latency
+            for _ in range(asks):
+                async with http.get(url) as resp:
+                    now = position(await resp.text())
+                want = (now.next_msn, now.open_parts)  # the next part: not written yet
+                assert not now.has(*want)
+                async with aiohttp.ClientSession(  # a new connection: either worker
+                        connector=aiohttp.TCPConnector(force_close=True)) as fresh:
+                    async with fresh.get(f"{url}?_HLS_msn={want[0]}&_HLS_part={want[1]}",
+                                         timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                        assert resp.status == 200
+                        assert position(await resp.text()).has(*want)
+            async with http.get(f"{home}/metrics") as resp:
+                metrics = await resp.text()
+            answered_home = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                                if line.startswith('live_hls_blocking_total{result="answered"}'))
+            assert answered_home < asks  # the other worker answered some, from the files
+        finally:
+            await publisher.close()
