@@ -12,6 +12,11 @@ Receiving (the publisher's ``RTCRtpReceiver``)
     the relay instead, and the thread's ``get()`` only ever returns the stop marker ``None``, so
     it never creates a decoder. ``JitterFrame.data`` / ``.timestamp`` carry the frame.
     Keyframe requests go out with ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``.
+    The transport's router calls ``receiver._handle_rtp_packet(packet, arrival_time_ms=...)``
+    for every SSRC whose payload type matches the receiver, so a simulcast publisher's layers
+    would all reach one jitter buffer: ``tap_receiver`` also shadows that method with an
+    instance attribute that lets one media stream through (``simulcast.StreamPin``), telling
+    retransmissions apart by the receiver's codec table ``_RTCRtpReceiver__codecs``.
 
 Sending (each viewer's ``RTCRtpSender``)
     ``RTCRtpSender._next_encoded_frame`` reads the track and, for anything that is not an
@@ -49,25 +54,31 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import queue
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import aioice.ice
 import aiortc
-from aiortc.codecs import CODECS
+from aiortc.codecs import CODECS, is_rtx
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtp import RtpPacket
 
 from live_server.media.frames import EncodedFrame
+from live_server.media.simulcast import StreamPin
 
 AIORTC_VERSION = "1.16.0"
 
 # (codec name, clock rate, RTP timestamp, encoded bytes) for each reassembled frame
 FrameSink = Callable[[str, int, int, bytes], None]
+
+
+_PINS: weakref.WeakKeyDictionary[RTCRtpReceiver, StreamPin] = weakref.WeakKeyDictionary()
 
 
 class UnsupportedAiortc(RuntimeError):
@@ -101,12 +112,31 @@ class _EncodedTap:
         return self._stop.get()
 
 
-def tap_receiver(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
-    """Route ``receiver``'s reassembled encoded frames to ``sink`` instead of a decoder.
-    Call before the connection starts (before ``setLocalDescription`` completes)."""
+def tap_receiver(receiver: RTCRtpReceiver, sink: FrameSink) -> StreamPin:
+    """Route ``receiver``'s reassembled encoded frames to ``sink`` instead of a decoder, from
+    one incoming media stream only (the returned pin: a simulcast publisher's other layers are
+    dropped, see ``media/simulcast.py``). Call before the connection starts (before
+    ``setLocalDescription`` completes)."""
     if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
         raise RuntimeError("the receiver has already started decoding")
     receiver._RTCRtpReceiver__decoder_queue = _EncodedTap(sink)  # type: ignore[attr-defined]
+    pin = StreamPin()
+    handle = receiver._handle_rtp_packet
+    codecs: dict[int, RTCRtpCodecParameters] = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+
+    async def one_stream(packet: RtpPacket, arrival_time_ms: int) -> None:
+        codec = codecs.get(packet.payload_type)
+        if pin.admit(packet.ssrc, codec is not None and is_rtx(codec)):
+            await handle(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = one_stream  # type: ignore[method-assign]
+    _PINS[receiver] = pin
+    return pin
+
+
+def stream_pin(receiver: RTCRtpReceiver) -> StreamPin | None:
+    """The pin ``tap_receiver`` put on ``receiver`` (None if it was not tapped)."""
+    return _PINS.get(receiver)
 
 
 def is_tapped(receiver: RTCRtpReceiver) -> bool:

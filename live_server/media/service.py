@@ -45,7 +45,7 @@ from live_server.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
-from live_server.media import aiortc_hooks, ice, sdp, trickle, urls
+from live_server.media import aiortc_hooks, ice, sdp, simulcast, trickle, urls
 from live_server.media.cohost import CohostMedia
 from live_server.media.relay import RelayStats, RoomRelay
 from live_server.media.sessions import MediaSession
@@ -149,6 +149,10 @@ class MediaService:
         if room.state == "ended":
             raise InvalidState("the room has ended", state=room.state)
         tracks = sdp.plan_publish(offer)
+        layers = simulcast.offered_layers(offer)
+        if layers:
+            log.info("room %s: the publisher offers simulcast (%s); one layer is relayed",
+                     room_id, " ".join(layers))
         lock = self._publish_locks.setdefault(room_id, asyncio.Lock())
         async with lock:  # one replacement at a time: never two live publishers in a relay
             return await self._publish(who, uid, room, offer, tracks, url, golive)
@@ -388,6 +392,15 @@ class MediaService:
         if not self.cfg.enabled:
             raise MediaDisabled("live video is turned off on this server")
 
+    def _other_layer_packets(self, room_id: str) -> int:
+        """Packets of a simulcast publisher's layers that are not relayed (dropped on arrival:
+        ``media/simulcast.py``)."""
+        session = self.publishers.get(room_id)
+        if session is None:
+            return 0
+        pins = (aiortc_hooks.stream_pin(t.receiver) for t in session.pc.getTransceivers())
+        return sum(pin.dropped_packets for pin in pins if pin is not None)
+
     def state(self) -> dict[str, object]:
         """For ops and tests: what this process holds."""
         return {
@@ -395,6 +408,7 @@ class MediaService:
             "rooms": {rid: {"viewers": r.viewer_count, "frames_in": r.frames_in,
                             "keyframes_in": r.keyframes_in,
                             "keyframe_requests": r.keyframe_requests_sent,
+                            "other_layer_packets": self._other_layer_packets(rid),
                             "sources": {k: v.codec for k, v in r.sources.items()}}
                       for rid, r in self.relays.items()},
             "sessions": len(self.sessions), "at": now_ms(),
