@@ -4,9 +4,13 @@ one relayed, so viewers never get a mix of two layers' packets (media/simulcast.
 
 from __future__ import annotations
 
+import inspect
+
 import aiohttp
 from aiortc import RTCRtpSender, RTCSessionDescription
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from live_server.media import aiortc_hooks
 from live_server.media.simulcast import StreamPin, offered_layers
@@ -43,6 +47,23 @@ def with_simulcast(offer: str) -> str:
         if video and line.startswith("a=mid:"):
             out += RID_LINES
     return "\r\n".join(out)
+
+
+def test_the_internals_the_pin_relies_on_are_unchanged() -> None:
+    """aiortc routes every stream of a matching payload type to one receiver, through the
+    method the pin shadows, and keeps the codec table the pin reads (aiortc_hooks.py)."""
+    changed = "aiortc changed what live_server/media/aiortc_hooks.tap_receiver relies on"
+    route = inspect.getsource(RtpRouter.route_rtp)
+    assert "if ssrc_receiver is None and len(pt_receivers) == 1:" in route, changed
+    handle = inspect.getsource(RTCDtlsTransport._handle_rtp_data)
+    assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" \
+        in handle, changed
+    assert list(inspect.signature(RTCRtpReceiver._handle_rtp_packet).parameters) == [
+        "self", "packet", "arrival_time_ms"], changed
+    init = inspect.getsource(RTCRtpReceiver.__init__)
+    assert "self.__codecs: dict[int, RTCRtpCodecParameters] = {}" in init, changed
+    assert "self.__codecs[codec.payloadType] = codec" in inspect.getsource(
+        RTCRtpReceiver.receive), changed
 
 
 def test_offered_layers() -> None:
