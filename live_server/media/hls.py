@@ -30,7 +30,6 @@ import shutil
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -41,6 +40,7 @@ from live_server.media.llhls import (
     PART_TARGETS_LISTED,
     Part,
     PartedSegmentWriter,
+    TsMuxing,
     part_name,
     render,
 )
@@ -135,45 +135,17 @@ class Segment:
     parts: tuple[str, ...] = ()  # its partial segments' file names (Low-Latency HLS)
 
 
-class _SegmentWriter:
+class _SegmentWriter(TsMuxing):
     """One MPEG-TS file being written under a temporary name; renamed when complete, so the
     HTTP side never serves a partial segment."""
 
     def __init__(self, folder: Path, name: str, seq: int, start: int, *, audio: bool,
                  discontinuity: bool) -> None:
-        self.name = name
-        self.seq = seq
-        self.start = start
-        self.discontinuity = discontinuity
-        self.path = folder / name
-        self.part = folder / f".{name}.part"
-        self.container = av.open(str(self.part), mode="w", format="mpegts")
-        # Streams without a codec context: packets go to the muxer as they are.
-        self.stream = self.container.add_mux_stream("h264", time_base=Fraction(1, VIDEO_CLOCK))
-        self.audio = (self.container.add_mux_stream("aac", rate=AUDIO_CLOCK,
-                                                    time_base=Fraction(1, VIDEO_CLOCK))
-                      if audio else None)
-        self.audio_last = -1
+        self._named(folder, name, seq, start, discontinuity)
+        self._open(str(self.part), audio)
 
     def write(self, data: bytes, pts: int, keyframe: bool) -> None:
-        packet = av.Packet(data)
-        packet.pts = packet.dts = pts  # no B-frames on WebRTC: decode order is display order
-        packet.time_base = Fraction(1, VIDEO_CLOCK)
-        packet.is_keyframe = keyframe
-        packet.stream = self.stream
-        self.container.mux(packet)
-
-    def write_audio(self, adts: bytes, pts: int) -> None:
-        """One ADTS AAC frame at ``pts`` (90 kHz). A frame that would not move the audio clock
-        forward (after a re-anchor) is dropped; the muxer would refuse it."""
-        if self.audio is None or pts <= self.audio_last or pts < 0:
-            return
-        self.audio_last = pts
-        packet = av.Packet(adts)
-        packet.pts = packet.dts = pts
-        packet.time_base = Fraction(1, VIDEO_CLOCK)
-        packet.stream = self.audio
-        self.container.mux(packet)
+        self.mux_video(data, pts, keyframe)
 
     def finish(self, end: int) -> None:
         """Complete the file; ``end`` (the next segment's start) matters to parted writers."""

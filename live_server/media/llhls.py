@@ -32,6 +32,7 @@ from pathlib import Path
 
 import av
 import av.container
+import av.stream
 
 from live_server.media.hls_audio import AUDIO_CLOCK
 
@@ -61,7 +62,57 @@ class Part:
     independent: bool
 
 
-class PartedSegmentWriter:
+class TsMuxing:
+    """Packets into an MPEG-TS muxer's streams as they are (no codec context): what the plain
+    segment writer and the parted one share. Subclasses set ``container``, ``stream`` (H.264)
+    and ``audio`` (AAC, or None)."""
+
+    container: av.container.OutputContainer
+    stream: av.stream.Stream
+    audio: av.stream.Stream | None
+    audio_last = -1
+
+    def _named(self, folder: Path, name: str, seq: int, start: int,
+               discontinuity: bool) -> None:
+        """The segment's name, media sequence number, start tick, and its files: the final
+        one and the temporary one it is written under."""
+        self.name = name
+        self.seq = seq
+        self.start = start
+        self.discontinuity = discontinuity
+        self.path = folder / name
+        self.part = folder / f".{name}.part"
+
+    def _open(self, target: str | io.BytesIO, audio: bool) -> None:
+        self.container = av.open(target, mode="w", format="mpegts")
+        # Streams without a codec context: packets go to the muxer as they are.
+        self.stream = self.container.add_mux_stream("h264", time_base=Fraction(1, VIDEO_CLOCK))
+        self.audio = (self.container.add_mux_stream("aac", rate=AUDIO_CLOCK,
+                                                    time_base=Fraction(1, VIDEO_CLOCK))
+                      if audio else None)
+
+    def mux_video(self, data: bytes, pts: int, keyframe: bool) -> None:
+        packet = av.Packet(data)
+        packet.pts = packet.dts = pts  # no B-frames on WebRTC: decode order is display order
+        packet.time_base = Fraction(1, VIDEO_CLOCK)
+        packet.is_keyframe = keyframe
+        packet.stream = self.stream
+        self.container.mux(packet)
+
+    def write_audio(self, adts: bytes, pts: int) -> None:
+        """One ADTS AAC frame at ``pts`` (90 kHz). A frame that would not move the audio clock
+        forward (after a re-anchor) is dropped; the muxer would refuse it."""
+        if self.audio is None or pts <= self.audio_last or pts < 0:
+            return
+        self.audio_last = pts
+        packet = av.Packet(adts)
+        packet.pts = packet.dts = pts
+        packet.time_base = Fraction(1, VIDEO_CLOCK)
+        packet.stream = self.audio
+        self.container.mux(packet)
+
+
+class PartedSegmentWriter(TsMuxing):
     """One segment written as a run of parts: each part is muxed in memory, written to its own
     file (under a temporary name, then renamed), and appended to the segment's file, which is
     renamed when the segment ends. ``on_part`` hears of each finished part (the recorder
@@ -74,15 +125,9 @@ class PartedSegmentWriter:
     def __init__(self, folder: Path, name: str, seq: int, start: int, *, audio: bool,
                  discontinuity: bool, epoch: str, first_part: int, part_ticks: int,
                  on_part: Callable[[Part], None]) -> None:
-        self.name = name
-        self.seq = seq
-        self.start = start
-        self.discontinuity = discontinuity
-        self.path = folder / name
-        self.part = folder / f".{name}.part"
+        self._named(folder, name, seq, start, discontinuity)
         self.parts: list[Part] = []
         self.next_part = first_part
-        self.audio_last = -1
         self._folder = folder
         self._epoch = epoch
         self._with_audio = audio
@@ -95,12 +140,7 @@ class PartedSegmentWriter:
 
     def _open_part(self, start: int, independent: bool) -> None:
         self._buffer = io.BytesIO()
-        self.container: av.container.OutputContainer = av.open(self._buffer, mode="w",
-                                                               format="mpegts")
-        self.stream = self.container.add_mux_stream("h264", time_base=Fraction(1, VIDEO_CLOCK))
-        self.audio = (self.container.add_mux_stream("aac", rate=AUDIO_CLOCK,
-                                                    time_base=Fraction(1, VIDEO_CLOCK))
-                      if self._with_audio else None)
+        self._open(self._buffer, self._with_audio)
         self._part_start = start
         self._part_independent = independent
         self._frames = 0
@@ -114,23 +154,8 @@ class PartedSegmentWriter:
         if self._frames and pts - self._part_start + self._step > self._part_ticks:
             self._close_part(pts)
             self._open_part(pts, independent=keyframe)
-        packet = av.Packet(data)
-        packet.pts = packet.dts = pts
-        packet.time_base = Fraction(1, VIDEO_CLOCK)
-        packet.is_keyframe = keyframe
-        packet.stream = self.stream
-        self.container.mux(packet)
+        self.mux_video(data, pts, keyframe)
         self._frames += 1
-
-    def write_audio(self, adts: bytes, pts: int) -> None:
-        if self.audio is None or pts <= self.audio_last or pts < 0:
-            return
-        self.audio_last = pts
-        packet = av.Packet(adts)
-        packet.pts = packet.dts = pts
-        packet.time_base = Fraction(1, VIDEO_CLOCK)
-        packet.stream = self.audio
-        self.container.mux(packet)
 
     def _close_part(self, end: int) -> None:
         self.container.close()

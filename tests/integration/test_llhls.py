@@ -27,7 +27,7 @@ from prometheus_client import generate_latest
 
 from live_server import config
 from live_server.media.hls import HlsRecorder
-from live_server.media.llhls import position
+from live_server.media.llhls import Position, position
 from live_server.metrics import Metrics
 from live_server.web import hls
 from live_server.web.keys import SERVICES
@@ -128,22 +128,27 @@ async def test_a_whole_segment_and_a_part_past_the_last_one(
         served: tuple[Client, Source, Metrics]) -> None:
     client, source, _ = served
     # _HLS_msn alone: until segment 2 is complete
-    request = asyncio.create_task(client.get(f"/hls/{ROOM}/index.m3u8?_HLS_msn=2"))
-    await asyncio.sleep(0.2)
-    assert not request.done()
-    await feed_until_done(source, request)
-    resp = await request
-    assert resp.status == 200
-    assert position(await resp.text()).next_msn == 3
+    assert (await blocked(client, source, "_HLS_msn=2")).next_msn == 3
     # a part index past segment 2's last part is part 0 of segment 3, not there yet
-    request = asyncio.create_task(client.get(f"/hls/{ROOM}/index.m3u8?_HLS_msn=2&_HLS_part=9"))
+    pos = await blocked(client, source, "_HLS_msn=2&_HLS_part=9")
+    assert (pos.next_msn, pos.open_parts, pos.last_parts) == (3, 1, 4)
+
+
+async def blocked(client: Client, source: Source, query: str) -> Position:
+    """A blocking reload that is still waiting after 0.2 s, answered 200 once frames come."""
+    resp = await answered_once_fed(client, source, f"/hls/{ROOM}/index.m3u8?{query}")
+    return position(await resp.text())
+
+
+async def answered_once_fed(client: Client, source: Source, path: str) -> Any:
+    """GET ``path``: still waiting after 0.2 s, answered 200 once frames come."""
+    request = asyncio.create_task(client.get(path))
     await asyncio.sleep(0.2)
     assert not request.done()
     await feed_until_done(source, request)
     resp = await request
     assert resp.status == 200
-    pos = position(await resp.text())
-    assert (pos.next_msn, pos.open_parts, pos.last_parts) == (3, 1, 4)
+    return resp
 
 
 async def test_bad_and_far_requests_are_refused_at_once(
@@ -200,12 +205,7 @@ async def test_the_preload_hinted_part_blocks_until_written_then_decodes(
         served: tuple[Client, Source, Metrics]) -> None:
     client, source, _ = served
     hint = m3u8.loads(source.text()).preload_hint.uri
-    request = asyncio.create_task(client.get(f"/hls/{ROOM}/{hint}"))
-    await asyncio.sleep(0.3)
-    assert not request.done()
-    await feed_until_done(source, request)
-    resp = await request
-    assert resp.status == 200
+    resp = await answered_once_fed(client, source, f"/hls/{ROOM}/{hint}")
     assert resp.headers["Content-Type"] == "video/mp2t"
     assert resp.headers["Cache-Control"] == "public, max-age=86400, immutable"
     body = await resp.read()
