@@ -18,6 +18,8 @@ from live_server.errors import (
     Banned,
     Forbidden,
     GuestsMustLogIn,
+    HlsBusy,
+    HlsNotYet,
     IceRestartUnsupported,
     InvalidField,
     InvalidSignature,
@@ -148,14 +150,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "video, 160 px on its long side (made at most every 5 s; 404 when this process "
              "has no picture of it)", "media", "ops", answer="JPEG", content_type="image/jpeg",
              errors=(Unauthorized, Forbidden, NotFound)),
-    Endpoint("GET", "/hls/{room_id}/index.m3u8", "The room's live HLS playlist", "hls",
-             answer="the playlist", content_type="application/vnd.apple.mpegurl",
-             errors=(BadRequest, NotFound), token=False),
+    Endpoint("GET", "/hls/{room_id}/index.m3u8", "The room's live HLS playlist; with "
+             "Low-Latency HLS, `_HLS_msn`/`_HLS_part` wait (at most three target durations) "
+             "until the playlist holds that part, and `_HLS_skip=YES` answers a delta update",
+             "hls", answer="the playlist", content_type="application/vnd.apple.mpegurl",
+             query=(Integer("_HLS_msn", "blocking reload: wait for this media sequence number",
+                            required=False),
+                    Integer("_HLS_part", "blocking reload: and this part of it (needs "
+                            "`_HLS_msn`)", required=False),
+                    Choice("_HLS_skip", "YES: a delta update (`#EXT-X-SKIP`)", required=False,
+                           choices=("YES", "v2"))),
+             errors=(BadRequest, NotFound, HlsBusy, HlsNotYet), token=False),
     Endpoint("HEAD", "/hls/{room_id}/index.m3u8", "The playlist's headers", "hls",
              errors=(BadRequest, NotFound), token=False),
-    Endpoint("GET", "/hls/{room_id}/{segment}", "One MPEG-TS segment", "hls",
-             answer="the segment", content_type="video/mp2t", errors=(BadRequest, NotFound),
-             token=False),
+    Endpoint("GET", "/hls/{room_id}/{segment}", "One MPEG-TS segment or part (the part the "
+             "playlist's preload hint names waits until it is written)", "hls",
+             answer="the segment", content_type="video/mp2t",
+             errors=(BadRequest, NotFound, HlsBusy, HlsNotYet), token=False),
     Endpoint("HEAD", "/hls/{room_id}/{segment}", "The segment's headers", "hls",
              errors=(BadRequest, NotFound), token=False),
     Endpoint("OPTIONS", "/hls/{room_id}/{segment}", "CORS preflight", "hls", status=204,
