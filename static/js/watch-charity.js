@@ -12,7 +12,10 @@ import { termsText } from "./charity-terms.js";
 const REFRESH_MS = 60000;
 const refreshDelay = () => REFRESH_MS * (0.8 + Math.random() * 0.4);
 
-/** mountWatchCharity({root, roomId}) → {ended(endScreen)}. */
+/**
+ * mountWatchCharity({root, roomId}) → {known(), ended(endScreen)}. Nothing is asked until the
+ * page knows the room exists (known()): a show that is not there gets no requests.
+ */
 export function mountWatchCharity({ root, roomId }) {
   const url = `/api/rooms/${encodeURIComponent(roomId)}/charity`;
   let receipt = null;
@@ -52,6 +55,12 @@ export function mountWatchCharity({ root, roomId }) {
     else inner.append(line);
   }
 
-  load();
-  return { ended };
+  let started = false;
+  function known() {
+    if (started) return;
+    started = true;
+    load();
+  }
+
+  return { known, ended };
 }

@@ -175,6 +175,7 @@ const cohost = mountWatchCohost({ root: $("#cohost"), stage: stageMedia, roomId,
 function followRoomState() {
   const state = view.room && view.room.state;
   player.room(state);
+  if (state) charity.known();
   if (state === "ended") cohost.end();
   if (state !== "ended" || stageMedia.dataset.end) return;
   stageMedia.dataset.end = "ended";

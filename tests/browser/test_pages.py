@@ -498,9 +498,11 @@ async def test_red_packet_launch_countdown_grab_and_record(server: str, browser:
     rid = make_room(server, creator, "Packets live")["id"]
     studio = await open_page(browser, server, f"/studio#room={rid}", creator, 1300, 1500)
     await studio.wait_for(CONNECTED)
-    await studio.wait_for("!document.querySelector('#topup-form').hidden")
-    await studio.submit("#topup-form", amount="100.00")
-    await studio.wait_for(includes("#wallet-balance", "100.00"))
+    # the creator's wallet: a ¥98.00 pack through the payment provider's sheet
+    await studio.click("#wallet-topup")
+    await studio.click("#topup-sheet .topup-pack[data-amount='9800']")
+    await studio.click("#topup-sheet .topup-confirm")
+    await studio.wait_for(includes("#wallet-balance", "98.00"))
     viewer = await open_page(browser, server, f"/watch/{rid}", viewer_tok)
     await viewer.wait_for(CONNECTED)
     await viewer.wait_for("!document.querySelector('#fan-box').hidden")
@@ -511,8 +513,8 @@ async def test_red_packet_launch_countdown_grab_and_record(server: str, browser:
     await studio.submit("#rp-form", total="8.88", shares="3", countdown_s="2",
                         condition="followers")
     await studio.wait_for(includes("#rp-msg", "Red packet sent"))
-    await studio.wait_for(includes("#wallet-balance", "91.12"))
-    assert http("GET", f"{server}/api/me/wallet", token=creator)["balance"] == 9112
+    await studio.wait_for(includes("#wallet-balance", "89.12"))
+    assert http("GET", f"{server}/api/me/wallet", token=creator)["balance"] == 9800 - 888
     await viewer.wait_for("!document.querySelector('#rp-banner').hidden")
     assert "Host <b>" in await viewer.text("#rp-banner .rp-title")
     await viewer.wait_for("document.querySelector('#rp-banner').dataset.state === 'waiting'")
