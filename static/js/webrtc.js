@@ -1,6 +1,7 @@
-// WHIP and WHEP from the browser: one offer with every candidate in it (the server does not take
-// trickled candidates: PATCH answers 405), POSTed as application/sdp, the answer applied, and
-// the session URL (Location) kept for the DELETE that ends it.
+// WHIP and WHEP from the browser: one offer with every candidate in it (the server also takes
+// trickled candidates by PATCH on the session URL, but the pages do not trickle), POSTed as
+// application/sdp, the answer applied, and the session URL (Location) kept for the DELETE that
+// ends it.
 
 import { responseError } from "./api.js";
 
