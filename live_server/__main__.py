@@ -225,7 +225,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> Any:
-        client = connect(settings.store.url, 2)
+        client = connect(settings.store.url, 2, settings.store.cluster)
         try:
             core = StoreCore(client, Keys(settings.store.key_prefix))
             recent_max = settings.money.recent_entries

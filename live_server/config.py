@@ -43,6 +43,8 @@ class StoreSettings:
     data_dir: str
     appendfsync: str
     pool_size: int
+    # url names a Valkey Cluster seed node (also implied by a valkey+cluster:// url)
+    cluster: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import BusyLoadingError, RedisError
 from redis.exceptions import ConnectionError as StoreConnectionError
 from redis.exceptions import TimeoutError as StoreTimeoutError
@@ -62,7 +61,7 @@ from live_server.store.auctions import AuctionStore
 from live_server.store.charity import CharityStore
 from live_server.store.chat import ChatStore
 from live_server.store.cohost import CohostStore
-from live_server.store.core import StoreCore, connect
+from live_server.store.core import Client, StoreCore, connect
 from live_server.store.coupons import CouponStore
 from live_server.store.draws import DrawStore
 from live_server.store.fans import FanStore
@@ -100,7 +99,7 @@ STORE_UNAVAILABLE: tuple[type[BaseException], ...] = (
 class Services:
     settings: Settings
     metrics: Metrics
-    client: aioredis.Redis
+    client: Client
     core: StoreCore
     room_store: RoomStore
     presence: PresenceStore
@@ -152,7 +151,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics, info: dict[str, Any]) -> Services:
-        client = connect(settings.store.url, settings.store.pool_size)
+        client = connect(settings.store.url, settings.store.pool_size, settings.store.cluster)
         core = StoreCore(client, Keys(settings.store.key_prefix), metrics.valkey)
         history_max = settings.history.max_events
         recent_max = settings.money.recent_entries

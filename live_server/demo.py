@@ -41,7 +41,7 @@ PRODUCTS: tuple[Json, ...] = (
 
 
 async def seed(settings: Settings) -> dict[str, Any]:
-    client = connect(settings.store.url, 4)
+    client = connect(settings.store.url, 4, settings.store.cluster)
     try:
         core = StoreCore(client, Keys(settings.store.key_prefix))
         rooms = RoomStore(core, history_max=settings.history.max_events,

@@ -1,12 +1,20 @@
-"""The store's shared handle: one client, the key names, the scripts, and latency accounting."""
+"""The store's shared handle: one client, the key names, the scripts, and latency accounting.
+
+The client is a single-node ``Redis`` or, for a ``valkey+cluster://`` / ``redis+cluster://``
+URL (or ``store.cluster``), redis-py's ``RedisCluster``: the keys are hash-tagged so every
+script and pipeline call already lands on one slot. On a cluster, room channels are sharded
+(``SPUBLISH``), so a room's messages stay on its shard instead of crossing every node.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from live_server.store.keys import Keys
 from live_server.store.scripts import Scripts
@@ -14,7 +22,27 @@ from live_server.store.scripts import Scripts
 LatencyObserver = Callable[[str, float], None]
 
 
-def connect(url: str, pool_size: int) -> aioredis.Redis:
+Client = aioredis.Redis | RedisCluster
+
+CLUSTER_SCHEMES = {"valkey+cluster": "redis", "redis+cluster": "redis",
+                   "valkeys+cluster": "rediss", "rediss+cluster": "rediss"}
+
+
+def cluster_url(url: str) -> str | None:
+    """The plain seed-node URL when ``url`` names a cluster by its scheme, else None."""
+    parts = urlsplit(url)
+    plain = CLUSTER_SCHEMES.get(parts.scheme)
+    return None if plain is None else urlunsplit(parts._replace(scheme=plain))
+
+
+def connect(url: str, pool_size: int, cluster: bool = False) -> Client:
+    seed = cluster_url(url)
+    if seed is not None or cluster:
+        # One pool per node, each bounded like the single-node pool; the seed node is asked
+        # for the slot map, MOVED/ASK and failovers refresh it.
+        return RedisCluster.from_url(
+            seed or url, max_connections=pool_size, socket_keepalive=True,
+            socket_connect_timeout=3, socket_timeout=5, health_check_interval=30)
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=pool_size, timeout=5, socket_keepalive=True,
         health_check_interval=30, socket_connect_timeout=3, socket_timeout=5,
@@ -22,15 +50,30 @@ def connect(url: str, pool_size: int) -> aioredis.Redis:
     return aioredis.Redis(connection_pool=pool)
 
 
+def is_cluster(client: Any) -> bool:
+    return isinstance(client, RedisCluster)
+
+
 class StoreCore:
-    def __init__(self, client: aioredis.Redis, keys: Keys,
+    def __init__(self, client: Client, keys: Keys,
                  observe: LatencyObserver | None = None) -> None:
         # redis-py annotates replies as bytes | str unions whatever decode_responses says; the
         # store decodes replies itself (always bytes here), so the client is used untyped.
         self.client: Any = client
         self.keys = keys
-        self.scripts = Scripts(client)
+        self.cluster = is_cluster(client)
+        # Room channels are sharded on a cluster: scripts and callers publish with this.
+        self.publish_command = "SPUBLISH" if self.cluster else "PUBLISH"
+        self.scripts = Scripts(client, self.publish_command)
         self._observe = observe
+
+    async def publish(self, channel: str, message: bytes | str) -> None:
+        """Publish to a room's (or a global) channel as the broker subscribes to it."""
+        await self.client.execute_command(self.publish_command, channel, message)
+
+    def queue_publish(self, pipe: Any, channel: str, message: bytes | str) -> None:
+        """``publish`` queued in a pipeline."""
+        pipe.execute_command(self.publish_command, channel, message)
 
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         start = time.perf_counter()

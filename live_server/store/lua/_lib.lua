@@ -190,13 +190,13 @@ local function append_event(seq_key, events_key, channel, maxlen, kind, body)
   local seq = redis.call('INCR', seq_key)
   local full = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
   redis.call('XADD', events_key, 'MAXLEN', maxlen, seq .. '-1', 'e', full, 't', kind)
-  redis.call('PUBLISH', channel, full)
+  redis.call(PUBLISH_CMD, channel, full)
   return seq
 end
 
 -- Publish an unsequenced event (not stored): publish_event(channel, ev_stock(...)).
 local function publish_event(channel, _kind, body)
-  redis.call('PUBLISH', channel, body)
+  redis.call(PUBLISH_CMD, channel, body)
 end
 
 -- The type and JSON of a room history entry (its field list {name, value, ...}). Entries

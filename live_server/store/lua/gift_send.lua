@@ -102,7 +102,7 @@ local data = '{"from":' .. cjson.encode(uid) .. ',"name":' .. ARGV[16] .. ',"gif
   .. ',"gift_id":' .. cjson.encode(ARGV[7]) .. ',"quantity":' .. quantity .. ',"combo":' .. combo
   .. '}'
 if shown then
-  redis.call('PUBLISH', ARGV[15], '{"type":"gift","ts":' .. ARGV[1] .. ',"data":' .. data .. '}')
+  redis.call(PUBLISH_CMD, ARGV[15], '{"type":"gift","ts":' .. ARGV[1] .. ',"data":' .. data .. '}')
 end
 local answer = '{"send_id":' .. cjson.encode(ARGV[17]) .. ',"gift_id":' .. cjson.encode(ARGV[7])
   .. ',"quantity":' .. quantity .. ',"amount":' .. total .. ',"combo":' .. combo
