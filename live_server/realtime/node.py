@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import secrets
@@ -22,7 +23,7 @@ from live_server.realtime.broker import Broker
 from live_server.realtime.conn import Conn
 from live_server.realtime.hub import Hub
 from live_server.realtime.notices import Notices
-from live_server.store.presence import PresenceStore
+from live_server.store.presence import PresenceStore, TickReport
 from live_server.store.rooms import RoomStore
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ class Node:
         self._subscribed: dict[str, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._flushing: asyncio.Task[None] | None = None
+        # Counter reports carry an increasing id; one that failed is kept and sent again with
+        # the same id (the script counts an id once), before anything newer.
+        self._tick_ids = itertools.count(1)
+        self._unsent: tuple[int, dict[str, TickReport]] | None = None
         self._last_presence = 0.0
         self.audience = audience
         self.watch_interval_s = 60.0
@@ -96,7 +101,10 @@ class Node:
             room.joining.clear()
             room.dirty = True
         with contextlib.suppress(Exception):
-            await self.presence.tick(self.id, now_ms(), self.hub.take_reports(True))
+            if self._unsent is not None:
+                await self.presence.tick(self.id, self._unsent[0], now_ms(), self._unsent[1])
+            await self.presence.tick(self.id, next(self._tick_ids), now_ms(),
+                                     self.hub.take_reports(True))
         with contextlib.suppress(Exception):
             await self.presence.unregister_process(self.id)
         await self.broker.close()
@@ -189,17 +197,23 @@ class Node:
                 everything = time.monotonic() - self._last_presence >= self.heartbeat_s
                 if everything:
                     self._last_presence = time.monotonic()
-                reports = self.hub.take_reports(everything)
+                if self._unsent is not None:
+                    tick_id, reports = self._unsent
+                else:
+                    tick_id, reports = next(self._tick_ids), self.hub.take_reports(everything)
                 if reports:
-                    self._flushing = asyncio.create_task(self._flush_reports(reports))
+                    self._flushing = asyncio.create_task(self._flush_reports(tick_id, reports))
 
-    async def _flush_reports(self, reports: dict[str, Any]) -> None:
+    async def _flush_reports(self, tick_id: int, reports: dict[str, TickReport]) -> None:
+        """Store one tick's reports. A failure (even one whose reply alone was lost) keeps them
+        for the next tick, sent again as they were under the same id: counted exactly once."""
         try:
-            await self.presence.tick(self.id, now_ms(), reports)
+            await self.presence.tick(self.id, tick_id, now_ms(), reports)
         except Exception:
-            self.hub.restore_reports(reports)
+            self._unsent = (tick_id, reports)
             log.warning("counter report failed; will retry next tick", exc_info=True)
             return
+        self._unsent = None
         hearts = {room_id: rep.heart_users for room_id, rep in reports.items()
                   if rep.heart_users}
         if hearts:

@@ -23,6 +23,11 @@ class RoomKeys:
     keywords: str
     deleted: str
 
+    @property
+    def ticks(self) -> str:
+        """process id → the last counter report (tick id) applied: reports count once."""
+        return f"{self.meta[:-5]}:ticks"
+
     def rate(self, user_id: str) -> str:
         return f"{self.meta[:-5]}:rl:{user_id}"
 

@@ -32,30 +32,31 @@ class PresenceStore:
         self.keys = core.keys
         self.ttl_ms = process_ttl_ms
 
-    async def tick(self, process_id: str, now: int, reports: dict[str, TickReport]) -> None:
-        """One script call per room (and a ``joins`` notice where someone joined), all
-        pipelined into one round trip."""
+    async def tick(self, process_id: str, tick_id: int, now: int,
+                   reports: dict[str, TickReport]) -> int:
+        """One script call per room (with its ``joins`` notice where someone joined), all
+        pipelined into one round trip, no transaction: rooms live on different cluster slots.
+        Each call is idempotent by ``tick_id`` (increasing per process), so after a failure
+        the caller retries the same reports with the same id and no room counts them twice.
+        Returns how many rooms had counted this tick already (retries)."""
         if not reports:
-            return
-        # MULTI/EXEC: all rooms' reports apply or none do, so a failed flush can be retried
-        # without counting hearts twice.
-        async with self.core.client.pipeline(transaction=True) as pipe:
+            return 0
+        async with self.core.client.pipeline(transaction=False) as pipe:
             for room_id, rep in reports.items():
                 k = self.keys.room(room_id)
                 fan_args: list[str | int] = []
                 for uid, (score, name) in rep.fans.items():
                     fan_args += [uid, score, name]
+                joins = events.joins(rep.joins, rep.join_names, now).body if rep.joins else ""
                 self.core.scripts.queue(
                     pipe, "tick", [k.stats, k.online, k.online_seen, k.unique, k.fans, k.names,
-                                   self.keys.report(room_id).minutes],
+                                   self.keys.report(room_id).minutes, k.ticks],
                     [k.channel, process_id, now, self.ttl_ms, rep.online, rep.hearts,
-                     len(rep.fans), *fan_args])
-                if rep.joins > 0:
-                    # after the script, as its counters: every hub adds these up
-                    pipe.publish(k.channel, events.joins(rep.joins, rep.join_names, now).body)
+                     tick_id, joins, len(rep.fans), *fan_args])
             start = time.perf_counter()
-            await self.core.scripts.execute(pipe)
+            replies = await self.core.scripts.execute(pipe)
             self.core.timed("tick", start)
+        return sum(1 for reply in replies if reply and reply[0] == b"counted")
 
     async def joined(self, room_id: str, visitor_id: str, user_id: str | None, name: str) -> None:
         k = self.keys.room(room_id)

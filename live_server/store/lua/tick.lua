@@ -2,15 +2,33 @@
 -- Sums presence over live processes (a crashed process drops out after ttl), keeps the peak
 -- (see below), and publishes a 'counters' event only when a total changed since the last broadcast, so the
 -- room sees at most one counters event per change whichever process reports it. (Who joined
--- is published beside this script, in the same transaction: store/presence.py.)
+-- is published by this script too, with the report, so it goes out once.)
+-- Idempotent per process and tick: each report carries this process's tick id (increasing);
+-- a report whose id is not above the last one applied here (KEYS[8]: process → 'id:ms') is a
+-- retry of a report already counted (its reply was lost) and changes nothing. Entries of
+-- processes not heard from for an hour are dropped.
 -- Each call is also one sample of the room's online total for the show report's per-minute
 -- series (KEYS[7]: o:<minute> adds the samples, n:<minute> counts them; their mean is the minute's
 -- online, domain/show_report.py).
--- KEYS: 1 stats, 2 online, 3 online_seen, 4 unique (HLL), 5 fans, 6 names, 7 report minutes
+-- KEYS: 1 stats, 2 online, 3 online_seen, 4 unique (HLL), 5 fans, 6 names, 7 report minutes,
+--       8 tick ids applied
 -- ARGV: 1 channel, 2 process id, 3 now ms, 4 ttl ms, 5 local online, 6 hearts delta,
---       7 number of fan pairs n, then n × (user id, score delta, display name)
--- Reply: {online, hearts, unique, peak, chat, published (0/1)}
+--       7 tick id, 8 the joins event JSON ('' when nobody joined),
+--       9 number of fan pairs n, then n × (user id, score delta, display name)
+-- Reply: {online, hearts, unique, peak, chat, published (0/1)} | {'counted'} (a retry)
 local proc, now, ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local tick_id = tonumber(ARGV[7])
+local applied = redis.call('HGET', KEYS[8], proc)
+if applied and tonumber(string.match(applied, '^(%d+)')) >= tick_id then
+  return {'counted'}
+end
+local marks = redis.call('HGETALL', KEYS[8])
+for i = 1, #marks, 2 do
+  if tonumber(string.match(marks[i + 1], ':(%d+)$')) < now - 3600000 then
+    redis.call('HDEL', KEYS[8], marks[i])
+  end
+end
+redis.call('HSET', KEYS[8], proc, tick_id .. ':' .. now)
 local local_online, hearts_delta = tonumber(ARGV[5]), tonumber(ARGV[6])
 if local_online > 0 then
   redis.call('HSET', KEYS[2], proc, local_online)
@@ -41,9 +59,9 @@ if hearts_delta > 0 then
 else
   hearts = tonumber(redis.call('HGET', KEYS[1], 'hearts') or '0')
 end
-local n = tonumber(ARGV[7])
+local n = tonumber(ARGV[9])
 for i = 0, n - 1 do
-  local uid, delta, name = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
+  local uid, delta, name = ARGV[10 + i * 3], ARGV[11 + i * 3], ARGV[12 + i * 3]
   if tonumber(delta) > 0 then
     redis.call('ZINCRBY', KEYS[5], delta, uid)
   end
@@ -91,5 +109,9 @@ if tonumber(st[3] or '-1') ~= online or tonumber(st[4] or '-1') ~= hearts
              'b_chat', chat)
   publish_event(ARGV[1], ev_counters(ARGV[3], online, hearts, unique, peak, chat))
   published = 1
+end
+if ARGV[8] ~= '' then
+  -- after the counters: every hub adds these up
+  publish_event(ARGV[1], 'joins', ARGV[8])
 end
 return {online, hearts, unique, peak, chat, published}
