@@ -4,6 +4,11 @@
 read afterwards without a window in which events are neither in the snapshot nor delivered.
 After a lost connection the broker resubscribes everything and tells the hub, which then fills
 the gap from the room's history.
+
+On a Valkey Cluster the subscriptions are sharded (``SSUBSCRIBE``; the store publishes with
+``SPUBLISH``): each room's channel lives on its slot's node, and redis-py's cluster pub/sub
+keeps one connection per node and moves a channel to its new owner after a slot migration or
+a failover.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from live_server.store.core import Client, is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +31,12 @@ OnResubscribed = Callable[[list[str]], Awaitable[None]]
 
 
 class Broker:
-    def __init__(self, client: aioredis.Redis, on_message: OnMessage,
+    def __init__(self, client: Client, on_message: OnMessage,
                  on_resubscribed: OnResubscribed) -> None:
-        self._client = client
+        self._client: Any = client
+        self._sharded = is_cluster(client)
+        self._message, self._confirmed = (
+            ("smessage", "ssubscribe") if self._sharded else ("message", "subscribe"))
         self._on_message = on_message
         self._on_resubscribed = on_resubscribed
         self._pubsub: Any = client.pubsub()
@@ -56,7 +65,7 @@ class Broker:
             self._pending[channel] = fut
             self._channels.add(channel)
             try:
-                await self._pubsub.subscribe(channel)
+                await self._subscribe(channel)
             except Exception:
                 self._channels.discard(channel)
                 self._pending.pop(channel, None)
@@ -73,7 +82,21 @@ class Broker:
                 return
             self._channels.discard(channel)
             with contextlib.suppress(RedisConnectionError):
-                await self._pubsub.unsubscribe(channel)
+                if self._sharded:
+                    await self._pubsub.sunsubscribe(channel)
+                else:
+                    await self._pubsub.unsubscribe(channel)
+
+    async def _subscribe(self, *channels: str) -> None:
+        if self._sharded:
+            await self._pubsub.ssubscribe(*channels)
+        else:
+            await self._pubsub.subscribe(*channels)
+
+    async def _next(self) -> Any:
+        if self._sharded:
+            return await self._pubsub.get_sharded_message(timeout=1.0)
+        return await self._pubsub.get_message(timeout=1.0)
 
     async def _run(self) -> None:
         while True:
@@ -82,17 +105,17 @@ class Broker:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                msg = await self._pubsub.get_message(timeout=1.0)
+                msg = await self._next()
                 if msg is None:
                     continue
                 kind = msg["type"]
                 channel = msg["channel"].decode()
-                if kind == "message":
+                if kind == self._message:
                     try:
                         self._on_message(channel, msg["data"])
                     except Exception:  # a bad event must not stop delivery of the others
                         log.exception("dropping a pub/sub message that the hub refused")
-                elif kind == "subscribe":
+                elif kind == self._confirmed:
                     fut = self._pending.pop(channel, None)
                     if fut is not None and not fut.done():
                         fut.set_result(None)
@@ -112,7 +135,7 @@ class Broker:
                     self._pubsub = self._client.pubsub()
                     channels = sorted(self._channels)
                     if channels:
-                        await self._pubsub.subscribe(*channels)
+                        await self._subscribe(*channels)
                 await self._on_resubscribed(channels)
                 return
             except (RedisConnectionError, RedisTimeoutError, OSError):

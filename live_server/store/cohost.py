@@ -81,4 +81,4 @@ class CohostStore:
     async def notify(self, room_id: str, ev: RoomEvent) -> None:
         """An unsequenced event addressed to one user (``cohost_invited``): published on the
         room's channel, where each process's hub hands it to that user's sockets only."""
-        await self.client.publish(self.keys.room(room_id).channel, ev.body)
+        await self.core.publish(self.keys.room(room_id).channel, ev.body)

@@ -111,6 +111,7 @@ class GiftStore:
             start = time.perf_counter()
             replies = await self.core.scripts.execute(pipe)
             self.core.timed("gift_send_many", start)
+        await self._publish([(s, reply) for (s, _), reply in zip(sends, replies, strict=True)])
         out: list[Sent | Exception] = []
         for (s, now), reply in zip(sends, replies, strict=True):
             try:
@@ -128,7 +129,21 @@ class GiftStore:
             return err
 
     async def _send(self, s: GiftSend, now: int, cut: Cut) -> Sent:
-        return self._answer(s, await self.core.script("gift_send", *self._call(s, now, cut)))
+        reply = await self.core.script("gift_send", *self._call(s, now, cut))
+        await self._publish([(s, reply)])
+        return self._answer(s, reply)
+
+    async def _publish(self, sent: list[tuple[GiftSend, Any]]) -> None:
+        """The `gift` events the scripts built, each published on its room's slot (the script
+        ran on the money slot); unsequenced and lossy like every coalesced event."""
+        shown = [(s, reply[2]) for s, reply in sent
+                 if isinstance(reply, list) and len(reply) > 2 and reply[2]]
+        if not shown:
+            return
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for s, event in shown:
+                self.core.queue_publish(pipe, self.keys.room(s.room_id).channel, event)
+            await pipe.execute()
 
     def _call(self, s: GiftSend, now: int, cut: Cut) -> tuple[list[str], list[Any]]:
         """The send script's keys and arguments (see ``gift_send.lua``)."""
@@ -142,7 +157,7 @@ class GiftStore:
             [now, s.sender, s.creator, self.platform_account, s.room_id, dumps(s.gift),
              s.gift["gift_id"], s.quantity, s.to_creator, s.to_platform, self.recent_max,
              s.idempotency_key, self.idempotency_ttl_ms, self.combo_window_ms,
-             k.room(s.room_id).channel, dumps(s.sender_name), s.send_id, cut.version,
+             "", dumps(s.sender_name), s.send_id, cut.version,
              cut.earmark, cut.beneficiary, self.stage.slots, self.stage.hold_ms,
              self.stage.always_cents])
 

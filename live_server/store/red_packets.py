@@ -71,10 +71,12 @@ class RedPacketStore:
             [k.balances, k.ledger, k.recent(user_id), base, f"{base}:shares", f"{base}:claims",
              f"{base}:rec", f"{base}:elig", k.room_keyword_packets(packet["room_id"]),
              k.fan_club(packet["creator_id"])],
-            [now, user_id, pid, dumps(name), self.recent_max,
-             k.room(packet["room_id"]).channel, sample_every, "1" if follows else "0"])
+            [now, user_id, pid, dumps(name), self.recent_max, "", sample_every,
+             "1" if follows else "0"])
         status = text(reply[0])
         if status == "ok":
+            if reply[4]:  # the sampled notice, published on the room's slot (lossy)
+                await self.core.publish(k.room(packet["room_id"]).channel, reply[4])
             return int(reply[1]), int(reply[2]), bool(int(reply[3]))
         raise grab_refusal(status, reply)
 

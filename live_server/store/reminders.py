@@ -104,4 +104,4 @@ class ReminderStore:
         return count
 
     async def publish(self, message: bytes) -> None:
-        await self.core.client.publish(self.keys.notices, message)
+        await self.core.publish(self.keys.notices, message)

@@ -13,11 +13,13 @@
 -- ARGV: 1 now, 2 sender, 3 creator, 4 platform account, 5 room id, 6 gift JSON
 --       ({"gift_id","name","icon","price"}), 7 gift id, 8 quantity, 9 creator cents,
 --       10 platform cents, 11 recent max, 12 idempotency key ('' for none), 13 key ttl ms,
---       14 combo window ms, 15 room channel, 16 sender's name (JSON string), 17 send id,
+--       14 combo window ms, 15 unused, 16 sender's name (JSON string), 17 send id,
 --       18 the charity terms version the earmark was computed from, 19 the earmark (cents out
 --       of the creator's share), 20 its beneficiary ('' when the terms do not cover gifts),
 --       21 stage slots, 22 stage hold ms, 23 always shown from (cents)
--- Reply: {'ok', answer JSON} | {'repeat', answer JSON} | {'insufficient_funds', balance}
+-- Reply: {'ok', answer JSON, the `gift` event JSON or '' (this script runs on the money slot:
+--        the caller publishes the event on the room's slot)}
+--        | {'repeat', answer JSON} | {'insufficient_funds', balance}
 --        | {'terms_changed'}
 local now, uid, creator = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local key = ARGV[12]
@@ -101,8 +103,9 @@ shown = shown or total >= tonumber(ARGV[23])
 local data = '{"from":' .. cjson.encode(uid) .. ',"name":' .. ARGV[16] .. ',"gift":' .. ARGV[6]
   .. ',"gift_id":' .. cjson.encode(ARGV[7]) .. ',"quantity":' .. quantity .. ',"combo":' .. combo
   .. '}'
+local event = ''
 if shown then
-  redis.call(PUBLISH_CMD, ARGV[15], '{"type":"gift","ts":' .. ARGV[1] .. ',"data":' .. data .. '}')
+  event = '{"type":"gift","ts":' .. ARGV[1] .. ',"data":' .. data .. '}'
 end
 local answer = '{"send_id":' .. cjson.encode(ARGV[17]) .. ',"gift_id":' .. cjson.encode(ARGV[7])
   .. ',"quantity":' .. quantity .. ',"amount":' .. total .. ',"combo":' .. combo
@@ -111,4 +114,4 @@ if key ~= '' then
   redis.call('HSET', KEYS[6], key, answer)
   redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[13]))
 end
-return {'ok', answer}
+return {'ok', answer, event}

@@ -4,9 +4,11 @@
 --       6 claims hash (user → cents), 7 record list (claim JSON in grab order),
 --       8 eligible set (keyword packets), 9 room's keyword packets hash,
 --       10 the creator's fan club hash
--- ARGV: 1 now, 2 user, 3 packet id, 4 name (JSON string), 5 recent max, 6 channel,
+-- ARGV: 1 now, 2 user, 3 packet id, 4 name (JSON string), 5 recent max, 6 unused,
 --       7 sample every, 8 follows the creator ('1' | '0'; followers packets)
--- Reply: {'ok', amount, shares left, finished (0|1)} | {'not_found'} | {'not_open', open_at}
+-- Reply: {'ok', amount, shares left, finished (0|1), the sampled red_packet_grabbed event
+--        JSON or ''} (this script runs on the money slot: the caller publishes the event on
+--        the room's slot) | {'not_found'} | {'not_open', open_at}
 --        | {'expired'} | {'not_eligible', keyword ('' unless a keyword packet)}
 --        | {'already_grabbed', amount} | {'none_left'}
 local raw = redis.call('HGET', KEYS[4], 'json')
@@ -50,8 +52,10 @@ if amount > tonumber(redis.call('HGET', KEYS[4], 'best_amt')) then
   redis.call('HSET', KEYS[4], 'best_amt', amount, 'best_user', uid, 'best_name', ARGV[4])
 end
 local grabbed = tonumber(p['shares']) - left
+local notice = ''
 if (grabbed - 1) % tonumber(ARGV[7]) == 0 then  -- "X grabbed ¥Y": lossy, sampled
-  publish_event(ARGV[6], ev_red_packet_grabbed(ARGV[1], ARGV[3], ARGV[4], amount, left))
+  local _
+  _, notice = ev_red_packet_grabbed(ARGV[1], ARGV[3], ARGV[4], amount, left)
 end
 local finished = 0
 if left == 0 then
@@ -60,4 +64,4 @@ if left == 0 then
     'finished_at', ARGV[1])
   redis.call('HDEL', KEYS[9], ARGV[3])
 end
-return {'ok', amount, left, finished}
+return {'ok', amount, left, finished, notice}
