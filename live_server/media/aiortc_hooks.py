@@ -29,6 +29,21 @@ Sending (each viewer's ``RTCRtpSender``)
     (``Vp8Encoder._packetize(buffer, picture_id)``, ``H264Encoder._split_bitstream`` and
     ``H264Encoder._packetize``). A viewer's PLI/FIR makes ``_handle_rtcp_packet`` call
     ``self._send_keyframe()``; an instance attribute of that name forwards it to the relay.
+    ``send()`` starts ``self._run_rtp(parameters.codecs[0])``, which builds an ``RtpPacket`` per
+    packet and awaits ``RTCDtlsTransport._send_rtp`` → ``RTCIceTransport._send`` (aioice
+    ``Connection.send`` → ``sendto`` → ``StunProtocol.send_data``) for each: most of a viewer's
+    cost (issue #15, loadtest/RESULTS.md "density"). ``passthrough_sender`` shadows
+    ``_run_rtp`` with ``_forward``, which reads the same track and encoder, writes each frame's
+    packets with ``fanout.RtpOut`` (one header-extension block per frame, serialized by aiortc's
+    ``RtpPacket.serialize`` with the sender's ``__rtp_header_extensions_map`` and ``__mid``),
+    protects them with the DTLS transport's ``_tx_srtp`` and hands them straight to the
+    datagram transport of aioice's nominated pair (``Connection._nominated[1]``:
+    ``.protocol.transport.sendto(data, .remote_addr)``, what ``send_data`` does), then keeps
+    the counters aiortc's RTCP sender reports and ``getStats`` read (``__ntp_timestamp``,
+    ``__rtp_timestamp``, ``__octet_count``, ``__packet_count``; the DTLS transport's
+    ``__tx_bytes``, ``__tx_packets``) and, at the end, what ``stop()`` waits for
+    (``__rtp_exited``). NACKs reach ``self._retransmit(seq)``, shadowed to answer from
+    ``RtpOut``'s history (RTX with the sender's ``__rtx_payload_type`` and ``_rtx_ssrc``).
 
 Negotiation
     ``rtcpeerconnection.find_common_codecs`` and ``codecs.CODECS`` tell which of an offer's
@@ -51,8 +66,10 @@ here against the installed aiortc, and fails loudly when an upgrade changes them
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
+import logging
 import queue
 import weakref
 from collections.abc import Callable, Iterator
@@ -60,19 +77,27 @@ from typing import Any
 
 import aioice.ice
 import aiortc
+from aiortc import clock
 from aiortc.codecs import CODECS, is_rtx
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
-from aiortc.rtcrtpsender import RTCRtpSender
-from aiortc.rtp import RtpPacket
+from aiortc.rtcrtpsender import RTCRtpSender, random_sequence_number
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.utils import random32
 
+from live_server.media.datagrams import DatagramSender
+from live_server.media.fanout import RtpOut
 from live_server.media.frames import EncodedFrame
 from live_server.media.simulcast import StreamPin
 
 AIORTC_VERSION = "1.16.0"
+
+log = logging.getLogger(__name__)
 
 # (codec name, clock rate, RTP timestamp, encoded bytes) for each reassembled frame
 FrameSink = Callable[[str, int, int, bytes], None]
@@ -178,10 +203,106 @@ class Packetizer:
 
 def passthrough_sender(sender: RTCRtpSender, codec: str,
                        on_keyframe_request: Callable[[], None]) -> None:
-    """Make ``sender`` packetize the relay's encoded frames (never encode) and report viewers'
-    keyframe requests (PLI/FIR) to ``on_keyframe_request``. Call before the sender starts."""
+    """Make ``sender`` forward the relay's encoded frames (never encode: the room's shared
+    payloads, this viewer's headers, see ``_forward``), answer NACKs from its own history and
+    report viewers' keyframe requests (PLI/FIR) to ``on_keyframe_request``. Call before the
+    sender starts."""
     sender._RTCRtpSender__encoder = Packetizer(codec)  # type: ignore[attr-defined]
     sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+    state = Forwarding(sender)
+    sender._run_rtp = state.run  # type: ignore[method-assign]
+    sender._retransmit = state.retransmit  # type: ignore[method-assign]
+
+
+def forwarding_state(sender: RTCRtpSender) -> Forwarding | None:
+    """The forwarding loop ``passthrough_sender`` gave ``sender`` (None if it has none)."""
+    owner = getattr(getattr(sender, "_run_rtp", None), "__self__", None)
+    return owner if isinstance(owner, Forwarding) else None
+
+
+class Forwarding:
+    """``RTCRtpSender._run_rtp`` and ``_retransmit`` for one passthrough sender: the same
+    track, encoder and lifecycle as aiortc's loop, one coroutine step per frame instead of
+    several per packet (see the module docstring, "Sending")."""
+
+    def __init__(self, sender: RTCRtpSender) -> None:
+        self.sender = sender
+        self.out: RtpOut | None = None
+        self.datagrams: DatagramSender | None = None
+
+    async def run(self, codec: RTCRtpCodecParameters) -> None:
+        s: Any = self.sender
+        s._RTCRtpSender__rtp_started.set()
+        out = self.out = RtpOut(
+            ssrc=s._ssrc, payload_type=codec.payloadType or 0,  # set once negotiated
+            sequence=random_sequence_number(), timestamp_origin=random32(),
+            rtx_ssrc=s._rtx_ssrc, rtx_payload_type=s._RTCRtpSender__rtx_payload_type,
+            rtx_sequence=s._RTCRtpSender__rtx_sequence_number)
+        extensions_map: HeaderExtensionsMap = s._RTCRtpSender__rtp_header_extensions_map
+        mid: str | None = s._RTCRtpSender__mid
+        try:
+            while True:
+                track = s.track
+                if track is None:
+                    await asyncio.sleep(0.02)
+                    continue
+                data = await track.recv()
+                if not s._enabled:
+                    continue
+                payloads, timestamp = s._RTCRtpSender__encoder.pack(data)
+                if not payloads:
+                    continue
+                ntp = clock.current_ntp_time()
+                template = RtpPacket()
+                template.extensions.abs_send_time = (ntp >> 14) & 0x00FFFFFF
+                template.extensions.mid = mid
+                extension = template.serialize(extensions_map)[12:]
+                self._send_srtp(out.frame(payloads, timestamp, extension))
+                s._RTCRtpSender__ntp_timestamp = ntp
+                s._RTCRtpSender__rtp_timestamp = out.last_timestamp
+                s._RTCRtpSender__octet_count += sum(map(len, payloads))
+                s._RTCRtpSender__packet_count += len(payloads)
+        except (asyncio.CancelledError, ConnectionError, MediaStreamError):
+            pass
+        except Exception:  # as aiortc's loop: stop() must not hang on an unexpected error
+            log.warning("RTP forwarding of a viewer's %s track failed", s.kind, exc_info=True)
+        if s.track is not None:
+            s.track.stop()
+            s._RTCRtpSender__track = None
+        s._RTCRtpSender__encoder = None
+        if self.datagrams is not None:
+            self.datagrams.close()
+            self.datagrams = None
+        s._RTCRtpSender__rtp_exited.set()
+
+    async def retransmit(self, sequence_number: int) -> None:
+        packet = self.out.retransmission(sequence_number) if self.out is not None else None
+        if packet is not None:
+            await self.sender.transport._send_rtp(packet)
+
+
+    def _send_srtp(self, packets: list[bytes]) -> None:
+        """Protect ``packets`` and send them, as ``RTCDtlsTransport._send_rtp`` and aioice's
+        ``Connection.sendto`` would one by one (raising ConnectionError as they do when the
+        connection is not up), without a coroutine per packet and batched by
+        ``datagrams.DatagramSender``."""
+        dtls: Any = self.sender.transport
+        if dtls._state != DtlsState.CONNECTED:
+            raise ConnectionError("Cannot send encrypted RTP, not connected")
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            raise ConnectionError("Cannot send data, not connected")
+        transport = pair.protocol.transport
+        batch = self.datagrams
+        if batch is None or batch.transport is not transport:
+            if batch is not None:
+                batch.close()
+            batch = self.datagrams = DatagramSender(transport)
+        protect = dtls._tx_srtp.protect
+        protected = [protect(packet) for packet in packets]
+        batch.send(protected, pair.remote_addr)
+        dtls._RTCDtlsTransport__tx_bytes += sum(map(len, protected))
+        dtls._RTCDtlsTransport__tx_packets += len(protected)
 
 
 def is_passthrough(sender: RTCRtpSender) -> bool:

@@ -1,0 +1,99 @@
+"""One viewer's outgoing RTP stream, written from payloads the room packetized once.
+
+Why: forwarding is the server's main video cost, and aiortc's sender builds every packet as an
+``RtpPacket`` object, serializes its header extensions, and awaits four coroutines per packet
+to reach the socket. An SFU forwards differently: a frame's payloads are made once per room
+(``aiortc_hooks.Packetizer``), and each viewer only gets its own fixed header (SSRC, sequence
+number, timestamp origin, payload type, marker) in front of them. This module is that header
+writing and the viewer's retransmission memory; no aiortc and no I/O (``aiortc_hooks`` wires
+it into the sender and sends the packets).
+
+Rules kept from aiortc's sender: sequence numbers are consecutive modulo 2**16 from a random
+start; the timestamp is the frame's (already on the RTP clock) plus a random origin, modulo
+2**32; the marker bit is set on a frame's last packet; the last ``HISTORY_SIZE`` packets can
+be sent again for a NACK, wrapped as RTX (RFC 4588: the original sequence number in front of
+the payload, on the RTX payload type, SSRC and sequence) when RTX was negotiated.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+HISTORY_SIZE = 128  # as aiortc's RTP_HISTORY_SIZE: about 1 s of 720p at 1 Mbps
+
+_FIXED = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, sequence, timestamp, SSRC
+_SEQUENCE = struct.Struct("!H")
+_VERSION = 0x80
+_EXTENSION_BIT = 0x10
+_MARKER = 0x80
+
+
+class RtpOut:
+    """The RTP stream one viewer's sender writes for one track.
+
+    ``frame`` turns a frame's shared payloads into this viewer's packets (plain RTP, before
+    SRTP); ``retransmission`` answers a NACK for one of them."""
+
+    __slots__ = (
+        "_history",
+        "last_timestamp",
+        "payload_type",
+        "rtx_payload_type",
+        "rtx_sequence",
+        "rtx_ssrc",
+        "sequence",
+        "ssrc",
+        "timestamp_origin",
+    )
+
+    def __init__(self, *, ssrc: int, payload_type: int, sequence: int, timestamp_origin: int,
+                 rtx_ssrc: int = 0, rtx_payload_type: int | None = None,
+                 rtx_sequence: int = 0) -> None:
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self.sequence = sequence & 0xFFFF  # the next packet's
+        self.timestamp_origin = timestamp_origin & 0xFFFFFFFF
+        self.rtx_ssrc = rtx_ssrc
+        self.rtx_payload_type = rtx_payload_type
+        self.rtx_sequence = rtx_sequence & 0xFFFF
+        self.last_timestamp = self.timestamp_origin
+        self._history: list[tuple[bytes, bytes] | None] = [None] * HISTORY_SIZE
+
+    def frame(self, payloads: Sequence[bytes], timestamp: int,
+              extension: bytes = b"") -> list[bytes]:
+        """This viewer's RTP packets for one frame. ``timestamp`` is the frame's on the RTP
+        clock; ``extension`` the serialized header-extension block (profile, length, elements)
+        every packet of the frame carries, or empty."""
+        ts = (self.timestamp_origin + timestamp) & 0xFFFFFFFF
+        self.last_timestamp = ts
+        first = _VERSION | _EXTENSION_BIT if extension else _VERSION
+        pt, ssrc, seq = self.payload_type, self.ssrc, self.sequence
+        history = self._history
+        last = len(payloads) - 1
+        pack = _FIXED.pack
+        packets: list[bytes] = []
+        for i, payload in enumerate(payloads):
+            header = pack(first, pt | _MARKER if i == last else pt, seq, ts, ssrc) + extension
+            # the payload is the room's, shared: a viewer's history holds only its headers
+            history[seq % HISTORY_SIZE] = (header, payload)
+            packets.append(header + payload)
+            seq = (seq + 1) & 0xFFFF
+        self.sequence = seq
+        return packets
+
+    def retransmission(self, sequence: int) -> bytes | None:
+        """The packet to send again for a NACK of ``sequence``: as first sent, or wrapped as
+        RTX when RTX was negotiated; None once it left the history (or was never sent)."""
+        sent = self._history[sequence % HISTORY_SIZE]
+        if sent is None or _SEQUENCE.unpack_from(sent[0], 2)[0] != sequence:
+            return None
+        header, payload = sent
+        if self.rtx_payload_type is None:
+            return header + payload
+        rtx = (bytes((header[0], (header[1] & _MARKER) | self.rtx_payload_type))
+               + _SEQUENCE.pack(self.rtx_sequence) + header[4:8]
+               + self.rtx_ssrc.to_bytes(4, "big") + header[12:]
+               + header[2:4] + payload)
+        self.rtx_sequence = (self.rtx_sequence + 1) & 0xFFFF
+        return rtx
