@@ -33,3 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/cluster/" in str(item.fspath):
             item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture
+def settings_factory(valkey_cluster: ValkeyCluster) -> Callable[..., config.Settings]:
+    """Every in-process app of these tests (``live``, ``live_app_factory``) on the cluster."""
+    def factory(**sections: dict[str, Any]) -> config.Settings:
+        return make_settings(valkey_cluster.url, **sections)
+    return factory
