@@ -77,7 +77,6 @@ from typing import Any
 
 import aioice.ice
 import aiortc
-from aiortc import clock
 from aiortc.codecs import CODECS, is_rtx
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
@@ -91,7 +90,7 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from aiortc.utils import random32
 
 from live_server.media.datagrams import DatagramSender
-from live_server.media.fanout import RtpOut
+from live_server.media.fanout import ABS_SEND_TIME_PROBE, ExtensionBlock, RtpOut, ntp_now
 from live_server.media.frames import EncodedFrame
 from live_server.media.simulcast import StreamPin
 
@@ -238,8 +237,11 @@ class Forwarding:
             sequence=random_sequence_number(), timestamp_origin=random32(),
             rtx_ssrc=s._rtx_ssrc, rtx_payload_type=s._RTCRtpSender__rtx_payload_type,
             rtx_sequence=s._RTCRtpSender__rtx_sequence_number)
+        sample = RtpPacket()
+        sample.extensions.abs_send_time = int.from_bytes(ABS_SEND_TIME_PROBE, "big")
+        sample.extensions.mid = s._RTCRtpSender__mid
         extensions_map: HeaderExtensionsMap = s._RTCRtpSender__rtp_header_extensions_map
-        mid: str | None = s._RTCRtpSender__mid
+        extension = ExtensionBlock(sample.serialize(extensions_map)[12:])
         try:
             while True:
                 track = s.track
@@ -252,12 +254,8 @@ class Forwarding:
                 payloads, timestamp = s._RTCRtpSender__encoder.pack(data)
                 if not payloads:
                     continue
-                ntp = clock.current_ntp_time()
-                template = RtpPacket()
-                template.extensions.abs_send_time = (ntp >> 14) & 0x00FFFFFF
-                template.extensions.mid = mid
-                extension = template.serialize(extensions_map)[12:]
-                self._send_srtp(out.frame(payloads, timestamp, extension))
+                ntp = ntp_now()
+                self._send_srtp(out.frame(payloads, timestamp, extension.at(ntp)))
                 s._RTCRtpSender__ntp_timestamp = ntp
                 s._RTCRtpSender__rtp_timestamp = out.last_timestamp
                 s._RTCRtpSender__octet_count += sum(map(len, payloads))

@@ -89,9 +89,9 @@ class DatagramSender:
                 transport.sendto(datagrams[start], address)
                 self.calls += 1
                 continue
-            segment = [(socket.SOL_UDP, UDP_SEGMENT, sizes[start].to_bytes(2, sys.byteorder))]
             try:
-                sock.sendmsg([b"".join(datagrams[start:end])], segment, 0, address)
+                sock.sendmsg([b"".join(datagrams[start:end])], _segment(sizes[start]), 0,
+                              address)
             except BlockingIOError:  # full socket buffer: the transport queues the rest
                 self._one_by_one(datagrams, start, address)
                 return
@@ -113,6 +113,17 @@ class DatagramSender:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+_SEGMENTS: dict[int, list[tuple[int, int, bytes]]] = {}
+
+
+def _segment(size: int) -> list[tuple[int, int, bytes]]:
+    """The control message that makes the kernel cut a buffer into ``size``-byte datagrams."""
+    found = _SEGMENTS.get(size)
+    if found is None:
+        found = _SEGMENTS[size] = [(socket.SOL_UDP, UDP_SEGMENT, size.to_bytes(2, sys.byteorder))]
+    return found
 
 
 def _disable_gso() -> None:

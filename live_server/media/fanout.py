@@ -18,6 +18,7 @@ the payload, on the RTX payload type, SSRC and sequence) when RTX was negotiated
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Sequence
 
 HISTORY_SIZE = 128  # as aiortc's RTP_HISTORY_SIZE: about 1 s of 720p at 1 Mbps
@@ -27,6 +28,36 @@ _SEQUENCE = struct.Struct("!H")
 _VERSION = 0x80
 _EXTENSION_BIT = 0x10
 _MARKER = 0x80
+
+
+_NTP_EPOCH = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
+ABS_SEND_TIME_PROBE = b"\xa5\xc3\xe1"  # an abs-send-time value no other element starts with
+
+
+def ntp_now() -> int:
+    """The wall clock as a 64-bit NTP timestamp (what aiortc's ``clock.current_ntp_time``
+    returns), from integer nanoseconds instead of a datetime."""
+    seconds, ns = divmod(time.time_ns(), 1_000_000_000)
+    return ((seconds + _NTP_EPOCH) << 32) | ((ns << 32) // 1_000_000_000)
+
+
+class ExtensionBlock:
+    """A viewer's header-extension block, serialized once: only abs-send-time changes from
+    frame to frame (MID and the element ids are fixed for the sender), so its three bytes are
+    spliced into the block made with ``ABS_SEND_TIME_PROBE`` as the value."""
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(self, sample: bytes) -> None:
+        at = sample.find(ABS_SEND_TIME_PROBE)
+        self._head = sample if at < 0 else sample[:at]
+        self._tail: bytes | None = None if at < 0 else sample[at + 3:]
+
+    def at(self, ntp: int) -> bytes:
+        """The block for a packet sent at ``ntp`` (abs-send-time: 6.18 fixed-point seconds)."""
+        if self._tail is None:  # abs-send-time not negotiated
+            return self._head
+        return self._head + ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big") + self._tail
 
 
 class RtpOut:
