@@ -384,8 +384,10 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], within: float) -> bool:
 class ServerProcess:
     """`python -m live_server serve --demo` on a loopback port, in its own working folder."""
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, workdir: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
+        self.env = env or {}  # settings for this server (LIVE_<SECTION>_<KEY>)
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="pages-server-"))
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"
@@ -394,7 +396,8 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "live_server", "serve", "--demo"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
         env = {**os.environ, "PYTHONPATH": str(ROOT),
-               "LIVE_MEDIA_ICE_ADDRESSES": "127.0.0.1"}  # WebRTC on loopback only
+               "LIVE_MEDIA_ICE_ADDRESSES": "127.0.0.1",  # WebRTC on loopback only
+               **self.env}
         with (self.workdir / "server.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 cmd, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT
