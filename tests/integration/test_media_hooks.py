@@ -16,6 +16,8 @@ from aiortc.codecs import h264, opus, vpx
 from aiortc.codecs.h264 import H264Encoder, h264_depayload
 from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, decoder_worker
 from aiortc.rtcrtpsender import RTCRtpSender
@@ -73,6 +75,64 @@ def test_sending_internals_are_unchanged() -> None:
     assert _params(H264Encoder._split_bitstream) == ["buf"], CHANGED
     assert _params(H264Encoder._packetize) == ["packages"], CHANGED
     assert _params(find_common_codecs) == ["local_codecs", "remote_codecs"], CHANGED
+
+
+def test_forwarding_internals_are_unchanged() -> None:
+    """What ``aiortc_hooks.Forwarding`` stands in for, reads and keeps up to date."""
+    send = inspect.getsource(RTCRtpSender.send)
+    assert "asyncio.ensure_future(self._run_rtp(parameters.codecs[0]))" in send, CHANGED
+    assert "self.__rtx_payload_type = codec.payloadType" in send, CHANGED
+    assert "self.__rtp_header_extensions_map.configure(parameters)" in send, CHANGED
+    assert "self.__rtp_exited.wait()" in inspect.getsource(RTCRtpSender.stop), CHANGED
+    assert "await self._retransmit(seq)" in inspect.getsource(
+        RTCRtpSender._handle_rtcp_packet), CHANGED
+    run = inspect.getsource(RTCRtpSender._run_rtp)
+    for line in ("self.__rtp_started.set()", "self.__rtp_exited.set()",
+                 "enc_frame = await self._next_encoded_frame(codec)",
+                 "timestamp = uint32_add(timestamp_origin, enc_frame.timestamp)",
+                 "packet.extensions.mid = self.__mid",
+                 "clock.current_ntp_time() >> 14",
+                 "self.__ntp_timestamp = clock.current_ntp_time()",
+                 "self.__rtp_timestamp = packet.timestamp", "self.__octet_count += len(payload)",
+                 "self.__packet_count += 1", "packet.marker = (i == len(enc_frame.payloads) - 1)",
+                 "except (asyncio.CancelledError, ConnectionError, MediaStreamError):",
+                 "self.__track.stop()", "self.__encoder = None"):
+        assert line in run, (line, CHANGED)
+    assert "wrap_rtx(" in inspect.getsource(RTCRtpSender._retransmit), CHANGED
+    dtls_send = inspect.getsource(RTCDtlsTransport._send_rtp)
+    for line in ("if self._state != State.CONNECTED:", "data = self._tx_srtp.protect(data)",
+                 "await self.transport._send(data)", "self.__tx_bytes += len(data)",
+                 "self.__tx_packets += 1"):
+        assert line in dtls_send, (line, CHANGED)
+    assert "self._send = self._connection.send" in inspect.getsource(RTCIceTransport.__init__)
+    sendto = inspect.getsource(Connection.sendto)
+    assert "active_pair = self._nominated.get(component)" in sendto, CHANGED
+    assert "active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto, CHANGED
+    assert "self.transport.sendto(data, addr)" in inspect.getsource(
+        aioice.ice.StunProtocol.send_data), CHANGED
+
+
+async def test_forwarding_reads_fresh_senders_attributes() -> None:
+    pc = RTCPeerConnection(configuration=NO_ICE_SERVERS)
+    try:
+        sender = pc.addTransceiver("video", direction="sendonly").sender
+        for name in ("_RTCRtpSender__rtp_started", "_RTCRtpSender__rtp_exited",
+                     "_RTCRtpSender__rtp_header_extensions_map", "_RTCRtpSender__mid",
+                     "_RTCRtpSender__rtx_payload_type", "_RTCRtpSender__rtx_sequence_number",
+                     "_RTCRtpSender__ntp_timestamp", "_RTCRtpSender__rtp_timestamp",
+                     "_RTCRtpSender__octet_count", "_RTCRtpSender__packet_count",
+                     "_RTCRtpSender__track", "_ssrc", "_rtx_ssrc", "_enabled"):
+            assert hasattr(sender, name), (name, CHANGED)
+        dtls = sender.transport
+        for name in ("_state", "_tx_srtp", "_RTCDtlsTransport__tx_bytes",
+                     "_RTCDtlsTransport__tx_packets"):
+            assert hasattr(dtls, name), (name, CHANGED)
+        assert isinstance(dtls.transport._connection._nominated, dict), CHANGED
+        aiortc_hooks.passthrough_sender(sender, "VP8", lambda: None)
+        state = aiortc_hooks.forwarding_state(sender)
+        assert state is not None and state.out is None  # made when the sender starts
+    finally:
+        await pc.close()
 
 
 def test_gathering_internals_are_unchanged() -> None:
