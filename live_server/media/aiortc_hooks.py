@@ -228,11 +228,13 @@ class Forwarding:
         self.sender = sender
         self.out: RtpOut | None = None
         self.datagrams: DatagramSender | None = None
+        self._extension: ExtensionBlock | None = None
+        self.direct_frames = 0  # frames sent straight from the relay's push
 
     async def run(self, codec: RTCRtpCodecParameters) -> None:
         s: Any = self.sender
         s._RTCRtpSender__rtp_started.set()
-        out = self.out = RtpOut(
+        self.out = RtpOut(
             ssrc=s._ssrc, payload_type=codec.payloadType or 0,  # set once negotiated
             sequence=random_sequence_number(), timestamp_origin=random32(),
             rtx_ssrc=s._rtx_ssrc, rtx_payload_type=s._RTCRtpSender__rtx_payload_type,
@@ -241,7 +243,7 @@ class Forwarding:
         sample.extensions.abs_send_time = int.from_bytes(ABS_SEND_TIME_PROBE, "big")
         sample.extensions.mid = s._RTCRtpSender__mid
         extensions_map: HeaderExtensionsMap = s._RTCRtpSender__rtp_header_extensions_map
-        extension = ExtensionBlock(sample.serialize(extensions_map)[12:])
+        self._extension = ExtensionBlock(sample.serialize(extensions_map)[12:])
         try:
             while True:
                 track = s.track
@@ -249,21 +251,17 @@ class Forwarding:
                     await asyncio.sleep(0.02)
                     continue
                 data = await track.recv()
-                if not s._enabled:
-                    continue
-                payloads, timestamp = s._RTCRtpSender__encoder.pack(data)
-                if not payloads:
-                    continue
-                ntp = ntp_now()
-                self._send_srtp(out.frame(payloads, timestamp, extension.at(ntp)))
-                s._RTCRtpSender__ntp_timestamp = ntp
-                s._RTCRtpSender__rtp_timestamp = out.last_timestamp
-                s._RTCRtpSender__octet_count += sum(map(len, payloads))
-                s._RTCRtpSender__packet_count += len(payloads)
+                self._send_frame(data)
+                if getattr(track, "direct", False) is None:
+                    # the first frame went through the track's queue (which attached it to
+                    # the relay); later ones come straight from the relay when it is empty
+                    track.direct = self._direct
         except (asyncio.CancelledError, ConnectionError, MediaStreamError):
             pass
         except Exception:  # as aiortc's loop: stop() must not hang on an unexpected error
             log.warning("RTP forwarding of a viewer's %s track failed", s.kind, exc_info=True)
+        if getattr(s.track, "direct", None) is not None:
+            s.track.direct = None
         if s.track is not None:
             s.track.stop()
             s._RTCRtpSender__track = None
@@ -272,6 +270,37 @@ class Forwarding:
             self.datagrams.close()
             self.datagrams = None
         s._RTCRtpSender__rtp_exited.set()
+
+    def _send_frame(self, data: Any) -> None:
+        """One frame from the track: this viewer's packets, protected and sent; the counters
+        aiortc's RTCP sender reports."""
+        s: Any = self.sender
+        if not s._enabled:
+            return
+        payloads, timestamp = s._RTCRtpSender__encoder.pack(data)
+        if not payloads or self.out is None or self._extension is None:
+            return
+        ntp = ntp_now()
+        self._send_srtp(self.out.frame(payloads, timestamp, self._extension.at(ntp)))
+        s._RTCRtpSender__ntp_timestamp = ntp
+        s._RTCRtpSender__rtp_timestamp = self.out.last_timestamp
+        s._RTCRtpSender__octet_count += sum(map(len, payloads))
+        s._RTCRtpSender__packet_count += len(payloads)
+
+    def _direct(self, data: Any) -> None:
+        """A frame handed over by the relay's ``push``; a failure ends this viewer's track
+        (and so the loop in ``run``) instead of reaching the relay and the other viewers."""
+        track: Any = self.sender.track
+        try:
+            self._send_frame(data)
+            self.direct_frames += 1
+        except Exception as exc:
+            if not isinstance(exc, ConnectionError):
+                log.warning("RTP forwarding of a viewer's %s track failed",
+                            self.sender.kind, exc_info=True)
+            if track is not None:
+                track.direct = None
+                track.end()
 
     async def retransmit(self, sequence_number: int) -> None:
         packet = self.out.retransmission(sequence_number) if self.out is not None else None

@@ -10,7 +10,11 @@ Rules (docs/ARCHITECTURE.md, "Media"):
   keyframe again, instead of growing memory or being sent a broken picture;
 * keyframe requests (new viewers, lagging viewers, viewers' PLI/FIR) reach the publisher at
   most once per ``keyframe_min_ms``; one more is sent at the end of the window when any came in
-  meanwhile, so no request is lost, only merged.
+  meanwhile, so no request is lost, only merged;
+* a viewer's sender may take frames straight from ``push`` (``ViewerTrack.direct``, set by
+  ``aiortc_hooks.Forwarding`` once it runs): sending a frame never waits (UDP), so waking one
+  task per viewer per frame only to send costs CPU and buys nothing; the queue still serves
+  frames offered while earlier ones wait in it, so order holds.
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class ViewerTrack(MediaStreamTrack):
         self.need_keyframe = kind == "video"
         self.forwarded = 0
         self.dropped = 0
+        # the sender's synchronous path: frames bypass the queue while it is empty
+        self.direct: Callable[[EncodedFrame], None] | None = None
 
     def offer(self, frame: EncodedFrame) -> bool:
         """Queue one frame (called by the relay for every frame of this kind)."""
@@ -80,8 +86,11 @@ class ViewerTrack(MediaStreamTrack):
                 self._queue.popleft()
                 self.dropped += 1
         self.need_keyframe = False
-        self._queue.append(frame)
         self.forwarded += 1
+        if self.direct is not None and not self._queue:
+            self.direct(frame)
+            return True
+        self._queue.append(frame)
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
         return True
@@ -102,6 +111,7 @@ class ViewerTrack(MediaStreamTrack):
 
     def end(self) -> None:
         """No more frames (publisher gone or viewer closed): the sender's loop finishes."""
+        self.direct = None
         self._queue.clear()
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)

@@ -50,6 +50,8 @@ async def test_viewers_get_every_packet_in_order_and_decode(live: LiveApp, codec
                 state = aiortc_hooks.forwarding_state(sender)
                 assert state is not None and state.out is not None
                 assert state.datagrams is not None
+                # after the first frame, frames go straight from the relay to the sender
+                assert state.direct_frames >= 30
                 sent = (await sender.getStats())
                 outbound = next(s for s in sent.values() if s.type == "outbound-rtp")
                 # one call per run of equal-sized packets, not one per packet
