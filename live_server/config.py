@@ -94,6 +94,8 @@ class ChatSettings:
     report_reason_max: int
     announcement_max: int
     score_per_message: int
+    sample_above_viewers: int  # rooms with more viewers online get a sample of the chat; 0: never
+    sample_per_second: float  # ...at most this many ordinary messages a second per viewer
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -495,6 +497,9 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("server.env must be development, production or test")
     if settings.chat.keyword_action not in ("mask", "block"):
         raise ConfigError("chat.keyword_action must be 'mask' or 'block'")
+    if settings.chat.sample_above_viewers < 0 or settings.chat.sample_per_second <= 0:
+        raise ConfigError("chat.sample_above_viewers must be at least 0 "
+                          "and chat.sample_per_second positive")
     if not 0 < settings.hls.part_ms < settings.hls.segment_ms or settings.hls.max_blocking <= 0:
         raise ConfigError("hls.part_ms must be positive and shorter than hls.segment_ms, "
                           "and hls.max_blocking positive")

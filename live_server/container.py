@@ -203,8 +203,10 @@ class Services:
                   counters_interval_ms=settings.realtime.counters_interval_ms,
                   max_notice_writes_per_s=settings.realtime.max_notice_writes_per_s,
                   stats=HubStats(frames=metrics.frames, slow_consumer=metrics.slow_consumer,
-                                 received=metrics.received),
-                  listeners=(chat, red_packets, draws), gone=local_refusals.gone)
+                                 received=metrics.received, sampled_out=metrics.sampled_out),
+                  listeners=(chat, red_packets, draws), gone=local_refusals.gone,
+                  chat_sample_above=settings.chat.sample_above_viewers,
+                  chat_sample_per_s=settings.chat.sample_per_second)
         node = Node(hub=hub, broker_client=client, rooms=room_store, presence=presence,
                     audience=fans, tick_ms=settings.realtime.tick_ms,
                     heartbeat_ms=settings.server.process_heartbeat_ms,

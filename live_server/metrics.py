@@ -38,6 +38,10 @@ class Metrics:
         self.frames_out = Counter("live_frames_written_total", "Websocket frames written",
                                   registry=r)
         self.bytes_out = Counter("live_bytes_out_total", "Websocket bytes written", registry=r)
+        self.chat_sampled_out = Counter(
+            "live_chat_sampled_out_total",
+            "Chat messages left out of a huge room's live fan-out in this process "
+            "(still in the history; echoed to their sender)", registry=r)
         self.slow_consumers = Counter("live_slow_consumer_disconnects_total",
                                       "Sockets closed because they did not read fast enough",
                                       registry=r)
@@ -147,6 +151,9 @@ class Metrics:
 
     def received(self) -> None:
         self.pubsub_in.inc()
+
+    def sampled_out(self, n: int) -> None:
+        self.chat_sampled_out.inc(n)
 
     def slow_consumer(self) -> None:
         self.slow_consumers.inc()

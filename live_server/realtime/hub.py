@@ -6,7 +6,9 @@ encoded once and the same bytes are written to every socket of the room. Nothing
 awaits: a socket whose unsent bytes pass the limit is dropped as a slow consumer, and nobody else
 waits for it. Counters and join notices are coalesced per room and ride with a tick flush at most
 once per ``counters_interval`` (less often in rooms so big that they would cost more than
-``max_notice_writes_per_s`` socket writes a second).
+``max_notice_writes_per_s`` socket writes a second). In a room over ``chat_sample_above``
+viewers, each flush sends a sample of its chat messages (``realtime/sampling.py``), the same
+for every socket, and echoes a sampled-out message to its sender's sockets.
 
 The hub applies one policy of its own: a ``user_banned`` event closes the banned user's sockets
 in that room. Other reactions to a room's events (caches the services keep) are
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import random
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -33,6 +36,7 @@ from live_server.protocol import GUARANTEED_EVENTS, LATEST_EVENTS
 from live_server.realtime.conn import Conn, Transport
 from live_server.realtime.frames import PING_FRAME, batch_payload, close_frame, text_frame
 from live_server.realtime.gone import GONE_EVENTS, GoneRecord
+from live_server.realtime.sampling import Candidate, ChatBudget, choose
 from live_server.store.presence import TickReport
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,7 @@ class HubStats:
     frames: Callable[[int, int, int], None]  # (frames written, bytes written, events delivered)
     slow_consumer: Callable[[], None]
     received: Callable[[], None]  # one pub/sub message taken in
+    sampled_out: Callable[[int], None] = lambda n: None  # chat messages left out of a flush
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -65,6 +70,8 @@ class LocalRoom:
     joining: set[Conn] = dataclasses.field(default_factory=set)
     batch: list[bytes] = dataclasses.field(default_factory=list)
     batch_events: int = 0
+    chats: list[Candidate] = dataclasses.field(default_factory=list)  # the batch's chat
+    chat_budget: ChatBudget | None = None  # set once the room is sampled
     counters: bytes | None = None
     join_total: int = 0
     join_shown: list[str] = dataclasses.field(default_factory=list)
@@ -94,7 +101,8 @@ class Hub:
                  max_batch_events: int, stats: HubStats, counters_interval_ms: int = 0,
                  max_notice_writes_per_s: int = 10_000,
                  listeners: Sequence[RoomEventListener] = (),
-                 gone: GoneRecord | None = None) -> None:
+                 gone: GoneRecord | None = None, chat_sample_above: int = 0,
+                 chat_sample_per_s: float = 10.0, rng: random.Random | None = None) -> None:
         self.counters_interval_s = counters_interval_ms / 1000
         self.max_notice_writes = max_notice_writes_per_s
         self.rooms: dict[str, LocalRoom] = {}
@@ -107,6 +115,10 @@ class Hub:
         # what the rooms' events say is gone (closed sales, empty packets): the buy and grab
         # paths refuse from it without a Valkey round trip
         self.gone = gone if gone is not None else GoneRecord()
+        # rooms with more viewers than this (0: never) get a sample of their chat
+        self.chat_sample_above = chat_sample_above
+        self.chat_sample_per_s = chat_sample_per_s
+        self.rng = rng if rng is not None else random.Random()
         self._flush_soon: set[str] = set()
         self._flush_handle: asyncio.Handle | None = None
         # rooms that emptied and must report "0 here" once before being forgotten, with what
@@ -255,6 +267,7 @@ class Hub:
                 self._schedule_flush(room_id)
             if kind == "chat":
                 room.dirty = True  # the chat total changed: report counters this tick
+                room.chats.append(_candidate(len(room.batch) - 1, ev))
         for conn in room.joining:
             conn.held.append((seq if isinstance(seq, int) else None, raw))
         if kind in ("counters", "joins", "chat"):
@@ -303,26 +316,76 @@ class Hub:
         """Send the pending batch; counters and join notices ride along only when due, so a
         big room sees them at most once per ``counters_interval`` however busy it is."""
         events = room.batch
+        chats, room.chats = room.chats, []
+        own: dict[str, set[int]] = {}
+        if chats and self._sampled(room):
+            events, own = self._sample(room, events, chats)
+        tail: list[bytes] = []
         if with_notices:
             if room.join_total:
-                events.append(
+                tail.append(
                     room_events.joins(room.join_total, room.join_shown, room.joins_ts).body)
                 room.join_total, room.join_shown = 0, []
             if room.counters is not None:
-                events.append(room.counters)
+                tail.append(room.counters)
             room.counters = None
             room.notices_sent_at = now
-        if not events:
-            return
+        batch = room.batch
         room.batch, room.batch_events = [], 0
-        frame = text_frame(batch_payload(room.id_bytes, events))
+        events.extend(tail)
+        # A sender whose message was sampled out gets the room's events with theirs in place
+        # (in seq order: a client skips a seq below one it has seen).
+        echo: dict[Conn, tuple[bytes, int]] = {}
+        for uid, mine in own.items():
+            theirs = [raw for i, raw in enumerate(batch) if i in mine] + tail
+            frame = text_frame(batch_payload(room.id_bytes, theirs))
+            for conn in room.by_user.get(uid, ()):
+                echo[conn] = (frame, len(theirs))
+        if events:
+            self._write_all(room, text_frame(batch_payload(room.id_bytes, events)),
+                            len(events), echo)
+        for conn, (frame, n_events) in echo.items():
+            self.send(conn, frame, n_events)
+
+    def _sampled(self, room: LocalRoom) -> bool:
+        """Whether the room is big enough to sample. The room-wide count (from the counters)
+        decides, so a viewer's chat does not depend on how the room is spread over processes;
+        this process's own sockets count too, before the first counters arrive."""
+        above = self.chat_sample_above
+        return above > 0 and max(room.online_total, room.local_online) > above
+
+    def _sample(self, room: LocalRoom, batch: list[bytes],
+                chats: list[Candidate]) -> tuple[list[bytes], dict[str, set[int]]]:
+        """The batch without its sampled-out chat, and per sender the indices of the batch
+        their sockets get (the kept ones and their own)."""
+        now = asyncio.get_running_loop().time()
+        if room.chat_budget is None:
+            room.chat_budget = ChatBudget(self.chat_sample_per_s, now)
+        priority = sum(1 for c in chats if c.priority)
+        allowed = room.chat_budget.allow(now, priority, len(chats) - priority)
+        choice = choose(chats, allowed, self.rng)
+        if not choice.dropped:
+            return batch, {}
+        self.stats.sampled_out(len(choice.dropped))
+        gone = {c.index for c in choice.dropped}
+        own: dict[str, set[int]] = {}
+        for c in choice.dropped:
+            if c.user_id in room.by_user:
+                own.setdefault(c.user_id, set()).add(c.index)
+        keep = set(range(len(batch))) - gone
+        for mine in own.values():
+            mine |= keep
+        return [raw for i, raw in enumerate(batch) if i not in gone], own
+
+    def _write_all(self, room: LocalRoom, frame: bytes, n_events: int,
+                   skip: dict[Conn, tuple[bytes, int]]) -> None:
         # The hot loop: one synchronous write of the same bytes per socket, nothing awaited.
         limit = self.max_out_buffer
         written = 0
         slow: list[Conn] = []
         for conn in room.conns:
             transport = conn.transport
-            if transport.is_closing():
+            if transport.is_closing() or (skip and conn in skip):
                 continue
             transport.write(frame)
             written += 1
@@ -331,7 +394,7 @@ class Hub:
         for conn in slow:
             self.drop_slow(conn)
         if written:
-            self.stats.frames(written, written * len(frame), written * len(events))
+            self.stats.frames(written, written * len(frame), written * n_events)
 
     def send(self, conn: Conn, frame: bytes, n_events: int = 0) -> None:
         """One frame to one connection (a welcome, a reply, a pong), whether or not it is in a
@@ -398,6 +461,7 @@ class Hub:
         for conn in conns:
             self.kick(conn, CloseCode.RESYNC, "resync")
         room.batch.clear()
+        room.chats.clear()
         room.batch_events = 0
         room.last_seq, room.last_event = seq, None
         # what its events said may be what the store lost: known again from new events only
@@ -457,6 +521,15 @@ class Hub:
 
     def all_conns(self) -> list[Conn]:
         return [c for r in self.rooms.values() for c in (*r.conns, *r.joining)]
+
+
+def _candidate(index: int, ev: dict[str, Any]) -> Candidate:
+    """A chat event's sender, and whether it always passes sampling: the token's role as the
+    message carries it (``creator`` or ``ops``; the hub does not know each room's creator, so a
+    creator account's messages pass in any room, and creators are few)."""
+    user = (ev.get("data") or {}).get("user") or {}
+    return Candidate(index=index, user_id=str(user.get("id")),
+                     priority=user.get("role") in ("creator", "ops"))
 
 
 def _take_report(room: LocalRoom) -> TickReport:
