@@ -17,6 +17,7 @@ SCENARIOS: dict[str, type[Scenario]] = {}
 BUILTIN = (
     "loadtest.scenarios.join_storm",
     "loadtest.scenarios.chat",
+    "loadtest.scenarios.huge_room",
     "loadtest.scenarios.hearts",
     "loadtest.scenarios.show",
     "loadtest.scenarios.flash_sale",
