@@ -12,6 +12,7 @@ from live_server import events
 from live_server.realtime.conn import Conn
 from live_server.realtime.hub import Hub, HubStats
 from live_server.realtime.sampling import Candidate, ChatBudget, choose
+from tests.unit.test_hub_kick import _Transport as _Written
 
 
 def _cands(users: list[str], priority: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -77,24 +78,16 @@ def test_fair_across_chatters_over_many_ticks() -> None:
 
 # The hub ---------------------------------------------------------------------------------------
 
-class _Transport:
+class _Transport(_Written):
+    """Keeps each frame apart, to read the events of each."""
+
     def __init__(self) -> None:
+        super().__init__()
         self.frames: list[bytes] = []
 
     def write(self, data: bytes) -> None:
+        super().write(data)
         self.frames.append(data)
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def abort(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
     def seqs(self) -> list[int]:
         out = []
