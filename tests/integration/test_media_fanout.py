@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import pytest
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket
 
 from live_server.media import aiortc_hooks
 from live_server.web.media import MEDIA
-from tests.conftest import LiveApp, token
-from tests.integration.media_peers import HEIGHT, WIDTH, Publisher, Viewer, app_of
+from tests.conftest import LiveApp
+from tests.integration.media_peers import HEIGHT, WIDTH, Viewer, app_of, on_air
 
 
 def _server_video_senders(live: LiveApp) -> list[Any]:
@@ -32,15 +31,11 @@ async def _inbound(viewer: Viewer) -> Any:
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
 async def test_viewers_get_every_packet_in_order_and_decode(live: LiveApp, codec: str) -> None:
-    room = await live.live_room("alice")
-    publisher = Publisher(codec)
-    viewers = [Viewer() for _ in range(5)]
-    async with aiohttp.ClientSession() as http:
+    async with on_air(live, codec) as air:
+        viewers = [air.viewer] + [Viewer() for _ in range(4)]
         try:
-            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
-                                           token("alice", "creator")) == 201
             for v in viewers:
-                assert await v.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
+                assert await v.watch(air.http, air.whep) == 201
             for v in viewers:
                 await v.wait_for(lambda v=v: v.decoded >= 40)
                 assert set(v.sizes) == {(WIDTH, HEIGHT)}
@@ -52,7 +47,7 @@ async def test_viewers_get_every_packet_in_order_and_decode(live: LiveApp, codec
                 assert state.datagrams is not None
                 # after the first frame, frames go straight from the relay to the sender
                 assert state.direct_frames >= 30
-                sent = (await sender.getStats())
+                sent = await sender.getStats()
                 outbound = next(s for s in sent.values() if s.type == "outbound-rtp")
                 # one call per run of equal-sized packets, not one per packet
                 assert 0 < state.datagrams.calls < outbound.packetsSent
@@ -61,48 +56,39 @@ async def test_viewers_get_every_packet_in_order_and_decode(live: LiveApp, codec
                 assert inbound.packetsLost == 0
                 assert inbound.packetsReceived > 40
         finally:
-            for v in viewers:
+            for v in viewers[1:]:
                 await v.close()
-            await publisher.close()
 
 
 async def test_a_nack_is_answered_from_the_viewers_history(live: LiveApp) -> None:
-    room = await live.live_room("alice")
-    publisher = Publisher("H264")
-    viewer = Viewer()
-    async with aiohttp.ClientSession() as http:
-        try:
-            assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
-                                           token("alice", "creator")) == 201
-            assert await viewer.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
-            await viewer.wait_for(lambda: viewer.decoded >= 10)
-            [sender] = _server_video_senders(live)
-            state = aiortc_hooks.forwarding_state(sender)
-            assert state is not None and state.out is not None
-            out = state.out
-            dtls = sender.transport
-            resent: list[bytes] = []
-            send_rtp = dtls._send_rtp
+    async with on_air(live, "H264") as air:
+        viewer = air.viewer
+        await air.watch()
+        await viewer.wait_for(lambda: viewer.decoded >= 10)
+        [sender] = _server_video_senders(live)
+        state = aiortc_hooks.forwarding_state(sender)
+        assert state is not None and state.out is not None
+        out = state.out
+        dtls = sender.transport
+        resent: list[bytes] = []
+        send_rtp = dtls._send_rtp
 
-            async def recording(data: bytes) -> None:
-                resent.append(data)
-                await send_rtp(data)
-            dtls._send_rtp = recording
-            lost = (out.sequence - 3) & 0xFFFF
-            await sender._handle_rtcp_packet(RtcpRtpfbPacket(
-                fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc, lost=[lost]))
-            dtls._send_rtp = send_rtp
-            assert len(resent) == 1
-            packet = RtpPacket.parse(resent[0])
-            if out.rtx_payload_type is None:
-                assert (packet.ssrc, packet.sequence_number) == (sender._ssrc, lost)
-            else:
-                assert packet.ssrc == sender._rtx_ssrc
-                assert packet.payload_type == out.rtx_payload_type
-                assert int.from_bytes(packet.payload[:2], "big") == lost
-            before = viewer.decoded
-            await viewer.wait_for(lambda: viewer.decoded >= before + 10)
-            assert (await _inbound(viewer)).packetsLost == 0
-        finally:
-            await viewer.close()
-            await publisher.close()
+        async def recording(data: bytes) -> None:
+            resent.append(data)
+            await send_rtp(data)
+        dtls._send_rtp = recording
+        lost = (out.sequence - 3) & 0xFFFF
+        await sender._handle_rtcp_packet(RtcpRtpfbPacket(
+            fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc, lost=[lost]))
+        dtls._send_rtp = send_rtp
+        assert len(resent) == 1
+        packet = RtpPacket.parse(resent[0])
+        if out.rtx_payload_type is None:
+            assert (packet.ssrc, packet.sequence_number) == (sender._ssrc, lost)
+        else:
+            assert packet.ssrc == sender._rtx_ssrc
+            assert packet.payload_type == out.rtx_payload_type
+            assert int.from_bytes(packet.payload[:2], "big") == lost
+        before = viewer.decoded
+        await viewer.wait_for(lambda: viewer.decoded >= before + 10)
+        assert (await _inbound(viewer)).packetsLost == 0
