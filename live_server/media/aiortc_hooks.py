@@ -32,17 +32,18 @@ Sending (each viewer's ``RTCRtpSender``)
     ``send()`` starts ``self._run_rtp(parameters.codecs[0])``, which builds an ``RtpPacket`` per
     packet and awaits ``RTCDtlsTransport._send_rtp`` → ``RTCIceTransport._send`` (aioice
     ``Connection.send`` → ``sendto`` → ``StunProtocol.send_data``) for each: most of a viewer's
-    cost (issue #15, loadtest/RESULTS.md "density"). ``passthrough_sender`` shadows
-    ``_run_rtp`` with ``_forward``, which reads the same track and encoder, writes each frame's
-    packets with ``fanout.RtpOut`` (one header-extension block per frame, serialized by aiortc's
-    ``RtpPacket.serialize`` with the sender's ``__rtp_header_extensions_map`` and ``__mid``),
-    protects them with the DTLS transport's ``_tx_srtp`` and hands them straight to the
-    datagram transport of aioice's nominated pair (``Connection._nominated[1]``:
-    ``.protocol.transport.sendto(data, .remote_addr)``, what ``send_data`` does), then keeps
-    the counters aiortc's RTCP sender reports and ``getStats`` read (``__ntp_timestamp``,
-    ``__rtp_timestamp``, ``__octet_count``, ``__packet_count``; the DTLS transport's
-    ``__tx_bytes``, ``__tx_packets``) and, at the end, what ``stop()`` waits for
-    (``__rtp_exited``). NACKs reach ``self._retransmit(seq)``, shadowed to answer from
+    cost (issue #15, loadtest/RESULTS.md "webrtc density"). ``passthrough_sender`` shadows
+    ``_run_rtp`` with ``Forwarding.run``, which reads the same track and encoder, writes each
+    frame's packets with ``fanout.RtpOut`` (the header-extension block serialized once by
+    aiortc's ``RtpPacket.serialize`` with the sender's ``__rtp_header_extensions_map`` and
+    ``__mid``, then only abs-send-time changes), protects them with the DTLS transport's
+    ``_tx_srtp`` and sends them to the remote address of aioice's nominated pair
+    (``Connection._nominated[1]``: ``.protocol.transport``, ``.remote_addr``, which
+    ``send_data`` uses) through ``datagrams.DatagramSender`` (UDP GSO on a duplicate of that
+    transport's socket), then keeps the counters aiortc's RTCP sender reports and ``getStats``
+    read (``__ntp_timestamp``, ``__rtp_timestamp``, ``__octet_count``, ``__packet_count``; the
+    DTLS transport's ``__tx_bytes``, ``__tx_packets``) and, at the end, what ``stop()`` waits
+    for (``__rtp_exited``). NACKs reach ``self._retransmit(seq)``, shadowed to answer from
     ``RtpOut``'s history (RTX with the sender's ``__rtx_payload_type`` and ``_rtx_ssrc``).
 
 Negotiation
@@ -203,7 +204,7 @@ class Packetizer:
 def passthrough_sender(sender: RTCRtpSender, codec: str,
                        on_keyframe_request: Callable[[], None]) -> None:
     """Make ``sender`` forward the relay's encoded frames (never encode: the room's shared
-    payloads, this viewer's headers, see ``_forward``), answer NACKs from its own history and
+    payloads, this viewer's headers, see ``Forwarding``), answer NACKs from its own history and
     report viewers' keyframe requests (PLI/FIR) to ``on_keyframe_request``. Call before the
     sender starts."""
     sender._RTCRtpSender__encoder = Packetizer(codec)  # type: ignore[attr-defined]
@@ -221,8 +222,9 @@ def forwarding_state(sender: RTCRtpSender) -> Forwarding | None:
 
 class Forwarding:
     """``RTCRtpSender._run_rtp`` and ``_retransmit`` for one passthrough sender: the same
-    track, encoder and lifecycle as aiortc's loop, one coroutine step per frame instead of
-    several per packet (see the module docstring, "Sending")."""
+    track, encoder and lifecycle as aiortc's loop; a frame's packets are written and sent in
+    one synchronous call, and after the first frame the relay calls it directly (no task wake
+    per viewer per frame; see the module docstring, "Sending", and ``relay.ViewerTrack``)."""
 
     def __init__(self, sender: RTCRtpSender) -> None:
         self.sender = sender
@@ -306,7 +308,6 @@ class Forwarding:
         packet = self.out.retransmission(sequence_number) if self.out is not None else None
         if packet is not None:
             await self.sender.transport._send_rtp(packet)
-
 
     def _send_srtp(self, packets: list[bytes]) -> None:
         """Protect ``packets`` and send them, as ``RTCDtlsTransport._send_rtp`` and aioice's
