@@ -77,11 +77,13 @@ class Metrics:
                                        "Replays deleted, by reason (age, budget, ops)",
                                        ["reason"], registry=r)
         self.media_forwarded = Counter("live_media_frames_forwarded_total",
-                                       "Encoded frames queued to viewers (frames x viewers)",
+                                       "Encoded frames forwarded to viewers, queued or handed "
+                                       "straight to the sender (frames x viewers)",
                                        registry=r)
         self.media_forwarded_bytes = Counter(
             "live_media_bytes_forwarded_total",
-            "Encoded media bytes queued to viewers (payload before RTP/SRTP, x viewers)",
+            "Encoded media bytes forwarded to viewers, queued or handed straight to the sender "
+            "(payload before RTP/SRTP, x viewers)",
             registry=r)
         self.media_dropped = Counter("live_media_frames_dropped_total",
                                      "Frames a viewer skipped while waiting for a keyframe "
