@@ -126,9 +126,10 @@ async def _chat(live: LiveApp, room: str) -> int:
 # reconciler once the setup's purchase transfers are past their grace; ``alloc:due``: rooms
 # holding an allotment, looked at again every 30 s). The stock itself (the catalogue's counters,
 # the room's allotment, pending transfers) stays in the fingerprint.
-# (":series" and "series:claim:": the load history the series clock samples every 30 s)
+# (":series" and "series:claim:": the load history the series clock samples every 30 s;
+# ":ticks": which counter report of each process the room has counted, written every tick)
 AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names", ":minutes", ":wh:follow",
-                 ":xfer:due", ":alloc:due", ":series")
+                 ":xfer:due", ":alloc:due", ":series", ":ticks")
 AUDIENCE_FIELDS = ("peak", "peak_log", "peak_final")
 
 
