@@ -42,14 +42,15 @@ async def live_room(server: ServerProcess) -> str:
 async def test_a_delivery_in_flight_when_its_process_dies_is_sent_again(
         server_factory: Any) -> None:
     hanging = asyncio.Event()
+    release = asyncio.Event()  # set at the end, so stopping the receiver does not wait on it
 
     class Hanging(Receiver):
         async def handle(self, request: Any) -> Any:
-            if not hanging.is_set():  # the first attempt never gets its answer
+            if not hanging.is_set():  # the first attempt gets no answer while the test runs
                 self.got.append(({k.lower(): v for k, v in request.headers.items()},
                                  await request.text()))
                 hanging.set()
-                await asyncio.sleep(3600)
+                await release.wait()
             return await super().handle(request)
 
     receiver = Hanging()
@@ -67,6 +68,7 @@ async def test_a_delivery_in_flight_when_its_process_dies_is_sent_again(
         (h1, b1), (h2, b2) = receiver.got
         assert h1["webhook-id"] == h2["webhook-id"] and b1 == b2
     finally:
+        release.set()
         await receiver.stop()
 
 
