@@ -5,7 +5,6 @@ and the history and ``since`` recovery still hold the whole chat."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from tests.conftest import LiveApp, token
@@ -31,7 +30,6 @@ async def test_a_huge_room_gets_a_sample_and_the_history_is_whole(live_app_facto
     for v in (creator, watcher, *chatters):
         await v.wait_welcome()
     start_seq = max(watcher.seqs(), default=0)
-    started = time.monotonic()
 
     async def talk(v: Viewer, name: str) -> None:
         for n in range(15):
@@ -45,13 +43,13 @@ async def test_a_huge_room_gets_a_sample_and_the_history_is_whole(live_app_facto
     await watcher.wait_for(lambda: sum(t.startswith("creator") for t in watcher.chat_texts())
                            >= 3)
     await asyncio.sleep(0.5)
-    elapsed = time.monotonic() - started
 
     # the watcher: every creator message, and no more of the others than the budget allows
     texts = watcher.chat_texts()
     assert [t for t in texts if t.startswith("creator")] == [f"creator {n}" for n in range(3)]
     ordinary = [t for t in texts if not t.startswith("creator")]
-    assert 1 <= len(ordinary) <= PER_S * (elapsed + 1), (len(ordinary), elapsed)
+    assert ordinary, texts  # a sample, not silence (the per-second budget itself is tested
+    # against a given clock in tests/unit/test_sampling.py)
     assert watcher.seqs() == sorted(set(watcher.seqs()))
     # each chatter sees every one of their own messages, in order
     for i, v in enumerate(chatters):
@@ -64,7 +62,9 @@ async def test_a_huge_room_gets_a_sample_and_the_history_is_whole(live_app_facto
     body = await metrics.text()
     sampled = [line for line in body.splitlines()
                if line.startswith("live_chat_sampled_out_total ")]
-    assert sampled and float(sampled[0].split()[1]) >= 45 + 3 - len(texts)
+    # one process, one sample: each of the 45 ordinary messages was either in the live view
+    # the watcher got or counted as left out, and some were left out
+    assert sampled and int(float(sampled[0].split()[1])) == 45 - len(ordinary) > 0
 
     # the history is whole: sampling is delivery only
     status, page = await live.call("GET", f"/api/rooms/{room}/history")
