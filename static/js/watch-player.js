@@ -6,9 +6,9 @@
 
 import { api } from "./api.js";
 import { el, replace } from "./dom.js";
+import { loadHls } from "./hls-load.js";
 import { play, webrtcSupported } from "./webrtc.js";
 
-const HLS_MODULE = "/static/vendor/hls.js-1.7.4/hls.light.min.mjs";
 const RETRY_MS = 10000; // look again this often while waiting, in case an event was missed
 const ICE_GIVE_UP_MS = 8000; // no media path by then: try HLS
 
@@ -133,16 +133,9 @@ export function mountPlayer({ root, roomId, token }) {
     }
     // hls.js where Media Source Extensions exist (the same player everywhere); the browser's
     // own HLS only where they do not (iOS Safari).
-    let Hls = null;
-    if (window.MediaSource) {
-      try {
-        Hls = (await import(HLS_MODULE)).default;
-      } catch {
-        Hls = null;
-      }
-      if (mine !== generation) return;
-    }
-    if (Hls && Hls.isSupported()) {
+    const Hls = await loadHls();
+    if (mine !== generation) return;
+    if (Hls) {
       // Low-Latency HLS (parts, blocking reloads) when the playlist offers it
       const lowLatencyMode = /^#EXT-X-PART-INF:/m.test(await head.text().catch(() => ""));
       if (mine !== generation) return;

@@ -7,9 +7,9 @@
 
 import { api } from "./api.js";
 import { el, fmtDuration, replace, safeImageUrl } from "./dom.js";
+import { loadHls } from "./hls-load.js";
 import { fmtMoney } from "./money.js";
 
-const HLS_MODULE = "/static/vendor/hls.js-1.7.4/hls.light.min.mjs";
 const PHONE = "(max-width: 600px)"; // the watch page's phone layout (app.css)
 
 /** "1:05" or "1:02:03" for a chapter's offset in ms. */
@@ -124,15 +124,8 @@ export function mountWatchReplay({ stage, roomId }) {
   }
 
   async function attach(video, url) {
-    let Hls = null;
-    if (window.MediaSource) {
-      try {
-        Hls = (await import(HLS_MODULE)).default;
-      } catch {
-        Hls = null;
-      }
-    }
-    if (Hls && Hls.isSupported()) {
+    const Hls = await loadHls();
+    if (Hls) {
       // the chapters come from the replay's JSON: no metadata track of the playlist's
       // DATERANGEs (hls.js would load it from a data: URL, which the pages' CSP refuses)
       hls = new Hls({ enableWorker: false, enableDateRangeMetadataCues: false, enableID3MetadataCues: false });
