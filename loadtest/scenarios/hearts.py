@@ -11,7 +11,6 @@ last total they saw equals the one read back.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 
 from loadtest import api
@@ -70,8 +69,12 @@ class Hearts(Scenario):
         await run.mark("sent")
         await run.call("wait_replies", 15.0, wait_s=5.0)
         run.set_phase("settle")
-        # A few ticks for the last counters event to go out.
-        await asyncio.sleep(max(0.5, 5 * run.tick_ms / 1000.0))
+        # Every reply is in, so the room total is final. The last counters event carrying it
+        # goes out at the next tick once the room's counters interval (500 ms by default)
+        # has passed since the previous one, later on a loaded machine: wait for the tracers
+        # to see it (bounded), and let the check below say whether they did.
+        after = await api.room_hearts(run.target.url, run.room)
+        await run.wait_until(lambda t: t.get("last_hearts") == after, 15.0)
         await run.mark("measure_end")
         self.state["after"] = await api.room_hearts(run.target.url, run.room)
 
