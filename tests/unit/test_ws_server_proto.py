@@ -95,17 +95,19 @@ def test_reader_accepts_16_bit_lengths_and_binary_pong_close() -> None:
 
 
 @pytest.mark.parametrize(("data", "code"), [
-    (client_frame(OP_TEXT, b"hi", masked=False), 1002),           # clients must mask
-    (client_frame(OP_TEXT, b"hi", rsv=0x40), 1002),               # no extension was agreed
-    (client_frame(0x3, b"hi"), 1002),                             # reserved data opcode
-    (client_frame(0xB, b"hi"), 1002),                             # reserved control opcode
-    (client_frame(OP_PING, b"x" * 126), 1002),                    # control frame too long
-    (client_frame(OP_PING, b"x", fin=False), 1002),               # fragmented control frame
-    (client_frame(0, b"x"), 1002),                                # continuation, no start
-    (client_frame(OP_TEXT, b"a", fin=False) + client_frame(OP_TEXT, b"b"), 1002),
-    (client_frame(OP_TEXT, b"\xff\xfe"), 1007),                   # text that is not UTF-8
-    (client_frame(OP_TEXT, b"x" * 5000), 1009),                   # over the frame limit
-    (client_frame(OP_TEXT, b"x" * 3000, fin=False) + client_frame(0, b"x" * 3000), 1009),
+    pytest.param(client_frame(OP_TEXT, b"hi", masked=False), 1002, id="unmasked"),
+    pytest.param(client_frame(OP_TEXT, b"hi", rsv=0x40), 1002, id="reserved_bits"),
+    pytest.param(client_frame(0x3, b"hi"), 1002, id="reserved_data_opcode"),
+    pytest.param(client_frame(0xB, b"hi"), 1002, id="reserved_control_opcode"),
+    pytest.param(client_frame(OP_PING, b"x" * 126), 1002, id="long_control"),
+    pytest.param(client_frame(OP_PING, b"x", fin=False), 1002, id="fragmented_control"),
+    pytest.param(client_frame(0, b"x"), 1002, id="orphan_continuation"),
+    pytest.param(client_frame(OP_TEXT, b"a", fin=False) + client_frame(OP_TEXT, b"b"), 1002,
+                 id="message_inside_message"),
+    pytest.param(client_frame(OP_TEXT, b"\xff\xfe"), 1007, id="bad_utf8"),
+    pytest.param(client_frame(OP_TEXT, b"x" * 5000), 1009, id="oversized_frame"),
+    pytest.param(client_frame(OP_TEXT, b"x" * 3000, fin=False) + client_frame(0, b"x" * 3000), 1009,
+                 id="oversized_message"),
 ])
 def test_reader_faults_carry_the_close_code(data: bytes, code: int) -> None:
     with pytest.raises(Fault) as err:
