@@ -6,8 +6,8 @@ already carried HTTP is read by aiohttp; its handler (``web.ws``) writes the 101
 bytes that follow to a ``RoomSocket`` too. So the rules of a room socket exist once, here:
 
 - **auth**: credentials in the query, or a first ``auth`` frame within ``ws.auth_timeout_ms``;
-- **flood**: every client frame counts (text, binary, ping, pong, close), over one-second
-  windows; more than ``ws.max_frames_per_s`` closes with 4029;
+- **flood**: every client frame counts (text, binary, ping, pong, close, each fragment), over
+  one-second windows; more than ``ws.max_frames_per_s`` closes with 4029;
 - **requests** are handled one at a time, in order, by one task that exists only while some are
   queued; the queue holds at most ``ws.max_queued_requests``, and reading pauses while it is full
   (TCP back-pressure instead of an ever-growing list);
@@ -120,6 +120,7 @@ class RoomSocket(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
+        read_before = self.reader.frames
         try:
             messages = self.reader.feed(data)
         except Fault as fault:
@@ -128,12 +129,13 @@ class RoomSocket(asyncio.Protocol):
             else:
                 self.close(fault.code, fault.reason)
             return
-        if not messages:
+        frames = self.reader.frames - read_before  # fragments count, not only whole messages
+        if not frames:
             return
         now = asyncio.get_running_loop().time()
         if self.conn is not None:
             self.conn.seen_at = now
-        if self.state != _CLOSING and self._flooded(len(messages), now):
+        if self.state != _CLOSING and self._flooded(frames, now):
             self.close(CloseCode.FLOOD, "flood")
             return
         for op, payload in messages:

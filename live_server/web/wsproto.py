@@ -33,6 +33,9 @@ from live_server.errors import CloseCode
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HEAD_BYTES = 8192  # aiohttp's own request-line limit; a longer head goes to aiohttp
+# Frames one message may arrive in. Browsers never fragment a message this small; without a cap,
+# empty continuation frames (0 bytes each, so the byte limit never trips) grow a message forever.
+MAX_FRAGMENTS = 64
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 PROTOCOL_ERROR = 1002
@@ -131,12 +134,18 @@ class FrameReader:
     """Turns client bytes into whole messages: ``(opcode, payload)`` with text, binary, close,
     ping and pong opcodes; fragments are joined, control frames may come between them.
     Raises ``Fault`` with the close code a server must send (1002 protocol error, 1007 bad
-    UTF-8, 1009 too big)."""
+    UTF-8, 1009 too big: over ``max_size`` bytes or ``max_fragments`` frames).
 
-    __slots__ = ("_buf", "_part_len", "_part_op", "_parts", "max_size")
+    ``frames`` counts every frame read, whole message or not, so the caller's flood limit sees
+    fragments (an empty continuation frame included) and not only the messages they make."""
 
-    def __init__(self, max_size: int) -> None:
+    __slots__ = ("_buf", "_part_len", "_part_op", "_parts", "frames", "max_fragments",
+                 "max_size")
+
+    def __init__(self, max_size: int, max_fragments: int = MAX_FRAGMENTS) -> None:
         self.max_size = max_size
+        self.max_fragments = max_fragments
+        self.frames = 0
         self._buf = b""
         self._parts: list[bytes] | None = None
         self._part_op = 0
@@ -179,11 +188,14 @@ class FrameReader:
             start = pos + head + 4
             payload = apply_mask(buf[start:start + length], mask) if length else b""
             pos = start + length
+            self.frames += 1
             if op >= 0x8:
                 out.append((op, payload))
             elif op == OP_CONT:
                 if self._parts is None:
                     raise Fault(PROTOCOL_ERROR, "continuation without a start")
+                if len(self._parts) >= self.max_fragments:
+                    raise Fault(CloseCode.TOO_LARGE, "too many fragments")
                 self._parts.append(payload)
                 self._part_len += length
                 if fin:

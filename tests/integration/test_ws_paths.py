@@ -266,6 +266,46 @@ async def test_pings_count_toward_the_flood_limit(live_app_factory: Any, path: s
 
 
 @ws_paths
+async def test_empty_continuation_frames_count_toward_the_flood_limit(live_app_factory: Any,
+                                                                      path: str) -> None:
+    """A message that never ends, in empty fragments: no whole message ever comes out, yet
+    every frame counts."""
+    live: LiveApp = await live_app_factory(ws={"max_frames_per_s": 20})
+    room = await live.live_room()
+    raw = await Raw.open(live, path)
+    await raw.join(room)
+    raw.writer.write(masked(Opcode.TEXT, b"{", fin=False)
+                     + b"".join(masked(Opcode.CONT, b"", fin=False) for _ in range(40)))
+    assert await raw.close_code() == 4029
+    raw.close()
+    await _until(lambda: connections(live) == 0)
+
+
+@ws_paths
+async def test_a_message_in_too_many_fragments_is_closed_as_too_big(live_app_factory: Any,
+                                                                     path: str) -> None:
+    """Under the flood limit, one message still may not grow without end in empty fragments;
+    a message in a few fragments goes through."""
+    live: LiveApp = await live_app_factory(ws={"max_frames_per_s": 100_000})
+    room = await live.live_room()
+    raw = await Raw.open(live, path)
+    await raw.join(room)
+    body = orjson.dumps({"id": 3, "op": "chat", "text": "in pieces"})
+    raw.writer.write(masked(Opcode.TEXT, body[:4], fin=False)
+                     + b"".join(masked(Opcode.CONT, b"", fin=False) for _ in range(10))
+                     + masked(Opcode.CONT, body[4:]))
+    reply = await raw.json_frame()
+    while reply.get("type") != "reply":
+        reply = await raw.json_frame()
+    assert reply["id"] == 3
+    raw.writer.write(masked(Opcode.TEXT, b"{", fin=False)
+                     + b"".join(masked(Opcode.CONT, b"", fin=False) for _ in range(5000)))
+    assert await raw.close_code() == 1009
+    raw.close()
+    await _until(lambda: connections(live) == 0)
+
+
+@ws_paths
 async def test_a_full_request_queue_pauses_reading_and_loses_nothing(
         live_app_factory: Any, valkey_url: str, path: str) -> None:
     """Requests wait while the store is paused; past ``ws.max_queued_requests`` the socket stops
