@@ -7,8 +7,11 @@ or bound to the context with ``bind``); structlog renders every record, ours and
 so there is one format. Why a rate limit: during a Valkey outage every request fails the same
 way, and a traceback per request wrote 6 MB in 3 s. A failure kind (logger, message template,
 exception type) is logged whole the first time, then held back: one line per ``WINDOW_S`` says
-how many were held (``suppressed``). A malformed HTTP request is the client's fault, not ours:
-it is one INFO line without a traceback, under the same limit."""
+how many were held (``suppressed``). A line about one entity (a room's stream rolled back, an
+order paid late, a schedule item parked: ``extra=about(room_id=...)``) is its own kind per
+entity, so that the line about room B is not held back because room A's came first; the same
+line about the same entity is still held back. A malformed HTTP request is the client's fault,
+not ours: it is one INFO line without a traceback, under the same limit."""
 
 from __future__ import annotations
 
@@ -63,6 +66,21 @@ def _pid(_logger: Any, _method: str, event: structlog.typing.EventDict
 
 
 FIRST = ("timestamp", "level", "logger", "message")  # then the ids and the rest
+ABOUT = "limit_about"  # record attribute: the ids of the entity a line is about (not written)
+
+
+def about(**ids: str) -> dict[str, object]:
+    """``extra`` for a line about one entity (``about(room_id=room.id)``): the ids are fields of
+    the line and part of its rate-limit kind. Only for lines that are rare for each entity
+    (a rollback, a parked item, a late payment): a failure that every request of a room can
+    hit keeps its ids as plain ``extra``, so that an outage is still one line per window."""
+    return {**ids, ABOUT: tuple(ids.values())}
+
+
+def _unmark(_logger: Any, _method: str, event: structlog.typing.EventDict
+            ) -> structlog.typing.EventDict:
+    event.pop(ABOUT, None)
+    return event
 
 
 def _dumps(obj: Any, **_kw: Any) -> str:
@@ -78,6 +96,7 @@ def formatter(fmt: str) -> logging.Formatter:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _unmark,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.typing.Processor
@@ -103,22 +122,23 @@ class _Kind:
 
 
 class RateLimit(logging.Filter):
-    """Per failure kind: the first record whole, then at most one line per ``window_s`` with
-    the count held back (``suppressed``) and no traceback. WARNING and above, and the records
-    marked ``rate_limited`` (malformed requests), are limited; the rest pass."""
+    """Per failure kind (logger, template, exception type, and the ids of :func:`about`): the
+    first record whole, then at most one line per ``window_s`` with the count held back
+    (``suppressed``) and no traceback. WARNING and above, and the records marked
+    ``rate_limited`` (malformed requests), are limited; the rest pass."""
 
     def __init__(self, window_s: float = WINDOW_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.window_s = window_s
         self.clock = clock
-        self._kinds: dict[tuple[str, str, str], _Kind] = {}
+        self._kinds: dict[tuple[str, ...], _Kind] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING and not getattr(record, "rate_limited", False):
             return True
         exc = record.exc_info[0].__qualname__ if record.exc_info and record.exc_info[0] else ""
-        key = (record.name, str(record.msg), exc)
+        key = (record.name, str(record.msg), exc, *getattr(record, ABOUT, ()))
         now = self.clock()
         kind = self._kinds.get(key)
         if kind is None or (kind.held == 0 and now - kind.since >= self.window_s):

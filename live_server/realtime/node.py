@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from live_server import logs
 from live_server.protocol import Json, now_ms
 from live_server.realtime.broker import Broker
 from live_server.realtime.conn import Conn
@@ -175,7 +176,7 @@ class Node:
             closed = self.hub.resync(room.id, current)
             log.warning("room %s: %s after a pub/sub outage (delivered up to %d, the store is at "
                         "%d): %d sockets resynchronise", room.id, state, delivered, current,
-                        closed)
+                        closed, extra=logs.about(room_id=room.id))
 
     # Tick ---------------------------------------------------------------------------------
 

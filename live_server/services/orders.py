@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
+from live_server import logs
 from live_server.auth import Identity, require_creator, require_user
 from live_server.config import DEV_WEBHOOK_SECRET, Settings
 from live_server.domain.address import FIELDS as ADDRESS_FIELDS
@@ -177,7 +178,7 @@ class OrderService:
             raise InvalidState("the reservation expired before the payment", state="expired")
         if order["state"] == "paid_late":
             log.warning("late payment %s for order %s: recorded as paid_late, to refund",
-                        reference, order_id)
+                        reference, order_id, extra=logs.about(order_id=order_id))
         elif action == "pay":
             for listener in self.listeners:
                 try:

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from live_server import logs
 from live_server.protocol import now_ms
 from live_server.store.core import StoreCore
 from live_server.store.due import OUTAGE, Schedule
@@ -86,8 +87,8 @@ class Periodic:
             self.stats.failed(self.name)
         if await schedule.failed(member, now):
             log.error("%s: item parked after %d failures", self.name, self.park_after,
-                      extra={"clock": self.name, "schedule": schedule.key, "item": member,
-                             "parked_in": schedule.parked_key})
+                      extra={"clock": self.name, "parked_in": schedule.parked_key,
+                             **logs.about(schedule=schedule.key, item=member)})
             self._parked_read_at = 0.0
         await self._report_parked()
 

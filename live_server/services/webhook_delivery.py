@@ -31,6 +31,7 @@ from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from standardwebhooks.webhooks import Webhook
 
+from live_server import logs
 from live_server.config import Settings
 from live_server.domain.webhooks import address_allowed, excerpt, next_delay
 from live_server.errors import UrlNotAllowed
@@ -194,7 +195,7 @@ class DeliveryWorker(Periodic):
                 self.delivery_stats.disabled()
         if disabled:
             log.warning("webhook disabled after %d failed deliveries",
-                        self.cfg.disable_after_failures, extra={"webhook": webhook_id})
+                        self.cfg.disable_after_failures, extra=logs.about(webhook=webhook_id))
             self.service.changed()
         return state
 

@@ -5,8 +5,14 @@ then parked where an operator finds it; and two processes sharing one Valkey do 
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from live_server import logs
 from live_server.protocol import now_ms
 from live_server.services.shelf import Scheduler
 from live_server.web.keys import SERVICES
@@ -19,6 +25,27 @@ def sample(live: LiveApp, name: str, **labels: str) -> float:
     """A metric's value as ``/metrics`` reports it to an operator (0 when absent)."""
     registry = live.client.server.app[SERVICES].metrics.registry
     return registry.get_sample_value(name, labels) or 0.0
+
+
+@contextmanager
+def process_log() -> Iterator[io.StringIO]:
+    """The process's own logging (``logs.setup``: JSON, rate limited) into a buffer, as an
+    operator would read it, for the duration of the block."""
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    server = logging.getLogger("aiohttp.server")
+    server_filters = server.filters[:]
+    stream = io.StringIO()
+    logs.setup({"LIVE_LOG_FORMAT": "json"}, stream)
+    try:
+        yield stream
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)
+        root.setLevel(level)
+        server.filters[:] = server_filters
 
 
 async def stock_left(live: LiveApp, room: str, pid: str) -> int:
@@ -57,12 +84,16 @@ async def test_poisoned_items_do_not_stop_expiry_and_are_parked(live_app_factory
     entries = await svc.client.xrange(keys.shelf(room).order_stream)
     assert [f[b"type"].decode() for _id, f in entries].count("expired") == 3
     assert sample(live, "live_scheduler_failures_total", clock="shelf-scheduler") == 2
-    # the bad items come back after their lease, fail again, and are parked
-    for attempt in range(1, scheduler.park_after):
-        now += scheduler.lease_ms + 1
-        await scheduler.run_once(now)
-        assert sample(live, "live_scheduler_failures_total",
-                      clock="shelf-scheduler") == 2 * (attempt + 1)
+    # the bad items come back after their lease, fail again, and are parked, each logged
+    with process_log() as log:
+        for attempt in range(1, scheduler.park_after):
+            now += scheduler.lease_ms + 1
+            await scheduler.run_once(now)
+            assert sample(live, "live_scheduler_failures_total",
+                          clock="shelf-scheduler") == 2 * (attempt + 1)
+    parked = [line for line in map(json.loads, log.getvalue().splitlines())
+              if "item parked" in line["message"]]
+    assert sorted(line["item"] for line in parked) == sorted(["garbage", bad_order])
     assert await svc.client.zscore(keys.sales_due, "garbage") is None  # the sale's end is left
     assert await svc.client.zrange(keys.orders_due, 0, -1) == []
     assert await svc.client.zrange(f"{keys.sales_due}:parked", 0, -1) == [b"garbage"]

@@ -93,6 +93,65 @@ def test_one_failure_kind_is_written_once_per_window(
     assert "exception" in lines(stream)[3] and len(lines(stream)) == 4
 
 
+@pytest.fixture
+def process_log(clock: Clock) -> Iterator[io.StringIO]:
+    """The process's own logging as ``logs.setup`` makes it (JSON, the rate limit on the root
+    logger's handler), writing into a buffer, on the test's clock."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    server_filters = logging.getLogger("aiohttp.server").filters[:]
+    stream = io.StringIO()
+    logs.setup({"LIVE_LOG_FORMAT": "json"}, stream)
+    for limit in root.handlers[0].filters:
+        assert isinstance(limit, logs.RateLimit)
+        limit.clock = clock
+    yield stream
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+    logging.getLogger("aiohttp.server").filters[:] = server_filters
+
+
+def test_lines_about_rooms_orders_and_items_are_limited_per_one(
+        process_log: io.StringIO, clock: Clock) -> None:
+    """A rollback in three rooms, two late payments and two parked items in one window: each is
+    written, naming its room, order or item. The same line about the same room is still held
+    back, and a failure every request can hit stays one line whatever room it names."""
+    node = logging.getLogger("live_server.realtime.node")
+    orders = logging.getLogger("live_server.services.orders")
+    clocks = logging.getLogger("live_server.services.periodic")
+    session = logging.getLogger("live_server.web.session")
+    for room in ("r1", "r2", "r3", "r1"):
+        node.warning("room %s: %s after a pub/sub outage", room, "rollback",
+                     extra=logs.about(room_id=room))
+    for order in ("o1", "o2"):
+        orders.warning("late payment %s for order %s: recorded as paid_late, to refund",
+                       "pay-1", order, extra=logs.about(order_id=order))
+    for item in ("garbage", "o.r1.bad"):
+        clocks.error("%s: item parked after %d failures", "shelf-scheduler", 5,
+                     extra={"clock": "shelf-scheduler",
+                            **logs.about(schedule="orders:due", item=item)})
+    for i in range(300):  # the store is down: every request of every room fails alike
+        try:
+            raise ConnectionError("Valkey is down")
+        except ConnectionError:
+            session.warning("store unavailable", exc_info=True,
+                            extra={"room_id": f"room-{i % 30}", "conn_id": f"c{i}"})
+    written = lines(process_log)
+    assert [r.get("room_id") for r in written if r["logger"] == node.name] == ["r1", "r2", "r3"]
+    assert [r["order_id"] for r in written if r["logger"] == orders.name] == ["o1", "o2"]
+    assert [r["item"] for r in written if r["logger"] == clocks.name] == ["garbage", "o.r1.bad"]
+    assert [r["room_id"] for r in written if r["logger"] == session.name] == ["room-0"]
+    assert all(logs.ABOUT not in r for r in written)
+    clock.now += 10
+    node.warning("room %s: %s after a pub/sub outage", "r1", "rollback",
+                 extra=logs.about(room_id="r1"))
+    again = lines(process_log)[len(written):]
+    assert [(r["room_id"], r["suppressed"]) for r in again] == [("r1", 1)]
+
+
 def test_info_lines_are_not_limited(out: tuple[logging.Logger, io.StringIO]) -> None:
     logger, stream = out
     for i in range(50):
