@@ -5,6 +5,8 @@ the fan-out writes to."""
 
 from __future__ import annotations
 
+import logging
+
 from live_server.auth import Identity, is_moderator
 from live_server.config import Settings
 from live_server.domain.rooms import Room, shared
@@ -15,6 +17,8 @@ from live_server.realtime.frames import batch_payload, text_frame
 from live_server.realtime.node import Node
 from live_server.store.presence import PresenceStore
 from live_server.store.rooms import RoomStore
+
+log = logging.getLogger(__name__)
 
 
 class ViewingService:
@@ -52,7 +56,10 @@ class ViewingService:
         missed: list[bytes] = []
         seq = last = 0
         if since is not None:
-            recovered, missed, _current = await self.rooms.missed(room.id, since, epoch)
+            state, missed, current = await self.rooms.missed(room.id, since, epoch)
+            recovered = state == "ok"
+            if state == "rollback" and epoch is not None:
+                await self._rolled_back(room.id, since, epoch, current)
         if recovered and since is not None:
             seq, last = since, since + len(missed)
             await self.presence.joined(room.id, conn.visitor_id, who.user_id, who.name)
@@ -71,3 +78,16 @@ class ViewingService:
         hub.note_join(room.id, who.name if who.user_id else None)
         hub.activate(conn, last, frames)
         return room
+
+    async def _rolled_back(self, room_id: str, since: int, epoch: str, current: int) -> None:
+        """A client came back from a seq that the store, in the same epoch, no longer reaches:
+        the store lost writes and is giving those seqs to new events. No process may have
+        followed the room through the loss (a restore and a restart of every process), so this
+        is where it shows: the stream gets a new epoch (the client's welcome is then a snapshot
+        in it), and every client still holding the old epoch gets a snapshot too, also once the
+        seq has passed its old position again (which would otherwise hide the new events
+        between the store's seq and that position)."""
+        if await self.rooms.reset_epoch(room_id, replacing=epoch):
+            log.warning("room %s: a client came back from seq %d, the store is at %d in the "
+                        "same epoch: it lost writes; the stream has a new epoch", room_id, since,
+                        current)

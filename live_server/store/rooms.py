@@ -151,10 +151,14 @@ class RoomStore:
     # History, recovery, snapshot -------------------------------------------------------------
 
     async def missed(self, room_id: str, since: int,
-                     epoch: str | None = None) -> tuple[bool, list[bytes], int]:
-        """Events after ``since``: (recovered, raw events oldest first, current seq).
-        Not recovered when the first wanted event has left the history, ``since`` is in the
-        future of this room, or ``epoch`` (when given) is not the stream's epoch any more."""
+                     epoch: str | None = None) -> tuple[str, list[bytes], int]:
+        """Events after ``since``: (state, raw events oldest first, current seq). ``"ok"`` when
+        recovered; otherwise no events and a snapshot is due: ``"gap"`` when the first wanted
+        event has left the history, ``"epoch"`` when ``epoch`` (when given) is not the stream's
+        epoch any more, ``"ahead"`` when ``since`` is beyond the stream's end and no epoch says
+        which stream it counts in, and ``"rollback"`` when it is beyond the end of the stream
+        in the stream's own epoch: a seq that was handed out is no longer there, so the store
+        lost writes (``since`` equal to the current seq is not beyond it: nothing is missed)."""
         k = self.keys.room(room_id)
         async with self.core.client.pipeline(transaction=True) as pipe:
             pipe.get(k.seq)
@@ -162,14 +166,16 @@ class RoomStore:
             pipe.hget(k.meta, "epoch")
             cur_raw, entries, current_epoch = await pipe.execute()
         current = int(cur_raw or 0)
-        if since > current or (epoch is not None and epoch != text(current_epoch or b"")):
-            return False, [], current
+        if epoch is not None and epoch != text(current_epoch or b""):
+            return "epoch", [], current
+        if since > current:
+            return ("ahead" if epoch is None else "rollback"), [], current
         events = [fields[b"e"] for _id, fields in entries]
         if since < current:
             first = int(entries[0][0].split(b"-")[0]) if entries else None
             if first != since + 1:
-                return False, [], current
-        return True, events, current
+                return "gap", [], current
+        return "ok", events, current
 
     async def resume(self, room_id: str, since: int, last: tuple[int, bytes] | None,
                      ) -> tuple[str, list[bytes], int]:
@@ -196,12 +202,15 @@ class RoomStore:
             return "gap", [], current
         return "ok", events, current
 
-    async def reset_epoch(self, room_id: str) -> str:
-        """A new epoch for a room whose stream went back (several processes may each set
-        one: a client holding any older epoch resynchronises, which is all that matters)."""
-        epoch = new_epoch()
-        await self.core.script("epoch_reset", [self.keys.room(room_id).meta], [epoch])
-        return epoch
+    async def reset_epoch(self, room_id: str, replacing: str | None = None) -> bool:
+        """A new epoch for a room whose stream went back. Without ``replacing`` it is set
+        whatever the epoch is (several processes may each set one: a client holding any older
+        epoch resynchronises, which is all that matters); with it, only while the stream is
+        still in that epoch (one new epoch for all the clients that find the same loss).
+        Whether it was set."""
+        args = [new_epoch()] if replacing is None else [new_epoch(), replacing]
+        set_: int = await self.core.script("epoch_reset", [self.keys.room(room_id).meta], args)
+        return set_ == 1
 
     async def history(self, room_id: str, before: int | None, limit: int) -> list[Json]:
         """Chat messages (not deleted) before ``before``, oldest first."""
