@@ -2,8 +2,8 @@
 
 Clients (``static/js/``, the load generator, integration tests) read these fields, and a type
 built in two places drifts; so nothing else assembles an event. The types built inside Lua
-scripts (shelf, sales, stock, orders, grabs, counters) have their builders in
-``store/lua/_lib.lua`` instead, one per type as well.
+scripts (shelf, sales, stock, orders, grabs, counters, coupons, auctions, gifts) have their
+builders in ``store/lua/_lib.lua`` instead, one per type as well.
 
 Every event is the protocol's envelope ``{"type", "ts", "data"}``; a sequenced one gets its
 ``seq`` from ``append_event`` in Lua when it is stored. A builder returns the encoded bytes with

@@ -16,6 +16,8 @@ SALE = {"id": "s_1", "product_id": "p_1", "state": "open", "price": 1990, "start
         "end_at": 9, "currency": "CNY"}
 CARD = {"id": "p_1", "title": "Scarf", "images": [], "status": "on_sale", "note": None}
 ORDER = {"id": "o.r_1.ab", "buyer": "bob", "state": "paid", "amount": 3980}
+AUCTION = {"id": "a_1", "state": "open", "price": 0, "increments": [], "leader": None}
+GIFT = {"gift_id": "rose", "name": "Rose", "icon": "rose.png", "price": 100}
 
 # Lua expression calling one builder → (type, data, extra envelope fields)
 CASES: list[tuple[str, str, Any, dict[str, Any]]] = [
@@ -51,6 +53,21 @@ CASES: list[tuple[str, str, Any, dict[str, Any]]] = [
      {"packet_id": "rp_1", "name": "Bob", "amount": 60, "left": 2}, {}),
     ("ev_counters('7', 1, 2, 3, 4, 5)", "counters",
      {"online": 1, "hearts": 2, "unique": 3, "peak": 4, "chat": 5}, {}),
+    ("ev_auction_started('7', ARGV[4], '7')", "auction_started",
+     {"auction": AUCTION, "server_time": 7}, {}),
+    ("ev_auction_bid('7', 'a_1', 1500, 'bob', '\"Bob\"', 3, 9000, 7, true, 1600)", "auction_bid",
+     {"auction_id": "a_1", "price": 1500, "leader_id": "bob", "leader_name": "Bob", "bids": 3,
+      "end_at": 9000, "now": 7, "extended": True, "next_min": 1600}, {}),
+    ("ev_auction_bid('7', 'a_1', 1000, 'bob', '\"Bob\"', 1, 9000, 7, false, 1100)", "auction_bid",
+     {"auction_id": "a_1", "price": 1000, "leader_id": "bob", "leader_name": "Bob", "bids": 1,
+      "end_at": 9000, "now": 7, "extended": False, "next_min": 1100}, {}),
+    ("ev_auction_ended('7', ARGV[4], '7', 'sold')", "auction_ended",
+     {"auction": AUCTION, "server_time": 7, "result": "sold"}, {}),
+    ("ev_auction_updated('7', ARGV[4], '7')", "auction_updated",
+     {"auction": AUCTION, "server_time": 7}, {}),
+    ("ev_gift('7', 'bob', '\"Bob\"', ARGV[5], 'rose', 3, 7)", "gift",
+     {"from": "bob", "name": "Bob", "gift": GIFT, "gift_id": "rose", "quantity": 3, "combo": 7},
+     {}),
 ]
 
 
@@ -62,6 +79,7 @@ async def test_lua_builder_output_is_the_documented_event(
         "return {kind, body}\n"
     async with aioredis.Redis.from_url(valkey_url) as valkey:
         got_kind, body = await valkey.eval(  # type: ignore[misc]
-            source, 0, orjson.dumps(CARD), orjson.dumps(SALE), orjson.dumps(ORDER))
+            source, 0, orjson.dumps(CARD), orjson.dumps(SALE), orjson.dumps(ORDER),
+            orjson.dumps(AUCTION), orjson.dumps(GIFT))
     assert got_kind.decode() == kind
     assert orjson.loads(body) == {"type": kind, **extra, "ts": 7, "data": data}

@@ -3,6 +3,7 @@ protocol's envelope, with its type beside the bytes."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ import pytest
 from live_server import events
 from live_server.events import RoomEvent
 from live_server.protocol import GUARANTEED_EVENTS, now_ms
+from live_server.store.scripts import LUA_DIR
 
 PACKET = {"id": "rp_1", "room_id": "r_1", "open_at": 5, "expires_at": 9, "total": 100}
 LUCKIEST = {"user": "bob", "name": "Bob", "amount": 60}
@@ -94,6 +96,48 @@ def test_every_guaranteed_type_built_in_python_has_a_builder() -> None:
     # the rest are built by the Lua scripts (store/lua/_lib.lua, tests/integration/test_lua_events)
     lua_built = {"shelf_updated", "product_pinned", "product_updated", "sale_countdown",
                  "sale_started", "sale_ended", "coupon_pinned",
-                 # auction_create.lua, auction_bid.lua, auction_tick.lua
                  "auction_started", "auction_bid", "auction_ended", "auction_updated"}
     assert GUARANTEED_EVENTS == (built & GUARANTEED_EVENTS) | lua_built
+    assert lua_built <= lua_builder_types()
+
+
+# A Lua string literal or comment (comments are dropped before the scan below; long strings
+# [[...]] are not used by the scripts).
+_LUA_TOKEN = re.compile(r"""'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"|--[^\n]*""")
+# What building an event looks like: the envelope, JSON text with a "type" key, or a Lua table
+# with a type field handed to cjson.
+_INLINE_EVENT = re.compile(
+    r"""event_json\(|"type"\s*:|\btype\s*=[^=]|\[\s*['"]type['"]\s*\]\s*=[^=]""")
+
+
+def lua_builder_types() -> set[str]:
+    """The event types _lib.lua has an ``ev_*`` builder for."""
+    return set(re.findall(r"event_json\('(\w+)'", (LUA_DIR / "_lib.lua").read_text()))
+
+
+def _code(source: str) -> str:
+    return _LUA_TOKEN.sub(lambda m: "" if m.group().startswith("--") else m.group(), source)
+
+
+def test_lua_scripts_build_events_only_through_lib_builders() -> None:
+    """A script that writes an event's JSON itself gives that type a second shape to drift."""
+    inline = {
+        f"{path.name}:{n}: {line.strip()}"
+        for path in sorted(LUA_DIR.glob("*.lua")) if path.name != "_lib.lua"
+        for n, line in enumerate(_code(path.read_text()).splitlines(), 1)
+        if _INLINE_EVENT.search(line)
+    }
+    assert not inline
+
+
+def test_the_inline_event_scan_sees_each_way_of_building_one() -> None:
+    built = ["""local e = '{"type":"gift","ts":' .. now .. '}'""",
+             "append_event(k, e, c, m, event_json('gift', now, data))",
+             "local e = cjson.encode({type = 'gift', ts = now})",
+             "local e = cjson.encode({['type'] = 'gift'})"]
+    not_built = ["-- the `gift` event: {\"type\": \"gift\"}",
+                 "redis.call('XADD', k, '*', 'type', 'reserved', 'order', o)",
+                 "if e.type == 'gift' then end",
+                 "publish_event(c, ev_gift(now, uid, name, gift, gid, q, combo))"]
+    assert all(_INLINE_EVENT.search(_code(line)) for line in built)
+    assert not any(_INLINE_EVENT.search(_code(line)) for line in not_built)

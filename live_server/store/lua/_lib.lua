@@ -116,6 +116,45 @@ local function ev_counters(ts, online, hearts, unique, peak, chat)
     'online', online, 'hearts', hearts, 'unique', unique, 'peak', peak, 'chat', chat}))
 end
 
+-- Auctions: auction_json is the auction as stored (public as it is: the bidders' maxima live in
+-- its bidders hash); server_time is the script's clock, for the clients' count-down to end_at.
+
+-- An auction opened.
+local function ev_auction_started(ts, auction_json, server_time)
+  return event_json('auction_started', ts, object_json({
+    'auction', auction_json, 'server_time', server_time}))
+end
+
+-- A bid accepted: the price and leader after proxy bidding, end_at moved when extended
+-- (anti-snipe), now the bid's time, next_min the lowest next bid.
+local function ev_auction_bid(ts, auction_id, price, leader, leader_name_json, bids, end_at, now,
+                              extended, next_min)
+  return event_json('auction_bid', ts, object_json({
+    'auction_id', cjson.encode(auction_id), 'price', price, 'leader_id', cjson.encode(leader),
+    'leader_name', leader_name_json, 'bids', bids, 'end_at', end_at, 'now', now,
+    'extended', tostring(extended), 'next_min', next_min}))
+end
+
+-- An auction closed: result 'sold', 'unsold' or 'cancelled'.
+local function ev_auction_ended(ts, auction_json, server_time, result)
+  return event_json('auction_ended', ts, object_json({
+    'auction', auction_json, 'server_time', server_time, 'result', cjson.encode(result)}))
+end
+
+-- An ended auction changed: paid, offered to the next bidder, or cancelled.
+local function ev_auction_updated(ts, auction_json, server_time)
+  return event_json('auction_updated', ts, object_json({
+    'auction', auction_json, 'server_time', server_time}))
+end
+
+-- Gifts sent (unsequenced, coalesced per sender and gift by each hub): gift_json is the gift's
+-- card ({"gift_id","name","icon","price"}), combo the gifts of this kind sent in a row.
+local function ev_gift(ts, from, name_json, gift_json, gift_id, quantity, combo)
+  return event_json('gift', ts, object_json({
+    'from', cjson.encode(from), 'name', name_json, 'gift', gift_json,
+    'gift_id', cjson.encode(gift_id), 'quantity', quantity, 'combo', combo}))
+end
+
 -- Coupons -----------------------------------------------------------------------------------
 -- A coupon's JSON text from its decoded table, its fields always in this order. view:
 --   'store'  as kept in {room}:coupons (claimed and used counts included);

@@ -103,10 +103,8 @@ local leader_name = cjson.encode(a['leader_name'])
 redis.call('RPUSH', KEYS[5], object_json({'price', price, 'leader', cjson.encode(leader),
   'by', cjson.encode(uid), 'amount', amount, 'at', now, 'end_at', end_at}))
 local next_min = price + step_at(price)
-local seq = append_event(KEYS[6], KEYS[7], ARGV[1], ARGV[2], event_json('auction_bid', ARGV[3],
-  object_json({'auction_id', cjson.encode(aid), 'price', price, 'leader_id', cjson.encode(leader),
-    'leader_name', leader_name, 'bids', bids, 'end_at', end_at, 'now', now,
-    'extended', tostring(extended), 'next_min', next_min})))
+local seq = append_event(KEYS[6], KEYS[7], ARGV[1], ARGV[2], ev_auction_bid(ARGV[3], aid, price,
+  leader, leader_name, bids, end_at, now, extended, next_min))
 return answer('ok', {'auction_id', cjson.encode(aid), 'price', price,
   'leading', tostring(leader == uid), 'your_max', mine['max'], 'end_at', end_at,
   'next_min', next_min, 'bids', bids, 'raised', 'false', 'seq', seq})

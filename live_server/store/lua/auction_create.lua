@@ -62,6 +62,5 @@ a['leader'], a['leader_name'], a['order_id'], a['reason'] = cjson.null, cjson.nu
 local encoded = cjson.encode(a)
 redis.call('HSET', KEYS[5], ARGV[4], encoded)
 redis.call('SET', KEYS[6], ARGV[4])
-append_event(KEYS[7], KEYS[8], ARGV[1], ARGV[2], event_json('auction_started', ARGV[3],
-  object_json({'auction', encoded, 'server_time', ARGV[3]})))
+append_event(KEYS[7], KEYS[8], ARGV[1], ARGV[2], ev_auction_started(ARGV[3], encoded, ARGV[3]))
 return {'ok', encoded}

@@ -26,16 +26,19 @@ end
 local a = cjson.decode(raw)
 local field = a['product_id'] .. ':' .. a['variant_id']
 
-local function save(kind, result)
+-- Write the auction back and append its event: auction_ended with result ('sold', 'unsold',
+-- 'cancelled') when it closes, else auction_updated. Returns the auction JSON.
+local function save(result)
   a['updated_at'] = now
   local encoded = cjson.encode(a)
   redis.call('HSET', KEYS[2], aid, encoded)
-  local fields = {'auction', encoded, 'server_time', ARGV[3]}
   if result then
-    fields[#fields + 1], fields[#fields + 2] = 'result', cjson.encode(result)
+    append_event(KEYS[10], KEYS[11], ARGV[1], ARGV[2],
+      ev_auction_ended(ARGV[3], encoded, ARGV[3], result))
+  else
+    append_event(KEYS[10], KEYS[11], ARGV[1], ARGV[2],
+      ev_auction_updated(ARGV[3], encoded, ARGV[3]))
   end
-  append_event(KEYS[10], KEYS[11], ARGV[1], ARGV[2], event_json(kind, ARGV[3],
-    object_json(fields)))
   return encoded
 end
 
@@ -82,7 +85,7 @@ if action == 'cancel' then
   end
   unit_back()
   a['state'], a['reason'], a['ended_at'] = 'cancelled', 'cancelled', now
-  return {'done', save('auction_ended', 'cancelled'), ''}
+  return {'done', save('cancelled'), ''}
 end
 
 if a['state'] == 'open' then
@@ -93,12 +96,12 @@ if a['state'] == 'open' then
   if a['leader'] == cjson.null then
     unit_back()
     a['state'], a['reason'] = 'unsold', 'no_bids'
-    return {'done', save('auction_ended', 'unsold'), ''}
+    return {'done', save('unsold'), ''}
   end
   a['held'] = 0  -- the unit goes into the winner's order
   a['state'] = 'awaiting'
   local ojson = make_order(a['leader'], a['leader_name'], tonumber(a['price']))
-  return {'done', save('auction_ended', 'sold'), ojson}
+  return {'done', save('sold'), ojson}
 end
 
 if a['state'] ~= 'awaiting' then
@@ -108,7 +111,7 @@ local o = cjson.decode(redis.call('HGET', KEYS[6], a['order_id']))
 local st = o['state']
 if st == 'paid' or st == 'fulfilled' or st == 'refunded' then
   a['state'] = 'paid'
-  return {'done', save('auction_updated'), ''}
+  return {'done', save(), ''}
 end
 if st == 'reserved' or st == 'paying' then
   local due = tonumber(o['expires_at'])
@@ -132,16 +135,16 @@ if tonumber(a['offers']) <= tonumber(ARGV[8]) then
 end
 if not pick then
   a['state'], a['reason'] = 'cancelled', 'unpaid'
-  return {'done', save('auction_updated'), ''}
+  return {'done', save(), ''}
 end
 if tonumber(redis.call('HGET', KEYS[4], field) or '0') < 1 then
   if action ~= 'no_stock' then
     return {'need', a['creator_id'], a['product_id'], a['variant_id']}
   end
   a['state'], a['reason'] = 'cancelled', 'no_stock'
-  return {'done', save('auction_updated'), ''}
+  return {'done', save(), ''}
 end
 redis.call('HINCRBY', KEYS[4], field, -1)
 local name = cjson.decode(redis.call('HGET', KEYS[3], pick))['name']
 local ojson = make_order(pick, name, pick_max)
-return {'done', save('auction_updated'), ojson}
+return {'done', save(), ojson}

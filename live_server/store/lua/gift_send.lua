@@ -99,13 +99,10 @@ if shown then
   redis.call('PEXPIRE', KEYS[14], hold * 2)
 end
 shown = shown or total >= tonumber(ARGV[23])
--- the `gift` event, built only here: unsequenced, coalesced per sender and gift by each hub
-local data = '{"from":' .. cjson.encode(uid) .. ',"name":' .. ARGV[16] .. ',"gift":' .. ARGV[6]
-  .. ',"gift_id":' .. cjson.encode(ARGV[7]) .. ',"quantity":' .. quantity .. ',"combo":' .. combo
-  .. '}'
+-- the `gift` event (unsequenced, coalesced per sender and gift by each hub)
 local event = ''
 if shown then
-  event = '{"type":"gift","ts":' .. ARGV[1] .. ',"data":' .. data .. '}'
+  event = select(2, ev_gift(ARGV[1], uid, ARGV[16], ARGV[6], ARGV[7], quantity, combo))
 end
 local answer = '{"send_id":' .. cjson.encode(ARGV[17]) .. ',"gift_id":' .. cjson.encode(ARGV[7])
   .. ',"quantity":' .. quantity .. ',"amount":' .. total .. ',"combo":' .. combo
