@@ -73,6 +73,10 @@ class Field:
         return InvalidField(f"'{self.name}' {why}")
 
 
+_UNSIGNED = re.compile(r"[0-9]{1,20}")
+_SIGNED = re.compile(r"-?[0-9]{1,20}")
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Integer(Field):
     lo: Bound = 0
@@ -89,10 +93,13 @@ class Integer(Field):
         return value
 
     def from_text(self, raw: str) -> Any:
-        text = raw.strip()
-        if not text or len(text) > 20 or not text.lstrip("-").isdigit():
+        """ASCII digits only, with a '-' only where the bound allows negatives: ``str.isdigit``
+        and ``int`` also take spaces and other scripts' digits, and ``isdigit`` passes "²",
+        which ``int`` then refuses with a ValueError (an internal error for a guest's query)."""
+        signed = callable(self.lo) or self.lo < 0
+        if not (_SIGNED if signed else _UNSIGNED).fullmatch(raw):
             return raw  # check() refuses it: not an integer
-        return int(text)
+        return int(raw)
 
     def type_schema(self, settings: Settings) -> Json:
         return {"type": "integer", "minimum": bound(self.lo, settings),
