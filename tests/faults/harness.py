@@ -75,17 +75,23 @@ class Run:
         assert acks.orders and acks.grabs and acks.chats, "the show did not happen"
 
 
+async def run_on(urls: list[str], http: Any, scale: Scale) -> Run:
+    """A show set up on the servers at ``urls`` and its viewers joined: what a scenario starts
+    from before its fault."""
+    show = Show(http, urls)
+    await show.setup(sale_stock=scale.buyers * scale.max_orders)
+    run = Run(show, scale)
+    await run.join(scale.chatters + scale.watchers)
+    return run
+
+
 async def run_on_own_valkey(server_factory: Any, valkey_url: str, http: Any,
                             scale: Scale) -> tuple[Run, list[Any]]:
     """``scale.servers`` server processes on the test's own Valkey, a show set up on them and
-    its viewers joined: what a scenario starts from before its fault (the run, the servers)."""
+    its viewers joined (the run, the servers)."""
     from tests.faults.show import FAST_ENV
 
     servers = [await server_factory(redis_url=valkey_url, env=FAST_ENV)
                for _ in range(scale.servers)]
-    show = Show(http, [srv.url for srv in servers])
-    await show.setup(sale_stock=scale.buyers * scale.max_orders)
-    run = Run(show, scale)
-    await run.join(scale.chatters + scale.watchers)
-    return run, servers
+    return await run_on([srv.url for srv in servers], http, scale), servers
 
