@@ -122,6 +122,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("embedded valkey-server (pid %s) on %s, data in %s", embedded.pid, url,
                  embedded.data_dir)
         settings = settings.replace(store={"url": url})
+        # nothing else restarts it: a Valkey that died comes back here, or the service stops
+        embedded.keep_alive(functools.partial(os.kill, os.getpid(), signal.SIGTERM))
     try:
         show_room: str | None = args.demo_show
         if args.demo:
@@ -134,8 +136,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if args.workers <= 1 or args.worker:
             _run(_serve(settings, reuse_port=args.worker or args.workers > 1,
                         show_room=show_room))
-            return 0
-        return _supervise(args, settings, show_room)
+            code = 0
+        else:
+            code = _supervise(args, settings, show_room)
+        return 1 if embedded is not None and embedded.gave_up else code
     except KeyboardInterrupt:
         return 0
     finally:

@@ -1,5 +1,6 @@
 """The processes a fault test breaks: a Valkey it can kill and start again on the same port from
-its own AOF, and the workers of a ``serve --workers N`` supervisor."""
+its own AOF, the embedded Valkey a server runs for itself, and the workers of a ``serve
+--workers N`` supervisor."""
 
 from __future__ import annotations
 
@@ -63,6 +64,22 @@ def workers_of(supervisor: int) -> list[int]:
     with contextlib.suppress(psutil.NoSuchProcess):
         return sorted(child.pid for child in psutil.Process(supervisor).children())
     return []
+
+
+def embedded_valkey_of(server: int) -> tuple[int, int] | None:
+    """The valkey-server a ``serve`` process without a store URL runs for itself (its child)
+    and the port it listens on; None while none is alive and listening (valkey-server rewrites
+    its command line, so the port is read from its socket)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for child in psutil.Process(server).children():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                if (child.status() == psutil.STATUS_ZOMBIE
+                        or not any(n in child.name() for n in ("valkey", "redis"))):
+                    continue
+                for conn in child.net_connections(kind="tcp"):
+                    if conn.status == psutil.CONN_LISTEN:
+                        return child.pid, int(conn.laddr.port)
+    return None
 
 
 def holder_of(workers: list[int], local_port: int) -> int | None:
