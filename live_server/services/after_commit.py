@@ -1,11 +1,12 @@
 """Work that follows an action the store has already committed: a chat message's intimacy and
-keyword-packet eligibility, a grab's intimacy and "finished" notice, a purchase's index entries.
+keyword-packet eligibility, a grab's intimacy and "finished" notice, a purchase's index entries,
+a fan-club join's intimacy, a paid order's listeners (intimacy, an auction's clock).
 
 One policy everywhere: the step runs once, right after the commit; if it fails, the failure is
 counted (``live_after_commit_failures_total{step}``) and logged (rate limited by
 ``live_server.logs``), and the accepted action is still answered as accepted. An error reply
-there would tell the client its chat, purchase or grab did not happen, and invite it to do it
-again, when it did.
+there would tell the client its chat, purchase, grab, join or payment did not happen, and invite
+it to do it again, when it did.
 What a failed step loses is bookkeeping (a few intimacy points, a notice), or is kept for a
 retry by its owner (a purchase's index entries: ``ShelfStore.unindexed``)."""
 

@@ -3,7 +3,8 @@
 Intimacy is earned from what a user does around a creator's rooms (chat, hearts, minutes
 watched, grabs, purchases, joining the club), each source capped per day. The hooks
 ``note_chat``, ``note_hearts``, ``note_watch`` and ``note_paid`` are how the chat service, the
-node and the order service tell this service what happened; they never fail the caller's work.
+node and the order service tell this service what happened; they never fail the caller's work
+(the callers run them through ``AfterCommit``, as the club join runs its own points).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from live_server.config import Settings
 from live_server.domain.rooms import Room
 from live_server.errors import InvalidField
 from live_server.protocol import Json, now_ms
+from live_server.services.after_commit import AfterCommit
 from live_server.store.fans import FanStore
 from live_server.store.rooms import RoomStore
 
@@ -24,8 +26,10 @@ def utc_day(now: int | None = None, starts_at_utc_hour: int = 0) -> int:
 
 
 class FanService:
-    def __init__(self, settings: Settings, rooms: RoomStore, store: FanStore) -> None:
+    def __init__(self, settings: Settings, rooms: RoomStore, store: FanStore,
+                 after: AfterCommit | None = None) -> None:
         self.settings = settings
+        self.after = after or AfterCommit()
         self.cfg = settings.fans
         self.rooms = rooms
         self.store = store
@@ -80,12 +84,15 @@ class FanService:
         return await self.fans(who, creator_id)
 
     async def join_club(self, who: Identity, creator_id: str) -> Json:
+        """Pay the fee and join (one script); the points for joining come after, as after-commit
+        work: the fee is paid, so a failure there must not answer an error, whose retry would
+        be ``already_member``."""
         uid = require_user(who)
         if uid == creator_id:
             raise InvalidField("you cannot join your own fan club")
         balance = await self.store.join_club(uid, creator_id,
                                              self.settings.money.fan_club_fee_cents, now_ms())
-        await self.earn(creator_id, uid, "fan_club")
+        await self.after.run("club_intimacy", self.earn(creator_id, uid, "fan_club"))
         return {**await self.fans(who, creator_id), "balance": balance}
 
     async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:

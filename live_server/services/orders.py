@@ -39,6 +39,7 @@ from live_server.errors import (
     Unauthorized,
 )
 from live_server.protocol import Json, now_ms
+from live_server.services.after_commit import AfterCommit
 from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
 
@@ -114,13 +115,15 @@ class PaymentListener(Protocol):
 
 class OrderService:
     def __init__(self, settings: Settings, rooms: RoomStore, orders: OrderStore, *,
-                 listeners: Sequence[PaymentListener] = ()) -> None:
+                 listeners: Sequence[PaymentListener] = (),
+                 after: AfterCommit | None = None) -> None:
         self.settings = settings
         self.rooms = rooms
         self.store = orders
         self.provider: PaymentProvider = (
             DevProvider() if settings.payments.provider == "dev" else WebhookProvider())
-        self.listeners = tuple(listeners)
+        self.listeners = tuple(listeners)  # after-commit work of a payment, each in turn
+        self.after = after or AfterCommit()
 
     async def _order(self, order_id: str) -> Json:
         order = await self.store.get(order_id)
@@ -180,11 +183,8 @@ class OrderService:
             log.warning("late payment %s for order %s: recorded as paid_late, to refund",
                         reference, order_id, extra=logs.about(order_id=order_id))
         elif action == "pay":
-            for listener in self.listeners:
-                try:
-                    await listener.note_paid(order)
-                except Exception:  # the order is paid either way
-                    log.warning("paid-order listener failed", exc_info=True)
+            for listener in self.listeners:  # the order is paid either way
+                await self.after.run("paid_listener", listener.note_paid(order))
         return order
 
     async def cancel(self, who: Identity, order_id: str) -> Json:

@@ -1,7 +1,8 @@
 """Bookkeeping after a committed action never turns it into an error reply (one that would
-invite the client to chat, buy or grab again): the store is made to fail the step for real
-(a key of the wrong type), the action is answered as done, the failure is counted, and what
-matters (a reservation's expiry entry) is written once the store takes it again."""
+invite the client to chat, buy, grab, join or pay again): the store is made to fail the step
+for real (a key of the wrong type, a count that is not a number), the action is answered as
+done, the money moves once, the failure is counted, and what matters (a reservation's expiry
+entry) is written once the store takes it again."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
 from tests.helpers import WAIT_S, Viewer
 from tests.integration.test_red_packets import assert_audit_clean, balance, grab, launch, topup
-from tests.integration.test_shelf import buy, on_sale, product
+from tests.integration.test_shelf import buy, on_sale, product, save_address
+from tests.integration.test_shelf_payments import charges
 
 
 def services(live: LiveApp) -> Services:
@@ -90,3 +92,47 @@ async def test_a_grab_whose_notice_and_points_fail_is_still_paid(live: LiveApp) 
     status, again = await grab(live, pid, "bob")
     assert status == 409 and again["error"]["code"] == "already_grabbed"  # and only once
     await assert_audit_clean(live)
+
+
+async def test_a_fan_club_join_whose_intimacy_fails_is_joined_once(live: LiveApp) -> None:
+    s = services(live)
+    fee = live.settings.money.fan_club_fee_cents
+    await topup(live, "fan", fee + 50)
+    creator_before = await balance(live, "alice")
+    # the fan's club points of today are not a number: the intimacy step fails in the store
+    await s.client.hset(s.core.keys.intimacy_day("alice", s.fans.day()), "fan|fan_club", "x")
+    before = failures(live, "club_intimacy")
+    status, card = await live.call("POST", "/api/creators/alice/fan-club", "fan")
+    assert status == 200 and card["fan_club_member"] and card["balance"] == 50, card
+    assert failures(live, "club_intimacy") == before + 1
+    assert await balance(live, "fan") == 50
+    assert await balance(live, "alice") == creator_before + fee
+    status, again = await live.call("POST", "/api/creators/alice/fan-club", "fan")
+    assert status == 409 and again["error"]["code"] == "already_member"  # and paid once
+    assert await balance(live, "fan") == 50
+    assert await balance(live, "alice") == creator_before + fee
+    await assert_audit_clean(live)
+
+
+async def test_a_payment_whose_bookkeeping_fails_is_paid_once_and_counted(
+        live: LiveApp) -> None:
+    room = await live.live_room()
+    p = await product(live)
+    await on_sale(live, room, p["id"], stock=2, price=500)
+    await save_address(live, "vic")
+    status, made = await buy(live, room, p["id"], "vic", "k-paid")
+    assert status == 201, made
+    order_id = made["order"]["id"]
+    s = services(live)
+    # the buyer's purchase points of today are not a number: the paid-order intimacy fails
+    await s.client.hset(s.core.keys.intimacy_day("alice", s.fans.day()), "vic|buy", "x")
+    before = failures(live, "paid_listener")
+    status, paid = await live.call("POST", f"/api/orders/{order_id}/pay", "vic",
+                                   json={"outcome": "confirm"})
+    assert status == 200 and paid["state"] == "paid", paid
+    assert charges(live, order_id) == 1
+    assert failures(live, "paid_listener") == before + 1
+    status, again = await live.call("POST", f"/api/orders/{order_id}/pay", "vic",
+                                    json={"outcome": "confirm"})
+    assert status == 409 and again["error"]["code"] == "invalid_state"
+    assert charges(live, order_id) == 1
