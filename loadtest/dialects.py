@@ -65,8 +65,33 @@ class Dialect(Protocol):
     def decode(self, payload: bytes) -> Decoded: ...
 
 
+# Our server writes `type` first in every frame, so the live dialect reads a frame's type from its
+# first bytes: `{"type":"` (compact, as orjson and the fan-out write it) or `{"type": "` (spaced,
+# as Python's json writes it). A frame laid out any other way is decoded: the answer does not
+# depend on key order, only its cost does. (Finding `"type":` anywhere is not enough: in an
+# events frame whose own `type` came last, the first one found would be an event's.)
+def _type_first(kind: bytes) -> tuple[bytes, bytes]:
+    return b'{"type":"' + kind + b'"', b'{"type": "' + kind + b'"'
+
+
+_ANY_FIRST: Final = (b'{"type":"', b'{"type": "')
+_WELCOME: Final = _type_first(b"welcome")
+_ERROR: Final = _type_first(b"error")
+_ANSWER: Final = _type_first(b"reply") + _ERROR
+_EVENTS_COMPACT, _EVENTS_SPACED = _type_first(b"events")
+
+
+def _object(payload: bytes) -> dict[str, Any]:
+    """A frame decoded, or {} when it is not a JSON object."""
+    try:
+        msg = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return {}
+    return msg if isinstance(msg, dict) else {}
+
+
 class LiveDialect:
-    """Our server: `/ws/rooms/{id}?token=`, every frame a JSON object with `type` first."""
+    """Our server: `/ws/rooms/{id}?token=`, every frame a JSON object with a `type`."""
 
     name = "live"
 
@@ -75,35 +100,46 @@ class LiveDialect:
         return f"/ws/rooms/{urllib.parse.quote(room)}?{urllib.parse.urlencode(q)}"
 
     def before_join(self, payload: bytes, room: str, token: str | None) -> tuple[int, str | None]:
-        if payload.startswith((b'{"type":"welcome"', b'{"type": "welcome"')):
+        if payload.startswith(_WELCOME):
             return JOINED, None
-        if payload.startswith((b'{"type":"error"', b'{"type": "error"')):
+        if payload.startswith(_ERROR):
             return FAILED, None
-        return WAIT, None
+        if payload.startswith(_ANY_FIRST):
+            return WAIT, None
+        kind = _object(payload).get("type")
+        return (JOINED if kind == "welcome" else FAILED if kind == "error" else WAIT), None
 
     def keepalive(self, payload: bytes) -> str | None:
         return None
 
     def count(self, payload: bytes) -> tuple[int, int]:
-        # `{"type":` is 8 bytes: the 9th tells compact separators from spaced ones. Inside JSON
-        # strings every quote is escaped, so the marker below only matches real keys.
-        if payload[8:9] == b'"':
-            if not payload.startswith(b'{"type":"events"'):
-                return 0, 0
+        # Inside JSON strings every quote is escaped, so the markers below only match real keys;
+        # the frame's own `"type":` is one of them.
+        if payload.startswith(_EVENTS_COMPACT):
             return payload.count(b'"type":"') - 1, payload.count(b'"type":"chat"')
-        if not payload.startswith(b'{"type": "events"'):
+        if payload.startswith(_EVENTS_SPACED):
+            return payload.count(b'"type": "') - 1, payload.count(b'"type": "chat"')
+        if payload.startswith(_ANY_FIRST):
             return 0, 0
-        return payload.count(b'"type": "') - 1, payload.count(b'"type": "chat"')
+        msg = _object(payload)
+        evs = msg.get("events")
+        if msg.get("type") != "events" or not isinstance(evs, list):
+            return 0, 0
+        kinds = [e.get("type") for e in evs if isinstance(e, dict)]
+        return len(kinds), kinds.count("chat")
 
     def request(self, rid: int, op: str, fields: dict[str, Any]) -> str:
         return orjson.dumps({"op": op, "id": rid, **fields}).decode()
 
     def reply(self, payload: bytes) -> Reply | None:
-        if not payload.startswith(
-            (b'{"type":"reply"', b'{"type":"error"', b'{"type": "reply"', b'{"type": "error"')
-        ):
+        if payload.startswith(_ANSWER):
+            msg = orjson.loads(payload)
+        elif payload.startswith(_ANY_FIRST):
             return None
-        msg = orjson.loads(payload)
+        else:
+            msg = _object(payload)
+            if msg.get("type") not in ("reply", "error"):
+                return None
         rid = msg.get("id")
         if not isinstance(rid, int):
             rid = -1

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
+import orjson
 import pytest
 
 from loadtest.check import evaluate
-from loadtest.dialects import DIALECTS
+from loadtest.dialects import DIALECTS, FAILED, JOINED, WAIT, Reply
 from loadtest.figures import loss_figures
 from loadtest.pacing import paced
 from loadtest.runner import assign_roles, require_loopback
@@ -57,6 +59,29 @@ def test_live_dialect_counts_without_decoding() -> None:
     rep = d.reply(b'{"type":"reply","id":4,"data":{"seq":9}}')
     assert rep is not None and rep.rid == 4 and rep.data == {"seq": 9}
     assert d.reply(b'{"type":"events"}') is None
+
+
+def test_live_dialect_reads_a_frame_whatever_its_key_order() -> None:
+    """The figures must not hinge on the server writing `type` first: a frame with it last, or
+    after an `events` list whose entries have their own `type`, reads the same."""
+    d = DIALECTS["live"]
+    events = [{"seq": 5, "type": "chat", "data": {"text": "x"}},
+              {"data": {"left": 2}, "type": "stock"}, {"type": "chat", "data": {"text": "y"}}]
+    first = orjson.dumps({"type": "events", "room": "r1", "events": events})
+    last = orjson.dumps({"room": "r1", "events": events, "type": "events"})
+    spaced_last = json.dumps({"room": "r1", "events": events, "type": "events"}).encode()
+    assert d.count(first) == d.count(last) == d.count(spaced_last) == (3, 2)
+    assert d.count(orjson.dumps({"id": 1, "type": "pong"})) == (0, 0)
+
+    assert d.before_join(orjson.dumps({"seq": 4, "type": "welcome"}), "r1", None) == (JOINED, None)
+    refused = orjson.dumps({"error": {"code": "banned"}, "type": "error"})
+    assert d.before_join(refused, "r1", None) == (FAILED, None)
+    assert d.before_join(last, "r1", None) == (WAIT, None)
+
+    answer = orjson.dumps({"id": 4, "data": {"seq": 9}, "type": "reply"})
+    assert d.reply(answer) == Reply(4, {"seq": 9}, None)
+    assert d.reply(refused) == Reply(-1, None, {"code": "banned"})
+    assert d.reply(last) is None
 
 
 def test_loss_figures() -> None:
