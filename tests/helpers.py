@@ -9,12 +9,27 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 WAIT_S = 15.0  # hang guard only; tests never assert on elapsed time
 
 
 FRESH, KEEP_ALIVE = "fresh", "keep-alive"
 WS_PATHS = (FRESH, KEEP_ALIVE)
+
+
+async def open_ws(http: aiohttp.ClientSession, url: str,
+                  **kw: Any) -> aiohttp.ClientWebSocketResponse:
+    """aiohttp's ``ws_connect`` over the path the test runs on (``Viewer.path``), for tests that
+    need the bare websocket (frames by hand, no auto-pong). On ``keep-alive`` an HTTP request
+    goes first, so a used connection waits in ``http``'s pool and the upgrade goes out on it."""
+    if Viewer.path == KEEP_ALIVE:
+        target = URL(url)
+        plain = target.with_scheme("https" if target.scheme == "wss" else "http")
+        async with http.get(plain.with_path("/healthz").with_query(None)) as resp:
+            await resp.read()
+    ws: aiohttp.ClientWebSocketResponse = await http.ws_connect(url, **kw)
+    return ws
 
 
 class Viewer:
@@ -54,10 +69,7 @@ class Viewer:
             params["epoch"] = epoch
         url = base.replace("http", "ws", 1) + f"/ws/rooms/{room_id}"
         try:
-            if cls.path == KEEP_ALIVE:  # leave a used connection in the pool for the upgrade
-                async with http.get(base + "/healthz") as resp:
-                    await resp.read()
-            ws = await http.ws_connect(url, params=params, **kw)
+            ws = await open_ws(http, url, params=params, **kw)
         except BaseException:
             if own:
                 await http.close()

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import LiveApp, token
-from tests.helpers import Viewer
+from tests.helpers import Viewer, open_ws
 
 
 async def _pair(live: LiveApp) -> tuple[str, Viewer, Viewer]:
@@ -115,23 +115,23 @@ async def test_auth_frame_path_and_timeout(live_app_factory: Any) -> None:
     room = await live.live_room()
     url = live.base.replace("http", "ws") + f"/ws/rooms/{room}"
     async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(url)
+        ws = await open_ws(http, url)
         viewer = Viewer(ws)
         await ws.send_str(f'{{"op": "auth", "token": "{token("bob")}"}}')
         welcome = await viewer.wait_welcome()
         assert welcome["user"]["id"] == "bob"
         await viewer.close()
 
-        silent = Viewer(await http.ws_connect(url))
+        silent = Viewer(await open_ws(http, url))
         assert await silent.wait_closed() == 4000
         await silent.close()
 
-        wrong_first = Viewer(await http.ws_connect(url))
+        wrong_first = Viewer(await open_ws(http, url))
         await wrong_first.ws.send_str('{"op": "chat", "text": "hi"}')
         assert await wrong_first.wait_closed() == 4001
         await wrong_first.close()
 
-        guest = Viewer(await http.ws_connect(url))
+        guest = Viewer(await open_ws(http, url))
         await guest.ws.send_str('{"op": "auth", "token": null}')
         assert (await guest.wait_welcome())["user"] is None
         await guest.close()

@@ -9,7 +9,7 @@ import aiohttp
 
 from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
-from tests.helpers import Viewer
+from tests.helpers import Viewer, open_ws
 
 
 async def test_hearts_are_exact_and_counters_coalesced(live_app_factory: Any) -> None:
@@ -69,8 +69,8 @@ async def test_dead_connection_is_closed_by_heartbeat(live_app_factory: Any) -> 
     url = live.base.replace("http", "ws") + f"/ws/rooms/{room}"
     async with aiohttp.ClientSession() as http:
         # autoping off: this client never answers the server's pings, like a dead peer
-        silent = Viewer(await http.ws_connect(url, params={"token": token("zed")},
-                                              autoping=False))
+        silent = Viewer(await open_ws(http, url, params={"token": token("zed")},
+                                      autoping=False))
         await silent.wait_welcome()
         await watcher.wait_for(lambda: (watcher.last_counters() or {}).get("online") == 2)
         await silent.wait_closed()

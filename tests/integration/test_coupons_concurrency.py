@@ -16,6 +16,12 @@ from tests.conftest import ServerProcess, token
 
 CLIENTS, QUOTA = 200, 50
 
+# Read by tests/integration/conftest.py: these tests run on fresh connections only.
+WS_PATH_INDEPENDENT = (
+    "the race is decided by the store's atomic claim, after the room socket has parsed the "
+    "request, and that socket is one object on both paths (the websocket suite proves each "
+    "path); two server processes and 200 clients are too costly to race twice")
+
 
 class Gate:
     """Opens once ``n`` websocket claimants are in the room."""

@@ -15,14 +15,26 @@ import pytest
 
 from live_server.web.front import FrontDoor
 from live_server.web.keys import SERVICES
-from live_server.web.room_socket import RoomSocket
 from tests.conftest import LiveApp, token
-from tests.helpers import WAIT_S, Viewer
+from tests.helpers import KEEP_ALIVE, WAIT_S, Viewer
+
+
+async def _head(sock: socket.socket) -> bytes:
+    """An HTTP response head, read a byte at a time so nothing after it is taken."""
+    loop = asyncio.get_running_loop()
+    head = b""
+    while b"\r\n\r\n" not in head:
+        byte = await asyncio.wait_for(loop.sock_recv(sock, 1), WAIT_S)
+        assert byte, head
+        head += byte
+    return head
 
 
 async def _raw_ws_that_never_reads(base: str, room: str, tok: str | None) -> socket.socket:
     """A real websocket handshake on a socket with a tiny receive buffer; then silence. With
-    no token, the socket stays unauthenticated (no ``auth`` frame is sent)."""
+    no token, the socket stays unauthenticated (no ``auth`` frame is sent). It takes the path
+    the test runs on (``Viewer.path``): on ``keep-alive`` an HTTP request and its answer go
+    first on the same connection, so aiohttp reads the upgrade."""
     query = f"?token={tok}" if tok is not None else ""
     host, port = base.split("//")[1].split(":")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -30,14 +42,21 @@ async def _raw_ws_that_never_reads(base: str, room: str, tok: str | None) -> soc
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     await loop.sock_connect(sock, (host, int(port)))
+    if Viewer.path == KEEP_ALIVE:
+        await loop.sock_sendall(sock, f"GET /healthz HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
+                                .encode())
+        head = await _head(sock)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        while length:
+            length -= len(await loop.sock_recv(sock, length))
     key = base64.b64encode(os.urandom(16)).decode()
     request = (f"GET /ws/rooms/{room}{query} HTTP/1.1\r\nHost: {host}:{port}\r\n"
                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                "Sec-WebSocket-Version: 13\r\n\r\n")
     await loop.sock_sendall(sock, request.encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += await loop.sock_recv(sock, 1)
+    head = await _head(sock)
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
 
@@ -112,12 +131,16 @@ async def test_slow_consumer_is_disconnected_and_others_keep_up(live_app_factory
             await v.close()
 
 
-def _door(live: LiveApp) -> FrontDoor:
+def _held(live: LiveApp, clients: set[Any]) -> list[Any]:
+    """The server's transports that still serve these clients (their socket names), whichever
+    code read their upgrade: the front door's room sockets (fresh connections) or aiohttp's
+    connections (keep-alive ones)."""
     runner = live.client.server.runner
     assert runner is not None
     door = runner.server
     assert isinstance(door, FrontDoor)
-    return door
+    transports = [s.transport for s in door.sockets] + [h.transport for h in door.connections]
+    return [t for t in transports if t is not None and t.get_extra_info("peername") in clients]
 
 
 def _metric_labelled(text: str, name: str, label: str) -> float:
@@ -143,8 +166,9 @@ async def _until(check: Callable[[], Awaitable[bool]]) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _joined(sock: RoomSocket) -> bool:
-    return sock.conn is not None and sock.task is None
+async def _joined(live: LiveApp, room: str, user: str) -> bool:
+    """The user's socket is in the room's fan-out: its welcome went out."""
+    return bool(live.client.server.app[SERVICES].node.hub.conns_of(room, user))
 
 
 async def _gone(sock: socket.socket) -> bool:
@@ -171,12 +195,12 @@ async def test_slow_consumers_are_gone_after_the_grace(live_app_factory: Any) ->
     room = await live.live_room()
     slow = [await _raw_ws_that_never_reads(live.base, room, token(f"sloth{i}"))
             for i in range(5)]
-    door = _door(live)
+    names = {sock.getsockname() for sock in slow}
+    assert len(_held(live, names)) == len(slow)  # each is found, whichever path it took
     hub = live.client.server.app[SERVICES].node.hub
 
-    def slow_sockets() -> list[Any]:
-        return [s for s in door.sockets
-                if s.conn is not None and str(s.conn.user_id).startswith("sloth")]
+    def slow_conns() -> list[Any]:
+        return [c for c in hub.all_conns() if str(c.user_id).startswith("sloth")]
 
     sender = await Viewer.connect(live.base, room, token("talker"))
     await sender.wait_welcome()
@@ -188,10 +212,12 @@ async def test_slow_consumers_are_gone_after_the_grace(live_app_factory: Any) ->
         assert reply["type"] == "reply", reply
 
     async def cut() -> bool:
-        return not slow_sockets() and await _closes(live, 4008) >= len(slow)
+        return (not _held(live, names) and not slow_conns()
+                and await _closes(live, 4008) >= len(slow))
 
     await _until(cut)  # the grace is 0.3 s
-    assert slow_sockets() == []
+    assert _held(live, names) == []
+    assert slow_conns() == []
     assert await _closes(live, 4008) == len(slow)
     assert hub.connection_count == 1  # the sender only
     assert not sender.closed
@@ -224,27 +250,27 @@ async def test_pings_that_are_never_read_are_cut_at_the_buffer_limit(
     room = await live.live_room()
     sock = await _raw_ws_that_never_reads(
         live.base, room, token("pinger") if authenticated else None)
-    door = _door(live)
-    (server_side,) = door.sockets
+    names = {sock.getsockname()}
+    (server_side,) = _held(live, names)
     loop = asyncio.get_running_loop()
     if authenticated:
-        await _until(lambda: _joined(server_side))
+        await _until(lambda: _joined(live, room, "pinger"))
     pings = _ping_frame() * 50
     sent, most_unsent = 0, 0
     while await _metric(live, "live_slow_consumer_disconnects_total") < 1:
-        assert sent < 40_000, f"never cut; {server_side.transport.get_write_buffer_size()} B unsent"
+        assert sent < 40_000, f"never cut; {server_side.get_write_buffer_size()} B unsent"
         await loop.sock_sendall(sock, pings)
         sent += 50
         await asyncio.sleep(0)  # the server reads them and answers
-        most_unsent = max(most_unsent, server_side.transport.get_write_buffer_size())
+        most_unsent = max(most_unsent, server_side.get_write_buffer_size())
     # at most one pong and the close frame beyond the limit: the process did not grow with it
     assert most_unsent <= limit + 127 + 2 + 2 + len("slow_consumer")
 
     async def cut() -> bool:
-        return not door.sockets and await _closes(live, 4008) >= 1
+        return not _held(live, names) and await _closes(live, 4008) >= 1
 
     await _until(cut)  # the grace is 0.3 s
-    assert not door.sockets
+    assert not _held(live, names)
     assert await _closes(live, 4008) == 1
     assert await _gone(sock)
     sock.close()
@@ -259,11 +285,11 @@ async def test_a_client_that_closes_and_never_reads_is_gone_after_the_grace(
             "max_frames_per_s": 100_000})
     room = await live.live_room()
     sock = await _raw_ws_that_never_reads(live.base, room, token("leaver"))
-    door = _door(live)
-    (server_side,) = door.sockets
+    names = {sock.getsockname()}
+    (server_side,) = _held(live, names)
     loop = asyncio.get_running_loop()
-    await _until(lambda: _joined(server_side))
-    while server_side.transport.get_write_buffer_size() == 0:  # a backlog it will not read
+    await _until(lambda: _joined(live, room, "leaver"))
+    while server_side.get_write_buffer_size() == 0:  # a backlog it will not read
         await loop.sock_sendall(sock, _ping_frame() * 50)
         await asyncio.sleep(0.01)
     mask = os.urandom(4)
@@ -271,10 +297,10 @@ async def test_a_client_that_closes_and_never_reads_is_gone_after_the_grace(
     await loop.sock_sendall(sock, bytes((0x88, 0x80 | 2)) + mask + body)
 
     async def closed() -> bool:
-        return not door.sockets and await _closes(live, 1000) >= 1
+        return not _held(live, names) and await _closes(live, 1000) >= 1
 
     await _until(closed)  # the grace is 0.3 s
-    assert not door.sockets
+    assert not _held(live, names)
     assert await _closes(live, 1000) == 1
     assert await _gone(sock)
     sock.close()
