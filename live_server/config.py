@@ -109,6 +109,7 @@ class HttpSettings:
     max_body_bytes: int
     idle_timeout_ms: int
     header_timeout_ms: int
+    body_timeout_ms: int
     keepalive_timeout_ms: int
     max_connections_per_ip: int
 
@@ -576,6 +577,7 @@ def _validated(settings: Settings) -> Settings:
         "fans.top": settings.fans.top,
         "http.idle_timeout_ms": settings.http.idle_timeout_ms,
         "http.header_timeout_ms": settings.http.header_timeout_ms,
+        "http.body_timeout_ms": settings.http.body_timeout_ms,
         "http.keepalive_timeout_ms": settings.http.keepalive_timeout_ms,
         "webhooks.timeout_ms": settings.webhooks.timeout_ms,
         "webhooks.concurrency": settings.webhooks.concurrency,

@@ -66,6 +66,14 @@ class PayloadTooLarge(LiveError):
     status = 413
 
 
+class RequestTimeout(LiveError):
+    """The body did not arrive within ``http.body_timeout_ms``: the connection is closed after
+    the answer, since the rest of the body may still be on its way."""
+
+    code = "request_timeout"
+    status = 408
+
+
 class Unauthorized(LiveError):
     code = "unauthorized"
     status = 401

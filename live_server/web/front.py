@@ -14,8 +14,10 @@ bounded: a connection that sends nothing for ``http.idle_timeout_ms``, or whose 
 head is not complete ``http.header_timeout_ms`` after its first byte, is closed (aiohttp would
 wait ``keepalive_timeout`` for the first, and forever for the second); and one client address
 gets at most ``http.max_connections_per_ip`` open connections, counted from ``connection_made``
-until the connection ends, whoever serves it by then. Later requests on a keep-alive connection
-are bounded by aiohttp's keep-alive timeout (``http.keepalive_timeout_ms``, set in ``app``).
+until the connection ends, whoever serves it by then. Later request heads on a keep-alive
+connection are bounded by aiohttp's keep-alive timeout (``http.keepalive_timeout_ms``, set in
+``app``: counted from the previous answer, it closes a connection still without a complete head),
+and every body by ``http.body_timeout_ms`` (``web.http.raw_body``).
 
 ``LiveRunner`` is aiohttp's ``AppRunner`` with this factory in place of aiohttp's: every site
 (TCP, socket, the test server) then uses it without knowing.

@@ -3,6 +3,7 @@ middleware that turns LiveError into ``{"error": {...}}`` with the right status.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable
@@ -20,6 +21,7 @@ from live_server.errors import (
     NotFound,
     NotReady,
     PayloadTooLarge,
+    RequestTimeout,
     Unauthorized,
     WrongMethod,
 )
@@ -47,11 +49,25 @@ def identity(request: web.Request) -> Identity:
 
 
 async def raw_body(request: web.Request) -> bytes:
-    """The body's bytes, refused over ``http.max_body_bytes``."""
-    limit = services(request).settings.http.max_body_bytes
+    """The whole body (it may come in many pieces: ``read(n)`` answers with the first that
+    arrived), refused over ``http.max_body_bytes`` or when it is not all there within
+    ``http.body_timeout_ms``: aiohttp waits for a body as long as the client trickles it, and
+    the front door's timeouts end with the request head."""
+    limits = services(request).settings.http
+    limit = limits.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
-    raw = await request.content.read(limit + 1)
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(limits.body_timeout_ms / 1000):
+            while size <= limit and (piece := await request.content.read(limit + 1 - size)):
+                pieces.append(piece)
+                size += len(piece)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the body did not arrive within {limits.body_timeout_ms} ms") from None
+    raw = b"".join(pieces)
     if len(raw) > limit:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
     return raw
@@ -88,6 +104,18 @@ def error_middleware(request: web.Request, handler: Any) -> Awaitable[web.Stream
     return _answer_errors(request, handler)
 
 
+async def send_and_close(request: web.Request,
+                         response: web.StreamResponse) -> web.StreamResponse:
+    """Send the answer, then close the connection at once (a body that timed out). aiohttp
+    would otherwise read and drop the unread rest of the body for its lingering time (10 s),
+    serving the trickler on."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()  # the answer is written; closing flushes it first
+    return response
+
+
 def request_id(request: web.Request) -> str:
     """The caller's ``X-Request-Id`` when it is a plain id (a proxy's, to follow one request
     through both logs), else a fresh one."""
@@ -102,16 +130,21 @@ async def _answer_errors(request: web.Request, handler: Any) -> web.StreamRespon
     room's, on a room's route). The path is logged without its query: it may hold a token."""
     rid = request_id(request)
     with logs.bind(request_id=rid, room_id=request.match_info.get("room_id")):
-        response = await _answer(request, handler)
+        response = await _answer(request, handler, rid)
     if not response.prepared:  # a streamed answer has sent its headers already
         response.headers[REQUEST_ID] = rid
     return response
 
 
-async def _answer(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _answer(request: web.Request, handler: Any, rid: str) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
         return response
+    except RequestTimeout as err:
+        request.app[SERVICES].metrics.errors.labels(err.code).inc()
+        response = error_response(err)
+        response.headers[REQUEST_ID] = rid
+        return await send_and_close(request, response)
     except LiveError as err:
         request.app[SERVICES].metrics.errors.labels(err.code).inc()
         return error_response(err)

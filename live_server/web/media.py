@@ -28,12 +28,13 @@ from live_server.errors import (
     MediaRedirect,
     MethodNotAllowed,
     NoPublisher,
+    RequestTimeout,
     Unauthorized,
     UnsupportedMediaType,
 )
 from live_server.media.cohost import GUEST, GUEST_VIEWER, CohostMedia
 from live_server.media.service import MediaService
-from live_server.web.http import error_response, identity, json, raw_body
+from live_server.web.http import error_response, identity, json, raw_body, send_and_close
 from live_server.web.keys import SERVICES
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,9 @@ def _answer_errors(handler: Handler) -> Handler:
                 response.headers["Retry-After"] = str(err.retry_after_s)
             elif err.status == 405:
                 response.headers["Allow"] = err.extra.get("allow", "")
+            if isinstance(err, RequestTimeout):
+                response.headers.update(_CORS)
+                return await send_and_close(request, response)
         response.headers.update(_CORS)
         return response
     return wrapped

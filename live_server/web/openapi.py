@@ -26,6 +26,7 @@ from live_server.errors import (
     LiveError,
     MissingField,
     PayloadTooLarge,
+    RequestTimeout,
     TokenExpired,
     Unauthorized,
     codes,
@@ -114,7 +115,7 @@ def _command_operation(command: Command, settings: Settings) -> Json:
     else:
         op["requestBody"] = {"required": any(f.required for f in rest),
                              "content": {JSON: {"schema": _object(rest, settings)}}}
-        errors += (InvalidJson, PayloadTooLarge)
+        errors += (InvalidJson, PayloadTooLarge, RequestTimeout)
     if params:
         op["parameters"] = params
     ok = {"description": command.reply or "done", "content": {JSON: {"schema": {
@@ -139,7 +140,7 @@ def _endpoint_operation(ep: Endpoint, settings: Settings) -> Json:
     elif ep.body is not None:
         op["requestBody"] = {"required": True,
                              "content": {JSON: {"schema": _object(ep.body, settings)}}}
-        errors += (*field_errors(ep.body), InvalidJson, PayloadTooLarge)
+        errors += (*field_errors(ep.body), InvalidJson, PayloadTooLarge, RequestTimeout)
     ok: Json = {"description": ep.answer or "done"}
     if ep.answer and ep.method != "HEAD" and ep.status not in (101, 204):
         ok["content"] = {ep.content_type: {"schema": {"type": "object"} if ep.content_type ==

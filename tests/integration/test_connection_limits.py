@@ -1,7 +1,8 @@
 """What a connection may hold, over real sockets: one that sends nothing, one that trickles its
-request head, one idle between keep-alive requests are each cut after their timeout, and one
-client address gets at most ``http.max_connections_per_ip`` open connections, whatever they
-carry (HTTP, a room websocket the front door read, one aiohttp read)."""
+request head, one idle between keep-alive requests, one whose request body never arrives whole
+are each cut after their timeout, and one client address gets at most
+``http.max_connections_per_ip`` open connections, whatever they carry (HTTP, a room websocket
+the front door read, one aiohttp read)."""
 
 from __future__ import annotations
 
@@ -119,6 +120,59 @@ async def test_keep_alive_connections_are_cut_when_idle(live_app_factory: Any) -
     assert (await _get(trickling)).startswith(b"HTTP/1.1 200")
     trickling[1].write(b"GET /healthz HTTP/1.1\r\nX-Slow: a\r\n")  # a second head, never ended
     assert await _hung_up(trickling) == b""
+
+
+@pytest.mark.parametrize(("target", "earlier_requests", "drip"), [
+    ("/api/rooms", 0, True), ("/api/rooms", 1, False),
+    ("/api/payments/webhook", 0, False), ("/api/payments/webhook", 1, True)])
+async def test_a_trickling_request_body_is_cut(live_app_factory: Any, target: str,
+                                               earlier_requests: int, drip: bool) -> None:
+    """A head that arrives whole and a body that never does (of the 1000 bytes it announced, a
+    byte every 50 ms, or none at all): 408 ``request_timeout`` after
+    ``http.body_timeout_ms``, then the connection is closed, whether the request is the
+    connection's first or a later one."""
+    live = await live_app_factory(http={"body_timeout_ms": 400, "keepalive_timeout_ms": 5000})
+    stream = await _open(live)
+    for _ in range(earlier_requests):
+        assert (await _get(stream)).startswith(b"HTTP/1.1 200")
+    _, writer = stream
+    writer.write(f"POST {target} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                 f"Authorization: Bearer {token('alice', 'creator')}\r\n"
+                 "Content-Length: 1000\r\n\r\n".encode())
+
+    async def trickle() -> None:
+        for _ in range(200 if drip else 0):
+            await asyncio.sleep(0.05)
+            writer.write(b" ")
+
+    dripping = asyncio.create_task(trickle())
+    try:
+        answer = await _hung_up(stream)
+    finally:
+        dripping.cancel()
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b'"code":"request_timeout"' in answer, answer
+    assert _sample(live, "live_errors_total", code="request_timeout") == 1
+
+
+async def test_a_body_in_pieces_is_read_whole(live_app_factory: Any) -> None:
+    """A body whose pieces arrive apart (as over a slow network) is read to its end, within
+    the body timeout: the first piece alone is not the body."""
+    live = await live_app_factory(http={"body_timeout_ms": 5000})
+    reader, writer = await _open(live)
+    body = b'{"title": "A show in pieces"}'
+    writer.write(f"POST /api/rooms HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                 f"Authorization: Bearer {token('alice', 'creator')}\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode())
+    for i in range(0, len(body), 7):
+        writer.write(body[i:i + 7])
+        await writer.drain()
+        await asyncio.sleep(0.05)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
+    assert head.startswith(b"HTTP/1.1 201"), head
+    writer.close()
+    _, rooms = await live.call("GET", "/api/rooms?state=mine", "alice", "creator")
+    assert [r["title"] for r in rooms["rooms"]] == ["A show in pieces"]
 
 
 async def test_one_address_gets_at_most_the_cap(live_app_factory: Any) -> None:
