@@ -155,16 +155,22 @@ class DeliveryWorker(Periodic):
         task.add_done_callback(done)
 
     async def _attempt(self, endpoint: Json, msg_id: str) -> None:
+        """One delivery in its own task: nothing it raises may go unseen. The id field is
+        ``message_id``: ``message`` is a LogRecord attribute, and the standard library refuses
+        to overwrite it (a KeyError from inside the log call)."""
         try:
             await self.deliver(endpoint, msg_id)
         except OUTAGE:
+            # every delivery fails the same way in an outage: plain ids, one line per window
             log.warning("webhook delivery: store unreachable; the lease will run out",
-                        extra={"webhook": endpoint["id"], "message": msg_id})
+                        extra={"webhook": endpoint["id"], "message_id": msg_id})
         except Exception:
-            log.warning("webhook delivery failed unexpectedly", exc_info=True,
-                        extra={"webhook": endpoint["id"], "message": msg_id})
+            # counted before it is logged, so that the count holds whatever the log call does
             if self.stats is not None:
                 self.stats.failed(self.name)
+            # limited per endpoint: one broken endpoint does not hide another's failures
+            log.warning("webhook delivery failed unexpectedly", exc_info=True,
+                        extra={"message_id": msg_id, **logs.about(webhook=endpoint["id"])})
 
     async def deliver(self, endpoint: Json, msg_id: str) -> str:
         """One attempt at one delivery, recorded; returns the delivery's state after it."""

@@ -1,6 +1,7 @@
 """Outgoing webhooks end to end: a real app, a real Valkey and real receivers (aiohttp servers
 on 127.0.0.1): signed deliveries that verify with ``standardwebhooks``, retries with the same
-id, a receiver that answers nothing while buyers are answered, roles, SSRF refusal, bad input."""
+id, a receiver that answers nothing while buyers are answered, a corrupt delivery counted and
+logged while the others still go out, roles, SSRF refusal, bad input."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from live_server.protocol import now_ms
+from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp
+from tests.integration.test_schedulers import process_log, sample
 
 WEBHOOKS = {"poll_interval_ms": 30, "follow_interval_ms": 30, "timeout_ms": 1000,
             "retry_schedule_ms": [300, 300, 300, 300, 300, 300, 300, 300, 300, 300],
@@ -191,6 +194,32 @@ async def test_a_failed_attempt_is_retried_with_the_same_id(app: LiveApp,
     assert oldest["response"].startswith("boom") and len(oldest["response"].encode()) <= 500
     assert (newest["attempt"], newest["status"], newest["outcome"]) == (2, 200, "delivered")
     assert b2.count(room) >= 1
+
+
+async def test_a_corrupt_delivery_is_counted_and_logged_and_the_others_go_out(
+        app: LiveApp, receiver: Receiver) -> None:
+    made = await hook(app, f"http://127.0.0.1:{receiver.port}/hook", ["room.started"])
+    store = app.client.server.app[SERVICES].webhook_worker.store
+    keys = store.keys(made["id"])
+    with process_log() as out:
+        # one queued delivery whose record is not JSON any more, due now
+        await store.core.client.hset(keys.msgs, "msg_corrupt", b"{not json")
+        await store.core.client.zadd(keys.due, {"msg_corrupt": now_ms()})
+        rooms = [await app.live_room("alice"), await app.live_room("alice")]
+        await receiver.wait(lambda: len(receiver.of_type("room.started")) == 2)
+        assert sorted(p["data"]["room"]["id"] for _, p in receiver.of_type("room.started")) \
+            == sorted(rooms)
+        deadline = asyncio.get_running_loop().time() + 10
+        while sample(app, "live_scheduler_failures_total", clock="webhooks") < 1:
+            assert asyncio.get_running_loop().time() < deadline, out.getvalue()
+            await asyncio.sleep(0.03)
+        lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    [warned] = [line for line in lines if line.get("message_id") == "msg_corrupt"]
+    assert warned["level"] == "warning" and warned["webhook"] == made["id"]
+    assert warned["message"] == "webhook delivery failed unexpectedly"
+    assert "JSONDecodeError" in warned["exception"]
+    got = await logged(app, made["id"], 2)
+    assert [d["outcome"] for d in got["deliveries"]] == ["delivered", "delivered"]
 
 
 def silent_socket() -> socket.socket:

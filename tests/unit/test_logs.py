@@ -5,11 +5,13 @@ INFO line without a traceback."""
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,3 +208,35 @@ def test_the_text_format_is_one_readable_line() -> None:
     record.room_id = "r1"
     line = logs.formatter("text").format(record)
     assert "worker 42 exited" in line and "room_id=r1" in line and "\n" not in line
+
+
+def _extra_names(call: ast.Call) -> list[str]:
+    """The field names a log call's ``extra`` gives: a dict literal's string keys and the
+    keywords of ``about(...)``, also when spread into the dict."""
+    names: list[str] = []
+    for kw in call.keywords:
+        if kw.arg != "extra":
+            continue
+        for node in ast.walk(kw.value):
+            if isinstance(node, ast.Dict):
+                names += [k.value for k in node.keys
+                          if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+            elif isinstance(node, ast.Call):
+                names += [k.arg for k in node.keywords if k.arg is not None]
+    return names
+
+
+def test_no_extra_field_overwrites_a_log_record_attribute() -> None:
+    """The standard library raises KeyError inside the log call for an ``extra`` named like a
+    LogRecord attribute (``message``, ``name``, ...): the line is lost, and whatever followed
+    the call in an except branch (a failure's count) never runs."""
+    probe = logging.LogRecord("n", logging.INFO, __file__, 1, "m", None, None)
+    reserved = set(vars(probe)) | {"message", "asctime", "taskName"}
+    package = Path(logs.__file__).parent
+    clashes = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                clashes += [f"{path.relative_to(package)}:{node.lineno} {name}"
+                            for name in _extra_names(node) if name in reserved]
+    assert clashes == []
