@@ -20,7 +20,19 @@ from live_server.errors import (
     RateLimited,
     SlowMode,
 )
-from live_server.protocol import Json, dumps, now_ms
+from live_server.protocol import MAX_SEQ, Json, dumps, now_ms
+
+# The first frame's fields. ``web.gateway`` binds a first frame with them (the one binding rule:
+# an unknown field is ``invalid_field``), the token apart from the stream position because a
+# refusal of each closes with its own code.
+AUTH_TOKEN = Text("token", "a JWT, or null for a guest", required=False, nullable=True,
+                  max_len=4096)
+AUTH_POSITION = (
+    Integer("since", "the last seq seen (recovery); replaces the query's since and epoch",
+            required=False, lo=0, hi=MAX_SEQ),
+    Text("epoch", "the epoch of the welcome in which that seq was seen (with since)",
+         required=False, nullable=True, trim=False, max_len=32, pattern=r"[A-Za-z0-9_-]{0,32}"),
+)
 
 
 async def _ping(call: Call) -> bytes:
@@ -62,9 +74,7 @@ COMMANDS = (
     Command("auth", "Credentials: the first frame only (see the room websocket); later an "
             "error.", _auth, op="auth", errors=(InvalidField,),
             reply="first frame: the `welcome`; any later `auth` is `invalid_field`",
-            fields=(Text("token", "a JWT, or null for a guest", required=False, nullable=True,
-                         max_len=4096),
-                    Integer("since", "the last seq seen (recovery)", required=False))),
+            fields=(AUTH_TOKEN, *AUTH_POSITION)),
     Command("snapshot", "The room as of now, to resynchronise.", _snapshot, op="snapshot",
             errors=(NotFound,), reply="the snapshot plus `seq`"),
     Command("heart", "Hearts: add to the room total and the sender's fan score.", _heart,

@@ -17,6 +17,8 @@ from typing import Any
 
 from live_server.auth import GUEST, Identity, verify
 from live_server.commands.access import check_standing
+from live_server.commands.command import bind_fields
+from live_server.commands.socket import AUTH_POSITION, AUTH_TOKEN
 from live_server.container import STORE_ERRORS, STORE_UNAVAILABLE, Services
 from live_server.domain.rooms import Room
 from live_server.errors import (
@@ -31,9 +33,9 @@ from live_server.errors import (
     Suspended,
     Unauthorized,
 )
-from live_server.protocol import MAX_SEQ, get_str, loads_object
+from live_server.protocol import MAX_SEQ, loads_object
 from live_server.realtime.conn import Conn, Transport
-from live_server.web.session import Session
+from live_server.web.session import ENVELOPE, Session
 
 log = logging.getLogger(__name__)
 ROOM_PATH = "/ws/rooms/"
@@ -65,35 +67,32 @@ def _bad(field: str, why: str) -> Refused:
     return Refused(InvalidField(f"'{field}' {why}"), CloseCode.NORMAL, "bad_request")
 
 
-def since_of(value: Any, text: bool = True) -> int | None:
-    """A ``since`` from a query string (``text``: ASCII digits) or an ``auth`` frame (a JSON
-    integer), 0..2^53; absent or empty: None. Nothing else passes (no floats, booleans,
-    strings in JSON, signs, spaces or other scripts' digits)."""
-    if value is None or (text and value == ""):
+def since_of(value: str | None) -> int | None:
+    """A ``since`` from a query string: ASCII digits, 0..2^53; absent or empty: None. Nothing
+    else passes (no signs, spaces or other scripts' digits). The ``auth`` frame's is bound by
+    the ``auth`` command's declared fields instead (``from_auth_frame``)."""
+    if value is None or value == "":
         return None
-    if text and isinstance(value, str):
-        if not _DIGITS.fullmatch(value):
-            raise _bad("since", "must be a whole number (digits only)")
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad("since", "must be an integer")
-    if not 0 <= value <= MAX_SEQ:
+    if not _DIGITS.fullmatch(value):
+        raise _bad("since", "must be a whole number (digits only)")
+    since = int(value)
+    if not since <= MAX_SEQ:
         raise _bad("since", f"must be between 0 and {MAX_SEQ}")
-    return value
+    return since
 
 
-def epoch_of(value: Any) -> str | None:
+def epoch_of(value: str | None) -> str | None:
     """The stream epoch the client's ``since`` counts in (from its last ``welcome``)."""
     if value is None:
         return None
-    if not isinstance(value, str) or not _EPOCH.fullmatch(value):
+    if not _EPOCH.fullmatch(value):
         raise _bad("epoch", "must be the epoch of a welcome (up to 32 letters and digits)")
     return value
 
 
-def position_of(fields: Mapping[str, Any], text: bool = True) -> Position:
-    since = since_of(fields.get("since"), text)
-    return Position(since, epoch_of(fields.get("epoch")) if since is not None else None)
+def position_of(query: Mapping[str, str]) -> Position:
+    since = since_of(query.get("since"))
+    return Position(since, epoch_of(query.get("epoch")) if since is not None else None)
 
 
 def _verify(s: Services, token: str) -> Identity:
@@ -113,19 +112,32 @@ def from_query(s: Services, query: Mapping[str, str]) -> tuple[Identity, Positio
     return None
 
 
+_AUTH_NAMES = frozenset(f.name for f in (AUTH_TOKEN, *AUTH_POSITION))
+
+
 def from_auth_frame(s: Services, text: str | bytes,
                     query: Mapping[str, str]) -> tuple[Identity, Position]:
-    """``{"op": "auth", "token": ..., "since": ..., "epoch": ...}``; no token means a guest;
-    ``since`` and ``epoch`` may come from the query instead."""
+    """``{"op": "auth", "token": ..., "since": ..., "epoch": ...}`` bound by the ``auth``
+    command's declared fields like any request; no token means a guest; ``since`` and ``epoch``
+    may come from the query instead. A refused frame or token closes with 4001, a refused
+    position (as in the query) with 1000."""
     try:
         first = loads_object(text)
         if first.get("op") != "auth":
             raise Unauthorized("the first frame must be {'op': 'auth', ...}")
-        token = get_str(first, "token", allow_none=True, required=False, max_len=4096)
+        token = bind_fields((AUTH_TOKEN,), first, s.settings, ENVELOPE,
+                            _AUTH_NAMES).get("token")
     except LiveError as err:
         raise Refused(err, CloseCode.UNAUTHORIZED, "unauthorized") from None
     who = _verify(s, token) if token else GUEST
-    return who, position_of(first, text=False) if "since" in first else position_of(query)
+    if "since" not in first:
+        return who, position_of(query)
+    try:
+        position = bind_fields(AUTH_POSITION, first, s.settings, (*ENVELOPE, *_AUTH_NAMES))
+    except LiveError as err:
+        raise Refused(err, CloseCode.NORMAL, "bad_request") from None
+    since = position.get("since")
+    return who, Position(since, position.get("epoch") if since is not None else None)
 
 
 def not_text_first() -> Refused:

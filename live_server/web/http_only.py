@@ -208,3 +208,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/docs", "This document, readable", "documents", answer="the page",
              content_type="text/html", token=False),
 )
+
+
+def declared_body(method: str, path: str) -> tuple[Field, ...]:
+    """An endpoint's JSON fields as declared here for the document, which its handler binds
+    with ``commands.command.bind_fields``: the document and the checks are one list."""
+    for endpoint in ENDPOINTS:
+        if (endpoint.method, endpoint.path) == (method, path) and isinstance(endpoint.body,
+                                                                             tuple):
+            return endpoint.body
+    raise LookupError(f"{method} {path} declares no JSON body")

@@ -9,9 +9,10 @@ from pathlib import Path
 from aiohttp import web
 
 from live_server.auth import mint
-from live_server.errors import Forbidden, InvalidField, NotReady, Unauthorized
-from live_server.protocol import get_str, user_id_field
+from live_server.commands.command import bind_fields
+from live_server.errors import Forbidden, NotReady, Unauthorized
 from live_server.web.http import body, identity, json, services
+from live_server.web.http_only import declared_body
 
 routes = web.RouteTableDef()
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
@@ -64,18 +65,18 @@ async def me(request: web.Request) -> web.Response:
     return json({"id": who.user_id, "name": who.name, "role": who.role, "exp": who.exp})
 
 
+DEV_TOKEN_FIELDS = declared_body("POST", "/api/dev/token")
+
+
 @routes.post("/api/dev/token")
 async def dev_token(request: web.Request) -> web.Response:
+    """Bound by its declared fields like every body (an unknown field is ``invalid_field``)."""
     s = services(request)
     if not s.settings.auth.dev_login:
         raise Forbidden("development login is off")
-    data = await body(request)
-    user = user_id_field(data, "user")
-    role = get_str(data, "role", required=False) or "viewer"
-    if role not in ("viewer", "creator", "ops"):
-        raise InvalidField("'role' must be viewer, creator or ops")
-    name = (get_str(data, "name", max_len=40, required=False) or user).strip() or user
-    token = mint(s.settings.auth.secret, user, role, name=name,  # type: ignore[arg-type]
+    args = bind_fields(DEV_TOKEN_FIELDS, await body(request), s.settings)
+    user = args["user"]
+    token = mint(s.settings.auth.secret, user, args["role"], name=args.get("name") or user,
                  ttl_s=s.settings.auth.token_ttl_s)
     return json({"token": token})
 

@@ -7,25 +7,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from live_server.commands.command import bind_fields
-from live_server.commands.fields import Field
 from live_server.domain.gifts import is_topup_id
 from live_server.protocol import loads_object
 from live_server.web.http import csv_file, identity, json, raw_body, services
-from live_server.web.http_only import ENDPOINTS
+from live_server.web.http_only import declared_body
 
 routes = web.RouteTableDef()
-
-
-def _declared_body(method: str, path: str) -> tuple[Field, ...]:
-    """An endpoint's JSON fields as ``web/http_only.py`` declares them for the document."""
-    for endpoint in ENDPOINTS:
-        if (endpoint.method, endpoint.path) == (method, path) and isinstance(endpoint.body,
-                                                                             tuple):
-            return endpoint.body
-    raise LookupError(f"{method} {path} declares no JSON body")
-
-
-WEBHOOK_FIELDS = _declared_body("POST", "/api/payments/webhook")
+WEBHOOK_FIELDS = declared_body("POST", "/api/payments/webhook")
 
 
 @routes.post("/api/payments/webhook")

@@ -22,7 +22,7 @@ from live_server.commands.table import HTTP, WS_OPS
 from live_server.errors import LiveError
 from live_server.services.orders import sign
 from tests.conftest import LiveApp, token
-from tests.helpers import Viewer
+from tests.helpers import WAIT_S, Viewer, open_ws
 from tests.integration.test_shelf import buy, on_sale, product
 
 SETTINGS = config.load(env={})
@@ -180,3 +180,61 @@ async def test_the_payment_webhook_follows_the_same_rule(live: LiveApp) -> None:
     _, still = await live.call("GET", f"/api/orders/{order['id']}", "vic")
     assert still["state"] == "reserved"  # nothing refused moved the order
     assert await post(orjson.dumps(event)) == (200, "ok")
+
+
+async def _first_frame(live: LiveApp, room: str, frame: dict[str, Any]) -> tuple[Any, int | None]:
+    """The first thing the server answers an ``auth`` first frame, and the close code if it
+    then closes."""
+    url = live.base.replace("http", "ws", 1) + f"/ws/rooms/{room}"
+    ws = await open_ws(live.client.session, url)
+    try:
+        await ws.send_str(orjson.dumps(frame).decode())
+        answer = orjson.loads((await ws.receive(timeout=WAIT_S)).data)
+        if answer.get("type") == "welcome":
+            return answer, None
+        await ws.receive(timeout=WAIT_S)  # the close
+        return answer, ws.close_code
+    finally:
+        await ws.close()
+
+
+async def test_the_auth_first_frame_follows_the_same_rule(live: LiveApp) -> None:
+    """The first frame is bound by the ``auth`` op's declared fields (``token``, ``since``,
+    ``epoch``; ``op`` and ``id`` are the envelope): an unknown field is refused like anywhere
+    else, and a declared one, ``epoch`` included, is taken."""
+    room = await live.live_room()
+    viewer = await Viewer.connect(live.base, room, token("bob"))
+    welcome = await viewer.wait_welcome()
+    await viewer.close()
+    first = {"op": "auth", "id": 1, "token": token("bob"), "since": welcome["seq"],
+             "epoch": welcome["epoch"]}
+    answer, _ = await _first_frame(live, room, first)
+    assert answer["type"] == "welcome" and answer["user"]["id"] == "bob", answer
+    answer, code = await _first_frame(live, room, {**first, UNKNOWN: 1})
+    assert (answer["error"]["code"], code) == ("invalid_field", 4001), answer
+    assert UNKNOWN in answer["error"]["message"], answer
+    answer, code = await _first_frame(live, room, {**first, "epoch": 7})
+    assert (answer["error"]["code"], code) == ("invalid_field", 1000), answer
+    assert "'epoch'" in answer["error"]["message"], answer
+
+
+async def test_the_dev_login_follows_the_same_rule(live: LiveApp) -> None:
+    """``POST /api/dev/token`` outside the table binds its declared fields the same way."""
+    async def post(data: dict[str, Any]) -> tuple[int, Any]:
+        async with live.client.post("/api/dev/token", json=data) as resp:
+            return resp.status, await resp.json()
+
+    status, answer = await post({"user": "dan", UNKNOWN: 1})
+    assert (status, answer["error"]["code"]) == (400, "invalid_field"), answer
+    assert UNKNOWN in answer["error"]["message"], answer
+    status, answer = await post({"name": "Dan"})
+    assert (status, answer["error"]["code"]) == (400, "missing_field"), answer
+    assert "'user'" in answer["error"]["message"], answer
+    status, answer = await post({"user": "dan", "role": "king"})
+    assert (status, answer["error"]["code"]) == (400, "invalid_field"), answer
+    status, answer = await post({"user": "dan", "name": "  Dan  ", "role": "creator"})
+    assert status == 200, answer
+    async with live.client.get("/api/me", headers={
+            "Authorization": f"Bearer {answer['token']}"}) as resp:
+        me = await resp.json()
+    assert (me["id"], me["name"], me["role"]) == ("dan", "Dan", "creator")
