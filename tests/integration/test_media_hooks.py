@@ -3,6 +3,7 @@ was written for, and the server really never encodes or decodes video for its vi
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any
 
@@ -154,18 +155,26 @@ def test_gathering_internals_are_unchanged() -> None:
 
 
 async def test_host_candidates_choose_the_addresses_of_one_connection_only() -> None:
-    chosen, default = (RTCPeerConnection(configuration=NO_ICE_SERVERS) for _ in range(2))
+    """Two connections gathering at the same time, each within its own choice, get their own
+    addresses: the choice belongs to the connection gathered in the block, not to the process.
+    Both stay on loopback (127.0.0.0/8): no test peer binds the machine's other interfaces."""
+    one, two = (RTCPeerConnection(configuration=NO_ICE_SERVERS) for _ in range(2))
+
+    async def gather(pc: RTCPeerConnection, address: str) -> list[str]:
+        pc.addTransceiver("video", direction="recvonly")
+        with aiortc_hooks.host_candidates(lambda v4, v6: [address]):
+            await pc.setLocalDescription(await pc.createOffer())
+        return candidate_addresses(pc.localDescription.sdp)
+
     try:
-        for pc in (chosen, default):
-            pc.addTransceiver("video", direction="recvonly")
-        with aiortc_hooks.host_candidates(lambda v4, v6: ["127.0.0.1"]):
-            await chosen.setLocalDescription(await chosen.createOffer())
-        await default.setLocalDescription(await default.createOffer())
-        assert candidate_addresses(chosen.localDescription.sdp) == ["127.0.0.1"]
-        assert "127.0.0.1" not in candidate_addresses(default.localDescription.sdp)
+        assert await asyncio.gather(gather(one, "127.0.0.1"), gather(two, "127.0.0.2")) == [
+            ["127.0.0.1"], ["127.0.0.2"]]
     finally:
-        await chosen.close()
-        await default.close()
+        await one.close()
+        await two.close()
+    # outside any block, a connection gathers where aioice itself would (never on loopback):
+    # the addresses are only listed here, nothing is bound
+    assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)
 
 
 async def test_hooks_attach_to_fresh_aiortc_objects() -> None:
