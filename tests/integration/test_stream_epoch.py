@@ -143,15 +143,7 @@ async def test_a_store_that_lost_its_last_writes_makes_viewers_resync(
         last_seen = viewer.seqs()[-1]
 
         # the store dies and comes back from the older file: its last writes are gone
-        port = server.port
-        assert server.proc is not None
-        server.proc.kill()
-        server.proc.wait()
-        server.proc = None
-        shutil.rmtree(data / "appendonlydir")
-        shutil.copytree(saved, data / "appendonlydir")
-        server = EmbeddedValkey(data, appendfsync="always", port=port)
-        server.start()
+        server = _restore(server, data, saved)
 
         # the process notices when pub/sub comes back, and its viewers resynchronise
         assert await viewer.wait_closed() == CloseCode.RESYNC
