@@ -42,6 +42,7 @@ from live_server.media.llhls import (
     PartedSegmentWriter,
     TsMuxing,
     part_name,
+    position,
     render,
 )
 
@@ -60,6 +61,38 @@ SEGMENT_RE = re.compile(r"[0-9a-f]{8}-[0-9]{1,12}\.ts")
 # reordered frame but a new clock (the publisher reconnected) or a long outage.
 _MAX_GAP_S = 10
 _MAX_BACK_S = 1
+
+
+# Sequence numbers of a new broadcast begin at the clock counted in half segments, at most this
+# many digits (blocking reloads name them in ``_HLS_msn``, which takes at most 12).
+_CLOCK_SEQ_MODULO = 10**11
+
+
+def clock_sequence(segment_ms: int, now_ms: int) -> int:
+    """The lowest media sequence number a broadcast starting at ``now_ms`` may use.
+
+    Why: a cache keeps a blocking reload's answer (``index.m3u8?_HLS_msn=<n>&_HLS_part=<p>``)
+    for six target durations under that URL. A new broadcast of the room numbering its
+    segments from 0 again would be answered, through the cache, with the previous broadcast's
+    playlist, whose parts are gone. A live broadcast adds one number per segment (at least
+    ``segment_ms`` of media each), while this floor grows by two per ``segment_ms`` of wall
+    time, so a later broadcast starts above every number an earlier one used, on whichever
+    machine it runs (the recorder also reads the room's earlier playlist when it finds one,
+    for publishers that sent faster than real time)."""
+    return now_ms // max(1, segment_ms // 2) % _CLOCK_SEQ_MODULO
+
+
+def _sequence_after(playlist: Path) -> int:
+    """The first sequence number no request to the playlist at ``playlist`` can have named: a
+    blocking request may ask for up to two segments past its open one. 0 without one."""
+    try:
+        text = playlist.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return 0
+    try:
+        return position(text).next_msn + 3
+    except ValueError:
+        return 0
 
 
 class InvalidRoomId(ValueError):
@@ -186,7 +219,8 @@ class HlsRecorder:
                  audio: bool = False,
                  request_keyframe: Callable[[], None] | None = None,
                  part_ms: int | None = None,
-                 on_playlist: Callable[[Path], None] | None = None) -> None:
+                 on_playlist: Callable[[Path], None] | None = None,
+                 first_seq: int = 0) -> None:
         if segment_ms <= 0 or window <= 0:
             raise ValueError("segment_ms and window must be positive")
         self.room_id = room_id
@@ -205,7 +239,10 @@ class HlsRecorder:
         self._segments: deque[Segment] = deque()  # listed in the playlist, oldest first
         self._retired: deque[tuple[int, Segment]] = deque()  # (delete at tick, segment)
         self._epoch = secrets.token_hex(4)
-        self._next_seq = 0
+        # Above the room's earlier playlist, if one is still here (the same process's previous
+        # broadcast is deleted before this one starts: its feed passes ``first_seq``).
+        self._first_seq = max(first_seq, _sequence_after(self.dir / PLAYLIST))
+        self._next_seq = self._first_seq
         self._discontinuity_seq = 0
         self._pending_discontinuity = False
         self._target_s = max(1, math.ceil(segment_ms / 1000))
@@ -228,6 +265,13 @@ class HlsRecorder:
     @property
     def playlist_path(self) -> Path:
         return self.dir / PLAYLIST
+
+    @property
+    def sequence_after(self) -> int:
+        """The first sequence number no request to this recorder's playlist can have named
+        (a blocking request may ask for up to two segments past the open one): where the next
+        broadcast of the room begins."""
+        return self._next_seq + 3
 
     @property
     def segments(self) -> list[Segment]:
@@ -261,7 +305,7 @@ class HlsRecorder:
             self.dropped += 1
             return
         pts, jump = self._timeline.place(rtp_timestamp)
-        if jump and self._next_seq > 0:
+        if jump and self._next_seq > self._first_seq:
             # A new clock: what follows comes from another encoder session.
             if self._writer is not None:
                 self._finish(pts)
@@ -291,7 +335,8 @@ class HlsRecorder:
             log.warning("hls %s: segment failed, waiting for the next keyframe: %s",
                         self.room_id, err)
             self._abandon()
-            self._pending_discontinuity = self._pending_discontinuity or self._next_seq > 0
+            self._pending_discontinuity = (self._pending_discontinuity
+                                           or self._next_seq > self._first_seq)
             return
         if (not startable and self._request_keyframe is not None
                 and pts - writer.start >= self._segment_ticks

@@ -18,8 +18,9 @@ from typing import Protocol
 
 from live_server.config import HlsSettings
 from live_server.media.frames import EncodedFrame
-from live_server.media.hls import HlsRecorder
+from live_server.media.hls import HlsRecorder, clock_sequence
 from live_server.media.relay import EncodedSubscription, RoomRelay
+from live_server.protocol import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +43,22 @@ class HlsFeed:
 
     @classmethod
     def start(cls, relay: RoomRelay, settings: HlsSettings,
-              on_playlist: Callable[[Path], None] | None = None) -> HlsFeed | None:
+              on_playlist: Callable[[Path], None] | None = None,
+              after: int = 0) -> HlsFeed | None:
         """Start writing the room's HLS rendition (Low-Latency HLS with ``hls.low_latency``;
         ``on_playlist`` hears of each playlist write); None when HLS is off or the publisher's
-        video is not H.264 (or not known yet: call once ``relay.sources`` has the video)."""
+        video is not H.264 (or not known yet: call once ``relay.sources`` has the video).
+        Its media sequence numbers begin at ``after`` (the room's previous broadcast in this
+        process) or at the clock's floor, whichever is higher (see :func:`clock_sequence`)."""
         video = relay.sources.get("video")
         if not settings.enabled or video is None or video.codec.lower() != "h264":
             return None
+        first_seq = max(after, clock_sequence(settings.segment_ms, now_ms()))
         recorder = HlsRecorder(relay.room_id, Path(settings.dir), settings.segment_ms,
                                settings.window, audio=sends_opus(relay),
                                request_keyframe=relay.request_keyframe,
                                part_ms=settings.part_ms if settings.low_latency else None,
-                               on_playlist=on_playlist)
+                               on_playlist=on_playlist, first_seq=first_seq)
         return cls.feeding(relay, recorder)
 
     @classmethod
@@ -183,8 +188,8 @@ class HlsFeeds:
         current = self.feeds.get(room_id)
         if current is not None and room_id not in self._ending and current.serves(relay):
             return  # a publisher replaced its own session: the same playlist carries on
-        self._forget(room_id)
-        feed = HlsFeed.start(relay, self.settings, self.on_playlist)
+        after = self._forget(room_id)
+        feed = HlsFeed.start(relay, self.settings, self.on_playlist, after)
         if feed is not None:
             self.feeds[room_id] = feed
             log.info("hls %s: writing", room_id)
@@ -213,14 +218,17 @@ class HlsFeeds:
             if self._ending.get(room_id) is asyncio.current_task():
                 del self._ending[room_id]
 
-    def _forget(self, room_id: str) -> None:
-        """Drop what is left of an earlier broadcast of the room, files included."""
+    def _forget(self, room_id: str) -> int:
+        """Drop what is left of an earlier broadcast of the room, files included; where the
+        next broadcast's sequence numbers begin (0 without an earlier one)."""
         ending = self._ending.pop(room_id, None)
         if ending is not None:
             ending.cancel()
         old = self.feeds.pop(room_id, None)
-        if old is not None:
-            old.discard()
+        if old is None:
+            return 0
+        old.discard()
+        return old.recorder.sequence_after
 
     async def close(self) -> None:
         """At shutdown: detach, stop every feed and delete its files (the room's media home

@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 from live_server import config
 from live_server.config import HlsSettings
-from live_server.media.hls import PLAYLIST
+from live_server.media.hls import PLAYLIST, clock_sequence
 from live_server.media.hls_feed import HlsFeed, HlsFeeds
 from live_server.media.relay import RoomRelay
+from live_server.protocol import now_ms
 from tests.unit.test_hls_audio import OPUS_FRAME, check_in_step, encode_opus
 from tests.unit.test_hls_recorder import FPS, STEP, AccessUnit, encode, read_playlist
 
@@ -53,6 +54,24 @@ async def test_feed_writes_video_and_audio_from_the_relay(tmp_path: Path) -> Non
     assert again is not None
     await again.stop(remove=True)
     assert not folder.exists()
+
+
+async def test_a_broadcast_numbers_its_segments_from_the_clock(tmp_path: Path) -> None:
+    """Where no earlier playlist can be read (the publisher moved to another machine, whose
+    folder is its own), the clock keeps a new broadcast's sequence numbers above the previous
+    one's: it counts half segments, a live broadcast one number per segment."""
+    assert clock_sequence(2000, 1_000_000) == 1000
+    started = 1_765_000_000_000
+    minute_of_broadcast = clock_sequence(2000, started) + 60_000 // 2000
+    assert clock_sequence(2000, started + 60_000) > minute_of_broadcast
+    assert len(str(clock_sequence(2, started))) <= 12  # what _HLS_msn may carry
+    before = clock_sequence(1000, now_ms())
+    room = relay("r_clock")
+    feed = HlsFeed.start(room, hls_settings(tmp_path, segment_ms=1000, window=6))
+    assert feed is not None
+    await push_video(room, encode(2))
+    await feed.stop(remove=False)
+    assert read_playlist(tmp_path / "r_clock" / PLAYLIST).media_sequence >= before
 
 
 def test_no_feed_for_vp8_or_when_off(tmp_path: Path) -> None:
@@ -112,6 +131,7 @@ async def test_feeds_follow_the_publisher(tmp_path: Path) -> None:
     room.close()
     events.on_video_stopped[0]("r_life")
     await until(ended)
+    earlier = read_playlist(Path(playlist))
     room = relay("r_life")
     room.sources.pop("audio")
     events.on_video_started[0]("r_life", room)
@@ -119,7 +139,11 @@ async def test_feeds_follow_the_publisher(tmp_path: Path) -> None:
     await push_video(room, video, start=77_777)
     await asyncio.sleep(0.5)  # past the first broadcast's linger
     pl = read_playlist(Path(playlist))
-    assert not pl.ended and pl.media_sequence == 0
+    # its sequence numbers go on above the earlier broadcast's (frames pushed faster than
+    # real time, so not thanks to the clock): a cached blocking reload of the earlier playlist
+    # (index.m3u8?_HLS_msn=<n>) never answers for this one
+    assert not pl.ended
+    assert pl.media_sequence > earlier.media_sequence + len(earlier.entries) + 1
     assert set(feeds.feeds) == {"r_life"}
 
     # shutdown: listeners detached, files deleted
@@ -176,7 +200,8 @@ async def test_a_replacing_publisher_keeps_the_playlist(tmp_path: Path) -> None:
     assert feeds.feeds["r_again"] is feed
     await push_video(room, video[2 * FPS :], start=555)  # its own clock; the relay continues it
     await until(lambda: len(feed.recorder.segments) == 3)
-    assert [s.seq for s in feed.recorder.segments] == [0, 1, 2]
+    first = feed.recorder.segments[0].seq  # the clock's floor (a fresh start is above it)
+    assert [s.seq for s in feed.recorder.segments] == [first, first + 1, first + 2]
     # a replacement that switches to VP8 cannot be written: the HLS rendition ends with it
     room.set_source("video", "VP8", 90_000)
     events.on_video_started[0]("r_again", room)

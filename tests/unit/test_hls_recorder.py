@@ -337,10 +337,19 @@ def test_a_new_recorder_starts_from_a_clean_folder(tmp_path: Path,
     second = HlsRecorder("r_again", tmp_path, segment_ms=1000, window=6)
     assert list((tmp_path / "r_again").iterdir()) == []
     feed(second, stream[: 3 * FPS])
-    # the same sequence numbers, never the same URL: a cache cannot serve the old broadcast
+    # never the same URL: not a segment's, and not a blocking reload's either
+    # (index.m3u8?_HLS_msn=<n>, which a cache keeps for six target durations): the sequence
+    # numbers go on above any the earlier playlist could have been asked for (a blocking
+    # request may name up to two segments past its last one)
     assert not {s.name for s in first.segments} & {s.name for s in second.segments}
-    assert [s.seq for s in second.segments] == [0, 1]
+    assert [s.seq for s in first.segments] == [0, 1, 2]
+    assert [s.seq for s in second.segments] == [6, 7]
     second.close(remove=True)
+    # a floor given by the caller (the clock, for a folder another machine wrote) holds too
+    third = HlsRecorder("r_again", tmp_path, segment_ms=1000, window=6, first_seq=10**10)
+    feed(third, stream[: 3 * FPS])
+    assert [s.seq for s in third.segments] == [10**10, 10**10 + 1]
+    third.close(remove=True)
 
 
 def iter_spans(data: bytes) -> Iterator[int]:
