@@ -41,6 +41,7 @@ def create_app(settings: Settings, info: dict[str, Any] | None = None) -> web.Ap
     app.add_routes(charity_page.routes)  # a charity show's public receipt page
     app.add_routes(media_web.routes)  # WHIP/WHEP (live_server/media)
     app.add_routes(hls_web.routes)  # HLS playlists and segments
+    app.on_response_prepare.append(hls_web.count_request)  # live_hls_requests_total
     app.add_routes(replays_web.routes)  # replays' playlists and segments
     app.add_routes(thumbnail.routes)  # a live room's stream thumbnail (ops)
     if misc.STATIC_DIR.is_dir():

@@ -1,8 +1,11 @@
 """HLS over HTTP: a room's live playlist and its segments, straight from the files the recorder
 writes (``live_server/media/hls.py``), with the headers a CDN in front needs.
 
-- The playlist changes every segment: ``max-age=1`` lets a CDN absorb a crowd's polling (one
-  origin request per second per edge) while players still see new segments in time.
+- The playlist changes every segment (with Low-Latency HLS, every part): cacheable for half a
+  target duration, in whole seconds and at least one (``max-age=1`` at the defaults, and always
+  with Low-Latency HLS, whose players follow the edge by blocking reloads), so a CDN absorbs a
+  crowd's polling (one origin request per second or so per edge) while players still see new
+  segments in time.
 - A segment never changes under its name (names carry a random prefix per broadcast), so it is
   cacheable for a long time and marked ``immutable``.
 - Answers that say "not there (yet)" are ``no-store``: a playlist that does not exist yet will a
@@ -20,16 +23,24 @@ Low-Latency HLS (``hls.low_latency``, ``media/llhls.py``):
   part (or segment), at most three target durations (then 503 ``hls_not_yet``, as RFC 8216bis
   says); more than two segments ahead is a 400 at once. The answer to such a URL never goes
   stale (any later playlist also holds that part), so it is cacheable for six target durations
-  and a CDN collapses a crowd's identical requests into one.
+  and a CDN collapses a crowd's identical requests into one. Such a URL names one broadcast's
+  part only because a new broadcast of the room numbers its segments above the previous one's
+  (``media/hls.py``, :func:`clock_sequence`); an ended playlist (``#EXT-X-ENDLIST``) ignores
+  the directives and is cached like the plain playlist.
 - A request for the part named by ``#EXT-X-PRELOAD-HINT`` blocks the same way until the part
   is written.
 - ``_HLS_skip=YES`` answers a delta update (``#EXT-X-SKIP``).
 - At most ``hls.max_blocking`` requests wait in one process; beyond that 503 ``hls_busy`` with
   ``Retry-After`` (metrics ``live_hls_blocking_waiting``, ``live_hls_blocking_total``).
+
+Every answer is counted in ``live_hls_requests_total{kind,status}`` (:func:`count_request`, on
+``on_response_prepare`` so a file's final status, a revalidation's 304 or a range's 206, is the
+one counted): behind a cache, the requests that reached the origin.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +48,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import Counter, Gauge
 
+from live_server.config import HlsSettings
 from live_server.errors import BadRequest, HlsBusy, HlsNotYet, LiveError, NotFound, RetryLater
 from live_server.media.hls import PLAYLIST, SEGMENT_RE, InvalidRoomId, room_dir
 from live_server.media.hls_feed import HlsFeeds
@@ -56,7 +68,7 @@ from live_server.web.media import MEDIA
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
-PLAYLIST_CACHE = "public, max-age=1"
+PLAYLIST_CACHE = "public, max-age=1"  # Low-Latency HLS, and any ended playlist
 SEGMENT_CACHE = "public, max-age=86400, immutable"
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -79,6 +91,25 @@ class Blocking:
 
 
 BLOCKING = web.AppKey("hls_blocking", Blocking)
+REQUESTS = web.AppKey("hls_requests", Counter)
+
+
+def playlist_cache(settings: HlsSettings) -> str:
+    """The live playlist's ``Cache-Control``: half the configured target duration in whole
+    seconds (at least one); one second with Low-Latency HLS (a new part every ``part_ms``)."""
+    if settings.low_latency:
+        return PLAYLIST_CACHE
+    target_s = math.ceil(settings.segment_ms / 1000)
+    return f"public, max-age={max(1, target_s // 2)}"
+
+
+def blocking_cache(pos: Position) -> str:
+    """A blocking reload's ``Cache-Control``, from the playlist it is answered with: six
+    target durations (its answer never goes stale), or the plain playlist's one second when
+    that playlist has ended (the directives are ignored then, RFC 8216bis)."""
+    if pos.ended:
+        return PLAYLIST_CACHE
+    return f"public, max-age={SKIP_TARGETS * pos.target_s}"
 
 
 def _refuse(err: LiveError) -> web.Response:
@@ -141,8 +172,10 @@ async def playlist(request: web.Request) -> web.StreamResponse:
     skip = query.get("_HLS_skip", "").upper() in ("YES", "V2")
     blocking_asked = "_HLS_msn" in query or "_HLS_part" in query
     blocking = request.app.get(BLOCKING)
-    if not services(request).settings.hls.low_latency or not (skip or blocking_asked):
-        return _file(path, PLAYLIST_TYPE, PLAYLIST_CACHE)
+    settings = services(request).settings.hls
+    plain_cache = playlist_cache(settings)
+    if not settings.low_latency or not (skip or blocking_asked):
+        return _file(path, PLAYLIST_TYPE, plain_cache)
     try:
         msn, part = _int(request, "_HLS_msn"), _int(request, "_HLS_part")
         if part is not None and msn is None:
@@ -154,8 +187,8 @@ async def playlist(request: web.Request) -> web.StreamResponse:
         return _refuse(NotFound("no such HLS file (not written yet, or gone)"))
     pos = position(text)
     if not pos.low_latency:
-        return _file(path, PLAYLIST_TYPE, PLAYLIST_CACHE)  # directives ignored, as RFC says
-    cache = PLAYLIST_CACHE
+        return _file(path, PLAYLIST_TYPE, plain_cache)  # directives ignored, as RFC says
+    cache = plain_cache
     if msn is not None:
         if not pos.has(msn, part):
             if pos.too_far(msn):
@@ -168,7 +201,8 @@ async def playlist(request: web.Request) -> web.StreamResponse:
             text = _read(path)
             if text is None:
                 return _refuse(NotFound("no such HLS file (not written yet, or gone)"))
-        cache = f"public, max-age={SKIP_TARGETS * pos.target_s}"
+            pos = position(text)
+        cache = blocking_cache(pos)
     if skip:
         text = delta(text)
     return web.Response(body=text.encode("ascii"), headers={
@@ -211,6 +245,24 @@ async def segment(request: web.Request) -> web.StreamResponse:
     return _file(path, SEGMENT_TYPE, SEGMENT_CACHE)
 
 
+async def count_request(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` (installed by ``create_app``): count an answer of the routes
+    above in ``live_hls_requests_total`` by kind (``playlist``, ``playlist_blocking`` with
+    ``_HLS_msn``, ``segment``, ``part``) and final status. A signal rather than the handlers,
+    because a file's status (200, 304, 206) is settled only while it is sent."""
+    counter = request.app.get(REQUESTS)
+    if counter is None:
+        return
+    handler = request.match_info.route.handler
+    if handler is playlist:
+        kind = "playlist_blocking" if "_HLS_msn" in request.query else "playlist"
+    elif handler is segment:
+        kind = "part" if PART_RE.fullmatch(request.match_info.get("segment", "")) else "segment"
+    else:
+        return
+    counter.labels(kind, str(response.status)).inc()
+
+
 @routes.options("/hls/{room_id}/{name}")
 async def preflight(request: web.Request) -> web.Response:
     """CORS preflight, for players that send a ``Range`` header or other non-simple requests."""
@@ -238,6 +290,10 @@ def hls_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
         app[BLOCKING] = Blocking(waits, Counter(
             "live_hls_blocking", "Blocking HLS requests by result: answered, timed_out (503 "
             "hls_not_yet), busy (503 hls_busy), too_far (400)", ["result"], registry=registry))
+        app[REQUESTS] = Counter(
+            "live_hls_requests", "HLS answers of this process by kind (playlist, "
+            "playlist_blocking, segment, part) and HTTP status: behind a cache, the requests "
+            "that reached the origin", ["kind", "status"], registry=registry)
         feeds = HlsFeeds(settings, on_playlist=waits.nudge)
         if settings.enabled:
             feeds.attach(app[MEDIA])

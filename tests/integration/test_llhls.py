@@ -71,6 +71,7 @@ async def make_app(aiohttp_client: Callable[..., Awaitable[Client]], root: Path,
     app[MEDIA] = SimpleNamespace(on_video_started=[],  # type: ignore[assignment]
                                  on_video_stopped=[])
     app.add_routes(hls.routes)
+    app.on_response_prepare.append(hls.count_request)  # as create_app does
     app.cleanup_ctx.append(hls.hls_ctx())
     return await aiohttp_client(app), metrics
 
@@ -234,6 +235,69 @@ async def test_delta_updates_and_plain_requests(
     resp = await client.get(f"/hls/{ROOM}/index.m3u8")
     assert await resp.text() == source.text()
     assert resp.headers["Cache-Control"] == "public, max-age=1"
+
+
+async def test_a_blocking_request_the_ended_playlist_answers_is_cached_as_a_plain_one(
+        served: tuple[Client, Source, Metrics]) -> None:
+    """A playlist with #EXT-X-ENDLIST ignores delivery directives (RFC 8216bis), so its answer
+    is the plain playlist's and is cached as briefly: under a blocking reload's URL it would
+    otherwise be kept six target durations, and a broadcast starting again meanwhile could
+    never be tuned into at that URL."""
+    client, source, _ = served
+    waiting = asyncio.create_task(client.get(f"/hls/{ROOM}/index.m3u8?_HLS_msn=2&_HLS_part=1"))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    source.rec.close(remove=False)  # the publisher left: the playlist ends
+    resp = await asyncio.wait_for(waiting, 5)
+    assert resp.status == 200 and "#EXT-X-ENDLIST" in await resp.text()
+    assert resp.headers["Cache-Control"] == "public, max-age=1"
+    resp = await asyncio.wait_for(client.get(f"/hls/{ROOM}/index.m3u8?_HLS_msn=4"), 1)
+    assert resp.status == 200 and "#EXT-X-ENDLIST" in await resp.text()
+    assert resp.headers["Cache-Control"] == "public, max-age=1"
+
+
+async def test_a_classic_playlist_is_cached_for_half_a_target_duration(
+        aiohttp_client: Callable[..., Awaitable[Client]], tmp_path: Path,
+        units: list[AccessUnit]) -> None:
+    """Without low latency the playlist changes once a segment: half a target duration
+    (whole seconds, at least 1) bounds how stale a cache makes it, as for any HLS origin."""
+    client, _ = await make_app(aiohttp_client, tmp_path / "hls", low_latency=False,
+                               segment_ms=6000)
+    source = Source(HlsRecorder(ROOM, tmp_path / "hls", segment_ms=6000, window=6), units)
+    source.frames(7 * FPS)
+    resp = await client.get(f"/hls/{ROOM}/index.m3u8")
+    assert resp.status == 200 and "#EXT-X-TARGETDURATION:6" in await resp.text()
+    assert resp.headers["Cache-Control"] == "public, max-age=3"
+
+
+async def test_every_answer_is_counted_by_kind_and_status(
+        served: tuple[Client, Source, Metrics]) -> None:
+    """live_hls_requests_total{kind,status}: what the origin served, for comparing with what
+    the players asked a cache in front of it (its final status: a revalidation's 304
+    included)."""
+    client, _, metrics = served
+    resp = await client.get(f"/hls/{ROOM}/index.m3u8")
+    playlist = m3u8.loads(await resp.text())
+    etag = resp.headers["ETag"]
+    resp = await client.get(f"/hls/{ROOM}/index.m3u8", headers={"If-None-Match": etag})
+    assert resp.status == 304
+    assert (await client.get(f"/hls/{ROOM}/index.m3u8?_HLS_msn=1")).status == 200
+    assert (await client.get(f"/hls/{ROOM}/{playlist.segments[0].uri}")).status == 200
+    assert (await client.get(f"/hls/{ROOM}/{playlist.segments[-1].parts[0].uri}")).status == 200
+    assert (await client.get(f"/hls/{ROOM}/0123abcd-7.ts")).status == 404
+    assert (await client.get(f"/hls/{ROOM}/index.m3u8?_HLS_msn=9")).status == 400
+    exposition = generate_latest(metrics.registry).decode()
+    counted = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+               for line in exposition.splitlines() if line.startswith("live_hls_requests_total")}
+    assert counted == {
+        'live_hls_requests_total{kind="playlist",status="200"}': 1.0,
+        'live_hls_requests_total{kind="playlist",status="304"}': 1.0,
+        'live_hls_requests_total{kind="playlist_blocking",status="200"}': 1.0,
+        'live_hls_requests_total{kind="playlist_blocking",status="400"}': 1.0,
+        'live_hls_requests_total{kind="segment",status="200"}': 1.0,
+        'live_hls_requests_total{kind="segment",status="404"}': 1.0,
+        'live_hls_requests_total{kind="part",status="200"}': 1.0,
+    }
 
 
 async def test_with_low_latency_off_the_directives_are_ignored(
