@@ -45,6 +45,9 @@ class StoreSettings:
     pool_size: int
     # url names a Valkey Cluster seed node (also implied by a valkey+cluster:// url)
     cluster: bool = False
+    # orders and money are answered once this many replicas hold them (WAIT); 0: not waited for
+    ack_replicas: int = 0
+    ack_timeout_ms: int = 500  # ...within this long, else the client is told not_ready
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -605,10 +608,23 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("fans.levels must be positive and increasing")
     if settings.store.appendfsync not in ("always", "everysec", "no"):
         raise ConfigError("store.appendfsync must be always, everysec or no")
+    _check_acks(settings.store)
     if not 0 <= settings.fans.day_starts_at_utc_hour <= 23:
         raise ConfigError("fans.day_starts_at_utc_hour must be between 0 and 23")
     _check_gifts(settings.gifts)
     return settings
+
+
+def _check_acks(store: StoreSettings) -> None:
+    """WAIT with no timeout would hold a purchase for ever, and the embedded Valkey has no
+    replica to wait for: every order would be refused."""
+    if store.ack_replicas < 0:
+        raise ConfigError("store.ack_replicas must be >= 0 (0: writes are not waited for)")
+    if store.ack_timeout_ms <= 0:
+        raise ConfigError("store.ack_timeout_ms must be positive")
+    if store.ack_replicas and not store.url:
+        raise ConfigError("store.ack_replicas needs replicas: the embedded Valkey (no "
+                          "store.url) has none")
 
 
 __all__ = ["DEV_SECRET", "ConfigError", "Settings", "env_name", "load"]

@@ -152,7 +152,10 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics, info: dict[str, Any]) -> Services:
         client = connect(settings.store.url, settings.store.pool_size, settings.store.cluster)
-        core = StoreCore(client, Keys(settings.store.key_prefix), metrics.valkey)
+        core = StoreCore(client, Keys(settings.store.key_prefix), metrics.valkey,
+                         ack_replicas=settings.store.ack_replicas,
+                         ack_timeout_ms=settings.store.ack_timeout_ms,
+                         on_short_ack=metrics.unacknowledged_write)
         history_max = settings.history.max_events
         recent_max = settings.money.recent_entries
         room_store = RoomStore(core, history_max=history_max,

@@ -105,6 +105,10 @@ class Metrics:
             "live_after_commit_failures_total",
             "Bookkeeping steps that failed after their action was committed (the action stood)",
             ["step"], registry=r)
+        self.unacknowledged = Counter(
+            "live_store_unacknowledged_total",
+            "Order and money writes fewer replicas than store.ack_replicas confirmed in time "
+            "(answered not_ready)", ["script"], registry=r)
         self.scheduler_failures = Counter(
             "live_scheduler_failures_total",
             "Due items (sale transitions, reservation expiries, packet steps) that failed",
@@ -168,6 +172,9 @@ class Metrics:
 
     def valkey(self, op: str, seconds: float) -> None:
         self.valkey_seconds.labels(op).observe(seconds)
+
+    def unacknowledged_write(self, script: str) -> None:
+        self.unacknowledged.labels(script).inc()
 
     def set_room_online(self, top: dict[str, int]) -> None:
         self.room_online.clear()

@@ -4,6 +4,9 @@ The client is a single-node ``Redis`` or, for a ``valkey+cluster://`` / ``redis+
 URL (or ``store.cluster``), redis-py's ``RedisCluster``: the keys are hash-tagged so every
 script and pipeline call already lands on one slot. On a cluster, room channels are sharded
 (``SPUBLISH``), so a room's messages stay on its shard instead of crossing every node.
+
+With ``ack_replicas`` > 0 the scripts that take an order or move money answer only once that
+many replicas hold the write (``WAIT``, store/acks.py); every other call is unchanged.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from live_server.store.acks import AckedScripts, OnShort
 from live_server.store.keys import Keys
-from live_server.store.scripts import Scripts
 
 LatencyObserver = Callable[[str, float], None]
 
@@ -56,7 +59,8 @@ def is_cluster(client: Any) -> bool:
 
 class StoreCore:
     def __init__(self, client: Client, keys: Keys,
-                 observe: LatencyObserver | None = None) -> None:
+                 observe: LatencyObserver | None = None, *, ack_replicas: int = 0,
+                 ack_timeout_ms: int = 500, on_short_ack: OnShort | None = None) -> None:
         # redis-py annotates replies as bytes | str unions whatever decode_responses says; the
         # store decodes replies itself (always bytes here), so the client is used untyped.
         self.client: Any = client
@@ -64,7 +68,9 @@ class StoreCore:
         self.cluster = is_cluster(client)
         # Room channels are sharded on a cluster: scripts and callers publish with this.
         self.publish_command = "SPUBLISH" if self.cluster else "PUBLISH"
-        self.scripts = Scripts(client, self.publish_command)
+        # Orders and money wait for ``ack_replicas`` replicas (0: they do not).
+        self.scripts = AckedScripts(client, self.publish_command, ack_replicas, ack_timeout_ms,
+                                    on_short_ack)
         self._observe = observe
 
     async def publish(self, channel: str, message: bytes | str) -> None:
