@@ -8,7 +8,11 @@ the gap from the room's history.
 On a Valkey Cluster the subscriptions are sharded (``SSUBSCRIBE``; the store publishes with
 ``SPUBLISH``): each room's channel lives on its slot's node, and redis-py's cluster pub/sub
 keeps one connection per node and moves a channel to its new owner after a slot migration or
-a failover.
+a failover. It does so by itself, without raising: what the broker sees is the new owner's
+confirmation of a channel it had already subscribed. Such a confirmation (on one node too,
+where redis-py may reconnect and subscribe again inside a read) means messages may have been
+missed meanwhile, so the hub is told as after a reconnect and refills the rooms from their
+history.
 """
 
 from __future__ import annotations
@@ -42,18 +46,24 @@ class Broker:
         self._pubsub: Any = client.pubsub()
         self._channels: set[str] = set()
         self._pending: dict[str, asyncio.Future[None]] = {}
+        # confirmations of the broker's own resubscription after a reconnect (not a move)
+        self._expected: set[str] = set()
+        self._moved: set[str] = set()  # subscribed again by the client: to be refilled
+        self._refilling: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.moves = 0  # channels the client subscribed again by itself (failovers, moves)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="broker")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._refilling):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         with contextlib.suppress(Exception):
             await self._pubsub.aclose()
 
@@ -116,14 +126,49 @@ class Broker:
                     except Exception:  # a bad event must not stop delivery of the others
                         log.exception("dropping a pub/sub message that the hub refused")
                 elif kind == self._confirmed:
-                    fut = self._pending.pop(channel, None)
-                    if fut is not None and not fut.done():
-                        fut.set_result(None)
+                    self._on_confirmed(channel)
             except asyncio.CancelledError:
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 log.warning("pub/sub connection lost; resubscribing")
                 await self._reconnect()
+
+    def _on_confirmed(self, channel: str) -> None:
+        fut = self._pending.pop(channel, None)
+        if fut is not None:
+            if not fut.done():
+                fut.set_result(None)
+        elif channel in self._expected:
+            self._expected.discard(channel)
+        elif channel in self._channels:
+            # the client moved the channel to another node (a failover, a slot migration) or
+            # subscribed it again after a reconnect of its own: messages may be missing
+            self.moves += 1
+            self._moved.add(channel)
+            if self._refilling is None or self._refilling.done():
+                self._refilling = asyncio.create_task(self._refill(), name="broker-refill")
+
+    async def _refill(self) -> None:
+        """Tell the hub about the channels subscribed again, until it has taken them (the
+        store may still be failing over: try again, at most every 2 s)."""
+        delay = 0.1
+        while self._moved:
+            channels = sorted(self._moved & self._channels)
+            self._moved.clear()
+            if not channels:
+                return
+            log.warning("pub/sub subscribed %d channel(s) again (failover or slot move); "
+                        "refilling their rooms from history", len(channels))
+            try:
+                await self._on_resubscribed(channels)
+                delay = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("refill after a pub/sub move failed; trying again", exc_info=True)
+                self._moved.update(channels)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _reconnect(self) -> None:
         delay = 0.1
@@ -134,6 +179,7 @@ class Broker:
                         await self._pubsub.aclose()
                     self._pubsub = self._client.pubsub()
                     channels = sorted(self._channels)
+                    self._expected = set(channels)
                     if channels:
                         await self._subscribe(*channels)
                 await self._on_resubscribed(channels)
