@@ -28,6 +28,7 @@ BUILTIN = (
     "loadtest.scenarios.reminders",
     "loadtest.scenarios.webrtc",
     "loadtest.scenarios.latency",
+    "loadtest.scenarios.hls",
 )
 
 
