@@ -81,6 +81,22 @@ class ValkeyCluster:
         assert self.procs[port].poll() is not None, f"node {port} is running"
         self._spawn(port)
 
+    def freeze(self, port: int) -> None:
+        """SIGSTOP one node: it reads, sends and confirms nothing until ``thaw``."""
+        self.procs[port].send_signal(signal.SIGSTOP)
+
+    def thaw(self, port: int) -> None:
+        self.procs[port].send_signal(signal.SIGCONT)
+
+    def cut_replication(self, master: int) -> None:
+        """Close the links of ``master``'s replicas: what it writes next reaches none of them
+        until they reconnect (a frozen replica does not)."""
+        with self._client(master) as client:
+            client.execute_command("CLIENT", "KILL", "TYPE", "replica")
+
+    def replica_of(self, master: int) -> int:
+        return next(replicas[0] for _f, _l, m, replicas in self.slots() if m == master)
+
     def alive_ports(self) -> list[int]:
         return [port for port, proc in self.procs.items() if proc.poll() is None]
 

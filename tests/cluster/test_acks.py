@@ -6,9 +6,7 @@ the replica then holds it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,13 +29,12 @@ ACK_TIMEOUT_MS = 200
 def replica_stopped(cluster: ValkeyCluster, master: int) -> Iterator[int]:
     """The replica of ``master`` frozen (SIGSTOP) for the block: it receives nothing and
     confirms nothing. Shorter than the cluster's node timeout, so nobody fails over."""
-    replica = next(r[0] for _f, _l, m, r in cluster.slots() if m == master)
-    pid = cluster.procs[replica].pid
-    os.kill(pid, signal.SIGSTOP)
+    replica = cluster.replica_of(master)
+    cluster.freeze(replica)
     try:
         yield replica
     finally:
-        os.kill(pid, signal.SIGCONT)
+        cluster.thaw(replica)
 
 
 async def on_replica(port: int, command: str, *args: Any) -> Any:
@@ -62,7 +59,7 @@ async def test_a_purchase_waits_for_the_replica_and_is_asked_again_when_it_canno
 
     status, first = await buy(live, room, p["id"], "vic", "k1")
     assert status == 201, first
-    replica = next(r[0] for _f, _l, m, r in valkey_cluster.slots() if m == master)
+    replica = valkey_cluster.replica_of(master)
     # answered: the replica already holds the order
     assert await on_replica(replica, "HEXISTS", orders, first["order"]["id"]) == 1
 
@@ -102,7 +99,7 @@ async def test_a_pipelined_money_batch_is_confirmed_per_node(
 
     try:
         await topups("u1", "u2")
-        replica = next(r[0] for _f, _l, m, r in valkey_cluster.slots() if m == master)
+        replica = valkey_cluster.replica_of(master)
         assert await on_replica(replica, "HMGET", keys.balances, "u1", "u2") == [b"100", b"100"]
         with replica_stopped(valkey_cluster, master):
             with pytest.raises(NotAcknowledged):
