@@ -45,7 +45,7 @@ from loadtest.media_clip import Clip, encode_clip
 from loadtest.media_hooks import check_version
 from loadtest.media_peers import Publisher
 from loadtest.pacing import paced
-from loadtest.probes import fetch_metrics
+from loadtest.probes import PsutilProbe, cpu_delta, fetch_metrics
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
 from loadtest.scenarios.latency import Part, Playlist, _after
@@ -331,7 +331,6 @@ class Hls(Scenario):
                                         creator_token(run.target.secret))
                 playlist = f"{origin}/hls/{room}/index.m3u8"
                 pl = await _ready(http, playlist, 30.0)
-                self.state["part_target_s"] = pl.parts[-1].duration if pl.parts else None
                 self.state["hold_back_s"] = pl.hold_back
                 base = origin
                 if self.mode == "nginx":
@@ -368,16 +367,28 @@ class Hls(Scenario):
         await run.mark("measure_start")
         # the viewers' counts, the origin's and nginx's log window taken back to back: the
         # same requests in all three, give or take the ones in flight at either end
-        a_counts, a_text = await asyncio.gather(run.call("hls_counts", 30.0),
-                                                fetch_metrics(metrics_url, 10.0))
+        origin_playlist = f"{run.target.url}/hls/{run.room}/index.m3u8"
+        nginx = PsutilProbe([cache.pid], source="psutil (nginx)") if cache else None
+        a_nginx = await nginx.sample() if nginx else None
+        a_counts, a_text, a_part = await asyncio.gather(
+            run.call("hls_counts", 30.0), fetch_metrics(metrics_url, 10.0),
+            _next_part(origin_playlist))
         t_a = time.time()
         await asyncio.sleep(run.duration)
-        b_counts, b_text = await asyncio.gather(run.call("hls_counts", 30.0),
-                                                fetch_metrics(metrics_url, 10.0))
+        b_counts, b_text, b_part = await asyncio.gather(
+            run.call("hls_counts", 30.0), fetch_metrics(metrics_url, 10.0),
+            _next_part(origin_playlist))
         t_b = time.time()
+        b_nginx = await nginx.sample() if nginx else None
+        if a_nginx is not None and b_nginx is not None:
+            self.state["nginx_cpu_pct"] = round(
+                100 * cpu_delta(a_nginx, b_nginx) / max(1e-6, b_nginx.t - a_nginx.t), 1)
         await run.mark("measure_end")
         self.state.update(a_counts=a_counts, b_counts=b_counts, a_origin=origin_counts(a_text),
-                          b_origin=origin_counts(b_text), window=(t_a, t_b))
+                          b_origin=origin_counts(b_text), window=(t_a, t_b),
+                          parts_published=(b_part - a_part
+                                           if a_part is not None and b_part is not None
+                                           else None))
         if cache is not None:
             await asyncio.sleep(1.5)  # nginx flushes its access log every second
             self.state["cache_statuses"] = cache.cache_statuses(t_a, t_b)
@@ -425,7 +436,8 @@ class Hls(Scenario):
             tune_in.merge(Histogram.from_wire(row.get("tune_in_ms") or {}))
         bytes_window = sum(int(r.get("bytes", 0)) for r in b) - sum(
             int(r.get("bytes", 0)) for r in a)
-        part_target = self.state.get("part_target_s")
+        published = self.state.get("parts_published")
+        part_target = round(secs / published, 3) if published else None  # measured
         f: dict[str, Any] = {
             "through": ("nginx started by the scenario" if self.mode == "nginx"
                         else "the origin directly" if self.mode == "none"
@@ -434,7 +446,8 @@ class Hls(Scenario):
             "viewers_tuned_in": tuned,
             "tune_in_ms": tune_in.summary(),
             "window_s": round(secs, 2),
-            "part_target_s": part_target,
+            "parts_published": published,
+            "part_s_measured": part_target,
             "part_hold_back_s": self.state.get("hold_back_s"),
             "client_requests": int(client),
             "client_requests_per_s": round(client / secs, 1),
@@ -450,15 +463,16 @@ class Hls(Scenario):
             # with every viewer at the edge and full collapsing: 2 (the part and the blocking
             # reload that announced it), whatever the audience
             "origin_requests_per_published_part": (
-                round(origin / (secs / part_target), 2) if part_target else None),
+                round(origin / published, 2) if published else None),
             "origin_share": round(origin / client, 5) if client else None,
             "hit_ratio": round(1 - origin / client, 5) if client else None,
             "cache_statuses": statuses,
             "nginx_pid": self.state.get("cache_pid"),
+            "nginx_cpu_pct": self.state.get("nginx_cpu_pct"),  # master and workers, % of a core
             "parts_per_viewer_per_s": {
                 "min": round(per_viewer[0], 2) if per_viewer else None,
                 "median": round(per_viewer[len(per_viewer) // 2], 2) if per_viewer else None,
-                "published": round(1 / part_target, 2) if part_target else None},
+                "published": round(published / secs, 2) if published else None},
             "mbytes_to_viewers_per_s": round(bytes_window / secs / 1e6, 2),
             "request_ms_by_kind_whole_run": {k: h.summary() for k, h in times.items()},
             "failures": dict(failures),
@@ -476,6 +490,20 @@ class Hls(Scenario):
         if self.mode != "none":
             run.check("the origin served fewer requests than the viewers asked",
                       0 < origin < client, f"origin {int(origin)} of {int(client)}")
+
+
+_HINT = re.compile(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="[0-9a-f]+-p(\d+)\.ts"')
+
+
+async def _next_part(url: str) -> int | None:
+    """The number of the part the origin's playlist announces next (its preload hint): the
+    parts published between two readings are the difference."""
+    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http, \
+                http.get(url) as resp:
+            found = _HINT.search(await resp.text())
+            return int(found[1]) if found else None
+    return None
 
 
 async def _ready(http: aiohttp.ClientSession, url: str, limit_s: float) -> Playlist:
