@@ -465,7 +465,8 @@ class Hls(Scenario):
             "origin_requests_per_published_part": (
                 round(origin / published, 2) if published else None),
             "origin_share": round(origin / client, 5) if client else None,
-            "hit_ratio": round(1 - origin / client, 5) if client else None,
+            "hit_ratio": (round(1 - origin / client, 5)  # no cache, no ratio
+                          if client and self.mode != "none" else None),
             "cache_statuses": statuses,
             "nginx_pid": self.state.get("cache_pid"),
             "nginx_cpu_pct": self.state.get("nginx_cpu_pct"),  # master and workers, % of a core
