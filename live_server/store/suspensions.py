@@ -4,6 +4,11 @@ channel that tells every process of a change.
 The hash is global on purpose and no room's Lua script reads it: on Valkey Cluster a script
 touches the keys of one hash tag only, so the check happens in each process against its
 in-memory view (``domain/suspensions.py``) instead.
+
+On a cluster the channel is sharded (``SPUBLISH`` / ``SSUBSCRIBE``) and named with the hash's
+whole name as its hash tag (``{<prefix>:suspensions}:ch``), so it lives on the hash's slot and a
+change is still written and announced in one ``MULTI``; on one node it stays
+``<prefix>:suspensions:ch`` with a classic ``PUBLISH``.
 """
 
 from __future__ import annotations
@@ -25,14 +30,16 @@ class SuspensionStore:
     def __init__(self, core: StoreCore) -> None:
         self.core = core
         self.key = f"{core.keys.prefix}:suspensions"
-        self.channel = f"{core.keys.prefix}:suspensions:ch"
+        # a MULTI runs on one slot: on a cluster the channel hashes where the key does
+        self.channel = f"{{{self.key}}}:ch" if core.cluster else f"{self.key}:ch"
 
     async def put(self, record: Suspension) -> None:
         """Store and announce in one transaction, so no process hears of a suspension that is
         not stored yet."""
         async with self.core.client.pipeline(transaction=True) as pipe:
             pipe.hset(self.key, record.user_id, dumps(record.public()))
-            pipe.publish(self.channel, dumps({"op": "put", "record": record.public()}))
+            self.core.queue_publish(pipe, self.channel,
+                                    dumps({"op": "put", "record": record.public()}))
             await pipe.execute()
 
     async def remove(self, user_id: str, at: int | None = None) -> Suspension | None:
@@ -49,7 +56,8 @@ class SuspensionStore:
                         return None
                     pipe.multi()
                     pipe.hdel(self.key, user_id)
-                    pipe.publish(self.channel, dumps({"op": "drop", "user_id": user_id}))
+                    self.core.queue_publish(pipe, self.channel,
+                                            dumps({"op": "drop", "user_id": user_id}))
                     await pipe.execute()
                     return record
                 except WatchError:  # changed meanwhile: read it again
@@ -72,13 +80,16 @@ class SuspensionStore:
         and nothing falls between) and every ``LISTEN_POLL_S`` without a notice, so the caller
         can reload on its own clock. Connection errors reach the caller."""
         pubsub: Any = self.core.client.pubsub()
+        if self.core.cluster:
+            subscribe, receive = pubsub.ssubscribe, pubsub.get_sharded_message
+        else:
+            subscribe, receive = pubsub.subscribe, pubsub.get_message
         try:
-            await pubsub.subscribe(self.channel)
-            await pubsub.get_message(timeout=LISTEN_POLL_S)  # the subscription's confirmation
+            await subscribe(self.channel)
+            await receive(timeout=LISTEN_POLL_S)  # the subscription's confirmation
             yield None
             while True:
-                msg = await pubsub.get_message(ignore_subscribe_messages=True,
-                                               timeout=LISTEN_POLL_S)
+                msg = await receive(ignore_subscribe_messages=True, timeout=LISTEN_POLL_S)
                 yield orjson.loads(msg["data"]) if msg is not None else None
         finally:
             await pubsub.aclose()
