@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from live_server.store.core import StoreCore
@@ -66,16 +67,24 @@ class OrderFeedStore:
         self._grouped.clear()
 
     async def read_new(self, room_ids: list[str], consumer: str, count: int) -> list[Entry]:
-        """Entries no consumer of the group has read yet, now pending for ``consumer``."""
+        """Entries no consumer of the group has read yet, now pending for ``consumer``. One
+        ``XREADGROUP`` names up to ``STREAMS_PER_READ`` streams; on a cluster only streams of
+        one slot (a command's keys must share one), so there each read names the streams of
+        one slot, all pipelined, each sent to its node."""
+        if not room_ids:
+            return []
+        by_stream = {self._stream(r): r for r in room_ids}
+        groups = _by_slot(list(by_stream)) if self.core.cluster else [list(by_stream)]
+        chunks = [group[start:start + STREAMS_PER_READ]
+                  for group in groups for start in range(0, len(group), STREAMS_PER_READ)]
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for chunk in chunks:
+                pipe.xreadgroup(GROUP, consumer, dict.fromkeys(chunk, ">"), count=count)
+            replies = await pipe.execute()
         out: list[Entry] = []
-        for start in range(0, len(room_ids), STREAMS_PER_READ):
-            chunk = room_ids[start:start + STREAMS_PER_READ]
-            by_stream = {self._stream(r): r for r in chunk}
-            reply = await self.core.client.xreadgroup(
-                GROUP, consumer, {s: ">" for s in by_stream}, count=count)
+        for reply in replies:
             for stream, entries in reply or []:
-                room_id = by_stream[stream.decode()]
-                out.extend(_entries(room_id, entries))
+                out.extend(_entries(by_stream[stream.decode()], entries))
         return out
 
     async def take_over(self, room_ids: list[str], consumer: str, min_idle_ms: int,
@@ -114,6 +123,14 @@ class OrderFeedStore:
             for room_id, ids in by_room.items():
                 pipe.xack(self._stream(room_id), GROUP, *ids)
             await pipe.execute()
+
+
+def _by_slot(keys: list[str]) -> list[list[str]]:
+    """``keys`` in groups that each hash to one cluster slot, in their first order."""
+    groups: dict[int, list[str]] = {}
+    for key in keys:
+        groups.setdefault(key_slot(key.encode()), []).append(key)
+    return list(groups.values())
 
 
 def _entries(room_id: str, entries: list[Any]) -> list[Entry]:

@@ -74,13 +74,16 @@ class WebhookStore:
     # endpoints ----------------------------------------------------------------------------
 
     async def create(self, endpoint: Json, enabled: bool) -> None:
+        """The endpoint's keys in one ``MULTI`` on its slot, then its place in the list
+        (another slot on a cluster): nothing lists an endpoint before it is whole, and one
+        left unlisted by a failure in between is never read."""
         k = self.keys(endpoint["id"])
         async with self.core.client.pipeline(transaction=True) as pipe:
             pipe.set(k.endpoint, orjson.dumps(endpoint))
             pipe.hset(k.state, mapping={"enabled": 1 if enabled else 0, "fails": 0,
                                         "disabled_reason": "" if enabled else "owner"})
-            pipe.zadd(self.all_key, {endpoint["id"]: endpoint["created_at"]})
             await pipe.execute()
+        await self.core.client.zadd(self.all_key, {endpoint["id"]: endpoint["created_at"]})
 
     async def put(self, endpoint: Json) -> None:
         """Replace an endpoint's fields (not its state)."""
@@ -123,13 +126,12 @@ class WebhookStore:
                 for raw, state in zip(replies[0::2], replies[1::2], strict=True) if raw]
 
     async def delete(self, webhook_id: str) -> None:
-        """The endpoint and everything queued for it."""
+        """The endpoint and everything queued for it: out of the list first, then its keys
+        (one ``DEL`` on its slot; the list is on another slot on a cluster)."""
         k = self.keys(webhook_id)
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            pipe.zrem(self.all_key, webhook_id)
-            pipe.delete(k.endpoint, k.state, k.msgs, k.due, k.done, k.log, f"{k.due}:fails",
-                        f"{k.due}:parked")
-            await pipe.execute()
+        await self.core.client.zrem(self.all_key, webhook_id)
+        await self.core.client.delete(k.endpoint, k.state, k.msgs, k.due, k.done, k.log,
+                                      f"{k.due}:fails", f"{k.due}:parked")
 
     # the queue ----------------------------------------------------------------------------
 
