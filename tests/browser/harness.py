@@ -11,8 +11,10 @@ and key presses go through Playwright, so they land only on what a person could 
 Every test keeps screenshots of its steps under ``ARTIFACTS`` (``LIVE_BROWSER_SHOTS`` or
 ``var/test-artifacts/browser``), one folder per test, numbered in order; a failed test also
 gets a screenshot of each page it had open. The test run prints the folder at its end.
-LIVE_BROWSER_URL=http://127.0.0.1:PORT tests a server that already runs (it must allow
-development login, as ``serve --demo`` does).
+Chromium runs in a network namespace the test process creates (tests/browser/netns.py), so its
+WebRTC candidates are that namespace's address only; the servers listen on the host side of its
+veth pair. LIVE_BROWSER_URL=http://127.0.0.1:PORT tests a server that already runs (it must allow
+development login, as ``serve --demo`` does); Chromium then runs in the host's namespace.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,8 @@ from playwright.async_api import Browser as PwBrowser
 from playwright.async_api import BrowserContext, ConsoleMessage, Dialog, Playwright
 from playwright.async_api import Error as PwError
 from playwright.async_api import Page as PwPage
+
+from tests.browser.netns import BrowserNetwork
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
@@ -54,15 +57,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--mute-audio",
     # video tests: a fake camera and microphone, no permission prompt, and real host addresses
-    # in WebRTC candidates (not mDNS names) so the server can reach the browser without STUN
+    # in WebRTC candidates (not mDNS names) so the server can reach the browser without STUN.
+    # Which addresses those are is the network's (BrowserNetwork.chromium_args): in the test's
+    # namespace, its veth end's only (test_video.py reads the offers, answers and pairs in use)
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
-    # WebRTC toward loopback: Chromium leaves 127.0.0.1 out of its candidates unless told, and
-    # the test server's are on 127.0.0.1 only (media.ice_addresses), so media goes to 127.0.0.1.
-    # No switch or policy takes the machine's other interfaces out of Chromium's own candidates
-    # (test_video.py reads the answers, the offer and the pair in use)
-    "--allow-loopback-in-peer-connection",
     "--autoplay-policy=no-user-gesture-required",
 ]
 
@@ -107,24 +107,29 @@ class Browser:
     """One Chromium; each page is a browsing context of its own (own storage, own viewport), as
     two people on two devices would be."""
 
-    def __init__(self, playwright: Playwright, chromium: PwBrowser, shots: Shots) -> None:
+    def __init__(self, playwright: Playwright, chromium: PwBrowser, shots: Shots,
+                 net: BrowserNetwork) -> None:
         self.playwright = playwright
         self.chromium = chromium
         self.shots = shots
+        self.net = net  # where it runs (a test's own server listens on net.host)
         self.pages: list[Page] = []
 
     @classmethod
-    async def launch(cls, executable: str, shots: Shots) -> Browser:
+    async def launch(cls, net: BrowserNetwork, shots: Shots) -> Browser:
+        """Chromium in the network's namespace (Playwright's default --no-sandbox stays: it
+        runs as root, which Chromium's own sandbox refuses)."""
         from playwright.async_api import async_playwright
 
         pw = await async_playwright().start()
         try:
-            chromium = await pw.chromium.launch(executable_path=executable, headless=True,
-                                                args=CHROMIUM_ARGS, timeout=60_000)
+            chromium = await pw.chromium.launch(
+                executable_path=net.executable, headless=True,
+                args=CHROMIUM_ARGS + net.chromium_args(), timeout=60_000)
         except BaseException:
             await pw.stop()
             raise
-        return cls(pw, chromium, shots)
+        return cls(pw, chromium, shots, net)
 
     async def new_page(self, width: int = 1200, height: int = 900,
                        init_script: str | None = None) -> Page:
@@ -349,12 +354,6 @@ async def serious_violations(page: Page) -> list[str]:
 # ---- the server under test ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def http(method: str, url: str, body: Any = None, token: str | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
@@ -382,21 +381,25 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], within: float) -> bool:
 
 
 class ServerProcess:
-    """`python -m live_server serve --demo` on a loopback port, in its own working folder."""
+    """`python -m live_server serve --demo` on the browser network's host address (the host
+    side of the test's veth pair: Chromium's only way out of its namespace), on a port of the
+    network's pool, in its own working folder. Its WebRTC candidates are on that address only;
+    Valkey stays on 127.0.0.1."""
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None,
+    def __init__(self, net: BrowserNetwork, workdir: Path | None = None,
                  env: dict[str, str] | None = None) -> None:
-        self.port = port or free_port()
+        self.net = net
+        self.port = net.take_port()
         self.env = env or {}  # settings for this server (LIVE_<SECTION>_<KEY>)
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="pages-server-"))
         self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{net.host}:{self.port}"
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "live_server", "serve", "--demo"]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+        cmd += ["--host", self.net.host, "--port", str(self.port)]
         env = {**os.environ, "PYTHONPATH": str(ROOT),
-               "LIVE_MEDIA_ICE_ADDRESSES": "127.0.0.1",  # WebRTC on loopback only
+               "LIVE_MEDIA_ICE_ADDRESSES": self.net.host,  # WebRTC on the test's veth only
                **self.env}
         with (self.workdir / "server.log").open("ab") as log:
             self.proc = subprocess.Popen(
@@ -421,6 +424,7 @@ class ServerProcess:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        self.net.give_back(self.port)
 
 
 def token(base: str, user: str, role: str, name: str | None = None) -> str:

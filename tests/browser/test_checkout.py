@@ -34,6 +34,7 @@ from tests.browser.harness import (
     token,
     visible,
 )
+from tests.browser.netns import BrowserNetwork
 
 ADDRESS = {"name": "Ada Buyer", "phone": "+86 10 1234 5678", "country": "CN",
            "city": "Hangzhou", "line1": "88 West Lake Road", "postal_code": "310000"}
@@ -234,9 +235,9 @@ async def test_checkout_with_variant_coupon_address_and_dev_payment(
 
 
 @pytest.fixture(scope="module")
-def webhook_server() -> Iterator[str]:
+def webhook_server(browser_net: BrowserNetwork) -> Iterator[str]:
     """A second server whose payments are confirmed by the gateway's signed webhook."""
-    proc = ServerProcess()
+    proc = ServerProcess(browser_net)
     env = {"LIVE_PAYMENTS_PROVIDER": "webhook", "LIVE_PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET}
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():

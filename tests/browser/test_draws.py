@@ -28,19 +28,20 @@ from tests.browser.harness import (
     token,
     visible,
 )
+from tests.browser.netns import BrowserNetwork
 from tests.browser.test_checkout import ADDRESS, shop
 
 CARD = "#draw-card"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(browser_net: BrowserNetwork) -> Iterator[str]:
     """The pages' server with draws that may close after 2 s (the default minimum is 10 s)."""
     if find_chromium() is None:
         pytest.fail("no chromium installed: scripts/test.sh installs Debian's chromium")
     before = os.environ.get("LIVE_DRAWS_MIN_DURATION_MS")
     os.environ["LIVE_DRAWS_MIN_DURATION_MS"] = "2000"
-    proc = ServerProcess()
+    proc = ServerProcess(browser_net)
     try:
         proc.start()
         yield proc.url

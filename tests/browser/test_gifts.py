@@ -24,6 +24,7 @@ from tests.browser.harness import (
     token,
     visible,
 )
+from tests.browser.netns import BrowserNetwork
 
 # A place on the room's stage is held a minute after its gift's last send (3.2 s by default):
 # the full-stage test fills it over HTTP and then sends from the page, which must not depend on
@@ -32,9 +33,9 @@ STAGE_HOLD_MS = "60000"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(browser_net: BrowserNetwork) -> Iterator[str]:
     """This module's own server, with the long stage hold."""
-    proc = ServerProcess(env={"LIVE_GIFTS_STAGE_HOLD_MS": STAGE_HOLD_MS})
+    proc = ServerProcess(browser_net, env={"LIVE_GIFTS_STAGE_HOLD_MS": STAGE_HOLD_MS})
     try:
         proc.start()
         yield proc.url

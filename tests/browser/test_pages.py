@@ -286,7 +286,7 @@ async def test_mobile_watch_layout(server: str, browser: Browser) -> None:
 async def test_watch_reconnects_after_server_restart(browser: Browser) -> None:
     """A graceful stop closes sockets with 1012; the page comes back by itself. It always
     starts a server of its own (even with LIVE_BROWSER_URL set), since it restarts it."""
-    srv = ServerProcess()
+    srv = ServerProcess(browser.net)
     try:
         srv.start()
         creator = token(srv.url, "pages_host4", "creator")

@@ -1,9 +1,11 @@
 """Live video in a real Chromium: the studio page publishes its (fake) camera over WHIP, a watch
 page plays it over WHEP, and the frames really decode (getStats: framesDecoded grows, the frame
 size is the publisher's). With H.264 the room also gets HLS, which a page without WebRTC plays
-and PyAV decodes. No public STUN server: the test server's host candidates are on 127.0.0.1 only
-(media.ice_addresses) and Chromium adds its loopback address to its own, so the media of both
-pages goes to 127.0.0.1 (the candidate pair in use is read from getStats).
+and PyAV decodes. No public STUN server: Chromium runs in a network namespace the test made
+(tests/browser/netns.py), so its only candidates are the namespace's veth address, and the test
+server's are the host side of that veth pair only (media.ice_addresses): the media of both
+pages goes over the test's own veth pair, never another interface of the machine (the offers,
+answers and the candidate pair in use are read from the pages).
 """
 
 from __future__ import annotations
@@ -70,17 +72,24 @@ ICE_PATH = """(async (pc) => {
 })(%s)"""
 
 
-async def assert_media_on_loopback(page: Page, pc: str) -> None:
-    """The server answered with loopback candidates only, the page offered its loopback
-    address, and the pair that carries the media sends to 127.0.0.1, so every packet goes over
-    the loopback interface. (Chromium may send from the socket it bound on another interface:
-    it prefers that network's cost, and no switch removes it from its candidates.)"""
+async def assert_media_on_test_network(browser: Browser, page: Page, pc: str) -> None:
+    """Every candidate the page offered is its namespace's address (none of the machine's
+    other interfaces, which Chromium in the host's namespace offers), every candidate the
+    server answered is the host side of the test's veth pair, and the pair carrying the media
+    is those two. (With LIVE_BROWSER_URL Chromium is in the host's namespace: then only the
+    server's side, on 127.0.0.1, and the remote end of the pair are checked.)"""
+    net = browser.net
     path = await page.wait_for(f"{ICE_PATH % pc}.then(p => p && p.local && p)", within=10)
     assert isinstance(path, dict)
     answered = candidate_addresses(path["answer"])
-    assert answered and answered == ["127.0.0.1"] * len(answered), answered
-    assert "127.0.0.1" in candidate_addresses(path["offer"])
-    assert path["remote"] == "127.0.0.1", path
+    assert answered and answered == [net.host] * len(answered), answered
+    assert path["remote"] == net.host, path
+    offered = candidate_addresses(path["offer"])
+    if net.browser_address is None:
+        assert net.host in offered, offered
+    else:
+        assert offered and offered == [net.browser_address] * len(offered), offered
+        assert path["local"] == net.browser_address, path
 
 
 async def start_broadcast(studio: Page, room_id: str, codec: str) -> dict[str, object]:
@@ -117,9 +126,10 @@ async def test_studio_publishes_and_a_viewer_decodes_the_frames(
     await watch.wait_for("document.querySelector('#player').livePlayer.mode === 'webrtc'",
                          within=20)
     first = await frames_decoded(watch)
-    await assert_media_on_loopback(studio, "document.querySelector('#video-section')"
-                                           ".livePublisher.pc")
-    await assert_media_on_loopback(watch, "document.querySelector('#player').livePlayer.pc")
+    await assert_media_on_test_network(browser, studio, "document.querySelector('#video-section')"
+                                                        ".livePublisher.pc")
+    await assert_media_on_test_network(browser, watch,
+                                       "document.querySelector('#player').livePlayer.pc")
     await asyncio.sleep(1.0)
     later = await frames_decoded(watch)
     assert later["decoded"] > first["decoded"]  # frames keep arriving and decoding

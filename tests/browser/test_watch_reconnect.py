@@ -60,7 +60,7 @@ def count_msg(text: str) -> str:
 
 @pytest.mark.system
 async def test_watch_shows_reconnecting_then_recovers_silently(browser: Browser) -> None:
-    srv = ServerProcess()
+    srv = ServerProcess(browser.net)
     try:
         srv.start()
         creator = token(srv.url, "rc_host", "creator")

@@ -39,6 +39,7 @@ from tests.browser.harness import (
     open_page,
     token,
 )
+from tests.browser.netns import BrowserNetwork
 
 PHONE, DESKTOP = (390, 844), (1366, 900)
 SECTION = "#webhooks-section"
@@ -50,11 +51,11 @@ FAILURE_TEXT = "receiver down for maintenance <b>try later</b>"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(browser_net: BrowserNetwork) -> Iterator[str]:
     """A server whose webhook worker looks for due deliveries every 50 ms and retries fast."""
     if find_chromium() is None:
         pytest.fail("no chromium installed: scripts/test.sh installs Debian's chromium")
-    proc = ServerProcess()
+    proc = ServerProcess(browser_net)
     env = {"LIVE_WEBHOOKS_RETRY_SCHEDULE_MS": RETRY_SCHEDULE_MS,
            "LIVE_WEBHOOKS_POLL_INTERVAL_MS": "50",
            "LIVE_WEBHOOKS_ALLOW_PRIVATE": "true"}  # the receiver is on loopback
