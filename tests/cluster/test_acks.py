@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -118,3 +119,31 @@ async def test_a_pipelined_money_batch_is_confirmed_per_node(
         assert await on_replica(replica, "HGET", keys.balances, "u5") == b"7"
     finally:
         await client.aclose()
+
+
+async def test_what_waiting_for_a_replica_costs(valkey_cluster: ValkeyCluster) -> None:
+    """Printed, not asserted (the machine's load decides it): money writes one after another
+    through the cluster client, without and with ``ack_replicas`` = 1, in alternating rounds.
+    Asserted: every write counted once."""
+    keys = Keys("w" + secrets.token_hex(3))
+    client: Any = RedisCluster.from_url(cluster_url(valkey_cluster.url) or "")
+    cores = {ack: StoreCore(client, keys, ack_replicas=ack, ack_timeout_ms=1000)
+             for ack in (0, 1)}
+    ms: dict[int, list[float]] = {0: [], 1: []}
+    try:
+        for _round in range(5):
+            for ack, core in cores.items():
+                for _ in range(200):
+                    start = time.perf_counter()
+                    await core.script("wallet_topup", [keys.balances, keys.ledger,
+                                                       keys.recent("u")], [1, "u", 1, 10, "r"])
+                    ms[ack].append((time.perf_counter() - start) * 1000)
+        assert await client.hget(keys.balances, "u") == b"2000"
+    finally:
+        await client.aclose()
+
+    def q(got: list[float], p: float) -> float:
+        return sorted(got)[int(p * (len(got) - 1))]
+    print("\nwallet_topup one after another, 5 alternating rounds of 200: " + "; ".join(
+        f"ack_replicas={ack} p50 {q(got, 0.5):.2f} ms p99 {q(got, 0.99):.2f} ms"
+        for ack, got in ms.items()))

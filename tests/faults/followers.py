@@ -31,6 +31,8 @@ class Follower:
         self.connects = 0
         self.rejoins = 0        # reconnections after a socket closed under it
         self.snapshots = 0      # rejoins that got a snapshot instead of a recovery
+        # ...each one's position, and where its connection's events start in ``events()``
+        self.snapshot_marks: list[tuple[int, int]] = []
         self.close_codes: list[int | None] = []
         self._past: list[dict[str, Any]] = []
         self._stop = asyncio.Event()
@@ -126,6 +128,7 @@ class Follower:
             self.first_seq = int(welcome["seq"])
         elif not welcome["recovered"]:
             self.snapshots += 1
+            self.snapshot_marks.append((int(welcome["seq"]), len(self._past)))
         self.epoch = str(welcome["epoch"])
         if self.last_seq is None or not welcome["recovered"]:
             self.last_seq = int(welcome["seq"])
