@@ -18,6 +18,30 @@ Receiving (the publisher's ``RTCRtpReceiver``)
     instance attribute that lets one media stream through (``simulcast.StreamPin``), telling
     retransmissions apart by the receiver's codec table ``_RTCRtpReceiver__codecs``.
 
+Receiving simulcast (``receive_simulcast``, ``media/simulcast.py``)
+    aiortc reads neither ``a=rid`` nor ``a=simulcast`` and keeps one jitter buffer per
+    receiver. ``accept_rid_extensions`` adds the offer's ``rtp-stream-id`` and
+    ``repaired-rtp-stream-id`` to ``RTCRtpTransceiver._headerExtensions`` between
+    ``setRemoteDescription`` (which narrows that list to what aiortc knows) and
+    ``createAnswer``: the answer then carries their ``a=extmap`` lines and the receiver's
+    parameters configure the transport's ``_rtp_header_extensions_map``, so
+    ``RtpPacket.extensions.rtp_stream_id`` / ``.repaired_rtp_stream_id`` are read (aiortc's
+    ``HeaderExtensionsMap`` knows both URIs). The router still sends every layer's packets to
+    the section's receiver; its ``_handle_rtp_packet`` is shadowed by a demultiplexer that
+    gives each layer a receiver of its own: layer 0 the transceiver's, each other layer an
+    extra ``RTCRtpReceiver`` on the same DTLS transport, created at its first packet with the
+    same codecs, RTCP SSRC (``_set_rtcp_ssrc``) and, shared, the first receiver's
+    ``_RTCRtpReceiver__remote_bitrate_estimator`` (so one REMB covers every layer, as the
+    publisher's bandwidth estimation expects). ``receive()`` registers it with the transport's
+    ``_rtp_router`` (``register_receiver``), which would then hold two receivers for the
+    payload type and drop unknown SSRCs, so it is unregistered at once
+    (``_rtp_router.unregister_receiver``); its ``_track`` is a ``RemoteStreamTrack`` only
+    because ``receive()`` hands its queue to the (idle) decoder thread. A layer's
+    retransmission SSRC is told to its receiver in ``_RTCRtpReceiver__rtx_ssrc`` (aiortc fills
+    it only from ``a=ssrc`` lines). Keyframe requests for one layer go out as a PLI with that
+    layer's SSRC (``_send_rtcp_pli``). The extra receivers are stopped with the session
+    (``Simulcast.stop``).
+
 Sending (each viewer's ``RTCRtpSender``)
     ``RTCRtpSender._next_encoded_frame`` reads the track and, for anything that is not an
     ``av.Frame``, calls ``self.__encoder.pack(data) -> (payloads, timestamp)`` instead of
@@ -29,6 +53,9 @@ Sending (each viewer's ``RTCRtpSender``)
     (``Vp8Encoder._packetize(buffer, picture_id)``, ``H264Encoder._split_bitstream`` and
     ``H264Encoder._packetize``). A viewer's PLI/FIR makes ``_handle_rtcp_packet`` call
     ``self._send_keyframe()``; an instance attribute of that name forwards it to the relay.
+    ``_handle_rtcp_packet`` itself is shadowed by one that runs it and then hands the receiver
+    reports' fraction lost and REMB bitrates about this sender's SSRC to the viewer's track
+    (the simulcast layer chooser); aiortc only keeps them in its stats.
     ``send()`` starts ``self._run_rtp(parameters.codecs[0])``, which builds an ``RtpPacket`` per
     packet and awaits ``RTCDtlsTransport._send_rtp`` → ``RTCIceTransport._send`` (aioice
     ``Connection.send`` → ``sendto`` → ``StunProtocol.send_data``) for each: most of a viewer's
@@ -70,10 +97,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import queue
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aioice.ice
@@ -84,16 +112,31 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcpeerconnection import find_common_codecs
-from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
-from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecCapability,
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpReceiveParameters,
+)
+from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender, random_sequence_number
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    AnyRtcpPacket,
+    HeaderExtensionsMap,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    unpack_remb_fci,
+)
 from aiortc.utils import random32
 
 from live_server.media.datagrams import DatagramSender
 from live_server.media.fanout import ABS_SEND_TIME_PROBE, ExtensionBlock, RtpOut, ntp_now
 from live_server.media.frames import EncodedFrame
-from live_server.media.simulcast import StreamPin
+from live_server.media.simulcast import Layers, SimulcastOffer, StreamPin
 
 AIORTC_VERSION = "1.16.0"
 
@@ -101,9 +144,14 @@ log = logging.getLogger(__name__)
 
 # (codec name, clock rate, RTP timestamp, encoded bytes) for each reassembled frame
 FrameSink = Callable[[str, int, int, bytes], None]
+# the same, with the simulcast layer first
+LayerSink = Callable[[int, str, int, int, bytes], None]
+# a viewer's RTCP about its video: (fraction lost, REMB bits per second), one of them None
+Feedback = Callable[[float | None, int | None], None]
 
 
 _PINS: weakref.WeakKeyDictionary[RTCRtpReceiver, StreamPin] = weakref.WeakKeyDictionary()
+_SIMULCAST: weakref.WeakKeyDictionary[RTCRtpReceiver, Simulcast] = weakref.WeakKeyDictionary()
 
 
 class UnsupportedAiortc(RuntimeError):
@@ -159,6 +207,107 @@ def tap_receiver(receiver: RTCRtpReceiver, sink: FrameSink) -> StreamPin:
     return pin
 
 
+def accept_rid_extensions(transceiver: RTCRtpTransceiver, offer: SimulcastOffer) -> None:
+    """Negotiate the offer's RID header extensions on ``transceiver`` (with their offered
+    ids). Call between ``setRemoteDescription`` and ``createAnswer``."""
+    current: list[RTCRtpHeaderExtensionParameters] = transceiver._headerExtensions
+    known = {ext.uri for ext in current}
+    transceiver._headerExtensions = current + [
+        RTCRtpHeaderExtensionParameters(id=ident, uri=uri)
+        for ident, uri in offer.extensions if uri not in known]
+
+
+class Simulcast:
+    """The receivers of one simulcast video section: the transceiver's for layer 0, one more
+    per other layer (created at the layer's first packet), and the demultiplexer in front of
+    them (module docstring, "Receiving simulcast")."""
+
+    def __init__(self, receiver: RTCRtpReceiver, offer: SimulcastOffer,
+                 sink: LayerSink) -> None:
+        self.layers = Layers(offer)
+        self.first = receiver
+        self.receivers: dict[int, RTCRtpReceiver] = {0: receiver}
+        self._handlers: dict[int, Callable[..., Awaitable[None]]] = {
+            0: receiver._handle_rtp_packet}
+        self._sink = sink
+        self._codecs: dict[int, RTCRtpCodecParameters] = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+        self.closed = False
+
+    async def demux(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """The shadow of the first receiver's ``_handle_rtp_packet``: each packet to its
+        layer's receiver."""
+        codec = self._codecs.get(packet.payload_type)
+        retransmission = codec is not None and is_rtx(codec)
+        extensions = packet.extensions
+        layer = self.layers.layer_of(packet.ssrc, extensions.rtp_stream_id,
+                                     extensions.repaired_rtp_stream_id, retransmission)
+        if layer is None or self.closed:
+            return
+        receiver = self.receivers.get(layer)
+        if receiver is None:
+            receiver = await self._start(layer)
+        if retransmission:
+            media = self.layers.media.get(layer)
+            rtx: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
+            if media is None:
+                return  # nothing to repair yet
+            rtx[packet.ssrc] = media
+        await self._handlers[layer](packet, arrival_time_ms=arrival_time_ms)
+
+    async def _start(self, layer: int) -> RTCRtpReceiver:
+        first: Any = self.first
+        receiver = RTCRtpReceiver(first._RTCRtpReceiver__kind, first.transport)
+        receiver._set_rtcp_ssrc(first._RTCRtpReceiver__rtcp_ssrc)
+        extra: Any = receiver
+        extra._RTCRtpReceiver__remote_bitrate_estimator = (
+            first._RTCRtpReceiver__remote_bitrate_estimator)
+        extra._track = RemoteStreamTrack(kind=first._RTCRtpReceiver__kind)
+        tap = _EncodedTap(functools.partial(self._sink, layer))
+        extra._RTCRtpReceiver__decoder_queue = tap
+        self.receivers[layer] = receiver
+        self._handlers[layer] = receiver._handle_rtp_packet
+        await receiver.receive(RTCRtpReceiveParameters(codecs=list(self._codecs.values())))
+        first.transport._rtp_router.unregister_receiver(receiver)
+        # the decoder thread receive() started would only wait for the stop marker: end it
+        # now (frames still reach the tap, as the receiver only checks the thread was set)
+        tap.put(None)
+        return receiver
+
+    async def request_keyframe(self, layer: int) -> int:
+        """A PLI for one layer's media stream (0 when it has not been heard yet)."""
+        ssrc = self.layers.media.get(layer)
+        if ssrc is None or self.closed:
+            return 0
+        await self.first._send_rtcp_pli(ssrc)
+        return 1
+
+    async def stop(self) -> None:
+        """Stop the extra receivers (the connection stops the first)."""
+        self.closed = True
+        for layer, receiver in list(self.receivers.items()):
+            if layer:
+                await receiver.stop()
+
+
+def receive_simulcast(receiver: RTCRtpReceiver, offer: SimulcastOffer,
+                      sink: LayerSink) -> Simulcast:
+    """Receive every layer of ``offer`` through ``receiver``'s section, each reassembled on
+    its own and handed to ``sink`` with its layer number (never decoded). Call before the
+    connection starts, as ``tap_receiver``."""
+    if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
+        raise RuntimeError("the receiver has already started decoding")
+    state = Simulcast(receiver, offer, sink)
+    receiver._RTCRtpReceiver__decoder_queue = _EncodedTap(functools.partial(sink, 0))  # type: ignore[attr-defined]
+    receiver._handle_rtp_packet = state.demux  # type: ignore[method-assign]
+    _SIMULCAST[receiver] = state
+    return state
+
+
+def simulcast_state(receiver: RTCRtpReceiver) -> Simulcast | None:
+    """What ``receive_simulcast`` put on ``receiver`` (None if it was not)."""
+    return _SIMULCAST.get(receiver)
+
+
 def stream_pin(receiver: RTCRtpReceiver) -> StreamPin | None:
     """The pin ``tap_receiver`` put on ``receiver`` (None if it was not tapped)."""
     return _PINS.get(receiver)
@@ -202,16 +351,35 @@ class Packetizer:
 
 
 def passthrough_sender(sender: RTCRtpSender, codec: str,
-                       on_keyframe_request: Callable[[], None]) -> None:
+                       on_keyframe_request: Callable[[], None],
+                       on_feedback: Feedback | None = None) -> None:
     """Make ``sender`` forward the relay's encoded frames (never encode: the room's shared
-    payloads, this viewer's headers, see ``Forwarding``), answer NACKs from its own history and
-    report viewers' keyframe requests (PLI/FIR) to ``on_keyframe_request``. Call before the
-    sender starts."""
+    payloads, this viewer's headers, see ``Forwarding``), answer NACKs from its own history,
+    report viewers' keyframe requests (PLI/FIR) to ``on_keyframe_request`` and their loss
+    reports and REMBs to ``on_feedback``. Call before the sender starts."""
     sender._RTCRtpSender__encoder = Packetizer(codec)  # type: ignore[attr-defined]
     sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
     state = Forwarding(sender)
     sender._run_rtp = state.run  # type: ignore[method-assign]
     sender._retransmit = state.retransmit  # type: ignore[method-assign]
+    if on_feedback is not None:
+        handle = sender._handle_rtcp_packet
+
+        async def with_feedback(packet: AnyRtcpPacket) -> None:
+            await handle(packet)
+            if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+                for report in packet.reports:
+                    if report.ssrc == sender._ssrc:
+                        on_feedback(report.fraction_lost / 256, None)
+            elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                try:
+                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                except ValueError:
+                    return
+                if sender._ssrc in ssrcs:
+                    on_feedback(None, bitrate)
+
+        sender._handle_rtcp_packet = with_feedback  # type: ignore[method-assign]
 
 
 def forwarding_state(sender: RTCRtpSender) -> Forwarding | None:
@@ -232,6 +400,7 @@ class Forwarding:
         self.datagrams: DatagramSender | None = None
         self._extension: ExtensionBlock | None = None
         self.direct_frames = 0  # frames sent straight from the relay's push
+        self._layer: int | None = None  # the simulcast layer of the last frame sent
 
     async def run(self, codec: RTCRtpCodecParameters) -> None:
         s: Any = self.sender
@@ -282,6 +451,11 @@ class Forwarding:
         payloads, timestamp = s._RTCRtpSender__encoder.pack(data)
         if not payloads or self.out is None or self._extension is None:
             return
+        layer = getattr(data, "layer", 0)
+        if layer != self._layer:
+            if self._layer is not None:  # switched layers: time must still move forward
+                self.out.advance_past(timestamp, max(1, data.clock_rate // 100))
+            self._layer = layer
         ntp = ntp_now()
         self._send_srtp(self.out.frame(payloads, timestamp, self._extension.at(ntp)))
         s._RTCRtpSender__ntp_timestamp = ntp

@@ -113,6 +113,15 @@ class RtpOut:
         self.sequence = seq
         return packets
 
+    def advance_past(self, timestamp: int, gap: int) -> None:
+        """The next frame (``timestamp`` on its stream's clock) comes from another stream of
+        the same picture (a simulcast layer switch): if it would not come after the last frame
+        sent, shift this viewer's timestamps so it comes ``gap`` ticks after it. Receivers
+        take a repeated or earlier timestamp for the same or a late frame."""
+        ts = (self.timestamp_origin + timestamp) & 0xFFFFFFFF
+        if not 0 < (ts - self.last_timestamp) & 0xFFFFFFFF < 0x80000000:
+            self.timestamp_origin = (self.last_timestamp + gap - timestamp) & 0xFFFFFFFF
+
     def retransmission(self, sequence: int) -> bytes | None:
         """The packet to send again for a NACK of ``sequence``: as first sent, or wrapped as
         RTX when RTX was negotiated; None once it left the history (or was never sent)."""

@@ -29,6 +29,8 @@ class EncodedFrame:
     keyframe: bool
     # the frame's number in its stream (video: consecutive per relay; VP8's picture id)
     number: int = dataclasses.field(default=0, compare=False)
+    # which of a simulcast publisher's layers it belongs to (0 for a single stream)
+    layer: int = 0
     # RTP payloads computed once by the first viewer's sender and shared by the others (they
     # do not depend on the sender); a cache, not part of the frame's value
     payloads: list[bytes] | None = dataclasses.field(default=None, compare=False, repr=False)
@@ -73,6 +75,111 @@ def vp8_size(data: bytes) -> tuple[int, int] | None:
         return None
     width, height = struct.unpack_from("<HH", data, 6)
     return width & 0x3FFF, height & 0x3FFF
+
+
+class _Bits:
+    """An H.264 RBSP read bit by bit (emulation prevention bytes removed), for the few
+    Exp-Golomb fields of a sequence parameter set."""
+
+    def __init__(self, nal: bytes) -> None:
+        self.data = nal.replace(b"\x00\x00\x03", b"\x00\x00")
+        self.pos = 0
+
+    def bit(self) -> int:
+        byte = self.pos >> 3
+        if byte >= len(self.data):
+            raise ValueError("the parameter set ends early")
+        self.pos += 1
+        return (self.data[byte] >> (7 - ((self.pos - 1) & 7))) & 1
+
+    def bits(self, n: int) -> int:
+        value = 0
+        for _ in range(n):
+            value = value << 1 | self.bit()
+        return value
+
+    def ue(self) -> int:
+        zeros = 0
+        while not self.bit():
+            zeros += 1
+            if zeros > 31:
+                raise ValueError("a malformed Exp-Golomb code")
+        return (1 << zeros) - 1 + self.bits(zeros)
+
+    def se(self) -> int:
+        value = self.ue()
+        return (value + 1) // 2 if value & 1 else -(value // 2)
+
+
+_HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
+
+
+def h264_size(sps: bytes) -> tuple[int, int] | None:
+    """Width and height of the pictures a sequence parameter set (NAL unit, header byte
+    included) describes, cropping applied (ITU-T H.264 7.3.2.1.1); None when it cannot be
+    read. Simulcast layers are told apart by size without decoding anything."""
+    try:
+        bits = _Bits(sps)
+        bits.bits(8)  # NAL header
+        profile = bits.bits(8)
+        bits.bits(16)  # constraint flags, level
+        bits.ue()  # seq_parameter_set_id
+        chroma = 1
+        if profile in _HIGH_PROFILES:
+            chroma = bits.ue()
+            if chroma == 3:
+                bits.bit()  # separate_colour_plane_flag
+            bits.ue()
+            bits.ue()  # bit depths
+            bits.bit()  # qpprime_y_zero_transform_bypass_flag
+            if bits.bit():  # seq_scaling_matrix_present_flag
+                for i in range(12 if chroma == 3 else 8):
+                    if bits.bit():
+                        last = scale = 8
+                        for _ in range(16 if i < 6 else 64):
+                            if scale:
+                                scale = (last + bits.se() + 256) % 256
+                            last = scale or last
+        bits.ue()  # log2_max_frame_num_minus4
+        order = bits.ue()
+        if order == 0:
+            bits.ue()
+        elif order == 1:
+            bits.bit()
+            bits.se()
+            bits.se()
+            for _ in range(bits.ue()):
+                bits.se()
+        bits.ue()  # max_num_ref_frames
+        bits.bit()  # gaps_in_frame_num_value_allowed_flag
+        width = (bits.ue() + 1) * 16
+        map_units = bits.ue() + 1
+        frame_mbs_only = bits.bit()
+        height = map_units * 16 * (2 - frame_mbs_only)
+        if not frame_mbs_only:
+            bits.bit()
+        bits.bit()  # direct_8x8_inference_flag
+        if bits.bit():  # frame_cropping_flag
+            left, right, top, bottom = bits.ue(), bits.ue(), bits.ue(), bits.ue()
+            unit_x = 2 if chroma in (1, 2) else 1
+            unit_y = (2 if chroma == 1 else 1) * (2 - frame_mbs_only)
+            width -= (left + right) * unit_x
+            height -= (top + bottom) * unit_y
+    except ValueError:
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def picture_size(codec: str, data: bytes) -> tuple[int, int] | None:
+    """The picture size of a keyframe: VP8's frame header, or H.264's SPS in front of it."""
+    name = codec.lower()
+    if name == "vp8":
+        return vp8_size(data)
+    if name == "h264":
+        for begin, end in h264_nal_spans(data):
+            if data[begin] & 0x1F == H264_SPS:
+                return h264_size(data[begin:end].rstrip(b"\x00"))
+    return None
 
 
 class H264ParameterSets:

@@ -15,6 +15,14 @@ Rules (docs/ARCHITECTURE.md, "Media"):
   ``aiortc_hooks.Forwarding`` once it runs): sending a frame never waits (UDP), so waking one
   task per viewer per frame only to send costs CPU and buys nothing; the queue still serves
   frames offered while earlier ones wait in it, so order holds.
+
+Simulcast (a publisher sending several layers of its video, ``media/simulcast.py``): each layer
+has its own frame numbers, parameter sets, timestamp continuity and keyframe requests
+(``VideoLayer``, one ``KeyframeGate`` each), and each video viewer follows one layer. A viewer
+moved to another layer (its choice, or ``media/layers.py`` on its RTCP) keeps receiving the
+old layer until a keyframe of the new one arrives, and only the new layer is asked for one, so
+one viewer's switch never costs the others a keyframe. The HLS feed (and the thumbnail) follow
+the largest layer. A single-stream publisher is layer 0 and nothing else changes.
 """
 
 from __future__ import annotations
@@ -32,13 +40,17 @@ from live_server.media.frames import (
     AUDIO_CLOCK_RATE,
     EncodedFrame,
     H264ParameterSets,
+    picture_size,
     vp8_is_keyframe,
 )
+from live_server.media.layers import Chooser, LayerStatus, named_rank, rank_names
 
 log = logging.getLogger(__name__)
 
 # the gap put between two publishers' timestamps: one 30 fps video frame, one 20 ms Opus packet
 TS_STEP = {"video": 3000, "audio": 960}
+# a layer that sent no frame for this long is not arriving (paused by the publisher)
+LAYER_ACTIVE_S = 2.0
 
 
 @dataclasses.dataclass(slots=True)
@@ -49,13 +61,15 @@ class RelayStats:
     forwarded_bytes: Callable[[int], None] = lambda n: None  # encoded payload, before RTP
     dropped: Callable[[int], None] = lambda n: None
     keyframe_requests: Callable[[], None] = lambda: None
+    layer_switches: Callable[[str], None] = lambda cause: None  # "down" | "up" | "chosen"
 
 
 class ViewerTrack(MediaStreamTrack):
     """One viewer's track of one kind: a bounded queue of the room's encoded frames, read by
     that viewer's RTP sender (which packetizes them, never encodes)."""
 
-    def __init__(self, relay: RoomRelay, kind: str, max_frames: int) -> None:
+    def __init__(self, relay: RoomRelay, kind: str, max_frames: int,
+                 mode: str = "auto") -> None:
         super().__init__()
         self.kind = kind
         self._relay = relay
@@ -68,9 +82,23 @@ class ViewerTrack(MediaStreamTrack):
         self.dropped = 0
         # the sender's synchronous path: frames bypass the queue while it is empty
         self.direct: Callable[[EncodedFrame], None] | None = None
+        # simulcast: the layer received, the one switched to at its next keyframe, and how
+        # the layer is chosen (media/layers.py)
+        self.chooser = Chooser(mode)
+        self.layer = relay.initial_layer(mode) if kind == "video" else 0
+        self.target: int | None = None
+        self.switches = 0
+        self.loss: float | None = None  # the last receiver report's fraction lost
+        self.remb: int | None = None    # the last REMB, bits per second
 
     def offer(self, frame: EncodedFrame) -> bool:
-        """Queue one frame (called by the relay for every frame of this kind)."""
+        """Queue one frame (called by the relay for every frame of this kind, and of the
+        layer this viewer receives or is switching to)."""
+        if frame.layer != self.layer:
+            if frame.layer != self.target or not frame.keyframe:
+                return False  # the next layer's frames count from its keyframe on
+            self._relay.switched(self)
+            self.need_keyframe = False
         if self.need_keyframe and not frame.keyframe:
             self.dropped += 1
             return False
@@ -80,7 +108,7 @@ class ViewerTrack(MediaStreamTrack):
                 self._queue.clear()
                 if not frame.keyframe:
                     self.need_keyframe = True
-                    self._relay.request_keyframe()
+                    self.request_keyframe()
                     return False
             else:
                 self._queue.popleft()
@@ -94,6 +122,21 @@ class ViewerTrack(MediaStreamTrack):
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
         return True
+
+    def request_keyframe(self) -> None:
+        """This viewer needs a keyframe (it joined, fell behind, or its decoder asked with
+        PLI/FIR): of the layer it is switching to, else of its own; no other layer is asked."""
+        self._relay.request_keyframe(self.layer if self.target is None else self.target)
+
+    def feedback(self, loss: float | None = None, remb: int | None = None) -> None:
+        """The viewer's RTCP about this track (a receiver report's fraction lost, or a REMB):
+        the chooser may move it to another layer."""
+        if loss is not None:
+            self.loss = loss
+        if remb is not None:
+            self.remb = remb
+        if self.kind == "video":
+            self._relay.choose(self, loss, remb)
 
     # aiortc's senders accept anything that is not an av.Frame and hand it to their
     # encoder's pack(); ours is aiortc_hooks.Packetizer, which takes EncodedFrame
@@ -136,10 +179,26 @@ class EncodedSubscription:
         self._need_keyframe = kind == "video"
         self.dropped = 0
         self.closed = False
+        # simulcast: video follows the largest layer, switching at a keyframe of it; the
+        # layers share a timeline only to within a few ms, so after a switch timestamps are
+        # shifted where needed to keep increasing
+        self.layer = relay.top_layer if kind == "video" else 0
+        self.target: int | None = None
+        self._shift = 0
+        self._last_ts: int | None = None
 
     def offer(self, frame: EncodedFrame) -> None:
         if self.closed:
             return
+        if frame.layer != self.layer:
+            if frame.layer != self.target or not frame.keyframe:
+                return
+            self.layer, self.target = frame.layer, None
+            self._need_keyframe = False
+            if self._last_ts is not None and frame.timestamp + self._shift <= self._last_ts:
+                self._shift = self._last_ts + 1 - frame.timestamp
+        if self._shift:
+            frame = dataclasses.replace(frame, timestamp=frame.timestamp + self._shift)
         if self._need_keyframe and not frame.keyframe:
             self.dropped += 1
             return
@@ -149,10 +208,16 @@ class EncodedSubscription:
                 self._queue.get_nowait()
             if self.kind == "video" and not frame.keyframe:
                 self._need_keyframe = True
-                self._relay.request_keyframe()
+                self._relay.request_keyframe(self.layer if self.target is None
+                                             else self.target)
                 return
         self._need_keyframe = False
+        self._last_ts = frame.timestamp
         self._queue.put_nowait(frame)
+
+    def follow(self, layer: int) -> None:
+        """Continue with ``layer`` from its next keyframe (the largest layer changed)."""
+        self.target = None if layer == self.layer else layer
 
     def restart(self) -> None:
         """A new publisher: continue at its first keyframe."""
@@ -188,6 +253,92 @@ class SourceInfo:
     clock_rate: int
 
 
+class KeyframeGate:
+    """Keyframe requests to one publisher stream (a layer), coalesced: at most one per
+    ``min_s``, and one more at the end of the window when any came in meanwhile, so no request
+    is lost, only merged."""
+
+    def __init__(self, room_id: str, min_s: float, counted: Callable[[], None]) -> None:
+        self.room_id = room_id
+        self.min_s = min_s
+        self.sender: Callable[[], Awaitable[int]] | None = None
+        self.sent = 0
+        self._counted = counted
+        self._last = -1e9
+        self._pending: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def request(self) -> None:
+        if self.sender is None:
+            return
+        now = time.monotonic()
+        wait = self._last + self.min_s - now
+        if wait <= 0:
+            self._send(now)
+        elif self._pending is None:
+            self._pending = asyncio.get_running_loop().call_later(wait, self._deferred)
+
+    def cancel(self) -> None:
+        """The publisher left: stop asking it."""
+        self.sender = None
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+    def _deferred(self) -> None:
+        self._pending = None
+        self._send(time.monotonic())
+
+    def _send(self, now: float) -> None:
+        sender = self.sender
+        if sender is None:
+            return
+        self._last = now
+        self.sent += 1
+        self._counted()
+        task = asyncio.get_running_loop().create_task(self._run(sender))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, sender: Callable[[], Awaitable[int]]) -> None:
+        try:
+            await sender()
+        except Exception:  # a dying connection: the next request will tell
+            log.debug("keyframe request failed in room %s", self.room_id, exc_info=True)
+
+
+@dataclasses.dataclass(slots=True)
+class VideoLayer:
+    """One layer of the publisher's video (a single-stream publisher has one): its size, read
+    from its keyframes, and the rate it arrives at."""
+
+    index: int
+    name: str = ""  # the publisher's name for it: its RID or SSRC ("" for a single stream)
+    width: int = 0
+    height: int = 0
+    frames_in: int = 0
+    keyframes_in: int = 0
+    bitrate: int = 0  # bits per second of encoded payload, measured over about a second
+    last_frame_s: float = -1e9
+    _window_s: float = -1.0
+    _window_bytes: int = 0
+
+    def arrived(self, size: int, now: float) -> None:
+        self.frames_in += 1
+        self.last_frame_s = now
+        if self._window_s < 0 or now - self._window_s > 5:
+            self._window_s, self._window_bytes = now, 0
+        self._window_bytes += size
+        elapsed = now - self._window_s
+        if elapsed >= 1.0:
+            rate = int(self._window_bytes * 8 / elapsed)
+            self.bitrate = rate if not self.bitrate else (self.bitrate + rate) // 2
+            self._window_s, self._window_bytes = now, 0
+
+    def active(self, now: float) -> bool:
+        return now - self.last_frame_s < LAYER_ACTIVE_S
+
+
 class RoomRelay:
     """Forwarding state of one room in this process. The publisher session feeds it with
     ``push``; viewer sessions take ``ViewerTrack``s from ``viewer_track``."""
@@ -200,57 +351,99 @@ class RoomRelay:
         self.stats = stats or RelayStats()
         self.sources: dict[str, SourceInfo] = {}
         self._viewers: dict[str, set[ViewerTrack]] = {"audio": set(), "video": set()}
+        # video viewers by the layer they receive or are switching to
+        self._watching: dict[int, set[ViewerTrack]] = {0: set()}
         self._subs: dict[str, set[EncodedSubscription]] = {"audio": set(), "video": set()}
-        self._params = H264ParameterSets()
-        self._keyframe_sender: Callable[[], Awaitable[int]] | None = None
-        self._last_request = -1e9
-        self._pending_request: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        # a replacing publisher's clock starts at 0 again: shift it to continue the last one
-        self._ts_offset: dict[str, int] = {}
+        self._params: dict[int, H264ParameterSets] = {}
+        self.layers: list[VideoLayer] = [VideoLayer(0)]
+        self.ranking: list[int] = [0]  # layer indices, the largest picture first
+        self._gates: list[KeyframeGate] = [self._gate()]
+        # a replacing publisher's clock starts at 0 again: shift it to continue the last one;
+        # a simulcast publisher's layers are shifted onto one timeline
+        self._ts_offset: dict[tuple[str, int], int] = {}
         self._ts_last: dict[str, int] = {}
-        self._numbers: dict[str, int] = {}  # last frame number per kind (never reset)
+        self._latest: dict[str, tuple[int, float]] = {}  # this publisher's last (ts, time)
+        self._numbers: dict[tuple[str, int], int] = {}  # last frame number per stream
         self.frames_in = 0
         self.keyframes_in = 0
-        self.keyframe_requests_sent = 0
         # the newest video keyframe (decodable on its own): the room's thumbnail is made from it
         self.latest_keyframe: EncodedFrame | None = None
+
+    def _gate(self) -> KeyframeGate:
+        return KeyframeGate(self.room_id, self.keyframe_min_s, self.stats.keyframe_requests)
 
     # publisher side --------------------------------------------------------------------------
 
     def set_source(self, kind: str, codec: str, clock_rate: int) -> None:
         self.sources[kind] = SourceInfo(kind, codec, clock_rate)
 
-    def set_keyframe_sender(self, sender: Callable[[], Awaitable[int]] | None) -> None:
-        """How to ask the publisher for a keyframe (None: no publisher)."""
-        self._keyframe_sender = sender
+    def set_layers(self, names: list[str]) -> None:
+        """The new publisher's video layers in its order (one unnamed layer for a single
+        stream). Viewers of a layer it does not send go to its largest at the next keyframe."""
+        count = max(1, len(names))
+        for gate in self._gates:
+            gate.cancel()
+        self.layers = [VideoLayer(i, names[i] if i < len(names) else "") for i in range(count)]
+        self._gates = [self._gate() for _ in range(count)]
+        self._params = {}
+        for layer in range(count):
+            self._watching.setdefault(layer, set())
+        self.ranking = list(range(count))
+        for track in list(self._viewers["video"]):
+            if track.layer >= count or (track.target is not None and track.target >= count):
+                self._move(track, 0)
+                track.target = None
+        for sub in self._subs["video"]:
+            if sub.layer >= count:
+                sub.layer, sub.target = 0, None
 
-    def push(self, kind: str, codec: str, clock_rate: int, timestamp: int, data: bytes) -> None:
-        """One reassembled frame from the publisher: classify it once, offer it to everyone."""
-        offset = self._ts_offset.get(kind)
-        if offset is None:  # first frame of this publisher
-            last = self._ts_last.get(kind)
-            offset = 0 if last is None else last + TS_STEP[kind] - timestamp
-            self._ts_offset[kind] = offset
+    def set_keyframe_sender(self, sender: Callable[[], Awaitable[int]] | None,
+                            layer: int = 0) -> None:
+        """How to ask the publisher for a keyframe of ``layer`` (None: no publisher)."""
+        self._gates[layer].sender = sender
+
+    def push(self, kind: str, codec: str, clock_rate: int, timestamp: int, data: bytes,
+             layer: int = 0) -> None:
+        """One reassembled frame from the publisher (of one layer of its video): classify it
+        once, offer it to everyone receiving that layer."""
+        stream = (kind, layer)
+        now = time.monotonic()
+        offset = self._ts_offset.get(stream)
+        if offset is None:  # the first frame of this stream of this publisher
+            latest = self._latest.get(kind)
+            if latest is not None:
+                # another layer of the same picture already runs: share its timeline (each
+                # stream's clock starts anywhere), placed by arrival time
+                offset = (latest[0] + round((now - latest[1]) * (clock_rate or 1))
+                          - timestamp)
+            else:
+                last = self._ts_last.get(kind)
+                offset = 0 if last is None else last + TS_STEP[kind] - timestamp
+            self._ts_offset[stream] = offset
         timestamp += offset
         self._ts_last[kind] = timestamp
+        self._latest[kind] = (timestamp, now)
         name = codec.lower()
         if name == "h264":
-            data, key = self._params.complete(data)
+            params = self._params.get(layer)
+            if params is None:
+                params = self._params[layer] = H264ParameterSets()
+            data, key = params.complete(data)
         elif name == "vp8":
             key = vp8_is_keyframe(data)
         else:
             key = True
-        self._numbers[kind] = number = self._numbers.get(kind, -1) + 1
+        self._numbers[stream] = number = self._numbers.get(stream, -1) + 1
         frame = EncodedFrame(kind=kind, codec=codec, data=data, timestamp=timestamp,
                              clock_rate=clock_rate or AUDIO_CLOCK_RATE, keyframe=key,
-                             number=number)
+                             number=number, layer=layer)
         self.frames_in += 1
-        if key and kind == "video":
-            self.keyframes_in += 1
-            self.latest_keyframe = frame
+        if kind == "video":
+            receivers = self._video_layer(layer, frame, now)
+        else:
+            receivers = self._viewers[kind]
         accepted = dropped = 0
-        for viewer in self._viewers[kind]:
+        for viewer in receivers:
             before = viewer.dropped
             if viewer.offer(frame):
                 accepted += 1
@@ -263,30 +456,159 @@ class RoomRelay:
         if dropped:
             self.stats.dropped(dropped)
 
+    def _video_layer(self, index: int, frame: EncodedFrame, now: float) -> set[ViewerTrack]:
+        """Account for one video frame of layer ``index``; the viewers it goes to."""
+        if index >= len(self.layers):  # a layer set_layers did not announce: ignored
+            return set()
+        layer = self.layers[index]
+        layer.arrived(len(frame.data), now)
+        if frame.keyframe:
+            self.keyframes_in += 1
+            layer.keyframes_in += 1
+            size = picture_size(frame.codec, frame.data)
+            if size is not None and size != (layer.width, layer.height):
+                layer.width, layer.height = size
+                self._rank()
+            if index == self.ranking[0]:
+                self.latest_keyframe = frame
+        return self._watching.get(index) or set()
+
+    # layers ----------------------------------------------------------------------------------
+
+    @property
+    def top_layer(self) -> int:
+        """The layer with the largest picture (HLS and the thumbnail use it)."""
+        return self.ranking[0]
+
+    def _rank(self) -> None:
+        """Order the layers by picture size (a size not known yet counts as smallest; ties in
+        the publisher's order). When the order changes, a viewer keeps its place in it (the
+        largest stays the largest), and the encoded feeds follow the largest."""
+        old = self.ranking
+        self.ranking = sorted(range(len(self.layers)),
+                              key=lambda i: (-self.layers[i].width * self.layers[i].height, i))
+        if self.ranking == old:
+            return
+        for track in list(self._viewers["video"]):
+            wanted = track.layer if track.target is None else track.target
+            place = old.index(wanted) if wanted in old else 0
+            self.want(track, self.ranking[place])
+        top = self.ranking[0]
+        for sub in self._subs["video"]:
+            sub.follow(top)
+            if sub.target is not None:
+                self.request_keyframe(top)
+
+    def layer_statuses(self) -> list[LayerStatus]:
+        """The layers from the largest down, as the chooser sees them."""
+        now = time.monotonic()
+        return [LayerStatus(i, self.layers[i].bitrate, self.layers[i].active(now))
+                for i in self.ranking]
+
+    def layer_names(self) -> dict[int, str]:
+        """Each layer's name for viewers: ``h``, ``m``, ``l`` by size (``layers.rank_names``)."""
+        return dict(zip(self.ranking, rank_names(len(self.ranking)), strict=True))
+
+    def initial_layer(self, mode: str) -> int:
+        """The layer a new viewer starts on: the named one, or in ``auto`` the largest that
+        arrives (the chooser moves a viewer down when its network says so)."""
+        statuses = self.layer_statuses()
+        if len(statuses) < 2:
+            return self.ranking[0]
+        return Chooser(mode).decide(0, statuses, self.ranking[named_rank(
+            "h" if mode == "auto" else mode, len(statuses))])
+
+    def choose(self, track: ViewerTrack, loss: float | None = None,
+               remb: int | None = None) -> None:
+        """Apply the track's chooser to its RTCP (or to a new choice: no argument)."""
+        if len(self.layers) < 2 or track not in self._viewers["video"]:
+            return
+        current = track.layer if track.target is None else track.target
+        wanted = track.chooser.decide(int(time.monotonic() * 1000), self.layer_statuses(),
+                                      current, loss, remb)
+        if wanted != current:
+            cause = "chosen" if track.chooser.mode != "auto" else (
+                "down" if self.ranking.index(wanted) > self.ranking.index(current) else "up")
+            self.want(track, wanted)
+            track.chooser.moved(int(time.monotonic() * 1000))
+            self.stats.layer_switches(cause)
+            log.debug("room %s: a viewer moves from layer %d to %d (%s)", self.room_id,
+                      current, wanted, cause)
+
+    def choose_mode(self, track: ViewerTrack, mode: str) -> None:
+        """The viewer's own choice (``auto``, ``h``, ``m``, ``l``), applied at once."""
+        track.chooser.set_mode(mode)
+        if track not in self._viewers["video"]:
+            self.want(track, self.initial_layer(mode))
+        else:
+            self.choose(track)
+
+    def want(self, track: ViewerTrack, layer: int) -> None:
+        """Move ``track`` to ``layer`` at that layer's next keyframe (asked of that layer
+        only); a track whose sender has not started yet moves at once."""
+        if layer >= len(self.layers) or track.kind != "video":
+            return
+        if track not in self._viewers["video"]:
+            track.layer, track.target = layer, None
+            return
+        if track.target is not None and track.target != track.layer:
+            self._watching[track.target].discard(track)
+        if layer == track.layer:
+            track.target = None
+            return
+        track.target = layer
+        self._watching[layer].add(track)
+        self.request_keyframe(layer)
+
+    def switched(self, track: ViewerTrack) -> None:
+        """``track`` reached a keyframe of its target layer: it receives that layer now."""
+        if track.target is None:
+            return
+        self._watching[track.layer].discard(track)
+        track.layer, track.target = track.target, None
+        track.switches += 1
+
+    def _move(self, track: ViewerTrack, layer: int) -> None:
+        for watchers in self._watching.values():
+            watchers.discard(track)
+        track.layer = layer
+        if track in self._viewers["video"]:
+            self._watching[layer].add(track)
+
     # viewer side -----------------------------------------------------------------------------
 
-    def viewer_track(self, kind: str) -> ViewerTrack:
-        return ViewerTrack(self, kind, self.queue_frames)
+    def viewer_track(self, kind: str, mode: str = "auto") -> ViewerTrack:
+        return ViewerTrack(self, kind, self.queue_frames, mode)
 
     def attach(self, track: ViewerTrack) -> None:
         self._viewers[track.kind].add(track)
         if track.kind == "video":
-            self.request_keyframe()
+            self._watching[track.layer].add(track)
+            if track.target is not None:
+                self._watching[track.target].add(track)
+            track.chooser.moved(int(time.monotonic() * 1000))
+            track.request_keyframe()
 
     def detach(self, track: ViewerTrack) -> None:
         self._viewers[track.kind].discard(track)
+        if track.kind == "video":
+            for watchers in self._watching.values():
+                watchers.discard(track)
 
     @property
     def viewer_count(self) -> int:
         """Viewers receiving media (a viewer has one track per kind)."""
         return max(len(self._viewers["video"]), len(self._viewers["audio"]))
 
+    def video_viewers(self) -> list[ViewerTrack]:
+        return list(self._viewers["video"])
+
     def subscribe_encoded(self, kind: str, max_frames: int | None = None) -> EncodedSubscription:
         """A feed of this room's encoded ``kind`` frames (see ``EncodedSubscription``)."""
         sub = EncodedSubscription(self, kind, max_frames or self.queue_frames)
         self._subs[kind].add(sub)
         if kind == "video":
-            self.request_keyframe()
+            self.request_keyframe(sub.layer)
         return sub
 
     def unsubscribe(self, sub: EncodedSubscription) -> None:
@@ -294,50 +616,27 @@ class RoomRelay:
 
     # keyframe requests -----------------------------------------------------------------------
 
-    def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe, coalesced to one per ``keyframe_min_ms``."""
-        if self._keyframe_sender is None:
-            return
-        now = time.monotonic()
-        wait = self._last_request + self.keyframe_min_s - now
-        if wait <= 0:
-            self._send_keyframe_request(now)
-        elif self._pending_request is None:
-            loop = asyncio.get_running_loop()
-            self._pending_request = loop.call_later(wait, self._deferred_request)
+    def request_keyframe(self, layer: int | None = None) -> None:
+        """Ask the publisher for a keyframe of ``layer`` (default: the largest), coalesced to
+        one per ``keyframe_min_ms`` and layer."""
+        index = self.top_layer if layer is None else layer
+        if index < len(self._gates):
+            self._gates[index].request()
 
-    def _deferred_request(self) -> None:
-        self._pending_request = None
-        self._send_keyframe_request(time.monotonic())
-
-    def _send_keyframe_request(self, now: float) -> None:
-        sender = self._keyframe_sender
-        if sender is None:
-            return
-        self._last_request = now
-        self.keyframe_requests_sent += 1
-        self.stats.keyframe_requests()
-        task = asyncio.get_running_loop().create_task(self._run_request(sender))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run_request(self, sender: Callable[[], Awaitable[int]]) -> None:
-        try:
-            await sender()
-        except Exception:  # a dying connection: the next request will tell
-            log.debug("keyframe request failed in room %s", self.room_id, exc_info=True)
+    @property
+    def keyframe_requests_sent(self) -> int:
+        return sum(gate.sent for gate in self._gates)
 
     # end -------------------------------------------------------------------------------------
 
     def end_publisher(self) -> None:
         """The publisher left: stop asking it for keyframes; viewers keep their tracks (a
         reconnecting publisher with the same codecs resumes them at its first keyframe)."""
-        self._keyframe_sender = None
+        for gate in self._gates:
+            gate.cancel()
         self._ts_offset.clear()
-        if self._pending_request is not None:
-            self._pending_request.cancel()
-            self._pending_request = None
-        self._params = H264ParameterSets()
+        self._latest.clear()
+        self._params = {}
         for viewer in self._viewers["video"]:
             viewer.need_keyframe = True
         for sub in self._subs["video"]:
@@ -354,3 +653,5 @@ class RoomRelay:
             self._viewers[kind].clear()
             for sub in list(self._subs[kind]):
                 sub.close()
+        for watchers in self._watching.values():
+            watchers.clear()

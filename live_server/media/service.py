@@ -47,7 +47,7 @@ from live_server.errors import (
 )
 from live_server.media import aiortc_hooks, ice, sdp, simulcast, trickle, urls
 from live_server.media.cohost import CohostMedia
-from live_server.media.relay import RelayStats, RoomRelay
+from live_server.media.relay import RelayStats, RoomRelay, ViewerTrack
 from live_server.media.sessions import MediaSession
 from live_server.protocol import now_ms
 from live_server.services.cohost import CohostService
@@ -149,17 +149,23 @@ class MediaService:
         if room.state == "ended":
             raise InvalidState("the room has ended", state=room.state)
         tracks = sdp.plan_publish(offer)
-        layers = simulcast.offered_layers(offer)
-        if layers:
-            log.info("room %s: the publisher offers simulcast (%s); one layer is relayed",
-                     room_id, " ".join(layers))
+        layers = simulcast.parse(offer)
+        offered = simulcast.offered_layers(offer)
+        if layers is not None:
+            log.info("room %s: the publisher sends simulcast, %d layers (%s)", room_id,
+                     layers.count, " ".join(layers.names))
+        elif offered:
+            log.info("room %s: the publisher offers simulcast (%s) without a way to tell the "
+                     "layers apart (no rtp-stream-id header extension); one layer is relayed",
+                     room_id, " ".join(offered))
         lock = self._publish_locks.setdefault(room_id, asyncio.Lock())
         async with lock:  # one replacement at a time: never two live publishers in a relay
-            return await self._publish(who, uid, room, offer, tracks, url, golive)
+            return await self._publish(who, uid, room, offer, tracks, url, golive, layers)
 
     async def _publish(self, who: Identity, uid: str, room: Room, offer: str,
-                       tracks: list[sdp.Track], url: str,
-                       golive: bool) -> tuple[MediaSession, str, str]:
+                       tracks: list[sdp.Track], url: str, golive: bool,
+                       layers: simulcast.SimulcastOffer | None = None,
+                       ) -> tuple[MediaSession, str, str]:
         room_id = room.id
         self._moved.discard(room_id)
         previous = await self.store.claim(room_id, self.process_id, url,
@@ -194,7 +200,7 @@ class MediaService:
         self.publishers[room_id] = session
         self._count()
         try:
-            answer = await session.answer_publisher(offer, tracks, relay)
+            answer = await session.answer_publisher(offer, tracks, relay, layers)
         except Exception:
             await session.close("negotiation_failed")
             raise
@@ -255,8 +261,10 @@ class MediaService:
 
     # WHEP ------------------------------------------------------------------------------------
 
-    async def watch(self, who: Identity, room_id: str, offer: str) -> tuple[MediaSession, str]:
-        """(session, SDP answer) for a viewer's offer."""
+    async def watch(self, who: Identity, room_id: str, offer: str,
+                    layer: str = "auto") -> tuple[MediaSession, str]:
+        """(session, SDP answer) for a viewer's offer; ``layer``: the simulcast layer it
+        starts with (``media/layers.py``)."""
         self._require_enabled()
         room = await self.rooms.admit(room_id, who, guests_refused=GuestsMustLogIn)
         if room.state == "ended":
@@ -279,7 +287,8 @@ class MediaService:
                                host_addresses=self.host_addresses)
         self.sessions[session.id] = session
         self._count()
-        return session, await self.answer(session, session.answer_viewer(offer, tracks, relay))
+        return session, await self.answer(session,
+                                          session.answer_viewer(offer, tracks, relay, layer))
 
     async def answer(self, session: MediaSession, negotiation: Awaitable[str]) -> str:
         """The session's SDP answer as the client must see it (``media.announced_ip``); a
@@ -328,6 +337,18 @@ class MediaService:
         if not match:
             raise PreconditionFailed("If-Match is not the session's current ETag")
         await session.trickle(frag)
+
+    def layer(self, room_id: str, session_id: str, mode: str | None = None) -> dict[str, object]:
+        """A WHEP session's simulcast layer: its choice set to ``mode`` (``auto``, ``h``,
+        ``m``, ``l``) when given, and what it receives (``layer_state``). The session URL's
+        secret is the capability, as for DELETE."""
+        session = self.session(room_id, "viewer", session_id)
+        track, relay = session.video_track, session.relay
+        if track is None or relay is None:
+            raise InvalidState("this session receives no video")
+        if mode is not None:
+            relay.choose_mode(track, mode)
+        return layer_state(relay, track)
 
     async def end(self, room_id: str, role: str, session_id: str) -> None:
         """DELETE on a session URL: the URL's secret is the capability (RFC 9725 4.3)."""
@@ -393,13 +414,20 @@ class MediaService:
             raise MediaDisabled("live video is turned off on this server")
 
     def _other_layer_packets(self, room_id: str) -> int:
-        """Packets of a simulcast publisher's layers that are not relayed (dropped on arrival:
-        ``media/simulcast.py``)."""
+        """Packets of streams that are not relayed (dropped on arrival, ``media/simulcast.py``):
+        a publisher that offered no simulcast sending several streams anyway, or a simulcast
+        publisher's streams that no layer claims."""
         session = self.publishers.get(room_id)
         if session is None:
             return 0
-        pins = (aiortc_hooks.stream_pin(t.receiver) for t in session.pc.getTransceivers())
-        return sum(pin.dropped_packets for pin in pins if pin is not None)
+        dropped = 0
+        for t in session.pc.getTransceivers():
+            pin = aiortc_hooks.stream_pin(t.receiver)
+            state = aiortc_hooks.simulcast_state(t.receiver)
+            dropped += pin.dropped_packets if pin is not None else 0
+            dropped += state.layers.unidentified if state is not None else 0
+        return dropped
+
 
     def state(self) -> dict[str, object]:
         """For ops and tests: what this process holds."""
@@ -409,7 +437,41 @@ class MediaService:
                             "keyframes_in": r.keyframes_in,
                             "keyframe_requests": r.keyframe_requests_sent,
                             "other_layer_packets": self._other_layer_packets(rid),
+                            "layers": layer_list(r, with_viewers=True),
                             "sources": {k: v.codec for k, v in r.sources.items()}}
                       for rid, r in self.relays.items()},
             "sessions": len(self.sessions), "at": now_ms(),
         }
+
+
+def layer_list(relay: RoomRelay, with_viewers: bool = False) -> list[dict[str, object]]:
+    """A simulcast room's video layers from the largest down (empty for a single stream):
+    each one's name for viewers, the publisher's name (``rid``), size, measured bitrate,
+    whether it arrives, and for ops the number of viewers receiving it."""
+    if len(relay.layers) < 2:
+        return []
+    names = relay.layer_names()
+    statuses = {status.index: status for status in relay.layer_statuses()}
+    viewers: dict[int, int] = {}
+    for track in relay.video_viewers() if with_viewers else ():
+        viewers[track.layer] = viewers.get(track.layer, 0) + 1
+    out: list[dict[str, object]] = []
+    for index in relay.ranking:
+        layer = relay.layers[index]
+        entry: dict[str, object] = {
+            "name": names[index], "index": index, "rid": layer.name, "width": layer.width,
+            "height": layer.height, "bitrate": layer.bitrate,
+            "active": statuses[index].active}
+        if with_viewers:
+            entry["viewers"] = viewers.get(index, 0)
+        out.append(entry)
+    return out
+
+
+def layer_state(relay: RoomRelay, track: ViewerTrack) -> dict[str, object]:
+    """A viewer's layer: its choice (``mode``), the layer it receives and the one it is
+    switching to (names, ``null`` while none), and the room's layers."""
+    names = relay.layer_names()
+    return {"mode": track.chooser.mode, "layer": names.get(track.layer),
+            "switching_to": names.get(track.target) if track.target is not None else None,
+            "layers": layer_list(relay)}

@@ -14,14 +14,14 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
 from live_server.errors import BadSdp, OfferNotAcceptable
-from live_server.media import aiortc_hooks, trickle
-from live_server.media.relay import RoomRelay
+from live_server.media import aiortc_hooks, simulcast, trickle
+from live_server.media.relay import RoomRelay, ViewerTrack
 from live_server.media.sdp import Track
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,11 @@ class MediaSession:
         self._on_media = on_media  # once, at the publisher's first frame (media flows)
         self.media_seen = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # a simulcast publisher's layers (media/simulcast.py), and a viewer's video track
+        self.simulcast: simulcast.SimulcastOffer | None = None
+        self._layers: aiortc_hooks.Simulcast | None = None
+        self.video_track: ViewerTrack | None = None
+        self.relay: RoomRelay | None = None
         self.pc.on("connectionstatechange", self._state_changed)
 
     @property
@@ -81,38 +86,67 @@ class MediaSession:
         """Each kind's codec with its parameters: viewers negotiated exactly these."""
         return {t.kind: t.describe() for t in self.tracks}
 
-    async def answer_publisher(self, offer: str, tracks: list[Track], relay: RoomRelay) -> str:
-        """Receive the offered tracks into ``relay``; the SDP answer."""
+    async def answer_publisher(self, offer: str, tracks: list[Track], relay: RoomRelay,
+                               layers: simulcast.SimulcastOffer | None = None) -> str:
+        """Receive the offered tracks into ``relay`` (every layer of a simulcast video, each
+        reassembled on its own); the SDP answer."""
         self.tracks = tracks
+        self.simulcast = layers
+        self.relay = relay
+        relay.set_layers(layers.names if layers is not None else [])
+        video: RTCRtpTransceiver | None = None
         for track in tracks:
             transceiver = self.pc.addTransceiver(track.kind, direction="recvonly")
             transceiver.setCodecPreferences(_preferences(track))
+            if track.kind == "video" and layers is not None:
+                video = transceiver
+                state = self._layers = aiortc_hooks.receive_simulcast(
+                    transceiver.receiver, layers, functools.partial(self._push_layer, relay))
+                for layer in range(layers.count):
+                    relay.set_keyframe_sender(
+                        functools.partial(state.request_keyframe, layer), layer)
+                continue
             aiortc_hooks.tap_receiver(transceiver.receiver,
                                       functools.partial(self._push, relay, track.kind))
             if track.kind == "video":
                 relay.set_keyframe_sender(
                     functools.partial(aiortc_hooks.send_pli, transceiver.receiver))
-        return await self._answer(offer)
+        if video is None or layers is None:
+            return await self._answer(offer)
+        answer = await self._answer(offer, functools.partial(
+            aiortc_hooks.accept_rid_extensions, video, layers))
+        return simulcast.with_answer_lines(answer, layers)
 
     def _push(self, relay: RoomRelay, kind: str, codec: str, clock_rate: int, timestamp: int,
               data: bytes) -> None:
+        self._push_layer(relay, 0, codec, clock_rate, timestamp, data, kind)
+
+    def _push_layer(self, relay: RoomRelay, layer: int, codec: str, clock_rate: int,
+                    timestamp: int, data: bytes, kind: str = "video") -> None:
         # a replaced or closing publisher's last frames must not mix into the new stream
         if not self.replaced and not self.closed:
-            relay.push(kind, codec, clock_rate, timestamp, data)
+            relay.push(kind, codec, clock_rate, timestamp, data, layer)
             if not self.media_seen:
                 self.media_seen = True
                 if self._on_media is not None:
                     self._spawn(self._on_media(self))
 
-    async def answer_viewer(self, offer: str, tracks: list[Track], relay: RoomRelay) -> str:
-        """Send the room's tracks to this viewer, forwarded as they are; the SDP answer."""
+    async def answer_viewer(self, offer: str, tracks: list[Track], relay: RoomRelay,
+                            layer: str = "auto") -> str:
+        """Send the room's tracks to this viewer, forwarded as they are (video: the simulcast
+        layer ``layer`` names, or in ``auto`` the one the viewer's network carries); the SDP
+        answer."""
         self.tracks = tracks
+        self.relay = relay
         for track in tracks:
-            transceiver = self.pc.addTransceiver(relay.viewer_track(track.kind),
-                                                 direction="sendonly")
+            source = relay.viewer_track(track.kind, layer)
+            transceiver = self.pc.addTransceiver(source, direction="sendonly")
             transceiver.setCodecPreferences(_preferences(track))
-            aiortc_hooks.passthrough_sender(transceiver.sender, track.codec_name,
-                                            relay.request_keyframe)
+            if track.kind == "video":
+                self.video_track = source
+            aiortc_hooks.passthrough_sender(
+                transceiver.sender, track.codec_name, source.request_keyframe,
+                source.feedback if track.kind == "video" else None)
         return await self._answer(offer)
 
     async def trickle(self, frag: trickle.SdpFrag) -> None:
@@ -130,10 +164,12 @@ class MediaSession:
             # after end-of-candidates, as a repeated fragment is harmless)
             raise BadSdp(f"cannot add these candidates: {exc}") from None
 
-    async def _answer(self, offer: str) -> str:
+    async def _answer(self, offer: str, before_answer: Callable[[], None] | None = None) -> str:
         self.remote_ice = trickle.credentials(offer)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            if before_answer is not None:
+                before_answer()
             with aiortc_hooks.host_candidates(self._host_addresses):
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
         except (ValueError, InvalidAccessError, InvalidStateError, OperationError) as exc:
@@ -187,5 +223,7 @@ class MediaSession:
             await self.pc.close()
         except Exception:  # a half-open connection must still count as closed
             log.warning("closing %s session %s failed", self.role, self.id, exc_info=True)
+        if self._layers is not None:
+            await self._layers.stop()
         if self._on_end is not None:
             await self._on_end(self)

@@ -22,6 +22,7 @@ from live_server.errors import (
     HlsNotYet,
     IceRestartUnsupported,
     InvalidField,
+    InvalidJson,
     InvalidSignature,
     InvalidState,
     LiveError,
@@ -29,6 +30,7 @@ from live_server.errors import (
     MediaFull,
     MediaRedirect,
     MethodNotAllowed,
+    MissingField,
     NoPublisher,
     NotFound,
     NotReady,
@@ -75,17 +77,29 @@ _WHEP_ERRORS = (BadSdp, UnsupportedMediaType, OfferNotAcceptable, GuestsMustLogI
                 NotFound, InvalidState, NoPublisher, MediaRedirect, MediaFull, MediaDisabled)
 
 
+_LAYER = Choice("layer", "a simulcast room's video layer: `auto` (what the viewer's network "
+                "carries), or `h`, `m`, `l` (largest, middle, smallest)", required=False,
+                choices=("auto", "h", "m", "l"))
+
+
 def _media(kind: str, who: str, errors: tuple[type[LiveError], ...],
            path: str = "", label: str = "") -> tuple[Endpoint, ...]:
     endpoint = f"/api/rooms/{{room_id}}/{path or kind}"
     session = endpoint + "/{session_id}"
     name = label or kind.upper()
+    query: tuple[Field, ...] = ()
+    if kind == "whip":
+        query = (Choice("golive", "1: a scheduled room goes live", required=False,
+                        choices=("1", "true", "yes")),)
+    elif kind == "whep":
+        query, errors = (_LAYER,), (*errors, InvalidField)
     return (
         Endpoint("POST", endpoint, f"{name}: send an SDP offer, get the answer (`Location`: "
-                 "the session)" + (" (`?golive=1`: go live too)" if kind == "whip" else ""),
+                 "the session)" + (" (`?golive=1`: go live too)" if kind == "whip" else "")
+                 + (" (`?layer=`: the simulcast layer to start with)" if kind == "whep"
+                    else ""),
                  "media", who, 201, "the SDP answer", SDP, body=SDP, errors=errors,
-                 query=(Choice("golive", "1: a scheduled room goes live", required=False,
-                               choices=("1", "true", "yes")),) if kind == "whip" else ()),
+                 query=query),
         Endpoint("OPTIONS", endpoint, f"{name} preflight: `Accept-Post`, `Link` (ICE servers)",
                  "media", status=204, token=False),
         Endpoint("PATCH", endpoint, "PATCH goes to the session URL: 405 with `Allow`",
@@ -138,6 +152,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              token=False),
     *_media("whip", "the room's creator, or ops", _WHIP_ERRORS),
     *_media("whep", "anyone the room admits", _WHEP_ERRORS),
+    Endpoint("GET", "/api/rooms/{room_id}/whep/{session_id}/layer", "A WHEP session's "
+             "simulcast layer: the choice, the layer received and the room's layers",
+             "media", "the holder of the session URL",
+             answer="`{\"mode\", \"layer\", \"switching_to\", \"layers\"}`",
+             errors=(NotFound, InvalidState), token=False),
+    Endpoint("POST", "/api/rooms/{room_id}/whep/{session_id}/layer", "Choose a WHEP "
+             "session's simulcast layer (switched at the layer's next keyframe)", "media",
+             "the holder of the session URL",
+             answer="`{\"mode\", \"layer\", \"switching_to\", \"layers\"}`",
+             body=(dataclasses.replace(_LAYER, required=True),),
+             errors=(NotFound, InvalidState, InvalidField, MissingField, InvalidJson),
+             token=False),
+    Endpoint("OPTIONS", "/api/rooms/{room_id}/whep/{session_id}/layer", "Preflight of the "
+             "layer URL", "media", status=204, token=False),
     *_media("guest_whip", "the guest, with the token `cohost_accept` gave them", (
         *_WHIP_ERRORS, NoPublisher, MediaRedirect), "guests/{user_id}/whip",
         "Co-host WHIP (the guest publishes beside the host)"),

@@ -20,8 +20,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from aiohttp.web_runner import BaseRunner
 
+from live_server.commands.command import bind_fields
 from live_server.errors import (
     BadSdp,
+    InvalidField,
     LiveError,
     MediaDisabled,
     MediaFull,
@@ -33,8 +35,10 @@ from live_server.errors import (
     UnsupportedMediaType,
 )
 from live_server.media.cohost import GUEST, GUEST_VIEWER, CohostMedia
+from live_server.media.layers import MODES
 from live_server.media.service import MediaService
-from live_server.web.http import error_response, identity, json, raw_body, send_and_close
+from live_server.web.http import body, error_response, identity, json, raw_body, send_and_close
+from live_server.web.http_only import declared_body
 from live_server.web.keys import SERVICES
 
 log = logging.getLogger(__name__)
@@ -43,10 +47,11 @@ MEDIA = web.AppKey("media", MediaService)
 SDP = "application/sdp"
 TRICKLE = "application/trickle-ice-sdpfrag"
 routes = web.RouteTableDef()
+LAYER_FIELDS = declared_body("POST", "/api/rooms/{room_id}/whep/{session_id}/layer")
 
 _CORS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, DELETE, PATCH, OPTIONS",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, PATCH, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
     "Access-Control-Expose-Headers": "Location, ETag, Link, Retry-After, Accept-Post, "
                                      "Accept-Patch",
@@ -149,12 +154,19 @@ async def whip_post(request: web.Request) -> web.StreamResponse:
     return _created(request, "whip", room_id, session.id, session.etag, answer, base)
 
 
+def _layer_choice(value: str) -> str:
+    if value not in MODES:
+        raise InvalidField(f"'layer' must be {' or '.join(MODES)}")
+    return value
+
+
 async def whep_post(request: web.Request) -> web.StreamResponse:
     who = identity(request)
+    layer = _layer_choice(request.query.get("layer", "auto"))
     offer = await _offer(request)
     room_id = request.match_info["room_id"]
     svc = media(request)
-    session, answer = await svc.watch(who, room_id, offer)
+    session, answer = await svc.watch(who, room_id, offer, layer)
     return _created(request, "whep", room_id, session.id, session.etag, answer,
                     _media_url(request))
 
@@ -217,6 +229,39 @@ async def guest_whep_post(request: web.Request) -> web.StreamResponse:
     session, answer = await _cohost(request).watch(who, room_id, guest_id, offer)
     return _created(request, f"guests/{guest_id}/whep", room_id, session.id, session.etag,
                     answer, _media_url(request))
+
+
+LAYER_PATH = "/api/rooms/{room_id}/whep/{session_id}/layer"
+
+
+@routes.get(LAYER_PATH)
+async def layer_get(request: web.Request) -> web.StreamResponse:
+    return await _answer_errors(_layer)(request)
+
+
+@routes.post(LAYER_PATH)
+async def layer_post(request: web.Request) -> web.StreamResponse:
+    return await _answer_errors(_layer)(request)
+
+
+@routes.options(LAYER_PATH)
+async def layer_options(request: web.Request) -> web.StreamResponse:
+    response = web.Response(status=204)
+    response.headers["Allow"] = "GET, POST, OPTIONS"
+    response.headers.update(_CORS)
+    return response
+
+
+async def _layer(request: web.Request) -> web.StreamResponse:
+    """A WHEP session's simulcast layer: GET says which it receives and which the room offers;
+    POST ``{"layer": "auto"|"h"|"m"|"l"}`` chooses. Like DELETE, the session URL's secret is the
+    capability (no token)."""
+    mode = None
+    if request.method == "POST":
+        mode = bind_fields(LAYER_FIELDS, await body(request),
+                           request.app[SERVICES].settings)["layer"]
+    return json(media(request).layer(request.match_info["room_id"],
+                                     request.match_info["session_id"], mode))
 
 
 @routes.get("/api/rooms/{room_id}/video")

@@ -1,6 +1,8 @@
-"""Simulcast publishers (several layers in one video section): the offer is accepted, the
-answer asks for a single stream, and a publisher that sends several layers anyway has exactly
-one relayed, so viewers never get a mix of two layers' packets (media/simulcast.py)."""
+"""Simulcast offers the layers cannot be told apart in, and streams sent without any offer:
+an offer with RIDs but no ``rtp-stream-id`` header extension is answered as a single stream,
+and a publisher that sends several streams anyway has exactly one relayed, so viewers never get
+a mix of two layers' packets (media/simulcast.py). Receiving every layer is in
+test_simulcast_layers.py."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ RID_LINES = [
 ]
 
 
-def with_simulcast(offer: str) -> str:
+def with_simulcast(offer: str, lines: list[str] = RID_LINES) -> str:
     """``offer`` as a browser with three ``sendEncodings`` writes its video section."""
     out: list[str] = []
     video = False
@@ -45,7 +47,7 @@ def with_simulcast(offer: str) -> str:
             video = line.startswith("m=video")
         out.append(line)
         if video and line.startswith("a=mid:"):
-            out += RID_LINES
+            out += lines
     return "\r\n".join(out)
 
 
@@ -84,12 +86,13 @@ def test_pin_relays_the_first_stream_heard() -> None:
     assert (pin.ssrc, pin.dropped_packets, pin.other_streams) == (7, 1, {8})
 
 
-async def test_rid_simulcast_offer_is_answered_with_one_stream(live: LiveApp) -> None:
+async def test_rids_without_the_rid_extension_are_answered_with_one_stream(
+        live: LiveApp) -> None:
     room = await live.live_room("alice")
     publisher, viewer = Publisher("VP8"), Viewer()
     async with aiohttp.ClientSession() as http:
         try:
-            offer = with_simulcast(await publisher.offer())
+            offer = with_simulcast(await publisher.offer(), RID_LINES[2:])
             assert offered_layers(offer) == ["h", "m", "l"]
             status, _, answer = await post_sdp(http, f"{live.base}/api/rooms/{room}/whip",
                                                offer, token("alice", "creator"))
@@ -101,6 +104,8 @@ async def test_rid_simulcast_offer_is_answered_with_one_stream(live: LiveApp) ->
             assert await viewer.watch(http, f"{live.base}/api/rooms/{room}/whep") == 201
             await viewer.wait_for(lambda: viewer.decoded >= 10)
             assert set(viewer.sizes) == {(WIDTH, HEIGHT)}
+            state = app_of(live)[MEDIA].state()["rooms"][room]
+            assert state["layers"] == []
         finally:
             await viewer.close()
             await publisher.close()
