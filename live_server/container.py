@@ -222,7 +222,9 @@ class Services:
             relay=RelayStats(forwarded=metrics.media_forwarded.inc,
                              dropped=metrics.media_dropped.inc,
                              keyframe_requests=metrics.media_keyframe_requests.inc,
-                             forwarded_bytes=metrics.media_forwarded_bytes.inc),
+                             forwarded_bytes=metrics.media_forwarded_bytes.inc,
+                             layer_switches=lambda cause: metrics.media_layer_switches.labels(
+                                 cause).inc()),
             publishers=metrics.media_publishers.set, viewers=metrics.media_viewers.set),
             cohost=cohost)
         suspensions = SuspensionService(SuspensionStore(core), modlog, hub)

@@ -91,6 +91,11 @@ class Metrics:
         self.media_keyframe_requests = Counter("live_media_keyframe_requests_total",
                                                "Keyframe requests (PLI) sent to publishers, "
                                                "after coalescing", registry=r)
+        self.media_layer_switches = Counter(
+            "live_media_layer_switches_total",
+            "WHEP viewers moved to another simulcast layer, by cause (down/up: the chooser on "
+            "the viewer's loss reports or REMB; chosen: the viewer's own choice)",
+            ["cause"], registry=r)
 
         # the losers of a rush answered here (services/local_refusals.py, realtime/gone.py)
         self.local_refusals = Counter(

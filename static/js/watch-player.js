@@ -13,10 +13,11 @@ const RETRY_MS = 10000; // look again this often while waiting, in case an event
 const ICE_GIVE_UP_MS = 8000; // no media path by then: try HLS
 
 /**
- * mountPlayer({root, roomId, token()}) → {room(state), events(list), stop(), start(), end()};
- * root.livePlayer for tests. Nothing is fetched until room() says the room is not ended.
+ * mountPlayer({root, roomId, token(), quality?}) → {room(state), events(list), stop(), start(),
+ * end()}; root.livePlayer for tests. Nothing is fetched until room() says the room is not
+ * ended. `quality` (watch-quality.js) follows the WebRTC session: a simulcast room's sizes.
  */
-export function mountPlayer({ root, roomId, token }) {
+export function mountPlayer({ root, roomId, token, quality = null }) {
   const video = el("video", { attrs: { autoplay: true, playsinline: true, muted: true, controls: true } });
   video.muted = true; // autoplay needs it; the controls unmute
   const status = el("div", { className: "player-status", attrs: { role: "status" } });
@@ -46,6 +47,7 @@ export function mountPlayer({ root, roomId, token }) {
 
   async function stopMedia() {
     clearTimers();
+    if (quality) quality.detach();
     if (hls) {
       hls.destroy();
       hls = null;
@@ -100,6 +102,7 @@ export function mountPlayer({ root, roomId, token }) {
       }
       session = s;
       handle.pc = s.pc;
+      if (quality) quality.attach(s);
       s.pc.addEventListener("connectionstatechange", () => {
         if (mine !== generation) return;
         const st = s.pc.connectionState;

@@ -19,6 +19,7 @@ import { mountWatchReminders } from "./watch-reminders.js";
 import { mountWatchReplay } from "./watch-replay.js";
 import { mountWatchShelf } from "./watch-shelf.js";
 import { mountPlayer } from "./watch-player.js";
+import { mountQuality } from "./watch-quality.js";
 import { mountStage } from "./watch-stage.js";
 
 const HEART_FLUSH_MS = 200;
@@ -162,7 +163,8 @@ const reminders = mountWatchReminders({ root: $("#remind-box"), roomId });
 const charity = mountWatchCharity({ root: $("#charity-badge"), roomId });
 const replay = mountWatchReplay({ stage: $(".stage-media"), roomId });
 
-const player = mountPlayer({ root: $("#player"), roomId, token: () => token });
+const player = mountPlayer({ root: $("#player"), roomId, token: () => token,
+  quality: mountQuality($("#quality")) });
 const endScreen = mountEndScreen({ root: $("#end-screen"), roomId, follow: fans });
 const stageMedia = $(".stage-media");
 const cohost = mountWatchCohost({ root: $("#cohost"), stage: stageMedia, roomId, token: () => token,

@@ -23,13 +23,13 @@ from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendP
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, is_rtcp
 from multidict import CIMultiDict
 
+from live_server.media import aiortc_hooks, ice
 from live_server.media.simulcast import REPAIRED_RID_URI, RID_URI
 from tests.helpers import WAIT_S
 from tests.integration.media_peers import (
     NO_ICE_SERVERS,
     MovingPicture,
     _prefer,
-    local_offer,
     post_sdp,
 )
 
@@ -70,8 +70,10 @@ class SimulcastPublisher:
     """A WHIP client sending ``layers`` (rid, width, height) of one moving picture."""
 
     def __init__(self, codec: str = "VP8", form: str = "rid",
-                 layers: tuple[tuple[str, int, int], ...] = LAYERS) -> None:
+                 layers: tuple[tuple[str, int, int], ...] = LAYERS,
+                 addresses: tuple[str, ...] = ("127.0.0.1",)) -> None:
         self.form = form
+        self.addresses = ice.HostAddresses(addresses)
         self.pc = RTCPeerConnection(configuration=NO_ICE_SERVERS)
         self.transceiver = self.pc.addTransceiver("video", direction="sendonly")
         _prefer(self.transceiver, "video", codec)
@@ -101,7 +103,9 @@ class SimulcastPublisher:
         if self.form == "ssrc":  # the SSRCs go into the offer: the senders exist first
             for rid in self.rids:
                 self.senders[rid] = self._sender(rid, dtls)
-        return self._simulcast_offer(await local_offer(self.pc))
+        with aiortc_hooks.host_candidates(self.addresses):
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self._simulcast_offer(str(self.pc.localDescription.sdp))
 
     def _simulcast_offer(self, offer: str) -> str:
         out: list[str] = []
