@@ -6,26 +6,34 @@ asked for one, and a viewer losing packets moves down while the others stay
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import inspect
-from collections.abc import AsyncIterator
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import av
 import pytest
+from aiohttp.test_utils import TestClient
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtcpeerconnection import create_media_description_for_transceiver
 from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
 from aiortc.rtp import HeaderExtensionsMap
 
+from live_server import config
 from live_server.media.simulcast import REPAIRED_RID_URI, RID_URI, parse
 from live_server.web.media import MEDIA
 from tests.conftest import LiveApp, token
+from tests.helpers import WAIT_S
 from tests.integration.media_peers import Viewer, app_of, local_offer, post_sdp
 from tests.integration.media_waits import until
 from tests.integration.simulcast_peers import LAYERS, LossyPath, SimulcastPublisher
+from tests.integration.test_hls_live import hls_app, names_in
 
 SIZES = {rid: (w, h) for rid, w, h in LAYERS}
 
@@ -269,3 +277,46 @@ async def test_a_viewer_losing_packets_moves_down_and_the_others_stay(live: Live
             assert path.dropped > 0
     finally:
         path.close()
+
+
+async def test_a_paused_layer_sends_its_viewers_to_the_nearest_layer(live: LiveApp) -> None:
+    """The publisher stops sending the middle layer (a browser short of upload pauses one):
+    its auto viewer moves to the nearest layer that still arrives, the smaller one first."""
+    async with simulcast_show(live) as show:
+        viewer = await show.viewer()
+        await viewer.wait_for(lambda: viewer.decoded >= 5)
+        status, _ = await show.choose(viewer, "m")
+        assert status == 200
+        await viewer.wait_for(lambda: viewer.sizes[-1] == SIZES["m"])
+        status, _ = await show.choose(viewer, "auto")  # stays on m while m arrives
+        show.publisher.stop_layer("m")
+        await until(lambda: not show.state()["layers"][1]["active"])
+        await viewer.wait_for(lambda: viewer.sizes[-1] == SIZES["l"])
+        state = await show.layer_of(viewer)
+        assert (state["mode"], state["layer"]) == ("auto", "l")
+        assert [x["active"] for x in state["layers"]] == [True, False, True]
+
+
+async def test_hls_follows_the_largest_layer(
+        aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+        settings_factory: Callable[..., config.Settings], tmp_path: Path) -> None:
+    live = await hls_app(aiohttp_client, settings_factory, tmp_path / "hls")
+    async with simulcast_show(live, "H264") as show:
+        url = f"{live.base}/hls/{show.room}/index.m3u8"
+
+        async def segment() -> bytes | None:
+            async with show.http.get(url) as resp:
+                names = names_in(await resp.text()) if resp.status == 200 else []
+            if not names:
+                return None
+            async with show.http.get(f"{live.base}/hls/{show.room}/{names[0]}") as resp:
+                return await resp.read()
+
+        async with asyncio.timeout(WAIT_S):  # a hang guard
+            body = await segment()
+            while body is None:
+                await asyncio.sleep(0.1)
+                body = await segment()
+        with av.open(io.BytesIO(body), format="mpegts") as container:
+            sizes = {(f.width, f.height) for f in container.decode(video=0)}
+        assert sizes == {SIZES["h"]}
