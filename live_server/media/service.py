@@ -470,8 +470,9 @@ def layer_list(relay: RoomRelay, with_viewers: bool = False) -> list[dict[str, o
 
 def layer_state(relay: RoomRelay, track: ViewerTrack) -> dict[str, object]:
     """A viewer's layer: its choice (``mode``), the layer it receives and the one it is
-    switching to (names, ``null`` while none), and the room's layers."""
-    names = relay.layer_names()
+    switching to (names; ``null`` while none, and for a single-stream room), and the room's
+    layers."""
+    names = relay.layer_names() if len(relay.layers) > 1 else {}
     return {"mode": track.chooser.mode, "layer": names.get(track.layer),
             "switching_to": names.get(track.target) if track.target is not None else None,
             "layers": layer_list(relay)}

@@ -106,6 +106,15 @@ async def test_rids_without_the_rid_extension_are_answered_with_one_stream(
             assert set(viewer.sizes) == {(WIDTH, HEIGHT)}
             state = app_of(live)[MEDIA].state()["rooms"][room]
             assert state["layers"] == []
+            # a viewer may still ask for a layer: nothing to choose from, nothing changes
+            assert viewer.location is not None
+            async with http.post(viewer.location + "/layer", json={"layer": "l"}) as resp:
+                assert resp.status == 200
+                assert await resp.json() == {"mode": "l", "layer": None,
+                                             "switching_to": None, "layers": []}
+            before = viewer.decoded
+            await viewer.wait_for(lambda: viewer.decoded >= before + 10)
+            assert set(viewer.sizes) == {(WIDTH, HEIGHT)}
         finally:
             await viewer.close()
             await publisher.close()
