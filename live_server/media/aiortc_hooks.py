@@ -125,6 +125,7 @@ from aiortc.rtp import (
     RTCP_PSFB_APP,
     AnyRtcpPacket,
     HeaderExtensionsMap,
+    RtcpByePacket,
     RtcpPsfbPacket,
     RtcpRrPacket,
     RtcpSrPacket,
@@ -231,6 +232,7 @@ class Simulcast:
             0: receiver._handle_rtp_packet}
         self._sink = sink
         self._codecs: dict[int, RTCRtpCodecParameters] = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+        self.first_rtcp: Callable[[AnyRtcpPacket], Awaitable[None]] | None = None
         self.closed = False
 
     async def demux(self, packet: RtpPacket, arrival_time_ms: int) -> None:
@@ -253,6 +255,22 @@ class Simulcast:
                 return  # nothing to repair yet
             rtx[packet.ssrc] = media
         await self._handlers[layer](packet, arrival_time_ms=arrival_time_ms)
+
+    async def route_rtcp(self, packet: AnyRtcpPacket) -> None:
+        """The shadow of the first receiver's ``_handle_rtcp_packet`` (the router sends it the
+        sender reports and BYEs of every layer's SSRC): another layer's go to that layer's
+        receiver, which then reports the round trip of its own stream, and a BYE for one layer
+        no longer stops the first layer's frames."""
+        sources = ([packet.ssrc] if isinstance(packet, RtcpSrPacket)
+                   else packet.sources if isinstance(packet, RtcpByePacket) else [])
+        for ssrc in sources:
+            layer = self.layers.layer_of_stream(ssrc)
+            receiver = self.receivers.get(layer) if layer else None
+            if receiver is not None:
+                await receiver._handle_rtcp_packet(packet)
+                return
+        if self.first_rtcp is not None:
+            await self.first_rtcp(packet)
 
     async def _start(self, layer: int) -> RTCRtpReceiver:
         first: Any = self.first
@@ -299,6 +317,8 @@ def receive_simulcast(receiver: RTCRtpReceiver, offer: SimulcastOffer,
     state = Simulcast(receiver, offer, sink)
     receiver._RTCRtpReceiver__decoder_queue = _EncodedTap(functools.partial(sink, 0))  # type: ignore[attr-defined]
     receiver._handle_rtp_packet = state.demux  # type: ignore[method-assign]
+    state.first_rtcp = receiver._handle_rtcp_packet
+    receiver._handle_rtcp_packet = state.route_rtcp  # type: ignore[method-assign]
     _SIMULCAST[receiver] = state
     return state
 
@@ -352,11 +372,14 @@ class Packetizer:
 
 def passthrough_sender(sender: RTCRtpSender, codec: str,
                        on_keyframe_request: Callable[[], None],
-                       on_feedback: Feedback | None = None) -> None:
+                       on_feedback: Feedback | None = None,
+                       wants_feedback: Callable[[], bool] = lambda: True) -> None:
     """Make ``sender`` forward the relay's encoded frames (never encode: the room's shared
     payloads, this viewer's headers, see ``Forwarding``), answer NACKs from its own history,
-    report viewers' keyframe requests (PLI/FIR) to ``on_keyframe_request`` and their loss
-    reports and REMBs to ``on_feedback``. Call before the sender starts."""
+    report viewers' keyframe requests (PLI/FIR) to ``on_keyframe_request`` and, while
+    ``wants_feedback()`` (a simulcast room: nothing to choose otherwise, and a viewer's RTCP
+    is a large share of the server's work), their loss reports and REMBs to ``on_feedback``.
+    Call before the sender starts."""
     sender._RTCRtpSender__encoder = Packetizer(codec)  # type: ignore[attr-defined]
     sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
     state = Forwarding(sender)
@@ -367,6 +390,8 @@ def passthrough_sender(sender: RTCRtpSender, codec: str,
 
         async def with_feedback(packet: AnyRtcpPacket) -> None:
             await handle(packet)
+            if not wants_feedback():
+                return
             if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
                 for report in packet.reports:
                     if report.ssrc == sender._ssrc:

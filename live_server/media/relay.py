@@ -475,6 +475,10 @@ class RoomRelay:
 
     # layers ----------------------------------------------------------------------------------
 
+    def has_layers(self) -> bool:
+        """The publisher sends simulcast (viewers have layers to choose from)."""
+        return len(self.layers) > 1
+
     @property
     def top_layer(self) -> int:
         """The layer with the largest picture (HLS and the thumbnail use it)."""

@@ -146,7 +146,8 @@ class MediaSession:
                 self.video_track = source
             aiortc_hooks.passthrough_sender(
                 transceiver.sender, track.codec_name, source.request_keyframe,
-                source.feedback if track.kind == "video" else None)
+                source.feedback if track.kind == "video" else None,
+                relay.has_layers)
         return await self._answer(offer)
 
     async def trickle(self, frag: trickle.SdpFrag) -> None:

@@ -182,6 +182,10 @@ class Layers:
                 self.rtx[rtx] = self._layer_of[media]
         self.unidentified = 0  # packets of a stream no layer claims (dropped)
 
+    def layer_of_stream(self, ssrc: int) -> int | None:
+        """The layer a stream (media or retransmission) is known to belong to."""
+        return self._layer_of.get(ssrc)
+
     def layer_of(self, ssrc: int, rid: str | None, repaired_rid: str | None,
                  retransmission: bool) -> int | None:
         """The layer of a packet from ``ssrc`` carrying these RID extensions (None: unknown,

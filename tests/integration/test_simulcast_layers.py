@@ -124,6 +124,9 @@ def test_the_internals_the_layer_receivers_rely_on_are_unchanged() -> None:
         assert name in init, CHANGED
     assert "self._rtp_router.unregister_receiver(receiver)" in inspect.getsource(
         RTCDtlsTransport._unregister_rtp_receiver), CHANGED
+    route = inspect.getsource(RtpRouter.route_rtcp)
+    assert "add_recipient(self.ssrc_table.get(packet.ssrc))" in route, CHANGED
+    assert "for source in packet.sources:" in route, CHANGED
     unregister = inspect.getsource(RtpRouter.unregister_receiver)
     assert "receivers.discard(receiver)" in unregister, CHANGED
     configure = inspect.getsource(HeaderExtensionsMap.configure)
@@ -171,6 +174,10 @@ async def test_each_layer_reaches_the_viewers_who_chose_it(live: LiveApp, codec:
             assert (state["mode"], state["layer"], state["switching_to"]) == (rid, rid, None)
             assert [x["name"] for x in state["layers"]] == ["h", "m", "l"]
         await until(lambda: all(x["bitrate"] > 0 for x in show.state()["layers"]))
+        # each layer's receiver reports on its own stream, sender reports included: the
+        # publisher knows the round trip of every layer (a browser's bandwidth estimate uses it)
+        await until(lambda: all(sender._RTCRtpSender__rtt is not None  # type: ignore[attr-defined]
+                                for sender in show.publisher.senders.values()))
         layers = show.state()["layers"]
         assert [x["viewers"] for x in layers] == [1, 1, 1]
         assert all(x["active"] for x in layers)
