@@ -39,8 +39,11 @@ Receiving simulcast (``receive_simulcast``, ``media/simulcast.py``)
     because ``receive()`` hands its queue to the (idle) decoder thread. A layer's
     retransmission SSRC is told to its receiver in ``_RTCRtpReceiver__rtx_ssrc`` (aiortc fills
     it only from ``a=ssrc`` lines). Keyframe requests for one layer go out as a PLI with that
-    layer's SSRC (``_send_rtcp_pli``). The extra receivers are stopped with the session
-    (``Simulcast.stop``).
+    layer's SSRC (``_send_rtcp_pli``). ``RtpRouter.route_rtcp`` gives the sender reports and
+    BYEs of every layer's SSRC to the first receiver (its ``ssrc_table`` maps them all there),
+    so its ``_handle_rtcp_packet`` is shadowed too: another layer's go to that layer's receiver
+    (whose receiver reports then carry the round-trip fields, and whose BYE stops only it). The
+    extra receivers are stopped with the session (``Simulcast.stop``).
 
 Sending (each viewer's ``RTCRtpSender``)
     ``RTCRtpSender._next_encoded_frame`` reads the track and, for anything that is not an
