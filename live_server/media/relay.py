@@ -379,15 +379,23 @@ class RoomRelay:
 
     def set_layers(self, names: list[str]) -> None:
         """The new publisher's video layers in its order (one unnamed layer for a single
-        stream). Viewers of a layer it does not send go to its largest at the next keyframe."""
+        stream). The same layers as the last publisher's (a reconnecting encoder) keep their
+        sizes, so viewers stay where they were; other layers are ranked afresh from their
+        keyframes, and viewers of a layer the new publisher does not send start on its
+        first."""
         count = max(1, len(names))
+        named = [names[i] if i < len(names) else "" for i in range(count)]
         for gate in self._gates:
             gate.cancel()
-        self.layers = [VideoLayer(i, names[i] if i < len(names) else "") for i in range(count)]
         self._gates = [self._gate() for _ in range(count)]
         self._params = {}
         for layer in range(count):
             self._watching.setdefault(layer, set())
+        if [layer.name for layer in self.layers] == named:
+            for layer in self.layers:
+                layer.last_frame_s, layer.bitrate = -1e9, 0
+            return
+        self.layers = [VideoLayer(i, named[i]) for i in range(count)]
         self.ranking = list(range(count))
         for track in list(self._viewers["video"]):
             if track.layer >= count or (track.target is not None and track.target >= count):
@@ -486,8 +494,9 @@ class RoomRelay:
 
     def _rank(self) -> None:
         """Order the layers by picture size (a size not known yet counts as smallest; ties in
-        the publisher's order). When the order changes, a viewer keeps its place in it (the
-        largest stays the largest), and the encoded feeds follow the largest."""
+        the publisher's order). When the order changes, a viewer that chose a size gets that
+        size, an ``auto`` one keeps its place (the largest stays the largest), and the encoded
+        feeds follow the largest."""
         old = self.ranking
         self.ranking = sorted(range(len(self.layers)),
                               key=lambda i: (-self.layers[i].width * self.layers[i].height, i))
@@ -495,7 +504,10 @@ class RoomRelay:
             return
         for track in list(self._viewers["video"]):
             wanted = track.layer if track.target is None else track.target
-            place = old.index(wanted) if wanted in old else 0
+            if track.chooser.mode != "auto":
+                place = named_rank(track.chooser.mode, len(self.ranking))
+            else:
+                place = old.index(wanted) if wanted in old else 0
             self.want(track, self.ranking[place])
         top = self.ranking[0]
         for sub in self._subs["video"]:

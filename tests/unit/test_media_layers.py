@@ -149,3 +149,26 @@ async def test_every_layer_shares_one_timeline_and_the_feed_follows_the_largest(
     assert [layer for layer, _ in stamps] == [0, 2, 2]
     assert stamps[0][1] < stamps[1][1] < stamps[2][1]
     assert abs(stamps[2][1] - 93000) < 900  # on the first layer's timeline (10 ms)
+
+
+async def test_a_reconnecting_publisher_keeps_viewers_on_their_sizes() -> None:
+    """The encoder reconnects with the same layers (a browser ordering them smallest first):
+    the sizes are kept, so nobody is moved by a ranking that starts over in the offer's order;
+    a publisher with other layers is ranked afresh, and a viewer who chose a size gets it."""
+    relay, _ = _relay()
+    _keyframes(relay, 0)
+    largest, smallest = relay.viewer_track("video", "auto"), relay.viewer_track("video", "l")
+    for track in (largest, smallest):
+        relay.attach(track)
+    assert (largest.layer, smallest.layer) == (2, 0)
+    relay.end_publisher()
+    relay.set_layers(["q", "h", "f"])
+    assert relay.ranking == [2, 1, 0]
+    _keyframes(relay, 0)
+    assert (largest.layer, largest.target, smallest.layer) == (2, None, 0)
+    relay.end_publisher()
+    relay.set_layers(["a", "b", "c"])  # other layers: ranked from their keyframes again
+    for layer, (w, h) in SIZES.items():
+        relay.push("video", "VP8", 90000, 0, vp8_key(w, h), layer)
+    assert relay.ranking == [2, 1, 0]
+    assert smallest.layer == 0 and largest.layer == 2
