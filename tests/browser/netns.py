@@ -34,98 +34,35 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import re
 import shlex
 import shutil
 import socket
-import subprocess
 import tempfile
 from pathlib import Path
+
+from tests import netns_support
+from tests.netns_support import NamespaceError, ip
+
+__all__ = ["NEEDS", "BrowserNetwork", "NamespaceError", "ip"]
 
 PREFIX = "live-browser-"
 HOST_END, INSIDE_END = "lbh", "lbp"  # + pid: at most 10 characters (interface names: 15)
 RANGE = ipaddress.IPv4Network("10.251.0.0/16")
 POOL = 12  # server ports per run; a test module holds one to three servers at a time
-ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "anycast", "blackhole",
-               "unreachable", "prohibit", "throw", "nat"}
 
 NEEDS = ("the browser tests run Chromium in a network namespace of their own (ip netns and a "
          "veth pair): that needs root and the `ip` command (Debian's iproute2, which "
          "scripts/test.sh installs when missing)")
 
 
-class NamespaceError(Exception):
-    """The namespace could not be made (not root, no ``ip``, no free /30)."""
-
-
-def ip(*args: str, check: bool = True) -> str:
-    try:
-        done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
-    except FileNotFoundError as exc:
-        raise NamespaceError("no `ip` command") from exc
-    if check and done.returncode != 0:
-        raise NamespaceError(f"ip {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_leftovers() -> list[str]:
-    """Namespaces and host-side veth ends left by runs whose process is gone; the names removed.
-    A live process's are never touched (another worker's, or a run going on in parallel)."""
-    removed = []
-    for line in ip("netns", "list").splitlines():
-        name = line.split(" ", 1)[0]
-        found = re.fullmatch(rf"{PREFIX}(\d+)", name)
-        if found and not alive(int(found[1])):
-            ip("link", "del", f"{HOST_END}{found[1]}", check=False)
-            ip("netns", "del", name, check=False)
-            removed.append(name)
-    for line in ip("-o", "link", "show").splitlines():
-        found = re.match(rf"\d+: ({HOST_END}(\d+))[@:]", line)
-        if found and not alive(int(found[2])):
-            ip("link", "del", found[1], check=False)
-            removed.append(found[1])
-    return removed
-
-
-def networks_in_use() -> list[ipaddress.IPv4Network]:
-    """Every IPv4 network the machine has an address in or a route to (the default route
-    aside: it overlaps everything)."""
-    found = []
-    for line in ip("-o", "-4", "addr", "show").splitlines():
-        words = line.split()
-        if "inet" in words:
-            found.append(ipaddress.IPv4Interface(words[words.index("inet") + 1]).network)
-    for line in ip("-4", "route", "show", "table", "all").splitlines():
-        words = line.split()
-        if words and words[0] in ROUTE_TYPES:
-            words = words[1:]
-        if words and words[0] != "default":
-            with contextlib.suppress(ValueError):
-                found.append(ipaddress.IPv4Network(words[0], strict=False))
-    return found
+    """This file's namespaces and host-side veth ends left by runs whose process is gone."""
+    return netns_support.remove_leftovers(rf"{PREFIX}(?P<pid>\d+)", rf"{HOST_END}(?P<pid>\d+)")
 
 
 def free_subnet(pid: int) -> ipaddress.IPv4Network:
-    """A /30 of 10.251.0.0/16 that overlaps nothing the machine uses, the first from the pid's
-    own on (so concurrent workers start apart)."""
-    used = networks_in_use()
-    count = RANGE.num_addresses // 4
-    for k in range(count):
-        index = (pid + k) % count
-        subnet = ipaddress.IPv4Network((int(RANGE.network_address) + 4 * index, 30))
-        if not any(subnet.overlaps(other) for other in used):
-            return subnet
-    raise NamespaceError(f"every /30 of {RANGE} overlaps an address or route in use")
+    """A /30 of 10.251.0.0/16 that overlaps nothing the machine uses."""
+    return netns_support.free_subnet(RANGE, 30, pid)
 
 
 def bindable(host: str, port: int) -> bool:
