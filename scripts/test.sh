@@ -25,6 +25,8 @@ need chromium chromium "the browser tests"
 need ip iproute2 "the browser tests' network namespace"
 # nginx: the HLS cache test puts it in front of a server (tests/system/test_hls_cache.py).
 need nginx nginx-light "the HLS cache test"
+# HAProxy: the multi-host test balances its hosts' servers with it (tests/multihost).
+need haproxy haproxy "the multi-host test"
 "$PY" -m ruff check live_server loadtest tests
 "$PY" -m mypy
 # The import contracts in pyproject.toml ([tool.importlinter]); no cache folder in the tree.

@@ -28,21 +28,26 @@ class ValkeyCluster:
     """Start with ``start()``, stop with ``stop()``; ``url`` names it as the server reads it
     (``valkey+cluster://`` with one seed node)."""
 
-    def __init__(self, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 2000) -> None:
+    def __init__(self, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 2000,
+                 host: str = "127.0.0.1") -> None:
         self.masters = masters
+        # where every node listens and what it announces in the slot map: loopback, or an
+        # address of a bridge the test made that the server processes in other network
+        # namespaces reach (tests/multihost)
+        self.host = host
         self.replicas = replicas
         # how long a master may be unreachable before its replica takes over (about this plus
         # one second for the election)
         self.node_timeout_ms = node_timeout_ms
-        self.ports = [free_port() for _ in range(masters * (1 + replicas))]
+        self.ports = [free_port(host) for _ in range(masters * (1 + replicas))]
         # the bus port is port + 10000 by default: past 65535 for ephemeral ports
-        self.bus_ports = {port: free_port() for port in self.ports}
+        self.bus_ports = {port: free_port(host) for port in self.ports}
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="live-cluster-")
 
     @property
     def url(self) -> str:
-        return f"valkey+cluster://127.0.0.1:{self.ports[0]}/0"
+        return f"valkey+cluster://{self.host}:{self.ports[0]}/0"
 
     def start(self, timeout_s: float = 30.0) -> None:
         for port in self.ports:
@@ -57,7 +62,11 @@ class ValkeyCluster:
     def _spawn(self, port: int) -> None:
         node_dir = Path(self._tmp.name) / str(port)
         self.procs[port] = subprocess.Popen(
-            [find_binary(), "--port", str(port), "--bind", "127.0.0.1",
+            [find_binary(), "--port", str(port), "--bind", self.host,
+             "--cluster-announce-ip", self.host,
+             # off the loopback, protected mode would refuse every client (no password): the
+             # address is one of a private network only the test's namespaces reach
+             "--protected-mode", "yes" if self.host == "127.0.0.1" else "no",
              "--dir", str(node_dir), "--save", "", "--appendonly", "no",
              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
              "--cluster-port", str(self.bus_ports[port]),
@@ -158,7 +167,7 @@ class ValkeyCluster:
         _until(deadline, synced, f"node {port} did not become a synced replica")
 
     def _client(self, port: int) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+        return redis.Redis(host=self.host, port=port, socket_connect_timeout=0.5)
 
     def _form(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -172,7 +181,7 @@ class ValkeyCluster:
                 last = SLOTS - 1 if i == self.masters - 1 else (i + 1) * per - 1
                 clients[port].execute_command("CLUSTER", "ADDSLOTSRANGE", i * per, last)
             for port in self.ports[1:]:
-                clients[port].execute_command("CLUSTER", "MEET", "127.0.0.1", self.ports[0],
+                clients[port].execute_command("CLUSTER", "MEET", self.host, self.ports[0],
                                               self.bus_ports[self.ports[0]])
             everyone = len(self.ports)
             for client in clients.values():
