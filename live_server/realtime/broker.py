@@ -13,6 +13,14 @@ confirmation of a channel it had already subscribed. Such a confirmation (on one
 where redis-py may reconnect and subscribe again inside a read) means messages may have been
 missed meanwhile, so the hub is told as after a reconnect and refills the rooms from their
 history.
+
+On a cluster each node's subscriptions are read by a task of their own (``target_node``), so a
+room's events never wait behind another node. redis-py's own reader polls the nodes in turn,
+each with a share of the timeout: an event on one node waited while an idle one (say, the node
+of ``notices``) used its share, and a busy room's messages came in bursts after pauses. A read
+is bounded (``SHARD_READ_S``) because it holds the node's connection, which a subscribe to that
+node waits for; a node's reader that loses its connection retries by itself, and redis-py
+subscribes its channels again on reconnect, which the broker then sees as above.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import types
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,6 +41,12 @@ log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, bytes], None]
 OnResubscribed = Callable[[list[str]], Awaitable[None]]
+
+# A node reader's bounded read: a subscribe to that node waits at most this long for it.
+SHARD_READ_S = 0.05
+# How often the cluster's node readers are matched against the nodes that hold subscriptions
+# (redis-py moves channels to a new node by itself after a failover or a slot migration).
+SHARD_SUPERVISE_S = 0.25
 
 
 class Broker:
@@ -52,14 +67,16 @@ class Broker:
         self._refilling: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._readers: dict[str, asyncio.Task[None]] = {}  # cluster: node name -> its reader
         self._lock = asyncio.Lock()
         self.moves = 0  # channels the client subscribed again by itself (failovers, moves)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="broker")
+        self._task = asyncio.create_task(
+            self._supervise() if self._sharded else self._run(), name="broker")
 
     async def close(self) -> None:
-        for task in (self._task, self._refilling):
+        for task in (self._task, self._refilling, *self._readers.values()):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -80,6 +97,8 @@ class Broker:
                 self._channels.discard(channel)
                 self._pending.pop(channel, None)
                 raise
+            if self._sharded:
+                self._start_readers()  # a first channel on a node: its confirmation is read
             self._wake.set()
         await asyncio.wait_for(asyncio.shield(fut), timeout=10)
 
@@ -104,9 +123,93 @@ class Broker:
             await self._pubsub.subscribe(*channels)
 
     async def _next(self) -> Any:
-        if self._sharded:
-            return await self._pubsub.get_sharded_message(timeout=1.0)
         return await self._pubsub.get_message(timeout=1.0)
+
+    async def _supervise(self) -> None:
+        """Cluster: one reader per node that holds subscriptions, started as nodes appear."""
+        while True:
+            self._start_readers()
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=SHARD_SUPERVISE_S)
+
+    def _start_readers(self) -> None:
+        for name in list(self._pubsub.node_pubsub_mapping):
+            task = self._readers.get(name)
+            if task is None or task.done():
+                self._readers[name] = asyncio.create_task(self._read_node(name),
+                                                          name=f"broker-{name}")
+
+    async def _read_node(self, name: str) -> None:
+        """Deliver one node's messages in order, until the node holds none of ours."""
+        loop = asyncio.get_running_loop()
+        delay = 0.1
+        failing = False
+        while True:
+            mapping = self._pubsub.node_pubsub_mapping
+            if name not in mapping:
+                if self._readers.get(name) is asyncio.current_task():
+                    del self._readers[name]
+                return
+            started = loop.time()
+            try:
+                # any object with the node's name picks its connection; the node itself
+                # may already have left the slot map after a failover
+                node = (self._client.get_node(node_name=name)
+                        or types.SimpleNamespace(name=name))
+                msg = await self._pubsub.get_sharded_message(timeout=SHARD_READ_S,
+                                                             target_node=node)
+            except asyncio.CancelledError:
+                raise
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                if not failing:
+                    log.warning("pub/sub link to %s lost; reconnecting", name)
+                failing = True
+                self._node_unreachable(name, True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            except Exception:  # never leave a node unread: log, wait, read again
+                log.exception("reading pub/sub from %s failed", name)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            if failing:
+                failing = False
+                delay = 0.1
+                self._node_unreachable(name, False)
+            if msg is None:
+                if loop.time() - started < SHARD_READ_S / 2:
+                    # nothing was waited for (no connection yet, a MOVED handled): do not spin
+                    await asyncio.sleep(SHARD_READ_S)
+                continue
+            self._handle(msg)
+
+    def _node_unreachable(self, name: str, unreachable: bool) -> None:
+        """What redis-py's round robin does after a failed read, left to the caller with
+        ``target_node``: mark the node (a channel moving off it then skips an unsubscribe
+        that cannot arrive) and ask for a slot-map refresh (a dead node never answers
+        MOVED, so nothing else would move its channels to the new owner)."""
+        nodes = getattr(self._pubsub, "_unreachable_nodes", None)
+        if isinstance(nodes, set):
+            if unreachable:
+                nodes.add(name)
+            else:
+                nodes.discard(name)
+        repair = getattr(self._pubsub, "_schedule_topology_repair", None)
+        if unreachable and callable(repair):
+            repair()
+
+    def _handle(self, msg: Any) -> None:
+        kind = msg["type"]
+        channel = msg["channel"].decode()
+        if kind == self._message:
+            try:
+                self._on_message(channel, msg["data"])
+            except Exception:  # a bad event must not stop delivery of the others
+                log.exception("dropping a pub/sub message that the hub refused")
+        elif kind == self._confirmed:
+            self._on_confirmed(channel)
 
     async def _run(self) -> None:
         while True:
@@ -116,17 +219,8 @@ class Broker:
                     await self._wake.wait()
                     continue
                 msg = await self._next()
-                if msg is None:
-                    continue
-                kind = msg["type"]
-                channel = msg["channel"].decode()
-                if kind == self._message:
-                    try:
-                        self._on_message(channel, msg["data"])
-                    except Exception:  # a bad event must not stop delivery of the others
-                        log.exception("dropping a pub/sub message that the hub refused")
-                elif kind == self._confirmed:
-                    self._on_confirmed(channel)
+                if msg is not None:
+                    self._handle(msg)
             except asyncio.CancelledError:
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError):
