@@ -150,6 +150,9 @@ class Hub:
         if room is None or conn not in room.joining or conn.closed:
             return
         room.joining.discard(conn)
+        # The heartbeat neither pinged it while joining nor may judge it by that time: a join
+        # slower than the dead-after period would be cut off at the next round.
+        conn.seen_at = asyncio.get_running_loop().time()
         # What this connection got from the store is what the process has delivered too: a
         # later gap fill (pub/sub reconnect) must start after it, not repeat it.
         room.last_seq = max(room.last_seq, upto_seq)
