@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 TS_STEP = {"video": 3000, "audio": 960}
 # a layer that sent no frame for this long is not arriving (paused by the publisher)
 LAYER_ACTIVE_S = 2.0
+# a simulcast publisher's layers are ranked by size once each sent a keyframe, or after this
+# long from its first frame (a layer may be paused from the start)
+RANK_SETTLE_S = 1.0
 
 
 @dataclasses.dataclass(slots=True)
@@ -99,7 +102,7 @@ class ViewerTrack(MediaStreamTrack):
                 return False  # the next layer's frames count from its keyframe on
             self._relay.switched(self)
             self.need_keyframe = False
-        if self.need_keyframe and not frame.keyframe:
+        if self.need_keyframe and not (frame.keyframe and self._relay.settled):
             self.dropped += 1
             return False
         if len(self._queue) >= self._max:
@@ -199,7 +202,7 @@ class EncodedSubscription:
                 self._shift = self._last_ts + 1 - frame.timestamp
         if self._shift:
             frame = dataclasses.replace(frame, timestamp=frame.timestamp + self._shift)
-        if self._need_keyframe and not frame.keyframe:
+        if self._need_keyframe and not (frame.keyframe and self._relay.settled):
             self.dropped += 1
             return
         if self._queue.qsize() >= self._max:
@@ -357,6 +360,11 @@ class RoomRelay:
         self._params: dict[int, H264ParameterSets] = {}
         self.layers: list[VideoLayer] = [VideoLayer(0)]
         self.ranking: list[int] = [0]  # layer indices, the largest picture first
+        # the ranking is final (every layer's size known, or RANK_SETTLE_S passed): until
+        # then nobody starts, so nobody starts on a layer that turns out not to be theirs
+        self.settled = True
+        self._first_video_s: float | None = None
+        self._placed: list[int] = [0]  # the ranking viewers and feeds were last placed by
         self._gates: list[KeyframeGate] = [self._gate()]
         # a replacing publisher's clock starts at 0 again: shift it to continue the last one;
         # a simulcast publisher's layers are shifted onto one timeline
@@ -391,12 +399,15 @@ class RoomRelay:
         self._params = {}
         for layer in range(count):
             self._watching.setdefault(layer, set())
+        self._first_video_s = None
         if [layer.name for layer in self.layers] == named:
             for layer in self.layers:
                 layer.last_frame_s, layer.bitrate = -1e9, 0
             return
         self.layers = [VideoLayer(i, named[i]) for i in range(count)]
         self.ranking = list(range(count))
+        self._placed = list(self.ranking)
+        self.settled = count == 1
         for track in list(self._viewers["video"]):
             if track.layer >= count or (track.target is not None and track.target >= count):
                 self._move(track, 0)
@@ -470,12 +481,19 @@ class RoomRelay:
             return set()
         layer = self.layers[index]
         layer.arrived(len(frame.data), now)
+        if not self.settled:
+            if self._first_video_s is None:
+                self._first_video_s = now
+            if now - self._first_video_s >= RANK_SETTLE_S:
+                self.settled = True
+                self._rank()
         if frame.keyframe:
             self.keyframes_in += 1
             layer.keyframes_in += 1
             size = picture_size(frame.codec, frame.data)
             if size is not None and size != (layer.width, layer.height):
                 layer.width, layer.height = size
+                self.settled = self.settled or all(x.width for x in self.layers)
                 self._rank()
             if index == self.ranking[0]:
                 self.latest_keyframe = frame
@@ -497,11 +515,12 @@ class RoomRelay:
         the publisher's order). When the order changes, a viewer that chose a size gets that
         size, an ``auto`` one keeps its place (the largest stays the largest), and the encoded
         feeds follow the largest."""
-        old = self.ranking
         self.ranking = sorted(range(len(self.layers)),
                               key=lambda i: (-self.layers[i].width * self.layers[i].height, i))
-        if self.ranking == old:
-            return
+        old = self._placed
+        if not self.settled or self.ranking == old:
+            return  # nobody has started yet while unsettled (see ``settled``)
+        self._placed = list(self.ranking)
         for track in list(self._viewers["video"]):
             wanted = track.layer if track.target is None else track.target
             if track.chooser.mode != "auto":

@@ -134,21 +134,30 @@ async def test_every_layer_shares_one_timeline_and_the_feed_follows_the_largest(
     relay, _ = _relay()
     feed = relay.subscribe_encoded("video")
     # the layers' clocks start anywhere (each stream's first frame is 0): the relay places a
-    # later layer's first frame by arrival, next to the frames already running
+    # later layer's first frame by arrival, next to the frames already running; nobody starts
+    # before every layer's size is known (the feed would start on the smallest, which came
+    # first)
     relay.push("video", "VP8", 90000, 90000, vp8_key(80, 60), 0)
+    relay.push("video", "VP8", 90000, 500, vp8_key(160, 120), 1)
     relay.push("video", "VP8", 90000, 0, vp8_key(320, 240), 2)
-    relay.push("video", "VP8", 90000, 3000, VP8_INTER, 0)
-    relay.push("video", "VP8", 90000, 3000, VP8_INTER, 2)
+    for layer, ts in ((0, 93000), (1, 3500), (2, 3000)):
+        relay.push("video", "VP8", 90000, ts, VP8_INTER, layer)
+    # the largest layer's encoder scales down under load: the middle one is the largest now,
+    # and the feed moves to it at its keyframe, its timestamps still increasing
+    relay.push("video", "VP8", 90000, 6000, vp8_key(120, 90), 2)
+    relay.push("video", "VP8", 90000, 6500, VP8_INTER, 1)
+    relay.push("video", "VP8", 90000, 6500, vp8_key(160, 120), 1)
+    relay.push("video", "VP8", 90000, 9500, VP8_INTER, 1)
     stamps = []
     while not feed._queue.empty():
         frame = await feed.get()
         assert frame is not None
-        stamps.append((frame.layer, frame.timestamp))
-    # the feed started on the only layer known (the first), then moved to the largest at its
-    # keyframe, its timestamps still increasing
-    assert [layer for layer, _ in stamps] == [0, 2, 2]
-    assert stamps[0][1] < stamps[1][1] < stamps[2][1]
-    assert abs(stamps[2][1] - 93000) < 900  # on the first layer's timeline (10 ms)
+        stamps.append((frame.layer, frame.keyframe, frame.timestamp))
+    assert [(layer, key) for layer, key, _ in stamps] == [
+        (2, True), (2, False), (2, True), (1, True), (1, False)]
+    times = [ts for _, _, ts in stamps]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert abs(times[1] - 93000) < 900  # on the first layer's timeline (10 ms)
 
 
 async def test_a_reconnecting_publisher_keeps_viewers_on_their_sizes() -> None:
