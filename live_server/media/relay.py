@@ -397,8 +397,8 @@ class RoomRelay:
             gate.cancel()
         self._gates = [self._gate() for _ in range(count)]
         self._params = {}
-        for layer in range(count):
-            self._watching.setdefault(layer, set())
+        for index in range(count):
+            self._watching.setdefault(index, set())
         self._first_video_s = None
         if [layer.name for layer in self.layers] == named:
             for layer in self.layers:
