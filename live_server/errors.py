@@ -132,6 +132,15 @@ class SlowMode(RateLimited):
     code = "slow_mode"
 
 
+class TooManyConnections(LiveError):
+    """A client behind a trusted proxy already has ``http.max_connections_per_ip`` open: the
+    proxy's connection gets this answer and is closed (a direct client's is closed unanswered,
+    before anything is read)."""
+
+    code = "too_many_connections"
+    status = 429
+
+
 class NotReady(LiveError):
     """The store cannot be reached right now; answered with ``Retry-After``."""
 
