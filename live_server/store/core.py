@@ -97,3 +97,14 @@ class StoreCore:
 def text(value: Any) -> str:
     """Script replies come back as bytes; status words are ASCII."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def pairs(flat: list[Any]) -> dict[Any, Any]:
+    """A hash as a script returns it (``HGETALL``: field, value, ...) as the dict redis-py
+    makes of the command's own reply."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def stream_entries(raw: list[Any]) -> list[tuple[bytes, dict[Any, Any]]]:
+    """``XRANGE`` entries as a script returns them, as redis-py makes them of the command's."""
+    return [(entry_id, pairs(fields)) for entry_id, fields in raw]

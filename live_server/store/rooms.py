@@ -19,7 +19,7 @@ from live_server.domain.rooms import (
 from live_server.errors import InvalidState, NotFound
 from live_server.events import RoomEvent
 from live_server.protocol import Json
-from live_server.store.core import StoreCore, text
+from live_server.store.core import StoreCore, stream_entries, text
 from live_server.store.shelf import snapshot_fields
 
 
@@ -160,11 +160,9 @@ class RoomStore:
         in the stream's own epoch: a seq that was handed out is no longer there, so the store
         lost writes (``since`` equal to the current seq is not beyond it: nothing is missed)."""
         k = self.keys.room(room_id)
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            pipe.get(k.seq)
-            pipe.xrange(k.events, min=f"{since + 1}-0", max="+")
-            pipe.hget(k.meta, "epoch")
-            cur_raw, entries, current_epoch = await pipe.execute()
+        cur_raw, raw_entries, current_epoch = await self.core.script(
+            "events_since", [k.seq, k.events, k.meta], [f"{since + 1}-0"])
+        entries = stream_entries(raw_entries)
         current = int(cur_raw or 0)
         if epoch is not None and epoch != text(current_epoch or b""):
             return "epoch", [], current
@@ -187,10 +185,9 @@ class RoomStore:
         back and was used again by new events)."""
         k = self.keys.room(room_id)
         check_seq = last[0] if last is not None else since + 1
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            pipe.get(k.seq)
-            pipe.xrange(k.events, min=f"{min(check_seq, since + 1)}-0", max="+")
-            cur_raw, entries = await pipe.execute()
+        cur_raw, raw_entries, _epoch = await self.core.script(
+            "events_since", [k.seq, k.events, k.meta], [f"{min(check_seq, since + 1)}-0"])
+        entries = stream_entries(raw_entries)
         current = int(cur_raw or 0)
         if current < since:
             return "rollback", [], current
@@ -216,7 +213,9 @@ class RoomStore:
         """Chat messages (not deleted) before ``before``, oldest first."""
         k = self.keys.room(room_id)
         top = f"({before}-1" if before else "+"
-        async with self.core.client.pipeline(transaction=True) as pipe:
+        # no transaction needed: the deleted set is read after the entries, so it names every
+        # message deleted before they were read (and a MULTI blocks the loop on a cluster)
+        async with self.core.client.pipeline(transaction=False) as pipe:
             pipe.xrevrange(k.events, max=top, min="-", count=max(limit * 4, 50))
             pipe.smembers(k.deleted)
             entries, deleted = await pipe.execute()

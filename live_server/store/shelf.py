@@ -31,7 +31,7 @@ from live_server.errors import (
 )
 from live_server.protocol import Json, dumps
 from live_server.store.addresses import AddressStore
-from live_server.store.core import StoreCore, text
+from live_server.store.core import StoreCore, pairs, text
 from live_server.store.stock import CREDITED_KEEP_MS, Short, StockStore, room_holder
 
 
@@ -128,35 +128,27 @@ class ShelfStore:
         return _shelf_reply(reply)
 
     async def shelf_state(self, room_id: str) -> Json:
-        """The room's ``shelf``, ``pinned`` and ``sales`` (as in a snapshot), in one
-        transaction."""
+        """The room's ``shelf``, ``pinned`` and ``sales`` (as in a snapshot), in one atomic
+        read (``shelf_read.lua``)."""
         s = self.keys.shelf(room_id)
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            pipe.lrange(s.shelf, 0, -1)
-            pipe.hgetall(s.products)
-            pipe.get(s.pinned)
-            pipe.hgetall(s.sales)
-            pipe.hgetall(s.left)
-            pipe.hgetall(self.keys.allotment(room_id))
-            ids, products, pinned, sales, left, alloc = await pipe.execute()
-        return {**snapshot_fields(ids, products, pinned, sales, left),
-                "allotment": _allotment(alloc)}
+        ids, products, pinned, sales, left, alloc = await self.core.script(
+            "shelf_read",
+            [s.shelf, s.products, s.pinned, s.sales, s.left, self.keys.allotment(room_id)], [])
+        return {**snapshot_fields(ids, pairs(products), pinned, pairs(sales), pairs(left)),
+                "allotment": _allotment(pairs(alloc))}
 
     async def product_state(self, room_id: str, product_id: str,
                             user_id: str | None) -> ProductState:
         """One product's room copy (None when not on the shelf), sale, units left in it,
-        pin, units ``user_id`` holds and the room's allotment per variant, in one
-        transaction."""
+        pin, units ``user_id`` holds and the room's allotment per variant, in one atomic
+        read (``product_read.lua``)."""
         s = self.keys.shelf(room_id)
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            pipe.lpos(s.shelf, product_id)
-            pipe.hget(s.products, product_id)
-            pipe.hget(s.sales, product_id)
-            pipe.hget(s.left, product_id)
-            pipe.get(s.pinned)
-            pipe.hget(s.bought, f"{product_id}:{user_id}")
-            pipe.hgetall(self.keys.allotment(room_id))
-            at, card, sale, left, pinned, bought, alloc = await pipe.execute()
+        at, card, sale, left, pinned, bought, raw_alloc = await self.core.script(
+            "product_read",
+            [s.shelf, s.products, s.sales, s.left, s.pinned, s.bought,
+             self.keys.allotment(room_id)],
+            [product_id, f"{product_id}:{user_id}"])
+        alloc = pairs(raw_alloc)
         prefix = product_id + ":"
         return ProductState(
             card=_card(card) if card and at is not None else None,
