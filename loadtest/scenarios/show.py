@@ -76,7 +76,7 @@ async def _flash_sale(show: Show, run: Run, seconds: float) -> None:
 async def _red_packets(show: Show, run: Run, seconds: float) -> None:
     await asyncio.sleep(seconds * 3 / 4)
     shares = max(1, show.talkers(run.viewers) // 2)
-    ids, funds = await stage_packets(run, 1, shares)
+    ids, funds, _rate = await stage_packets(run, 1, shares)
     await run.call("grab_all", 30.0, role="talker", packet_ids=ids)
     await run.call("wait_replies", 30.0, wait_s=10.0)
     views, after = await read_back(run, ids)
