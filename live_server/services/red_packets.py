@@ -233,12 +233,12 @@ class RedPacketService:
     async def _claims(self, packet_id: str) -> None:
         """A failed read only means the grabs waiting on it ask Valkey, which answers them."""
         try:
-            fields, _shares, claims = await self.store.packet_books(packet_id)
+            books = await self.store.packet_books(packet_id, credited=False)
         except Exception:
             log.warning("reading the claims of red packet %s failed", packet_id, exc_info=True)
             return
-        if fields and int(fields.get("left_n", "1")) == 0:
-            self.gone.note_claims(packet_id, claims)
+        if books.fields and int(books.fields.get("left_n", "1")) == 0:
+            self.gone.note_claims(packet_id, books.claims)
 
     async def _finished(self, packet_id: str, now: int) -> None:
         """Tell the room once: called by the one grab or clock step that finished it."""
@@ -262,25 +262,56 @@ class RedPacketService:
         return what
 
 
+SETTLE_GRACE_MS = 5_000  # a transfer pending this long lost its caller: the reconciler ends it
+SETTLE_EVERY_MS = 1_000  # how often a process runs the reconciler's pass
+
+
 class PacketClock(Periodic):
     """Per process: every ``money.scheduler_interval_ms``, run the packets' due clock steps
     (open, expiry refund). Every process may do it at once: each claims its packets with a
     lease (``Periodic.work``), and each step is a script that acts only if it is still to be
-    done (the shelf's scheduler pattern)."""
+    done (the shelf's scheduler pattern).
+
+    It is also the reconciler of transfers between the wallet slot and the packets' escrows
+    (at most every ``SETTLE_EVERY_MS``): a launch debited but not in escrow, and a grab's share
+    or a refund out of the escrow but not credited, pending longer than ``settle_grace_ms``
+    (their caller died between the two steps), are finished. Each step is idempotent by the
+    transfer's id, so processes running it together, or together with a slow caller, move the
+    money once."""
 
     name = "packet-clock"
 
     def __init__(self, service: RedPacketService, interval_ms: int, *,
                  stats: ClockStats | None = None, lease_ms: int = LEASE_MS,
-                 park_after: int = PARK_AFTER) -> None:
+                 park_after: int = PARK_AFTER, settle_grace_ms: int = SETTLE_GRACE_MS) -> None:
         self.service = service
         super().__init__(interval_ms, stats=stats, lease_ms=lease_ms, park_after=park_after)
         self.due = self.schedule(service.store.core, service.store.keys.packets_due)
+        self.settle_grace_ms = settle_grace_ms
+        self._settled_at = 0
 
     async def run_once(self, now: int) -> int:
-        """One pass; returns how many due packets it claimed."""
+        """One pass; returns how many due packets it claimed (and transfers it finished)."""
 
         async def step(packet_id: str) -> None:
             await self.service.tick(packet_id, now)
 
-        return await self.work(self.due, now, step)
+        claimed = await self.work(self.due, now, step)
+        if now - self._settled_at >= SETTLE_EVERY_MS:
+            self._settled_at = now
+            claimed += await self.reconcile(now)
+        return claimed
+
+    async def reconcile(self, now: int) -> int:
+        """Finish the transfers left half-done; returns how many."""
+        store = self.service.store
+        done = 0
+        for pid, at in (await store.pending_launches()).items():
+            if now - at >= self.settle_grace_ms and await store.finish_launch(pid):
+                log.warning("red packet %s: launch finished by the reconciler", pid)
+                done += 1
+        finished = await store.settle(await store.unsettled(), now, self.settle_grace_ms)
+        if finished:
+            log.warning("red packets: %d transfers out of escrow finished by the reconciler",
+                        finished)
+        return done + finished

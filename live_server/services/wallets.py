@@ -19,7 +19,7 @@ from live_server.auth import Identity, require_user
 from live_server.config import Settings
 from live_server.errors import Forbidden, InvalidField
 from live_server.protocol import Json, now_ms
-from live_server.store.red_packets import RedPacketStore
+from live_server.store.red_packets import PacketBooks, RedPacketStore
 from live_server.store.wallets import WalletStore
 
 
@@ -66,7 +66,9 @@ class LedgerCheck(Protocol):
 async def audit(wallets: WalletStore, packets: RedPacketStore,
                 checks: Sequence[LedgerCheck] = ()) -> AuditReport:
     """Recompute every wallet and every packet from the ledger, and run ``checks`` over the
-    same pass; list what disagrees."""
+    same pass; list what disagrees. Each packet's escrow lives on its own slot: its books are
+    read there and checked against the ledger, counting the transfers still pending between
+    the two slots (``packet_mismatches``)."""
     report = AuditReport()
     users: dict[str, int] = {}
     held: dict[str, int] = {}  # packet id → cents the ledger says it holds
@@ -102,32 +104,57 @@ async def audit(wallets: WalletStore, packets: RedPacketStore,
         if have < 0:
             report.mismatches.append(f"wallet {user}: negative balance {have}")
     stored_packets = await packets.packet_ids()
+    launching = await packets.pending_launches()
     for pid in stored_packets:
         report.packets += 1
-        fields, shares, claims = await packets.packet_books(pid)
-        if not fields:
-            report.mismatches.append(f"packet {pid}: missing")
-            continue
-        total = int(loads(fields["json"])["total"])
-        left = int(fields["left_amt"])
-        if held.get(pid, 0) != left:
-            report.mismatches.append(f"packet {pid}: ledger holds {held.get(pid, 0)}, "
-                                     f"packet says {left} left")
-        if sum(shares) != left:
-            report.mismatches.append(f"packet {pid}: shares left sum to {sum(shares)}, "
-                                     f"not {left}")
-        if claims != grabs.get(pid, {}):
-            report.mismatches.append(f"packet {pid}: claims differ from the ledger's grabs")
-        refunded = refunds.get(pid, 0)
-        if sum(claims.values()) + left + refunded != total:
-            report.mismatches.append(f"packet {pid}: grabbed {sum(claims.values())} + left "
-                                     f"{left} + refunded {refunded} != total {total}")
-        if refunded != int(fields.get("refunded", "0")):
-            report.mismatches.append(f"packet {pid}: refunded twice or not recorded")
-        if any(a < 1 for a in claims.values()) or any(s < 1 for s in shares):
-            report.mismatches.append(f"packet {pid}: a share below one cent")
+        books = await packets.packet_books(pid)
+        report.mismatches += packet_mismatches(pid, books, held.get(pid, 0),
+                                               grabs.get(pid, {}), refunds.get(pid, 0),
+                                               pid in launching)
     for pid in set(held) - set(stored_packets):
         report.mismatches.append(f"packet {pid}: in the ledger but not stored")
     for check in checks:
         report.mismatches += await check.finish()
     return report
+
+
+def packet_mismatches(pid: str, books: PacketBooks, held: int, grabs: dict[str, int],
+                      refunded: int, launching: bool) -> list[str]:
+    """One packet's escrow against the ledger. The ledger (on the wallet slot) says what the
+    escrow holds: the launch's debit less every credit out of it. The escrow must hold that
+    as its shares left plus its transfers out still pending (popped or refunded, not credited
+    yet); each transfer's two sides must agree (the escrow's claim or refund and the wallet
+    slot's credit); grabbed + left + refunded = total. A launch debited but not in escrow
+    yet holds its whole total as pending."""
+    fields = books.fields
+    if not fields:
+        return [] if launching else [f"packet {pid}: missing"]
+    out: list[str] = []
+    total = int(loads(fields["json"])["total"])
+    left = int(fields["left_amt"])
+    pending = {f: a for f, a in books.pending.items() if f not in books.credited}
+    if held != left + sum(pending.values()):
+        out.append(f"packet {pid}: ledger holds {held}, escrow has {left} left and "
+                   f"{sum(pending.values())} pending out")
+    if sum(books.shares) != left:
+        out.append(f"packet {pid}: shares left sum to {sum(books.shares)}, not {left}")
+    credited_grabs = {f: a for f, a in books.credited.items() if f != "~refund"}
+    if credited_grabs != grabs:
+        out.append(f"packet {pid}: credited grabs differ from the ledger's grabs")
+    if books.credited.get("~refund", 0) != refunded:
+        out.append(f"packet {pid}: credited refund differs from the ledger's refund")
+    for field, amount in books.pending.items():
+        if field in books.credited and books.credited[field] != amount:
+            out.append(f"packet {pid}: {field} pending {amount}, credited "
+                       f"{books.credited[field]}")
+    if books.claims != {f: a for f, a in (credited_grabs | pending).items() if f != "~refund"}:
+        out.append(f"packet {pid}: claims differ from the grabs credited and pending")
+    escrow_refunded = int(fields.get("refunded", "0"))
+    if escrow_refunded != refunded + pending.get("~refund", 0):
+        out.append(f"packet {pid}: refunded twice or not recorded")
+    if sum(books.claims.values()) + left + escrow_refunded != total:
+        out.append(f"packet {pid}: grabbed {sum(books.claims.values())} + left {left} + "
+                   f"refunded {escrow_refunded} != total {total}")
+    if any(a < 1 for a in books.claims.values()) or any(s < 1 for s in books.shares):
+        out.append(f"packet {pid}: a share below one cent")
+    return out

@@ -52,7 +52,8 @@ ACKED: frozenset[str] = frozenset({
     "buy", "order_transition",                 # purchases, payments, every order transition
     "auction_bid", "auction_tick",             # bids, the winner's order
     "draw_result", "draw_fund", "draw_pay",    # prize orders, cash prizes
-    "rp_create", "rp_grab", "rp_tick",         # red packets: launch, grab, refund
+    "rp_create", "rp_escrow", "rp_grab",       # red packets: launch, escrow, grab,
+    "rp_tick", "rp_credit",                    # refund, credits out of escrow
     "wallet_topup", "topup_pay",               # wallets
     "gift_send", "fan_club_join",              # gifts, fan-club fees
 })

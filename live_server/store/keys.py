@@ -102,8 +102,9 @@ class Keys:
         self.sales_due = f"{prefix}:sales:due"      # zset: "room|product|sale" → next transition
         self.orders_due = f"{prefix}:orders:due"    # zset: order id → reservation expiry
 
-    # Money: every wallet, the ledger and every red packet share the hash tag ``{wallets}``, so
-    # a transfer between any two accounts is one script on one slot (docs/ARCHITECTURE.md).
+    # Money: every wallet and the ledger share the hash tag ``{wallets}``; a red packet's escrow
+    # lives on its own slot (``{rp:<id>}``) and money moves between the two in idempotent steps
+    # (docs/ARCHITECTURE.md, "Transfers between slots").
 
     @property
     def balances(self) -> str:
@@ -120,8 +121,27 @@ class Keys:
         return f"{self.prefix}:{{wallets}}:recent:{user_id}"
 
     def packet(self, packet_id: str) -> str:
-        """hash: json, state, left_n, left_amt, refunded, best_*, reason, finished_at."""
-        return f"{self.prefix}:{{wallets}}:rp:{packet_id}"
+        """hash: json, state, left_n, left_amt, refunded, best_*, reason, finished_at; on the
+        packet's own slot with its shares, claims, record, eligible set and ``:out`` (the
+        transfers out of the escrow not yet credited: ``<user>`` or ``~refund`` → cents|ms)."""
+        return f"{self.prefix}:{{rp:{packet_id}}}"
+
+    def packet_credits(self, packet_id: str) -> str:
+        """hash on the wallet slot: the packet's transfers already credited (``<user>`` or
+        ``~refund`` → cents): a credit step run twice moves the money once."""
+        return f"{self.prefix}:{{wallets}}:rpcred:{packet_id}"
+
+    @property
+    def launches_pending(self) -> str:
+        """hash on the wallet slot: packet id → the launch (JSON: the packet, its shares, its
+        first due time) debited from the creator but not yet in escrow."""
+        return f"{self.prefix}:{{wallets}}:rp:launching"
+
+    @property
+    def packets_unsettled(self) -> str:
+        """zset on the wallet slot: packet id → launched at, until the packet is finished and
+        every transfer out of its escrow credited (the reconciler walks it)."""
+        return f"{self.prefix}:{{wallets}}:rp:unsettled"
 
     def room_packets(self, room_id: str) -> str:
         """zset: a room's packet ids by creation time."""
