@@ -1,0 +1,146 @@
+"""Money moving between the wallet slot and a red packet's escrow (its own slot) in two steps:
+a process that dies between the steps leaves the transfer pending; the audit counts it and
+stays clean, the packet clock's reconciler finishes it, and however often a step runs the
+money moves once.
+
+A process dying between the two steps is reproduced exactly: the first step's own script runs
+against the real Valkey and the second never does (what a killed process leaves)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from live_server.protocol import dumps, now_ms
+from live_server.services.red_packets import PacketClock
+from live_server.services.wallets import audit
+from live_server.web.keys import SERVICES
+from tests.conftest import LiveApp
+from tests.integration.test_red_packets import (
+    assert_audit_clean,
+    balance,
+    grab,
+    launch,
+    topup,
+)
+
+
+def clock(live: LiveApp) -> PacketClock:
+    """A second process's packet clock, with no grace: every pending transfer is due."""
+    return PacketClock(live.client.app[SERVICES].red_packets, 200, settle_grace_ms=0)
+
+
+async def grab_first_step_only(live: LiveApp, packet: dict[str, Any], user: str) -> int:
+    """The grab script on the packet's slot, and the process dies before the credit."""
+    store = live.client.app[SERVICES].red_packets.store
+    base = store.keys.packet(packet["id"])
+    reply = await store.core.script(
+        "rp_grab", [base, f"{base}:shares", f"{base}:claims", f"{base}:rec", f"{base}:elig",
+                    f"{base}:out"],
+        [now_ms(), user, packet["id"], dumps(user), 1000, "0", "0"])
+    assert reply[0] == b"ok", reply
+    return int(reply[1])
+
+
+async def test_a_grab_cut_between_escrow_and_credit_is_credited_once_by_the_reconciler(
+        live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, total=1000, shares=4, split="random")
+    packet = made["packet"]
+    amount = await grab_first_step_only(live, packet, "vic")
+    assert await balance(live, "vic") == 0  # not credited yet
+    status, err = await grab(live, packet["id"], "vic")  # the retried grab is refused ...
+    assert status == 409 and err["error"]["code"] == "already_grabbed"
+    assert err["error"]["amount"] == amount
+    await assert_audit_clean(live)  # ... and the pending share is in the books
+    other = clock(live)
+    results = await asyncio.gather(*(other.reconcile(now_ms()) for _ in range(5)))
+    assert sum(results) >= 1
+    assert await balance(live, "vic") == amount
+    assert await other.reconcile(now_ms()) == 0  # nothing left to finish
+    assert await balance(live, "vic") == amount
+    status, body = await live.call("GET", "/api/me/wallet", "vic")
+    assert [(e["amount"], e["reason"]) for e in body["entries"]] == [(amount, "grab")]
+    await assert_audit_clean(live)
+
+
+async def test_a_credit_step_run_twice_credits_once(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, total=1000, shares=2, split="equal")
+    packet = made["packet"]
+    status, body = await grab(live, packet["id"], "vic")
+    assert status == 200 and body["amount"] == 500
+    store = live.client.app[SERVICES].red_packets.store
+    again = await asyncio.gather(*(store.credit(packet["id"], room, "vic", "vic", 500, now_ms())
+                                   for _ in range(10)))
+    assert all(again)
+    assert await balance(live, "vic") == 500
+    await assert_audit_clean(live)
+
+
+async def test_a_launch_cut_after_the_debit_is_put_in_escrow_by_the_reconciler(
+        live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    store = live.client.app[SERVICES].red_packets.store
+    keys, now = store.keys, now_ms()
+    packet = {"id": "rp-cut", "room_id": room, "creator_id": "alice", "creator_name": "alice",
+              "created_at": now, "total": 600, "shares": 3, "split": "equal",
+              "condition": "anyone", "keyword": "", "open_at": now,
+              "expires_at": now + 60_000}
+    reply = await store.core.script(
+        "rp_create",
+        [keys.balances, keys.ledger, keys.recent("alice"), keys.room_packets(room),
+         keys.packets_due, keys.all_packets, keys.room_keyword_packets(room),
+         keys.launch_keys("alice"), keys.launches_pending, keys.packets_unsettled],
+        [now, "alice", "rp-cut", dumps({"packet": packet, "shares": [200, 200, 200], "at": now}),
+         600, 50, now + 60_000, "", ""])
+    assert reply[0] == b"ok"
+    assert await balance(live, "alice") == 400
+    status, err = await grab(live, "rp-cut", "vic")
+    assert status == 404, err  # not in escrow yet: nothing to grab
+    await assert_audit_clean(live)  # the debited total is pending, not lost
+    assert await clock(live).reconcile(now_ms()) == 1
+    status, body = await grab(live, "rp-cut", "vic")
+    assert status == 200 and body["amount"] == 200
+    assert await clock(live).reconcile(now_ms()) == 0
+    assert await balance(live, "alice") == 400 and await balance(live, "vic") == 200
+    await assert_audit_clean(live)
+
+
+async def test_a_refund_cut_before_the_credit_is_paid_once_by_the_reconciler(
+        live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, total=1000, shares=10, split="equal", duration_s=3600)
+    packet = made["packet"]
+    assert (await grab(live, packet["id"], "vic"))[0] == 200
+    store = live.client.app[SERVICES].red_packets.store
+    base = store.keys.packet(packet["id"])
+    later = packet["expires_at"] + 1
+    reply = await store.core.script("rp_tick", [base, f"{base}:shares", f"{base}:out"],
+                                    [later, packet["id"]])
+    assert reply[0] == b"ok" and reply[1] == b"expired" and int(reply[3]) == 900
+    assert await balance(live, "alice") == 0
+    await assert_audit_clean(live)
+    await asyncio.gather(*(clock(live).reconcile(later) for _ in range(5)))
+    assert await balance(live, "alice") == 900
+    _status, view = await live.call("GET", f"/api/red-packets/{packet['id']}", "alice")
+    assert view["state"] == "finished" and view["refunded"] == 900
+    await assert_audit_clean(live)
+
+
+async def test_the_audit_sees_a_transfer_whose_two_sides_disagree(live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, total=1000, shares=2, split="equal")
+    packet = made["packet"]
+    assert (await grab(live, packet["id"], "vic"))[0] == 200
+    store = live.client.app[SERVICES].red_packets.store
+    # the escrow forgets the claim its wallet-side credit answers to
+    await store.core.client.hdel(f"{store.keys.packet(packet['id'])}:claims", "vic")
+    s = live.client.app[SERVICES]
+    report = await audit(s.wallets.store, s.red_packets.store)
+    assert any("claims differ" in m for m in report.mismatches), report.mismatches
