@@ -42,6 +42,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from live_server.store.gate import held
 from live_server.store.scripts import Scripts, _queued
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,8 @@ class AckedScripts(Scripts):
                 results: list[Any] = await pipe.execute(raise_on_error=False)
         else:
             sent = [PipelineCommand(i, *command) for i, command in enumerate(commands)]
-            await node.execute_pipeline(sent)
+            async with held(self._client):  # sent to the node directly: take a permit here
+                await node.execute_pipeline(sent)
             results = [command.result for command in sent]
         return results[:-1], results[-1]
 
