@@ -71,12 +71,15 @@ class GatedCluster(RedisCluster):
                  shard_hint: Any | None = None) -> ClusterPipeline:
         if shard_hint:  # refused as the parent refuses it
             return super().pipeline(transaction, shard_hint)
-        return GatedPipeline(self, transaction)
+        # abstract only to the type checker (an attribute it types as a property), as for
+        # redis-py's own ClusterPipeline(self, transaction)
+        return GatedPipeline(self, transaction)  # type: ignore[abstract]
 
 
 class GatedPipeline(ClusterPipeline):
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        gate: Gate = self.cluster_client.gate
+        client: Any = self.cluster_client  # a GatedCluster: only it makes these
+        gate: Gate = client.gate
         async with gate.held():
             return await super().execute(*args, **kwargs)
 
