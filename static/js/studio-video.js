@@ -17,7 +17,6 @@ export function mountStudioVideo({ notify }) {
   const camSel = $("#cam-select");
   const micSel = $("#mic-select");
   const codecSel = $("#codec-select");
-  const layersBox = $("#simulcast-toggle");
   const camBtn = $("#cam-start");
   const goBtn = $("#broadcast-start");
   const stopBtn = $("#broadcast-stop");
@@ -133,7 +132,7 @@ export function mountStudioVideo({ notify }) {
     goBtn.disabled = true;
     try {
       const golive = room.state === "scheduled" ? "?golive=1" : "";
-      session = await publish(room.id, stream, getToken(), codecSel.value, golive, layersBox.checked);
+      session = await publish(room.id, stream, getToken(), codecSel.value, golive);
       session.pc.addEventListener("connectionstatechange", () => {
         const st = session && session.pc.connectionState;
         if (st === "failed" || st === "closed") {

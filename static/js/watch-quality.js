@@ -12,8 +12,8 @@ const LABELS = { auto: "Auto", h: "High", m: "Medium", l: "Low" };
 
 /**
  * mountQuality(root) → {attach(session), detach()}; root.liveQuality for tests
- * ({mode, layer, layers, sizes: each layer's size as the server answered}). attach() follows
- * one WHEP session (webrtc.js Session), detach() hides the menu.
+ * ({mode, layer, layers}). attach() follows one WHEP session (webrtc.js Session), detach()
+ * hides the menu.
  */
 export function mountQuality(root) {
   const select = el("select", { attrs: { "aria-label": "Video quality" } });
@@ -22,7 +22,7 @@ export function mountQuality(root) {
   root.hidden = true;
   let session = null;
   let timer = null;
-  const state = { mode: "auto", layer: null, layers: [], sizes: [] };
+  const state = { mode: "auto", layer: null, layers: [] };
   root.liveQuality = state;
 
   function url() {
@@ -33,7 +33,6 @@ export function mountQuality(root) {
     state.mode = data.mode;
     state.layer = data.layer;
     state.layers = (data.layers || []).map((x) => x.name);
-    state.sizes = (data.layers || []).map((x) => ({ name: x.name, width: x.width, height: x.height }));
     if (state.layers.length < 2) {
       root.hidden = true;
       return;

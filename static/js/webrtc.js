@@ -80,36 +80,16 @@ async function negotiate(pc, url, token) {
 }
 
 /** Publish `stream` to the room (WHIP). `codec`: "H264", "VP8" or "" (the browser's choice);
- * `query`: "?golive=1" moves a scheduled room to live when the video is up; `simulcast`: send
- * the picture in several sizes when the camera is large enough (simulcastEncodings). */
-export async function publish(roomId, stream, token, codec = "", query = "", simulcast = false) {
-  return publishTo(`/api/rooms/${encodeURIComponent(roomId)}/whip${query}`, stream, token, codec,
-    simulcast);
-}
-
-const MIN_LAYER_HEIGHT = 180; // a smaller layer is not worth a viewer's screen nor the upload
-
-/**
- * The simulcast encodings for a camera track: the full picture ("h"), half ("m") and a quarter
- * ("l") of its size, each only while it is at least MIN_LAYER_HEIGHT high (720p: three
- * layers, 480p: two); null when only one layer would be left, which is sent as one stream.
- * The server names layers by their size, so the RIDs only need to differ.
- */
-export function simulcastEncodings(track) {
-  const height = (track.getSettings && track.getSettings().height) || 0;
-  const layers = [["h", 1], ["m", 2], ["l", 4]].filter(([, by]) => height / by >= MIN_LAYER_HEIGHT);
-  if (layers.length < 2) return null;
-  return layers.map(([rid, by]) => (by === 1 ? { rid } : { rid, scaleResolutionDownBy: by }));
+ * `query`: "?golive=1" moves a scheduled room to live when the video is up. */
+export async function publish(roomId, stream, token, codec = "", query = "") {
+  return publishTo(`/api/rooms/${encodeURIComponent(roomId)}/whip${query}`, stream, token, codec);
 }
 
 /** Publish `stream` to a WHIP endpoint (a co-host guest's: `/api/rooms/<id>/guests/<user>/whip`). */
-export async function publishTo(url, stream, token, codec = "", simulcast = false) {
+export async function publishTo(url, stream, token, codec = "") {
   const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
   for (const track of stream.getTracks()) {
-    const init = { direction: "sendonly", streams: [stream] };
-    const encodings = simulcast && track.kind === "video" ? simulcastEncodings(track) : null;
-    if (encodings) init.sendEncodings = encodings;
-    const tr = pc.addTransceiver(track, init);
+    const tr = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
     if (track.kind === "video" && codec && RTCRtpSender.getCapabilities) {
       const caps = RTCRtpSender.getCapabilities("video").codecs;
       const wanted = caps.filter((c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}`

@@ -73,7 +73,7 @@ async def test_a_single_stream_room_has_no_quality_menu(server: str, browser: Br
     creator = token(server, "single_creator", "creator", "Single Creator")
     room = make_room(server, creator, "One stream")
     studio = await open_page(browser, server, f"/studio#room={room['id']}", creator, 1300, 1400)
-    await start_broadcast(studio, room["id"], "VP8", simulcast=False)
+    await start_broadcast(studio, room["id"], "VP8")
     watch = await open_page(browser, server, f"/watch/{room['id']}",
                             token(server, "single_viewer", "viewer"))
     await watch.wait_for(PLAYING, within=20)
@@ -81,78 +81,3 @@ async def test_a_single_stream_room_has_no_quality_menu(server: str, browser: Br
     assert await watch.eval(f"{MENU}.hidden") is True
     await studio.click("#broadcast-stop")
     assert watch.errors == [], watch.errors
-
-
-@pytest.mark.parametrize("codec", ["H264", "VP8"])
-async def test_the_studio_sends_three_sizes_and_a_viewer_picks_one(
-        server: str, browser: Browser, codec: str) -> None:
-    """The studio's camera (Chromium's fake one, 1280x720) goes out in three sizes; the server
-    receives all three (the layer answer: 1280x720, 640x360, 320x180) and a viewer's Low
-    choice changes what its browser decodes; back on Auto it plays again the largest."""
-    tag = codec.lower()
-    creator = token(server, f"studio_layers_{tag}", "creator", "Layers Creator")
-    room = make_room(server, creator, f"Studio simulcast {codec}")
-    studio = await open_page(browser, server, f"/studio#room={room['id']}", creator, 1300, 1400)
-    sent = await start_broadcast(studio, room["id"], codec)
-    assert (sent["width"], sent["height"]) == (1280, 720), sent
-    encodings = await studio.eval(
-        "document.querySelector('#video-section').livePublisher.pc.getSenders()"
-        ".find(s => s.track && s.track.kind === 'video').getParameters().encodings"
-        ".map(e => [e.rid, e.scaleResolutionDownBy || 1])")
-    assert encodings == [["h", 1], ["m", 2], ["l", 4]], encodings
-
-    watch = await open_page(browser, server, f"/watch/{room['id']}",
-                            token(server, f"studio_layers_viewer_{tag}", "viewer"))
-    await watch.wait_for(PLAYING, within=20)
-    await watch.wait_for(f"!{MENU}.hidden", within=20)
-    expected = [{"name": "h", "width": 1280, "height": 720},
-                {"name": "m", "width": 640, "height": 360},
-                {"name": "l", "width": 320, "height": 180}]
-    got = await watch.wait_for(
-        f"(s => s.length === 3 && s.every(x => x.width > 0) && s)({MENU}.liveQuality.sizes)",
-        within=20)
-    assert got == expected, got
-    options = await watch.eval(
-        f"Array.from({MENU}.querySelectorAll('option'), o => o.textContent)")
-    assert options[1:] == ["High", "Medium", "Low"], options
-    await watch.wait_for(SIZE_IS % (1280, 720), within=30)
-
-    await watch.fill("#quality select", "l")
-    await watch.wait_for(f"{MENU}.dataset.layer === 'l'", within=20)
-    await watch.wait_for("document.querySelector('#player video').videoWidth === 320 && "
-                         "document.querySelector('#player video').videoHeight === 180",
-                         within=20)
-    await watch.fill("#quality select", "auto")
-    await watch.wait_for(f"{MENU}.dataset.mode === 'auto'", within=10)
-    await watch.wait_for(f"{MENU}.dataset.layer !== 'l'", within=30)
-    await studio.click("#broadcast-stop")
-    for page in (studio, watch):
-        assert page.errors == [], page.errors
-
-
-async def test_a_smaller_camera_sends_fewer_sizes(server: str, browser: Browser) -> None:
-    """No size under 180 px high goes out: a 480p camera sends two, 360p two, 240p one stream
-    (the studio's encodings for a real camera track of each size)."""
-    creator = token(server, "studio_small_camera", "creator", "Small Camera")
-    room = make_room(server, creator, "Small camera")
-    studio = await open_page(browser, server, f"/studio#room={room['id']}", creator, 1300, 1400)
-    got = await studio.eval("""(async () => {
-      const m = await import('/static/js/webrtc.js');
-      const out = {};
-      for (const [w, h] of [[1280, 720], [640, 480], [640, 360], [320, 240]]) {
-        const s = await navigator.mediaDevices.getUserMedia(
-          {video: {width: {exact: w}, height: {exact: h}}});
-        const track = s.getVideoTracks()[0];
-        out[track.getSettings().height] = m.simulcastEncodings(track);
-        track.stop();
-      }
-      return out;
-    })()""")
-    assert got == {
-        "720": [{"rid": "h"}, {"rid": "m", "scaleResolutionDownBy": 2},
-                {"rid": "l", "scaleResolutionDownBy": 4}],
-        "480": [{"rid": "h"}, {"rid": "m", "scaleResolutionDownBy": 2}],
-        "360": [{"rid": "h"}, {"rid": "m", "scaleResolutionDownBy": 2}],
-        "240": None,
-    }, got
-    assert studio.errors == [], studio.errors
