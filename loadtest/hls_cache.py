@@ -33,8 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtest.spawn import LOOPBACK, free_port
-
+LOOPBACK = "127.0.0.1"
 #: A line of the access log written with the ``cache`` format below.
 _LOG_LINE = re.compile(r'(\S+) (\S+) (\d+) "([^"]*)" "(.*)"')
 
@@ -110,6 +109,13 @@ def nginx_binary() -> str:
     if found is None:
         raise CacheError("nginx is missing: install it (Debian: apt-get install nginx-light)")
     return found
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
 
 
 def render_config(origin_host: str, origin_port: int, port: int, prefix: Path,
