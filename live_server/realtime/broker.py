@@ -143,6 +143,9 @@ class Broker:
     async def _read_node(self, name: str) -> None:
         """Deliver one node's messages in order, until the node holds none of ours."""
         loop = asyncio.get_running_loop()
+        # redis-py picks the node's connection by the name alone (``node_pubsub_mapping``), so
+        # one stand-in serves every read, also once the node has left the slot map (a failover)
+        target = types.SimpleNamespace(name=name)
         delay = 0.1
         failing = False
         while True:
@@ -153,12 +156,8 @@ class Broker:
                 return
             started = loop.time()
             try:
-                # any object with the node's name picks its connection; the node itself
-                # may already have left the slot map after a failover
-                node = (self._client.get_node(node_name=name)
-                        or types.SimpleNamespace(name=name))
                 msg = await self._pubsub.get_sharded_message(timeout=SHARD_READ_S,
-                                                             target_node=node)
+                                                             target_node=target)
             except asyncio.CancelledError:
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError):
