@@ -154,8 +154,8 @@ async def whip_post(request: web.Request) -> web.StreamResponse:
 
 
 def _layer_choice(request: web.Request, value: str) -> str:
-    """A simulcast layer choice (``?layer=`` or the layer URL's body), checked by the one
-    declared field, so both say the same."""
+    """The ``?layer=`` choice, checked by the layer URL's declared body field, so a bad value
+    there and in that body is refused alike."""
     return str(bind_fields(LAYER_FIELDS, {"layer": value},
                            request.app[SERVICES].settings)["layer"])
 
