@@ -138,14 +138,12 @@ class FrontDoor:
                                                                   self.trusted)
 
     def admit(self, transport: asyncio.BaseTransport) -> bool:
-        """Count a new connection against its client's address; False over the cap. A
-        trusted proxy's connection waits for ``admit_forwarded``."""
+        """Count a new connection against its client's address; False over the cap. Not for a
+        trusted proxy's connection (``from_proxy``): it waits for ``admit_forwarded``."""
         if not self.cap:
             return True
         ip = _address(transport)
-        if ip is None or proxies.trusted(ip, self.trusted):
-            return True
-        return self._count(ip)
+        return ip is None or self._count(ip)
 
     def admit_forwarded(self, transport: asyncio.BaseTransport, head: bytes) -> bool:
         """Count a trusted proxy's connection against the client its first request head
@@ -219,11 +217,11 @@ class _Sniffer(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         door = self.door
         tcp = cast(asyncio.Transport, transport)
-        if not door.admit(tcp):
+        self.proxied = door.from_proxy(tcp)
+        if not (self.proxied or door.admit(tcp)):
             tcp.abort()  # never counted, so nothing to give back when it is lost
             return
         self.transport = tcp
-        self.proxied = door.from_proxy(tcp)
         self.timer = asyncio.get_running_loop().call_later(door.idle_s, self._time_out, "idle")
 
     def data_received(self, data: bytes) -> None:
