@@ -535,9 +535,14 @@ class Forwarding:
             self._send_srtp(packets)
             self.resent += len(packets)
 
+    def takes_remb(self) -> bool:
+        """Whether a REMB means anything here: only in a room with layers (nothing to choose
+        otherwise), so a single-stream room's ~15 REMBs a second per viewer are read and
+        dropped without queuing a call."""
+        return self.on_feedback is not None and self.wants_feedback()
+
     def remb(self, bitrate: int) -> None:
-        """The viewer's estimate of what its network carries, for the layer chooser (only in
-        a room with layers: nothing to choose otherwise)."""
+        """The viewer's estimate of what its network carries, for the layer chooser."""
         if self.on_feedback is not None and self.wants_feedback():
             self.on_feedback(None, bitrate)
 
@@ -662,7 +667,7 @@ class ViewerRtcp:
                     state = forwarding_state(sender)
                     if state is None:
                         return None
-                    if sender._ssrc in ssrcs:
+                    if sender._ssrc in ssrcs and state.takes_remb():
                         actions.append(functools.partial(state.remb, bitrate))
             elif kind == RTCP_RTPFB and fmt == RTCP_RTPFB_NACK and (pos - start) % 4 == 0:
                 sender = senders.get(media)
