@@ -69,7 +69,6 @@ class Broker:
         self._task: asyncio.Task[None] | None = None
         self._readers: dict[str, asyncio.Task[None]] = {}  # cluster: node name -> its reader
         self._lock = asyncio.Lock()
-        self.moves = 0  # channels the client subscribed again by itself (failovers, moves)
 
     def start(self) -> None:
         self._task = asyncio.create_task(
@@ -121,9 +120,6 @@ class Broker:
             await self._pubsub.ssubscribe(*channels)
         else:
             await self._pubsub.subscribe(*channels)
-
-    async def _next(self) -> Any:
-        return await self._pubsub.get_message(timeout=1.0)
 
     async def _supervise(self) -> None:
         """Cluster: one reader per node that holds subscriptions, started as nodes appear."""
@@ -217,7 +213,7 @@ class Broker:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                msg = await self._next()
+                msg = await self._pubsub.get_message(timeout=1.0)
                 if msg is not None:
                     self._handle(msg)
             except asyncio.CancelledError:
@@ -236,7 +232,6 @@ class Broker:
         elif channel in self._channels:
             # the client moved the channel to another node (a failover, a slot migration) or
             # subscribed it again after a reconnect of its own: messages may be missing
-            self.moves += 1
             self._moved.add(channel)
             if self._refilling is None or self._refilling.done():
                 self._refilling = asyncio.create_task(self._refill(), name="broker-refill")
