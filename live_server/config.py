@@ -115,6 +115,7 @@ class HttpSettings:
     body_timeout_ms: int
     keepalive_timeout_ms: int
     max_connections_per_ip: int
+    trusted_proxies: tuple[str, ...]  # proxies whose Forwarded / X-Forwarded-* are believed
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -242,7 +243,6 @@ class MediaSettings:
     ice_servers: tuple[str, ...]
     advertise_host: str
     public_url: str
-    trusted_proxies: tuple[str, ...]
     announced_ip: str
     ice_addresses: tuple[str, ...]
     home_port: int
@@ -519,11 +519,11 @@ def _validated(settings: Settings) -> Settings:
            settings.cohost.token_ttl_s, settings.cohost.check_interval_ms) <= 0:
         raise ConfigError("cohost: max_guests, invite_ttl_ms, token_ttl_s and "
                           "check_interval_ms must be positive")
-    for entry in settings.media.trusted_proxies:
+    for entry in settings.http.trusted_proxies:
         try:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
-            raise ConfigError(f"media.trusted_proxies: {entry!r} is not an address or a "
+            raise ConfigError(f"http.trusted_proxies: {entry!r} is not an address or a "
                               "CIDR network") from None
     if settings.payments.provider not in ("dev", "webhook"):
         raise ConfigError("payments.provider must be 'dev' or 'webhook'")

@@ -11,7 +11,8 @@ need() {
   command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing $2 for $3 (apt-get)"
-    apt-get update -qq >/dev/null
+    # the package lists once per run, however many packages are missing
+    [ -n "${APT_LISTS_FRESH:-}" ] || { apt-get update -qq >/dev/null; APT_LISTS_FRESH=1; }
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
   else
     echo "$1 is missing: install it (Debian: sudo apt-get install $2)" >&2

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,3 +251,33 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     if isinstance(val, bytes | bytearray):
         return argname
     return None
+
+
+# The run's summary sections. They live here, not in tests/fuzz or tests/browser: with test
+# workers (pytest-xdist) the process that prints the summary loads only this conftest, and the
+# workers' reports reach it with their user properties.
+_FUZZ_LINES: list[str] = []
+_STARTED = time.time()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each fuzz test records what it sent and found (``record_property("fuzz", ...)``)."""
+    if report.when == "call":
+        _FUZZ_LINES.extend(str(value) for name, value in report.user_properties
+                           if name == "fuzz")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz suite's counts, and where this run's browser screenshots are (a folder kept
+    between runs: each test replaces its own subfolder)."""
+    if _FUZZ_LINES:
+        terminalreporter.section("fuzz")
+        for line in _FUZZ_LINES:
+            terminalreporter.write_line(line)
+    from tests.browser.harness import ARTIFACTS as artifacts  # playwright only when printing
+    shots = [p for p in artifacts.rglob("*.png") if p.stat().st_mtime >= _STARTED - 1] \
+        if artifacts.is_dir() else []
+    if shots:
+        terminalreporter.write_sep("-", "browser screenshots")
+        terminalreporter.write_line(f"{len(shots)} screenshots of the browser tests' steps in "
+                                    f"{artifacts}")

@@ -109,6 +109,7 @@ from typing import Any
 
 import aioice.ice
 import aiortc
+import pylibsrtp
 from aiortc.codecs import CODECS, is_rtx
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
@@ -125,7 +126,12 @@ from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender, random_sequence_number
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import (
+    RTCP_PSFB,
     RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB,
+    RTCP_RTPFB_NACK,
     AnyRtcpPacket,
     HeaderExtensionsMap,
     RtcpByePacket,
@@ -386,6 +392,7 @@ def passthrough_sender(sender: RTCRtpSender, codec: str,
     sender._RTCRtpSender__encoder = Packetizer(codec)  # type: ignore[attr-defined]
     sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
     state = Forwarding(sender)
+    state.on_feedback, state.wants_feedback = on_feedback, wants_feedback
     sender._run_rtp = state.run  # type: ignore[method-assign]
     sender._retransmit = state.retransmit  # type: ignore[method-assign]
     if on_feedback is not None:
@@ -405,7 +412,7 @@ def passthrough_sender(sender: RTCRtpSender, codec: str,
                 except ValueError:
                     return
                 if sender._ssrc in ssrcs:
-                    on_feedback(None, bitrate)
+                    state.remb(bitrate)
 
         sender._handle_rtcp_packet = with_feedback  # type: ignore[method-assign]
 
@@ -429,10 +436,15 @@ class Forwarding:
         self._extension: ExtensionBlock | None = None
         self.direct_frames = 0  # frames sent straight from the relay's push
         self._layer: int | None = None  # the simulcast layer of the last frame sent
+        self.on_feedback: Feedback | None = None
+        self.wants_feedback: Callable[[], bool] = lambda: False
+        self.resent = 0  # packets sent again for the viewer's NACKs
+        self.rtcp: ViewerRtcp | None = None  # the connection's short RTCP path
 
     async def run(self, codec: RTCRtpCodecParameters) -> None:
         s: Any = self.sender
         s._RTCRtpSender__rtp_started.set()
+        self.rtcp = ViewerRtcp.install(s.transport)
         self.out = RtpOut(
             ssrc=s._ssrc, payload_type=codec.payloadType or 0,  # set once negotiated
             sequence=random_sequence_number(), timestamp_origin=random32(),
@@ -510,6 +522,29 @@ class Forwarding:
         packet = self.out.retransmission(sequence_number) if self.out is not None else None
         if packet is not None:
             await self.sender.transport._send_rtp(packet)
+            self.resent += 1
+
+    def resend(self, sequences: list[int]) -> None:
+        """A NACK from ``ViewerRtcp``: the packets still in the history sent again at once,
+        batched as a frame's (aiortc awaits one ``_retransmit`` per sequence number)."""
+        if self.out is None:
+            return
+        found = [self.out.retransmission(sequence) for sequence in sequences]
+        packets = [packet for packet in found if packet is not None]
+        if packets:
+            self._send_srtp(packets)
+            self.resent += len(packets)
+
+    def takes_remb(self) -> bool:
+        """Whether a REMB means anything here: only in a room with layers (nothing to choose
+        otherwise), so a single-stream room's ~15 REMBs a second per viewer are read and
+        dropped without queuing a call."""
+        return self.on_feedback is not None and self.wants_feedback()
+
+    def remb(self, bitrate: int) -> None:
+        """The viewer's estimate of what its network carries, for the layer chooser."""
+        if self.on_feedback is not None and self.wants_feedback():
+            self.on_feedback(None, bitrate)
 
     def _send_srtp(self, packets: list[bytes]) -> None:
         """Protect ``packets`` and send them, as ``RTCDtlsTransport._send_rtp`` and aioice's
@@ -533,6 +568,138 @@ class Forwarding:
         batch.send(protected, pair.remote_addr)
         dtls._RTCDtlsTransport__tx_bytes += sum(map(len, protected))
         dtls._RTCDtlsTransport__tx_packets += len(protected)
+
+
+
+class ViewerRtcp:
+    """The short path for the feedback a viewer's connection sends: its RTCP REMBs (an aiortc
+    viewer sends one on most estimate updates, ~15 a second), NACKs, PLIs and FIRs, handled
+    where aioice hands the datagram over (``Connection.data_received``) instead of through
+    aioice's queue, a wake of the DTLS transport's task, four awaited coroutines, an object
+    per RTCP packet, ``RtpRouter.route_rtcp``'s set and the sender's ``_handle_rtcp_packet``
+    (together about a fifth of the server's work per viewer: loadtest/RESULTS.md "webrtc
+    density"). What each does is what aiortc's handlers do for a forwarding sender: a REMB
+    reaches the layer chooser (only in rooms with layers; aiortc only logs it, as a
+    ``Packetizer`` has no ``target_bitrate``), a PLI or FIR ``_send_keyframe``, a NACK the
+    packets from the history, sent in one batch. The transport's received counters are kept.
+
+    Only SRTCP datagrams whose first packet (its header is not encrypted) is payload-specific
+    or transport feedback come this way; anything else (DTLS, receiver and sender reports,
+    BYEs: about one a second) stays on aiortc's path. When a decrypted datagram holds any other
+    packet, padding, a malformed length or a sender that does not forward, the whole of it goes
+    to aiortc's ``_handle_rtcp_data``, which then decides exactly as before."""
+
+    def __init__(self, dtls: Any) -> None:
+        self.dtls = dtls
+        self.queued: Callable[[bytes, int], None] = dtls.transport._connection.data_received
+        self.handled = 0  # datagrams handled here
+        self.passed_on = 0  # decrypted datagrams handed to aiortc's handler
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def install(cls, dtls: Any) -> ViewerRtcp:
+        """The short path on ``dtls``'s ICE connection (once per connection: every sender of
+        a BUNDLE shares it)."""
+        connection = dtls.transport._connection
+        current = getattr(connection.data_received, "__self__", None)
+        if isinstance(current, ViewerRtcp):
+            return current
+        path = cls(dtls)
+        connection.data_received = path.data_received
+        return path
+
+    def data_received(self, data: bytes, component: int) -> None:
+        dtls = self.dtls
+        srtp = dtls._rx_srtp
+        if (len(data) < 8 or not 127 < data[0] < 192 or data[1] not in _FEEDBACK
+                or srtp is None or dtls._state != DtlsState.CONNECTED):
+            self.queued(data, component)
+            return
+        dtls._RTCDtlsTransport__rx_bytes += len(data)
+        dtls._RTCDtlsTransport__rx_packets += 1
+        try:
+            plain = srtp.unprotect_rtcp(data)
+        except pylibsrtp.Error:
+            return  # as aiortc: dropped (it logs at DEBUG)
+        try:
+            actions = self._actions(plain)
+            if actions is None:
+                self._pass_on(plain)
+                return
+            self.handled += 1
+            for act in actions:
+                act()
+        except ConnectionError:
+            pass  # a NACK answered while the connection closes, as aiortc's send raises
+        except Exception:  # aioice's datagram_received must not raise into the event loop
+            log.warning("a viewer's RTCP feedback could not be handled", exc_info=True)
+
+    def _actions(self, plain: bytes) -> list[Callable[[], None]] | None:
+        """What to do for each packet of ``plain``; None when aiortc should decide."""
+        senders: dict[int, RTCRtpSender] = self.dtls._rtp_router.senders
+        actions: list[Callable[[], None]] = []
+        pos, size = 0, len(plain)
+        while pos < size:
+            if size < pos + 4:
+                return None
+            first, kind = plain[pos], plain[pos + 1]
+            start = pos + 4
+            pos = start + ((plain[pos + 2] << 8) | plain[pos + 3]) * 4
+            fmt = first & 0x1F
+            if first >> 6 != 2 or first & 0x20 or pos > size or pos - start < 8:
+                return None  # a version, padding or length aiortc's parser judges
+            media = int.from_bytes(plain[start + 4:start + 8], "big")
+            if kind == RTCP_PSFB and fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                sender = senders.get(media)
+                if sender is not None:
+                    if forwarding_state(sender) is None:
+                        return None
+                    actions.append(sender._send_keyframe)
+            elif kind == RTCP_PSFB and fmt == RTCP_PSFB_APP:
+                try:
+                    bitrate, ssrcs = unpack_remb_fci(plain[start + 8:pos])
+                except ValueError:
+                    continue  # aiortc's router and sender both ignore it
+                for ssrc in dict.fromkeys([media, *ssrcs]):
+                    sender = senders.get(ssrc)
+                    if sender is None:
+                        continue
+                    state = forwarding_state(sender)
+                    if state is None:
+                        return None
+                    if sender._ssrc in ssrcs and state.takes_remb():
+                        actions.append(functools.partial(state.remb, bitrate))
+            elif kind == RTCP_RTPFB and fmt == RTCP_RTPFB_NACK and (pos - start) % 4 == 0:
+                sender = senders.get(media)
+                if sender is not None:
+                    state = forwarding_state(sender)
+                    if state is None:
+                        return None
+                    actions.append(functools.partial(state.resend, _nacked(plain, start + 8, pos)))
+            else:
+                return None
+        return actions
+
+    def _pass_on(self, plain: bytes) -> None:
+        self.passed_on += 1
+        task = asyncio.ensure_future(self.dtls._handle_rtcp_data(plain))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+_FEEDBACK = frozenset((RTCP_RTPFB, RTCP_PSFB))
+
+
+def _nacked(plain: bytes, start: int, end: int) -> list[int]:
+    """The sequence numbers a generic NACK's FCI entries (PID, bitmask of the 16 following)
+    name, in aiortc's order."""
+    lost: list[int] = []
+    for pos in range(start, end, 4):
+        pid = (plain[pos] << 8) | plain[pos + 1]
+        mask = (plain[pos + 2] << 8) | plain[pos + 3]
+        lost.append(pid)
+        lost.extend((pid + d + 1) & 0xFFFF for d in range(16) if (mask >> d) & 1)
+    return lost
 
 
 def is_passthrough(sender: RTCRtpSender) -> bool:

@@ -82,15 +82,21 @@ def clock_sequence(segment_ms: int, now_ms: int) -> int:
     return now_ms // max(1, segment_ms // 2) % _CLOCK_SEQ_MODULO
 
 
+def _unnamed_after(next_msn: int) -> int:
+    """The first sequence number no request to a playlist whose open segment is ``next_msn``
+    can have named: a blocking request may ask for up to two segments past it (further is
+    refused, ``llhls.Position.too_far``)."""
+    return next_msn + 3
+
+
 def _sequence_after(playlist: Path) -> int:
-    """The first sequence number no request to the playlist at ``playlist`` can have named: a
-    blocking request may ask for up to two segments past its open one. 0 without one."""
+    """``_unnamed_after`` for the playlist file at ``playlist``; 0 without one."""
     try:
         text = playlist.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
         return 0
     try:
-        return position(text).next_msn + 3
+        return _unnamed_after(position(text).next_msn)
     except ValueError:
         return 0
 
@@ -271,7 +277,7 @@ class HlsRecorder:
         """The first sequence number no request to this recorder's playlist can have named
         (a blocking request may ask for up to two segments past the open one): where the next
         broadcast of the room begins."""
-        return self._next_seq + 3
+        return _unnamed_after(self._next_seq)
 
     @property
     def segments(self) -> list[Segment]:

@@ -43,7 +43,13 @@ from live_server.media.frames import (
     picture_size,
     vp8_is_keyframe,
 )
-from live_server.media.layers import Chooser, LayerStatus, named_rank, rank_names
+from live_server.media.layers import (
+    Chooser,
+    LayerStatus,
+    named_rank,
+    nearest_active,
+    rank_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +98,6 @@ class ViewerTrack(MediaStreamTrack):
         self.target: int | None = None
         self.switches = 0
         self.loss: float | None = None  # the last receiver report's fraction lost
-        self.remb: int | None = None    # the last REMB, bits per second
 
     def offer(self, frame: EncodedFrame) -> bool:
         """Queue one frame (called by the relay for every frame of this kind, and of the
@@ -136,8 +141,6 @@ class ViewerTrack(MediaStreamTrack):
         the chooser may move it to another layer."""
         if loss is not None:
             self.loss = loss
-        if remb is not None:
-            self.remb = remb
         if self.kind == "video":
             self._relay.choose(self, loss, remb)
 
@@ -550,8 +553,8 @@ class RoomRelay:
         statuses = self.layer_statuses()
         if len(statuses) < 2:
             return self.ranking[0]
-        return Chooser(mode).decide(0, statuses, self.ranking[named_rank(
-            "h" if mode == "auto" else mode, len(statuses))])
+        rank = named_rank("h" if mode == "auto" else mode, len(statuses))
+        return statuses[nearest_active(statuses, rank)].index
 
     def choose(self, track: ViewerTrack, loss: float | None = None,
                remb: int | None = None) -> None:

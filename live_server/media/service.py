@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from live_server import events
 from live_server.auth import Identity, require_moderator
 from live_server.config import Settings
+from live_server.domain import proxies
 from live_server.domain.rooms import Room
 from live_server.errors import (
     GuestsMustLogIn,
@@ -81,7 +82,7 @@ class MediaService:
         self.ice_servers = ice.parse(self.cfg.ice_servers)
         self.rtc_config = ice.rtc_configuration(self.ice_servers)
         self.host_addresses = ice.host_addresses(self.cfg.ice_addresses)
-        self.trusted_proxies = urls.networks(self.cfg.trusted_proxies)
+        self.trusted_proxies = proxies.networks(settings.http.trusted_proxies)
         self.port: int | None = None    # this process's private media port (web layer sets it)
         self.relays: dict[str, RoomRelay] = {}
         self.publishers: dict[str, MediaSession] = {}

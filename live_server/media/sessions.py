@@ -70,8 +70,7 @@ class MediaSession:
         self._on_media = on_media  # once, at the publisher's first frame (media flows)
         self.media_seen = False
         self._tasks: set[asyncio.Task[None]] = set()
-        # a simulcast publisher's layers (media/simulcast.py), and a viewer's video track
-        self.simulcast: simulcast.SimulcastOffer | None = None
+        # a simulcast publisher's receivers (media/simulcast.py), and a viewer's video track
         self._layers: aiortc_hooks.Simulcast | None = None
         self.video_track: ViewerTrack | None = None
         self.relay: RoomRelay | None = None
@@ -91,7 +90,6 @@ class MediaSession:
         """Receive the offered tracks into ``relay`` (every layer of a simulcast video, each
         reassembled on its own); the SDP answer."""
         self.tracks = tracks
-        self.simulcast = layers
         self.relay = relay
         relay.set_layers(layers.names if layers is not None else [])
         video: RTCRtpTransceiver | None = None

@@ -9,28 +9,20 @@ In order:
    processes can route ``/m/{port}/...`` or ``:{port}`` to each of them);
 2. the scheme and host a *trusted* proxy forwarded (``Forwarded`` (RFC 7239), else
    ``X-Forwarded-Proto`` / ``X-Forwarded-Host``), honoured only when the connection comes from
-   an address in ``media.trusted_proxies`` (anyone can send these headers: trusted blindly,
+   an address in ``http.trusted_proxies`` (anyone can send these headers: trusted blindly,
    they would let a client choose the URL the server hands to others);
 3. ``http://<media.advertise_host or the request's host>:<private media port>``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 
 from live_server.config import MediaSettings
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from live_server.domain.proxies import Network, trusted
 
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
-
-
-def networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
-    """``media.trusted_proxies`` as networks (``ValueError`` on an entry that is not a CIDR or
-    an address)."""
-    return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
 
 
 def _unquote(value: str) -> str:
@@ -64,23 +56,13 @@ def forwarded(headers: Mapping[str, str]) -> tuple[str, str] | None:
     return proto, host
 
 
-def _trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:
-    if not peer or not trusted:
-        return False
-    try:
-        address = ipaddress.ip_address(peer.split("%")[0])
-    except ValueError:
-        return False
-    return any(address in net for net in trusted)
-
-
-def base_url(cfg: MediaSettings, trusted: tuple[Network, ...], port: int | None,
+def base_url(cfg: MediaSettings, proxies: tuple[Network, ...], port: int | None,
              request_host: str, peer: str | None, headers: Mapping[str, str]) -> str:
     """The scheme, host, port and path prefix, without a trailing slash, in front of
     ``/api/rooms/...`` in the URLs this process gives out for its media sessions."""
     if cfg.public_url:
         return cfg.public_url.replace("{port}", str(port)).rstrip("/")
-    if _trusted(peer, trusted):
+    if trusted(peer, proxies):
         seen = forwarded(headers)
         if seen is not None:
             return f"{seen[0]}://{seen[1]}"

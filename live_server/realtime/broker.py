@@ -69,7 +69,6 @@ class Broker:
         self._task: asyncio.Task[None] | None = None
         self._readers: dict[str, asyncio.Task[None]] = {}  # cluster: node name -> its reader
         self._lock = asyncio.Lock()
-        self.moves = 0  # channels the client subscribed again by itself (failovers, moves)
 
     def start(self) -> None:
         self._task = asyncio.create_task(
@@ -122,9 +121,6 @@ class Broker:
         else:
             await self._pubsub.subscribe(*channels)
 
-    async def _next(self) -> Any:
-        return await self._pubsub.get_message(timeout=1.0)
-
     async def _supervise(self) -> None:
         """Cluster: one reader per node that holds subscriptions, started as nodes appear."""
         while True:
@@ -143,6 +139,9 @@ class Broker:
     async def _read_node(self, name: str) -> None:
         """Deliver one node's messages in order, until the node holds none of ours."""
         loop = asyncio.get_running_loop()
+        # redis-py picks the node's connection by the name alone (``node_pubsub_mapping``), so
+        # one stand-in serves every read, also once the node has left the slot map (a failover)
+        target = types.SimpleNamespace(name=name)
         delay = 0.1
         failing = False
         while True:
@@ -153,12 +152,8 @@ class Broker:
                 return
             started = loop.time()
             try:
-                # any object with the node's name picks its connection; the node itself
-                # may already have left the slot map after a failover
-                node = (self._client.get_node(node_name=name)
-                        or types.SimpleNamespace(name=name))
                 msg = await self._pubsub.get_sharded_message(timeout=SHARD_READ_S,
-                                                             target_node=node)
+                                                             target_node=target)
             except asyncio.CancelledError:
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError):
@@ -218,7 +213,7 @@ class Broker:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                msg = await self._next()
+                msg = await self._pubsub.get_message(timeout=1.0)
                 if msg is not None:
                     self._handle(msg)
             except asyncio.CancelledError:
@@ -237,7 +232,6 @@ class Broker:
         elif channel in self._channels:
             # the client moved the channel to another node (a failover, a slot migration) or
             # subscribed it again after a reconnect of its own: messages may be missing
-            self.moves += 1
             self._moved.add(channel)
             if self._refilling is None or self._refilling.done():
                 self._refilling = asyncio.create_task(self._refill(), name="broker-refill")

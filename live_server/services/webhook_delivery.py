@@ -173,15 +173,17 @@ class DeliveryWorker(Periodic):
                         extra={"message_id": msg_id, **logs.about(webhook=endpoint["id"])})
 
     async def deliver(self, endpoint: Json, msg_id: str) -> str:
-        """One attempt at one delivery, recorded; returns the delivery's state after it."""
+        """One attempt at one delivery, recorded; returns the delivery's state after it.
+        ``endpoint`` (from the cached list) only names it: the URL and secrets are read
+        afresh with the delivery."""
         webhook_id = endpoint["id"]
-        (found,) = await self.store.deliveries(webhook_id, [msg_id])
-        if found is None or found["state"] != "pending":
+        current, found = await self.store.attempt_inputs(webhook_id, msg_id)
+        if current is None or found is None or found["state"] != "pending":
             await self.store.core.client.zrem(self.store.keys(webhook_id).due, msg_id)
             return "gone"
         attempt = int(found["attempts"]) + 1
         started, at = time.perf_counter(), now_ms()
-        status, error, answer = await self._post(endpoint, msg_id, found["body"], at)
+        status, error, answer = await self._post(current, msg_id, found["body"], at)
         took = time.perf_counter() - started
         if status is not None and 200 <= status < 300:
             outcome, next_at = "delivered", 0

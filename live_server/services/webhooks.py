@@ -70,6 +70,7 @@ class WebhookService:
         self.after = after or AfterCommit()
         self._cache: list[Endpoint] = []
         self._cache_at = -1e18
+        self._generation = 0  # bumped by each change, so a read begun before it is not kept
 
     # the endpoint list, shared by emit, the order feed and the worker ---------------------
 
@@ -77,13 +78,17 @@ class WebhookService:
         """Every endpoint, read again after ``webhooks.cache_ms`` (and at once after a change
         made through this process)."""
         if time.monotonic() - self._cache_at >= self.cfg.cache_ms / 1000:
-            self._cache = await self.store.all()
-            self._cache_at = time.monotonic()
+            generation, read_at = self._generation, time.monotonic()
+            found = await self.store.all()
+            if generation != self._generation:
+                return found  # a change landed while reading: used once, not kept
+            self._cache, self._cache_at = found, read_at
         return self._cache
 
     def changed(self) -> None:
-        """Read the endpoint list again at the next use."""
+        """Read the endpoint list again at the next use, and drop any read begun before."""
         self._cache_at = -1e18
+        self._generation += 1
 
     def matching(self, endpoints: list[Endpoint], kind: str, creator_id: str,
                  at: int | None = None) -> list[Json]:

@@ -42,6 +42,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from live_server.store.gate import held
 from live_server.store.scripts import Scripts, _queued
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,9 @@ class AckedScripts(Scripts):
         self.timeout_ms = timeout_ms
         self._on_short = on_short
         self._cluster = isinstance(client, RedisCluster)
-        self._acked_shas = {self._scripts[name].sha for name in ACKED if name in self._scripts}
+        # an acknowledged script's name by its SHA: how ``execute`` knows a queued call
+        self._acked = {self._scripts[name].sha: name for name in ACKED if name in self._scripts}
+        self._names = {script.sha: name for name, script in self._scripts.items()}
 
     async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         if not self.replicas or name not in ACKED:
@@ -97,16 +100,16 @@ class AckedScripts(Scripts):
         if not self.replicas:
             return await super().execute(pipe)
         queued = _queued(pipe)
-        if not any(args[0] == "EVALSHA" and args[1] in self._acked_shas for args, _ in queued):
+        if not any(args[0] == "EVALSHA" and args[1] in self._acked for args, _ in queued):
             return await super().execute(pipe)
-        by_sha = {script.sha: name for name, script in self._scripts.items()}
+        if getattr(pipe, "is_transaction", False) or any(args[0] != "EVALSHA"
+                                                         for args, _ in queued):
+            raise TypeError("an acknowledged script is pipelined with script calls only, "
+                            "without a transaction")
         calls: list[Call] = []
         for args, _options in queued:
-            if args[0] != "EVALSHA" or bool(getattr(pipe, "is_transaction", False)):
-                raise TypeError("an acknowledged script is pipelined with script calls only, "
-                                "without a transaction")
             count = int(args[2])
-            calls.append((by_sha[args[1]], list(args[3:3 + count]), list(args[3 + count:])))
+            calls.append((self._names[args[1]], list(args[3:3 + count]), list(args[3 + count:])))
         return await self.run_acked(calls)
 
     async def run_acked(self, calls: list[Call]) -> list[Any]:
@@ -202,7 +205,8 @@ class AckedScripts(Scripts):
                 results: list[Any] = await pipe.execute(raise_on_error=False)
         else:
             sent = [PipelineCommand(i, *command) for i, command in enumerate(commands)]
-            await node.execute_pipeline(sent)
+            async with held(self._client):  # sent to the node directly: take a permit here
+                await node.execute_pipeline(sent)
             results = [command.result for command in sent]
         return results[:-1], results[-1]
 

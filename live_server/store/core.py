@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from live_server.store.acks import AckedScripts, OnShort
+from live_server.store.gate import RESERVED, GatedCluster
 from live_server.store.keys import Keys
 
 LatencyObserver = Callable[[str, float], None]
@@ -41,11 +42,13 @@ def cluster_url(url: str) -> str | None:
 def connect(url: str, pool_size: int, cluster: bool = False) -> Client:
     seed = cluster_url(url)
     if seed is not None or cluster:
-        # One pool per node, each bounded like the single-node pool; the seed node is asked
-        # for the slot map, MOVED/ASK and failovers refresh it.
-        return RedisCluster.from_url(
-            seed or url, max_connections=pool_size, socket_keepalive=True,
-            socket_connect_timeout=3, socket_timeout=5, health_check_interval=30)
+        # One pool per node; the seed node is asked for the slot map, MOVED/ASK and failovers
+        # refresh it. At most ``pool_size`` calls at once, the others wait for one to finish as
+        # on one node (redis-py's cluster pools refuse instead of waiting: store/gate.py).
+        return GatedCluster.from_url(
+            seed or url, permits=pool_size, max_connections=pool_size + RESERVED,
+            socket_keepalive=True, socket_connect_timeout=3, socket_timeout=5,
+            health_check_interval=30)
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=pool_size, timeout=5, socket_keepalive=True,
         health_check_interval=30, socket_connect_timeout=3, socket_timeout=5,

@@ -84,7 +84,6 @@ class EmbeddedValkey:
         self.appendfsync = appendfsync
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
-        self.restarts = 0       # times keep_alive started it again
         self.gave_up = False    # keep_alive stopped trying
         self._stopping = threading.Event()
         self._lock = threading.Lock()  # one of start-again and stop at a time
@@ -178,7 +177,6 @@ class EmbeddedValkey:
                 self.proc = None
                 log.error("embedded valkey-server did not start again: %s", exc)
                 return
-            self.restarts += 1
             log.info("embedded valkey-server back (pid %s) on %s after %.2f s", self.pid,
                      self.url, time.monotonic() - began)
 

@@ -19,7 +19,7 @@ from live_server.domain.rooms import (
 from live_server.errors import InvalidState, NotFound
 from live_server.events import RoomEvent
 from live_server.protocol import Json
-from live_server.store.core import StoreCore, stream_entries, text
+from live_server.store.core import StoreCore, pairs, stream_entries, text
 from live_server.store.shelf import snapshot_fields
 
 
@@ -288,7 +288,7 @@ class RoomStore:
             return None
         (_ok, meta, seq, hearts, peak, chat, online, unique, chats, fans, mute, shelf_ids,
          products, pinned, sales, left, coupon) = reply
-        room = Room.from_hash(dict(zip(meta[::2], meta[1::2], strict=True)))
+        room = Room.from_hash(pairs(meta))
         muted_until = None
         if mute:
             until = int(orjson.loads(mute)["until"])
@@ -305,15 +305,10 @@ class RoomStore:
                 for i in range(0, len(fans), 3)
             ],
             "me": {"muted_until": muted_until, "moderator": False},
-            **snapshot_fields(shelf_ids, _pairs(products), pinned, _pairs(sales),
-                              _pairs(left)),
+            **snapshot_fields(shelf_ids, pairs(products), pinned, pairs(sales), pairs(left)),
             "pinned_coupon": orjson.loads(coupon) if coupon else None,
         }
         return room, snap, int(seq)
-
-
-def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
-    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def stored_type(fields: dict[bytes, bytes]) -> str | None:

@@ -148,11 +148,18 @@ class WebhookStore:
             replies = await self.core.scripts.execute(pipe)
         return sum(int(r) for r in replies)
 
-    async def deliveries(self, webhook_id: str, msg_ids: list[str]) -> list[Json | None]:
-        if not msg_ids:
-            return []
-        raws = await self.core.client.hmget(self.keys(webhook_id).msgs, msg_ids)
-        return [orjson.loads(r) if r else None for r in raws]
+    async def attempt_inputs(self, webhook_id: str,
+                             msg_id: str) -> tuple[Json | None, Json | None]:
+        """(the endpoint's fields as stored now, the delivery), one round trip on its slot.
+        An attempt signs and addresses with these, not with a process's cached list, so a
+        rotated secret or a changed URL holds from the next attempt in every process."""
+        k = self.keys(webhook_id)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.get(k.endpoint)
+            pipe.hget(k.msgs, msg_id)
+            raw_ep, raw_msg = await pipe.execute()
+        return (orjson.loads(raw_ep) if raw_ep else None,
+                orjson.loads(raw_msg) if raw_msg else None)
 
     async def record(self, webhook_id: str, msg_id: str, attempt: int, entry: Json,
                      outcome: str, next_at: int, now: int, disable_after: int) -> tuple[str, bool]:

@@ -14,10 +14,17 @@ bounded: a connection that sends nothing for ``http.idle_timeout_ms``, or whose 
 head is not complete ``http.header_timeout_ms`` after its first byte, is closed (aiohttp would
 wait ``keepalive_timeout`` for the first, and forever for the second); and one client address
 gets at most ``http.max_connections_per_ip`` open connections, counted from ``connection_made``
-until the connection ends, whoever serves it by then. Later request heads on a keep-alive
-connection are bounded by aiohttp's keep-alive timeout (``http.keepalive_timeout_ms``, set in
-``app``: counted from the previous answer, it closes a connection still without a complete head),
-and every body by ``http.body_timeout_ms`` (``web.http.raw_body``).
+until the connection ends, whoever serves it by then. Behind a proxy every client arrives from
+the proxy's address, so a connection from an address in ``http.trusted_proxies`` is not counted
+at accept: once its first request head is complete it is counted under the client that head's
+``Forwarded`` / ``X-Forwarded-For`` names (``domain.proxies``), and one over the cap is answered
+``too_many_connections`` (429) and closed. The connection stays counted under that client until
+it ends (a proxy that reuses it for other clients' later requests does not move it).
+
+Later request heads on a keep-alive connection are bounded by aiohttp's keep-alive timeout
+(``http.keepalive_timeout_ms``, set in ``app``: counted from the previous answer, it closes a
+connection still without a complete head), and every body by ``http.body_timeout_ms``
+(``web.http.raw_body``).
 
 ``LiveRunner`` is aiohttp's ``AppRunner`` with this factory in place of aiohttp's: every site
 (TCP, socket, the test server) then uses it without knowing.
@@ -30,9 +37,12 @@ import contextlib
 import re
 from typing import Any, cast
 
+import orjson
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from live_server.domain import proxies
+from live_server.errors import TooManyConnections
 from live_server.web import gateway
 from live_server.web.keys import SERVICES, SHUTTING_DOWN
 from live_server.web.room_socket import RoomSocket
@@ -46,12 +56,29 @@ _REQUEST_START = re.compile(rb"[A-Z]{1,20}(?: |\Z)")
 MAX_FIRST_HEAD_BYTES = 65536  # a first request head longer than this is refused (431)
 _TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
               b"Content-Length: 0\r\n\r\n")
+_OVER_CAP_BODY = orjson.dumps({"error": TooManyConnections(
+    "this client already has the most connections open that it may").to_dict()})
+_OVER_CAP = (b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n"
+             b"Content-Type: application/json\r\n"
+             b"Content-Length: " + str(len(_OVER_CAP_BODY)).encode() + b"\r\n\r\n"
+             + _OVER_CAP_BODY)
 
 
 def _address(transport: asyncio.BaseTransport | None) -> str | None:
     """The client's IP address; None for a connection without one (a Unix socket)."""
     peer = transport.get_extra_info("peername") if transport is not None else None
     return str(peer[0]) if isinstance(peer, tuple) and peer else None
+
+
+def _forwarding_headers(head: bytes) -> tuple[str, str]:
+    """``Forwarded`` and ``X-Forwarded-For`` of a request head, each header's lines joined."""
+    found: dict[str, list[str]] = {"forwarded": [], "x-forwarded-for": []}
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        name, sep, value = line.partition(":")
+        values = found.get(name.strip().lower()) if sep else None
+        if values is not None:
+            values.append(value.strip())
+    return ",".join(found["forwarded"]), ",".join(found["x-forwarded-for"])
 
 
 class FrontDoor:
@@ -68,7 +95,11 @@ class FrontDoor:
         self.idle_s = limits.idle_timeout_ms / 1000
         self.header_s = limits.header_timeout_ms / 1000
         self.cap = limits.max_connections_per_ip
+        self.trusted = proxies.networks(limits.trusted_proxies)
         self.open_per_ip: dict[str, int] = {}  # only while there is a cap
+        # a trusted proxy's connections, by the client their first head named (they are counted
+        # under that address, not their peer's)
+        self.forwarded: dict[asyncio.BaseTransport, str] = {}
         if self.cap:
             # aiohttp has no hook for the end of a connection it serves, but its handler tells
             # its server: listen there to give the connection's place back
@@ -100,13 +131,32 @@ class FrontDoor:
         self.sockets.discard(sock)
         self.release(sock.transport)
 
+    def from_proxy(self, transport: asyncio.BaseTransport) -> bool:
+        """Whether a new connection is counted by its first head's forwarded client rather than
+        its peer (there is a cap and the peer is a trusted proxy)."""
+        return bool(self.cap and self.trusted) and proxies.trusted(_address(transport),
+                                                                  self.trusted)
+
     def admit(self, transport: asyncio.BaseTransport) -> bool:
-        """Count a new connection against its client's address; False over the cap."""
+        """Count a new connection against its client's address; False over the cap. Not for a
+        trusted proxy's connection (``from_proxy``): it waits for ``admit_forwarded``."""
         if not self.cap:
             return True
         ip = _address(transport)
-        if ip is None:
-            return True
+        return ip is None or self._count(ip)
+
+    def admit_forwarded(self, transport: asyncio.BaseTransport, head: bytes) -> bool:
+        """Count a trusted proxy's connection against the client its first request head
+        names; False over the cap."""
+        peer = _address(transport)
+        assert peer is not None
+        client = proxies.client_address(peer, self.trusted, *_forwarding_headers(head))
+        if not self._count(client):
+            return False
+        self.forwarded[transport] = client
+        return True
+
+    def _count(self, ip: str) -> bool:
         count = self.open_per_ip.get(ip, 0)
         if count >= self.cap:
             self.metrics.connection_refused()
@@ -115,12 +165,15 @@ class FrontDoor:
         return True
 
     def release(self, transport: asyncio.BaseTransport | None) -> None:
-        """A connection that ``admit`` counted has ended."""
-        if not self.cap:
+        """A connection that ``admit`` or ``admit_forwarded`` counted has ended (one they did
+        not count gives nothing back)."""
+        if not self.cap or transport is None:
             return
-        ip = _address(transport)
+        ip = self.forwarded.pop(transport, None)
         if ip is None:
-            return
+            ip = _address(transport)
+            if ip is None or proxies.trusted(ip, self.trusted):
+                return
         count = self.open_per_ip.get(ip, 0) - 1
         if count > 0:
             self.open_per_ip[ip] = count
@@ -152,18 +205,20 @@ class FrontDoor:
 class _Sniffer(asyncio.Protocol):
     """Holds a connection only until its first request head is complete, then hands it on."""
 
-    __slots__ = ("buf", "door", "timer", "transport")
+    __slots__ = ("buf", "door", "proxied", "timer", "transport")
 
     def __init__(self, door: FrontDoor) -> None:
         self.door = door
         self.transport: asyncio.Transport | None = None
         self.buf: bytearray | None = None  # a head that came in pieces, while it is incomplete
         self.timer: asyncio.TimerHandle | None = None
+        self.proxied = False  # counted once the first head names the client (``from_proxy``)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         door = self.door
         tcp = cast(asyncio.Transport, transport)
-        if not door.admit(tcp):
+        self.proxied = door.from_proxy(tcp)
+        if not (self.proxied or door.admit(tcp)):
             tcp.abort()  # never counted, so nothing to give back when it is lost
             return
         self.transport = tcp
@@ -183,6 +238,10 @@ class _Sniffer(asyncio.Protocol):
             self._cancel_timer()
             self.buf = None
             whole = bytes(head)
+            if self.proxied and not self.door.admit_forwarded(self._transport(), whole[:end]):
+                self._transport().write(_OVER_CAP)
+                self._transport().close()
+                return
             if not (end <= MAX_HEAD_BYTES and whole.startswith(_PREFIX)
                     and self.door.take(self._transport(), whole[:end], whole[end + 4:])):
                 self._hand_over(whole)

@@ -76,7 +76,7 @@ def since_of(value: str | None) -> int | None:
     if not _DIGITS.fullmatch(value):
         raise _bad("since", "must be a whole number (digits only)")
     since = int(value)
-    if not since <= MAX_SEQ:
+    if since > MAX_SEQ:
         raise _bad("since", f"must be between 0 and {MAX_SEQ}")
     return since
 

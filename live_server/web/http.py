@@ -140,14 +140,13 @@ async def _answer(request: web.Request, handler: Any, rid: str) -> web.StreamRes
     try:
         response: web.StreamResponse = await handler(request)
         return response
-    except RequestTimeout as err:
-        request.app[SERVICES].metrics.errors.labels(err.code).inc()
-        response = error_response(err)
-        response.headers[REQUEST_ID] = rid
-        return await send_and_close(request, response)
     except LiveError as err:
         request.app[SERVICES].metrics.errors.labels(err.code).inc()
-        return error_response(err)
+        response = error_response(err)
+        if isinstance(err, RequestTimeout):  # sent here, so it carries its id already
+            response.headers[REQUEST_ID] = rid
+            return await send_and_close(request, response)
+        return response
     except web.HTTPNotFound:
         return error_response(NotFound("no such route"))
     except web.HTTPMethodNotAllowed:

@@ -23,7 +23,6 @@ from aiohttp.web_runner import BaseRunner
 from live_server.commands.command import bind_fields
 from live_server.errors import (
     BadSdp,
-    InvalidField,
     LiveError,
     MediaDisabled,
     MediaFull,
@@ -35,7 +34,6 @@ from live_server.errors import (
     UnsupportedMediaType,
 )
 from live_server.media.cohost import GUEST, GUEST_VIEWER, CohostMedia
-from live_server.media.layers import MODES
 from live_server.media.service import MediaService
 from live_server.web.http import body, error_response, identity, json, raw_body, send_and_close
 from live_server.web.http_only import declared_body
@@ -47,7 +45,8 @@ MEDIA = web.AppKey("media", MediaService)
 SDP = "application/sdp"
 TRICKLE = "application/trickle-ice-sdpfrag"
 routes = web.RouteTableDef()
-LAYER_FIELDS = declared_body("POST", "/api/rooms/{room_id}/whep/{session_id}/layer")
+LAYER_PATH = "/api/rooms/{room_id}/whep/{session_id}/layer"
+LAYER_FIELDS = declared_body("POST", LAYER_PATH)
 
 _CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -154,15 +153,16 @@ async def whip_post(request: web.Request) -> web.StreamResponse:
     return _created(request, "whip", room_id, session.id, session.etag, answer, base)
 
 
-def _layer_choice(value: str) -> str:
-    if value not in MODES:
-        raise InvalidField(f"'layer' must be {' or '.join(MODES)}")
-    return value
+def _layer_choice(request: web.Request, value: str) -> str:
+    """The ``?layer=`` choice, checked by the layer URL's declared body field, so a bad value
+    there and in that body is refused alike."""
+    return str(bind_fields(LAYER_FIELDS, {"layer": value},
+                           request.app[SERVICES].settings)["layer"])
 
 
 async def whep_post(request: web.Request) -> web.StreamResponse:
     who = identity(request)
-    layer = _layer_choice(request.query.get("layer", "auto"))
+    layer = _layer_choice(request, request.query.get("layer", "auto"))
     offer = await _offer(request)
     room_id = request.match_info["room_id"]
     svc = media(request)
@@ -231,27 +231,7 @@ async def guest_whep_post(request: web.Request) -> web.StreamResponse:
                     answer, _media_url(request))
 
 
-LAYER_PATH = "/api/rooms/{room_id}/whep/{session_id}/layer"
-
-
-@routes.get(LAYER_PATH)
-async def layer_get(request: web.Request) -> web.StreamResponse:
-    return await _answer_errors(_layer)(request)
-
-
-@routes.post(LAYER_PATH)
-async def layer_post(request: web.Request) -> web.StreamResponse:
-    return await _answer_errors(_layer)(request)
-
-
-@routes.options(LAYER_PATH)
-async def layer_options(request: web.Request) -> web.StreamResponse:
-    response = web.Response(status=204)
-    response.headers["Allow"] = "GET, POST, OPTIONS"
-    response.headers.update(_CORS)
-    return response
-
-
+@_answer_errors
 async def _layer(request: web.Request) -> web.StreamResponse:
     """A WHEP session's simulcast layer: GET says which it receives and which the room offers;
     POST ``{"layer": "auto"|"h"|"m"|"l"}`` chooses. Like DELETE, the session URL's secret is the
@@ -262,6 +242,18 @@ async def _layer(request: web.Request) -> web.StreamResponse:
                            request.app[SERVICES].settings)["layer"]
     return json(media(request).layer(request.match_info["room_id"],
                                      request.match_info["session_id"], mode))
+
+
+@routes.options(LAYER_PATH)
+async def layer_options(request: web.Request) -> web.StreamResponse:
+    response = web.Response(status=204)
+    response.headers["Allow"] = "GET, POST, OPTIONS"
+    response.headers.update(_CORS)
+    return response
+
+
+routes.get(LAYER_PATH)(_layer)
+routes.post(LAYER_PATH)(_layer)
 
 
 @routes.get("/api/rooms/{room_id}/video")

@@ -6,16 +6,14 @@ the run."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
 
-from tests.browser.harness import ARTIFACTS, Browser, ServerProcess, Shots, find_chromium
+from tests.browser.harness import Browser, ServerProcess, Shots, find_chromium
 from tests.browser.netns import NEEDS, BrowserNetwork, NamespaceError
 
 NO_CHROMIUM = "no chromium installed: scripts/test.sh installs Debian's chromium"
-STARTED = time.time()
 
 
 @pytest.fixture(scope="session")
@@ -76,14 +74,3 @@ def pytest_runtest_makereport(
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
     return report
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Where this run's screenshots are (a folder kept between runs: each test replaces its own
-    subfolder)."""
-    shots = [p for p in ARTIFACTS.rglob("*.png") if p.stat().st_mtime >= STARTED - 1] \
-        if ARTIFACTS.is_dir() else []
-    if shots:
-        terminalreporter.write_sep("-", "browser screenshots")
-        terminalreporter.write_line(f"{len(shots)} screenshots of the browser tests' steps in "
-                                    f"{ARTIFACTS}")

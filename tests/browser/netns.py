@@ -55,6 +55,14 @@ NEEDS = ("the browser tests run Chromium in a network namespace of their own (ip
          "scripts/test.sh installs when missing)")
 
 
+def _inside(namespace: str, *settings: str) -> None:
+    """Set each /proc/sys ``settings`` path to 1 inside ``namespace`` (a shell rather than
+    ``sysctl``, which a minimal machine may lack)."""
+    script = "[ -d /proc/sys/net/ipv6 ] || exit 0; " + "; ".join(  # a kernel without IPv6
+        f"echo 1 > /proc/sys/{path}" for path in settings)
+    ip("netns", "exec", namespace, "sh", "-c", script)
+
+
 def remove_leftovers() -> list[str]:
     """This file's namespaces and host-side veth ends left by runs whose process is gone."""
     return netns_support.remove_leftovers(rf"{PREFIX}(?P<pid>\d+)", rf"{HOST_END}(?P<pid>\d+)")
@@ -116,8 +124,15 @@ class BrowserNetwork:
         outer, inner = f"{HOST_END}{pid}", f"{INSIDE_END}{pid}"
         try:
             ip("netns", "add", f"{PREFIX}{pid}")
+            # No IPv6 inside: a link-local address settling a second or two after the link
+            # comes up is a network change to Chromium, which then fails the requests in
+            # flight with ERR_NETWORK_CHANGED (seen on a module's first page). Set before the
+            # veth end moves in, so it is made without IPv6 too.
+            _inside(f"{PREFIX}{pid}", "net/ipv6/conf/all/disable_ipv6",
+                    "net/ipv6/conf/default/disable_ipv6")
             ip("link", "add", outer, "type", "veth", "peer", "name", inner)
             ip("link", "set", inner, "netns", f"{PREFIX}{pid}")
+            _inside(f"{PREFIX}{pid}", f"net/ipv6/conf/{inner}/disable_ipv6")
             ip("addr", "add", f"{host}/30", "dev", outer)
             try:
                 Path(f"/proc/sys/net/ipv4/conf/{outer}/arp_ignore").write_text("1\n")

@@ -2,20 +2,5 @@
 (``record_property("fuzz", ...)``), and the counts are printed at the end of the run, captured
 output or not."""
 
-from __future__ import annotations
-
-import pytest
-
-_LINES: list[str] = []
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call":
-        _LINES.extend(str(value) for name, value in report.user_properties if name == "fuzz")
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _LINES:
-        terminalreporter.section("fuzz")
-        for line in _LINES:
-            terminalreporter.write_line(line)
+# The hooks that print them live in tests/conftest.py: with test workers (pytest-xdist) only
+# the conftest files of the test paths are loaded in the process that prints the summary.

@@ -41,6 +41,17 @@ async def local_offer(pc: RTCPeerConnection) -> str:
     return str(pc.localDescription.sdp)
 
 
+async def until(changed: asyncio.Event, predicate: Callable[[], bool],
+                timeout: float = WAIT_S) -> None:
+    """Wait until ``predicate`` holds, looking again each time a peer sets ``changed`` (its
+    state, tracks or frames moved), at most ``timeout`` seconds."""
+    async def check() -> None:
+        while not predicate():
+            changed.clear()
+            await changed.wait()
+    await asyncio.wait_for(check(), timeout)
+
+
 class MovingPicture(VideoStreamTrack):
     """A moving gradient, so every frame differs and the encoder produces real inter frames."""
 
@@ -128,11 +139,7 @@ class Publisher:
         return status
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        async def check() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-        await asyncio.wait_for(check(), timeout)
+        await until(self._changed, predicate, timeout)
 
     async def close(self) -> None:
         await self.pc.close()
@@ -195,11 +202,7 @@ class Viewer:
         return self.status
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        async def check() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-        await asyncio.wait_for(check(), timeout)
+        await until(self._changed, predicate, timeout)
 
     async def request_keyframe(self) -> None:
         """Send a PLI, as a viewer's decoder does after losing a picture."""

@@ -31,6 +31,7 @@ from tests.integration.media_peers import (
     MovingPicture,
     _prefer,
     post_sdp,
+    until,
 )
 
 RID_ID, REPAIRED_ID = 10, 11
@@ -163,11 +164,7 @@ class SimulcastPublisher:
         self.pictures[rid].stop()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        async def check() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-        await asyncio.wait_for(check(), timeout)
+        await until(self._changed, predicate, timeout)
 
     async def close(self) -> None:
         for sender in self.senders.values():

@@ -14,8 +14,8 @@ from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
 from tests.helpers import WAIT_S, Viewer
 from tests.integration.test_red_packets import assert_audit_clean, balance, grab, launch, topup
-from tests.integration.test_shelf import buy, on_sale, product, save_address
-from tests.integration.test_shelf_payments import charges
+from tests.integration.test_shelf import buy, on_sale, product
+from tests.integration.test_shelf_payments import charges, reserved
 
 
 def services(live: LiveApp) -> Services:
@@ -116,13 +116,8 @@ async def test_a_fan_club_join_whose_intimacy_fails_is_joined_once(live: LiveApp
 
 async def test_a_payment_whose_bookkeeping_fails_is_paid_once_and_counted(
         live: LiveApp) -> None:
-    room = await live.live_room()
-    p = await product(live)
-    await on_sale(live, room, p["id"], stock=2, price=500)
-    await save_address(live, "vic")
-    status, made = await buy(live, room, p["id"], "vic", "k-paid")
-    assert status == 201, made
-    order_id = made["order"]["id"]
+    _, _, order = await reserved(live, stock=2, price=500)
+    order_id = order["id"]
     s = services(live)
     # the buyer's purchase points of today are not a number: the paid-order intimacy fails
     await s.client.hset(s.core.keys.intimacy_day("alice", s.fans.day()), "vic|buy", "x")

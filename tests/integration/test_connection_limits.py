@@ -2,12 +2,14 @@
 request head, one idle between keep-alive requests, one whose request body never arrives whole
 are each cut after their timeout, and one client address gets at most
 ``http.max_connections_per_ip`` open connections, whatever they carry (HTTP, a room websocket
-the front door read, one aiohttp read)."""
+the front door read, one aiohttp read). Behind a proxy in ``http.trusted_proxies`` the client is
+the one the proxy forwarded; from anyone else, forwarded headers change nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import time
 from typing import Any
@@ -50,10 +52,11 @@ async def _hung_up(stream: Stream, within_s: float = WAIT_S) -> bytes:
         raise AssertionError(f"still open after {within_s} s (got {got!r})") from None
 
 
-async def _get(stream: Stream, target: str = "/healthz") -> bytes:
-    """One keep-alive request; the answer's head (the body is read and dropped)."""
+async def _get(stream: Stream, target: str = "/healthz", extra: str = "") -> bytes:
+    """One keep-alive request (``extra``: more header lines, each ending in CRLF); the answer's
+    head (the body is read and dropped)."""
     reader, writer = stream
-    writer.write(f"GET {target} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
     length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
                   if line.lower().startswith(b"content-length"))
@@ -61,12 +64,12 @@ async def _get(stream: Stream, target: str = "/healthz") -> bytes:
     return head
 
 
-async def _upgrade(stream: Stream, room: str, user: str) -> bytes:
+async def _upgrade(stream: Stream, room: str, user: str, extra: str = "") -> bytes:
     reader, writer = stream
     key = base64.b64encode(os.urandom(16)).decode()
     writer.write(f"GET /ws/rooms/{room}?token={token(user)} HTTP/1.1\r\nHost: test\r\n"
                  f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+                 f"Sec-WebSocket-Version: 13\r\n{extra}\r\n".encode())
     return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
 
 
@@ -203,6 +206,89 @@ async def test_one_address_gets_at_most_the_cap(live_app_factory: Any) -> None:
         replacements.append(again)
     assert _sample(live, "live_connections_refused_total") == 1
     for _, writer in replacements:
+        writer.close()
+    await _count_back_to(live, 0)
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_the_cap(
+        live_app_factory: Any) -> None:
+    """The test plays a proxy on 127.0.0.1: many connections, each naming another client, all
+    get through a cap of 2; the same client's third connection is answered 429
+    ``too_many_connections`` and closed, however its sender dresses the header."""
+    live = await live_app_factory(http={"max_connections_per_ip": 2,
+                                        "trusted_proxies": ["127.0.0.1/32", "10.0.0.0/8"]})
+    room = await live.live_room()
+    await live.client.session.close()
+    await _count_back_to(live, 0)
+
+    clients = []
+    for i in range(6):  # three times the cap from one proxy address
+        stream = await _open(live)
+        hop = (f"X-Forwarded-For: 203.0.113.{i}\r\n" if i % 2 else
+               f'Forwarded: for="203.0.113.{i}:4711";proto=https\r\n')
+        if i < 3:
+            assert (await _get(stream, extra=hop)).startswith(b"HTTP/1.1 200")
+        else:
+            assert (await _upgrade(stream, room, f"v{i}", hop)).startswith(b"HTTP/1.1 101")
+        clients.append(stream)
+    one = "X-Forwarded-For: 198.51.100.7\r\n"
+    first, second = await _open(live), await _open(live)
+    assert (await _get(first, extra=one)).startswith(b"HTTP/1.1 200")
+    assert (await _upgrade(second, room, "w", one)).startswith(b"HTTP/1.1 101")
+    assert door(live).open_per_ip == {**{f"203.0.113.{i}": 1 for i in range(6)},
+                                      "198.51.100.7": 2}
+
+    for over in (one,
+                 # what a client wrote is left of what the proxies appended: the right-most
+                 # address that is not a trusted proxy is the client's
+                 "X-Forwarded-For: 192.0.2.99, 198.51.100.7, 10.1.2.3\r\n",
+                 'Forwarded: for=192.0.2.99, for=198.51.100.7\r\n'):
+        refused = await _open(live)
+        refused[1].write(f"GET /healthz HTTP/1.1\r\nHost: test\r\n{over}\r\n".encode())
+        answer = await _hung_up(refused)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 429"), answer
+        assert json.loads(body)["error"]["code"] == "too_many_connections"
+    assert _sample(live, "live_connections_refused_total") == 3
+    assert (await _get(first, extra=one)).startswith(b"HTTP/1.1 200")  # the first two still work
+
+    first[1].close()  # the client's place comes back when one of its connections ends
+    for _ in range(int(WAIT_S / 0.02)):
+        if door(live).open_per_ip.get("198.51.100.7") == 1:
+            break
+        await asyncio.sleep(0.02)
+    again = await _open(live)
+    assert (await _get(again, extra=one)).startswith(b"HTTP/1.1 200")
+    for _, writer in [*clients, second, again]:
+        writer.close()
+    for _ in range(int(WAIT_S / 0.02)):
+        if not door(live).open_per_ip:
+            break
+        await asyncio.sleep(0.02)
+    assert door(live).open_per_ip == {}
+
+
+@pytest.mark.parametrize("trusted", [[], ["10.0.0.0/8"]])
+async def test_forwarded_for_from_anyone_else_is_ignored(live_app_factory: Any,
+                                                         trusted: list[str]) -> None:
+    """A client that is not a trusted proxy cannot name itself someone else to escape the cap:
+    its connections count under its own address, and the one over is closed unanswered."""
+    live = await live_app_factory(http={"max_connections_per_ip": 2, "trusted_proxies": trusted})
+    await live.client.session.close()
+    await _count_back_to(live, 0)
+    kept = []
+    for i in range(2):
+        stream = await _open(live)
+        assert (await _get(stream, extra=f"X-Forwarded-For: 203.0.113.{i}\r\n")).startswith(
+            b"HTTP/1.1 200")
+        kept.append(stream)
+    refused = await _open(live)
+    refused[1].write(b"GET /healthz HTTP/1.1\r\nHost: test\r\n"
+                     b"X-Forwarded-For: 203.0.113.9\r\nForwarded: for=203.0.113.9\r\n\r\n")
+    assert await _hung_up(refused, within_s=1.0) == b""
+    assert door(live).open_per_ip == {LOOPBACK: 2}
+    assert _sample(live, "live_connections_refused_total") == 1
+    for _, writer in kept:
         writer.close()
     await _count_back_to(live, 0)
 

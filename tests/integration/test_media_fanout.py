@@ -92,3 +92,35 @@ async def test_a_nack_is_answered_from_the_viewers_history(live: LiveApp) -> Non
         before = viewer.decoded
         await viewer.wait_for(lambda: viewer.decoded >= before + 10)
         assert (await _inbound(viewer)).packetsLost == 0
+
+
+async def test_a_viewers_feedback_is_handled_where_it_arrives(live: LiveApp) -> None:
+    """A viewer's REMBs, NACKs and PLIs, sent over the wire as SRTCP, are answered on the
+    short path (aiortc_hooks.ViewerRtcp, not aiortc's receive loop) and the transport still
+    counts every datagram it received."""
+    async with on_air(live, "H264") as air:
+        viewer, publisher = air.viewer, air.publisher
+        await air.watch()
+        await viewer.wait_for(lambda: viewer.decoded >= 10)
+        [sender] = _server_video_senders(live)
+        state = aiortc_hooks.forwarding_state(sender)
+        assert state is not None and state.out is not None and state.rtcp is not None
+        rtcp = state.rtcp
+        # an aiortc viewer sends REMBs as its estimate moves
+        await viewer.wait_for(lambda: rtcp.handled >= 3)
+        receiver = next(t.receiver for t in viewer.pc.getTransceivers() if t.kind == "video")
+        resent, handled = state.resent, rtcp.handled
+        lost = (state.out.sequence - 2) & 0xFFFF
+        await receiver._send_rtcp_nack(sender._ssrc, [lost])
+        await viewer.wait_for(lambda: state.resent > resent)
+        assert state.resent == resent + 1 and rtcp.handled > handled
+        requests = publisher.keyframe_requests
+        await viewer.request_keyframe()
+        await publisher.wait_for(lambda: publisher.keyframe_requests > requests)
+        assert rtcp.passed_on == 0
+        stats = await sender.getStats()
+        transport = next(s for s in stats.values() if s.type == "transport")
+        assert transport.packetsReceived > rtcp.handled
+        before = viewer.decoded
+        await viewer.wait_for(lambda: viewer.decoded >= before + 10)
+        assert (await _inbound(viewer)).packetsLost == 0

@@ -17,7 +17,7 @@ from aiortc.codecs import h264, opus, vpx
 from aiortc.codecs.h264 import H264Encoder, h264_depayload
 from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, decoder_worker
@@ -113,6 +113,38 @@ def test_forwarding_internals_are_unchanged() -> None:
         aioice.ice.StunProtocol.send_data), CHANGED
 
 
+
+def test_viewer_rtcp_internals_are_unchanged() -> None:
+    """What ``aiortc_hooks.ViewerRtcp`` stands in for: aioice hands every non-STUN datagram to
+    ``Connection.data_received``, which queues it for the DTLS transport's loop; that loop
+    counts it, decrypts SRTCP and routes each packet to the sender named by its media SSRC (or
+    a REMB's list)."""
+    assert "self.receiver.data_received(data, self.local_candidate.component)" in (
+        inspect.getsource(aioice.ice.StunProtocol.datagram_received)), CHANGED
+    assert "self._queue.put_nowait((data, component))" in inspect.getsource(
+        Connection.data_received), CHANGED
+    recv = inspect.getsource(RTCDtlsTransport._recv_next)
+    for line in ("self.__rx_bytes += len(data)", "self.__rx_packets += 1",
+                 "elif first_byte > 127 and first_byte < 192 and self._rx_srtp:",
+                 "if is_rtcp(data):", "data = self._rx_srtp.unprotect_rtcp(data)",
+                 "await self._handle_rtcp_data(data)", "except pylibsrtp.Error as exc:"):
+        assert line in recv, (line, CHANGED)
+    assert _params(RTCDtlsTransport._handle_rtcp_data) == ["self", "data"], CHANGED
+    route = inspect.getsource(RtpRouter.route_rtcp)
+    for line in ("add_recipient(self.senders.get(packet.media_ssrc))",
+                 "for ssrc in rtp.unpack_remb_fci(packet.fci)[1]:"):
+        assert line in route, (line, CHANGED)
+    assert "self._rtp_router.register_sender(sender, ssrc=sender._ssrc)" in inspect.getsource(
+        RTCDtlsTransport._register_rtp_sender), CHANGED
+    handle = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    for line in ("RTCP_PSFB_FIR,", "RTCP_PSFB_PLI,", "self._send_keyframe()",
+                 "elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:",
+                 "for seq in packet.lost:",
+                 'if self.__encoder and hasattr(self.__encoder, "target_bitrate"):'):
+        assert line in handle, (line, CHANGED)
+    assert not hasattr(aiortc_hooks.Packetizer("VP8"), "target_bitrate")
+
+
 async def test_forwarding_reads_fresh_senders_attributes() -> None:
     pc = RTCPeerConnection(configuration=NO_ICE_SERVERS)
     try:
@@ -126,9 +158,11 @@ async def test_forwarding_reads_fresh_senders_attributes() -> None:
             assert hasattr(sender, name), (name, CHANGED)
         dtls = sender.transport
         for name in ("_state", "_tx_srtp", "_RTCDtlsTransport__tx_bytes",
-                     "_RTCDtlsTransport__tx_packets"):
+                     "_RTCDtlsTransport__tx_packets", "_rx_srtp", "_rtp_router",
+                     "_RTCDtlsTransport__rx_bytes", "_RTCDtlsTransport__rx_packets"):
             assert hasattr(dtls, name), (name, CHANGED)
         assert isinstance(dtls.transport._connection._nominated, dict), CHANGED
+        assert isinstance(dtls._rtp_router.senders, dict), CHANGED
         aiortc_hooks.passthrough_sender(sender, "VP8", lambda: None)
         state = aiortc_hooks.forwarding_state(sender)
         assert state is not None and state.out is None  # made when the sender starts

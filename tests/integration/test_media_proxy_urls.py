@@ -1,7 +1,7 @@
 """Behind a proxy: the URLs a WHIP/WHEP client is given (the session ``Location``, the room's
 media home that 307s point at) use ``media.public_url`` when set, else the scheme and host a
-*trusted* proxy forwarded, else the process's own address; forwarded headers from anyone else
-are ignored."""
+*trusted* proxy (``http.trusted_proxies``) forwarded, else the process's own address; forwarded
+headers from anyone else are ignored."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ async def test_public_url_is_used_for_location_and_the_home(live_app_factory: An
 async def test_trusted_proxy_headers_are_honoured(live_app_factory: Any,
                                                   headers: dict[str, str],
                                                   expected: str) -> None:
-    live = await live_app_factory(media={"trusted_proxies": ["127.0.0.0/8"]})
+    live = await live_app_factory(http={"trusted_proxies": ["127.0.0.0/8"]})
     room, location = await _publish(live, headers)
     assert location.startswith(f"{expected}{room}/whip/")
 
@@ -77,7 +77,7 @@ async def test_trusted_proxy_headers_are_honoured(live_app_factory: Any,
 @pytest.mark.parametrize("trusted", [[], ["10.0.0.0/8", "::1/128"]])
 async def test_forwarded_headers_from_anyone_else_are_ignored(live_app_factory: Any,
                                                               trusted: list[str]) -> None:
-    live = await live_app_factory(media={"trusted_proxies": trusted})
+    live = await live_app_factory(http={"trusted_proxies": trusted})
     port = app_of(live)[MEDIA].port
     for headers in ({"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example.com"},
                     {"Forwarded": "proto=https;host=evil.example.com"}):
@@ -86,7 +86,7 @@ async def test_forwarded_headers_from_anyone_else_are_ignored(live_app_factory: 
 
 
 async def test_a_trusted_proxy_cannot_inject_a_url(live_app_factory: Any) -> None:
-    live = await live_app_factory(media={"trusted_proxies": ["127.0.0.1"]})
+    live = await live_app_factory(http={"trusted_proxies": ["127.0.0.1"]})
     port = app_of(live)[MEDIA].port
     for headers in ({"X-Forwarded-Proto": "https", "X-Forwarded-Host": "a.example/x?y"},
                     {"X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "a.example"},
@@ -104,15 +104,15 @@ def test_forwarded_parsing() -> None:
     assert urls.forwarded({}) is None
 
 
-@pytest.mark.parametrize("media", [
-    {"public_url": "live.example.com"},
-    {"public_url": "ftp://live.example.com"},
-    {"public_url": "https://live.example.com/?a=1"},
-    {"trusted_proxies": ["not-a-network"]},
+@pytest.mark.parametrize(("section", "values"), [
+    ("media", {"public_url": "live.example.com"}),
+    ("media", {"public_url": "ftp://live.example.com"}),
+    ("media", {"public_url": "https://live.example.com/?a=1"}),
+    ("http", {"trusted_proxies": ["not-a-network"]}),
 ])
-def test_bad_settings_are_refused(media: dict[str, Any]) -> None:
-    with pytest.raises(config.ConfigError):
-        config.load(env={}, overrides={"media": media})
+def test_bad_settings_are_refused(section: str, values: dict[str, Any]) -> None:
+    with pytest.raises(config.ConfigError, match=section):
+        config.load(env={}, overrides={section: values})
 
 
 async def test_turn_from_the_environment_reaches_clients_and_the_server(

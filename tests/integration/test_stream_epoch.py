@@ -133,13 +133,7 @@ async def test_a_store_that_lost_its_last_writes_makes_viewers_resync(
         viewer = await Viewer.connect(live.base, room, token("bob"))
         epoch = (await viewer.wait_welcome())["epoch"]
         await creator.wait_welcome()
-        await _chat(creator, "kept 1", "kept 2")
-        await viewer.wait_for(lambda: len(viewer.of_type("chat")) == 2)
-        await asyncio.sleep(0.3)  # let the tick's writes land before the copy
-        saved = tmp_path / "older-aof"
-        shutil.copytree(data / "appendonlydir", saved)
-        await _chat(creator, "lost 1", "lost 2", "lost 3")
-        await viewer.wait_for(lambda: len(viewer.of_type("chat")) == 5)
+        saved = await _keep_copy_lose(creator, (viewer,), data, tmp_path)
         last_seen = viewer.seqs()[-1]
 
         # the store dies and comes back from the older file: its last writes are gone
@@ -165,6 +159,22 @@ async def test_a_store_that_lost_its_last_writes_makes_viewers_resync(
         await again.close()
     finally:
         server.stop()
+
+
+async def _keep_copy_lose(creator: Viewer, viewers: tuple[Viewer, ...], data: Path,
+                          tmp_path: Path) -> Path:
+    """Two chats the store will keep, a copy of its append-only file, then three it will lose
+    when it comes back from that copy; every viewer has seen all five. Returns the copy."""
+    await _chat(creator, "kept 1", "kept 2")
+    for viewer in viewers:
+        await viewer.wait_for(lambda v=viewer: len(v.of_type("chat")) == 2)
+    await asyncio.sleep(0.3)  # let the tick's writes land before the copy
+    saved = tmp_path / "older-aof"
+    shutil.copytree(data / "appendonlydir", saved)
+    await _chat(creator, "lost 1", "lost 2", "lost 3")
+    for viewer in viewers:
+        await viewer.wait_for(lambda v=viewer: len(v.of_type("chat")) == 5)
+    return saved
 
 
 def _restore(server: EmbeddedValkey, data: Path, saved: Path) -> EmbeddedValkey:
@@ -212,14 +222,7 @@ async def test_a_restore_with_every_process_restarted_shows_when_a_client_comes_
         epoch = (await bob.wait_welcome())["epoch"]
         await creator.wait_welcome()
         await carol.wait_welcome()
-        await _chat(creator, "kept 1", "kept 2")
-        await bob.wait_for(lambda: len(bob.of_type("chat")) == 2)
-        await asyncio.sleep(0.3)  # let the tick's writes land before the copy
-        saved = tmp_path / "older-aof"
-        shutil.copytree(data / "appendonlydir", saved)
-        await _chat(creator, "lost 1", "lost 2", "lost 3")
-        for viewer in (bob, carol):
-            await viewer.wait_for(lambda v=viewer: len(v.of_type("chat")) == 5)
+        saved = await _keep_copy_lose(creator, (bob, carol), data, tmp_path)
         last_seen = bob.seqs()[-1]
         assert carol.seqs()[-1] == last_seen
 

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import orjson
 import redis.asyncio as aioredis
+from standardwebhooks import Webhook
 
 from live_server.protocol import now_ms
 from tests.conftest import ServerProcess, token
@@ -139,4 +140,32 @@ async def test_stream_entries_a_dead_reader_left_are_taken_over(live_app_factory
         assert pending["pending"] == 0
     finally:
         await client.aclose()
+        await receiver.stop()
+
+
+async def test_a_secret_rotated_through_another_process_signs_at_once(
+        server_factory: Any) -> None:
+    """Each process keeps the endpoint list for ``webhooks.cache_ms``; a rotation made
+    elsewhere must not leave its deliveries signed only with the old secret meanwhile (a
+    receiver that switched to the new one would refuse them)."""
+    slow_cache = {**FAST, "LIVE_WEBHOOKS_CACHE_MS": "600000"}
+    receiver = Receiver()
+    url = await receiver.start()
+    try:
+        first = await server_factory(env=slow_cache)
+        status, made = await call(first, "POST", "/api/webhooks", "alice", "creator",
+                                  json={"url": url, "events": ["room.started"]})
+        assert status == 201, made
+        await asyncio.sleep(0.3)  # the first process's worker has read the list, old secret
+        other = await server_factory(env=slow_cache, key_prefix=first.key_prefix)
+        status, rotated = await call(other, "POST", f"/api/webhooks/{made['id']}/rotate",
+                                     "alice", "creator")
+        assert status == 200 and rotated["secret"] != made["secret"]
+        other.stop()  # only the first process, with its list from before, is left to deliver
+        await live_room(first)
+        await receiver.wait(lambda: receiver.of_type("room.started"), 10)
+        [(headers, body)] = receiver.got
+        Webhook(rotated["secret"]).verify(body, headers)
+        Webhook(made["secret"]).verify(body, headers)  # still signs during the grace
+    finally:
         await receiver.stop()

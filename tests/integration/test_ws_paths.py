@@ -55,6 +55,11 @@ def masked(op: Opcode, payload: bytes, fin: bool = True) -> bytes:
     return Frame(op, payload, fin=fin).serialize(mask=True, extensions=[])
 
 
+def empty_fragments(n: int) -> bytes:
+    """``n`` empty continuation frames, none the last: a message kept open without growing."""
+    return b"".join(masked(Opcode.CONT, b"", fin=False) for _ in range(n))
+
+
 class Raw:
     """A websocket client by hand, to send what libraries would not; what the server sends is
     read by ``websockets``' client-side parser, so a server frame a client must refuse fails."""
@@ -275,7 +280,7 @@ async def test_empty_continuation_frames_count_toward_the_flood_limit(live_app_f
     raw = await Raw.open(live, path)
     await raw.join(room)
     raw.writer.write(masked(Opcode.TEXT, b"{", fin=False)
-                     + b"".join(masked(Opcode.CONT, b"", fin=False) for _ in range(40)))
+                     + empty_fragments(40))
     assert await raw.close_code() == 4029
     raw.close()
     await _until(lambda: connections(live) == 0)
@@ -292,14 +297,14 @@ async def test_a_message_in_too_many_fragments_is_closed_as_too_big(live_app_fac
     await raw.join(room)
     body = orjson.dumps({"id": 3, "op": "chat", "text": "in pieces"})
     raw.writer.write(masked(Opcode.TEXT, body[:4], fin=False)
-                     + b"".join(masked(Opcode.CONT, b"", fin=False) for _ in range(10))
+                     + empty_fragments(10)
                      + masked(Opcode.CONT, body[4:]))
     reply = await raw.json_frame()
     while reply.get("type") != "reply":
         reply = await raw.json_frame()
     assert reply["id"] == 3
     raw.writer.write(masked(Opcode.TEXT, b"{", fin=False)
-                     + b"".join(masked(Opcode.CONT, b"", fin=False) for _ in range(5000)))
+                     + empty_fragments(5000))
     assert await raw.close_code() == 1009
     raw.close()
     await _until(lambda: connections(live) == 0)

@@ -116,6 +116,19 @@ function watch(server) {
   return { socket, seen };
 }
 
+/** `body({ server, socket, seen })` with a room socket started on a fresh endpoint; both are
+ * stopped after, whatever the outcome. */
+async function played(body) {
+  const server = await endpoint();
+  const { socket, seen } = watch(server);
+  try {
+    await body({ server, socket, seen });
+  } finally {
+    socket.stop();
+    await server.stop();
+  }
+}
+
 function welcome(seq, epoch, snapshot) {
   return {
     type: "welcome", conn_id: "c1", server_time: Date.now(), user: null,
@@ -126,97 +139,76 @@ function welcome(seq, epoch, snapshot) {
 const chat = (seq, text) => ({ type: "chat", seq, data: { text } });
 const texts = (events) => events.map((e) => e.data.text);
 
-test("within one epoch: seen seqs are dropped, and a reconnect asks for what followed the last one", async () => {
-  const server = await endpoint();
-  const { socket, seen } = watch(server);
-  try {
-    const first = await server.nextPeer();
-    assert.equal(first.url.searchParams.get("since"), null); // a fresh join
-    assert.equal(first.url.searchParams.get("token"), "tok");
-    first.send(welcome(10, "e1", { recent_chat: [] }));
-    first.send({ type: "events", events: [chat(11, "a"), chat(12, "b"), { type: "counters", data: {} }] });
-    first.send({ type: "events", events: [chat(12, "b"), chat(13, "c")] }); // a replay overlap
-    await until(() => seen.events.length === 4, "events");
-    assert.deepEqual(seen.events.map((e) => e.seq ?? null), [11, 12, null, 13]);
-    assert.deepEqual(seen.snapshots.map((s) => s.fresh), [true]);
+test("within one epoch: seen seqs are dropped, and a reconnect asks for what followed the last one", () => played(async ({ server, socket, seen }) => {
+  const first = await server.nextPeer();
+  assert.equal(first.url.searchParams.get("since"), null); // a fresh join
+  assert.equal(first.url.searchParams.get("token"), "tok");
+  first.send(welcome(10, "e1", { recent_chat: [] }));
+  first.send({ type: "events", events: [chat(11, "a"), chat(12, "b"), { type: "counters", data: {} }] });
+  first.send({ type: "events", events: [chat(12, "b"), chat(13, "c")] }); // a replay overlap
+  await until(() => seen.events.length === 4, "events");
+  assert.deepEqual(seen.events.map((e) => e.seq ?? null), [11, 12, null, 13]);
+  assert.deepEqual(seen.snapshots.map((s) => s.fresh), [true]);
 
-    first.close(1012); // the server restarts
-    const second = await server.nextPeer();
-    assert.equal(second.url.searchParams.get("since"), "13");
-    assert.equal(second.url.searchParams.get("epoch"), "e1");
-    second.send(welcome(13, "e1", null)); // recovered: the missed events follow
-    second.send({ type: "events", events: [chat(13, "c"), chat(14, "d")] });
-    await until(() => seen.events.length === 5, "the missed event");
-    assert.deepEqual(seen.recovered, [13]);
-    assert.deepEqual(texts(seen.events.slice(4)), ["d"]);
-    assert.equal(socket.seq, 14);
-    assert.equal(socket.epoch, "e1");
-  } finally {
-    socket.stop();
-    await server.stop();
-  }
-});
+  first.close(1012); // the server restarts
+  const second = await server.nextPeer();
+  assert.equal(second.url.searchParams.get("since"), "13");
+  assert.equal(second.url.searchParams.get("epoch"), "e1");
+  second.send(welcome(13, "e1", null)); // recovered: the missed events follow
+  second.send({ type: "events", events: [chat(13, "c"), chat(14, "d")] });
+  await until(() => seen.events.length === 5, "the missed event");
+  assert.deepEqual(seen.recovered, [13]);
+  assert.deepEqual(texts(seen.events.slice(4)), ["d"]);
+  assert.equal(socket.seq, 14);
+  assert.equal(socket.epoch, "e1");
+}));
 
-test("after a resync (4010) the snapshot's lower seq and new epoch are the position: new events reusing the lost seqs are delivered", async () => {
-  const server = await endpoint();
-  const { socket, seen } = watch(server);
-  try {
-    const first = await server.nextPeer();
-    first.send(welcome(3, "e1", { recent_chat: [] }));
-    first.send({ type: "events", events: [chat(4, "kept"), chat(5, "lost 1"), chat(6, "lost 2")] });
-    await until(() => seen.events.length === 3, "events");
+test("after a resync (4010) the snapshot's lower seq and new epoch are the position: new events reusing the lost seqs are delivered", () => played(async ({ server, socket, seen }) => {
+  const first = await server.nextPeer();
+  first.send(welcome(3, "e1", { recent_chat: [] }));
+  first.send({ type: "events", events: [chat(4, "kept"), chat(5, "lost 1"), chat(6, "lost 2")] });
+  await until(() => seen.events.length === 3, "events");
 
-    // the store came back without seqs 5 and 6: the process that followed the room says resync
-    first.close(4010);
-    const second = await server.nextPeer();
-    const reconnecting = seen.statuses.find((s) => s.state === "reconnecting");
-    assert.equal(reconnecting.code, 4010);
-    assert.ok(reconnecting.delayMs < 1100); // at once (spread over a second), not the backoff
-    assert.equal(second.url.searchParams.get("since"), "6"); // the old position, in the old epoch:
-    assert.equal(second.url.searchParams.get("epoch"), "e1"); // the server answers with a snapshot
-    second.send(welcome(4, "e2", { recent_chat: [chat(4, "kept")] }));
-    await until(() => seen.snapshots.length === 2, "the snapshot");
-    assert.deepEqual(seen.snapshots.map((s) => s.fresh), [true, true]);
-    assert.equal(socket.seq, 4);
-    assert.equal(socket.epoch, "e2");
+  // the store came back without seqs 5 and 6: the process that followed the room says resync
+  first.close(4010);
+  const second = await server.nextPeer();
+  const reconnecting = seen.statuses.find((s) => s.state === "reconnecting");
+  assert.equal(reconnecting.code, 4010);
+  assert.ok(reconnecting.delayMs < 1100); // at once (spread over a second), not the backoff
+  assert.equal(second.url.searchParams.get("since"), "6"); // the old position, in the old epoch:
+  assert.equal(second.url.searchParams.get("epoch"), "e1"); // the server answers with a snapshot
+  second.send(welcome(4, "e2", { recent_chat: [chat(4, "kept")] }));
+  await until(() => seen.snapshots.length === 2, "the snapshot");
+  assert.deepEqual(seen.snapshots.map((s) => s.fresh), [true, true]);
+  assert.equal(socket.seq, 4);
+  assert.equal(socket.epoch, "e2");
 
-    second.send({ type: "events", events: [chat(5, "new 1"), chat(6, "new 2"), chat(7, "new 3")] });
-    second.send({ type: "events", events: [chat(7, "new 3")] }); // still de-duplicated
-    await until(() => seen.events.length === 6, "the new events");
-    assert.deepEqual(texts(seen.events.slice(3)), ["new 1", "new 2", "new 3"]);
+  second.send({ type: "events", events: [chat(5, "new 1"), chat(6, "new 2"), chat(7, "new 3")] });
+  second.send({ type: "events", events: [chat(7, "new 3")] }); // still de-duplicated
+  await until(() => seen.events.length === 6, "the new events");
+  assert.deepEqual(texts(seen.events.slice(3)), ["new 1", "new 2", "new 3"]);
 
-    // the next reconnect counts in the new epoch
-    second.close(1012);
-    const third = await server.nextPeer();
-    assert.equal(third.url.searchParams.get("since"), "7");
-    assert.equal(third.url.searchParams.get("epoch"), "e2");
-  } finally {
-    socket.stop();
-    await server.stop();
-  }
-});
+  // the next reconnect counts in the new epoch
+  second.close(1012);
+  const third = await server.nextPeer();
+  assert.equal(third.url.searchParams.get("since"), "7");
+  assert.equal(third.url.searchParams.get("epoch"), "e2");
+}));
 
-test("a reconnect whose welcome is a snapshot in a new epoch below the old position (no 4010: no process followed the room) moves back too", async () => {
-  const server = await endpoint();
-  const { socket, seen } = watch(server);
-  try {
-    const first = await server.nextPeer();
-    first.send(welcome(20, "e1", { recent_chat: [] }));
-    first.send({ type: "events", events: [chat(21, "a"), chat(22, "b")] });
-    await until(() => seen.events.length === 2, "events");
-    first.close(1012); // every process restarts; the store was restored from an older copy
+test("a reconnect whose welcome is a snapshot in a new epoch below the old position (no 4010: no process followed the room) moves back too", () => played(async ({ server, socket, seen }) => {
+  const first = await server.nextPeer();
+  first.send(welcome(20, "e1", { recent_chat: [] }));
+  first.send({ type: "events", events: [chat(21, "a"), chat(22, "b")] });
+  await until(() => seen.events.length === 2, "events");
+  first.close(1012); // every process restarts; the store was restored from an older copy
 
-    const second = await server.nextPeer();
-    assert.equal(second.url.searchParams.get("since"), "22");
-    assert.equal(second.url.searchParams.get("epoch"), "e1");
-    second.send(welcome(20, "e2", { recent_chat: [] }));
-    second.send({ type: "events", events: [chat(21, "new 1"), chat(22, "new 2"), chat(23, "new 3")] });
-    await until(() => seen.events.length === 5, "the new events");
-    assert.deepEqual(texts(seen.events.slice(2)), ["new 1", "new 2", "new 3"]);
-    assert.deepEqual(seen.recovered, []);
-    assert.equal(socket.epoch, "e2");
-  } finally {
-    socket.stop();
-    await server.stop();
-  }
-});
+  const second = await server.nextPeer();
+  assert.equal(second.url.searchParams.get("since"), "22");
+  assert.equal(second.url.searchParams.get("epoch"), "e1");
+  second.send(welcome(20, "e2", { recent_chat: [] }));
+  second.send({ type: "events", events: [chat(21, "new 1"), chat(22, "new 2"), chat(23, "new 3")] });
+  await until(() => seen.events.length === 5, "the new events");
+  assert.deepEqual(texts(seen.events.slice(2)), ["new 1", "new 2", "new 3"]);
+  assert.deepEqual(seen.recovered, []);
+  assert.equal(socket.epoch, "e2");
+}));

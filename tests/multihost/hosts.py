@@ -142,16 +142,18 @@ class HostServer:
         self.proc.wait()
 
 
-def server_env(store_url: str, key_prefix: str, address: str,
+def server_env(store_url: str, key_prefix: str, address: str, proxy: str,
                extra: dict[str, str]) -> dict[str, str]:
-    """The settings of every host's server: one store, one key prefix, its own address."""
+    """The settings of every host's server: one store, one key prefix, its own address, and the
+    balancer (``proxy``: the bridge address it reaches the hosts from) trusted to name each
+    client, so the per-IP connection cap counts clients, not the balancer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVE_") and k != "REDIS_URL"}
     env.update({
         "LIVE_AUTH_SECRET": TEST_SECRET, "LIVE_STORE_KEY_PREFIX": key_prefix,
         "LIVE_SERVER_ENV": "test", "LIVE_SERVER_PROCESS_HEARTBEAT_MS": "300",
         "LIVE_SERVER_PROCESS_TTL_MS": "1200", "PYTHONUNBUFFERED": "1",
-        # every client arrives from the balancer's address
-        "LIVE_HTTP_MAX_CONNECTIONS_PER_IP": "1000",
+        # every client arrives from the balancer's address; its X-Forwarded-For names the client
+        "LIVE_HTTP_TRUSTED_PROXIES": proxy,
         "LIVE_MEDIA_ICE_ADDRESSES": address,
         "REDIS_URL": store_url,
     })
@@ -163,7 +165,7 @@ def start_server(hosts: Hosts, i: int, store_url: str, key_prefix: str, folder: 
                  extra: dict[str, str]) -> HostServer:
     """Host ``i``'s server, listening on its own address (readiness is the caller's to await)."""
     address = hosts.addresses[i]
-    env = server_env(store_url, key_prefix, address, extra)
+    env = server_env(store_url, key_prefix, address, hosts.gateway, extra)
     log_path = folder / f"host-{i}.log"
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
