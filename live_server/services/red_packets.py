@@ -29,8 +29,9 @@ from live_server.services.after_commit import AfterCommit
 from live_server.services.fans import FanService
 from live_server.services.local_refusals import LocalRefusals
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
+from live_server.services.pipelined import Pipelined
 from live_server.services.webhooks import WebhookEmitter
-from live_server.store.red_packets import RedPacketStore, grab_refusal
+from live_server.store.red_packets import Grabbed, RedPacketStore, grab_refusal
 from live_server.store.rooms import RoomStore
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class RedPacketService:
         # grabs of a packet known empty or expired are answered without Valkey
         self.refusals = refusals or LocalRefusals(GoneRecord(), permits=32)
         self.gone = self.refusals.gone
+        # the grabs' credit steps: those arriving while a batch is out share the next trip
+        self.credits: Pipelined[Grabbed, None] = Pipelined(store.credit_grabs)
         # an empty packet's claims being read (one read per process and packet)
         self._claims_reads: dict[str, asyncio.Future[None]] = {}
         # packet id → (room id, creator id, condition, expires_at): fixed at launch, for grabs
@@ -113,8 +116,12 @@ class RedPacketService:
             if self.gone.claims_wanted(pid):
                 await self._read_claims(pid)
 
-        amount, left, finished = await self.refusals.run(
+        taken = await self.refusals.run(
             refuse, lambda: self._take(packet, uid, who.name or uid, now), prepare=claims)
+        # the share left the escrow; answered once it is in the grabber's wallet (should the
+        # credit step fail, the reconciler makes it: the share is pending, never lost)
+        await self.credits.call(taken)
+        amount, left, finished = taken.amount, taken.left, taken.finished
         # the money moved: the notice and the points may fail, the grab stands (and they run
         # after the turn, which only the grab script needs)
         if finished:
@@ -123,25 +130,24 @@ class RedPacketService:
                              self.fans.earn(packet["creator_id"], uid, "grab", now=now))
         return {"packet_id": pid, "amount": amount, "shares_left": left}
 
-    async def _take(self, packet: Json, uid: str, name: str,
-                    now: int) -> tuple[int, int, bool]:
+    async def _take(self, packet: Json, uid: str, name: str, now: int) -> Grabbed:
         """The grab script; what its reply says is gone goes into the record (and an empty
         packet's claims are read at once, so the grabs queued behind are answered here)."""
         follows = (packet["condition"] == "followers"
                    and await self.fans.follows(uid, packet["creator_id"]))
         pid, room_id = packet["id"], packet["room_id"]
         try:
-            amount, left, finished = await self.store.grab(
-                packet, uid, name, now, self.cfg.grab_sample_every, follows)
+            taken = await self.store.grab(packet, uid, name, now, self.cfg.grab_sample_every,
+                                          follows)
         except NoneLeft:
             self._empty(pid, room_id)
             raise
         except Expired:
             self.gone.packet_expired(pid, room_id)
             raise
-        if left == 0:
+        if taken.left == 0:
             self._empty(pid, room_id)
-        return amount, left, finished
+        return taken
 
     def _empty(self, packet_id: str, room_id: str) -> None:
         self.gone.packet_empty(packet_id, room_id)
@@ -305,13 +311,7 @@ class PacketClock(Periodic):
     async def reconcile(self, now: int) -> int:
         """Finish the transfers left half-done; returns how many."""
         store = self.service.store
-        done = 0
-        for pid, at in (await store.pending_launches()).items():
-            if now - at >= self.settle_grace_ms and await store.finish_launch(pid):
-                log.warning("red packet %s: launch finished by the reconciler", pid)
-                done += 1
         finished = await store.settle(await store.unsettled(), now, self.settle_grace_ms)
         if finished:
-            log.warning("red packets: %d transfers out of escrow finished by the reconciler",
-                        finished)
-        return done + finished
+            log.warning("red packets: %d transfers finished by the reconciler", finished)
+        return finished

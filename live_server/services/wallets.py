@@ -104,7 +104,7 @@ async def audit(wallets: WalletStore, packets: RedPacketStore,
         if have < 0:
             report.mismatches.append(f"wallet {user}: negative balance {have}")
     stored_packets = await packets.packet_ids()
-    launching = await packets.pending_launches()
+    launching = await packets.launches_recorded()
     for pid in stored_packets:
         report.packets += 1
         books = await packets.packet_books(pid)
@@ -124,8 +124,8 @@ def packet_mismatches(pid: str, books: PacketBooks, held: int, grabs: dict[str, 
     escrow holds: the launch's debit less every credit out of it. The escrow must hold that
     as its shares left plus its transfers out still pending (popped or refunded, not credited
     yet); each transfer's two sides must agree (the escrow's claim or refund and the wallet
-    slot's credit); grabbed + left + refunded = total. A launch debited but not in escrow
-    yet holds its whole total as pending."""
+    slot's credit); grabbed + left + refunded = total. A packet not in escrow with its launch
+    still recorded is pending (the reconciler puts it in escrow)."""
     fields = books.fields
     if not fields:
         return [] if launching else [f"packet {pid}: missing"]

@@ -72,31 +72,42 @@ class RedPacketStore:
                                     needed=packet["total"])
         raise Internal(f"unexpected reply {status}")
 
-    async def _escrow(self, packet: Json, shares: list[int], now: int) -> None:
-        """Step 2 of a launch (idempotent), then the pending launch is dropped."""
+    async def _escrow(self, packet: Json, shares: list[int], now: int,
+                      credited: dict[str, int] | None = None) -> bool:
+        """Step 2 of a launch (idempotent): whether it put the packet in escrow now. The
+        launch stays recorded on the wallet slot until the packet is settled, so an escrow a
+        failover lost can be rebuilt from it (less ``credited``)."""
         base = self.keys.packet(packet["id"])
-        await self.core.script("rp_escrow", [base, f"{base}:shares"],
-                               [now, dumps(packet), packet["total"], *shares])
-        await self.core.client.hdel(self.keys.launches_pending, packet["id"])
+        pairs = [x for field, cents in (credited or {}).items() for x in (field, cents)]
+        reply = await self.core.script(
+            "rp_escrow", [base, f"{base}:shares", f"{base}:claims", f"{base}:rec"],
+            [now, dumps(packet), packet["total"], len(pairs) // 2, *pairs, *shares])
+        return int(reply[1]) == 1
 
-    async def finish_launch(self, packet_id: str) -> bool:
-        """Put a launch debited but not in escrow yet into escrow; whether one was pending."""
-        raw = await self.core.client.hget(self.keys.launches_pending, packet_id)
+    async def finish_launch(self, packet_id: str, now: int | None = None) -> bool:
+        """Put a launch that is not in escrow (its caller stopped between the steps, or a
+        failover lost the escrow) into escrow, without the transfers the wallet slot already
+        credited; whether it did. False too when no launch is recorded (settled, or never
+        debited)."""
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.launches_pending, packet_id)
+            pipe.hgetall(self.keys.packet_credits(packet_id))
+            raw, credits = await pipe.execute()
         if raw is None:
             return False
         launch = orjson.loads(raw)
-        await self._escrow(launch["packet"], launch["shares"], int(launch["at"]))
-        return True
+        done = {f.decode(): int(v) for f, v in credits.items()}
+        return await self._escrow(launch["packet"], launch["shares"],
+                                  int(launch["at"]) if now is None else now, done)
 
-    async def pending_launches(self) -> dict[str, int]:
-        """Packet id → when its launch was debited, for every launch not in escrow yet."""
-        raw = await self.core.client.hgetall(self.keys.launches_pending)
-        return {pid.decode(): int(orjson.loads(value)["at"]) for pid, value in raw.items()}
+    async def launches_recorded(self) -> set[str]:
+        """The packets whose launch is still recorded on the wallet slot (not settled yet)."""
+        return {pid.decode() for pid in await self.core.client.hkeys(self.keys.launches_pending)}
 
     async def grab(self, packet: Json, user_id: str, name: str, now: int,
-                   sample_every: int, follows: bool = False) -> tuple[int, int, bool]:
-        """(amount, shares left, finished by this grab) or the precise refusal. The share
-        leaves the escrow (pending) and is credited to the grabber before the answer."""
+                   sample_every: int, follows: bool = False) -> Grabbed:
+        """The grab's first step: the share leaves the escrow, pending to the grabber (the
+        caller credits it, ``credit_grabs``, before answering), or the precise refusal."""
         k, pid = self.keys, packet["id"]
         base = k.packet(pid)
         member = (packet.get("condition") == "fan_club" and bool(
@@ -109,31 +120,51 @@ class RedPacketStore:
              "1" if member else "0"])
         status = text(reply[0])
         if status == "ok":
-            amount, left, finished = int(reply[1]), int(reply[2]), bool(int(reply[3]))
-            await self.credit(pid, packet["room_id"], user_id, user_id, amount, now)
-            if reply[4]:  # the sampled notice, published on the room's slot (lossy)
-                await self.core.publish(k.room(packet["room_id"]).channel, reply[4])
-            if finished:
-                await self.core.client.hdel(k.room_keyword_packets(packet["room_id"]), pid)
-            return amount, left, finished
+            return Grabbed(pid, packet["room_id"], user_id, int(reply[1]), int(reply[2]),
+                           bool(int(reply[3])), reply[4] or b"", now)
         raise grab_refusal(status, reply)
+
+    async def credit_grabs(self, grabs: list[Grabbed]) -> list[Exception | None]:
+        """The credit steps of many grabs (each idempotent by packet and grabber), one
+        pipeline on the wallet slot: in a rush the calls that arrive while one batch is out
+        share the next round trip (``services/pipelined.py``). The pending marks stay on the
+        escrow until the reconciler, seeing them credited, drops them (``settle``)."""
+        k = self.keys
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for g in grabs:
+                self.core.scripts.queue(pipe, "rp_credit", self._credit_keys(
+                    g.packet_id, g.room_id, g.user_id), self._credit_args(
+                    g.packet_id, g.room_id, g.user_id, g.user_id, g.amount, g.now, Cut("")))
+            await self.core.scripts.execute(pipe)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for g in grabs:
+                if g.notice:  # the sampled notice, published on the room's slot (lossy)
+                    self.core.queue_publish(pipe, k.room(g.room_id).channel, g.notice)
+                if g.finished:
+                    pipe.hdel(k.room_keyword_packets(g.room_id), g.packet_id)
+            if pipe.command_stack:
+                await pipe.execute()
+        return [None] * len(grabs)
+
+    def _credit_keys(self, packet_id: str, room_id: str, payee: str) -> list[str]:
+        k = self.keys
+        return [k.balances, k.ledger, k.recent(payee), k.packet_credits(packet_id),
+                *self.charity.wallet_keys(room_id)]
+
+    def _credit_args(self, packet_id: str, room_id: str, payee: str, field: str, amount: int,
+                     now: int, cut: Cut) -> list[Any]:
+        return [now, packet_id, payee, field, amount, self.recent_max, cut.version, cut.base,
+                cut.earmark, cut.beneficiary, room_id]
 
     async def credit(self, packet_id: str, room_id: str, payee: str, field: str, amount: int,
                      now: int, cut: Cut | None = None) -> bool:
-        """The credit step of a transfer out of the escrow (a grab's share, or ``~refund``),
-        then the pending transfer is dropped; run twice, it credits once. False: the charity
-        terms changed under the refund's earmark (the caller computes it again)."""
-        k, cut = self.keys, cut or Cut("")
-        reply = await self.core.script(
-            "rp_credit",
-            [k.balances, k.ledger, k.recent(payee), k.packet_credits(packet_id),
-             *self.charity.wallet_keys(room_id)],
-            [now, packet_id, payee, field, amount, self.recent_max, cut.version, cut.base,
-             cut.earmark, cut.beneficiary, room_id])
-        if text(reply[0]) != "ok":
-            return False
-        await self.core.client.hdel(f"{k.packet(packet_id)}:out", field)
-        return True
+        """The credit step of one transfer out of the escrow (a grab's share, or
+        ``~refund``); run twice, it credits once. False: the charity terms changed under the
+        refund's earmark (the caller computes it again)."""
+        args = self._credit_args(packet_id, room_id, payee, field, amount, now, cut or Cut(""))
+        reply = await self.core.script("rp_credit", self._credit_keys(packet_id, room_id, payee),
+                                       args)
+        return text(reply[0]) == "ok"
 
     async def refund(self, packet: Json, amount: int, now: int) -> None:
         """Credit a finished packet's remainder to its creator, with a charity room's earmark
@@ -151,7 +182,8 @@ class RedPacketStore:
         k = self.keys
         raw = await self.core.client.hget(k.packet(packet_id), "json")
         if raw is None:
-            if await self.finish_launch(packet_id):
+            if (await self.finish_launch(packet_id)
+                    or await self.core.client.exists(k.packet(packet_id))):
                 return "", 0, None  # the launch's escrow was missing: the next pass runs it
             await self.core.client.zrem(k.packets_due, packet_id)
             return "", 0, None
@@ -177,10 +209,17 @@ class RedPacketStore:
                                                                   0, -1)]
 
     async def settle(self, packet_ids: list[str], now: int, grace_ms: int) -> int:
-        """The reconciler's pass over ``packet_ids``: every transfer out of an escrow pending
-        for longer than ``grace_ms`` (its grab or refund stopped between its two steps) is
-        credited now; a finished packet with nothing pending leaves the unsettled set.
-        Returns how many transfers it finished."""
+        """The reconciler's pass over ``packet_ids``, two reads for them all:
+
+        * a packet not in escrow (its launch stopped between the steps, or a failover lost the
+          escrow) is put in escrow from its recorded launch;
+        * a pending mark whose transfer the wallet slot credited is dropped;
+        * a transfer pending longer than ``grace_ms`` and not credited (its grab or refund
+          stopped between the steps) is credited now;
+        * a finished packet with nothing pending is settled: it leaves the unsettled set and
+          its launch record goes.
+
+        Returns how many transfers (launches included) it finished."""
         if not packet_ids:
             return 0
         k = self.keys
@@ -188,15 +227,24 @@ class RedPacketStore:
             for pid in packet_ids:
                 pipe.hmget(k.packet(pid), "json", "state")
                 pipe.hgetall(f"{k.packet(pid)}:out")
+                pipe.hgetall(k.packet_credits(pid))
             found = await pipe.execute()
         finished = 0
         settled: list[str] = []
+        drops: dict[str, list[str]] = {}
         for n, pid in enumerate(packet_ids):
-            (raw, state), out = found[2 * n], found[2 * n + 1]
+            (raw, state), out, credits = found[3 * n:3 * n + 3]
             if raw is None:
-                continue  # not in escrow yet: the launch's own reconciliation
+                if await self.finish_launch(pid, now):
+                    finished += 1
+                elif not await self.core.client.hexists(k.launches_pending, pid):
+                    settled.append(pid)  # nothing recorded to settle
+                continue
             packet: Json = orjson.loads(raw)
             for field, value in out.items():
+                if field in credits:
+                    drops.setdefault(pid, []).append(field.decode())
+                    continue
                 amount, _, at = value.decode().partition("|")
                 if now - int(at) < grace_ms:
                     continue
@@ -205,11 +253,18 @@ class RedPacketStore:
                     await self.refund(packet, int(amount), now)
                 else:
                     await self.credit(pid, packet["room_id"], who, who, int(amount), now)
+                drops.setdefault(pid, []).append(who)
                 finished += 1
-            if state == b"finished" and not out:
+            if state == b"finished" and len(drops.get(pid, ())) == len(out):
                 settled.append(pid)
-        if settled:
-            await self.core.client.zrem(k.packets_unsettled, *settled)
+        async with self.core.client.pipeline(transaction=False) as pipe:
+            for pid, fields in drops.items():
+                pipe.hdel(f"{k.packet(pid)}:out", *fields)
+            if settled:
+                pipe.hdel(k.launches_pending, *settled)
+                pipe.zrem(k.packets_unsettled, *settled)
+            if pipe.command_stack:
+                await pipe.execute()
         return finished
 
     async def due(self, now: int, limit: int = 200) -> list[str]:
@@ -294,6 +349,20 @@ class RedPacketStore:
             [int(s) for s in shares], {u.decode(): int(a) for u, a in claims.items()},
             {f.decode(): int(v.decode().partition("|")[0]) for f, v in out.items()},
             {f.decode(): int(v) for f, v in done.items()})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Grabbed:
+    """A grab's first step done: its share left the escrow, pending to the grabber."""
+
+    packet_id: str
+    room_id: str
+    user_id: str
+    amount: int
+    left: int
+    finished: bool
+    notice: bytes  # the sampled "X grabbed" notice for the room, or b""
+    now: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

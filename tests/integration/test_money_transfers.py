@@ -144,3 +144,49 @@ async def test_the_audit_sees_a_transfer_whose_two_sides_disagree(live: LiveApp)
     s = live.client.app[SERVICES]
     report = await audit(s.wallets.store, s.red_packets.store)
     assert any("claims differ" in m for m in report.mismatches), report.mismatches
+
+
+async def test_an_escrow_lost_in_a_failover_is_rebuilt_without_what_was_credited(
+        live: LiveApp) -> None:
+    """Unacknowledged writes (``store.ack_replicas`` = 0) on a cluster: the packet's master
+    dies and its replica never had the escrow, while the wallet slot kept the launch's debit
+    and a grab's credit. The packet stays readable, and the reconciler rebuilds the escrow
+    from the launch record less the credited grab: the money adds up and nobody grabs twice."""
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, total=900, shares=3, split="equal", duration_s=3600)
+    packet = made["packet"]
+    status, first = await grab(live, packet["id"], "vic")
+    assert status == 200 and first["amount"] == 300
+    store = live.client.app[SERVICES].red_packets.store
+    base = store.keys.packet(packet["id"])
+    await store.core.client.delete(base, f"{base}:shares", f"{base}:claims", f"{base}:rec",
+                                   f"{base}:out")  # what the promoted replica never received
+    assert await clock(live).reconcile(now_ms()) == 1
+    _status, view = await live.call("GET", f"/api/red-packets/{packet['id']}", "alice")
+    assert view["shares_left"] == 2 and view["amount_left"] == 600, view
+    assert [(r["user"], r["amount"]) for r in view["record"]] == [("vic", 300)]
+    status, err = await grab(live, packet["id"], "vic")
+    assert status == 409 and err["error"]["code"] == "already_grabbed"
+    assert (await grab(live, packet["id"], "wen"))[1]["amount"] == 300
+    assert await balance(live, "vic") == 300 and await balance(live, "wen") == 300
+    assert await balance(live, "alice") == 100
+    await assert_audit_clean(live)
+
+
+async def test_a_settled_packet_leaves_the_reconcilers_list(live: LiveApp) -> None:
+    """Every share grabbed and credited: one pass drops the credited marks, and the packet
+    is settled (no longer walked, its launch record gone)."""
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, total=400, shares=2, split="equal")
+    packet = made["packet"]
+    for user in ("vic", "wen"):
+        assert (await grab(live, packet["id"], user))[0] == 200
+    store = live.client.app[SERVICES].red_packets.store
+    assert packet["id"] in await store.unsettled()
+    assert await clock(live).reconcile(now_ms()) == 0  # nothing to finish, only to tidy
+    assert packet["id"] not in await store.unsettled()
+    assert packet["id"] not in await store.launches_recorded()
+    assert await store.core.client.hlen(f"{store.keys.packet(packet['id'])}:out") == 0
+    await assert_audit_clean(live)
