@@ -167,6 +167,9 @@ class LoopTrack(MediaStreamTrack):
         self.keyframe_requests = 0
         #: times the loop fell more than 100 ms behind its schedule (its process was stalled)
         self.stalls = 0
+        #: (when, seconds) of each such stall: the time the clip's timeline fell behind the
+        #: wall clock for good (a player downstream eats that much of its buffer)
+        self.stalled: list[tuple[float, float]] = []
         self._time_base = fractions.Fraction(1, VIDEO_CLOCK)
 
     def request_keyframe(self) -> None:
@@ -193,6 +196,7 @@ class LoopTrack(MediaStreamTrack):
         elif now - due > 0.1:  # the loop was stalled: resume the schedule, do not burst
             self._start = now - self._n / self.clip.fps
             self.stalls += 1
+            self.stalled.append((now, now - due))
         idx = self._next_index()
         frame = self.clip.frames[idx]
         self._pos = (idx + 1) % len(self.clip.frames)

@@ -195,6 +195,7 @@ class HlsPlayer:
     hold_back_s: float | None = None
     tune_in_ms: float | None = None
     _origin: tuple[float, int] | None = None  # (wall time, pts) the playout clock started at
+    playing_since: float | None = None  # time.monotonic() when the playout clock started
     _start_pts: int | None = None  # the first pts to show (the tune-in point)
 
     async def play(self, http: aiohttp.ClientSession, seconds: float) -> None:
@@ -297,6 +298,7 @@ class HlsPlayer:
                 continue  # decoded to reach the tune-in point, not shown
             if self._origin is None:
                 self._origin = (arrived, pts)
+                self.playing_since = time.monotonic()
             wall0, pts0 = self._origin
             due = wall0 + (pts - pts0) / 90_000
             if arrived > due + 0.001:  # not there in time: playback waited for it
@@ -385,10 +387,11 @@ class Latency(Scenario):
             height=int(self._p("latency_height", 360)), fps=fps, seconds=2.0,
             bitrate=600_000)
         base, room, secret = run.target.url, run.room, run.target.secret
-        publisher = Publisher(clip, StampedTrack(clip))
+        track = StampedTrack(clip)
+        publisher = Publisher(clip, track)
         viewer = StampViewer(0, "h264")
         player = HlsPlayer(f"{base}/hls/{room}/index.m3u8")
-        self.state.update(viewer=viewer, player=player, clip=clip)
+        self.state.update(viewer=viewer, player=player, clip=clip, track=track)
         async with aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=15)) as http:
             try:
@@ -417,6 +420,12 @@ class Latency(Scenario):
         hls = percentiles(player.shown_ms)
         rtc = percentiles(viewer.latencies_ms)
         low_latency = player.hold_back_s is not None
+        track: StampedTrack | None = self.state.get("track")
+        since = player.playing_since
+        # a publisher stalled while the player plays puts its frames' stamps that much later
+        # than their timeline: the player, on the timeline, shows them that much sooner
+        stalled_ms = 0.0 if track is None or since is None else round(
+            1000 * sum(s for at, s in track.stalled if at >= since), 1)
         run.figures["latency"] = {
             "hls_mode": "low-latency" if low_latency else "classic",
             "hls_latency_ms": hls,
@@ -427,6 +436,7 @@ class Latency(Scenario):
             "hls_blocking_reloads": player.blocking_reloads,
             "hls_part_hold_back_s": player.hold_back_s,
             "hls_tune_in_ms": player.tune_in_ms,
+            "publisher_stalled_ms": stalled_ms,
             "webrtc_latency_ms": rtc,
             "webrtc_frames": viewer.stats.frames,
             "targets": {

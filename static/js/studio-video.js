@@ -150,12 +150,13 @@ export function mountStudioVideo({ notify }) {
     render();
   }
 
-  /** The broadcast ends and the camera and microphone with it. */
-  async function endBroadcast() {
+  /** The broadcast ends and the camera and microphone with it. `endedByServer`: the room
+   * ended, and the server ended its sessions with it. */
+  async function endBroadcast(endedByServer = false) {
     const s = session;
     session = null;
     stopCamera();
-    if (s) await s.close();
+    if (s) await s.close({ endedByServer });
   }
 
   camBtn.addEventListener("click", toggleCamera);
@@ -178,7 +179,7 @@ export function mountStudioVideo({ notify }) {
 
   function follow(next) {
     room = next;
-    if (ended() && (session || stream)) endBroadcast();
+    if (ended() && (session || stream)) endBroadcast(true);
     render();
   }
 

@@ -45,12 +45,14 @@ class Session {
     this.token = token;
   }
 
-  async close() {
+  /** `endedByServer`: the server already ended the session (its room ended), so there is no
+   * session URL left to DELETE (it would only answer 404). */
+  async close({ endedByServer = false } = {}) {
     // DELETE first: the server then ends the session on purpose, rather than noticing a
     // vanished peer (and the session URL still exists for the browser's CORS preflight).
     const url = this.location;
     this.location = null;
-    if (url) {
+    if (url && !endedByServer) {
       const headers = this.token ? { Authorization: `Bearer ${this.token}` } : {};
       try {
         await fetch(url, { method: "DELETE", headers, keepalive: true });

@@ -22,8 +22,11 @@ async def test_latency_smoke(tmp_path: Path) -> None:
     assert f["hls_mode"] == "low-latency"
     assert f["hls_parts_fetched"] > 0 and f["hls_blocking_reloads"] > 0
     assert f["hls_latency_ms"]["n"] > 0 and f["webrtc_latency_ms"]["n"] > 0
-    # shown no sooner than PART-HOLD-BACK after it was sent, and the targets hold
-    assert f["hls_latency_ms"]["p50"] >= 1000 * f["hls_part_hold_back_s"]
+    # shown no sooner than PART-HOLD-BACK after it was sent (less what the publisher, on a
+    # loaded machine, fell behind its own timeline while the player played), and the targets
+    # hold
+    assert (f["hls_latency_ms"]["p50"]
+            >= 1000 * f["hls_part_hold_back_s"] - f["publisher_stalled_ms"]), f
     assert all(f["targets"].values()), f
     assert all(c["ok"] for c in rep["checks"]), rep["checks"]
 
