@@ -136,13 +136,13 @@ class RedPacketStore:
                     g.packet_id, g.room_id, g.user_id), self._credit_args(
                     g.packet_id, g.room_id, g.user_id, g.user_id, g.amount, g.now, Cut("")))
             await self.core.scripts.execute(pipe)
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            for g in grabs:
-                if g.notice:  # the sampled notice, published on the room's slot (lossy)
-                    self.core.queue_publish(pipe, k.room(g.room_id).channel, g.notice)
-                if g.finished:
-                    pipe.hdel(k.room_keyword_packets(g.room_id), g.packet_id)
-            if pipe.command_stack:
+        if any(g.notice or g.finished for g in grabs):
+            async with self.core.client.pipeline(transaction=False) as pipe:
+                for g in grabs:
+                    if g.notice:  # the sampled notice, published on the room's slot (lossy)
+                        self.core.queue_publish(pipe, k.room(g.room_id).channel, g.notice)
+                    if g.finished:
+                        pipe.hdel(k.room_keyword_packets(g.room_id), g.packet_id)
                 await pipe.execute()
         return [None] * len(grabs)
 
@@ -257,13 +257,13 @@ class RedPacketStore:
                 finished += 1
             if state == b"finished" and len(drops.get(pid, ())) == len(out):
                 settled.append(pid)
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            for pid, fields in drops.items():
-                pipe.hdel(f"{k.packet(pid)}:out", *fields)
-            if settled:
-                pipe.hdel(k.launches_pending, *settled)
-                pipe.zrem(k.packets_unsettled, *settled)
-            if pipe.command_stack:
+        if drops or settled:
+            async with self.core.client.pipeline(transaction=False) as pipe:
+                for pid, fields in drops.items():
+                    pipe.hdel(f"{k.packet(pid)}:out", *fields)
+                if settled:
+                    pipe.hdel(k.launches_pending, *settled)
+                    pipe.zrem(k.packets_unsettled, *settled)
                 await pipe.execute()
         return finished
 
