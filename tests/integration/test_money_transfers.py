@@ -25,6 +25,14 @@ from tests.integration.test_red_packets import (
 )
 
 
+async def launched(live: LiveApp, **how: Any) -> tuple[str, dict[str, Any]]:
+    """A live room of alice's, 1,000 cents in her wallet, and a packet launched in it."""
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    _, made = await launch(live, room, **how)
+    return room, made["packet"]
+
+
 def clock(live: LiveApp) -> PacketClock:
     """A second process's packet clock, with no grace: every pending transfer is due."""
     return PacketClock(live.client.app[SERVICES].red_packets, 200, settle_grace_ms=0)
@@ -44,10 +52,7 @@ async def grab_first_step_only(live: LiveApp, packet: dict[str, Any], user: str)
 
 async def test_a_grab_cut_between_escrow_and_credit_is_credited_once_by_the_reconciler(
         live: LiveApp) -> None:
-    room = await live.live_room()
-    await topup(live, "alice", 1000, "creator")
-    _, made = await launch(live, room, total=1000, shares=4, split="random")
-    packet = made["packet"]
+    _room, packet = await launched(live, total=1000, shares=4, split="random")
     amount = await grab_first_step_only(live, packet, "vic")
     assert await balance(live, "vic") == 0  # not credited yet
     status, err = await grab(live, packet["id"], "vic")  # the retried grab is refused ...
@@ -66,10 +71,7 @@ async def test_a_grab_cut_between_escrow_and_credit_is_credited_once_by_the_reco
 
 
 async def test_a_credit_step_run_twice_credits_once(live: LiveApp) -> None:
-    room = await live.live_room()
-    await topup(live, "alice", 1000, "creator")
-    _, made = await launch(live, room, total=1000, shares=2, split="equal")
-    packet = made["packet"]
+    room, packet = await launched(live, total=1000, shares=2, split="equal")
     status, body = await grab(live, packet["id"], "vic")
     assert status == 200 and body["amount"] == 500
     store = live.client.app[SERVICES].red_packets.store
@@ -112,10 +114,7 @@ async def test_a_launch_cut_after_the_debit_is_put_in_escrow_by_the_reconciler(
 
 async def test_a_refund_cut_before_the_credit_is_paid_once_by_the_reconciler(
         live: LiveApp) -> None:
-    room = await live.live_room()
-    await topup(live, "alice", 1000, "creator")
-    _, made = await launch(live, room, total=1000, shares=10, split="equal", duration_s=3600)
-    packet = made["packet"]
+    _room, packet = await launched(live, total=1000, shares=10, split="equal", duration_s=3600)
     assert (await grab(live, packet["id"], "vic"))[0] == 200
     store = live.client.app[SERVICES].red_packets.store
     base = store.keys.packet(packet["id"])
@@ -133,10 +132,7 @@ async def test_a_refund_cut_before_the_credit_is_paid_once_by_the_reconciler(
 
 
 async def test_the_audit_sees_a_transfer_whose_two_sides_disagree(live: LiveApp) -> None:
-    room = await live.live_room()
-    await topup(live, "alice", 1000, "creator")
-    _, made = await launch(live, room, total=1000, shares=2, split="equal")
-    packet = made["packet"]
+    _room, packet = await launched(live, total=1000, shares=2, split="equal")
     assert (await grab(live, packet["id"], "vic"))[0] == 200
     store = live.client.app[SERVICES].red_packets.store
     # the escrow forgets the claim its wallet-side credit answers to
@@ -152,10 +148,7 @@ async def test_an_escrow_lost_in_a_failover_is_rebuilt_without_what_was_credited
     dies and its replica never had the escrow, while the wallet slot kept the launch's debit
     and a grab's credit. The packet stays readable, and the reconciler rebuilds the escrow
     from the launch record less the credited grab: the money adds up and nobody grabs twice."""
-    room = await live.live_room()
-    await topup(live, "alice", 1000, "creator")
-    _, made = await launch(live, room, total=900, shares=3, split="equal", duration_s=3600)
-    packet = made["packet"]
+    _room, packet = await launched(live, total=900, shares=3, split="equal", duration_s=3600)
     status, first = await grab(live, packet["id"], "vic")
     assert status == 200 and first["amount"] == 300
     store = live.client.app[SERVICES].red_packets.store
@@ -177,10 +170,7 @@ async def test_an_escrow_lost_in_a_failover_is_rebuilt_without_what_was_credited
 async def test_a_settled_packet_leaves_the_reconcilers_list(live: LiveApp) -> None:
     """Every share grabbed and credited: one pass drops the credited marks, and the packet
     is settled (no longer walked, its launch record gone)."""
-    room = await live.live_room()
-    await topup(live, "alice", 1000, "creator")
-    _, made = await launch(live, room, total=400, shares=2, split="equal")
-    packet = made["packet"]
+    _room, packet = await launched(live, total=400, shares=2, split="equal")
     for user in ("vic", "wen"):
         assert (await grab(live, packet["id"], user))[0] == 200
     store = live.client.app[SERVICES].red_packets.store
