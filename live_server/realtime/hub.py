@@ -41,6 +41,8 @@ from live_server.store.presence import TickReport
 
 log = logging.getLogger(__name__)
 
+HUGE_ROOM_REPORT_S = 1.0  # a sampled room's tick reports, at most this often (take_reports)
+
 
 class RoomEventListener(Protocol):
     """Told of each event of a room this process serves, decoded once, except the frequent
@@ -90,6 +92,7 @@ class LocalRoom:
     join_names: list[str] = dataclasses.field(default_factory=list)
     dirty: bool = True
     online_total: int = 0
+    reported_at: float = -1e18  # time.monotonic() of this room's last tick report
 
     @property
     def local_online(self) -> int:
@@ -486,13 +489,23 @@ class Hub:
 
     # Per-tick counters --------------------------------------------------------------------
 
-    def take_reports(self, everything: bool) -> dict[str, TickReport]:
+    def take_reports(self, everything: bool, now: float = 0.0) -> dict[str, TickReport]:
         """What changed since the last call, per room, and reset it. ``everything`` also reports
-        quiet rooms (the periodic presence refresh)."""
+        quiet rooms (the periodic presence refresh). A sampled (huge) room reports at most once
+        every ``HUGE_ROOM_REPORT_S``: every process serving it reports, and each report re-adds
+        every process's count on the room's shard, so per tick that costs the shard in the
+        square of the processes (docs/CAPACITY.md, scenario A); its viewers see counters about
+        once a second anyway. What it gathers meanwhile (hearts, joins, scores) waits in the
+        room and goes with the next report."""
         reports: dict[str, TickReport] = {}
         for room in self.rooms.values():
-            if room.dirty or everything:
-                reports[room.id] = _take_report(room)
+            if not (room.dirty or everything):
+                continue
+            if (not everything and now - room.reported_at < HUGE_ROOM_REPORT_S
+                    and self._sampled(room)):
+                continue
+            room.reported_at = now
+            reports[room.id] = _take_report(room)
         reports.update(self.departed)  # a departed room has no entry in ``rooms``
         self.departed = {}
         return reports

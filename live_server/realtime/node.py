@@ -201,7 +201,8 @@ class Node:
                 if self._unsent is not None:
                     tick_id, reports = self._unsent
                 else:
-                    tick_id, reports = next(self._tick_ids), self.hub.take_reports(everything)
+                    tick_id, reports = next(self._tick_ids), self.hub.take_reports(
+                        everything, time.monotonic())
                 if reports:
                     self._flushing = asyncio.create_task(self._flush_reports(tick_id, reports))
 

@@ -181,3 +181,27 @@ async def test_guaranteed_events_are_never_sampled() -> None:
     hub.tick()
     assert 21 in viewers[0][1].seqs()
     assert sum(sampled) == 20 - 2
+
+
+async def test_a_huge_room_reports_once_a_second_and_loses_nothing_meanwhile() -> None:
+    """Every tick a small room with news reports it; a sampled room reports at most once a
+    second (its report costs its shard in the square of the processes), and the hearts sent
+    between two reports go with the next one."""
+    hub = _hub(3, [])
+    _viewers(hub, 8)  # over 3: sampled
+    hub.add_hearts("r", "v0", "v0", 2, 2)
+    first = hub.take_reports(False, now=10.0)
+    assert first["r"].hearts == 2 and first["r"].online == 8
+    for tick in range(1, 10):  # the next nine ticks: hearts arrive, no report
+        hub.add_hearts("r", "v1", "v1", 1, 1)
+        assert "r" not in hub.take_reports(False, now=10.0 + tick / 10)
+    later = hub.take_reports(False, now=11.0)
+    assert later["r"].hearts == 9 and later["r"].heart_users == {"v1": 9}
+    # the periodic presence refresh reports it whenever it comes
+    assert "r" in hub.take_reports(True, now=11.05)
+
+    small = _hub(100, [])
+    _viewers(small, 8)
+    for tick in range(3):
+        small.add_hearts("r", "v0", "v0", 1, 1)
+        assert small.take_reports(False, now=10.0 + tick / 10)["r"].hearts == 1
