@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from standardwebhooks.webhooks import Webhook
@@ -177,7 +178,14 @@ class DeliveryWorker(Periodic):
         ``endpoint`` (from the cached list) only names it: the URL and secrets are read
         afresh with the delivery."""
         webhook_id = endpoint["id"]
-        current, found = await self.store.attempt_inputs(webhook_id, msg_id)
+        try:
+            current, found = await self.store.attempt_inputs(webhook_id, msg_id)
+        except orjson.JSONDecodeError:
+            # a record that cannot be read never will be: moved aside at once (for an operator,
+            # ``<due>:parked``) rather than claimed again after every lease; still counted and
+            # logged as a failure by the caller
+            await self.store.schedule(webhook_id).park(msg_id, now_ms())
+            raise
         if current is None or found is None or found["state"] != "pending":
             await self.store.core.client.zrem(self.store.keys(webhook_id).due, msg_id)
             return "gone"

@@ -39,11 +39,15 @@ class Schedule:
         fails = int(await self.core.client.hincrby(self.fails_key, member, 1))
         if fails < self.park_after:
             return False
+        await self.park(member, now)
+        return True
+
+    async def park(self, member: str, now: int) -> None:
+        """Move ``member`` aside: out of the schedule, into ``<schedule>:parked``."""
         # parked first: should the removal fail, the member is parked and due, not lost
         await self.core.client.zadd(self.parked_key, {member: now})
         await self.core.client.zrem(self.key, member)
         await self.core.client.hdel(self.fails_key, member)
-        return True
 
     async def succeeded(self, members: list[str]) -> None:
         """Forget the failures of members that have now gone through (one command a pass)."""

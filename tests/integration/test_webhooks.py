@@ -220,6 +220,9 @@ async def test_a_corrupt_delivery_is_counted_and_logged_and_the_others_go_out(
     assert "JSONDecodeError" in warned["exception"]
     got = await logged(app, made["id"], 2)
     assert [d["outcome"] for d in got["deliveries"]] == ["delivered", "delivered"]
+    # it can never be read, so it is moved aside at once, not claimed again after each lease
+    assert await store.core.client.zscore(keys.due, "msg_corrupt") is None
+    assert await store.core.client.zscore(f"{keys.due}:parked", "msg_corrupt") is not None
 
 
 def silent_socket() -> socket.socket:
