@@ -216,7 +216,8 @@ class Services:
                     heartbeat_ms=settings.server.process_heartbeat_ms,
                     ping_s=settings.ws.heartbeat_s, info=info,
                     figures=ProcessFigures(metrics, client.ping, settings.alerts.window_ms),
-                    notices=Notices(hub, reminder_store, reminder_store.channel))
+                    notices=Notices(hub, reminder_store, reminder_store.channel),
+                    after_failed=after.on_failure)
         cohost = CohostService(settings, room_store, CohostStore(core), media_store)
         media = MediaService(settings, room_store, rooms, media_store, MediaStats(
             relay=RelayStats(forwarded=metrics.media_forwarded.inc,

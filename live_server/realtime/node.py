@@ -52,7 +52,8 @@ class Node:
                  presence: PresenceStore, audience: AudienceListener, tick_ms: int,
                  heartbeat_ms: int, ping_s: float, info: Json,
                  figures: Callable[[], Awaitable[Json]] | None = None,
-                 notices: Notices | None = None) -> None:
+                 notices: Notices | None = None,
+                 after_failed: Callable[[str], None] | None = None) -> None:
         self.id = new_process_id()
         self.hub = hub
         self.rooms = rooms
@@ -75,6 +76,9 @@ class Node:
         self.watch_interval_s = 60.0
         self.figures = figures  # extra heartbeat figures (the ops alerts read them)
         self.notices = notices  # user notices (show reminders) on one global channel
+        # a fan-score step that failed after its hearts or minutes were counted: counted as
+        # the after-commit steps are (live_after_commit_failures_total{step})
+        self.after_failed = after_failed or (lambda _step: None)
 
     async def start(self) -> None:
         self.broker.start()
@@ -222,6 +226,7 @@ class Node:
             try:
                 await self.audience.note_hearts(hearts)
             except Exception:  # the counters are in; only these points are lost
+                self.after_failed("heart_intimacy")
                 log.warning("heart intimacy failed", exc_info=True)
 
     async def _ping_loop(self) -> None:
@@ -238,6 +243,7 @@ class Node:
             try:
                 await self.award_watch()
             except Exception:
+                self.after_failed("watch_intimacy")
                 log.warning("watch intimacy failed", exc_info=True)
 
     async def award_watch(self, limit: int = 20_000) -> None:

@@ -131,3 +131,23 @@ async def test_a_payment_whose_bookkeeping_fails_is_paid_once_and_counted(
                                     json={"outcome": "confirm"})
     assert status == 409 and again["error"]["code"] == "invalid_state"
     assert charges(live, order_id) == 1
+
+
+async def test_hearts_whose_intimacy_fails_are_still_counted(live: LiveApp) -> None:
+    """The tick report counts the hearts; the fan points they earn fail after it (the creator's
+    intimacy caps broken): the counters hold every heart and the failure is counted."""
+    room = await live.live_room()
+    s = services(live)
+    viewer = await Viewer.connect(live.base, room, token("bob"))
+    await viewer.wait_welcome()
+    await s.client.set(s.core.keys.intimacy_day("alice", s.fans.day()), "not a hash")
+    before = failures(live, "heart_intimacy")
+    reply = await viewer.request("heart", count=3)
+    assert reply["type"] == "reply", reply
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while failures(live, "heart_intimacy") <= before:
+        assert asyncio.get_running_loop().time() < deadline, "the failure was not counted"
+        await asyncio.sleep(0.05)
+    status, body = await live.call("GET", f"/api/rooms/{room}", "alice", "creator")
+    assert status == 200 and body["counters"]["hearts"] == 3, body
+    await viewer.close()
