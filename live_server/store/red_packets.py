@@ -279,13 +279,14 @@ class RedPacketStore:
         if not with_record:
             fields = await self.core.client.hgetall(base)
             return packet_view(fields, None) if fields else None
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            pipe.hgetall(base)
-            pipe.lrange(f"{base}:rec", 0, -1)
-            fields, record = await pipe.execute()
-        if not fields:
+        pairs, record = await self.core.script("rp_read", self._read_keys(base), ["view"])
+        if not pairs:
             return None
-        return packet_view(fields, record)
+        return packet_view(_as_dict(pairs), record)
+
+    @staticmethod
+    def _read_keys(base: str) -> list[str]:
+        return [base, f"{base}:rec", f"{base}:shares", f"{base}:claims", f"{base}:out"]
 
     async def room_packets(self, room_id: str, limit: int) -> list[Json]:
         """The room's latest packets, newest first, without their records (one pipeline)."""
@@ -336,12 +337,9 @@ class RedPacketStore:
         """The escrow's books (one read of the packet's slot) and (``credited``) the transfers
         the wallet slot says it credited, for the audit."""
         base = self.keys.packet(packet_id)
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            pipe.hgetall(base)
-            pipe.lrange(f"{base}:shares", 0, -1)
-            pipe.hgetall(f"{base}:claims")
-            pipe.hgetall(f"{base}:out")
-            fields, shares, claims, out = await pipe.execute()
+        pairs, _record, shares, claims_pairs, out_pairs = await self.core.script(
+            "rp_read", self._read_keys(base), ["books"])
+        fields, claims, out = _as_dict(pairs), _as_dict(claims_pairs), _as_dict(out_pairs)
         done = (await self.core.client.hgetall(self.keys.packet_credits(packet_id))
                 if credited else {})
         return PacketBooks(
@@ -377,6 +375,11 @@ class PacketBooks:
     claims: dict[str, int]
     pending: dict[str, int]
     credited: dict[str, int]
+
+
+def _as_dict(pairs: list[bytes]) -> dict[bytes, bytes]:
+    """A script's ``HGETALL`` reply (a flat list of field, value) as a dict."""
+    return dict(zip(pairs[0::2], pairs[1::2], strict=True))
 
 
 def grab_refusal(status: str, reply: list[Any]) -> LiveError:

@@ -29,10 +29,8 @@ class WalletStore:
         return int(reply[1])
 
     async def wallet(self, user_id: str, limit: int) -> tuple[int, list[Json]]:
-        async with self.core.client.pipeline(transaction=True) as pipe:
-            pipe.hget(self.keys.balances, user_id)
-            pipe.lrange(self.keys.recent(user_id), 0, limit - 1)
-            bal, recent = await pipe.execute()
+        bal, recent = await self.core.script(
+            "wallet_read", [self.keys.balances, self.keys.recent(user_id)], [user_id, limit])
         return int(bal or 0), [orjson.loads(r) for r in recent]
 
     # Audit reads ------------------------------------------------------------------------
