@@ -68,10 +68,15 @@ class FanService:
         added, _total = await self.store.add_intimacy(creator_id, user_id, points, cap, day,
                                                       source)
         if added < points:  # the cap is reached for today: later events earn nothing
-            if len(self._capped) > 100_000:
-                self._capped.clear()
-            self._capped.add(capped)
+            self._note_capped(capped)
         return added
+
+    def _note_capped(self, capped: tuple[str, str, str, int]) -> None:
+        """(creator, user, source, day) reached its cap: remembered by this process (bounded;
+        forgetting only costs a call that adds nothing)."""
+        if len(self._capped) > 100_000:
+            self._capped.clear()
+        self._capped.add(capped)
 
     async def follows(self, user_id: str, creator_id: str) -> bool:
         return await self.store.follows(user_id, creator_id)
@@ -131,15 +136,22 @@ class FanService:
         per, cap = self.cfg.source(source)
         if per <= 0 or cap <= 0:
             return
+        day = self.day(now)
         items = []
         for room_id, users in by_room.items():
             creator_id = await self._creator_of(room_id)
             if creator_id is None:
                 continue
+            # a viewer at today's cap earns nothing more: not asked again (in a busy room most
+            # hearts come from viewers who reached it, and each call costs the creator's slot)
             items += [(creator_id, uid, per * count) for uid, count in users.items()
-                      if uid != creator_id and count > 0]
+                      if uid != creator_id and count > 0
+                      and (creator_id, uid, source, day) not in self._capped]
         if items:
-            await self.store.add_intimacy_many(items, cap, self.day(now), source)
+            added = await self.store.add_intimacy_many(items, cap, day, source)
+            for (creator_id, uid, points), got in zip(items, added, strict=True):
+                if got < points:
+                    self._note_capped((creator_id, uid, source, day))
 
     async def note_paid(self, order: Json) -> None:
         """An order was paid: intimacy toward the room's creator for the buyer."""

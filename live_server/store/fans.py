@@ -45,15 +45,17 @@ class FanStore:
         return int(reply[0]), int(reply[1])
 
     async def add_intimacy_many(self, items: list[tuple[str, str, int]], cap: int, day: int,
-                                source: str) -> None:
-        """add_intimacy for many (creator, user, points) of one source, in one pipelined round."""
+                                source: str) -> list[int]:
+        """add_intimacy for many (creator, user, points) of one source, in one pipelined round;
+        the points added to each."""
         async with self.core.client.pipeline(transaction=False) as pipe:
             for creator_id, user_id, points in items:
                 self.core.scripts.queue(
                     pipe, "intimacy_add",
                     [self.keys.intimacy(creator_id), self.keys.intimacy_day(creator_id, day)],
                     [user_id, points, cap, 2 * 86_400, source])
-            await self.core.scripts.execute(pipe)
+            replies = await self.core.scripts.execute(pipe)
+        return [int(reply[0]) for reply in replies]
 
     async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:
         """(intimacy points, fan-club member) of a user toward a creator."""

@@ -142,12 +142,23 @@ async def test_each_minute_watched_earns_logged_in_viewers_intimacy_up_to_the_ca
     for v in (vic, vic2, host, guest):
         await v.wait_welcome()
     node = live.client.app[SERVICES].node
+    store = live.client.app[SERVICES].fans.store
+    asked: list[list[str]] = []  # who each round asked the creator's slot about
+    add_many = store.add_intimacy_many
+
+    async def recorded(items: list[tuple[str, str, int]], *args: Any) -> list[int]:
+        asked.append([user for _creator, user, _points in items])
+        return await add_many(items, *args)
+
+    store.add_intimacy_many = recorded  # type: ignore[method-assign]
     seen = []
     for _ in range(4):  # what the node's minute loop does, one minute at a time
         await node.award_watch()
         _, card = await live.call("GET", "/api/creators/alice/fans", "vic")
         seen.append(card["intimacy"])
     assert seen == [2, 4, 5, 5]
+    # capped in the third minute: the process does not ask about vic again today
+    assert asked == [["vic"], ["vic"], ["vic"]]
     _, card = await live.call("GET", "/api/creators/alice/fans", "alice", "creator")
     assert card["intimacy"] == 0 and card["top"] == [{"user": "vic", "intimacy": 5}]
     for v in (vic, vic2, host, guest):
