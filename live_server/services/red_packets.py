@@ -31,7 +31,12 @@ from live_server.services.local_refusals import LocalRefusals
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
 from live_server.services.pipelined import Pipelined
 from live_server.services.webhooks import WebhookEmitter
-from live_server.store.red_packets import Grabbed, RedPacketStore, grab_refusal
+from live_server.store.red_packets import (
+    SETTLE_GRACE_MS,
+    Grabbed,
+    RedPacketStore,
+    grab_refusal,
+)
 from live_server.store.rooms import RoomStore
 
 log = logging.getLogger(__name__)
@@ -268,8 +273,8 @@ class RedPacketService:
         return what
 
 
-SETTLE_GRACE_MS = 5_000  # a transfer pending this long lost its caller: the reconciler ends it
 SETTLE_EVERY_MS = 1_000  # how often a process runs the reconciler's pass
+SETTLE_BATCH = 500  # most packets one pass looks at (the others stay due for the next)
 
 
 class PacketClock(Periodic):
@@ -283,7 +288,9 @@ class PacketClock(Periodic):
     or a refund out of the escrow but not credited, pending longer than ``settle_grace_ms``
     (their caller died between the two steps), are finished. Each step is idempotent by the
     transfer's id, so processes running it together, or together with a slow caller, move the
-    money once."""
+    money once. The packets to look at are a leased schedule (``settle_schedule``): each is
+    looked at by one process about once per grace, first a grace after its launch, so the
+    reconciler's cost does not grow with the number of processes."""
 
     name = "packet-clock"
 
@@ -294,6 +301,7 @@ class PacketClock(Periodic):
         super().__init__(interval_ms, stats=stats, lease_ms=lease_ms, park_after=park_after)
         self.due = self.schedule(service.store.core, service.store.keys.packets_due)
         self.settle_grace_ms = settle_grace_ms
+        self.unsettled = service.store.settle_schedule(settle_grace_ms)
         self._settled_at = 0
 
     async def run_once(self, now: int) -> int:
@@ -311,7 +319,8 @@ class PacketClock(Periodic):
     async def reconcile(self, now: int) -> int:
         """Finish the transfers left half-done; returns how many."""
         store = self.service.store
-        finished = await store.settle(await store.unsettled(), now, self.settle_grace_ms)
+        claimed = await self.unsettled.claim(now, SETTLE_BATCH)
+        finished = await store.settle(claimed, now, self.settle_grace_ms)
         if finished:
             log.warning("red packets: %d transfers finished by the reconciler", finished)
         return finished

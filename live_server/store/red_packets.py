@@ -31,6 +31,10 @@ from live_server.events import RoomEvent
 from live_server.protocol import Json, dumps
 from live_server.store.charity import CharityStore, Cut
 from live_server.store.core import StoreCore, text
+from live_server.store.due import Schedule
+
+SETTLE_GRACE_MS = 5_000  # a transfer pending this long lost its caller: the reconciler ends it
+PARK_NEVER = 1_000_000  # a settle pass does not fail per packet (a failed pass is retried whole)
 
 
 class RedPacketStore:
@@ -58,7 +62,7 @@ class RedPacketStore:
              k.room_keyword_packets(packet["room_id"]), k.launch_keys(packet["creator_id"]),
              k.launches_pending, k.packets_unsettled],
             [now, packet["creator_id"], pid, launch, packet["total"], self.recent_max,
-             due, packet["keyword"], idempotency_key])
+             due, packet["keyword"], idempotency_key, now + SETTLE_GRACE_MS])
         status = text(reply[0])
         if status == "ok":
             await self._escrow(packet, shares, now)
@@ -202,6 +206,13 @@ class RedPacketStore:
         if text(reply[0]) != "ok":
             return "", 0, packet
         return text(reply[1]), int(reply[3]), packet
+
+    def settle_schedule(self, grace_ms: int) -> Schedule:
+        """The packets not known settled as a leased schedule: a process that claims one looks
+        at it, and the lease puts it ``grace_ms`` later, so each is looked at by one process
+        about once per grace, however many processes run the reconciler."""
+        return Schedule(self.core, self.keys.packets_unsettled, lease_ms=grace_ms,
+                        park_after=PARK_NEVER)
 
     async def unsettled(self) -> list[str]:
         """The packets not known settled (finished, every transfer out credited)."""

@@ -14,6 +14,7 @@ from typing import Any
 from live_server.protocol import dumps, now_ms
 from live_server.services.red_packets import PacketClock
 from live_server.services.wallets import audit
+from live_server.store.red_packets import SETTLE_GRACE_MS
 from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp
 from tests.integration.test_red_packets import (
@@ -31,6 +32,11 @@ async def launched(live: LiveApp, **how: Any) -> tuple[str, dict[str, Any]]:
     await topup(live, "alice", 1000, "creator")
     _, made = await launch(live, room, **how)
     return room, made["packet"]
+
+
+def looked_at() -> int:
+    """A time at which the reconciler looks at a packet launched now (a grace later)."""
+    return now_ms() + SETTLE_GRACE_MS
 
 
 def clock(live: LiveApp) -> PacketClock:
@@ -60,10 +66,10 @@ async def test_a_grab_cut_between_escrow_and_credit_is_credited_once_by_the_reco
     assert err["error"]["amount"] == amount
     await assert_audit_clean(live)  # ... and the pending share is in the books
     other = clock(live)
-    results = await asyncio.gather(*(other.reconcile(now_ms()) for _ in range(5)))
+    results = await asyncio.gather(*(other.reconcile(looked_at()) for _ in range(5)))
     assert sum(results) >= 1
     assert await balance(live, "vic") == amount
-    assert await other.reconcile(now_ms()) == 0  # nothing left to finish
+    assert await other.reconcile(looked_at()) == 0  # nothing left to finish
     assert await balance(live, "vic") == amount
     status, body = await live.call("GET", "/api/me/wallet", "vic")
     assert [(e["amount"], e["reason"]) for e in body["entries"]] == [(amount, "grab")]
@@ -98,16 +104,16 @@ async def test_a_launch_cut_after_the_debit_is_put_in_escrow_by_the_reconciler(
          keys.packets_due, keys.all_packets, keys.room_keyword_packets(room),
          keys.launch_keys("alice"), keys.launches_pending, keys.packets_unsettled],
         [now, "alice", "rp-cut", dumps({"packet": packet, "shares": [200, 200, 200], "at": now}),
-         600, 50, now + 60_000, "", ""])
+         600, 50, now + 60_000, "", "", now])
     assert reply[0] == b"ok"
     assert await balance(live, "alice") == 400
     status, err = await grab(live, "rp-cut", "vic")
     assert status == 404, err  # not in escrow yet: nothing to grab
     await assert_audit_clean(live)  # the debited total is pending, not lost
-    assert await clock(live).reconcile(now_ms()) == 1
+    assert await clock(live).reconcile(looked_at()) == 1
     status, body = await grab(live, "rp-cut", "vic")
     assert status == 200 and body["amount"] == 200
-    assert await clock(live).reconcile(now_ms()) == 0
+    assert await clock(live).reconcile(looked_at()) == 0
     assert await balance(live, "alice") == 400 and await balance(live, "vic") == 200
     await assert_audit_clean(live)
 
@@ -155,7 +161,7 @@ async def test_an_escrow_lost_in_a_failover_is_rebuilt_without_what_was_credited
     base = store.keys.packet(packet["id"])
     await store.core.client.delete(base, f"{base}:shares", f"{base}:claims", f"{base}:rec",
                                    f"{base}:out")  # what the promoted replica never received
-    assert await clock(live).reconcile(now_ms()) == 1
+    assert await clock(live).reconcile(looked_at()) == 1
     _status, view = await live.call("GET", f"/api/red-packets/{packet['id']}", "alice")
     assert view["shares_left"] == 2 and view["amount_left"] == 600, view
     assert [(r["user"], r["amount"]) for r in view["record"]] == [("vic", 300)]
@@ -175,8 +181,22 @@ async def test_a_settled_packet_leaves_the_reconcilers_list(live: LiveApp) -> No
         assert (await grab(live, packet["id"], user))[0] == 200
     store = live.client.app[SERVICES].red_packets.store
     assert packet["id"] in await store.unsettled()
-    assert await clock(live).reconcile(now_ms()) == 0  # nothing to finish, only to tidy
+    assert await clock(live).reconcile(looked_at()) == 0  # nothing to finish, only to tidy
     assert packet["id"] not in await store.unsettled()
     assert packet["id"] not in await store.launches_recorded()
     assert await store.core.client.hlen(f"{store.keys.packet(packet['id'])}:out") == 0
+    await assert_audit_clean(live)
+
+
+async def test_many_processes_look_at_each_packet_once_per_grace(live: LiveApp) -> None:
+    """The reconciler's packets are a leased schedule: of several processes passing at the same
+    moment one looks at a packet, and the transfer is finished once."""
+    _room, packet = await launched(live, total=1000, shares=4, split="random")
+    amount = await grab_first_step_only(live, packet, "vic")
+    processes = [PacketClock(live.client.app[SERVICES].red_packets, 200) for _ in range(4)]
+    at = looked_at()
+    results = await asyncio.gather(*(p.reconcile(at) for p in processes))
+    assert sorted(results) == [0, 0, 0, 1]
+    assert await balance(live, "vic") == amount
+    assert await asyncio.gather(*(p.reconcile(at + 1) for p in processes)) == [0, 0, 0, 0]
     await assert_audit_clean(live)

@@ -7,9 +7,11 @@
 -- it launched, and nothing moves.
 -- KEYS: 1 balances, 2 ledger, 3 creator's recent entries, 4 room's packets zset, 5 due zset,
 --       6 every packet zset, 7 room's keyword packets hash, 8 the creator's launch keys hash,
---       9 pending launches hash, 10 unsettled packets zset
+--       9 pending launches hash, 10 unsettled packets zset (the reconciler's schedule: packet
+--       → when to look at it)
 -- ARGV: 1 now, 2 creator, 3 packet id, 4 the pending launch (JSON), 5 total, 6 recent max,
---       7 first due ms, 8 keyword ('' for none), 9 idempotency key ('' for none)
+--       7 first due ms, 8 keyword ('' for none), 9 idempotency key ('' for none), 10 when the
+--       reconciler first looks at it (ms)
 -- Reply: {'ok', balance} | {'dup', packet id, balance} | {'insufficient_funds', balance}
 --        | {'exists'}
 if ARGV[9] ~= '' then
@@ -30,7 +32,7 @@ bal = redis.call('HINCRBY', KEYS[1], ARGV[2], -total)
 ledger_move(KEYS[2], {KEYS[3]}, ARGV[6], ARGV[1], 'user:' .. ARGV[2], 'packet:' .. ARGV[3],
   total, 'red_packet', ARGV[3])
 redis.call('HSET', KEYS[9], ARGV[3], ARGV[4])
-redis.call('ZADD', KEYS[10], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[10], ARGV[10], ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[5], ARGV[7], ARGV[3])
 redis.call('ZADD', KEYS[6], ARGV[1], ARGV[3])
