@@ -203,12 +203,23 @@ frontend live
     default_backend hosts
 
 backend hosts
-    balance roundrobin
+{balance}
     option httpchk GET /readyz
     http-check expect status 200
     default-server inter 500ms fall 2 rise 2
 {servers}
 """
+
+
+ROUND_ROBIN = "    balance roundrobin"
+# Rooms routed to hosts (docs/OPERATIONS.md, "Several hosts"): the fourth '/'-field of
+# /ws/rooms/<room id> and /api/rooms/<room id>/..., on a consistent-hash ring, so a room's
+# viewers and its publisher share a host and a host that goes moves only its own rooms; each
+# answer names the host that served it.
+ROOM_HASH = """\
+    balance hash path,field(4,/)
+    hash-type consistent
+    http-response set-header X-Served-By %[srv_name]"""
 
 
 @dataclass
@@ -220,6 +231,8 @@ class Balancer:
     bind: str = "127.0.0.1"
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    # how the backend picks a host: ROUND_ROBIN, or ROOM_HASH (rooms routed by their id)
+    balance: str = ROUND_ROBIN
 
     @property
     def url(self) -> str:
@@ -233,7 +246,7 @@ class Balancer:
         servers = "\n".join(f"    server h{i} {backend} check"
                             for i, backend in enumerate(self.backends))
         return HAPROXY_CONFIG.format(folder=self.folder, bind=self.bind, port=self.port,
-                                     servers=servers)
+                                     servers=servers, balance=self.balance)
 
     def start(self) -> None:
         self.port = self.port or free_port(self.bind)

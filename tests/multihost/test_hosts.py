@@ -8,10 +8,7 @@ creator launching red packets and chatting viewers go on."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import statistics
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +25,8 @@ from tests.faults.followers import Follower
 from tests.faults.harness import Run
 from tests.faults.scale import Scale
 from tests.faults.show import CREATOR, FAST_ENV, Show
+from tests.multihost.conftest import HOSTS
 from tests.multihost.hosts import (
-    NEEDS,
     SERVER_PORT,
     Balancer,
     Hosts,
@@ -37,11 +34,9 @@ from tests.multihost.hosts import (
     new_key_prefix,
     start_server,
 )
-from tests.netns_support import NamespaceError
 
 pytestmark = [pytest.mark.multihost, pytest.mark.system]
 
-HOSTS = 3
 # a 6 s show, one host killed 2 s in; 4 viewers per host (round robin over 12 connections)
 SHORT = Scale(servers=HOSTS, buyers=6, grabbers=6, chatters=3, watchers=9, show_s=6.0,
               faults_at=(2.0,), down_s=0.0, stalls_s=(), max_orders=200, launches=12,
@@ -115,21 +110,6 @@ async def until(what: str, check: Any, timeout: float = WAIT_S) -> Any:
             return value
         assert loop.time() < deadline, what
         await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-def hosts() -> Iterator[Hosts]:
-    if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("haproxy") is None:
-        pytest.fail(NEEDS)
-    made = Hosts(HOSTS)
-    try:
-        made.create()
-    except NamespaceError as exc:
-        pytest.fail(f"{NEEDS}: {exc}")
-    try:
-        yield made
-    finally:
-        made.remove()
 
 
 @pytest.mark.parametrize("scale", [pytest.param(SHORT, id="short"),
