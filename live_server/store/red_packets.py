@@ -51,7 +51,7 @@ class RedPacketStore:
         creator's balance, created). A key the creator used before gives the packet it
         launched, with ``created`` false and nothing debited. Two steps on two slots (the
         debit with the launch recorded as pending, then the escrow); a launch whose caller
-        dies between them is finished by the reconciler (``finish_launches``)."""
+        dies between them is finished by the reconciler (``settle``, ``finish_launch``)."""
         k, pid = self.keys, packet["id"]
         due = packet["open_at"] if packet["open_at"] > now else packet["expires_at"]
         launch = dumps({"packet": packet, "shares": shares, "at": now})
