@@ -124,12 +124,14 @@ async def _chat(live: LiveApp, room: str) -> int:
 # the webhook feed follows (``wh:follow``, refreshed from the live rooms on every pass), and the
 # stock clocks' schedules (``xfer:due``: holders with a transfer to finish, forgotten by the
 # reconciler once the setup's purchase transfers are past their grace; ``alloc:due``: rooms
-# holding an allotment, looked at again every 30 s). The stock itself (the catalogue's counters,
-# the room's allotment, pending transfers) stays in the fingerprint.
+# holding an allotment, looked at again every 30 s; ``rp:unsettled``: the red packets the money
+# reconciler looks at again every 5 s, leased by each pass). The stock itself (the catalogue's
+# counters, the room's allotment, pending transfers) and the packets' escrows, credits and
+# launch records stay in the fingerprint.
 # (":series" and "series:claim:": the load history the series clock samples every 30 s;
 # ":ticks": which counter report of each process the room has counted, written every tick)
 AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names", ":minutes", ":wh:follow",
-                 ":xfer:due", ":alloc:due", ":series", ":ticks")
+                 ":xfer:due", ":alloc:due", ":rp:unsettled", ":series", ":ticks")
 AUDIENCE_FIELDS = ("peak", "peak_log", "peak_final")
 
 
