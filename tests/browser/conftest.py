@@ -1,7 +1,7 @@
 """The browser tests' fixtures: the network Chromium runs in (a namespace per test process,
-tests/browser/netns.py), a real server process per test module, a Chromium per test
-(tests/browser/harness.py), screenshots kept as artifacts and their folder named at the end of
-the run."""
+tests/browser/netns.py), a real server process per test module, one Chromium per test process
+with fresh browsing contexts for each test (tests/browser/harness.py), screenshots kept as
+artifacts and their folder named at the end of the run."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
+import pytest_asyncio
 
 from tests.browser.harness import Browser, ServerProcess, Shots, find_chromium
 from tests.browser.netns import NEEDS, BrowserNetwork, NamespaceError
@@ -52,10 +53,28 @@ def server(browser_net: BrowserNetwork) -> Iterator[str]:
         proc.remove()
 
 
-@pytest.fixture
-async def browser(request: pytest.FixtureRequest,
-                  browser_net: BrowserNetwork) -> AsyncIterator[Browser]:
-    b = await Browser.launch(browser_net, Shots(request.node.nodeid))
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium(browser_net: BrowserNetwork) -> AsyncIterator[list[Browser]]:
+    """One Chromium per test process (launching one costs about 0.6 s a test): a list holding
+    it, so a test that finds it gone (crashed) launches the next."""
+    held: list[Browser] = []
+    try:
+        yield held
+    finally:
+        for b in held:
+            await b.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(request: pytest.FixtureRequest, browser_net: BrowserNetwork,
+                  chromium: list[Browser]) -> AsyncIterator[Browser]:
+    """The process's Chromium for this test: every page the test opens is a browsing context
+    of its own (own storage, cookies, viewport), closed after the test."""
+    if not chromium or not chromium[0].chromium.is_connected():
+        if chromium:
+            await chromium.pop().close()
+        chromium.append(await Browser.launch(browser_net, Shots("chromium")))
+    b = chromium[0].for_test(Shots(request.node.nodeid))
     try:
         yield b
         report = getattr(request.node, "rep_call", None)
@@ -63,6 +82,15 @@ async def browser(request: pytest.FixtureRequest,
             await b.screenshot_all("failed")
     finally:
         await b.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run in the test process's one event loop, where its Chromium lives
+    (Playwright's objects belong to the loop that made them)."""
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.path).startswith(here + os.sep) and item.get_closest_marker("asyncio"):
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -108,12 +108,20 @@ class Browser:
     two people on two devices would be."""
 
     def __init__(self, playwright: Playwright, chromium: PwBrowser, shots: Shots,
-                 net: BrowserNetwork) -> None:
+                 net: BrowserNetwork, *, shared: bool = False) -> None:
         self.playwright = playwright
         self.chromium = chromium
         self.shots = shots
         self.net = net  # where it runs (a test's own server listens on net.host)
         self.pages: list[Page] = []
+        # one Chromium for every test of a test process (``for_test``): a test closes only the
+        # browsing contexts it opened
+        self.shared = shared
+
+    def for_test(self, shots: Shots) -> Browser:
+        """This Chromium for one test: its own pages and screenshots, nothing of another
+        test's (each page is a context of its own)."""
+        return Browser(self.playwright, self.chromium, shots, self.net, shared=True)
 
     @classmethod
     async def launch(cls, net: BrowserNetwork, shots: Shots) -> Browser:
@@ -153,6 +161,11 @@ class Browser:
                     await self.shots.take(page.pw, f"{step}-page{i + 1}")
 
     async def close(self) -> None:
+        if self.shared:  # the test's contexts only; the process's Chromium goes on
+            for page in self.pages:
+                with contextlib.suppress(PwError):
+                    await page.context.close()
+            return
         with contextlib.suppress(PwError):
             await self.chromium.close()
         with contextlib.suppress(PwError):

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
 from standardwebhooks import Webhook
 
@@ -110,7 +111,7 @@ class Receiver:
             await asyncio.sleep(0.05)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")  # the loop the browser tests run in
 async def receiver() -> AsyncIterator[Receiver]:
     r = Receiver()
     await r.start()
