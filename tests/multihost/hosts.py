@@ -20,6 +20,7 @@ from the kernel if the test process dies (PR_SET_PDEATHSIG)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import ipaddress
@@ -29,11 +30,14 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from live_server.store.embedded import die_with_parent, free_port
-from tests.conftest import ROOT, TEST_SECRET
+from tests.cluster_support import ValkeyCluster
+from tests.conftest import ROOT, TEST_SECRET, wait_ready
 from tests.netns_support import NamespaceError, free_subnet, ip, remove_leftovers
 
 PREFIX = "live-host-"
@@ -288,3 +292,65 @@ class Balancer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+WAIT_S = 30.0
+
+
+async def until(what: str, check: Any, timeout: float = WAIT_S) -> Any:
+    """``await check()`` again every 0.1 s until it is truthy (its value), failing with
+    ``what`` after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        assert loop.time() < deadline, what
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class Deployment:
+    """What ``deployment`` started: the cluster, a server per host, HAProxy, their key
+    prefix."""
+
+    cluster: ValkeyCluster
+    servers: list[HostServer]
+    balancer: Balancer
+    prefix: str
+
+
+@contextlib.asynccontextmanager
+async def deployment(hosts: Hosts, folder: Path, env: dict[str, str], *, replicas: int = 1,
+                     balance: str = ROUND_ROBIN) -> AsyncIterator[Deployment]:
+    """A 3-master Valkey Cluster on the bridge, a server on every host, HAProxy in front with
+    every host up; all stopped (by pid) afterwards."""
+    cluster = ValkeyCluster(masters=3, replicas=replicas, host=hosts.gateway)
+    balancer = Balancer(folder, [f"{a}:{SERVER_PORT}" for a in hosts.addresses],
+                        balance=balance)
+    servers: list[HostServer] = []
+    try:
+        cluster.start()
+        prefix = new_key_prefix()
+        servers = [start_server(hosts, i, cluster.url, prefix, folder, env)
+                   for i in range(len(hosts.addresses))]
+        for server in servers:
+            try:
+                await wait_ready(server.url, server.proc)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}\n{server.log_path.read_text()}") from None
+        balancer.start()
+        loop = asyncio.get_running_loop()
+
+        async def all_up() -> bool:
+            stats = await loop.run_in_executor(None, balancer.stats)
+            return len(stats) == len(servers) and all(row["status"] == "UP"
+                                                      for row in stats.values())
+        await until(f"HAProxy never saw every host up:\n{balancer.config()}", all_up)
+        yield Deployment(cluster, servers, balancer, prefix)
+    finally:
+        balancer.stop()
+        for server in servers:
+            server.stop()
+        cluster.stop()

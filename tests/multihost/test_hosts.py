@@ -19,21 +19,12 @@ from redis.asyncio.cluster import RedisCluster
 from live_server.protocol import GUARANTEED_EVENTS
 from live_server.store.core import cluster_url
 from live_server.store.keys import Keys
-from tests.cluster_support import ValkeyCluster
-from tests.conftest import wait_ready
 from tests.faults.followers import Follower
 from tests.faults.harness import Run
 from tests.faults.scale import Scale
 from tests.faults.show import CREATOR, FAST_ENV, Show
 from tests.multihost.conftest import HOSTS
-from tests.multihost.hosts import (
-    SERVER_PORT,
-    Balancer,
-    Hosts,
-    HostServer,
-    new_key_prefix,
-    start_server,
-)
+from tests.multihost.hosts import WAIT_S, Hosts, HostServer, deployment, until
 
 pytestmark = [pytest.mark.multihost, pytest.mark.system]
 
@@ -44,7 +35,6 @@ SHORT = Scale(servers=HOSTS, buyers=6, grabbers=6, chatters=3, watchers=9, show_
 FULL = Scale(servers=HOSTS, buyers=20, grabbers=20, chatters=8, watchers=28, show_s=40.0,
              faults_at=(10.0,), down_s=0.0, stalls_s=(), max_orders=240, launches=80,
              pace_s=0.15)
-WAIT_S = 30.0
 # a viewer whose host died waits this long before it reconnects (as a client backs off), so
 # that the creator's announcements made meanwhile must come back by recovery
 AWAY_S = 1.5
@@ -101,17 +91,6 @@ async def open_sockets(http: aiohttp.ClientSession, server: HostServer) -> int:
     raise AssertionError("no live_ws_connections in /metrics")
 
 
-async def until(what: str, check: Any, timeout: float = WAIT_S) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert loop.time() < deadline, what
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.parametrize("scale", [pytest.param(SHORT, id="short"),
                                    pytest.param(FULL, id="full",
                                                 marks=pytest.mark.faults_full)])
@@ -123,28 +102,11 @@ async def test_a_host_killed_mid_show(hosts: Hosts, tmp_path: Path, scale: Scale
     is clean. Printed: viewers per host before and after, reconnect time p50/max, events
     recovered."""
     loop = asyncio.get_running_loop()
-    cluster = ValkeyCluster(masters=3, replicas=1, host=hosts.gateway)
-    servers: list[HostServer] = []
-    balancer = Balancer(tmp_path, [f"{a}:{SERVER_PORT}" for a in hosts.addresses])
     store: Any = None
-    try:
-        cluster.start()
-        prefix = new_key_prefix()
-        servers = [start_server(hosts, i, cluster.url, prefix, tmp_path, FAST_ENV)
-                   for i in range(HOSTS)]
-        for server in servers:
-            try:
-                await wait_ready(server.url, server.proc)
-            except RuntimeError as exc:
-                raise RuntimeError(f"{exc}\n{server.log_path.read_text()}") from None
-        balancer.start()
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as http:
-            async def all_up() -> bool:
-                stats = await loop.run_in_executor(None, balancer.stats)
-                return len(stats) == HOSTS and all(row["status"] == "UP"
-                                                   for row in stats.values())
-            await until(f"HAProxy never saw every host up:\n{balancer.config()}", all_up)
-
+    async with deployment(hosts, tmp_path, FAST_ENV) as up, aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200)) as http:
+        servers, balancer, cluster, prefix = up.servers, up.balancer, up.cluster, up.prefix
+        try:
             show = Show(http, [balancer.url])
             await show.setup(sale_stock=scale.buyers * scale.max_orders)
             run = Run(show, scale)
@@ -191,47 +153,45 @@ async def test_a_host_killed_mid_show(hosts: Hosts, tmp_path: Path, scale: Scale
             kinds = {int(row_id.decode().split("-")[0]): fields[b"t"].decode()
                      for row_id, fields in rows}
 
-        followers: list[TimedFollower] = [f for f in run.followers
-                                          if isinstance(f, TimedFollower)]
-        moved = [f for f in followers if f.rejoins]
-        # each viewer of the killed host, and only those, came back once
-        assert len(moved) == before[0], (before, [f.rejoins for f in followers])
-        assert all(f.rejoins == 1 and len(f.welcomed_at) == 1 for f in moved), [
-            (f.user, f.rejoins, f.close_codes) for f in moved]
-        problems = []
-        for f in followers:
-            assert f.first_seq is not None
-            due = {s for s, kind in kinds.items()
-                   if kind in GUARANTEED_EVENTS and s > f.first_seq}
-            got = f.received()
-            missing = sorted(due - set(got))
-            twice = sorted(s for s in due if got[s] > 1)
-            if missing or twice:
-                problems.append(f"{f.user}: missing {missing}, twice {twice}")
-        assert not problems, problems
-        guaranteed = [s for s, kind in kinds.items() if kind in GUARANTEED_EVENTS]
-        assert guaranteed, "no guaranteed event in the show"
-        waits = sorted((w - c) * 1000 for f in moved
-                       for c, w in zip(f.closed_at, f.welcomed_at, strict=True))
-        # each came back with what it missed while away: the announcements made then among it
-        for f in moved:
-            texts = {e["data"]["text"] for e in f.recovered() if e.get("type") == "announcement"}
-            assert texts & set(announced), (f.user, announced, f.recovered())
-        recovered = [e for f in moved for e in f.recovered()]
-        guaranteed_recovered = [e for e in recovered if e.get("type") in GUARANTEED_EVENTS]
-        tries = sorted((w - t) * 1000 for f in moved
-                       for t, w in zip(f.tried_at, f.welcomed_at, strict=True))
-        print(f"\n  viewers per host before the kill {before}, after {after} (host 0 gone); "
-              f"{len(moved)} viewers moved, each away {AWAY_S} s (its back-off) then reconnected "
-              f"through HAProxy in p50 {statistics.median(tries):.0f} ms max {tries[-1]:.0f} "
-              f"ms (socket closed → recovered welcome p50 {statistics.median(waits):.0f} ms "
-              f"max {waits[-1]:.0f} ms); events recovered "
-              f"{len(recovered)} ({len(guaranteed_recovered)} guaranteed); guaranteed events "
-              f"in the show {len(guaranteed)}, each delivered once to every viewer")
-    finally:
-        if store is not None:
-            await store.aclose()
-        balancer.stop()
-        for server in servers:
-            server.stop()
-        cluster.stop()
+        finally:
+            if store is not None:
+                await store.aclose()
+
+    followers: list[TimedFollower] = [f for f in run.followers
+                                      if isinstance(f, TimedFollower)]
+    moved = [f for f in followers if f.rejoins]
+    # each viewer of the killed host, and only those, came back once
+    assert len(moved) == before[0], (before, [f.rejoins for f in followers])
+    assert all(f.rejoins == 1 and len(f.welcomed_at) == 1 for f in moved), [
+        (f.user, f.rejoins, f.close_codes) for f in moved]
+    problems = []
+    for f in followers:
+        assert f.first_seq is not None
+        due = {s for s, kind in kinds.items()
+               if kind in GUARANTEED_EVENTS and s > f.first_seq}
+        got = f.received()
+        missing = sorted(due - set(got))
+        twice = sorted(s for s in due if got[s] > 1)
+        if missing or twice:
+            problems.append(f"{f.user}: missing {missing}, twice {twice}")
+    assert not problems, problems
+    guaranteed = [s for s, kind in kinds.items() if kind in GUARANTEED_EVENTS]
+    assert guaranteed, "no guaranteed event in the show"
+    waits = sorted((w - c) * 1000 for f in moved
+                   for c, w in zip(f.closed_at, f.welcomed_at, strict=True))
+    # each came back with what it missed while away: the announcements made then among it
+    for f in moved:
+        texts = {e["data"]["text"] for e in f.recovered() if e.get("type") == "announcement"}
+        assert texts & set(announced), (f.user, announced, f.recovered())
+    recovered = [e for f in moved for e in f.recovered()]
+    guaranteed_recovered = [e for e in recovered if e.get("type") in GUARANTEED_EVENTS]
+    tries = sorted((w - t) * 1000 for f in moved
+                   for t, w in zip(f.tried_at, f.welcomed_at, strict=True))
+    print(f"\n  viewers per host before the kill {before}, after {after} (host 0 gone); "
+          f"{len(moved)} viewers moved, each away {AWAY_S} s (its back-off) then reconnected "
+          f"through HAProxy in p50 {statistics.median(tries):.0f} ms max {tries[-1]:.0f} "
+          f"ms (socket closed → recovered welcome p50 {statistics.median(waits):.0f} ms "
+          f"max {waits[-1]:.0f} ms); events recovered "
+          f"{len(recovered)} ({len(guaranteed_recovered)} guaranteed); guaranteed events "
+          f"in the show {len(guaranteed)}, each delivered once to every viewer")
+

@@ -16,20 +16,11 @@ from redis.asyncio.cluster import RedisCluster
 
 from live_server.store.core import cluster_url
 from live_server.store.keys import Keys
-from tests.cluster_support import ValkeyCluster
-from tests.conftest import token, wait_ready
+from tests.conftest import token
 from tests.faults.show import FAST_ENV
 from tests.multihost.conftest import HOSTS
-from tests.multihost.hosts import (
-    ROOM_HASH,
-    SERVER_PORT,
-    Balancer,
-    Hosts,
-    HostServer,
-    new_key_prefix,
-    start_server,
-)
-from tests.multihost.test_hosts import TimedFollower, until
+from tests.multihost.hosts import ROOM_HASH, Hosts, deployment, until
+from tests.multihost.test_hosts import TimedFollower
 
 pytestmark = [pytest.mark.multihost, pytest.mark.system]
 
@@ -73,28 +64,14 @@ async def served_by(http: aiohttp.ClientSession, url: str, room: str) -> set[str
 
 
 async def test_rooms_routed_by_their_id_stay_whole(hosts: Hosts, tmp_path: Path) -> None:
-    loop = asyncio.get_running_loop()
-    cluster = ValkeyCluster(masters=3, replicas=0, host=hosts.gateway)
-    servers: list[HostServer] = []
-    balancer = Balancer(tmp_path, [f"{a}:{SERVER_PORT}" for a in hosts.addresses],
-                        balance=ROOM_HASH)
     store: Any = None
     followers: dict[str, list[TimedFollower]] = {}
-    try:
-        cluster.start()
-        prefix = new_key_prefix()
-        servers = [start_server(hosts, i, cluster.url, prefix, tmp_path, FAST_ENV)
-                   for i in range(HOSTS)]
-        for server in servers:
-            await wait_ready(server.url, server.proc)
-        balancer.start()
-        connector = aiohttp.TCPConnector(force_close=True)  # each request routed afresh
-        async with aiohttp.ClientSession(connector=connector) as http:
-            async def all_up() -> bool:
-                stats = await loop.run_in_executor(None, balancer.stats)
-                return len(stats) == HOSTS and all(r["status"] == "UP" for r in stats.values())
-            await until(f"HAProxy never saw every host up:\n{balancer.config()}", all_up)
-
+    connector = aiohttp.TCPConnector(force_close=True)  # each request routed afresh
+    async with deployment(hosts, tmp_path, FAST_ENV, replicas=0, balance=ROOM_HASH) as up, \
+            aiohttp.ClientSession(connector=connector) as http:
+        servers, balancer, loop = up.servers, up.balancer, asyncio.get_running_loop()
+        cluster, prefix = up.cluster, up.prefix
+        try:
             home: dict[str, str] = {}  # room → the one host that answers its paths
             while len(home) < MIN_ROOMS or len(set(home.values())) < 2:
                 assert len(home) < MAX_ROOMS, f"every room on one host: {home}"
@@ -150,20 +127,16 @@ async def test_rooms_routed_by_their_id_stay_whole(hosts: Hosts, tmp_path: Path)
             for room in kept_rooms:
                 assert await served_by(http, balancer.url, room) == {home[room]}
                 assert all(f.rejoins == 0 for f in followers[room]), room
-        spread = {h: sum(1 for r in home.values() if r == h) for h in sorted(set(home.values()))}
-        print(f"\n  {len(home)} rooms routed by id over {HOSTS} hosts {spread}; host "
-              f"{victim_name} killed: its {len(moved_rooms)} room(s) moved whole to one host "
-              f"each, the other {len(kept_rooms)} stayed")
-    finally:
-        for group in followers.values():
-            for f in group:
-                await f.stop()
-        if store is not None:
-            await store.aclose()
-        balancer.stop()
-        for server in servers:
-            server.stop()
-        cluster.stop()
+        finally:
+            for group in followers.values():
+                for f in group:
+                    await f.stop()
+            if store is not None:
+                await store.aclose()
+    spread = {h: sum(1 for r in home.values() if r == h) for h in sorted(set(home.values()))}
+    print(f"\n  {len(home)} rooms routed by id over {HOSTS} hosts {spread}; host "
+          f"{victim_name} killed: its {len(moved_rooms)} room(s) moved whole to one host "
+          f"each, the other {len(kept_rooms)} stayed")
 
 
 async def _recovered(follower: TimedFollower) -> bool:
