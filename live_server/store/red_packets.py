@@ -116,13 +116,17 @@ class RedPacketStore:
         base = k.packet(pid)
         member = (packet.get("condition") == "fan_club" and bool(
             await self.core.client.hexists(k.fan_club(packet["creator_id"]), user_id)))
-        reply = await self.core.script(
-            "rp_grab",
-            [base, f"{base}:shares", f"{base}:claims", f"{base}:rec", f"{base}:elig",
-             f"{base}:out"],
-            [now, user_id, pid, dumps(name), sample_every, "1" if follows else "0",
-             "1" if member else "0"])
+        keys = [base, f"{base}:shares", f"{base}:claims", f"{base}:rec", f"{base}:elig",
+                f"{base}:out"]
+        args = [now, user_id, pid, dumps(name), sample_every, "1" if follows else "0",
+                "1" if member else "0"]
+        reply = await self.core.script("rp_grab", keys, args)
         status = text(reply[0])
+        if status == "not_found" and await self.finish_launch(pid):
+            # launched, but its escrow is not there (a launch cut between its steps, or one a
+            # failover lost): put back from the launch record, then the grab goes on
+            reply = await self.core.script("rp_grab", keys, args)
+            status = text(reply[0])
         if status == "ok":
             return Grabbed(pid, packet["room_id"], user_id, int(reply[1]), int(reply[2]),
                            bool(int(reply[3])), reply[4] or b"", now)
@@ -289,11 +293,14 @@ class RedPacketStore:
         base = self.keys.packet(packet_id)
         if not with_record:
             fields = await self.core.client.hgetall(base)
-            return packet_view(fields, None) if fields else None
-        pairs, record = await self.core.script("rp_read", self._read_keys(base), ["view"])
-        if not pairs:
-            return None
-        return packet_view(_as_dict(pairs), record)
+            found = packet_view(fields, None) if fields else None
+        else:
+            pairs, record = await self.core.script("rp_read", self._read_keys(base), ["view"])
+            found = packet_view(_as_dict(pairs), record) if pairs else None
+        if found is None and await self.finish_launch(packet_id):
+            # launched, its escrow not there yet or lost: a listed packet is never "not found"
+            return await self.packet(packet_id, with_record)
+        return found
 
     @staticmethod
     def _read_keys(base: str) -> list[str]:

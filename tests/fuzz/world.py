@@ -124,14 +124,16 @@ async def _chat(live: LiveApp, room: str) -> int:
 # the webhook feed follows (``wh:follow``, refreshed from the live rooms on every pass), and the
 # stock clocks' schedules (``xfer:due``: holders with a transfer to finish, forgotten by the
 # reconciler once the setup's purchase transfers are past their grace; ``alloc:due``: rooms
-# holding an allotment, looked at again every 30 s; ``rp:unsettled``: the red packets the money
-# reconciler looks at again every 5 s, leased by each pass). The stock itself (the catalogue's
-# counters, the room's allotment, pending transfers) and the packets' escrows, credits and
-# launch records stay in the fingerprint.
+# holding an allotment, looked at again every 30 s; and the red packets' reconciler, which
+# leases ``rp:unsettled`` each pass, drops an escrow's pending marks (``}:out``) once the wallet
+# slot credited them and a settled packet's launch record (``rp:launching``)). The stock itself
+# (the catalogue's counters, the room's allotment, pending transfers) and the packets' escrows
+# (shares, claims, records) and credits stay in the fingerprint.
 # (":series" and "series:claim:": the load history the series clock samples every 30 s;
 # ":ticks": which counter report of each process the room has counted, written every tick)
 AUDIENCE_KEYS = (":online", ":onseen", ":uv", ":procs", ":names", ":minutes", ":wh:follow",
-                 ":xfer:due", ":alloc:due", ":rp:unsettled", ":series", ":ticks")
+                 ":xfer:due", ":alloc:due", ":rp:unsettled", "}:out", ":rp:launching",
+                 ":series", ":ticks")
 AUDIENCE_FIELDS = ("peak", "peak_log", "peak_final")
 
 

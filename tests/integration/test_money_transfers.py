@@ -88,13 +88,11 @@ async def test_a_credit_step_run_twice_credits_once(live: LiveApp) -> None:
     await assert_audit_clean(live)
 
 
-async def test_a_launch_cut_after_the_debit_is_put_in_escrow_by_the_reconciler(
-        live: LiveApp) -> None:
-    room = await live.live_room()
-    await topup(live, "alice", 1000, "creator")
+async def launch_first_step_only(live: LiveApp, room: str, packet_id: str) -> None:
+    """The launch's debit on the wallet slot, and the process dies before the escrow."""
     store = live.client.app[SERVICES].red_packets.store
     keys, now = store.keys, now_ms()
-    packet = {"id": "rp-cut", "room_id": room, "creator_id": "alice", "creator_name": "alice",
+    packet = {"id": packet_id, "room_id": room, "creator_id": "alice", "creator_name": "alice",
               "created_at": now, "total": 600, "shares": 3, "split": "equal",
               "condition": "anyone", "keyword": "", "open_at": now,
               "expires_at": now + 60_000}
@@ -103,18 +101,40 @@ async def test_a_launch_cut_after_the_debit_is_put_in_escrow_by_the_reconciler(
         [keys.balances, keys.ledger, keys.recent("alice"), keys.room_packets(room),
          keys.packets_due, keys.all_packets, keys.room_keyword_packets(room),
          keys.launch_keys("alice"), keys.launches_pending, keys.packets_unsettled],
-        [now, "alice", "rp-cut", dumps({"packet": packet, "shares": [200, 200, 200], "at": now}),
+        [now, "alice", packet_id,
+         dumps({"packet": packet, "shares": [200, 200, 200], "at": now}),
          600, 50, now + 60_000, "", "", now])
     assert reply[0] == b"ok"
+
+
+async def test_a_launch_cut_after_the_debit_is_put_in_escrow_by_the_reconciler(
+        live: LiveApp) -> None:
+    room = await live.live_room()
+    await topup(live, "alice", 1000, "creator")
+    await launch_first_step_only(live, room, "rp-cut")
     assert await balance(live, "alice") == 400
-    status, err = await grab(live, "rp-cut", "vic")
-    assert status == 404, err  # not in escrow yet: nothing to grab
     await assert_audit_clean(live)  # the debited total is pending, not lost
     assert await clock(live).reconcile(looked_at()) == 1
     status, body = await grab(live, "rp-cut", "vic")
     assert status == 200 and body["amount"] == 200
     assert await clock(live).reconcile(looked_at()) == 0
     assert await balance(live, "alice") == 400 and await balance(live, "vic") == 200
+    await assert_audit_clean(live)
+
+
+async def test_a_launch_cut_after_the_debit_is_never_not_found(live: LiveApp) -> None:
+    """Before the reconciler gets to it, the first read or grab of the packet puts it in
+    escrow from its launch record: a listed packet is never answered ``not_found``."""
+    room = await live.live_room()
+    await topup(live, "alice", 1200, "creator")
+    await launch_first_step_only(live, room, "rp-cut-1")
+    status, body = await grab(live, "rp-cut-1", "vic")
+    assert status == 200 and body["amount"] == 200, body
+    await launch_first_step_only(live, room, "rp-cut-2")
+    status, view = await live.call("GET", "/api/red-packets/rp-cut-2", "wen")
+    assert status == 200 and view["shares_left"] == 3, view
+    assert await clock(live).reconcile(looked_at()) == 0  # nothing left for it to finish
+    assert await balance(live, "alice") == 0 and await balance(live, "vic") == 200
     await assert_audit_clean(live)
 
 
