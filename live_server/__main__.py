@@ -231,7 +231,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     async def run() -> Any:
         client = connect(settings.store.url, 2, settings.store.cluster)
         try:
-            core = StoreCore(client, Keys(settings.store.key_prefix))
+            core = StoreCore(client, Keys(settings.store.key_prefix, settings.money.wallet_buckets))
             recent_max = settings.money.recent_entries
             gifts = GiftStore.of(core, settings)
             return await audit(WalletStore(core, recent_max=recent_max),

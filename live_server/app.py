@@ -63,6 +63,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
         await services.node.start()
         services.scheduler.start()
         services.packet_clock.start()
+        services.transfer_clock.start()  # transfers between wallet buckets left pending
         services.auction_clock.start()  # auctions' ends, winners' orders, second chances
         services.draw_clock.start()
         services.webhook_worker.start()  # outgoing webhooks: deliveries, order events
@@ -73,6 +74,7 @@ def _services_ctx(settings: Settings, info: dict[str, Any]) -> Any:
         finally:
             await services.scheduler.stop()
             await services.packet_clock.stop()
+            await services.transfer_clock.stop()
             await services.auction_clock.stop()
             await services.draw_clock.stop()
             await services.order_feed.stop()

@@ -172,6 +172,7 @@ class MoneySettings:
     recent_entries: int
     room_list_max: int
     fan_club_fee_cents: int
+    wallet_buckets: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -570,6 +571,7 @@ def _validated(settings: Settings) -> Settings:
         "money.scheduler_interval_ms": settings.money.scheduler_interval_ms,
         "money.grab_sample_every": settings.money.grab_sample_every,
         "money.recent_entries": settings.money.recent_entries,
+        "money.wallet_buckets": settings.money.wallet_buckets,
         "auctions.snipe_ms": settings.auctions.snipe_ms,
         "auctions.min_duration_ms": settings.auctions.min_duration_ms,
         "auctions.pay_within_ms": settings.auctions.pay_within_ms,

@@ -51,6 +51,7 @@ from live_server.services.shelf import Scheduler, ShelfService
 from live_server.services.show_report import ShowReportService
 from live_server.services.suspensions import SuspensionService
 from live_server.services.topups import TopupService
+from live_server.services.transfers import TransferClock, Transfers
 from live_server.services.viewing import ViewingService
 from live_server.services.wallets import WalletService
 from live_server.services.webhook_delivery import DeliveryStats, DeliveryWorker, lease_ms
@@ -81,6 +82,7 @@ from live_server.store.shelf import ShelfStore
 from live_server.store.show_report import ReportStore
 from live_server.store.suspensions import SuspensionStore
 from live_server.store.topups import TopupStore
+from live_server.store.transfers import TransferStore
 from live_server.store.wallets import WalletStore
 from live_server.store.webhooks import WebhookStore
 
@@ -119,6 +121,8 @@ class Services:
     fans: FanService
     red_packets: RedPacketService
     packet_clock: PacketClock
+    transfers: Transfers  # money between wallet buckets: how each kind of transfer ends
+    transfer_clock: TransferClock  # finishes the transfers a dead caller left pending
     auctions: AuctionService
     auction_clock: AuctionClock  # ends auctions, writes the winner's order once
     media: MediaService
@@ -152,8 +156,8 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics, info: dict[str, Any]) -> Services:
         client = connect(settings.store.url, settings.store.pool_size, settings.store.cluster)
-        core = StoreCore(client, Keys(settings.store.key_prefix), metrics.valkey,
-                         ack_replicas=settings.store.ack_replicas,
+        keys = Keys(settings.store.key_prefix, settings.money.wallet_buckets)
+        core = StoreCore(client, keys, metrics.valkey, ack_replicas=settings.store.ack_replicas,
                          ack_timeout_ms=settings.store.ack_timeout_ms,
                          on_short_ack=metrics.unacknowledged_write)
         history_max = settings.history.max_events
@@ -170,6 +174,7 @@ class Services:
         media_store = MediaStore(core, history_max=history_max,
                                  home_ttl_ms=settings.media.home_ttl_ms)
 
+        transfers = Transfers(TransferStore(core, recent_max=recent_max))
         modlog = ModerationLog(ModerationLogStore(core, log_max=settings.ops.log_max_entries))
         after = AfterCommit(lambda step: metrics.after_commit_failures.labels(step).inc())
         show_reports = ShowReportService(settings, room_store, ReportStore(core), after)
@@ -250,6 +255,7 @@ class Services:
                    fans=fans, red_packets=red_packets, show_reports=show_reports,
                    packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms,
                                             stats=clocks),
+                   transfers=transfers, transfer_clock=TransferClock(transfers, stats=clocks),
                    auctions=auctions,
                    auction_clock=AuctionClock(auctions, settings.auctions.scheduler_interval_ms,
                                               stats=clocks),

@@ -43,7 +43,7 @@ PRODUCTS: tuple[Json, ...] = (
 async def seed(settings: Settings) -> dict[str, Any]:
     client = connect(settings.store.url, 4, settings.store.cluster)
     try:
-        core = StoreCore(client, Keys(settings.store.key_prefix))
+        core = StoreCore(client, Keys(settings.store.key_prefix, settings.money.wallet_buckets))
         rooms = RoomStore(core, history_max=settings.history.max_events,
                           process_ttl_ms=settings.server.process_ttl_ms)
         chat = ChatStore(core, history_max=settings.history.max_events,

@@ -57,6 +57,8 @@ ACKED: frozenset[str] = frozenset({
     "rp_tick", "rp_credit",                    # refund, credits out of escrow
     "wallet_topup", "topup_pay",               # wallets
     "gift_send", "fan_club_join",              # gifts, fan-club fees
+    "xfer_hold", "xfer_credit", "xfer_drop",   # transfers between wallet buckets
+    "xfer_return",
 })
 ATTEMPTS = 3  # sends of one call refused before it ran (NOSCRIPT, MOVED, unreachable node)
 # the call did not run: the client repairs its slot map and the call goes again

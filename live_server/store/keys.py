@@ -4,6 +4,7 @@ and pipelines stay on one cluster slot; user-wide keys use ``u:{user_id}``."""
 from __future__ import annotations
 
 import dataclasses
+import zlib
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,11 +87,80 @@ class ReportKeys:
         return f"{self.card_viewers}:{product_id}"
 
 
+class WalletKeys:
+    """One wallet bucket: a slot of its own (``{wallets}`` for bucket 0, ``{wallets:<k>}`` for
+    the others) with its users' balances, its own ledger stream and recent lists, its share of
+    the platform's account, and the transfers into and out of it (docs/ARCHITECTURE.md,
+    "Money"). Everything one payment script touches is on one bucket; money between two buckets
+    moves as a transfer (``store/transfers.py``)."""
+
+    __slots__ = ("base", "index")
+
+    def __init__(self, prefix: str, index: int) -> None:
+        self.index = index
+        tag = "wallets" if index == 0 else f"wallets:{index}"
+        self.base = f"{prefix}:{{{tag}}}"
+
+    def key(self, name: str) -> str:
+        """Any other key on this bucket's slot."""
+        return f"{self.base}:{name}"
+
+    @property
+    def balances(self) -> str:
+        """hash: user id → wallet balance in cents (this bucket's users)."""
+        return f"{self.base}:bal"
+
+    @property
+    def ledger(self) -> str:
+        """stream: every money movement on this bucket (append-only, never trimmed)."""
+        return f"{self.base}:ledger"
+
+    def recent(self, user_id: str) -> str:
+        """list: a user's latest ledger entries (JSON), newest first."""
+        return f"{self.base}:recent:{user_id}"
+
+    @property
+    def platform(self) -> str:
+        """hash: platform account → cents, this bucket's share (summed on read)."""
+        return f"{self.base}:platform"
+
+    def packet_credits(self, packet_id: str) -> str:
+        """hash: a packet's transfers credited to this bucket's users (``<user>`` or
+        ``~refund`` → cents): a credit step run twice moves the money once."""
+        return f"{self.base}:rpcred:{packet_id}"
+
+    @property
+    def transfers_out(self) -> str:
+        """hash: transfer id → its record (JSON) while it is debited here and not yet
+        received on the other bucket."""
+        return f"{self.base}:xfer:out"
+
+    @property
+    def transfers_due(self) -> str:
+        """zset: transfer id → when the reconciler looks at it (a leased schedule)."""
+        return f"{self.base}:xfer:due"
+
+    @property
+    def transfers_in(self) -> str:
+        """hash: transfer id → the receiving step's first answer (``ok|…`` or ``refused|…``):
+        a receiving step run twice moves the money once; kept, like the ledger."""
+        return f"{self.base}:xfer:in"
+
+
+def bucket_index(user_id: str, buckets: int) -> int:
+    """The wallet bucket of a user: a stable hash of the id (CRC-32, the same in every process
+    and release), so ``money.wallet_buckets`` is fixed once money exists."""
+    if buckets <= 1:
+        return 0
+    return zlib.crc32(user_id.encode()) % buckets
+
+
 class Keys:
     """Names for one deployment; ``prefix`` lets several deployments (or tests) share a server."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, wallet_buckets: int = 1) -> None:
         self.prefix = prefix
+        self.buckets = [WalletKeys(prefix, i) for i in range(max(1, wallet_buckets))]
         self.live_rooms = f"{prefix}:rooms:live"
         self.all_rooms = f"{prefix}:rooms:all"
         self.processes = f"{prefix}:procs"
@@ -101,6 +171,11 @@ class Keys:
         self.product_owner = f"{prefix}:prodowner"  # hash: product id → creator id
         self.sales_due = f"{prefix}:sales:due"      # zset: "room|product|sale" → next transition
         self.orders_due = f"{prefix}:orders:due"    # zset: order id → reservation expiry
+
+    def wallet(self, user_id: str) -> WalletKeys:
+        """The bucket holding this user's wallet (and, for a creator, the money of their rooms:
+        gifts' figures, red packets' launches, cash draws, charity)."""
+        return self.buckets[bucket_index(user_id, len(self.buckets))]
 
     # Money: every wallet and the ledger share the hash tag ``{wallets}``; a red packet's escrow
     # lives on its own slot (``{rp:<id>}``) and money moves between the two in idempotent steps

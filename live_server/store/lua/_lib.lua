@@ -310,3 +310,27 @@ local function charity_earmark(ckeys, balances_key, ledger_key, recent_keys, rec
   redis.call('XADD', ckeys[4], '*', 'source', source, 'ref', source_id, 'amount', amount,
     'base', base, 'ts', now, 'ledger', id)
 end
+
+-- Transfers between wallet buckets (store/transfers.py). The paying side records a transfer
+-- it has debited as pending (the record a JSON the reconciler can finish it from) and due for
+-- the reconciler a grace later; the receiving side's step checks and records the transfer id,
+-- so it moves the money once however often it runs.
+local function xfer_pend(out_key, due_key, id, record, due_at)
+  redis.call('HSET', out_key, id, record)
+  redis.call('ZADD', due_key, due_at, id)
+end
+
+-- The receiving step's first answer for transfer id, or nil when it has not run.
+local function xfer_seen(in_key, id)
+  if id == '' then
+    return nil
+  end
+  return redis.call('HGET', in_key, id)
+end
+
+-- Record the receiving step's answer ('ok|…' or 'refused|<code>'); nothing for id ''.
+local function xfer_mark(in_key, id, answer)
+  if id ~= '' then
+    redis.call('HSET', in_key, id, answer)
+  end
+end
