@@ -85,13 +85,13 @@ class CharityService:
         """Public: the beneficiary, the terms, the totals per source, the entries' count, the
         total earmarked, and how to check it."""
         room = await self.rooms.require(room_id)
-        view = await self.store.view(room_id)
+        view = await self.store.view(room_id, room.creator_id)
         if view.terms is None:
             return {"room_id": room_id, "title": room.title, "state": room.state,
                     "charity": False, "currency": self.settings.shelf.currency}
         t = view.terms
         b = await self.store.beneficiary(t.beneficiary_id)
-        totals = await self.store.totals(room_id)
+        totals = await self.store.totals(room_id, room.creator_id)
         by_source = {s: {"amount": totals[s], "entries": totals[f"{s}_n"]} for s in SOURCES}
         return {
             "room_id": room_id, "title": room.title, "state": room.state, "charity": True,
@@ -108,9 +108,9 @@ class CharityService:
 
     async def entries(self, room_id: str) -> Json:
         """Public: every earmark of the room, oldest first (no buyer or sender identity)."""
-        await self.rooms.require(room_id)
+        room = await self.rooms.require(room_id)
         out: list[Json] = []
-        for e in await self.store.wallet_entries(room_id):
+        for e in await self.store.wallet_entries(room_id, room.creator_id):
             out.append({"id": e["id"], "source": e["source"], "ref": e["ref"],
                         "amount": int(e["amount"]), "base": int(e["base"]),
                         "ts": int(e["ts"]), "ledger_id": e["ledger"]})
@@ -121,14 +121,14 @@ class CharityService:
         out.sort(key=lambda e: (e["ts"], e["id"]))
         return {"room_id": room_id, "entries": out, "currency": self.settings.shelf.currency}
 
-    async def total_of_room(self, room_id: str) -> int:
+    async def total_of_room(self, room_id: str, creator_id: str) -> int:
         """The room's earmarked total (the show report, the watch page's end screen)."""
-        totals = await self.store.totals(room_id)
+        totals = await self.store.totals(room_id, creator_id)
         return sum(totals[s] for s in SOURCES)
 
-    async def figures_of_room(self, room_id: str) -> Json:
+    async def figures_of_room(self, room_id: str, creator_id: str) -> Json:
         """No role check: for the show report, which checks its reader itself."""
-        totals = await self.store.totals(room_id)
+        totals = await self.store.totals(room_id, creator_id)
         return {"total": sum(totals[s] for s in SOURCES),
                 **{s: totals[s] for s in SOURCES}}
 
@@ -140,12 +140,12 @@ class CharityService:
         balances = await self.store.balances()
         owed: dict[str, int] = {}
         shows = []
-        for room_id, set_at in await self.store.rooms():
+        for room_id, creator_id, set_at in await self.store.rooms():
             room = await self.rooms.get(room_id)
-            view = await self.store.view(room_id)
+            view = await self.store.view(room_id, creator_id)
             if room is None or view.terms is None:
                 continue
-            totals = await self.store.totals(room_id)
+            totals = await self.store.totals(room_id, creator_id)
             total = sum(totals[s] for s in SOURCES)
             ben = view.terms.beneficiary_id
             owed[ben] = owed.get(ben, 0) + totals["orders"]
@@ -201,9 +201,14 @@ class CharityAudit:
             want, have = self.to_beneficiary.get(ben, 0), stored.get(ben, 0)
             if want != have:
                 out.append(f"beneficiary {ben}: ledger says {want}, balance is {have}")
-        rooms = {room_id for room_id, _ in await self.store.rooms()}
-        rooms |= {parse_ref(e["ref"])[0] for e in self.earmarks}
-        terms: dict[str, Terms | None] = {r: (await self.store.view(r)).terms for r in rooms}
+        # a room's charity keys are on its creator's bucket; an earmark's ledger entry comes
+        # out of the creator's wallet, so it names the creator too
+        creators = {room_id: creator for room_id, creator, _ in await self.store.rooms()}
+        for e in self.earmarks:
+            creators.setdefault(parse_ref(e["ref"])[0], e["from"].partition(":")[2])
+        rooms = set(creators)
+        terms: dict[str, Terms | None] = {
+            r: (await self.store.view(r, creators[r])).terms for r in rooms}
         seen: set[str] = set()
         for e in self.earmarks:
             room_id, source, source_id = parse_ref(e["ref"])
@@ -220,14 +225,14 @@ class CharityAudit:
                 out.append(f"charity {e['ref']}: {e['amount']} is not "
                            f"{earmark(base, t.bp)} of {base} to {t.beneficiary_id}")
         for room_id in sorted(rooms):
-            out += await self._room(room_id, terms[room_id])
+            out += await self._room(room_id, creators[room_id], terms[room_id])
         return out
 
-    async def _room(self, room_id: str, terms: Terms | None) -> list[str]:
+    async def _room(self, room_id: str, creator_id: str, terms: Terms | None) -> list[str]:
         out: list[str] = []
-        totals = await self.store.totals(room_id)
+        totals = await self.store.totals(room_id, creator_id)
         ledger = [e for e in self.earmarks if parse_ref(e["ref"])[0] == room_id]
-        entries = await self.store.wallet_entries(room_id)
+        entries = await self.store.wallet_entries(room_id, creator_id)
         for source in ("gifts", "red_packets"):
             in_ledger = [int(e["amount"]) for e in ledger if parse_ref(e["ref"])[1] == source]
             listed = [int(e["amount"]) for e in entries if e["source"] == source]

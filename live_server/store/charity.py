@@ -59,42 +59,43 @@ class CharityStore:
     def __init__(self, core: StoreCore) -> None:
         self.core = core
         self.keys = core.keys
-        self.base = f"{core.keys.prefix}:{{wallets}}:charity"
+        # the registry is not money: it stays on bucket 0's slot, read by Python only
+        self.base = self.keys.buckets[0].key("charity")
         self._cache: dict[str, tuple[float, TermsView]] = {}
 
-    # Keys ----------------------------------------------------------------------------------
+    # Keys: a room's terms, totals and entries are on its creator's wallet bucket, with the
+    # creator's wallet the earmarks come out of; the beneficiaries' balances are one
+    # sub-account per bucket (summed on read). --------------------------------------------
 
     @property
     def beneficiaries_key(self) -> str:
         """hash: beneficiary id → its JSON (ops registers them)."""
         return f"{self.base}:ben"
 
-    @property
-    def balances_key(self) -> str:
-        """hash: beneficiary id → cents earmarked from wallet money (gifts, red packets)."""
-        return f"{self.base}:bal"
+    def _at(self, creator_id: str) -> str:
+        return self.keys.wallet(creator_id).key("charity")
 
-    @property
-    def rooms_key(self) -> str:
-        """zset: charity rooms → when their terms were first set (ms)."""
-        return f"{self.base}:rooms"
+    def balances_key(self, creator_id: str) -> str:
+        """hash: beneficiary id → cents earmarked from wallet money (gifts, red packets) on
+        the creator's bucket."""
+        return f"{self._at(creator_id)}:bal"
 
-    def terms_key(self, room_id: str) -> str:
+    def terms_key(self, room_id: str, creator_id: str) -> str:
         """hash: ``json`` (the terms), ``version``, ``locked``, ``creator``, ``set_at``."""
-        return f"{self.base}:t:{room_id}"
+        return f"{self._at(creator_id)}:t:{room_id}"
 
-    def totals_key(self, room_id: str) -> str:
+    def totals_key(self, room_id: str, creator_id: str) -> str:
         """hash: ``gifts``, ``gifts_n``, ``red_packets``, ``red_packets_n`` (cents, entries)."""
-        return f"{self.base}:r:{room_id}"
+        return f"{self._at(creator_id)}:r:{room_id}"
 
-    def entries_key(self, room_id: str) -> str:
+    def entries_key(self, room_id: str, creator_id: str) -> str:
         """stream: the room's wallet earmarks (source, ref, amount, base, ts, ledger id)."""
-        return f"{self.base}:e:{room_id}"
+        return f"{self._at(creator_id)}:e:{room_id}"
 
-    def wallet_keys(self, room_id: str) -> list[str]:
+    def wallet_keys(self, room_id: str, creator_id: str) -> list[str]:
         """The keys a gift send or a packet refund passes for the room's earmark."""
-        return [self.terms_key(room_id), self.balances_key, self.totals_key(room_id),
-                self.entries_key(room_id)]
+        return [self.terms_key(room_id, creator_id), self.balances_key(creator_id),
+                self.totals_key(room_id, creator_id), self.entries_key(room_id, creator_id)]
 
     def order_keys(self, room_id: str) -> list[str]:
         """On the room's slot: the order earmark totals (``orders``, ``orders_n``,
@@ -117,12 +118,16 @@ class CharityStore:
         return _beneficiary(raw) if raw else None
 
     async def balances(self) -> dict[str, int]:
-        raw = await self.core.client.hgetall(self.balances_key)
-        return {k.decode(): int(v) for k, v in raw.items()}
+        """Every beneficiary's wallet earmarks, summed over the buckets."""
+        out: dict[str, int] = {}
+        for w in self.keys.buckets:
+            for k, v in (await self.core.client.hgetall(w.key("charity:bal"))).items():
+                out[k.decode()] = out.get(k.decode(), 0) + int(v)
+        return out
 
     # Terms ---------------------------------------------------------------------------------
 
-    async def view(self, room_id: str, *, cached: bool = False) -> TermsView:
+    async def view(self, room_id: str, creator_id: str, *, cached: bool = False) -> TermsView:
         """The room's terms; ``cached``: this process's copy if younger than TERMS_CACHE_MS
         (a script refuses an earmark on stale terms, and the caller reads them again)."""
         now = time.monotonic()
@@ -130,7 +135,7 @@ class CharityStore:
             hit = self._cache.get(room_id)
             if hit is not None and (now - hit[0]) * 1000 < TERMS_CACHE_MS:
                 return hit[1]
-        raw = await self.core.client.hgetall(self.terms_key(room_id))
+        raw = await self.core.client.hgetall(self.terms_key(room_id, creator_id))
         h = {k.decode(): v.decode() for k, v in raw.items()}
         terms = Terms.from_json(orjson.loads(h["json"])) if h.get("json") else None
         view = TermsView(h.get("version", ""), terms, h.get("locked") == "1",
@@ -144,7 +149,8 @@ class CharityStore:
                         now: int) -> None:
         """Set or clear the terms; ``charity_locked`` once proceeds were earmarked."""
         reply = await self.core.script(
-            "charity_terms", [self.terms_key(room_id), self.rooms_key],
+            "charity_terms", [self.terms_key(room_id, creator),
+                              self.keys.wallet(creator).key("charity:rooms")],
             [dumps(terms.to_json()) if terms else "", room_id, creator, now])
         self._cache.pop(room_id, None)
         if text(reply[0]) == "locked":
@@ -153,24 +159,33 @@ class CharityStore:
         if text(reply[0]) != "ok":
             raise Internal(f"unexpected reply {text(reply[0])}")
 
-    async def lock_for_orders(self, room_id: str) -> Terms | None:
+    async def lock_for_orders(self, room_id: str, creator_id: str) -> Terms | None:
         """The terms, locked, when they cover orders (before a payment is earmarked)."""
-        reply = await self.core.script("charity_lock", [self.terms_key(room_id)], ["orders"])
+        reply = await self.core.script("charity_lock", [self.terms_key(room_id, creator_id)],
+                                       ["orders"])
         if text(reply[0]) != "ok":
             return None
         return Terms.from_json(orjson.loads(reply[1]))
 
-    async def rooms(self) -> list[tuple[str, int]]:
-        rows = await self.core.client.zrange(self.rooms_key, 0, -1, withscores=True)
-        return [(m.decode(), int(s)) for m, s in rows]
+    async def rooms(self) -> list[tuple[str, str, int]]:
+        """Every charity room: (room id, its creator, when its terms were first set), over
+        every bucket."""
+        out: list[tuple[str, str, int]] = []
+        for w in self.keys.buckets:
+            rows = await self.core.client.zrange(w.key("charity:rooms"), 0, -1, withscores=True)
+            for m, score in rows:
+                creator = await self.core.client.hget(w.key(f"charity:t:{m.decode()}"),
+                                                      "creator")
+                out.append((m.decode(), (creator or b"").decode(), int(score)))
+        return sorted(out, key=lambda r: (r[2], r[0]))
 
     # Totals and entries --------------------------------------------------------------------
 
-    async def totals(self, room_id: str) -> dict[str, int]:
+    async def totals(self, room_id: str, creator_id: str) -> dict[str, int]:
         """The room's earmarks per source (cents) and their entry counts."""
         order_totals, _ = self.order_keys(room_id)
         async with self.core.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.totals_key(room_id))
+            pipe.hgetall(self.totals_key(room_id, creator_id))
             pipe.hgetall(order_totals)
             wallet, orders = await pipe.execute()
         h = {k.decode(): int(v) for k, v in {**wallet, **orders}.items()}
@@ -178,8 +193,8 @@ class CharityStore:
             "orders", "orders_n", "reversed_n", "gifts", "gifts_n", "red_packets",
             "red_packets_n")}
 
-    async def wallet_entries(self, room_id: str) -> list[Json]:
-        rows = await self.core.client.xrange(self.entries_key(room_id))
+    async def wallet_entries(self, room_id: str, creator_id: str) -> list[Json]:
+        rows = await self.core.client.xrange(self.entries_key(room_id, creator_id))
         return [{"id": i.decode(), **_fields(f)} for i, f in rows]
 
     async def order_entries(self, room_id: str) -> list[Json]:

@@ -91,7 +91,7 @@ class GiftStore:
         first answer again, with False. In a charity room covering gifts, the earmark of the
         creator's share moves to the beneficiary in the same script (on the terms it saw)."""
         for attempt in range(3):
-            cut = (await self.charity.view(s.room_id, cached=attempt == 0)).cut(
+            cut = (await self.charity.view(s.room_id, s.creator, cached=attempt == 0)).cut(
                 "gifts", s.to_creator)
             try:
                 return await self._send(s, now, cut)
@@ -103,7 +103,8 @@ class GiftStore:
         """Many sends (each with its own ``now``) in one pipeline: one round trip and one pooled
         connection for a burst, each still its own script with its own answer (or refusal). A
         send refused for charity terms that changed meanwhile goes again through ``send``."""
-        cuts = [(await self.charity.view(s.room_id, cached=True)).cut("gifts", s.to_creator)
+        cuts = [(await self.charity.view(s.room_id, s.creator, cached=True)).cut(
+                    "gifts", s.to_creator)
                 for s, _ in sends]
         async with self.core.client.pipeline(transaction=False) as pipe:
             for (s, now), cut in zip(sends, cuts, strict=True):
@@ -152,7 +153,7 @@ class GiftStore:
             [k.balances, k.ledger, k.recent(s.sender), k.recent(s.creator),
              self.platform_balances, f"{self.base}:gidem:{s.sender}",
              f"{self.base}:gcombo:{s.sender}", self.room_figures(s.room_id),
-             self.creator_figures(s.creator), *self.charity.wallet_keys(s.room_id),
+             self.creator_figures(s.creator), *self.charity.wallet_keys(s.room_id, s.creator),
              self.room_stage(s.room_id)],
             [now, s.sender, s.creator, self.platform_account, s.room_id, dumps(s.gift),
              s.gift["gift_id"], s.quantity, s.to_creator, s.to_platform, self.recent_max,

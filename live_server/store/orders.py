@@ -84,7 +84,10 @@ class OrderStore:
         them). The transition to paid happens once, so the earmark is recorded once."""
         if action != "pay":
             return "", ""
-        terms = await self.charity.lock_for_orders(room_id)
+        creator = await self.core.client.hget(self.keys.room(room_id).meta, "creator_id")
+        if creator is None:
+            return "", ""
+        terms = await self.charity.lock_for_orders(room_id, creator.decode())
         if terms is None:
             return "", ""
         order = await self.get(order_id)

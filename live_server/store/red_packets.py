@@ -157,7 +157,7 @@ class RedPacketStore:
     def _credit_keys(self, packet_id: str, room_id: str, payee: str) -> list[str]:
         k = self.keys
         return [k.balances, k.ledger, k.recent(payee), k.packet_credits(packet_id),
-                *self.charity.wallet_keys(room_id)]
+                *self.charity.wallet_keys(room_id, payee)]
 
     def _credit_args(self, packet_id: str, room_id: str, payee: str, field: str, amount: int,
                      now: int, cut: Cut) -> list[Any]:
@@ -178,7 +178,7 @@ class RedPacketStore:
         """Credit a finished packet's remainder to its creator, with a charity room's earmark
         computed on the terms the credit step sees."""
         for _ in range(3):
-            view = await self.charity.view(packet["room_id"])
+            view = await self.charity.view(packet["room_id"], packet["creator_id"])
             cut = view.cut("red_packets", amount)
             if await self.credit(packet["id"], packet["room_id"], packet["creator_id"],
                                  "~refund", amount, now, cut):

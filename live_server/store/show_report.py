@@ -85,7 +85,7 @@ class ReportStore:
         auctions = report_figures([orjson.loads(a) for a in await self.core.client.hvals(
             auctions_key(self.keys.prefix, room.id))])
         draws = await room_draw_figures(self.core, room.id)
-        charity = await CharityStore(self.core).totals(room.id)
+        charity = await CharityStore(self.core).totals(room.id, room.creator_id)
         hearts, peak, chat = (int(v or 0) for v in stats)
         titles = _titles(products)
         return ShowFacts(

@@ -174,14 +174,14 @@ async def test_the_audit_fails_after_tampering(live: LiveApp) -> None:
     assert await charity_audit(live) == []
     svc = live.client.app[SERVICES]
     store = svc.charity.store
-    await svc.client.hincrby(store.totals_key(room), "gifts", 1)
+    await svc.client.hincrby(store.totals_key(room, "alice"), "gifts", 1)
     found = await charity_audit(live)
     assert any("gifts" in m and room in m for m in found), found
-    await svc.client.hincrby(store.totals_key(room), "gifts", -1)
-    await svc.client.hincrby(store.balances_key, ben, 5)
+    await svc.client.hincrby(store.totals_key(room, "alice"), "gifts", -1)
+    await svc.client.hincrby(store.balances_key("alice"), ben, 5)
     found = await charity_audit(live)
     assert any(f"beneficiary {ben}" in m for m in found), found
-    await svc.client.hincrby(store.balances_key, ben, -5)
+    await svc.client.hincrby(store.balances_key("alice"), ben, -5)
     # an order earmark that is not the share of its order
     _totals, log = store.order_keys(room)
     await svc.client.xadd(log, {"kind": "earmark", "order": "o.x.y", "amount": 5,
