@@ -29,6 +29,7 @@ from live_server.web.front import LiveRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-" + "x" * 40
+WALLET_BUCKETS = int(os.environ.get("LIVE_TEST_WALLET_BUCKETS", "1"))
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +63,8 @@ def make_settings(valkey_url: str, **sections: dict[str, Any]) -> config.Setting
                                / secrets.token_hex(4))},
         # WebRTC on loopback only: no test binds a socket on the machine's other interfaces
         "media": {"ice_addresses": ["127.0.0.1"]},
+        # LIVE_TEST_WALLET_BUCKETS=3 runs any test with its wallets over 3 slots (README)
+        "money": {"wallet_buckets": WALLET_BUCKETS},
     }
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)

@@ -19,7 +19,9 @@ from live_server.auth import Identity, require_user
 from live_server.config import Settings
 from live_server.errors import Forbidden, InvalidField
 from live_server.protocol import Json, now_ms
+from live_server.store.keys import bucket_index
 from live_server.store.red_packets import PacketBooks, RedPacketStore
+from live_server.store.transfers import TransferStore
 from live_server.store.wallets import WalletStore
 
 
@@ -65,13 +67,18 @@ class LedgerCheck(Protocol):
 
 async def audit(wallets: WalletStore, packets: RedPacketStore,
                 checks: Sequence[LedgerCheck] = ()) -> AuditReport:
-    """Recompute every wallet and every packet from the ledger, and run ``checks`` over the
-    same pass; list what disagrees. Each packet's escrow lives on its own slot: its books are
-    read there and checked against the ledger, counting the transfers still pending between
-    the two slots (``packet_mismatches``)."""
+    """Recompute every wallet and every packet from the ledgers of every wallet bucket, and
+    run ``checks`` over the same pass; list what disagrees. Each packet's escrow lives on its
+    own slot: its books are read there and checked against the ledger, counting the transfers
+    still pending between the two slots (``packet_mismatches``). Money between two buckets
+    sits in an ``xfer:<id>`` account while it travels: what the ledgers say each one holds
+    must be exactly its pending record's amount, and nothing once it has arrived
+    (``transfer_mismatches``)."""
     report = AuditReport()
+    buckets = len(wallets.keys.buckets)
     users: dict[str, int] = {}
     held: dict[str, int] = {}  # packet id → cents the ledger says it holds
+    in_transit: dict[str, int] = {}  # transfer id → cents the ledgers say it holds
     grabs: dict[str, dict[str, int]] = {}
     refunds: dict[str, int] = {}
     async for entry in wallets.ledger_entries():
@@ -85,6 +92,12 @@ async def audit(wallets: WalletStore, packets: RedPacketStore,
             kind, _, name = entry[side].partition(":")
             if kind == "user":
                 users[name] = users.get(name, 0) + sign * amount
+                if bucket_index(name, buckets) != int(entry.get("bucket", "0")):
+                    report.mismatches.append(
+                        f"ledger {entry['id']}: {name}'s wallet moved on bucket "
+                        f"{entry['bucket']}, not theirs")
+            elif kind == "xfer":
+                in_transit[name] = in_transit.get(name, 0) + sign * amount
             elif kind == "packet":
                 held[name] = held.get(name, 0) + sign * amount
         if entry["reason"] == "grab":
@@ -113,9 +126,25 @@ async def audit(wallets: WalletStore, packets: RedPacketStore,
                                                pid in launching)
     for pid in set(held) - set(stored_packets):
         report.mismatches.append(f"packet {pid}: in the ledger but not stored")
+    pending = await TransferStore(wallets.core, recent_max=wallets.recent_max).all_pending()
+    report.mismatches += transfer_mismatches(in_transit, pending)
     for check in checks:
         report.mismatches += await check.finish()
     return report
+
+
+def transfer_mismatches(in_transit: dict[str, int], pending: dict[str, Json]) -> list[str]:
+    """Each transfer between buckets against the ledgers: debited on one bucket and credited
+    (or given back) on another, it holds its amount while pending and nothing after."""
+    out: list[str] = []
+    for tid in sorted(set(in_transit) | set(pending)):
+        have = in_transit.get(tid, 0)
+        record = pending.get(tid)
+        want = int(record["amount"]) if record is not None else 0
+        if have != want:
+            state = "pending" if record is not None else "not pending"
+            out.append(f"transfer {tid}: the ledgers hold {have} in it, {state} with {want}")
+    return out
 
 
 def packet_mismatches(pid: str, books: PacketBooks, held: int, grabs: dict[str, int],
