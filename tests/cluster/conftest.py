@@ -1,4 +1,6 @@
-"""A 3-master Valkey Cluster (one replica each) for the session, and settings pointing at it."""
+"""A 3-master Valkey Cluster (one replica each) for the session, and settings pointing at it:
+the in-process apps of these tests spread their wallets over 3 slots (``money.wallet_buckets``),
+so money moves between the cluster's nodes as transfers."""
 
 from __future__ import annotations
 
@@ -35,9 +37,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.cluster)
 
 
+CLUSTER_WALLET_BUCKETS = 3
+
+
 @pytest.fixture
 def settings_factory(valkey_cluster: ValkeyCluster) -> Callable[..., config.Settings]:
-    """Every in-process app of these tests (``live``, ``live_app_factory``) on the cluster."""
+    """Every in-process app of these tests (``live``, ``live_app_factory``) on the cluster,
+    with its wallets over ``CLUSTER_WALLET_BUCKETS`` slots."""
     def factory(**sections: dict[str, Any]) -> config.Settings:
-        return make_settings(valkey_cluster.url, **sections)
+        money = {"wallet_buckets": CLUSTER_WALLET_BUCKETS, **sections.pop("money", {})}
+        return make_settings(valkey_cluster.url, money=money, **sections)
     return factory
