@@ -31,6 +31,7 @@ from live_server.services.local_refusals import LocalRefusals
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
 from live_server.services.pipelined import Pipelined
 from live_server.services.webhooks import WebhookEmitter
+from live_server.store.keys import WalletKeys
 from live_server.store.red_packets import (
     SETTLE_GRACE_MS,
     Grabbed,
@@ -168,24 +169,25 @@ class RedPacketService:
         return found
 
     async def room_packets(self, room_id: str) -> list[Json]:
-        await self.rooms.require(room_id)
-        return await self.store.room_packets(room_id, self.cfg.room_list_max)
+        room = await self.rooms.require(room_id)
+        return await self.store.room_packets(room_id, room.creator_id, self.cfg.room_list_max)
 
     async def note_chat(self, room: Room, user_id: str, text: str) -> None:
         """A chat message was sent: if it says an open keyword packet's keyword, its sender
         may grab that packet."""
-        if await self._keyword_packets_open(room.id):
-            await self.store.note_chat(room.id, user_id, normalise_keyword(text))
+        if await self._keyword_packets_open(room):
+            await self.store.note_chat(room.id, room.creator_id, user_id,
+                                       normalise_keyword(text))
 
-    async def _keyword_packets_open(self, room_id: str) -> bool:
-        known = self._keyword_rooms.get(room_id)
+    async def _keyword_packets_open(self, room: Room) -> bool:
+        known = self._keyword_rooms.get(room.id)
         now = time.monotonic()
         if known is not None and now - known[1] < KEYWORD_ROOMS_TTL_S:
             return known[0]
-        open_now = await self.store.has_keyword_packets(room_id)
+        open_now = await self.store.has_keyword_packets(room.id, room.creator_id)
         if len(self._keyword_rooms) > 10_000:
             self._keyword_rooms.clear()
-        self._keyword_rooms[room_id] = (open_now, now)
+        self._keyword_rooms[room.id] = (open_now, now)
         return open_now
 
     def note_room_event(self, room_id: str, ev: Json) -> None:
@@ -263,8 +265,9 @@ class RedPacketService:
             await self.webhooks.emit("red_packet.finished", view["room_id"],
                                      view["creator_id"], {"packet": view})
 
-    async def tick(self, packet_id: str, now: int) -> str:
-        what, _refund, packet = await self.store.tick(packet_id, now)
+    async def tick(self, packet_id: str, now: int, home: WalletKeys | None = None) -> str:
+        """One due clock step of a packet (``home``: the bucket whose schedule named it)."""
+        what, _refund, packet = await self.store.tick(packet_id, now, home)
         if what == "opened" and packet is not None:
             await self.store.room_event(packet["room_id"], events.red_packet_opened(
                 packet_id, packet["expires_at"], now))
@@ -283,14 +286,15 @@ class PacketClock(Periodic):
     lease (``Periodic.work``), and each step is a script that acts only if it is still to be
     done (the shelf's scheduler pattern).
 
-    It is also the reconciler of transfers between the wallet slot and the packets' escrows
+    It is also the reconciler of transfers between the wallet buckets and the packets' escrows
     (at most every ``SETTLE_EVERY_MS``): a launch debited but not in escrow, and a grab's share
     or a refund out of the escrow but not credited, pending longer than ``settle_grace_ms``
     (their caller died between the two steps), are finished. Each step is idempotent by the
     transfer's id, so processes running it together, or together with a slow caller, move the
     money once. The packets to look at are a leased schedule (``settle_schedule``): each is
     looked at by one process about once per grace, first a grace after its launch, so the
-    reconciler's cost does not grow with the number of processes."""
+    reconciler's cost does not grow with the number of processes. Both schedules are kept per
+    wallet bucket (a packet's are on its creator's): the clock works each bucket's."""
 
     name = "packet-clock"
 
@@ -299,28 +303,34 @@ class PacketClock(Periodic):
                  park_after: int = PARK_AFTER, settle_grace_ms: int = SETTLE_GRACE_MS) -> None:
         self.service = service
         super().__init__(interval_ms, stats=stats, lease_ms=lease_ms, park_after=park_after)
-        self.due = self.schedule(service.store.core, service.store.keys.packets_due)
+        store = service.store
+        self.buckets = store.keys.buckets
+        self.due = [self.schedule(store.core, store.due_key(w)) for w in self.buckets]
         self.settle_grace_ms = settle_grace_ms
-        self.unsettled = service.store.settle_schedule(settle_grace_ms)
+        self.unsettled = [store.settle_schedule(settle_grace_ms, w) for w in self.buckets]
         self._settled_at = 0
 
     async def run_once(self, now: int) -> int:
         """One pass; returns how many due packets it claimed (and transfers it finished)."""
+        claimed = 0
+        for home, due in zip(self.buckets, self.due, strict=True):
 
-        async def step(packet_id: str) -> None:
-            await self.service.tick(packet_id, now)
+            async def step(packet_id: str, home: WalletKeys = home) -> None:
+                await self.service.tick(packet_id, now, home)
 
-        claimed = await self.work(self.due, now, step)
+            claimed += await self.work(due, now, step)
         if now - self._settled_at >= SETTLE_EVERY_MS:
             self._settled_at = now
             claimed += await self.reconcile(now)
         return claimed
 
     async def reconcile(self, now: int) -> int:
-        """Finish the transfers left half-done; returns how many."""
+        """Finish the transfers left half-done, on every bucket; returns how many."""
         store = self.service.store
-        claimed = await self.unsettled.claim(now, SETTLE_BATCH)
-        finished = await store.settle(claimed, now, self.settle_grace_ms)
+        finished = 0
+        for home, unsettled in zip(self.buckets, self.unsettled, strict=True):
+            claimed = await unsettled.claim(now, SETTLE_BATCH)
+            finished += await store.settle(claimed, now, self.settle_grace_ms, home)
         if finished:
             log.warning("red packets: %d transfers finished by the reconciler", finished)
         return finished

@@ -89,18 +89,16 @@ async def test_a_credit_step_run_twice_credits_once(live: LiveApp) -> None:
 
 
 async def launch_first_step_only(live: LiveApp, room: str, packet_id: str) -> None:
-    """The launch's debit on the wallet slot, and the process dies before the escrow."""
+    """The launch's debit on the creator's wallet bucket, and the process dies before the
+    escrow."""
     store = live.client.app[SERVICES].red_packets.store
-    keys, now = store.keys, now_ms()
+    now = now_ms()
     packet = {"id": packet_id, "room_id": room, "creator_id": "alice", "creator_name": "alice",
               "created_at": now, "total": 600, "shares": 3, "split": "equal",
               "condition": "anyone", "keyword": "", "open_at": now,
               "expires_at": now + 60_000}
     reply = await store.core.script(
-        "rp_create",
-        [keys.balances, keys.ledger, keys.recent("alice"), keys.room_packets(room),
-         keys.packets_due, keys.all_packets, keys.room_keyword_packets(room),
-         keys.launch_keys("alice"), keys.launches_pending, keys.packets_unsettled],
+        "rp_create", store.create_keys(room, "alice"),
         [now, "alice", packet_id,
          dumps({"packet": packet, "shares": [200, 200, 200], "at": now}),
          600, 50, now + 60_000, "", "", now])

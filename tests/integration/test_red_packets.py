@@ -284,7 +284,9 @@ async def test_audit_reports_a_tampered_balance_and_exits_non_zero(live: LiveApp
     _, made = await launch(live, room, total=300, shares=3)
     assert (await grab(live, made["packet"]["id"], "vic"))[0] == 200
     env = {"REDIS_URL": live.settings.store.url,
-           "LIVE_STORE_KEY_PREFIX": live.settings.store.key_prefix, "PATH": "/usr/bin:/bin"}
+           "LIVE_STORE_KEY_PREFIX": live.settings.store.key_prefix,
+           "LIVE_MONEY_WALLET_BUCKETS": str(live.settings.money.wallet_buckets),
+           "PATH": "/usr/bin:/bin"}
 
     def run_audit() -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "live_server", "audit"], env=env, cwd=ROOT,
@@ -292,7 +294,8 @@ async def test_audit_reports_a_tampered_balance_and_exits_non_zero(live: LiveApp
     clean = await asyncio.to_thread(run_audit)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     wallets = live.client.app[SERVICES].wallets.store
-    await wallets.core.client.hincrby(wallets.keys.balances, "vic", 1)  # money out of nowhere
+    # money out of nowhere
+    await wallets.core.client.hincrby(wallets.keys.wallet("vic").balances, "vic", 1)
     dirty = await asyncio.to_thread(run_audit)
     assert dirty.returncode == 1
     assert "MISMATCH wallet vic" in dirty.stdout

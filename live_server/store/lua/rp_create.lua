@@ -1,10 +1,11 @@
--- Launch a red packet, step 1 of 2 (on the wallet slot): take its total from the creator's
--- wallet (ledger user → packet), record the launch as pending (the packet, its shares, its
--- first due time: what step 2 needs) and index the packet (the room's list, the clock, the
--- audit's list, the unsettled packets the reconciler walks). Step 2, `rp_escrow.lua` on the
--- packet's own slot, puts the money and the shares in escrow. The launch stays recorded until
--- the packet is settled (the reconciler can rebuild a lost escrow from it). A launch with an idempotency key the creator used before answers the packet
--- it launched, and nothing moves.
+-- Launch a red packet, step 1 of 2 (on the creator's wallet bucket: every key below is on
+-- it): take its total from the creator's wallet (ledger user → packet), record the launch as
+-- pending (the packet, its shares, its first due time: what step 2 needs) and index the packet
+-- (the room's list, the clock, the audit's list, the unsettled packets the reconciler walks).
+-- Step 2, `rp_escrow.lua` on the packet's own slot, puts the money and the shares in escrow.
+-- The launch stays recorded until the packet is settled (the reconciler can rebuild a lost
+-- escrow from it). A launch with an idempotency key the creator used before answers the
+-- packet it launched, and nothing moves.
 -- KEYS: 1 balances, 2 ledger, 3 creator's recent entries, 4 room's packets zset, 5 due zset,
 --       6 every packet zset, 7 room's keyword packets hash, 8 the creator's launch keys hash,
 --       9 pending launches hash, 10 unsettled packets zset (the reconciler's schedule: packet

@@ -1,10 +1,13 @@
--- The credit step of a transfer out of a packet's escrow, on the wallet slot: a grab's share to
--- its grabber, or the refund of what is left to the creator (in a charity show covering red
--- packets, with the refund's earmark). Idempotent by the transfer's id (the packet and the
--- field: the grabber's id, or `~refund`): run twice, it credits once.
+-- The credit step of a transfer out of a packet's escrow, on the payee's wallet bucket: a
+-- grab's share to its grabber (the grabber's bucket), or the refund of what is left to the
+-- creator (the creator's bucket; in a charity show covering red packets, with the refund's
+-- earmark). Idempotent by the transfer's id (the packet and the field: the grabber's id, or
+-- `~refund`): run twice, it credits once. The marks of one packet are spread over the
+-- buckets of its payees (each field on its payee's).
 -- KEYS: 1 balances, 2 ledger, 3 the payee's recent entries, 4 the packet's credited transfers
---       hash, 5-8 the room's charity keys (terms, beneficiary balances, earmark totals,
---       earmark entries: store/charity.py; a grab passes them too, unused)
+--       hash (this bucket's), 5-8 the room's charity keys on this bucket (terms, beneficiary
+--       balances, earmark totals, earmark entries: store/charity.py; a grab passes them too,
+--       unused)
 -- ARGV: 1 now, 2 packet id, 3 payee (user id), 4 field (grabber's id | '~refund'), 5 cents,
 --       6 recent max, 7 the charity terms version the earmark was computed from, 8 the
 --       remainder it was computed from, 9 the earmark (cents), 10 its beneficiary ('' when

@@ -2,7 +2,7 @@
 -- from the creator by `rp_create.lua` and the precomputed shares are stored with the packet;
 -- a packet already in escrow is left as it is (the launch's caller and the reconciler may both
 -- run this step: it happens once).
--- The reconciler also runs it for an escrow that a failover lost after the wallet slot had
+-- The reconciler also runs it for an escrow that a failover lost after the wallet buckets had
 -- credited some of its transfers (unacknowledged writes, `store.ack_replicas` = 0): those
 -- credits are passed in, and the escrow is rebuilt without them (each credited grab is a claim
 -- with its share taken out, a credited refund finishes the packet), so the books still add up.

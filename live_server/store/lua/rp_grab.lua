@@ -1,8 +1,8 @@
 -- One grab, on the packet's own slot: open? not expired? eligible? not grabbed before? a share
 -- left? → pop the next share, record the claim and the transfer out of the escrow as pending
--- (`:out`, user → cents|now). The caller then credits the grabber on the wallet slot
--- (`rp_credit.lua`, once per packet and user); the reconciler drops the pending mark once it is
--- credited, and finishes a transfer whose caller died in between.
+-- (`:out`, user → cents|now). The caller then credits the grabber on the grabber's wallet
+-- bucket (`rp_credit.lua`, once per packet and user); the reconciler drops the pending mark
+-- once it is credited, and finishes a transfer whose caller died in between.
 -- KEYS: 1 packet hash, 2 shares list, 3 claims hash (user → cents), 4 record list (claim
 --       JSON in grab order), 5 eligible set (keyword packets), 6 pending transfers out hash
 -- ARGV: 1 now, 2 user, 3 packet id, 4 name (JSON string), 5 sample every, 6 follows the

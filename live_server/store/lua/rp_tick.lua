@@ -1,6 +1,6 @@
 -- Move one packet along its clock, on the packet's own slot: waiting → open at open_at; at
 -- expires_at, finish it and record what is left as the refund pending out of the escrow
--- (`:out`, `~refund` → cents|now; `rp_credit.lua` pays it to the creator on the wallet slot).
+-- (`:out`, `~refund` → cents|now; `rp_credit.lua` pays it to the creator on their bucket).
 -- Safe from every process at once: each step happens once.
 -- KEYS: 1 packet hash, 2 shares list, 3 pending transfers out hash
 -- ARGV: 1 now, 2 packet id
