@@ -69,8 +69,8 @@ async def packets_and_grabs(show: Show, acks: Acks, store: Any,
                             keys: Keys) -> list[Figure]:
     """Every acknowledged launch is one packet (no launch key made two); every acknowledged
     grab is in its packet's record once, with its amount; nobody is in a record twice."""
-    every = [p.decode() for p in await store.zrange(keys.all_packets, 0, -1)]
-    launch_keys = int(await store.hlen(keys.launch_keys(CREATOR)))
+    every = [p.decode() for p in await store.zrange(keys.wallet(CREATOR).key("rp:all"), 0, -1)]
+    launch_keys = int(await store.hlen(keys.wallet(CREATOR).key(f"rpidem:{CREATOR}")))
     launches = Figure("red packets", len(acks.packets),
                       sum(1 for p in acks.packets.values() if p not in every),
                       len(every) - launch_keys)
@@ -89,7 +89,7 @@ async def packets_and_grabs(show: Show, acks: Acks, store: Any,
 async def ledger(acks: Acks, store: Any, keys: Keys) -> Figure:
     """The money ledger holds one entry for the top-up, one per acknowledged launch and one
     per acknowledged grab, and no movement twice (a movement: reason, ref, from, to)."""
-    rows = await store.xrange(keys.ledger, "-", "+")
+    rows = [row for w in keys.buckets for row in await store.xrange(w.ledger, "-", "+")]
     amounts: dict[tuple[str, str, str, str], list[int]] = {}
     for _id, f in rows:
         move = (f[b"reason"].decode(), f[b"ref"].decode(), f[b"from"].decode(),

@@ -100,7 +100,7 @@ async def test_a_transfer_between_buckets_moves_the_money_once(live_app_factory:
     record = credit_record(transfers.store, payer, payee, 300)
     await transfers.finish(tid, record, now_ms())
     assert (await balance(live, payer), await balance(live, payee)) == (700, 300)
-    status, wallet = await live.call("GET", "/api/me/wallet", payee)
+    _, wallet = await live.call("GET", "/api/me/wallet", payee)
     assert wallet["entries"][0]["from"] == f"xfer:{tid}"
     assert await transfers.store.all_pending() == {}
     await assert_books_clean(live)
