@@ -196,7 +196,7 @@ class Services:
             refusals=local_refusals,
             webhooks=webhooks)
         draws = DrawService(settings, room_store, DrawStore(
-            core, history_max=history_max, recent_max=recent_max), fans, order_store)
+            core, history_max=history_max, recent_max=recent_max), fans, order_store, transfers)
         chat = ChatService(settings, room_store, chat_store, modlog, badges=fans,
                            listeners=(red_packets, fans, draws), after=after, webhooks=webhooks)
         auctions = AuctionService(settings, room_store, AuctionStore(

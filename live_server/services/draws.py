@@ -7,10 +7,16 @@ as often as it likes) the entrants are frozen, the winners computed by ``domain/
 the result recorded once with the seed revealed; then the cash is paid out and the rest
 returned, once. Each step is idempotent, so a process that dies between them leaves the next
 pass to finish the job.
+
+A draw's cash is on its creator's wallet bucket; a winner on another bucket is paid by a
+transfer the settling script writes pending, finished here right after it (a plain credit,
+``services/transfers.py``) or, if this process died, by the next pass or the transfers'
+reconciler.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -33,7 +39,8 @@ from live_server.protocol import Json, is_safe_id, now_ms
 from live_server.services.fans import FanService
 from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
 from live_server.services.pipelined import Pipelined
-from live_server.store.draws import DrawStore, Entry
+from live_server.services.transfers import Transfers
+from live_server.store.draws import DrawStore, Entry, Settled, prize_transfer_winner
 from live_server.store.orders import OrderStore
 from live_server.store.rooms import RoomStore
 
@@ -44,6 +51,7 @@ DRAW_EVENTS = frozenset({"draw", "draw_result"})
 OPS_LIST_MAX = 200  # draws on the ops console at once
 ENTRY_BATCH_MAX = 500  # entries sent to Valkey in one pipeline
 CLAIM_LEASE_MS = 60_000  # a prize claim holds its order this long at most (no charge is made)
+FINISH_AT_ONCE = 50  # prize transfers to other buckets finished concurrently
 
 
 def _draw_id(value: object) -> str:
@@ -54,8 +62,9 @@ def _draw_id(value: object) -> str:
 
 class DrawService:
     def __init__(self, settings: Settings, rooms: RoomStore, store: DrawStore,
-                 fans: FanService, orders: OrderStore) -> None:
+                 fans: FanService, orders: OrderStore, transfers: Transfers) -> None:
         self.cfg = settings.draws
+        self.transfers = transfers  # prizes to winners on another wallet bucket
         self.currency = settings.shelf.currency
         self.order_stream_max = settings.shelf.order_stream_max
         self.orders = orders  # a product prize's zero-price order, claimed by its winner
@@ -117,7 +126,7 @@ class DrawService:
             seq = await self.store.create(draw, seed.hex(), events.draw(view, now), now)
         except Exception:
             if kind == "cash":  # the room refused it: the prize goes straight back
-                await self.store.settle(draw_id, uid, [], now)
+                await self._finish(await self.store.settle(draw_id, uid, [], now), now)
             raise
         self._keep_static(draw)
         return {"draw": view, "seq": seq, "balance": balance}
@@ -255,7 +264,16 @@ class DrawService:
 
     async def _pay(self, draw: Json, winners: list[str], now: int) -> None:
         if draw["prize"]["kind"] == "cash":
-            await self.store.settle(draw["id"], draw["creator_id"], winners, now)
+            await self._finish(await self.store.settle(draw["id"], draw["creator_id"], winners,
+                                                       now), now)
+
+    async def _finish(self, settled: Settled, now: int) -> None:
+        """Credit the prizes that went into transfers to winners on other buckets (each
+        once, however often this runs)."""
+        todo = settled.transfers
+        for start in range(0, len(todo), FINISH_AT_ONCE):
+            await asyncio.gather(*(self.transfers.finish(tid, record, now)
+                                   for tid, record in todo[start:start + FINISH_AT_ONCE]))
 
     # keyword draws and the fixed fields --------------------------------------------------------
 
@@ -321,8 +339,12 @@ class DrawClock(Periodic):
 
 
 class DrawAudit:
-    """The cash draws' books checked against the ledger (``live-server audit``): what each
-    draw holds, paid and returned is recomputed from its ledger entries alone."""
+    """The cash draws' books checked against the ledger (``live-server audit``, every
+    bucket's ledger): what each draw holds, paid and returned is recomputed from its ledger
+    entries alone. A prize to a winner on another bucket is paid when it leaves the draw
+    (``draw:<id> → xfer:<id>~<winner>``); its credit on the winner's bucket
+    (``xfer:<id>~<winner> → user:<winner>``, same reason) is the transfer's second step,
+    checked to go to that winner (that it happens once is the transfers' check)."""
 
     def __init__(self, store: DrawStore) -> None:
         self.store = store
@@ -342,7 +364,17 @@ class DrawAudit:
         if reason == "draw_fund":
             self.funded[ref] = self.funded.get(ref, 0) + amount
         elif reason == "draw_prize":
-            user = entry["to"].partition(":")[2]
+            source, _, paid_from = entry["from"].partition(":")
+            kind, _, name = entry["to"].partition(":")
+            if source == "xfer":  # a transfer's credit: the prize was counted as it left
+                if kind != "user" or prize_transfer_winner(ref, paid_from) != name:
+                    self.problems.append(f"draw {ref}: transfer {paid_from} credited to "
+                                         f"{entry['to']}, not its winner")
+                return
+            user = name if kind == "user" else prize_transfer_winner(ref, name)
+            if user is None:
+                self.problems.append(f"draw {ref}: a prize to {entry['to']}")
+                return
             per = self.prizes.setdefault(ref, {})
             if user in per:
                 self.problems.append(f"draw {ref}: {user} paid twice")
@@ -352,9 +384,10 @@ class DrawAudit:
 
     async def finish(self) -> list[str]:
         problems = list(self.problems)
-        stored = await self.store.cash_draw_ids()
-        for did in stored:
-            fields, paid = await self.store.cash_books(did)
+        found = await self.store.cash_draws()
+        stored = [did for did, _ in found]
+        for did, bucket in found:
+            fields, paid = await self.store.cash_books(did, bucket)
             if not fields:
                 problems.append(f"draw {did}: missing")
                 continue

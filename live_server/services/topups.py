@@ -1,7 +1,8 @@
 """Wallet top-ups through the payment provider, the way orders are paid.
 
 A top-up is an order for wallet money: ``start`` records it (an allowed pack, or a free amount
-within bounds) for the configured provider. The development provider confirms it at the
+within bounds) for the configured provider, on its user's wallet bucket, under an id that says
+which bucket that is (``store/topups.py``). The development provider confirms it at the
 user's request; with the webhook provider the gateway's signed notice (the payment webhook,
 whose ``order_id`` is then the top-up's id) confirms it. Either way the wallet is credited by
 one script that records the payment reference, so a replayed notice credits nothing.
@@ -13,7 +14,7 @@ import secrets
 
 from live_server.auth import Identity, require_user
 from live_server.config import Settings
-from live_server.domain.gifts import TOPUP_PREFIX, check_topup_amount, is_topup_id
+from live_server.domain.gifts import check_topup_amount, is_topup_id
 from live_server.errors import (
     BadRequest,
     InvalidField,
@@ -44,7 +45,7 @@ class TopupService:
         cfg = self.cfg
         check_topup_amount(amount, cfg.topup_packs, cfg.topup_min_cents, cfg.topup_max_cents)
         now = now_ms()
-        topup: Json = {"id": TOPUP_PREFIX + secrets.token_hex(10), "user": uid,
+        topup: Json = {"id": self.store.new_id(uid), "user": uid,
                        "amount": amount, "provider": self.settings.payments.provider,
                        "created_at": now, "expires_at": now + cfg.topup_ttl_ms}
         await self.store.create(topup)

@@ -1,5 +1,5 @@
-"""Lucky draws in Valkey: the draw and its entrants on the room's slot, its cash on the money
-slot.
+"""Lucky draws in Valkey: the draw and its entrants on the room's slot, its cash on the
+creator's wallet bucket.
 
 Room slot (``<prefix>:{<room>}:``): ``draw:<id>`` (hash: json, seed, state, n, end_at, cond,
 kw, result), ``draw:<id>:ent`` (set: entrant ids), ``draw:<id>:nm`` (hash: entrant → name
@@ -7,10 +7,14 @@ JSON), ``draw:<id>:kw`` (set: who said the keyword), ``draws`` (zset: the room's
 creation) and ``drawkw`` (hash: open keyword draw → keyword). An entry is one O(1) script
 there, and so is freezing the entrants, so a draw reads a set that can no longer change.
 
-Money slot (``<prefix>:{wallets}:``): ``draw:<id>`` (hash: creator, total, each, held, paid,
-refunded, state held|settled), ``draw:<id>:paid`` (hash: winner → cents) and ``draw:all``
-(zset: every cash draw, walked by the audit). Funding and settling are each one script with
-their ledger entries, like red packets.
+The creator's wallet bucket (``keys.wallet(creator)``: ``<prefix>:{wallets}:`` or
+``<prefix>:{wallets:<k>}:``): ``draw:<id>`` (hash: creator, total, each, held, paid, refunded,
+state held|settled), ``draw:<id>:paid`` (hash: winner → cents) and ``draw:all`` (zset: the
+bucket's cash draws; the audit walks every bucket's). Funding and settling are each one script
+there with their ledger entries. A winner whose wallet is on another bucket is paid by a
+transfer (``store/transfers.py``) that the settling script itself writes pending (ledger
+``draw:<id> → xfer:<id>~<winner>``, reason ``draw_prize``): the caller then credits it on the
+winner's bucket (``xfer_credit.lua``), and the transfers' reconciler does if the caller died.
 
 ``<prefix>:draws:due`` (zset: ``<room>|<draw>`` → end_at) is the clock's schedule;
 ``<prefix>:draws:room`` (hash: draw id → room id) lets a draw be read by its id alone (the
@@ -42,7 +46,9 @@ from live_server.errors import (
 from live_server.events import RoomEvent
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
+from live_server.store.keys import WalletKeys, bucket_index
 from live_server.store.stock import ALLOTMENT_CHECK_MS, Short, StockStore
+from live_server.store.transfers import GRACE_MS
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,6 +61,30 @@ class Entry:
     name: str
     eligible: bool  # followers, fan club, buyers: checked before (another slot's keys)
     now: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settled:
+    """A cash prize settled: ``paid`` to the winners (on the creator's bucket or into a
+    transfer), ``refunded`` to the creator (both 0 when it was settled before), and the
+    transfers to winners on other buckets still pending (id → record) for the caller to
+    finish."""
+
+    paid: int = 0
+    refunded: int = 0
+    transfers: list[tuple[str, Json]] = dataclasses.field(default_factory=list)
+
+
+def prize_transfer_id(draw_id: str, winner: str) -> str:
+    """The transfer of a draw's prize to a winner on another bucket: one id per draw and
+    winner, so settling again can never pay it twice (a draw id has no ``~``)."""
+    return f"{draw_id}~{winner}"
+
+
+def prize_transfer_winner(draw_id: str, transfer_id: str) -> str | None:
+    """The winner a prize transfer is for, or None when the id is not one of this draw's."""
+    head = f"{draw_id}~"
+    return transfer_id[len(head):] if transfer_id.startswith(head) else None
 
 
 WHY = {"followers": "this draw is for the host's followers: follow to enter",
@@ -85,21 +115,24 @@ class DrawStore:
     def room_keyword_draws(self, room_id: str) -> str:
         return f"{self.prefix}:{{{room_id}}}:drawkw"
 
-    def money_key(self, draw_id: str) -> str:
-        return f"{self.prefix}:{{wallets}}:draw:{draw_id}"
+    def money_key(self, draw_id: str, creator: str) -> str:
+        """hash: the draw's cash, on its creator's bucket."""
+        return self.keys.wallet(creator).key(f"draw:{draw_id}")
 
-    @property
-    def all_cash_draws(self) -> str:
-        return f"{self.prefix}:{{wallets}}:draw:all"
+    @staticmethod
+    def all_cash_draws(w: WalletKeys) -> str:
+        """zset: the cash draws of the creators on this bucket, by funding time."""
+        return w.key("draw:all")
 
     # writes --------------------------------------------------------------------------------
 
     async def fund(self, creator: str, draw_id: str, total: int, each: int, now: int) -> int:
-        """Move a cash prize from the creator's wallet into the draw; the balance left."""
-        k = self.keys
+        """Move a cash prize from the creator's wallet into the draw (both on the creator's
+        bucket); the balance left."""
+        w = self.keys.wallet(creator)
         reply = await self.core.script(
-            "draw_fund", [k.balances, k.ledger, k.recent(creator), self.money_key(draw_id),
-                          self.all_cash_draws],
+            "draw_fund", [w.balances, w.ledger, w.recent(creator),
+                          self.money_key(draw_id, creator), self.all_cash_draws(w)],
             [now, creator, draw_id, total, self.recent_max, each])
         status = text(reply[0])
         if status == "insufficient_funds":
@@ -110,18 +143,35 @@ class DrawStore:
         return int(reply[1])
 
     async def settle(self, draw_id: str, creator: str, winners: list[str], now: int,
-                     ) -> tuple[int, int]:
-        """Pay a cash prize to the winners and the rest back to the creator, once:
-        (paid, refunded); (0, 0) if it was settled before."""
-        k = self.keys
+                     ) -> Settled:
+        """Pay a cash prize to the winners and the rest back to the creator, once, in one
+        script on the creator's bucket: a winner on that bucket is credited there, one on
+        another gets a pending transfer (the caller finishes ``Settled.transfers``). Settled
+        before: (0, 0) and the prize transfers still pending, to finish again."""
+        w, n = self.keys.wallet(creator), len(self.keys.buckets)
+        money = self.money_key(draw_id, creator)
+        homes = [bucket_index(u, n) for u in winners]
+        here = [u for u, b in zip(winners, homes, strict=True) if b == w.index]
+        pairs = [a for u, b in zip(winners, homes, strict=True) for a in (u, b)]
         reply = await self.core.script(
-            "draw_pay", [k.balances, k.ledger, self.money_key(draw_id),
-                         f"{self.money_key(draw_id)}:paid", k.recent(creator),
-                         *[k.recent(u) for u in winners]],
-            [now, draw_id, self.recent_max, *winners])
-        if text(reply[0]) != "ok":
-            return 0, 0
-        return int(reply[1]), int(reply[2])
+            "draw_pay", [w.balances, w.ledger, money, f"{money}:paid", w.recent(creator),
+                         w.transfers_out, w.transfers_due, *[w.recent(u) for u in here]],
+            [now, draw_id, self.recent_max, now + GRACE_MS, w.index, *pairs])
+        status = text(reply[0])
+        if status == "ok":
+            rest = reply[3:]
+            return Settled(int(reply[1]), int(reply[2]),
+                           [(text(rest[i]), orjson.loads(rest[i + 1]))
+                            for i in range(0, len(rest), 2)])
+        if status != "done":
+            return Settled()
+        away = [prize_transfer_id(draw_id, u)
+                for u, b in zip(winners, homes, strict=True) if b != w.index]
+        if not away:
+            return Settled()
+        raw = await self.core.client.hmget(w.transfers_out, away)
+        return Settled(transfers=[(t, orjson.loads(r)) for t, r in zip(away, raw, strict=True)
+                                  if r is not None])
 
     async def create(self, draw: Json, seed_hex: str, ev: RoomEvent, now: int) -> int:
         """Store an open draw and append its event; the event's seq, or the refusal. A product
@@ -315,12 +365,18 @@ class DrawStore:
 
     # audit reads ---------------------------------------------------------------------------
 
-    async def cash_draw_ids(self) -> list[str]:
-        return [m.decode() for m in await self.core.client.zrange(self.all_cash_draws, 0, -1)]
+    async def cash_draws(self) -> list[tuple[str, WalletKeys]]:
+        """Every cash draw of every bucket, with its bucket (its creator's)."""
+        out: list[tuple[str, WalletKeys]] = []
+        for w in self.keys.buckets:
+            ids = await self.core.client.zrange(self.all_cash_draws(w), 0, -1)
+            out += [(m.decode(), w) for m in ids]
+        return out
 
-    async def cash_books(self, draw_id: str) -> tuple[dict[str, str], dict[str, int]]:
-        """(money hash fields, payouts) for the audit."""
-        base = self.money_key(draw_id)
+    async def cash_books(self, draw_id: str, w: WalletKeys,
+                         ) -> tuple[dict[str, str], dict[str, int]]:
+        """(money hash fields, payouts) for the audit, read on the draw's bucket ``w``."""
+        base = w.key(f"draw:{draw_id}")
         async with self.core.client.pipeline(transaction=True) as pipe:
             pipe.hgetall(base)
             pipe.hgetall(f"{base}:paid")

@@ -126,7 +126,7 @@ async def test_audit_sees_a_draw_balance_broken(live_app_factory: Any) -> None:
     assert status == 201
     assert await audit_mismatches(live) == []
     s = live.client.app[SERVICES]
-    await s.client.hincrby(s.draws.store.money_key(made["draw"]["id"]), "held", -1)
+    await s.client.hincrby(s.draws.store.money_key(made["draw"]["id"], "alice"), "held", -1)
     problems = await audit_mismatches(live)
     assert any("ledger holds 300, the draw says 299" in p for p in problems), problems
 

@@ -119,5 +119,5 @@ async def test_audit_fails_on_a_tampered_top_up(live: LiveApp) -> None:
     await s.client.hset(s.topups.store.topup(tid), "amount", 700)
     assert any(f"top-up {tid}" in m for m in await full_audit(live))
     await s.client.hset(s.topups.store.topup(tid), "amount", 600)
-    await s.client.hincrby(s.wallets.store.keys.balances, "vic", 1)
+    await s.client.hincrby(s.wallets.store.keys.wallet("vic").balances, "vic", 1)
     assert any("wallet vic" in m for m in await full_audit(live))

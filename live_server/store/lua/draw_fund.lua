@@ -1,7 +1,8 @@
 -- Fund a draw's cash prize: the creator's wallet → the draw's holding, with its ledger entry,
--- in one step on the money slot. A draw is funded once.
+-- in one step on the creator's wallet bucket (the draw's cash lives there). A draw is funded
+-- once.
 -- KEYS: 1 balances, 2 ledger, 3 creator's recent entries, 4 draw's money hash,
---       5 every cash draw zset
+--       5 the bucket's cash draws zset
 -- ARGV: 1 now, 2 creator, 3 draw id, 4 total, 5 recent max, 6 per winner
 -- Reply: {'ok', balance} | {'insufficient_funds', balance} | {'exists'}
 if redis.call('EXISTS', KEYS[4]) == 1 then
