@@ -186,7 +186,8 @@ class Services:
         reminders = ReminderService(room_store, reminder_store, webhooks, after)
         rooms = RoomService(settings, room_store, modlog, ended=(show_reports,),
                             webhooks=webhooks, started=(reminders,), reminders=reminders)
-        fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max), after)
+        fans = FanService(settings, room_store, FanStore(core, recent_max=recent_max), after,
+                          transfers)
         # buys naming a sale and grabs take turns for half the pool: the losers of a rush
         # are refused from what the hub heard is gone, never queued in the pool
         local_refusals = LocalRefusals(GoneRecord(), permits=settings.store.pool_size // 2,
@@ -203,7 +204,8 @@ class Services:
             core, history_max=history_max, order_stream_max=settings.shelf.order_stream_max))
         orders = OrderService(settings, room_store, order_store, listeners=(fans, auctions),
                               after=after)
-        gifts = GiftService(settings, room_store, GiftStore.of(core, settings), fans, after)
+        gifts = GiftService(settings, room_store, GiftStore.of(core, settings), fans, after,
+                            transfers)
 
         hub = Hub(max_out_buffer=settings.ws.max_out_buffer_bytes,
                   slow_close_grace_ms=settings.ws.slow_close_grace_ms,

@@ -15,6 +15,7 @@ from live_server.domain.rooms import Room
 from live_server.errors import InvalidField
 from live_server.protocol import Json, now_ms
 from live_server.services.after_commit import AfterCommit
+from live_server.services.transfers import Received, Transfers
 from live_server.store.fans import FanStore
 from live_server.store.rooms import RoomStore
 
@@ -27,7 +28,8 @@ def utc_day(now: int | None = None, starts_at_utc_hour: int = 0) -> int:
 
 class FanService:
     def __init__(self, settings: Settings, rooms: RoomStore, store: FanStore,
-                 after: AfterCommit | None = None) -> None:
+                 after: AfterCommit | None = None,
+                 transfers: Transfers | None = None) -> None:
         self.settings = settings
         self.after = after or AfterCommit()
         self.cfg = settings.fans
@@ -36,6 +38,8 @@ class FanService:
         self._creators: dict[str, str] = {}  # room id → its creator (hearts)
         # (creator, user, source, day) that reached the day's cap here: no call until tomorrow
         self._capped: set[tuple[str, str, str, int]] = set()
+        if transfers is not None:
+            transfers.register("club", self._finish_join)
 
     def day(self, now: int | None = None) -> int:
         """The intimacy day of ``now`` (ms; default: the clock), per fans.day_starts_at_utc_hour."""
@@ -89,7 +93,8 @@ class FanService:
         return await self.fans(who, creator_id)
 
     async def join_club(self, who: Identity, creator_id: str) -> Json:
-        """Pay the fee and join (one script); the points for joining come after, as after-commit
+        """Pay the fee and join (one script, or a transfer when the member's wallet is on
+        another bucket than the creator's); the points for joining come after, as after-commit
         work: the fee is paid, so a failure there must not answer an error, whose retry would
         be ``already_member``."""
         uid = require_user(who)
@@ -99,6 +104,12 @@ class FanService:
                                              self.settings.money.fan_club_fee_cents, now_ms())
         await self.after.run("club_intimacy", self.earn(creator_id, uid, "fan_club"))
         return {**await self.fans(who, creator_id), "balance": balance}
+
+    async def _finish_join(self, transfer_id: str, record: Json, now: int) -> Received:
+        """The reconciler's way to finish a join whose process died after the member paid on
+        their bucket: the join on the creator's bucket (once, however often it runs); a
+        member already is refused for good, and the fee goes back."""
+        return Received.parse(await self.store.receive_join(transfer_id, record, now))
 
     async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:
         """(level, fan-club member) of a user toward a creator: shown next to chat messages."""

@@ -1,10 +1,13 @@
 """Virtual gifts: the catalogue, sending gifts in a live room, and the gift figures.
 
-A send is one script (``store/gifts.py``): the sender pays, the creator and the platform
-account are credited, the ledger gets both entries, and the room hears a ``gift`` event when
-the gift is on its stage. The idempotency key makes a retried send (a lost reply, another
-process) answer the first send's answer without moving money again. Intimacy comes after the
-commit and never fails the send.
+A send is one script on the creator's wallet bucket (``store/gifts.py``): the sender pays, the
+creator and the platform account are credited, the ledger gets both entries, and the room
+hears a ``gift`` event when the gift is on its stage. A sender whose wallet is on another
+bucket pays through a transfer first (``store/transfers.py``); a send whose process died
+between the two is finished by the reconciler through the ``gift`` finisher registered here.
+The idempotency key makes a retried send (a lost reply, another process) answer the first
+send's answer without moving money again. Intimacy comes after the commit and never fails the
+send.
 
 Bursts: the sends that arrive while a batch is at Valkey go together as the next batch, in one
 pipeline (``services/pipelined.py``), and the batch's intimacy in one more; concurrent sends
@@ -25,13 +28,15 @@ from live_server.protocol import Json, now_ms
 from live_server.services.after_commit import AfterCommit
 from live_server.services.fans import FanService
 from live_server.services.pipelined import Pipelined, Shared
+from live_server.services.transfers import Received, Transfers
 from live_server.store.gifts import GiftSend, GiftStore, Sent
 from live_server.store.rooms import RoomStore
 
 
 class GiftService:
     def __init__(self, settings: Settings, rooms: RoomStore, store: GiftStore,
-                 fans: FanService, after: AfterCommit) -> None:
+                 fans: FanService, after: AfterCommit,
+                 transfers: Transfers | None = None) -> None:
         self.settings = settings
         self.cfg = settings.gifts
         self.rooms = rooms
@@ -41,6 +46,8 @@ class GiftService:
         self.gifts: dict[str, Gift] = parse_catalogue(self.cfg.catalogue)
         self.sends: Pipelined[tuple[GiftSend, int], Sent] = Pipelined(self._send_many)
         self.room_reads: Shared[str, Room | None] = Shared(rooms.get)
+        if transfers is not None:
+            transfers.register("gift", self._finish_transfer)
 
     def catalogue(self) -> Json:
         """The gifts in catalogue order, and the top-up packs the wallet offers."""
@@ -89,34 +96,46 @@ class GiftService:
             await self.after.run("gift_intimacy", self.fans.note_gifts(earned))
         return answers
 
+    async def _finish_transfer(self, transfer_id: str, record: Json, now: int) -> Received:
+        """The reconciler's way to finish a send whose process died after the sender paid on
+        their bucket: the send on the creator's bucket (once, however often it runs), its
+        charity earmark computed on the room's terms as they are now."""
+        return Received.parse(await self.store.receive(transfer_id, record, now))
+
     async def room_figures(self, who: Identity, room_id: str) -> Json:
         """A room's gifts so far (the studio's live counters): its creator or ops."""
         room = await self.rooms.require(room_id)
         require_moderator(who, room.creator_id)
         return {"room_id": room_id, **await self.store.figures(
-            self.store.room_figures(room_id)), "currency": self.settings.shelf.currency}
+            self.store.room_figures(room_id, room.creator_id)),
+            "currency": self.settings.shelf.currency}
 
-    async def figures_of_room(self, room_id: str) -> Json:
+    async def figures_of_room(self, room_id: str, creator_id: str) -> Json:
         """No role check: for the show report, which checks its reader itself."""
-        return await self.store.figures(self.store.room_figures(room_id))
+        return await self.store.figures(self.store.room_figures(room_id, creator_id))
 
     async def creator_figures(self, creator_id: str) -> Json:
         """A creator's gifts over every room (the earnings)."""
         return await self.store.figures(self.store.creator_figures(creator_id))
 
-    async def live_rooms_figures(self, room_ids: list[str]) -> dict[str, Json]:
-        return await self.store.rooms_figures(room_ids)
+    async def live_rooms_figures(self, rooms: dict[str, str]) -> dict[str, Json]:
+        """Rooms' figures (room id → its creator)."""
+        return await self.store.rooms_figures(rooms)
 
 
 class GiftAudit:
     """The audit's check of gifts (``services/wallets.py`` ``LedgerCheck``): every platform
-    account equals what the ledger moved to it, each send has at most one entry per share, and
-    each room's gift figures spent what the ledger says its senders paid."""
+    account (its sub-accounts on every bucket, summed) equals what the ledgers moved to it,
+    each send has at most one entry per share, and each room's gift figures spent what the
+    ledger says its senders paid. A send through a transfer has its two shares' entries out of
+    ``xfer:<id>`` (reason ``gift``, ``gift_fee``) on the creator's bucket like a send in one
+    script, and its sender's entry into the transfer (``gift_transfer``) on the sender's: the
+    transfer itself is the audit's transfer check."""
 
     def __init__(self, store: GiftStore) -> None:
         self.store = store
         self.platform: dict[str, int] = {}
-        self.rooms: dict[str, int] = {}
+        self.rooms: dict[tuple[str, int], int] = {}  # (room, bucket) → spent
         self.seen: set[tuple[str, str]] = set()  # (reason, ref)
         self.mismatches: list[str] = []
 
@@ -131,7 +150,8 @@ class GiftAudit:
             if (reason, entry["ref"]) in self.seen:
                 self.mismatches.append(f"gift {entry['ref']}: {reason} entered twice")
             self.seen.add((reason, entry["ref"]))
-            room = entry["ref"].partition("|")[0]
+            # the shares' entries are on the creator's bucket, with the room's figures
+            room = (entry["ref"].partition("|")[0], int(entry.get("bucket", "0")))
             self.rooms[room] = self.rooms.get(room, 0) + amount
 
     async def finish(self) -> list[str]:
@@ -141,8 +161,8 @@ class GiftAudit:
             want, have = self.platform.get(account, 0), stored.get(account, 0)
             if want != have:
                 out.append(f"platform {account}: ledger says {want}, balance is {have}")
-        for room, spent in sorted(self.rooms.items()):
-            have = await self.store.room_spent(room)
+        for (room, bucket), spent in sorted(self.rooms.items()):
+            have = await self.store.room_spent(room, bucket)
             if have != spent:
                 out.append(f"gifts in room {room}: ledger says {spent} spent, figures say "
                            f"{have}")

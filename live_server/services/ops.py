@@ -54,7 +54,8 @@ class OpsService:
             self.rooms.figures_many(ids, now), self.media.homes(ids),
             self.orders.earnings_many(ids), self.series.read_many(ids, now),
             self.open_reports_by_room())
-        gifts = await self.gifts.rooms_figures(ids) if self.gifts is not None else {}
+        gifts = (await self.gifts.rooms_figures({r.id: r.creator_id for r in rooms})
+                 if self.gifts is not None else {})
         out = [
             {**r.public(), **figures[r.id], "gmv": money["gmv"],
              "paid_orders": money["paid_orders"], "series": series[r.id],

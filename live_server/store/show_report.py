@@ -24,6 +24,7 @@ from live_server.store.auctions import auctions_key
 from live_server.store.charity import CharityStore
 from live_server.store.core import StoreCore
 from live_server.store.draws import room_draw_figures
+from live_server.store.fans import club_key
 from live_server.store.gifts import room_gift_figures
 
 
@@ -65,7 +66,7 @@ class ReportStore:
             pipe.xrange(s.ledger)
             pipe.hgetall(s.products)
             pipe.zcount(self.keys.follow_times(room.creator_id), start, end)
-            pipe.hgetall(self.keys.fan_club(room.creator_id))
+            pipe.hgetall(club_key(self.keys, room.creator_id))
             pipe.zrange(self.keys.room_packets(room.id), 0, -1)
             (stats, unique, samples, chat_minutes, views, viewers, placed, ledger, products,
              followers, club, packet_ids) = await pipe.execute()
@@ -81,7 +82,7 @@ class ReportStore:
         orders, unique_views, packets = found[0], found[1:1 + len(pids)], found[1 + len(pids):]
         reminded = await self.core.client.get(self.keys.reminded(room.id))
         gifts, gift_income = await self.core.client.hmget(
-            room_gift_figures(self.keys.prefix, room.id), "gifts", "creator")
+            room_gift_figures(self.keys, room.id, room.creator_id), "gifts", "creator")
         auctions = report_figures([orjson.loads(a) for a in await self.core.client.hvals(
             auctions_key(self.keys.prefix, room.id))])
         draws = await room_draw_figures(self.core, room.id)

@@ -176,7 +176,7 @@ async def test_audit_fails_on_tampered_platform_and_figures(live: LiveApp) -> No
     await s.client.hincrby(store.platform_balances, "gifts", 1)
     assert any("platform gifts" in m for m in await full_audit(live))
     await s.client.hincrby(store.platform_balances, "gifts", -1)
-    await s.client.hincrby(store.room_figures(room), "spent", 5)
+    await s.client.hincrby(store.room_figures(room, "alice"), "spent", 5)
     assert any(f"gifts in room {room}" in m for m in await full_audit(live))
 
 
