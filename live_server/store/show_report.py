@@ -26,6 +26,7 @@ from live_server.store.core import StoreCore
 from live_server.store.draws import room_draw_figures
 from live_server.store.fans import club_key
 from live_server.store.gifts import room_gift_figures
+from live_server.store.red_packets import room_packets_key
 
 
 class ReportStore:
@@ -67,7 +68,7 @@ class ReportStore:
             pipe.hgetall(s.products)
             pipe.zcount(self.keys.follow_times(room.creator_id), start, end)
             pipe.hgetall(club_key(self.keys, room.creator_id))
-            pipe.zrange(self.keys.room_packets(room.id), 0, -1)
+            pipe.zrange(room_packets_key(self.keys, room.id, room.creator_id), 0, -1)
             (stats, unique, samples, chat_minutes, views, viewers, placed, ledger, products,
              followers, club, packet_ids) = await pipe.execute()
         credits, refunds = _ledger(ledger)
