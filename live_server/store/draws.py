@@ -46,6 +46,7 @@ from live_server.errors import (
 from live_server.events import RoomEvent
 from live_server.protocol import Json, dumps
 from live_server.store.core import StoreCore, text
+from live_server.store.fans import club_key
 from live_server.store.keys import WalletKeys, bucket_index
 from live_server.store.stock import ALLOTMENT_CHECK_MS, Short, StockStore
 from live_server.store.transfers import GRACE_MS
@@ -361,7 +362,7 @@ class DrawStore:
                    for r in raws if r)
 
     async def in_fan_club(self, creator_id: str, user_id: str) -> bool:
-        return bool(await self.core.client.hexists(self.keys.fan_club(creator_id), user_id))
+        return bool(await self.core.client.hexists(club_key(self.keys, creator_id), user_id))
 
     # audit reads ---------------------------------------------------------------------------
 

@@ -177,62 +177,15 @@ class Keys:
         gifts' figures, red packets' launches, cash draws, charity)."""
         return self.buckets[bucket_index(user_id, len(self.buckets))]
 
-    # Money: every wallet and the ledger share the hash tag ``{wallets}``; a red packet's escrow
-    # lives on its own slot (``{rp:<id>}``) and money moves between the two in idempotent steps
-    # (docs/ARCHITECTURE.md, "Transfers between slots").
-
-    @property
-    def balances(self) -> str:
-        """hash: user id → wallet balance in cents."""
-        return f"{self.prefix}:{{wallets}}:bal"
-
-    @property
-    def ledger(self) -> str:
-        """stream: every money movement (append-only, never trimmed)."""
-        return f"{self.prefix}:{{wallets}}:ledger"
-
-    def recent(self, user_id: str) -> str:
-        """list: a user's latest ledger entries (JSON), newest first."""
-        return f"{self.prefix}:{{wallets}}:recent:{user_id}"
+    # Money: wallets are in buckets (``wallet``, ``buckets``, ``WalletKeys`` above); a red
+    # packet's escrow lives on its own slot (``{rp:<id>}``) and money moves between the two in
+    # idempotent steps (docs/ARCHITECTURE.md, "Transfers between slots").
 
     def packet(self, packet_id: str) -> str:
         """hash: json, state, left_n, left_amt, refunded, best_*, reason, finished_at; on the
         packet's own slot with its shares, claims, record, eligible set and ``:out`` (the
         transfers out of the escrow not yet credited: ``<user>`` or ``~refund`` → cents|ms)."""
         return f"{self.prefix}:{{rp:{packet_id}}}"
-
-    def packet_credits(self, packet_id: str) -> str:
-        """hash on the wallet slot: the packet's transfers already credited (``<user>`` or
-        ``~refund`` → cents): a credit step run twice moves the money once."""
-        return f"{self.prefix}:{{wallets}}:rpcred:{packet_id}"
-
-    @property
-    def launches_pending(self) -> str:
-        """hash on the wallet slot: packet id → the launch (JSON: the packet, its shares, its
-        first due time) debited from the creator but not yet in escrow."""
-        return f"{self.prefix}:{{wallets}}:rp:launching"
-
-    @property
-    def packets_unsettled(self) -> str:
-        """zset on the wallet slot: packet id → launched at, until the packet is finished and
-        every transfer out of its escrow credited (the reconciler walks it)."""
-        return f"{self.prefix}:{{wallets}}:rp:unsettled"
-
-    def room_packets(self, room_id: str) -> str:
-        """zset: a room's packet ids by creation time."""
-        return f"{self.prefix}:{{wallets}}:rproom:{room_id}"
-
-    def room_keyword_packets(self, room_id: str) -> str:
-        """hash: packet id → keyword, for the room's keyword packets still grabbable."""
-        return f"{self.prefix}:{{wallets}}:rpkw:{room_id}"
-
-    def launch_keys(self, creator_id: str) -> str:
-        """hash: a creator's launch idempotency key → the packet it launched."""
-        return f"{self.prefix}:{{wallets}}:rpidem:{creator_id}"
-
-    def fan_club(self, creator_id: str) -> str:
-        """hash: member user id → joined at (ms); joining is a payment, so it is money-slot."""
-        return f"{self.prefix}:{{wallets}}:club:{creator_id}"
 
     def followers(self, creator_id: str) -> str:
         """set: the users who follow this creator."""
@@ -246,16 +199,6 @@ class Keys:
         """hash: user → points earned on this day, user|source → per source (the daily caps;
         expires after two days)."""
         return f"{self.prefix}:u:{{{creator_id}}}:intimacy:{day}"
-
-    @property
-    def packets_due(self) -> str:
-        """zset: packet id → its next clock step (open, expiry)."""
-        return f"{self.prefix}:{{wallets}}:rp:due"
-
-    @property
-    def all_packets(self) -> str:
-        """zset: every packet id by creation time (the audit walks it)."""
-        return f"{self.prefix}:{{wallets}}:rp:all"
 
     def room(self, room_id: str) -> RoomKeys:
         base = f"{self.prefix}:{{{room_id}}}"

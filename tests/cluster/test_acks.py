@@ -83,7 +83,8 @@ async def test_a_pipelined_money_batch_is_confirmed_per_node(
     of the cluster, or a plain client of one primary (the one-node path, a pipeline with
     WAIT last)."""
     keys = Keys("a" + secrets.token_hex(3))
-    master = valkey_cluster.master_of(keys.balances)
+    money = keys.buckets[0]  # the one wallet bucket of a Keys with the default count
+    master = valkey_cluster.master_of(money.balances)
     client: Any = (aioredis.Redis(host="127.0.0.1", port=master) if plain else
                    RedisCluster.from_url(cluster_url(valkey_cluster.url) or ""))
     short: list[str] = []
@@ -94,29 +95,29 @@ async def test_a_pipelined_money_batch_is_confirmed_per_node(
         async with core.client.pipeline(transaction=False) as pipe:
             for user in users:
                 core.scripts.queue(pipe, "wallet_topup",
-                                   [keys.balances, keys.ledger, keys.recent(user)],
+                                   [money.balances, money.ledger, money.recent(user)],
                                    [1, user, 100, 10, f"ref-{user}"])
             return await core.scripts.execute(pipe)
 
     try:
         await topups("u1", "u2")
         replica = valkey_cluster.replica_of(master)
-        assert await on_replica(replica, "HMGET", keys.balances, "u1", "u2") == [b"100", b"100"]
+        assert await on_replica(replica, "HMGET", money.balances, "u1", "u2") == [b"100", b"100"]
         with replica_stopped(valkey_cluster, master):
             with pytest.raises(NotAcknowledged):
                 await topups("u3", "u4")
             with pytest.raises(NotAcknowledged):
-                await core.script("wallet_topup", [keys.balances, keys.ledger,
-                                                   keys.recent("u5")], [1, "u5", 7, 10, "r5"])
+                await core.script("wallet_topup", [money.balances, money.ledger,
+                                                   money.recent("u5")], [1, "u5", 7, 10, "r5"])
         assert short == ["wallet_topup"] * 3
         # done on the primary all the same (the client is told to ask again, not that it
         # failed), and the replica has it once it is back
-        assert await client.hmget(keys.balances, "u3", "u4", "u5") == [b"100", b"100", b"7"]
+        assert await client.hmget(money.balances, "u3", "u4", "u5") == [b"100", b"100", b"7"]
         for _ in range(100):  # a bounded wait: 5 s
-            if await on_replica(replica, "HGET", keys.balances, "u5") == b"7":
+            if await on_replica(replica, "HGET", money.balances, "u5") == b"7":
                 break
             await asyncio.sleep(0.05)
-        assert await on_replica(replica, "HGET", keys.balances, "u5") == b"7"
+        assert await on_replica(replica, "HGET", money.balances, "u5") == b"7"
     finally:
         await client.aclose()
 
@@ -126,6 +127,7 @@ async def test_what_waiting_for_a_replica_costs(valkey_cluster: ValkeyCluster) -
     through the cluster client, without and with ``ack_replicas`` = 1, in alternating rounds.
     Asserted: every write counted once."""
     keys = Keys("w" + secrets.token_hex(3))
+    money = keys.buckets[0]  # the one wallet bucket of a Keys with the default count
     client: Any = RedisCluster.from_url(cluster_url(valkey_cluster.url) or "")
     cores = {ack: StoreCore(client, keys, ack_replicas=ack, ack_timeout_ms=1000)
              for ack in (0, 1)}
@@ -135,10 +137,10 @@ async def test_what_waiting_for_a_replica_costs(valkey_cluster: ValkeyCluster) -
             for ack, core in cores.items():
                 for _ in range(200):
                     start = time.perf_counter()
-                    await core.script("wallet_topup", [keys.balances, keys.ledger,
-                                                       keys.recent("u")], [1, "u", 1, 10, "r"])
+                    await core.script("wallet_topup", [money.balances, money.ledger,
+                                                       money.recent("u")], [1, "u", 1, 10, "r"])
                     ms[ack].append((time.perf_counter() - start) * 1000)
-        assert await client.hget(keys.balances, "u") == b"2000"
+        assert await client.hget(money.balances, "u") == b"2000"
     finally:
         await client.aclose()
 

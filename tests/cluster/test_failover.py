@@ -153,7 +153,7 @@ async def test_a_master_killed_mid_show(server_factory: Any, scale: Scale, ack: 
             run = await run_on([s.url for s in servers], http, scale)
             times = ReplyTimes()
             timed(run.show, times)
-            slots = [("room", keys.room(run.show.room).events), ("money", keys.balances)]
+            slots = [("room", keys.room(run.show.room).events), ("money", keys.buckets[0].balances)]
             done = Failovers()
 
             async def fail_over(start: float) -> None:

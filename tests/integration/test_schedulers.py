@@ -116,7 +116,8 @@ async def test_a_poisoned_packet_does_not_stop_refunds(live_app_factory: Any) ->
     packet = made["packet"]
     # a packet record that is not a packet, due before the real one
     await svc.client.hset(keys.packet("rp-bogus"), "json", "{}")
-    await svc.client.zadd(keys.packets_due, {"rp-bogus": 0})
+    due = keys.buckets[0].key("rp:due")  # one bucket's due schedule (the clock walks each)
+    await svc.client.zadd(due, {"rp-bogus": 0})
     clock = svc.packet_clock
     now = packet["expires_at"] + 1
     await clock.run_once(now)
@@ -126,8 +127,8 @@ async def test_a_poisoned_packet_does_not_stop_refunds(live_app_factory: Any) ->
     for _ in range(1, clock.park_after):
         now += clock.lease_ms + 1
         await clock.run_once(now)
-    assert await svc.client.zrange(keys.packets_due, 0, -1) == []
-    assert await svc.client.zrange(f"{keys.packets_due}:parked", 0, -1) == [b"rp-bogus"]
+    assert await svc.client.zrange(due, 0, -1) == []
+    assert await svc.client.zrange(f"{due}:parked", 0, -1) == [b"rp-bogus"]
     assert sample(live, "live_scheduler_failures_total",
                   clock="packet-clock") == clock.park_after
     assert sample(live, "live_scheduler_parked", clock="packet-clock") == 1
