@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from live_server.protocol import Json
 from live_server.services.periodic import ClockStats, Periodic
-from live_server.store.transfers import Memo, TransferStore
+from live_server.store.transfers import TransferStore, memo_of
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,6 @@ class Received:
 
 
 Finisher = Callable[[str, Json, int], Awaitable[Received]]
-
-
-def memo_of(record: Json) -> Memo | None:
-    m = record.get("memo")
-    return None if not m else Memo(m["key"], m["field"], int(m["ttl_ms"]))
 
 
 class Transfers:

@@ -35,7 +35,7 @@ from live_server.protocol import Json, dumps
 from live_server.store.charity import CharityStore, Cut, TermsChanged
 from live_server.store.core import StoreCore, text
 from live_server.store.keys import Keys, WalletKeys
-from live_server.store.transfers import GRACE_MS, Held, Memo, TransferStore
+from live_server.store.transfers import GRACE_MS, TransferStore, held_from, memo_of
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class GiftStore:
         todo: list[Step] = []
         for i, ((s, now), record, reply) in enumerate(zip(sends, records, replies,
                                                           strict=True)):
-            held = _held(reply)
+            held = held_from(reply)
             if held.status == "ok":
                 steps.append((i, True))
                 todo.append((held.transfer_id, record, now, held.balance))
@@ -442,24 +442,6 @@ class GiftStore:
         creator's: the audit knows it from the ledger the gifts' entries are in)."""
         key = self.keys.buckets[bucket].key(f"gifts:r:{room_id}")
         return int(await self.core.client.hget(key, "spent") or 0)
-
-
-def memo_of(record: Json) -> Memo | None:
-    """The sender's idempotency key a transfer's record names (None: sent without one)."""
-    m = record.get("memo")
-    return None if not m else Memo(m["key"], m["field"], int(m["ttl_ms"]))
-
-
-def _held(reply: list[Any]) -> Held:
-    """``xfer_hold.lua``'s reply, as ``TransferStore.hold`` reads it."""
-    status = text(reply[0])
-    if status == "ok":
-        return Held(status, text(reply[1]), balance=int(reply[2]))
-    if status == "held":
-        return Held(status, text(reply[1]), record=orjson.loads(reply[2]))
-    if status == "repeat":
-        return Held(status, answer=bytes(reply[1]))
-    return Held(status, balance=int(reply[1]) if len(reply) > 1 else 0)
 
 
 def _first(reply: list[Any]) -> bytes | None:

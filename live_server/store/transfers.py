@@ -55,6 +55,24 @@ class Held:
     answer: bytes = b""
 
 
+def memo_of(record: Json) -> Memo | None:
+    """The payer's idempotency memo a transfer's record names (None: paid without one)."""
+    m = record.get("memo")
+    return None if not m else Memo(m["key"], m["field"], int(m["ttl_ms"]))
+
+
+def held_from(reply: list[Any]) -> Held:
+    """``xfer_hold.lua``'s reply (alone, or out of a pipeline)."""
+    status = text(reply[0])
+    if status == "ok":
+        return Held(status, text(reply[1]), balance=int(reply[2]))
+    if status == "held":
+        return Held(status, text(reply[1]), record=orjson.loads(reply[2]))
+    if status == "repeat":
+        return Held(status, answer=bytes(reply[1]))
+    return Held(status, balance=int(reply[1]) if len(reply) > 1 else 0)
+
+
 class TransferStore:
     def __init__(self, core: StoreCore, *, recent_max: int) -> None:
         self.core = core
@@ -80,14 +98,7 @@ class TransferStore:
             [now, payer, transfer_id, record["amount"], orjson.dumps(record), now + GRACE_MS,
              self.recent_max, reason, ref, memo.field if memo else "",
              memo.ttl_ms if memo else 0])
-        status = text(reply[0])
-        if status == "ok":
-            return Held(status, text(reply[1]), balance=int(reply[2]))
-        if status == "held":
-            return Held(status, text(reply[1]), record=orjson.loads(reply[2]))
-        if status == "repeat":
-            return Held(status, answer=bytes(reply[1]))
-        return Held(status, balance=int(reply[1]))
+        return held_from(reply)
 
     async def drop(self, bucket: int, transfer_id: str, *, memo: Memo | None = None,
                    answer: bytes | str = b"") -> bool:

@@ -52,6 +52,14 @@ async def bucketed(live_app_factory: Any) -> LiveApp:
     return await live_app_factory(money={"wallet_buckets": BUCKETS})
 
 
+async def funded_room(live_app_factory: Any, cents: int = 1000) -> tuple[LiveApp, str]:
+    """A server with 3 buckets, a live room of the creator's and ``cents`` in their wallet."""
+    live = await bucketed(live_app_factory)
+    room = await live.live_room(CREATOR)
+    await topup(live, CREATOR, cents, "creator")
+    return live, room
+
+
 async def entries(live: LiveApp, user: str) -> list[tuple[int, str]]:
     status, wallet = await live.call("GET", "/api/me/wallet", user)
     assert status == 200, wallet
@@ -135,9 +143,7 @@ async def test_a_show_pays_grabbers_on_other_buckets_once_and_refunds_the_creato
 
 async def test_concurrent_launches_with_one_key_on_the_creators_bucket_debit_once(
         live_app_factory: Any) -> None:
-    live = await bucketed(live_app_factory)
-    room = await live.live_room(CREATOR)
-    await topup(live, CREATOR, 5000, "creator")
+    live, room = await funded_room(live_app_factory, 5000)
     answers = await asyncio.gather(*(
         launch(live, room, total=1000, shares=4, split="equal", idempotency_key="once")
         for _ in range(10)))
@@ -158,9 +164,7 @@ async def test_concurrent_launches_with_one_key_on_the_creators_bucket_debit_onc
 
 async def test_a_keyword_packet_admits_who_said_it_from_any_bucket(
         live_app_factory: Any) -> None:
-    live = await bucketed(live_app_factory)
-    room = await live.live_room(CREATOR)
-    await topup(live, CREATOR, 2000, "creator")
+    live, room = await funded_room(live_app_factory, 2000)
     said, silent = elsewhere(2)
     _, made = await launch(live, room, total=400, shares=4, split="equal",
                            condition="keyword", keyword="lucky day")
@@ -181,9 +185,7 @@ async def test_a_keyword_packet_admits_who_said_it_from_any_bucket(
 
 async def test_a_fan_club_packet_admits_a_member_on_another_bucket(
         live_app_factory: Any) -> None:
-    live = await bucketed(live_app_factory)
-    room = await live.live_room(CREATOR)
-    await topup(live, CREATOR, 2000, "creator")
+    live, room = await funded_room(live_app_factory, 2000)
     member, other = elsewhere(2)
     await topup(live, member, 500)
     status, card = await live.call("POST", f"/api/creators/{CREATOR}/fan-club", member)
@@ -200,9 +202,7 @@ async def test_a_fan_club_packet_admits_a_member_on_another_bucket(
 
 async def test_a_grab_cut_before_its_credit_on_another_bucket_is_credited_once(
         live_app_factory: Any) -> None:
-    live = await bucketed(live_app_factory)
-    room = await live.live_room(CREATOR)
-    await topup(live, CREATOR, 1000, "creator")
+    live, room = await funded_room(live_app_factory)
     _, made = await launch(live, room, total=1000, shares=4, split="random")
     packet = made["packet"]
     vic, wen = elsewhere(2)
@@ -247,9 +247,7 @@ async def test_the_running_clock_finishes_a_grab_cut_before_its_credit(
 
 async def test_a_launch_cut_after_the_creators_debit_is_put_in_escrow(
         live_app_factory: Any) -> None:
-    live = await bucketed(live_app_factory)
-    room = await live.live_room(CREATOR)
-    await topup(live, CREATOR, 1200, "creator")
+    live, room = await funded_room(live_app_factory, 1200)
     vic, wen = elsewhere(2)
     await launch_first_step_only(live, room, "rp-cut-1")
     await launch_first_step_only(live, room, "rp-cut-2")
@@ -272,9 +270,7 @@ async def test_a_launch_cut_after_the_creators_debit_is_put_in_escrow(
 
 async def test_a_refund_cut_before_its_credit_is_paid_to_the_creator_once(
         live_app_factory: Any) -> None:
-    live = await bucketed(live_app_factory)
-    room = await live.live_room(CREATOR)
-    await topup(live, CREATOR, 1000, "creator")
+    live, room = await funded_room(live_app_factory)
     _, made = await launch(live, room, total=1000, shares=10, split="equal", duration_s=3600)
     packet = made["packet"]
     (vic,) = elsewhere(1)
@@ -299,9 +295,7 @@ async def test_a_lost_escrow_is_rebuilt_without_the_grabs_credited_on_every_buck
     """The escrow lost in a failover after grabbers on two other buckets were credited: the
     reconciler rebuilds it from the launch record less both credits (each read on its
     grabber's bucket), so nobody grabs twice and the books add up."""
-    live = await bucketed(live_app_factory)
-    room = await live.live_room(CREATOR)
-    await topup(live, CREATOR, 1000, "creator")
+    live, room = await funded_room(live_app_factory)
     _, made = await launch(live, room, total=900, shares=3, split="equal", duration_s=3600)
     pid = made["packet"]["id"]
     first, second, third = elsewhere(3)
@@ -327,9 +321,7 @@ async def test_a_lost_escrow_is_rebuilt_without_the_grabs_credited_on_every_buck
 
 async def test_a_credit_step_run_again_on_the_grabbers_bucket_credits_once(
         live_app_factory: Any) -> None:
-    live = await bucketed(live_app_factory)
-    room = await live.live_room(CREATOR)
-    await topup(live, CREATOR, 1000, "creator")
+    live, room = await funded_room(live_app_factory)
     _, made = await launch(live, room, total=1000, shares=2, split="equal")
     (vic,) = elsewhere(1)
     status, body = await grab(live, made["packet"]["id"], vic)
@@ -346,9 +338,7 @@ async def test_a_credit_step_run_again_on_the_grabbers_bucket_credits_once(
 async def test_the_audit_sees_a_credit_on_a_grabbers_bucket_the_escrow_never_paid(
         live_app_factory: Any) -> None:
     """Money out of nowhere on another bucket than the creator's is seen."""
-    live = await bucketed(live_app_factory)
-    room = await live.live_room(CREATOR)
-    await topup(live, CREATOR, 1000, "creator")
+    live, room = await funded_room(live_app_factory)
     _, made = await launch(live, room, total=1000, shares=2, split="equal")
     (vic,) = elsewhere(1)
     store = live.client.app[SERVICES].red_packets.store
