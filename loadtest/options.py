@@ -18,7 +18,7 @@ from loadtest import floor
 from loadtest.run import RunOptions
 from loadtest.scenarios import load_all
 from loadtest.spawn import FSYNC_CHOICES
-from loadtest.tokens import default_secret
+from loadtest.tokens import CREATOR, default_secret
 
 COMMON_DESTS: set[str] = set()
 
@@ -57,6 +57,9 @@ def add_common(p: argparse.ArgumentParser, scenario: type[Any]) -> None:
     g.add_argument("--server-kind", dest="kind", choices=("live", "sio"), default="live",
                    help="what the target speaks: live (ours, default) or sio (the Socket.IO peer)")
     g.add_argument("--room", help="use this existing room instead of creating and starting one")
+    g.add_argument("--creator", default=CREATOR,
+                   help="the creator's user id (default lt-creator): runs with other creators at "
+                        "once spread their money over the wallet buckets")
     g.add_argument("--tick-ms", type=int,
                    help="the server's realtime.tick_ms: set when spawning, used for checks "
                         "(default 100)")
@@ -162,6 +165,7 @@ def options_from(ns: argparse.Namespace) -> RunOptions:
         ramp=ns.ramp,
         procs=ns.procs,
         room=ns.room,
+        creator=ns.creator,
         secret=ns.secret or default_secret(),
         token_file=ns.token_file,
         tracers=ns.tracers,

@@ -24,7 +24,7 @@ from loadtest.probes import NullProbe, Probe, Sample, cpu_delta
 from loadtest.progress import Progress
 from loadtest.spawn import Spawned
 from loadtest.stats import Histogram
-from loadtest.tokens import default_secret, mint
+from loadtest.tokens import CREATOR, creator_token, default_secret, mint
 from loadtest.worker import WorkerPlan
 
 
@@ -55,6 +55,7 @@ class RunOptions:
     ramp: float = 1000.0
     procs: int = 2
     room: str | None = None
+    creator: str = CREATOR
     secret: str = field(default_factory=default_secret)
     token_file: Path | None = None
     tracers: int = 50
@@ -100,6 +101,11 @@ class Target:
     valkey_probe: Probe
     spawned: Spawned | None = None
     notes: list[str] = field(default_factory=list)
+    creator: str = CREATOR  # the creator's user id (`--creator`)
+
+    def creator_token(self) -> str:
+        """A token of this run's creator."""
+        return creator_token(self.secret, self.creator)
 
 
 class Run:

@@ -32,7 +32,7 @@ from loadtest.report import summary_table, write_all
 from loadtest.run import Run, RunOptions, Target
 from loadtest.scenarios import Scenario, load_all
 from loadtest.spawn import spawn
-from loadtest.tokens import TokenSource, creator_token
+from loadtest.tokens import TokenSource
 from loadtest.worker import WorkerPlan
 
 
@@ -72,6 +72,7 @@ async def resolve_target(opts: RunOptions, scenario: Scenario) -> Target:
             valkey_probe=PsutilProbe([sp.valkey_pid], tree=False, source="psutil (spawned)"),
             spawned=sp,
             notes=[f"server env: {env}"] if env else [],
+            creator=opts.creator,
         )
     if not opts.target:
         raise ValueError("give --target http://127.0.0.1:PORT or --spawn-server")
@@ -99,6 +100,7 @@ async def resolve_target(opts: RunOptions, scenario: Scenario) -> Target:
         secret=opts.secret,
         server_probe=server_probe,
         valkey_probe=valkey_probe,
+        creator=opts.creator,
     )
 
 
@@ -120,7 +122,7 @@ async def setup_room(opts: RunOptions, target: Target) -> str:
         return opts.room
     if target.kind != "live":
         return f"lt-room-{int(time.time())}"
-    creator = creator_token(target.secret)
+    creator = target.creator_token()
     return await api.create_live_room(target.url, creator, f"loadtest {opts.scenario}")
 
 

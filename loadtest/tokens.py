@@ -31,10 +31,14 @@ def mint(secret: str, user: str, role: str = "viewer", name: str | None = None) 
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def creator_token(secret: str) -> str:
-    """The token of the load test's creator (`lt-creator`), who owns the rooms it makes and
-    everything staged in them (products, sales, red packets)."""
-    return mint(secret, "lt-creator", "creator")
+CREATOR = "lt-creator"
+
+
+def creator_token(secret: str, user: str = CREATOR) -> str:
+    """The token of the load test's creator (`lt-creator` unless `--creator` names another),
+    who owns the rooms it makes and everything staged in them (products, sales, red
+    packets)."""
+    return mint(secret, user, "creator")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from loadtest.pacing import paced
 from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, connect_all, reply_percentiles, requests_of
-from loadtest.tokens import creator_token, mint
+from loadtest.tokens import mint
 from loadtest.worker import Swarm, action
 
 START, STEP = 1000, 100  # cents: the start price and the one increment of the table
@@ -153,7 +153,7 @@ class AuctionScenario(Scenario):
         if run.target.kind != "live":
             raise ValueError("auction runs against live_server only")
         await connect_all(run)
-        base, creator = run.target.url, creator_token(run.target.secret)
+        base, creator = run.target.url, run.target.creator_token()
         product = await api.call("POST", f"{base}/api/products", creator, {
             "title": "Auction item", "list_price": 99900, "live_price": 99900, "stock": 1,
             "per_buyer_limit": 1, "commission_bp": 1000})

@@ -22,7 +22,6 @@ from loadtest.pacing import paced
 from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, connect_all, reply_percentiles, requests_of
-from loadtest.tokens import creator_token
 from loadtest.worker import Swarm, action
 
 
@@ -49,7 +48,7 @@ async def _buy_once(sw: Swarm, args: dict[str, Any]) -> dict[str, Any]:
 
 async def shelve_product(run: Run, stock: int, *, pin: bool = False) -> str:
     """A product of the load-test creator on the room's shelf (pinned if asked); its id."""
-    base, creator = run.target.url, creator_token(run.target.secret)
+    base, creator = run.target.url, run.target.creator_token()
     product = await api.call("POST", f"{base}/api/products", creator, {
         "title": "Flash item", "list_price": 19900, "live_price": 9900,
         "stock": max(stock, 1), "per_buyer_limit": 1, "commission_bp": 1000})
@@ -64,7 +63,7 @@ async def shelve_product(run: Run, stock: int, *, pin: bool = False) -> str:
 async def start_sale(run: Run, pid: str, units: int) -> str:
     """A flash sale of `units` on the product, open now for an hour; its id (the buy buttons
     of a sale send it)."""
-    creator = creator_token(run.target.secret)
+    creator = run.target.creator_token()
     now = int(time.time() * 1000)
     sale = await api.call("POST", f"{run.target.url}/api/rooms/{run.room}/sales", creator, {
         "product_id": pid, "price": 4900, "stock": units, "start_at": now,
@@ -123,7 +122,7 @@ class FlashSale(Scenario):
         await run.mark("measure_end")
         run.set_phase("verify")
         base = run.target.url
-        creator = creator_token(run.target.secret)
+        creator = run.target.creator_token()
         self.state["orders"] = await api.call(
             "GET", f"{base}/api/rooms/{run.room}/orders?limit=5000", creator)
         self.state["view"] = await product_view(run, pid)

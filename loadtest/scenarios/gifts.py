@@ -25,7 +25,6 @@ from loadtest.pacing import paced
 from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, connect_all, reply_percentiles, requests_of
-from loadtest.tokens import creator_token
 from loadtest.worker import Swarm, action
 
 GIFT, PRICE = "rose", 10  # cents: the cheapest gift, so a wallet funds many
@@ -108,7 +107,7 @@ class Gifts(Scenario):
         await connect_all(run)
         bursts, per, retries = self.p("bursts", 3), self.p("per_burst", 5), self.p("retries", 1)
         self.state["keys"] = bursts * per
-        base, creator = run.target.url, creator_token(run.target.secret)
+        base, creator = run.target.url, run.target.creator_token()
         run.set_phase("fund")
         await run.call("fund_talkers", 120.0, role="talker", amount=bursts * per * PRICE)
         self.state["creator_before"] = int(

@@ -50,7 +50,6 @@ from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario
 from loadtest.scenarios.latency import Part, Playlist, _after
 from loadtest.stats import Histogram
-from loadtest.tokens import creator_token
 from loadtest.worker import Swarm, action
 
 if TYPE_CHECKING:
@@ -328,7 +327,7 @@ class Hls(Scenario):
             try:
                 run.set_phase("publish")
                 await publisher.publish(http, f"{origin}/api/rooms/{room}/whip",
-                                        creator_token(run.target.secret))
+                                        run.target.creator_token())
                 playlist = f"{origin}/hls/{room}/index.m3u8"
                 pl = await _ready(http, playlist, 30.0)
                 self.state["hold_back_s"] = pl.hold_back

@@ -22,7 +22,6 @@ from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import connect_all
 from loadtest.scenarios.chat import Chat
-from loadtest.tokens import creator_token
 
 #: the creator's closing messages, sent when nobody else talks: each must reach every viewer
 CLOSING_MESSAGES = 3
@@ -112,7 +111,7 @@ class HugeRoom(Chat):
 
     async def drive(self, run: Run) -> None:
         await connect_all(run)
-        creator = Creator(run.target.url, run.room, creator_token(run.target.secret))
+        creator = Creator(run.target.url, run.room, run.target.creator_token())
         run.set_phase("chat")
         await run.mark("measure_start")
         talking = asyncio.create_task(creator.talk(max(1, int(run.duration)), 1.0))
@@ -133,7 +132,7 @@ class HugeRoom(Chat):
         await run.mark("measure_end")
         # the creator alone: every viewer must get each of these, sampled room or not
         run.set_phase("creator")
-        closing = Creator(run.target.url, run.room, creator_token(run.target.secret))
+        closing = Creator(run.target.url, run.room, run.target.creator_token())
         await closing.talk(CLOSING_MESSAGES, 0.2)
         want = CLOSING_MESSAGES * int(run.marks["measure_end"].tally.get("connected", 0))
         base = int(run.marks["measure_end"].tally.get("chats", 0))

@@ -28,7 +28,6 @@ from loadtest.pacing import paced
 from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, connect_all, reply_percentiles, requests_of
-from loadtest.tokens import creator_token
 from loadtest.worker import Swarm, action
 
 EACH = 100  # cents per winner
@@ -110,7 +109,7 @@ class LuckyDraw(Scenario):
         if run.target.kind != "live":
             raise ValueError("lucky-draw runs against live_server only")
         await connect_all(run)
-        base, creator = run.target.url, creator_token(run.target.secret)
+        base, creator = run.target.url, run.target.creator_token()
         winners = int(self.params.get("winners") or 100)
         rate = float(self.params.get("enter_rate") or 0.0)
         window = int(self.params.get("window") or

@@ -24,7 +24,6 @@ from loadtest.pacing import paced
 from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, connect_all, reply_percentiles, requests_of
-from loadtest.tokens import creator_token
 from loadtest.worker import Swarm, action
 
 TOTAL_PER_SHARE = 888  # cents: a packet of S shares holds S × 8.88
@@ -55,7 +54,7 @@ async def stage_packets(run: Run, packets: int, shares: int) -> tuple[list[str],
     `LAUNCHES_AT_ONCE` in flight; returns their ids, the creator's balance before the launches
     and the launches completed per second (each one a money move out of the creator's wallet,
     so a change to how money moves shows here as well as in the grabs)."""
-    base, creator = run.target.url, creator_token(run.target.secret)
+    base, creator = run.target.url, run.target.creator_token()
     total = shares * TOTAL_PER_SHARE
     await api.call("POST", f"{base}/api/dev/wallet/topup", creator, {"amount": total * packets})
     funds = int((await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
@@ -75,7 +74,7 @@ async def stage_packets(run: Run, packets: int, shares: int) -> tuple[list[str],
 
 async def read_back(run: Run, ids: list[str]) -> tuple[list[dict[str, Any]], int]:
     """Each packet's public record, and the creator's balance now."""
-    base, creator = run.target.url, creator_token(run.target.secret)
+    base, creator = run.target.url, run.target.creator_token()
     views = [await api.call("GET", f"{base}/api/red-packets/{pid}", creator) for pid in ids]
     after = int((await api.call("GET", f"{base}/api/me/wallet", creator))["balance"])
     return views, after

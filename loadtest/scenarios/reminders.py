@@ -33,7 +33,7 @@ from loadtest.run import Run
 from loadtest.scenarios import register
 from loadtest.scenarios.base import Scenario, connect_all
 from loadtest.stats import Histogram
-from loadtest.tokens import creator_token, mint
+from loadtest.tokens import mint
 from loadtest.worker import Swarm, action
 
 NOTICE = b'"show_starting"'
@@ -150,7 +150,7 @@ class Reminders(Scenario):
         source = run.plans[0].tokens
         if source.file_tokens:
             raise ValueError("reminders needs minted tokens (the viewers' user ids)")
-        base, creator = run.target.url, creator_token(run.target.secret)
+        base, creator = run.target.url, run.target.creator_token()
         await connect_all(run)
         show = await api.call("POST", f"{base}/api/rooms", creator, {
             "title": "loadtest reminders", "scheduled_at": int(time.time() * 1000) + HOUR_MS})
