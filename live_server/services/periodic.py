@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
@@ -130,3 +131,17 @@ class Periodic:
             except Exception:
                 log.warning("%s pass failed", self.name, exc_info=True,
                             extra={"clock": self.name})
+
+
+class BucketTurns:
+    """Which wallet bucket a reconciler pass looks at: each in turn, starting at a random one
+    so that the processes of a fleet do not all look at the same bucket at once."""
+
+    def __init__(self, buckets: int) -> None:
+        self.buckets = buckets
+        self._next = secrets.randbelow(buckets)
+
+    def next(self) -> int:
+        turn = self._next
+        self._next = (turn + 1) % self.buckets
+        return turn

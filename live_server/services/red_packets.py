@@ -28,7 +28,13 @@ from live_server.realtime.gone import GoneRecord
 from live_server.services.after_commit import AfterCommit
 from live_server.services.fans import FanService
 from live_server.services.local_refusals import LocalRefusals
-from live_server.services.periodic import LEASE_MS, PARK_AFTER, ClockStats, Periodic
+from live_server.services.periodic import (
+    LEASE_MS,
+    PARK_AFTER,
+    BucketTurns,
+    ClockStats,
+    Periodic,
+)
 from live_server.services.pipelined import Pipelined
 from live_server.services.webhooks import WebhookEmitter
 from live_server.store.keys import WalletKeys
@@ -308,6 +314,7 @@ class PacketClock(Periodic):
         self.due = [self.schedule(store.core, store.due_key(w)) for w in self.buckets]
         self.settle_grace_ms = settle_grace_ms
         self.unsettled = [store.settle_schedule(settle_grace_ms, w) for w in self.buckets]
+        self.turns = BucketTurns(len(self.buckets))
         self._settled_at = 0
 
     async def run_once(self, now: int) -> int:
@@ -321,14 +328,17 @@ class PacketClock(Periodic):
             claimed += await self.work(due, now, step)
         if now - self._settled_at >= SETTLE_EVERY_MS:
             self._settled_at = now
-            claimed += await self.reconcile(now)
+            claimed += await self.reconcile(now, [self.turns.next()])
         return claimed
 
-    async def reconcile(self, now: int) -> int:
-        """Finish the transfers left half-done, on every bucket; returns how many."""
+    async def reconcile(self, now: int, indexes: list[int] | None = None) -> int:
+        """Finish the transfers left half-done on these buckets (every bucket by default; the
+        clock's pass looks at one, in turn, so its calls do not grow with the buckets);
+        returns how many."""
         store = self.service.store
         finished = 0
-        for home, unsettled in zip(self.buckets, self.unsettled, strict=True):
+        for index in range(len(self.buckets)) if indexes is None else indexes:
+            home, unsettled = self.buckets[index], self.unsettled[index]
             claimed = await unsettled.claim(now, SETTLE_BATCH)
             finished += await store.settle(claimed, now, self.settle_grace_ms, home)
         if finished:

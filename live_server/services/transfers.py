@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from live_server.protocol import Json
-from live_server.services.periodic import ClockStats, Periodic
+from live_server.services.periodic import BucketTurns, ClockStats, Periodic
 from live_server.store.transfers import TransferStore, memo_of
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,12 @@ class Transfers:
 
 
 class TransferClock(Periodic):
-    """Per process, every second: the transfers pending past their grace on every bucket
-    (their caller died between the steps, or is very slow) are finished. Each bucket's
-    pending transfers are a leased schedule, so one process looks at each."""
+    """Per process, every second: the transfers pending past their grace (their caller died
+    between the steps, or is very slow) are finished. Each bucket's pending transfers are a
+    leased schedule, so one process looks at each. A pass looks at one bucket, in turn from a
+    place of its own (``BucketTurns``), so a process makes one call a second however many
+    buckets there are, and a fleet of processes still covers every bucket every second or so;
+    ``finish_pending`` looks at all of them at once."""
 
     name = "transfer-clock"
 
@@ -82,10 +85,15 @@ class TransferClock(Periodic):
         self.transfers = transfers
         store = transfers.store
         self.due = [self.schedule(store.core, w.transfers_due) for w in store.keys.buckets]
+        self.turns = BucketTurns(len(self.due))
 
     async def run_once(self, now: int) -> int:
+        return await self.finish_pending(now, [self.turns.next()])
+
+    async def finish_pending(self, now: int, indexes: list[int] | None = None) -> int:
+        """Finish what is due on these buckets (all by default); how many were finished."""
         finished = 0
-        for index, schedule in enumerate(self.due):
+        for index in range(len(self.due)) if indexes is None else indexes:
 
             async def step(transfer_id: str, index: int = index) -> None:
                 nonlocal finished
@@ -97,7 +105,8 @@ class TransferClock(Periodic):
                 await self.transfers.finish(transfer_id, record, now)
                 finished += 1
 
-            await self.work(schedule, now, step)
+            await self.work(self.due[index], now, step)
         if finished:
             log.warning("transfers: %d finished by the reconciler", finished)
         return finished
+

@@ -275,10 +275,10 @@ async def test_a_prize_transfer_left_by_a_dead_process_is_credited_once_by_the_r
     assert list(await s.transfers.store.all_pending()) == [tid]  # ... the money in flight
     assert await money_mismatches(live) == []
     looked = now_ms() + 6000  # past the transfer's grace
-    finished = await asyncio.gather(*(s.transfer_clock.run_once(looked) for _ in range(3)))
+    finished = await asyncio.gather(*(s.transfer_clock.finish_pending(looked) for _ in range(3)))
     assert sum(finished) == 1
     assert await balance(live, winner) == 250
-    assert await s.transfer_clock.run_once(now_ms() + 6000) == 0
+    assert await s.transfer_clock.finish_pending(now_ms() + 6000) == 0
     assert await balance(live, winner) == 250 and await balance(live, "alice") == 750
     assert await entries(live, winner) == [
         (f"xfer:{tid}", f"user:{winner}", 250, "draw_prize", draw["id"])]
@@ -294,7 +294,7 @@ async def test_a_prize_transfer_left_by_a_dead_process_is_credited_once_by_the_n
     # the draw clock's next pass over the draw (its lease ran out) in two processes and the
     # transfers' reconciler, at once, then the draw clock again
     await asyncio.gather(s.draws.tick(member, now_ms()), s.draws.tick(member, now_ms()),
-                         s.transfer_clock.run_once(now_ms() + 6000))
+                         s.transfer_clock.finish_pending(now_ms() + 6000))
     await s.draws.tick(member, now_ms())
     assert await balance(live, winner) == 250
     assert await balance(live, "alice") == 750

@@ -233,7 +233,7 @@ async def test_a_gift_whose_process_died_after_the_payment_is_finished_by_the_re
     # the room's terms change before anyone finishes the send
     assert (await mark(live, room, ben, bp=2000, sources=("gifts",)))[0] == 200
     # three processes' reconcilers at once (or this one's own, had the grace passed already)
-    finished = await asyncio.gather(*(c.run_once(now_ms() + 6000) for c in clocks(live, 3)))
+    finished = await asyncio.gather(*(c.finish_pending(now_ms() + 6000) for c in clocks(live, 3)))
     assert sum(finished) <= 1
     assert await balance(live, sender) == 700
     assert await balance(live, CREATOR) == 210 - earmark(210, 2000)
@@ -244,7 +244,7 @@ async def test_a_gift_whose_process_died_after_the_payment_is_finished_by_the_re
                               idempotency_key="cut")
     assert status == 200 and body["repeated"] is True
     assert body["send_id"] == "gdead1" and body["amount"] == 300 and body["balance"] == 700
-    assert sum(await asyncio.gather(*(c.run_once(now_ms() + 6000)
+    assert sum(await asyncio.gather(*(c.finish_pending(now_ms() + 6000)
                                       for c in clocks(live, 3)))) == 0
     assert await balance(live, sender) == 700 and await balance(live, CREATOR) == 168
     status, figs = await live.call("GET", f"/api/rooms/{room}/gifts", CREATOR, "creator")
@@ -276,7 +276,7 @@ async def test_a_retried_send_finishes_the_one_its_dead_process_left(
         assert status == 200 and body["repeated"] is True and body["send_id"] == "gdead2"
     assert await balance(live, sender) == 900 and await balance(live, CREATOR) == 70
     assert await pending(live) == set()
-    assert sum(await asyncio.gather(*(c.run_once(now_ms() + 6000)
+    assert sum(await asyncio.gather(*(c.finish_pending(now_ms() + 6000)
                                       for c in clocks(live, 2)))) == 0
     assert await books(live) == []
 
@@ -344,7 +344,7 @@ async def test_a_join_whose_process_died_is_finished_by_the_reconciler(
     assert status == 200 and card["fan_club_member"] is False
     assert await books(live) == []
     # three processes' reconcilers at once (or this one's own, had the grace passed already)
-    finished = await asyncio.gather(*(c.run_once(now_ms() + 6000) for c in clocks(live, 3)))
+    finished = await asyncio.gather(*(c.finish_pending(now_ms() + 6000) for c in clocks(live, 3)))
     assert sum(finished) <= 1
     status, card = await live.call("GET", "/api/creators/alice/fans", member)
     assert card["fan_club_member"] is True and card["fan_club_members"] == 1
@@ -359,7 +359,7 @@ async def test_a_join_whose_process_died_is_finished_by_the_reconciler(
     assert (await store.transfers.hold(member, late_id, late, now_ms(),
                                        reason=late["reason"], ref=late["ref"])).status == "ok"
     assert await balance(live, member) == 0
-    assert sum(await asyncio.gather(*(c.run_once(now_ms() + 6000)
+    assert sum(await asyncio.gather(*(c.finish_pending(now_ms() + 6000)
                                       for c in clocks(live, 3)))) <= 1
     assert await balance(live, member) == fee and await balance(live, CREATOR) == fee
     assert [e[3] for e in await entries(live, member)][:3] == [

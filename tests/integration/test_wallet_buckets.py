@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from live_server.protocol import now_ms
+from live_server.services.periodic import BucketTurns
 from live_server.services.transfers import TransferClock, Transfers
 from live_server.services.wallets import audit
 from live_server.store.keys import Keys, bucket_index
@@ -118,10 +119,10 @@ async def test_a_transfer_left_half_done_is_finished_by_the_reconciler(
     await assert_books_clean(live)  # in transit: held by the transfer, not lost
     # another process's reconciler, before the grace: the caller may still finish it
     other = TransferClock(Transfers(transfers.store))
-    assert await other.run_once(now_ms()) == 0
-    assert await other.run_once(now_ms() + GRACE_MS + 1000) == 1
+    assert await other.finish_pending(now_ms()) == 0
+    assert await other.finish_pending(now_ms() + GRACE_MS + 1000) == 1
     assert (await balance(live, payer), await balance(live, payee)) == (750, 250)
-    assert await other.run_once(now_ms() + 3 * GRACE_MS) == 0
+    assert await other.finish_pending(now_ms() + 3 * GRACE_MS) == 0
     assert await balance(live, payee) == 250
     await assert_books_clean(live)
 
@@ -179,3 +180,32 @@ async def test_the_audit_finds_money_lost_in_transit(live_app_factory: Any) -> N
     s = live.client.app[SERVICES]
     report = await audit(s.wallets.store, s.red_packets.store)
     assert any(f"transfer {tid}" in m for m in report.mismatches), report.mismatches
+
+
+async def test_the_servers_own_clock_finishes_a_transfer_on_any_bucket(
+        live_app_factory: Any) -> None:
+    """Nobody calls the reconciler by hand: each pass of the server's transfer clock looks at
+    one bucket in turn, and a transfer left half-done on any bucket is finished within a few
+    passes after its grace."""
+    live = await bucketed(live_app_factory)
+    payers = apart(BUCKETS)
+    payee = payers[0]
+    transfers = transfers_of(live)
+    for payer in payers[1:]:
+        await topup(live, payer, 100)
+        await pay(transfers, payer, payee, 100, finish=False)
+    for _ in range(600):  # a grace (5 s), then one bucket a second
+        if await balance(live, payee) == 100 * (BUCKETS - 1):
+            break
+        await asyncio.sleep(0.1)
+    assert await balance(live, payee) == 100 * (BUCKETS - 1)
+    assert await transfers.store.all_pending() == {}
+    await assert_books_clean(live)
+
+
+def test_reconciler_passes_take_every_bucket_in_turn() -> None:
+    turns = BucketTurns(5)
+    first = [turns.next() for _ in range(5)]
+    assert sorted(first) == [0, 1, 2, 3, 4]
+    assert [turns.next() for _ in range(5)] == first
+    assert {BucketTurns(1).next() for _ in range(3)} == {0}
