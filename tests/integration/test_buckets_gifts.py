@@ -24,6 +24,7 @@ from live_server.store.keys import bucket_index
 from live_server.web.keys import SERVICES
 from tests.conftest import LiveApp, token
 from tests.helpers import Viewer
+from tests.integration.test_buckets_red_packets import elsewhere as users_elsewhere
 from tests.integration.test_charity import beneficiary, mark
 from tests.integration.test_gifts import send
 from tests.integration.test_red_packets import balance, topup
@@ -34,17 +35,8 @@ HEART = {"gift_id": "heart", "name": "Heart", "icon": "heart", "price": 100}
 
 
 def elsewhere(n: int, creator: str = CREATOR) -> list[str]:
-    """``n`` user ids none of which is on the creator's bucket, taken in turn from each of the
-    other buckets."""
-    home = bucket_index(creator, BUCKETS)
-    found: dict[int, list[str]] = {b: [] for b in range(BUCKETS) if b != home}
-    i = 0
-    while min(len(users) for users in found.values()) < n:
-        user = f"gfan{i}"
-        found.get(bucket_index(user, BUCKETS), []).append(user)
-        i += 1
-    rows = zip(*(users[:n] for users in found.values()), strict=True)
-    return [u for row in rows for u in row][:n]
+    """``n`` senders none of which is on the creator's bucket, from each other bucket in turn."""
+    return users_elsewhere(n, creator, prefix="gfan")
 
 
 def at_home(n: int, creator: str = CREATOR) -> list[str]:

@@ -34,14 +34,14 @@ BUCKETS = 3
 CREATOR = "alice"
 
 
-def elsewhere(n: int, creator: str = CREATOR) -> list[str]:
-    """``n`` user ids none of which is on the creator's bucket, taken in turn from each of the
-    other buckets (so two in a row are on two different buckets)."""
+def elsewhere(n: int, creator: str = CREATOR, prefix: str = "fan") -> list[str]:
+    """``n`` user ids (``<prefix><i>``) none of which is on the creator's bucket, taken in turn
+    from each of the other buckets (so two in a row are on two different buckets)."""
     home = bucket_index(creator, BUCKETS)
     found: dict[int, list[str]] = {b: [] for b in range(BUCKETS) if b != home}
     i = 0
     while min(len(users) for users in found.values()) < n:
-        user = f"fan{i}"
+        user = f"{prefix}{i}"
         found.get(bucket_index(user, BUCKETS), []).append(user)
         i += 1
     rows = zip(*(users[:n] for users in found.values()), strict=True)
