@@ -256,7 +256,7 @@ class Services:
                    wallets=WalletService(settings, WalletStore(core, recent_max=recent_max)),
                    fans=fans, red_packets=red_packets, show_reports=show_reports,
                    packet_clock=PacketClock(red_packets, settings.money.scheduler_interval_ms,
-                                            stats=clocks),
+                                            stats=clocks, fleet=presence.process_count),
                    transfers=transfers, transfer_clock=TransferClock(transfers, stats=clocks),
                    auctions=auctions,
                    auction_clock=AuctionClock(auctions, settings.auctions.scheduler_interval_ms,

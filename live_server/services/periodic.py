@@ -134,14 +134,44 @@ class Periodic:
 
 
 class BucketTurns:
-    """Which wallet bucket a reconciler pass looks at: each in turn, starting at a random one
-    so that the processes of a fleet do not all look at the same bucket at once."""
+    """Which wallet buckets a pass looks at: each in turn, starting at a random one so that
+    the processes of a fleet do not all look at the same bucket at once."""
 
     def __init__(self, buckets: int) -> None:
         self.buckets = buckets
         self._next = secrets.randbelow(buckets)
 
     def next(self) -> int:
-        turn = self._next
-        self._next = (turn + 1) % self.buckets
+        return self.take(1)[0]
+
+    def take(self, count: int) -> list[int]:
+        """The next ``count`` buckets (every bucket at most once)."""
+        count = max(1, min(count, self.buckets))
+        turn = [(self._next + i) % self.buckets for i in range(count)]
+        self._next = (self._next + count) % self.buckets
         return turn
+
+
+FLEET_REFRESH_S = 30.0  # how often a clock reads how many processes share its schedules
+
+
+class FleetShare:
+    """How many of N per-bucket schedules one process polls a pass: all of them alone, and
+    fewer as the fleet grows (ceil(N / processes)), so the fleet's polls of each bucket stay
+    about one per pass whatever the number of processes, instead of one per process. The
+    fleet's size is read at most every ``FLEET_REFRESH_S`` (the process registry's size)."""
+
+    def __init__(self, buckets: int, fleet: Callable[[], Awaitable[int]] | None) -> None:
+        self.buckets = buckets
+        self.fleet = fleet
+        self._size = 1
+        self._read_at = -FLEET_REFRESH_S
+
+    async def per_pass(self) -> int:
+        if self.fleet is None or self.buckets == 1:
+            return self.buckets
+        if time.monotonic() - self._read_at >= FLEET_REFRESH_S:
+            self._read_at = time.monotonic()
+            with contextlib.suppress(*OUTAGE):
+                self._size = max(1, await self.fleet())
+        return -(-self.buckets // self._size)

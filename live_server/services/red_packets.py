@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from live_server import events
 from live_server.auth import Identity, require_creator, require_user
@@ -33,6 +34,7 @@ from live_server.services.periodic import (
     PARK_AFTER,
     BucketTurns,
     ClockStats,
+    FleetShare,
     Periodic,
 )
 from live_server.services.pipelined import Pipelined
@@ -306,7 +308,8 @@ class PacketClock(Periodic):
 
     def __init__(self, service: RedPacketService, interval_ms: int, *,
                  stats: ClockStats | None = None, lease_ms: int = LEASE_MS,
-                 park_after: int = PARK_AFTER, settle_grace_ms: int = SETTLE_GRACE_MS) -> None:
+                 park_after: int = PARK_AFTER, settle_grace_ms: int = SETTLE_GRACE_MS,
+                 fleet: Callable[[], Awaitable[int]] | None = None) -> None:
         self.service = service
         super().__init__(interval_ms, stats=stats, lease_ms=lease_ms, park_after=park_after)
         store = service.store
@@ -315,17 +318,22 @@ class PacketClock(Periodic):
         self.settle_grace_ms = settle_grace_ms
         self.unsettled = [store.settle_schedule(settle_grace_ms, w) for w in self.buckets]
         self.turns = BucketTurns(len(self.buckets))
+        self.due_turns = BucketTurns(len(self.buckets))
+        self.share = FleetShare(len(self.buckets), fleet)
         self._settled_at = 0
 
     async def run_once(self, now: int) -> int:
-        """One pass; returns how many due packets it claimed (and transfers it finished)."""
+        """One pass; returns how many due packets it claimed (and transfers it finished). It
+        looks at the due schedules of its share of the buckets (all of them for a process
+        alone; see ``FleetShare``)."""
         claimed = 0
-        for home, due in zip(self.buckets, self.due, strict=True):
+        for index in self.due_turns.take(await self.share.per_pass()):
+            home = self.buckets[index]
 
             async def step(packet_id: str, home: WalletKeys = home) -> None:
                 await self.service.tick(packet_id, now, home)
 
-            claimed += await self.work(due, now, step)
+            claimed += await self.work(self.due[index], now, step)
         if now - self._settled_at >= SETTLE_EVERY_MS:
             self._settled_at = now
             claimed += await self.reconcile(now, [self.turns.next()])

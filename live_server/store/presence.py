@@ -72,6 +72,11 @@ class PresenceStore:
     async def unregister_process(self, process_id: str) -> None:
         await self.core.client.hdel(self.keys.processes, process_id)
 
+    async def process_count(self) -> int:
+        """How many processes are registered (the recently dead too, until forgotten): what
+        the clocks that share per-bucket schedules divide them by."""
+        return int(await self.core.client.hlen(self.keys.processes))
+
     async def processes(self, now: int, include_stale: bool = False) -> list[Json]:
         """The live processes' heartbeat records; with ``include_stale`` also those not seen
         for ``process_ttl_ms`` (up to 10 times that, then they are forgotten): the alerts."""

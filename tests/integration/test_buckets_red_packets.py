@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from live_server.protocol import now_ms
+from live_server.services.red_packets import PacketClock
 from live_server.services.wallets import audit
 from live_server.store.keys import bucket_index
 from live_server.web.keys import SERVICES
@@ -347,3 +348,36 @@ async def test_the_audit_sees_a_credit_on_a_grabbers_bucket_the_escrow_never_pai
     s = live.client.app[SERVICES]
     report = await audit(s.wallets.store, s.red_packets.store)
     assert any("claims differ" in m for m in report.mismatches), report.mismatches
+
+
+async def test_a_process_in_a_fleet_polls_its_share_of_the_buckets_and_reaches_them_all(
+        live_app_factory: Any) -> None:
+    """With three processes sharing three buckets' due schedules, a process's pass looks at
+    one bucket (the fleet covers them all); passes in turn still reach every bucket, so each
+    creator's expired packet is refunded once."""
+    live = await bucketed(live_app_factory)
+    creators = [next(f"host{i}" for i in range(100) if bucket_index(f"host{i}", BUCKETS) == b)
+                for b in range(BUCKETS)]
+    packets = []
+    for creator in creators:
+        room = await live.live_room(creator)
+        await topup(live, creator, 300, "creator")
+        status, made = await launch(live, room, creator, total=300, shares=3, split="equal",
+                                    duration_s=60)
+        assert status == 201, made
+        packets.append(made["packet"])
+    services = live.client.app[SERVICES]
+
+    async def fleet_of_three() -> int:
+        return 3
+
+    one_of_three = PacketClock(services.red_packets, 200, fleet=fleet_of_three)
+    later = max(p["expires_at"] for p in packets) + 1
+    await one_of_three.run_once(later)
+    assert sorted([await balance(live, c) for c in creators]) == [0, 0, 300]
+    await one_of_three.run_once(later + 1)
+    await one_of_three.run_once(later + 2)
+    assert [await balance(live, c) for c in creators] == [300, 300, 300]
+    await one_of_three.run_once(later + 3)
+    assert [await balance(live, c) for c in creators] == [300, 300, 300]
+    await assert_audit_clean(live)
