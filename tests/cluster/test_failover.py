@@ -21,7 +21,7 @@ from tests.faults import books
 from tests.faults.followers import Follower, everyone_hears
 from tests.faults.harness import run_on
 from tests.faults.scale import Scale
-from tests.faults.show import FAST_ENV, Answer, Show
+from tests.faults.show import CREATOR, FAST_ENV, Answer, Show
 from tests.integration.test_pubsub_resubscribed import (
     test_an_event_missed_while_subscribed_again_reaches_the_viewer,
 )
@@ -38,7 +38,10 @@ NODE_TIMEOUT_MS = 1500  # a master silent this long is failed over (plus about a
 # its master acknowledged meanwhile it never receives
 LAG_S = 0.5
 # short: one failover of the room's master in a 6 s show; full: three, alternating the room's
-# master and the money slot's ({wallets}), each killed node started again as a replica
+# master and the creator's wallet bucket's, each killed node started again as a replica. The
+# wallets are spread over WALLET_BUCKETS slots, so grabs are credited on other masters than
+# the creator's launches
+WALLET_BUCKETS = 3
 SHORT = Scale(servers=1, buyers=6, grabbers=6, chatters=3, watchers=2, show_s=6.0,
               faults_at=(1.5,), down_s=0.0, stalls_s=(), max_orders=200, launches=12,
               pace_s=0.05)
@@ -145,15 +148,17 @@ async def test_a_master_killed_mid_show(server_factory: Any, scale: Scale, ack: 
     await loop.run_in_executor(None, cluster.start)
     store: Any = None
     try:
-        env = FAST_ENV | {"LIVE_STORE_ACK_REPLICAS": str(ack)}
+        env = FAST_ENV | {"LIVE_STORE_ACK_REPLICAS": str(ack),
+                          "LIVE_MONEY_WALLET_BUCKETS": str(WALLET_BUCKETS)}
         servers = [await server_factory(redis_url=cluster.url, env=env)
                    for _ in range(scale.servers)]
-        keys = Keys(servers[0].key_prefix)
+        keys = Keys(servers[0].key_prefix, WALLET_BUCKETS)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as http:
             run = await run_on([s.url for s in servers], http, scale)
             times = ReplyTimes()
             timed(run.show, times)
-            slots = [("room", keys.room(run.show.room).events), ("money", keys.buckets[0].balances)]
+            slots = [("room", keys.room(run.show.room).events),
+                     ("money", keys.wallet(CREATOR).balances)]
             done = Failovers()
 
             async def fail_over(start: float) -> None:
