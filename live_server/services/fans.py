@@ -15,9 +15,10 @@ from live_server.domain.rooms import Room
 from live_server.errors import InvalidField
 from live_server.protocol import Json, now_ms
 from live_server.services.after_commit import AfterCommit
-from live_server.services.transfers import Received, Transfers
+from live_server.services.transfers import Transfers
 from live_server.store.fans import FanStore
 from live_server.store.rooms import RoomStore
+from live_server.store.transfers import Received
 
 
 def utc_day(now: int | None = None, starts_at_utc_hour: int = 0) -> int:
@@ -108,8 +109,13 @@ class FanService:
     async def _finish_join(self, transfer_id: str, record: Json, now: int) -> Received:
         """The reconciler's way to finish a join whose process died after the member paid on
         their bucket: the join on the creator's bucket (once, however often it runs); a
-        member already is refused for good, and the fee goes back."""
-        return Received.parse(await self.store.receive_join(transfer_id, record, now))
+        member already is refused for good, and the fee goes back. The call that made the
+        join gives its points (the dead caller never did)."""
+        received = await self.store.receive_join(transfer_id, record, now)
+        if received.moved and received.ok:
+            await self.after.run("club_intimacy", self.earn(record["creator"], record["payer"],
+                                                            "fan_club"))
+        return received
 
     async def badge(self, creator_id: str, user_id: str) -> tuple[int, bool]:
         """(level, fan-club member) of a user toward a creator: shown next to chat messages."""

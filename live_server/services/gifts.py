@@ -28,9 +28,10 @@ from live_server.protocol import Json, now_ms
 from live_server.services.after_commit import AfterCommit
 from live_server.services.fans import FanService
 from live_server.services.pipelined import Pipelined, Shared
-from live_server.services.transfers import Received, Transfers
+from live_server.services.transfers import Transfers
 from live_server.store.gifts import GiftSend, GiftStore, Sent
 from live_server.store.rooms import RoomStore
+from live_server.store.transfers import Received
 
 
 class GiftService:
@@ -99,8 +100,14 @@ class GiftService:
     async def _finish_transfer(self, transfer_id: str, record: Json, now: int) -> Received:
         """The reconciler's way to finish a send whose process died after the sender paid on
         their bucket: the send on the creator's bucket (once, however often it runs), its
-        charity earmark computed on the room's terms as they are now."""
-        return Received.parse(await self.store.receive(transfer_id, record, now))
+        charity earmark computed on the room's terms as they are now, and, when this call made
+        the send, the fan points it earns (the dead caller never gave them)."""
+        received = await self.store.receive(transfer_id, record, now)
+        if received.moved and received.ok:
+            s = record["send"]
+            await self.after.run("gift_intimacy", self.fans.note_gifts(
+                {s["room_id"]: {s["sender"]: int(s["quantity"])}}))
+        return received
 
     async def room_figures(self, who: Identity, room_id: str) -> Json:
         """A room's gifts so far (the studio's live counters): its creator or ops."""

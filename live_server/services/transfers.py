@@ -11,33 +11,16 @@ receiving side refused it.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 
 from live_server.protocol import Json
 from live_server.services.periodic import BucketTurns, ClockStats, Periodic
-from live_server.store.transfers import TransferStore, memo_of
+from live_server.store.transfers import Received, TransferStore, memo_of
 
 log = logging.getLogger(__name__)
 
 RECONCILE_INTERVAL_MS = 1000  # how often a process looks for transfers left pending
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Received:
-    """The receiving step's answer: received (with what the payer's idempotency key answers
-    from now on) or refused (with its error code)."""
-
-    ok: bool
-    answer: bytes = b""
-
-    @classmethod
-    def parse(cls, first: bytes | str) -> Received:
-        """From ``xfer:in``'s ``ok|<answer>`` or ``refused|<code>``."""
-        raw = first.encode() if isinstance(first, str) else bytes(first)
-        status, _, rest = raw.partition(b"|")
-        return cls(status == b"ok", rest)
 
 
 Finisher = Callable[[str, Json, int], Awaitable[Received]]

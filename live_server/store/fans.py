@@ -19,7 +19,7 @@ from live_server.errors import AlreadyMember, InsufficientFunds, Internal
 from live_server.protocol import Json
 from live_server.store.core import StoreCore, text
 from live_server.store.keys import Keys
-from live_server.store.transfers import Memo, TransferStore
+from live_server.store.transfers import Memo, Received, TransferStore, memo_of
 
 # the member's ledger entry into a transfer to the creator's bucket (``user:<member> →
 # xfer:<id>``); the transfer's entry out of it is ``fan_club``
@@ -172,31 +172,29 @@ class FanStore:
             "memo": {"key": memo.key, "field": memo.field, "ttl_ms": memo.ttl_ms}}
         return "c" + secrets.token_hex(8), record, memo
 
-    async def receive_join(self, transfer_id: str, record: Json, now: int) -> bytes:
+    async def receive_join(self, transfer_id: str, record: Json, now: int) -> Received:
         """The receiving step of a join's transfer, on the creator's bucket: its first answer
-        (``ok|<joined at>`` or ``refused|member``), however often it runs."""
+        (``ok|<joined at>`` or ``refused|member``), however often it runs, and whether this
+        call made the join."""
         reply = await self.core.script("fan_club_join", *self._join_call(
             record["payer"], record["creator"], int(record["amount"]), now, transfer_id))
         status = text(reply[0])
         if status == "ok":
-            return b"ok|" + str(now).encode()
+            return Received(True, str(now).encode(), moved=True)
         if status == "seen":
-            return bytes(reply[1])
+            return Received.parse(bytes(reply[1]))
         if status == "member":
-            return b"refused|member"
+            return Received(False, b"member", moved=True)
         raise Internal(f"unexpected reply {status}")
 
     async def finish_join(self, transfer_id: str, record: Json, now: int) -> bool:
         """Run the join's receiving step and end the transfer: True when joined (the transfer
         dropped), False when refused (the fee given back)."""
-        first = await self.receive_join(transfer_id, record, now)
-        status, _, answer = first.partition(b"|")
-        m = record.get("memo")
-        memo = Memo(m["key"], m["field"], int(m["ttl_ms"])) if m else None
-        if status == b"ok":
-            await self.transfers.drop(int(record["from"]), transfer_id, memo=memo,
-                                      answer=answer)
+        received = await self.receive_join(transfer_id, record, now)
+        if received.ok:
+            await self.transfers.drop(int(record["from"]), transfer_id, memo=memo_of(record),
+                                      answer=received.answer)
             return True
         await self.transfers.give_back(record["payer"], transfer_id, now, ref=record["ref"],
-                                       memo=memo)
+                                       memo=memo_of(record))
         return False

@@ -35,7 +35,7 @@ from live_server.protocol import Json, dumps
 from live_server.store.charity import CharityStore, Cut, TermsChanged
 from live_server.store.core import StoreCore, text
 from live_server.store.keys import Keys, WalletKeys
-from live_server.store.transfers import GRACE_MS, TransferStore, held_from, memo_of
+from live_server.store.transfers import GRACE_MS, Received, TransferStore, held_from, memo_of
 
 log = logging.getLogger(__name__)
 
@@ -240,14 +240,13 @@ class GiftStore:
             if isinstance(first, Exception):
                 out[i] = first  # still pending: the reconciler finishes it
                 continue
-            status, _, answer = first.partition(b"|")
-            if status == b"ok":
-                out[i] = (orjson.loads(answer), paid)
-                ended.append((transfer_id, record, answer))
+            if first.ok:
+                out[i] = (orjson.loads(first.answer), paid)
+                ended.append((transfer_id, record, first.answer))
             else:  # never for a gift (the send refuses nothing it was paid for): given back
                 await self.transfers.give_back(record["payer"], transfer_id, now,
                                                ref=record["ref"], memo=memo_of(record))
-                out[i] = Internal(f"the gift was refused ({answer.decode()})")
+                out[i] = Internal(f"the gift was refused ({first.answer.decode()})")
         await self._drop_many(ended)
         return out
 
@@ -273,19 +272,22 @@ class GiftStore:
             log.warning("gifts: %d transfers received but not ended (%s); the reconciler "
                         "ends them", len(ended), exc)
 
-    async def receive(self, transfer_id: str, record: Json, now: int) -> bytes:
+    async def receive(self, transfer_id: str, record: Json, now: int) -> Received:
         """The receiving step of a gift's transfer on the creator's bucket, its charity
         earmark computed on fresh terms: the first answer (``ok|<answer JSON>``), however
-        often it runs (the reconciler's way to finish a send whose process died)."""
-        first = (await self._receive_many([(transfer_id, record, now, None)], cached=False))[0]
-        if isinstance(first, Exception):
-            raise first
-        return first
+        often it runs (the reconciler's way to finish a send whose process died), and whether
+        this call is the one that made the send."""
+        got = (await self._receive_many([(transfer_id, record, now, None)], cached=False))[0]
+        if isinstance(got, Exception):
+            raise got
+        return got
 
-    async def _receive_many(self, steps: list[Step], *, cached: bool) -> list[bytes | Exception]:
+    async def _receive_many(self, steps: list[Step], *,
+                            cached: bool) -> list[Received | Exception]:
         """``gift_send.lua`` in its transfer mode for each step (pipelined): each transfer's
-        first answer (``ok|…``). The answer tells the sender's balance from the paying step,
-        or, when another call paid (None), the balance now."""
+        first answer (``ok|…``) and whether this call made the send. The answer tells the
+        sender's balance from the paying step, or, when another call paid (None), the balance
+        now."""
         if not steps:
             return []
         sends = [GiftSend(**record["send"]) for _, record, _, _ in steps]
@@ -309,7 +311,7 @@ class GiftStore:
             replies = await self.core.scripts.execute(pipe)
             self.core.timed("gift_send_many", start)
         await self._publish(list(zip(sends, replies, strict=True)))
-        out: list[bytes | Exception] = []
+        out: list[Received | Exception] = []
         for (transfer_id, _, now, _), s, bal, reply in zip(steps, sends, balances, replies,
                                                            strict=True):
             first = _first(reply)
@@ -319,7 +321,7 @@ class GiftStore:
         return out
 
     async def _receive_again(self, transfer_id: str, s: GiftSend, now: int,
-                             balance: int) -> bytes | Exception:
+                             balance: int) -> Received | Exception:
         for _ in range(2):
             cut = (await self.charity.view(s.room_id, s.creator)).cut("gifts", s.to_creator)
             reply = await self.core.script("gift_send",
@@ -444,14 +446,15 @@ class GiftStore:
         return int(await self.core.client.hget(key, "spent") or 0)
 
 
-def _first(reply: list[Any]) -> bytes | None:
-    """The transfer's first answer from ``gift_send.lua``'s reply in transfer mode; None when
-    the charity terms changed (nothing recorded: run it again on fresh terms)."""
+def _first(reply: list[Any]) -> Received | None:
+    """The transfer's first answer from ``gift_send.lua``'s reply in transfer mode, and
+    whether this call made the send (``ok``, not ``seen``); None when the charity terms
+    changed (nothing recorded: run it again on fresh terms)."""
     status = text(reply[0])
     if status == "ok":
-        return b"ok|" + bytes(reply[1])
+        return Received(True, bytes(reply[1]), moved=True)
     if status == "seen":
-        return bytes(reply[1])
+        return Received.parse(bytes(reply[1]))
     if status == "terms_changed":
         return None
-    return b"refused|" + status.encode()
+    return Received(False, status.encode(), moved=True)

@@ -55,6 +55,24 @@ class Held:
     answer: bytes = b""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Received:
+    """The receiving step's answer: received (with what the payer's idempotency key answers
+    from now on) or refused (with its error code); ``moved``: this call is the one that
+    moved the money (not a later one answering the first answer)."""
+
+    ok: bool
+    answer: bytes = b""
+    moved: bool = False
+
+    @classmethod
+    def parse(cls, first: bytes | str) -> Received:
+        """From ``xfer:in``'s ``ok|<answer>`` or ``refused|<code>``."""
+        raw = first.encode() if isinstance(first, str) else bytes(first)
+        status, _, rest = raw.partition(b"|")
+        return cls(status == b"ok", rest)
+
+
 def memo_of(record: Json) -> Memo | None:
     """The payer's idempotency memo a transfer's record names (None: paid without one)."""
     m = record.get("memo")

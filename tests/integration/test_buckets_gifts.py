@@ -229,6 +229,9 @@ async def test_a_gift_whose_process_died_after_the_payment_is_finished_by_the_re
     assert sum(finished) <= 1
     assert await balance(live, sender) == 700
     assert await balance(live, CREATOR) == 210 - earmark(210, 2000)
+    # the fan points the dead caller never gave: given once, by whoever made the send
+    status, card = await live.call("GET", f"/api/creators/{CREATOR}/fans", sender)
+    assert status == 200 and card["intimacy"] == 3 * live.settings.fans.gift_points
     status, receipt = await live.call("GET", f"/api/rooms/{room}/charity")
     assert status == 200 and receipt["totals"]["gifts"] == {"amount": 42, "entries": 1}
     # the sender's retry (the same key) answers the send, moving nothing more
@@ -340,6 +343,7 @@ async def test_a_join_whose_process_died_is_finished_by_the_reconciler(
     assert sum(finished) <= 1
     status, card = await live.call("GET", "/api/creators/alice/fans", member)
     assert card["fan_club_member"] is True and card["fan_club_members"] == 1
+    assert card["intimacy"] == live.settings.fans.fan_club_points  # given once
     assert await balance(live, member) == fee and await balance(live, CREATOR) == fee
     # the same join paid again (its key remembered) moves nothing
     again = await store.transfers.hold(member, "c-again", record, now_ms(),
