@@ -35,7 +35,7 @@ from live_server.protocol import Json, dumps
 from live_server.store.charity import CharityStore, Cut, TermsChanged
 from live_server.store.core import StoreCore, text
 from live_server.store.keys import Keys, WalletKeys
-from live_server.store.transfers import GRACE_MS, Received, TransferStore, held_from, memo_of
+from live_server.store.transfers import Received, TransferStore, held_from, memo_of
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +100,9 @@ class GiftStore:
 
     @property
     def platform_balances(self) -> str:
-        """hash: platform account → cents, bucket 0's sub-account (each bucket has one:
-        ``platform_key``; ``platform_books`` sums them)."""
+        """hash: platform account → cents, bucket 0's sub-account (each bucket has one, its
+        ``WalletKeys.platform``; ``platform_books`` sums them)."""
         return self.keys.buckets[0].platform
-
-    def platform_key(self, creator_id: str) -> str:
-        """hash: platform account → cents: the sub-account a creator's gifts pay into."""
-        return self.keys.wallet(creator_id).platform
 
     def room_figures(self, room_id: str, creator_id: str) -> str:
         return room_gift_figures(self.keys, room_id, creator_id)
@@ -259,14 +255,9 @@ class GiftStore:
         try:
             async with self.core.client.pipeline(transaction=False) as pipe:
                 for transfer_id, record, answer in ended:
-                    w = self.keys.buckets[int(record["from"])]
-                    memo = memo_of(record)
-                    self.core.scripts.queue(
-                        pipe, "xfer_drop",
-                        [w.transfers_out, w.transfers_due,
-                         memo.key if memo else w.key("xfer:nomemo")],
-                        [transfer_id, memo.field if memo else "", answer,
-                         memo.ttl_ms if memo else 0])
+                    self.core.scripts.queue(pipe, "xfer_drop", *self.transfers.drop_call(
+                        int(record["from"]), transfer_id, memo=memo_of(record),
+                        answer=answer))
                 await self.core.scripts.execute(pipe)
         except (RedisError, OSError) as exc:
             log.warning("gifts: %d transfers received but not ended (%s); the reconciler "
@@ -346,16 +337,9 @@ class GiftStore:
 
     def _queue_hold(self, pipe: Any, transfer_id: str, record: Json, now: int) -> None:
         """``TransferStore.hold``'s call (the paying step), queued in a pipeline."""
-        payer = record["payer"]
-        w = self.keys.wallet(payer)
-        memo = memo_of(record)
-        self.core.scripts.queue(
-            pipe, "xfer_hold",
-            [w.balances, w.ledger, w.recent(payer), w.transfers_out, w.transfers_due,
-             memo.key if memo else w.key("xfer:nomemo")],
-            [now, payer, transfer_id, record["amount"], orjson.dumps(record), now + GRACE_MS,
-             self.recent_max, record["reason"], record["ref"], memo.field if memo else "",
-             memo.ttl_ms if memo else 0])
+        self.core.scripts.queue(pipe, "xfer_hold", *self.transfers.hold_call(
+            record["payer"], transfer_id, record, now, reason=record["reason"],
+            ref=record["ref"], memo=memo_of(record)))
 
     async def _publish(self, sent: list[tuple[GiftSend, Any]]) -> None:
         """The `gift` events the scripts built, each published on its room's slot (the script

@@ -40,6 +40,7 @@ from live_server.protocol import Json, dumps
 from live_server.store.charity import CharityStore, Cut
 from live_server.store.core import StoreCore, text
 from live_server.store.due import Schedule
+from live_server.store.fans import club_key
 from live_server.store.keys import Keys, WalletKeys
 
 SETTLE_GRACE_MS = 5_000  # a transfer pending this long lost its caller: the reconciler ends it
@@ -100,10 +101,6 @@ class RedPacketStore:
     def launch_keys_key(self, creator_id: str) -> str:
         """hash: a creator's launch idempotency key → the packet it launched."""
         return self._home(creator_id).key(f"rpidem:{creator_id}")
-
-    def fan_club_key(self, creator_id: str) -> str:
-        """hash: the creator's fan-club members (on the creator's bucket, where joining pays)."""
-        return self._home(creator_id).key(f"club:{creator_id}")
 
     async def _credited(self, packet_ids: list[str]) -> list[dict[str, int]]:
         """Each packet's transfers credited (field → cents), merged over every bucket (a
@@ -211,7 +208,7 @@ class RedPacketStore:
         k, pid = self.keys, packet["id"]
         base = k.packet(pid)
         member = (packet.get("condition") == "fan_club" and bool(
-            await self.core.client.hexists(self.fan_club_key(packet["creator_id"]), user_id)))
+            await self.core.client.hexists(club_key(self.keys, packet["creator_id"]), user_id)))
         keys = [base, f"{base}:shares", f"{base}:claims", f"{base}:rec", f"{base}:elig",
                 f"{base}:out"]
         args = [now, user_id, pid, dumps(name), sample_every, "1" if follows else "0",
@@ -402,14 +399,6 @@ class RedPacketStore:
                     pipe.zrem(self.unsettled_key(home), *settled)
                 await pipe.execute()
         return finished
-
-    async def due(self, now: int, limit: int = 200) -> list[str]:
-        """The packets whose clock step is due, on every bucket (at most ``limit`` each)."""
-        async with self.core.client.pipeline(transaction=False) as pipe:
-            for w in self.keys.buckets:
-                pipe.zrangebyscore(self.due_key(w), "-inf", now, start=0, num=limit)
-            found = await pipe.execute()
-        return [m.decode() for ids in found for m in ids]
 
     async def packet(self, packet_id: str, with_record: bool = True) -> Json | None:
         """The packet's public view: its fields, state, what is left, the luckiest grabber

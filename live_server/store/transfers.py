@@ -108,25 +108,33 @@ class TransferStore:
     async def hold(self, payer: str, transfer_id: str, record: Json, now: int, *, reason: str,
                    ref: str, memo: Memo | None = None) -> Held:
         """Step 1: debit ``payer`` by ``record["amount"]`` into the transfer, pending."""
+        return held_from(await self.core.script(
+            "xfer_hold", *self.hold_call(payer, transfer_id, record, now, reason=reason,
+                                         ref=ref, memo=memo)))
+
+    def hold_call(self, payer: str, transfer_id: str, record: Json, now: int, *, reason: str,
+                  ref: str, memo: Memo | None = None) -> tuple[list[str], list[Any]]:
+        """``xfer_hold.lua``'s keys and arguments (to run alone or in a pipeline)."""
         w = self.keys.wallet(payer)
-        memo_key = memo.key if memo else w.key("xfer:nomemo")
-        reply = await self.core.script(
-            "xfer_hold",
-            [w.balances, w.ledger, w.recent(payer), w.transfers_out, w.transfers_due, memo_key],
-            [now, payer, transfer_id, record["amount"], orjson.dumps(record), now + GRACE_MS,
-             self.recent_max, reason, ref, memo.field if memo else "",
-             memo.ttl_ms if memo else 0])
-        return held_from(reply)
+        return ([w.balances, w.ledger, w.recent(payer), w.transfers_out, w.transfers_due,
+                 memo.key if memo else w.key("xfer:nomemo")],
+                [now, payer, transfer_id, record["amount"], orjson.dumps(record),
+                 now + GRACE_MS, self.recent_max, reason, ref, memo.field if memo else "",
+                 memo.ttl_ms if memo else 0])
 
     async def drop(self, bucket: int, transfer_id: str, *, memo: Memo | None = None,
                    answer: bytes | str = b"") -> bool:
         """Step 3: the transfer was received; True when it was still pending."""
-        w = self.bucket(bucket)
-        reply = await self.core.script(
-            "xfer_drop", [w.transfers_out, w.transfers_due,
-                          memo.key if memo else w.key("xfer:nomemo")],
-            [transfer_id, memo.field if memo else "", answer, memo.ttl_ms if memo else 0])
+        reply = await self.core.script("xfer_drop", *self.drop_call(bucket, transfer_id,
+                                                                    memo=memo, answer=answer))
         return bool(int(reply))
+
+    def drop_call(self, bucket: int, transfer_id: str, *, memo: Memo | None = None,
+                  answer: bytes | str = b"") -> tuple[list[str], list[Any]]:
+        """``xfer_drop.lua``'s keys and arguments (to run alone or in a pipeline)."""
+        w = self.bucket(bucket)
+        return ([w.transfers_out, w.transfers_due, memo.key if memo else w.key("xfer:nomemo")],
+                [transfer_id, memo.field if memo else "", answer, memo.ttl_ms if memo else 0])
 
     async def give_back(self, payer: str, transfer_id: str, now: int, *, ref: str,
                         memo: Memo | None = None) -> bool:
