@@ -302,7 +302,8 @@ class PacketClock(Periodic):
     money once. The packets to look at are a leased schedule (``settle_schedule``): each is
     looked at by one process about once per grace, first a grace after its launch, so the
     reconciler's cost does not grow with the number of processes. Both schedules are kept per
-    wallet bucket (a packet's are on its creator's): the clock works each bucket's."""
+    wallet bucket (a packet's are on its creator's): a pass works its share of the due
+    schedules (``FleetShare``) and one bucket's unsettled schedule, each in turn."""
 
     name = "packet-clock"
 
