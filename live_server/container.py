@@ -242,13 +242,15 @@ class Services:
         replays = ReplayService(settings, room_store, ReplayStore(core), modlog, ReplayStats(
             bytes_kept=metrics.replay_bytes.set,
             deleted=lambda why: metrics.replays_deleted.labels(why).inc()))
+        thumbnails = Thumbnails(media, room_store, settings.hls)
         return cls(settings=settings, metrics=metrics, client=client, core=core,
                    room_store=room_store, presence=presence, hub=hub, node=node, rooms=rooms,
                    chat=chat, modlog=modlog, suspensions=suspensions,
                    moderation_undo=ModerationUndo(modlog, chat, suspensions, shelf),
                    alerts=AlertsService(settings.alerts, presence),
                    ops=OpsService(room_store, presence, chat_store, modlog, media_store,
-                                  order_store, series=series, gifts=gifts.store),
+                                  order_store, series=series, gifts=gifts.store,
+                                  has_picture=thumbnails.has_picture),
                    shelf=shelf,
                    orders=orders,
                    scheduler=Scheduler(shelf_store, order_store,
@@ -275,7 +277,7 @@ class Services:
                    order_feed=OrderFeed(settings, webhooks, OrderFeedStore(core), room_store,
                                         stats=clocks),
                    room_series=SeriesClock(series, room_store, order_store, stats=clocks),
-                   thumbnails=Thumbnails(media, room_store, settings.hls),
+                   thumbnails=thumbnails,
                    gifts=gifts, charity=CharityService(settings, room_store,
                                                        CharityStore(core)),
                    topups=TopupService(settings, TopupStore(

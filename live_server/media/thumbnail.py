@@ -146,6 +146,17 @@ class Thumbnails:
             del self._busy[room_id]
         return jpeg
 
+    def has_picture(self, room_id: str) -> bool:
+        """Whether this process can give the room's thumbnail now (a picture made, a keyframe
+        in the relay, or an HLS segment on disk): the ops console asks for one only then, so a
+        broadcast that has not sent its first keyframe yet is not a failed request."""
+        if room_id in self._cache:
+            return True
+        relay = self.relays.relay(room_id)
+        if relay is not None and relay.latest_keyframe is not None:
+            return True
+        return self._segment(room_id) is not None
+
     async def _make(self, room_id: str, entry: _Entry | None) -> bytes | None:
         relay = self.relays.relay(room_id)
         frame = relay.latest_keyframe if relay is not None else None

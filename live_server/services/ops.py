@@ -4,6 +4,7 @@ reports and their handling, and the moderation log. Only ops may read or act."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from live_server.auth import Identity, require_ops
 from live_server.errors import InvalidState, NotFound
@@ -31,8 +32,11 @@ def by_load(room: Json) -> tuple[int, float]:
 class OpsService:
     def __init__(self, rooms: RoomStore, presence: PresenceStore, chat: ChatStore,
                  modlog: ModerationLog, media: MediaStore, orders: OrderStore, *,
-                 series: RoomSeriesStore, gifts: GiftStore | None = None) -> None:
+                 series: RoomSeriesStore, gifts: GiftStore | None = None,
+                 has_picture: Callable[[str], bool] | None = None) -> None:
         self.rooms = rooms
+        # whether this process has a picture of a room's video (the thumbnail)
+        self.has_picture = has_picture or (lambda _room_id: False)
         self.gifts = gifts  # each live room's gift spending (a column of the list)
         self.presence = presence
         self.chat = chat
@@ -61,7 +65,8 @@ class OpsService:
              "paid_orders": money["paid_orders"], "series": series[r.id],
              "reports": open_reports.get(r.id, 0),
              "gift_spent": gifts.get(r.id, {}).get("spent", 0),
-             "video": ({"publishing": True, "codecs": home.codecs, "home": home.url}
+             "video": ({"publishing": True, "codecs": home.codecs, "home": home.url,
+                        "picture": self.has_picture(r.id)}
                        if home is not None else {"publishing": False})}
             for r, home, money in zip(rooms, homes, earnings, strict=True)
         ]

@@ -99,9 +99,12 @@ function start() {
   function showThumb(row, room) {
     const cell = row.thumb;
     let img = cell.querySelector("img.thumb");
-    if (!room.video?.publishing) {
+    if (!room.video?.publishing || !room.video.picture) {
+      // no video, or no picture of it here yet (its first keyframe has not arrived)
       row.thumbAt = 0;
-      if (!cell.querySelector(".thumb-empty")) replace(cell, el("span", { className: "thumb thumb-empty", text: "No video" }));
+      const text = room.video?.publishing ? "No picture yet" : "No video";
+      const empty = cell.querySelector(".thumb-empty");
+      if (!empty || empty.textContent !== text) replace(cell, el("span", { className: "thumb thumb-empty", text }));
       return;
     }
     if (!img) {

@@ -69,6 +69,10 @@ async def test_ops_get_a_picture_of_the_broadcast(live: LiveApp, codec: str) -> 
             assert await publisher.publish(http, f"{live.base}/api/rooms/{room}/whip",
                                            token("alice", "creator")) == 201
             headers, jpeg = await _first_picture(live, room)
+            # the ops list tells the console there is a picture to ask for
+            status, listing = await live.call("GET", "/api/ops/rooms", "olga", "ops")
+            video = next(r["video"] for r in listing["rooms"] if r["id"] == room)
+            assert status == 200 and video["publishing"] and video["picture"] is True
             assert headers["Content-Type"] == "image/jpeg"
             assert headers["Cache-Control"] == "private, max-age=5"
             _assert_real_picture(jpeg, fit(WIDTH, HEIGHT))
